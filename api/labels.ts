@@ -1,0 +1,108 @@
+// Well-known labels and annotations, wire-compatible with AIBrix. One place, so no component spells them twice.
+
+export const MODEL_GROUP = "model.aibrix.ai";
+export const AUTOSCALING_GROUP = "autoscaling.aibrix.ai";
+export const ORCHESTRATION_GROUP = "orchestration.aibrix.ai";
+
+/** Model serving (pods, Deployments, Services). */
+export const Model = {
+  name: "model.aibrix.ai/name",
+  port: "model.aibrix.ai/port",
+  metricPort: "model.aibrix.ai/metric-port",
+  engine: "model.aibrix.ai/engine",
+  sidecarInjection: "model.aibrix.ai/sidecar-injection",
+  sidecarRuntimeImage: "model.aibrix.ai/sidecar-runtime-image",
+  config: "model.aibrix.ai/config",
+  serviceName: "model.aibrix.ai/service-name",
+  routerCustomPaths: "model.aibrix.ai/model-router-custom-paths",
+  kvEventsEnabled: "model.aibrix.ai/kv-events-enabled",
+  loraId: "model.aibrix.ai/lora-id",
+  minReplicas: "model.aibrix.ai/min_replicas",
+  kvConnectorType: "model.aibrix.ai/kv-connector-type",
+  sglangBootstrapPort: "model.aibrix.ai/sglang-bootstrap-port",
+} as const;
+
+export const ModelDefaults = { port: 8000, metricPort: 8000, engine: "vllm" } as const;
+
+/** LoRA adapters. */
+export const Adapter = {
+  enabled: "adapter.model.aibrix.ai/enabled",
+  name: "adapter.model.aibrix.ai/name",
+  finalizer: "adapter.model.aibrix.ai/finalizer",
+  scheduledPods: "adapter.model.aibrix.ai/scheduled-pods",
+  retryCountPrefix: "adapter.model.aibrix.ai/retry-count.",
+  lastRetryTimePrefix: "adapter.model.aibrix.ai/last-retry-time.",
+} as const;
+
+/** PodAutoscaler tuning annotations (prefix `autoscaling.aibrix.ai/`). */
+export const AutoscalingAnnotation = {
+  maxScaleUpRate: "autoscaling.aibrix.ai/max-scale-up-rate",
+  maxScaleDownRate: "autoscaling.aibrix.ai/max-scale-down-rate",
+  scaleUpTolerance: "autoscaling.aibrix.ai/scale-up-tolerance",
+  scaleDownTolerance: "autoscaling.aibrix.ai/scale-down-tolerance",
+  panicThreshold: "autoscaling.aibrix.ai/panic-threshold",
+  scaleUpCooldownWindow: "autoscaling.aibrix.ai/scale-up-cooldown-window",
+  scaleDownCooldownWindow: "autoscaling.aibrix.ai/scale-down-cooldown-window",
+  scaleToZero: "autoscaling.aibrix.ai/scale-to-zero",
+  /** Legacy sample key, parsed by nothing upstream: accepted with a warning as scale-down-cooldown-window. */
+  legacyScaleDownDelay: "kpa.autoscaling.aibrix.ai/scale-down-delay",
+} as const;
+
+/** Fleet and Ray. */
+export const Orchestration = {
+  rayClusterFleetName: "orchestration.aibrix.ai/raycluster-fleet-name",
+  rayNodeType: "ray.io/node-type",
+  podTemplateHash: "pod-template-hash",
+  revision: "deployment.kubernetes.io/revision",
+  revisionHistory: "deployment.kubernetes.io/revision-history",
+  desiredReplicas: "deployment.kubernetes.io/desired-replicas",
+  maxReplicas: "deployment.kubernetes.io/max-replicas",
+  podDeletionCost: "controller.kubernetes.io/pod-deletion-cost",
+} as const;
+
+/** KVCache annotations and pod labels. */
+export const KVCacheAnnotation = {
+  backend: "kvcache.orchestration.aibrix.ai/backend",
+  legacyMode: "kvcache.orchestration.aibrix.ai/mode",
+  nodeAffinityKey: "kvcache.orchestration.aibrix.ai/node-affinity-key",
+  nodeAffinityGpuType: "kvcache.orchestration.aibrix.ai/node-affinity-gpu-type",
+  podAffinityWorkload: "kvcache.orchestration.aibrix.ai/pod-affinity-workload",
+  podAntiAffinity: "kvcache.orchestration.aibrix.ai/pod-anti-affinity",
+  podName: "kvcache.orchestration.aibrix.ai/name",
+  podRole: "kvcache.orchestration.aibrix.ai/role",
+} as const;
+
+export const KVCacheBackends = ["vineyard", "hpkv", "infinistore"] as const;
+export type KVCacheBackend = (typeof KVCacheBackends)[number];
+export const KVCacheRoles = ["cache", "metadata", "kvwatcher"] as const;
+
+export const HpkvAnnotation = {
+  rdmaPort: "hpkv.kvcache.orchestration.aibrix.ai/rdma-port",
+  adminPort: "hpkv.kvcache.orchestration.aibrix.ai/admin-port",
+  blockSizeBytes: "hpkv.kvcache.orchestration.aibrix.ai/block-size-bytes",
+  blockCount: "hpkv.kvcache.orchestration.aibrix.ai/block-count",
+  totalSlots: "hpkv.kvcache.orchestration.aibrix.ai/total-slots",
+  virtualNodeCount: "hpkv.kvcache.orchestration.aibrix.ai/virtual-node-count",
+} as const;
+
+export const InfinistoreAnnotation = {
+  linkType: "infinistore.kvcache.orchestration.aibrix.ai/link-type",
+  hintGidIndex: "infinistore.kvcache.orchestration.aibrix.ai/hint-gid-index",
+} as const;
+
+/** Prefill/decode grouping labels. */
+export const StormService = {
+  roleSetName: "roleset-name",
+  roleName: "role-name",
+  podGroupIndex: "stormservice.orchestration.aibrix.ai/pod-group-index",
+  roleReplicaIndex: "stormservice.orchestration.aibrix.ai/role-replica-index",
+} as const;
+
+/** Names this project adds (scheduler profile, device pinning). */
+export const Scheduling = {
+  gpuSchedulerName: "aibrix-gpu-scheduler",
+  gpuResource: "nvidia.com/gpu",
+  gpuProductLabel: "nvidia.com/gpu.product",
+  /** Pod annotation written at bind time: the device indices this pod owns on its node, e.g. "0,1". */
+  assignedDevices: "scheduling.aibrix.ai/gpu-devices",
+} as const;

@@ -1,0 +1,23 @@
+#!/usr/bin/env node
+// The one CLI: each command is a thin wrapper over an exported start…()/run…() function.
+import { Command } from "commander";
+import { packageVersion } from "../api/version.js";
+import { registerValidate } from "./validate.js";
+import { registerGenCrds } from "./gen-crds.js";
+
+export function buildProgram(): Command {
+  const program = new Command("aibrix-ts")
+    .description("LLM-inference control plane for Kubernetes, wire-compatible with AIBrix custom resources")
+    .version(packageVersion(), "-v, --version")
+    .showHelpAfterError("(run with --help for usage)");
+  registerValidate(program);
+  registerGenCrds(program);
+  return program;
+}
+
+buildProgram()
+  .parseAsync(process.argv)
+  .catch((err: unknown) => {
+    console.error(`aibrix-ts: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  });
