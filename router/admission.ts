@@ -1,0 +1,56 @@
+// The seam between request handling (server, picking, proxy) and admission control (auth, limits, fair queue,
+// shedding). The server calls one AdmissionControl per request; implementations live in their own modules.
+
+export interface AdmissionRequest {
+  /** Request id, also returned to the client. */
+  id: string;
+  /** Tenant: from the API key when auth is on, else the `user` header (AIBrix semantics). */
+  user?: string;
+  /** Raw `Authorization` header value, when present. */
+  authorization?: string;
+  model: string;
+  /** Prompt tokens, counted with the shared tokenizer approximation. */
+  promptTokens: number;
+  /** Upper bound on completion tokens (`max_tokens`), when the request sets one. */
+  maxTokens?: number;
+  /** Integer priority (higher = more important); criticality classes map onto it. */
+  priority?: number;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+export interface TokenUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+}
+
+/** Held for the life of an admitted request. */
+export interface AdmissionTicket {
+  /** The user the request was charged to (after auth). */
+  user?: string;
+  /** Completion tokens seen so far on the stream (incremental). */
+  onCompletionTokens(count: number): void;
+  /** Called exactly once when the request ends, with the engine's `usage` when it reported one. */
+  finish(outcome: { status: number; usage?: TokenUsage }): void;
+}
+
+export interface AdmissionRejection {
+  status: number;
+  headers: Record<string, string>;
+  error: { message: string; type: string; code: string; param?: string | null };
+}
+
+export type AdmissionDecision = { ok: true; ticket: AdmissionTicket } | { ok: false; rejection: AdmissionRejection };
+
+export interface AdmissionControl {
+  /** May wait (fair queue); must honour `signal` (client went away) by rejecting promptly. */
+  admit(req: AdmissionRequest, signal: AbortSignal): Promise<AdmissionDecision>;
+  close(): Promise<void>;
+}
+
+/** Admission that admits everything: the embedded default when no limits are configured. */
+export const admitAll: AdmissionControl = {
+  async admit(req) {
+    return { ok: true, ticket: { user: req.user, onCompletionTokens() {}, finish() {} } };
+  },
+  async close() {},
+};
