@@ -106,3 +106,18 @@ export const Scheduling = {
   /** Pod annotation written at bind time: the device indices this pod owns on its node, e.g. "0,1". */
   assignedDevices: "scheduling.aibrix.ai/gpu-devices",
 } as const;
+
+/**
+ * Node health published by the diagnostics component and honoured by the scheduler extender. A node is excluded when
+ * its health is `unhealthy`, or when its last report is older than the staleness bound; listed devices are never used.
+ */
+export const Diagnostics = {
+  /** Node annotation: `healthy` | `unhealthy`. */
+  nodeHealth: "diagnostics.aibrix.ai/node-health",
+  /** Node annotation: comma-separated failing GPU device indices, e.g. "0,3". */
+  failingDevices: "diagnostics.aibrix.ai/failing-devices",
+  /** Node annotation: RFC 3339 time of the last diagnostics report. */
+  lastReport: "diagnostics.aibrix.ai/last-report",
+  /** Node annotation: human-readable reason for the current health. */
+  reason: "diagnostics.aibrix.ai/reason",
+} as const;
