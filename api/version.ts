@@ -15,6 +15,7 @@ export function packageRoot(): string {
 
 let cached: string | undefined;
 export function packageVersion(): string {
-  cached ??= (JSON.parse(readFileSync(path.join(packageRoot(), "package.json"), "utf8")) as { version: string }).version;
+  cached ??= (JSON.parse(readFileSync(path.join(packageRoot(), "package.json"), "utf8")) as { version: string })
+    .version;
   return cached;
 }

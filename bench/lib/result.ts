@@ -33,7 +33,12 @@ export interface Benchmark {
 
 export function machineFacts(): BenchResult["machine"] {
   const cpus = os.cpus();
-  return { cpus: cpus.length, cpuModel: cpus[0]?.model ?? "unknown", node: process.version, platform: process.platform };
+  return {
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model ?? "unknown",
+    node: process.version,
+    platform: process.platform,
+  };
 }
 
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
