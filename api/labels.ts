@@ -70,6 +70,8 @@ export const KVCacheAnnotation = {
   podAntiAffinity: "kvcache.orchestration.aibrix.ai/pod-anti-affinity",
   podName: "kvcache.orchestration.aibrix.ai/name",
   podRole: "kvcache.orchestration.aibrix.ai/role",
+  /** Engine pod label or annotation: the KVCache (same namespace) whose connection env the mutating webhook adds. */
+  consumerOf: "kvcache.orchestration.aibrix.ai/kvcache-name",
 } as const;
 
 export const KVCacheBackends = ["vineyard", "hpkv", "infinistore"] as const;
