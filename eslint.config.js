@@ -12,4 +12,9 @@ export default tseslint.config(
       "no-console": "off",
     },
   },
+  {
+    // chai's property assertions (`.to.be.empty`) read as bare expressions.
+    files: ["test/**/*.ts"],
+    rules: { "@typescript-eslint/no-unused-expressions": "off" },
+  },
 );

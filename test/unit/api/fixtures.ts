@@ -1,0 +1,31 @@
+import { readFileSync, readdirSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseAllDocuments } from "yaml";
+
+export const VALID_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../fixtures/manifests/valid");
+
+export interface Manifest {
+  file: string;
+  doc: Record<string, unknown>;
+}
+
+/** Every document of every valid fixture file. */
+export function validManifests(): Manifest[] {
+  return readdirSync(VALID_DIR)
+    .filter((f) => f.endsWith(".yaml"))
+    .sort()
+    .flatMap((file) =>
+      parseAllDocuments(readFileSync(path.join(VALID_DIR, file), "utf8")).map((d) => ({
+        file,
+        doc: (Array.isArray(d) ? d[0] : d).toJS() as Record<string, unknown>,
+      })),
+    );
+}
+
+/** A deep copy of the valid fixture named `name` (metadata.name). */
+export function fixture(name: string): Record<string, unknown> {
+  const found = validManifests().find((m) => (m.doc.metadata as { name?: string }).name === name);
+  if (!found) throw new Error(`no valid fixture named ${name}`);
+  return structuredClone(found.doc);
+}
