@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs beyond npm packages, once per machine (idempotent, quick when satisfied):
+# redis-server (Debian), the Python OpenAI client used by the compatibility test, and the Go-built control plane.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '[prereqs] %s\n' "$*" >&2; }
+
+if ! command -v redis-server >/dev/null 2>&1; then
+  if [ "$(id -u)" -ne 0 ]; then
+    say "redis-server is missing; install it with: sudo apt-get install -y redis-server"
+    exit 1
+  fi
+  say "installing redis-server (apt)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends redis-server >/dev/null
+fi
+
+if [ -f test/python/requirements.txt ]; then
+  stamp="${XDG_CACHE_HOME:-$HOME/.cache}/aibrix-ts/python-reqs.$(sha256sum test/python/requirements.txt | cut -c1-16)"
+  if [ ! -f "$stamp" ]; then
+    say "installing Python test dependencies (pip)"
+    python3 -m pip install --quiet --disable-pip-version-check -r test/python/requirements.txt
+    mkdir -p "$(dirname "$stamp")" && touch "$stamp"
+  fi
+fi
+
+if [ -x test/cluster/build.sh ]; then
+  test/cluster/build.sh
+fi
