@@ -1,0 +1,228 @@
+// The admission webhook server: HTTPS (express), AdmissionReview v1 in and out.
+//
+// Paths served (POST, body = AdmissionReview admission.k8s.io/v1):
+//   mutating   /mutate-v1-pod                                        pods (CREATE)
+//              /mutate-apps-v1-deployment                            deployments
+//              /mutate-orchestration-aibrix-ai-v1alpha1-rayclusterfleet
+//              /mutate-orchestration-aibrix-ai-v1alpha1-rayclusterreplicaset
+//              /mutate-model-aibrix-ai-v1alpha1-modeladapter         (defaults only)
+//              /mutate-autoscaling-aibrix-ai-v1alpha1-podautoscaler  (defaults only)
+//              /mutate-orchestration-aibrix-ai-v1alpha1-kvcache      (defaults only)
+//              /mutate                                               any of the above, by request.kind
+//   validating /validate-model-aibrix-ai-v1alpha1-modeladapter
+//              /validate-autoscaling-aibrix-ai-v1alpha1-podautoscaler
+//              /validate-orchestration-aibrix-ai-v1alpha1-rayclusterfleet
+//              /validate-orchestration-aibrix-ai-v1alpha1-rayclusterreplicaset
+//              /validate-orchestration-aibrix-ai-v1alpha1-kvcache
+//              /validate                                             any of the above, by request.kind
+// Plus GET /healthz, /readyz, /metrics (Prometheus text). Bad bodies get HTTP 400 with {error, field, rule}; policy
+// decisions are always HTTP 200. The same list, as data, is WEBHOOK_PATHS in paths.ts.
+import type { AddressInfo } from "node:net";
+import https from "node:https";
+import type { TLSSocket } from "node:tls";
+import express, { type NextFunction, type Request, type Response } from "express";
+import pino, { type Logger } from "pino";
+import { admit, type AdmissionDeps } from "./admission.js";
+import { CertificateManager } from "./certificate-manager.js";
+import { certificateFacts, serviceDnsNames } from "./certificates.js";
+import type { ClusterLookup } from "./cluster.js";
+import { resolveWebhookConfig, type WebhookConfig, type WebhookConfigInput } from "./config.js";
+import { WebhookMetrics } from "./metrics.js";
+import { GENERIC_PATHS, roleOfPath, WEBHOOK_PATHS } from "./paths.js";
+import { MemorySecretStore, type CaBundlePublisher, type SecretStore } from "./secret-store.js";
+
+export interface CertificateSettings {
+  /** Where the CA and serving certificate are kept; default: memory (single process, tests). */
+  store?: SecretStore;
+  /** Who learns the CA (our webhook configurations); default: nobody. */
+  publisher?: CaBundlePublisher;
+  namespace?: string;
+  service?: string;
+  secretName?: string;
+  /** More SANs; default `localhost` and `127.0.0.1` so out-of-cluster runs and tests can verify the server. */
+  extraNames?: string[];
+  caLifetimeSeconds?: number;
+  leafLifetimeSeconds?: number;
+  checkIntervalMs?: number;
+}
+
+export interface StartWebhooksOptions {
+  host?: string;
+  /** 0 picks a free port. Default 9443. */
+  port?: number;
+  /** Sidecar, scheduler and GPU settings (merged over the defaults). */
+  config?: WebhookConfigInput;
+  certificates?: CertificateSettings;
+  /** KVCache reads and /scale discovery; without it those checks are skipped with a warning. */
+  cluster?: ClusterLookup;
+  logger?: Logger;
+  logLevel?: string;
+  /** Largest accepted request body; larger ones get 400. Default 3 MiB (the API server's own request cap). */
+  maxBodyBytes?: number;
+}
+
+export interface WebhookServer {
+  url: string;
+  port: number;
+  /** PEM of the CA(s) clients must trust; what goes (base64) into a webhook configuration's caBundle. */
+  caBundle: string;
+  config: WebhookConfig;
+  certificates: CertificateManager;
+  metrics: WebhookMetrics;
+  server: https.Server;
+  close(): Promise<void>;
+}
+
+export const DEFAULTS = {
+  host: "0.0.0.0",
+  port: 9443,
+  namespace: "aibrix-system",
+  service: "aibrix-ts-webhooks",
+  secretName: "aibrix-ts-webhook-certs",
+  extraNames: ["localhost", "127.0.0.1"],
+  caLifetimeSeconds: 10 * 365 * 24 * 3600,
+  leafLifetimeSeconds: 365 * 24 * 3600,
+  checkIntervalMs: 10 * 60 * 1000,
+  maxBodyBytes: 3 * 1024 * 1024,
+} as const;
+
+type BodyResult = { ok: true; body: Buffer } | { ok: false; size: number };
+
+/** Reads the body up to `limit` bytes; past it, keeps draining (so the client sees our 400) up to a hard stop. */
+function readBody(req: Request, limit: number): Promise<BodyResult> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) chunks.push(chunk);
+      else if (size > limit * 8) req.socket.destroy(); // a client streaming without end: drop it
+    });
+    req.on("end", () => resolve(size <= limit ? { ok: true, body: Buffer.concat(chunks, size) } : { ok: false, size }));
+    req.on("error", reject);
+  });
+}
+
+function buildApp(deps: AdmissionDeps, metrics: WebhookMetrics, maxBodyBytes: number, ready: () => boolean) {
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("etag", false);
+  app.get("/healthz", (_req, res) => {
+    res.type("text/plain").send("ok");
+  });
+  app.get("/readyz", (_req, res) => {
+    if (ready()) res.type("text/plain").send("ok");
+    else res.status(503).type("text/plain").send("not ready: no serving certificate yet");
+  });
+  app.get("/metrics", async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+  const paths = [...WEBHOOK_PATHS.map((p) => p.path), ...Object.keys(GENERIC_PATHS)];
+  app.post(paths, async (req: Request, res: Response) => {
+    const started = process.hrtime.bigint();
+    const webhook = req.path.slice(1);
+    const role = roleOfPath(req.path) ?? "validate";
+    const body = await readBody(req, maxBodyBytes);
+    if (!body.ok) {
+      const error = `request body is ${body.size} bytes; the limit is ${maxBodyBytes} bytes (object too large to admit)`;
+      deps.logger.info({ webhook, size: body.size }, "request body too large");
+      res.status(400).json({ error, field: "(body)", rule: "max-size" });
+      metrics.observe(webhook, "bad_request", Number(process.hrtime.bigint() - started) / 1e9);
+      return;
+    }
+    const result = await admit(deps, role, body.body);
+    if (result.status === 400) deps.logger.info({ webhook, error: result.body.error }, "bad admission request");
+    res.status(result.status).json(result.body);
+    metrics.observe(webhook, result.outcome, Number(process.hrtime.bigint() - started) / 1e9);
+  });
+  app.all(paths, (req, res) => {
+    res
+      .status(405)
+      .set("Allow", "POST")
+      .json({ error: `${req.method} not allowed on ${req.path}; send POST with an AdmissionReview` });
+  });
+  app.use((req, res) => {
+    res.status(404).json({ error: `no webhook at ${req.path}; served paths: ${paths.join(", ")}` });
+  });
+  // Anything express itself rejects (bad URL encoding, aborted body) is the client's fault, never a 5xx.
+  app.use((err: Error & { status?: number }, req: Request, res: Response, _next: NextFunction) => {
+    const status = err.status && err.status >= 400 && err.status < 500 ? err.status : 400;
+    deps.logger.info({ path: req.path, err: err.message }, "request rejected");
+    if (!res.headersSent) res.status(status).json({ error: `bad request: ${err.message}` });
+  });
+  return app;
+}
+
+/** Starts the HTTPS admission server with a certificate loaded (or created) from the configured store. */
+export async function startWebhooks(options: StartWebhooksOptions = {}): Promise<WebhookServer> {
+  const logger = options.logger ?? pino({ level: options.logLevel ?? "info", base: { component: "webhooks" } });
+  const config = resolveWebhookConfig(options.config);
+  const c = options.certificates ?? {};
+  const namespace = c.namespace ?? DEFAULTS.namespace;
+  const service = c.service ?? DEFAULTS.service;
+  const names = [...new Set([...serviceDnsNames(service, namespace), ...(c.extraNames ?? DEFAULTS.extraNames)])];
+  const certificates = new CertificateManager({
+    store: c.store ?? new MemorySecretStore(),
+    publisher: c.publisher,
+    namespace,
+    secretName: c.secretName ?? DEFAULTS.secretName,
+    names,
+    caLifetimeSeconds: c.caLifetimeSeconds ?? DEFAULTS.caLifetimeSeconds,
+    leafLifetimeSeconds: c.leafLifetimeSeconds ?? DEFAULTS.leafLifetimeSeconds,
+    checkIntervalMs: c.checkIntervalMs ?? DEFAULTS.checkIntervalMs,
+    logger,
+  });
+  const bundle = await certificates.ensure();
+  const metrics = new WebhookMetrics(true);
+  metrics.certificateExpiry.set(certificateFacts(bundle.certPem).notAfter.getTime() / 1000);
+  let closing = false;
+  const deps: AdmissionDeps = { config, cluster: options.cluster, logger };
+  const app = buildApp(deps, metrics, options.maxBodyBytes ?? DEFAULTS.maxBodyBytes, () => !closing);
+  const server = https.createServer({ key: bundle.keyPem, cert: bundle.certPem, minVersion: "TLSv1.2" }, app);
+  // The API server keeps connections open between admissions; let them live longer than its idle timeout.
+  server.keepAliveTimeout = 65_000;
+  server.on("tlsClientError", (err: Error, socket: TLSSocket) => {
+    logger.debug({ err: err.message, remote: socket.remoteAddress }, "TLS handshake failed");
+  });
+  certificates.onChange((next) => {
+    // New handshakes get the renewed certificate; connections already open keep theirs (nothing is dropped).
+    server.setSecureContext({ key: next.keyPem, cert: next.certPem, minVersion: "TLSv1.2" });
+    metrics.certificateReloads.inc();
+    metrics.certificateExpiry.set(certificateFacts(next.certPem).notAfter.getTime() / 1000);
+    logger.info({ notAfter: certificateFacts(next.certPem).notAfter.toISOString() }, "serving certificate reloaded");
+  });
+  certificates.start();
+
+  const host = options.host ?? DEFAULTS.host;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? DEFAULTS.port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const urlHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host;
+  logger.info({ host, port, paths: WEBHOOK_PATHS.map((p) => p.path) }, "admission webhooks listening");
+
+  return {
+    url: `https://${urlHost}:${port}`,
+    port,
+    get caBundle() {
+      return certificates.current.caBundlePem;
+    },
+    config,
+    certificates,
+    metrics,
+    server,
+    async close() {
+      closing = true;
+      certificates.stop();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        setTimeout(() => server.closeAllConnections(), 2_000).unref();
+      });
+    },
+  };
+}
