@@ -27,6 +27,8 @@ export interface TokenUsage {
 export interface AdmissionTicket {
   /** The user the request was charged to (after auth). */
   user?: string;
+  /** Optional response headers for the client (remaining quota: `x-ratelimit-remaining-requests`, …). */
+  headers?: Record<string, string>;
   /** Completion tokens seen so far on the stream (incremental). */
   onCompletionTokens(count: number): void;
   /** Called exactly once when the request ends, with the engine's `usage` when it reported one. */
@@ -41,9 +43,32 @@ export interface AdmissionRejection {
 
 export type AdmissionDecision = { ok: true; ticket: AdmissionTicket } | { ok: false; rejection: AdmissionRejection };
 
+/** One engine endpoint as admission control sees it (a structural subset of the router's endpoint view). */
+export interface FleetEndpointState {
+  /** Engine queue depth from the last scrape (undefined: never scraped). */
+  waiting?: number;
+  /** KV-cache usage 0..1 from the last scrape. */
+  kvUsage?: number;
+  /** Requests the router has in flight there right now. */
+  inFlight: number;
+  /** Metrics too old to trust: such an endpoint counts as saturated. */
+  stale: boolean;
+  ejected: boolean;
+}
+
+/** Read-only per-model fleet state, used to detect saturation (queue by priority, shed the lowest class). */
+export interface AdmissionFleetView {
+  endpoints(model: string): readonly FleetEndpointState[];
+}
+
 export interface AdmissionControl {
   /** May wait (fair queue); must honour `signal` (client went away) by rejecting promptly. */
   admit(req: AdmissionRequest, signal: AbortSignal): Promise<AdmissionDecision>;
+  /**
+   * Optional: the server hands over its live fleet view once it has one. Without it, saturation is judged only by
+   * configured per-model concurrency limits.
+   */
+  attachFleet?(view: AdmissionFleetView): void;
   close(): Promise<void>;
 }
 
