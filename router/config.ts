@@ -1,0 +1,99 @@
+// The router's YAML configuration file: strategy, named profiles, intervals, timeouts, retry and ejection.
+//
+//   defaultStrategy: "prefix-cache:3,least-request:2"
+//   scrapeIntervalMs: 50
+//   timeouts: {connectMs: 2000, firstByteMs: 300000, idleMs: 60000}
+//   retry: {maxRetries: 2, budgetRatio: 0.2, minPerSecond: 10}
+//   ejection: {consecutiveFailures: 3, baseCooldownMs: 2000, maxCooldownMs: 30000}
+//   prefix: {blockSize: 16, imbalanceAbs: 8, stdDevFactor: 1}
+//   profiles:
+//     cache-then-load:
+//       filters: [not-saturated]
+//       scorers: [{name: prefix-cache, weight: 3}, {name: queue, weight: 2}, {name: least-kv-cache, weight: 2}]
+//       picker: max-score
+import { readFile } from "node:fs/promises";
+import { parse as parseYaml } from "yaml";
+import type { ProfileConfig } from "./picking/profiles.js";
+import type { RouterOptions } from "./server.js";
+
+export type RouterConfigFile = Pick<
+  RouterOptions,
+  | "defaultStrategy"
+  | "profiles"
+  | "scrapeIntervalMs"
+  | "staleAfterMs"
+  | "timeouts"
+  | "retry"
+  | "ejection"
+  | "prefix"
+  | "maxBodyBytes"
+>;
+
+export class RouterConfigError extends Error {}
+
+const NUMERIC_GROUPS: Record<string, string[]> = {
+  timeouts: ["connectMs", "firstByteMs", "idleMs"],
+  retry: ["maxRetries", "budgetRatio", "minPerSecond"],
+  ejection: ["consecutiveFailures", "baseCooldownMs", "maxCooldownMs"],
+  prefix: ["blockSize", "imbalanceAbs", "stdDevFactor"],
+};
+const TOP_NUMBERS = ["scrapeIntervalMs", "staleAfterMs", "maxBodyBytes"];
+
+export function parseRouterConfig(text: string, file = "router config"): RouterConfigFile {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text) ?? {};
+  } catch (err) {
+    throw new RouterConfigError(`${file}: not valid YAML: ${(err as Error).message}`);
+  }
+  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
+    throw new RouterConfigError(`${file}: must be a mapping of settings`);
+  }
+  const d = doc as Record<string, unknown>;
+  const known = new Set(["defaultStrategy", "profiles", ...TOP_NUMBERS, ...Object.keys(NUMERIC_GROUPS)]);
+  for (const k of Object.keys(d)) {
+    if (!known.has(k)) throw new RouterConfigError(`${file}: ${k}: unknown setting; known: ${[...known].join(", ")}`);
+  }
+  if (d.defaultStrategy !== undefined && typeof d.defaultStrategy !== "string") {
+    throw new RouterConfigError(
+      `${file}: defaultStrategy: ${JSON.stringify(d.defaultStrategy)} must be a strategy name or "a:w,b:w"`,
+    );
+  }
+  for (const k of TOP_NUMBERS) {
+    if (d[k] !== undefined && !(typeof d[k] === "number" && (d[k] as number) > 0)) {
+      throw new RouterConfigError(`${file}: ${k}: ${JSON.stringify(d[k])} must be a positive number`);
+    }
+  }
+  for (const [group, fields] of Object.entries(NUMERIC_GROUPS)) {
+    const g = d[group];
+    if (g === undefined) continue;
+    if (typeof g !== "object" || g === null) throw new RouterConfigError(`${file}: ${group}: must be a mapping`);
+    for (const [k, v] of Object.entries(g)) {
+      if (!fields.includes(k))
+        throw new RouterConfigError(`${file}: ${group}.${k}: unknown; known: ${fields.join(", ")}`);
+      if (typeof v !== "number" || v < 0)
+        throw new RouterConfigError(`${file}: ${group}.${k}: ${JSON.stringify(v)} must be a number ≥ 0`);
+    }
+  }
+  if (
+    d.profiles !== undefined &&
+    (typeof d.profiles !== "object" || d.profiles === null || Array.isArray(d.profiles))
+  ) {
+    throw new RouterConfigError(`${file}: profiles: must be a mapping of name → {filters, scorers, picker}`);
+  }
+  return {
+    defaultStrategy: d.defaultStrategy as string | undefined,
+    profiles: d.profiles as Record<string, ProfileConfig> | undefined,
+    scrapeIntervalMs: d.scrapeIntervalMs as number | undefined,
+    staleAfterMs: d.staleAfterMs as number | undefined,
+    maxBodyBytes: d.maxBodyBytes as number | undefined,
+    timeouts: d.timeouts as RouterConfigFile["timeouts"],
+    retry: d.retry as RouterConfigFile["retry"],
+    ejection: d.ejection as RouterConfigFile["ejection"],
+    prefix: d.prefix as RouterConfigFile["prefix"],
+  };
+}
+
+export async function loadRouterConfig(file: string): Promise<RouterConfigFile> {
+  return parseRouterConfig(await readFile(file, "utf8"), file);
+}

@@ -1,0 +1,169 @@
+// Kubernetes discovery: informers over pods labelled model.aibrix.ai/name and over ModelAdapters (whose
+// status.instances name the pods an adapter is loaded on). Pod → endpoint mapping is a pure function, tested alone.
+import * as k8s from "@kubernetes/client-node";
+import { Model, ModelDefaults, MODEL_GROUP, Orchestration } from "../../api/labels.js";
+import type { EngineKind } from "../../engines/metric-names.js";
+import { loadKubeConfig } from "../../kube/client.js";
+import type { EndpointSpec } from "../endpoints.js";
+import type { Discovery, DiscoverySnapshot } from "./types.js";
+
+/** The parts of a ModelAdapter the router reads. */
+export interface ModelAdapterLike {
+  metadata?: { name?: string; namespace?: string };
+  status?: { instances?: string[] };
+}
+
+/** The model a pod serves: annotation first (names containing "/" cannot be label values), then the label. */
+export function podModel(pod: k8s.V1Pod): string | undefined {
+  return pod.metadata?.annotations?.[Model.name] ?? pod.metadata?.labels?.[Model.name];
+}
+
+/** Ready, not terminating, with an IP. */
+export function podRoutable(pod: k8s.V1Pod): boolean {
+  if (!pod.status?.podIP || pod.metadata?.deletionTimestamp) return false;
+  if (pod.status.phase && pod.status.phase !== "Running") return false;
+  return (pod.status.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True");
+}
+
+function intLabel(v: string | undefined, fallback: number): number {
+  const n = Number(v);
+  return Number.isInteger(n) && n > 0 && n < 65536 ? n : fallback;
+}
+
+/**
+ * Endpoint for one pod, or undefined when the pod is not routable, serves no model, or is a Ray worker (the head
+ * serves). `adapters` are the adapter names whose ModelAdapter status lists this pod.
+ */
+export function podToEndpoint(pod: k8s.V1Pod, adapters: readonly string[] = []): EndpointSpec | undefined {
+  const model = podModel(pod);
+  if (!model || !podRoutable(pod)) return undefined;
+  const labels = pod.metadata?.labels ?? {};
+  if (labels[Orchestration.rayNodeType] === "worker") return undefined;
+  const port = intLabel(labels[Model.port], ModelDefaults.port);
+  const metricsPort = intLabel(labels[Model.metricPort], port);
+  const engine = (labels[Model.engine] === "sglang" ? "sglang" : "vllm") as EngineKind;
+  const ip = pod.status!.podIP!;
+  const host = ip.includes(":") ? `[${ip}]` : ip;
+  const gpuType = pod.spec?.nodeSelector?.["nvidia.com/gpu.product"] ?? labels["model.aibrix.ai/gpu-type"] ?? undefined;
+  return {
+    id: `${host}:${port}`,
+    host: ip,
+    port,
+    model,
+    adapters: [...adapters],
+    engine,
+    gpuType,
+    metricsPort: metricsPort === port ? undefined : metricsPort,
+    labels: { ...labels },
+    podName: pod.metadata?.name,
+    kvEvents:
+      labels[Model.kvEventsEnabled] === "true"
+        ? { endpoint: `tcp://${host}:5557`, replayEndpoint: `tcp://${host}:5558` }
+        : undefined,
+  };
+}
+
+/** namespace/pod → adapter names, from ModelAdapter status.instances. */
+export function adaptersByPod(adapters: readonly ModelAdapterLike[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const a of adapters) {
+    const name = a.metadata?.name;
+    if (!name) continue;
+    for (const podName of a.status?.instances ?? []) {
+      const key = `${a.metadata?.namespace ?? ""}/${podName}`;
+      const list = out.get(key);
+      if (list) list.push(name);
+      else out.set(key, [name]);
+    }
+  }
+  return out;
+}
+
+export function snapshotFrom(pods: readonly k8s.V1Pod[], adapters: readonly ModelAdapterLike[]): DiscoverySnapshot {
+  const byPod = adaptersByPod(adapters);
+  const endpoints: EndpointSpec[] = [];
+  const models = new Set<string>();
+  for (const pod of pods) {
+    const m = podModel(pod);
+    if (m) models.add(m);
+    const spec = podToEndpoint(pod, byPod.get(`${pod.metadata?.namespace ?? ""}/${pod.metadata?.name ?? ""}`));
+    if (spec) endpoints.push(spec);
+  }
+  for (const a of adapters) if (a.metadata?.name) models.add(a.metadata.name);
+  return { endpoints, models: [...models] };
+}
+
+export interface KubernetesDiscoveryOptions {
+  kubeconfig?: string;
+  /** Restrict to one namespace (default: all). */
+  namespace?: string;
+  onError?(err: unknown): void;
+}
+
+type AdapterObject = ModelAdapterLike & k8s.KubernetesObject;
+
+export class KubernetesDiscovery implements Discovery {
+  private pods?: k8s.Informer<k8s.V1Pod> & k8s.ObjectCache<k8s.V1Pod>;
+  private adapters?: k8s.Informer<AdapterObject> & k8s.ObjectCache<AdapterObject>;
+  private timer?: NodeJS.Timeout;
+
+  constructor(private readonly opts: KubernetesDiscoveryOptions = {}) {}
+
+  async start(onChange: (snapshot: DiscoverySnapshot) => void): Promise<void> {
+    const kc = loadKubeConfig(this.opts.kubeconfig);
+    const core = kc.makeApiClient(k8s.CoreV1Api);
+    const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+    const ns = this.opts.namespace;
+    const selector = Model.name;
+    this.pods = k8s.makeInformer(
+      kc,
+      ns ? `/api/v1/namespaces/${ns}/pods` : "/api/v1/pods",
+      () =>
+        ns
+          ? core.listNamespacedPod({ namespace: ns, labelSelector: selector })
+          : core.listPodForAllNamespaces({ labelSelector: selector }),
+      selector,
+    );
+    const plural = "modeladapters";
+    const base = ns
+      ? `/apis/${MODEL_GROUP}/v1alpha1/namespaces/${ns}/${plural}`
+      : `/apis/${MODEL_GROUP}/v1alpha1/${plural}`;
+    this.adapters = k8s.makeInformer<AdapterObject>(
+      kc,
+      base,
+      async () =>
+        (ns
+          ? await custom.listNamespacedCustomObject({ group: MODEL_GROUP, version: "v1alpha1", namespace: ns, plural })
+          : await custom.listClusterCustomObject({
+              group: MODEL_GROUP,
+              version: "v1alpha1",
+              plural,
+            })) as k8s.KubernetesListObject<AdapterObject>,
+    );
+    // Coalesce bursts of events into one snapshot.
+    const emit = () => {
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => onChange(snapshotFrom(this.pods!.list(), this.adapters?.list() ?? [])), 20);
+    };
+    for (const inf of [this.pods, this.adapters] as k8s.Informer<k8s.KubernetesObject>[]) {
+      inf.on("add", emit);
+      inf.on("update", emit);
+      inf.on("delete", emit);
+      inf.on("error", (err) => {
+        this.opts.onError?.(err);
+        // The informer stops on error; restart after a pause (the list call resyncs the cache).
+        setTimeout(() => void inf.start().catch((e) => this.opts.onError?.(e)), 2000).unref();
+      });
+    }
+    await this.pods.start();
+    // ModelAdapter CRD may be absent; pods alone still route.
+    await this.adapters.start().catch((err) => this.opts.onError?.(err));
+    onChange(snapshotFrom(this.pods.list(), this.adapters.list()));
+  }
+
+  async close(): Promise<void> {
+    clearTimeout(this.timer);
+    await this.pods?.stop();
+    await this.adapters?.stop();
+  }
+}

@@ -1,0 +1,78 @@
+// Approximate prefix index: learns from the router's own decisions which endpoint last received which prompt
+// blocks. Bounded LRU of block hashes per model; entries expire after a TTL so forgotten caches stop attracting work.
+
+export interface PrefixIndexOptions {
+  /** Most block hashes remembered per model (LRU). */
+  maxBlocks: number;
+  ttlMs: number;
+}
+
+export const defaultPrefixIndexOptions: PrefixIndexOptions = { maxBlocks: 200_000, ttlMs: 20 * 60_000 };
+
+export class PrefixIndex {
+  /** model → (hash → (endpoint id → last access ms)); Map order is LRU order. */
+  private models = new Map<string, Map<bigint, Map<string, number>>>();
+
+  constructor(private readonly opts: PrefixIndexOptions = defaultPrefixIndexOptions) {}
+
+  /**
+   * For each endpoint id in `ids`, the number of leading blocks of `hashes` it is believed to hold. Walks the
+   * chain, narrowing to endpoints that still hold every block so far.
+   */
+  matchDepths(model: string, hashes: readonly bigint[], ids: readonly string[], now: number): Map<string, number> {
+    const depths = new Map<string, number>();
+    const table = this.models.get(model);
+    if (!table || hashes.length === 0) return depths;
+    let alive: string[] = [...ids];
+    for (let i = 0; i < hashes.length && alive.length > 0; i++) {
+      const holders = table.get(hashes[i]!);
+      if (!holders) break;
+      const next: string[] = [];
+      for (const id of alive) {
+        const t = holders.get(id);
+        if (t !== undefined && now - t <= this.opts.ttlMs) {
+          next.push(id);
+          depths.set(id, i + 1);
+        }
+      }
+      alive = next;
+    }
+    return depths;
+  }
+
+  /** Record that `id` now holds every block of `hashes`. */
+  insert(model: string, hashes: readonly bigint[], id: string, now: number): void {
+    let table = this.models.get(model);
+    if (!table) this.models.set(model, (table = new Map()));
+    for (const h of hashes) {
+      let holders = table.get(h);
+      if (holders) table.delete(h);
+      else holders = new Map();
+      holders.set(id, now);
+      table.set(h, holders);
+    }
+    while (table.size > this.opts.maxBlocks) {
+      const oldest = table.keys().next().value as bigint;
+      table.delete(oldest);
+    }
+  }
+
+  /** Drop expired entries (called periodically). */
+  sweep(now: number): void {
+    for (const table of this.models.values()) {
+      for (const [h, holders] of table) {
+        for (const [id, t] of holders) if (now - t > this.opts.ttlMs) holders.delete(id);
+        if (holders.size === 0) table.delete(h);
+      }
+    }
+  }
+
+  /** Forget an endpoint (it left the fleet). */
+  forget(id: string): void {
+    for (const table of this.models.values()) for (const holders of table.values()) holders.delete(id);
+  }
+
+  size(model: string): number {
+    return this.models.get(model)?.size ?? 0;
+  }
+}

@@ -1,0 +1,289 @@
+// The scorers behind every strategy name. Each fills raw scores (higher is better, NaN = no opinion); metric-based
+// scorers give stale endpoints no opinion, so an endpoint whose numbers are old never wins on them.
+import type { Endpoint } from "../endpoints.js";
+import type { KvBlockIndex } from "./kv-index.js";
+import type { PrefixIndex } from "./prefix-index.js";
+import type { PickEnv, Scorer } from "./types.js";
+
+/** Lower metric is better; stale or missing metric → no opinion. */
+function lowerMetric(name: string, read: (ep: Endpoint, env: PickEnv) => number | undefined): Scorer {
+  return {
+    name,
+    score(_req, cands, out, env) {
+      for (let i = 0; i < cands.length; i++) {
+        const ep = cands[i]!;
+        const v = ep.isStale(env.now, env.staleAfterMs) ? undefined : read(ep, env);
+        out[i] = v === undefined || !Number.isFinite(v) ? NaN : -v;
+      }
+    },
+  };
+}
+
+export const randomScorer: Scorer = {
+  name: "random",
+  score(_req, cands, out) {
+    out.fill(NaN, 0, cands.length);
+  },
+};
+
+/** Router-tracked in-flight requests: always fresh, never stale. */
+export const leastRequest: Scorer = {
+  name: "least-request",
+  score(_req, cands, out) {
+    for (let i = 0; i < cands.length; i++) out[i] = -cands[i]!.inFlight;
+  },
+};
+
+export const throughput = lowerMetric("throughput", (ep) =>
+  ep.promptTps === undefined && ep.genTps === undefined ? undefined : 2 * (ep.promptTps ?? 0) + (ep.genTps ?? 0),
+);
+
+export const leastKvCache = lowerMetric("least-kv-cache", (ep) =>
+  ep.metrics.kvUsage === undefined ? undefined : ep.metrics.kvUsage + (ep.metrics.cpuKvUsage ?? 0),
+);
+
+export const leastGpuCache = lowerMetric("least-gpu-cache", (ep) => ep.metrics.kvUsage);
+
+/** Busy time: share of recent scrapes in which the engine was running something (EWMA). */
+export const leastBusyTime = lowerMetric("least-busy-time", (ep) => ep.busyRatio);
+
+/** Utilisation as saturation detectors define it: max(queue/5, kv/0.8); 1 = at threshold. */
+export const leastUtilization = lowerMetric("least-utilization", (ep) => utilization(ep));
+
+export function utilization(ep: Endpoint): number | undefined {
+  const { waiting, kvUsage } = ep.metrics;
+  if (waiting === undefined && kvUsage === undefined) return undefined;
+  return Math.max((waiting ?? 0) / 5, (kvUsage ?? 0) / 0.8);
+}
+
+/** queue time + prefill time per prompt token · p̂ + decode time per generated token · ĝ (p̂, ĝ: fleet means). */
+export const leastLatency: Scorer = {
+  name: "least-latency",
+  score(_req, cands, out, env) {
+    let pSum = 0;
+    let pN = 0;
+    let gSum = 0;
+    let gN = 0;
+    for (const ep of cands) {
+      if (ep.metrics.meanPromptTokens !== undefined) {
+        pSum += ep.metrics.meanPromptTokens;
+        pN++;
+      }
+      if (ep.metrics.meanGenerationTokens !== undefined) {
+        gSum += ep.metrics.meanGenerationTokens;
+        gN++;
+      }
+    }
+    const pHat = pN > 0 ? pSum / pN : 10;
+    const gHat = gN > 0 ? gSum / gN : 100;
+    for (let i = 0; i < cands.length; i++) {
+      const ep = cands[i]!;
+      const m = ep.metrics;
+      if (ep.isStale(env.now, env.staleAfterMs)) {
+        out[i] = NaN;
+        continue;
+      }
+      const prefillPerTok =
+        m.meanPrefillTime !== undefined && m.meanPromptTokens ? m.meanPrefillTime / m.meanPromptTokens : undefined;
+      const decodePerTok =
+        m.meanDecodeTime !== undefined && m.meanGenerationTokens
+          ? m.meanDecodeTime / m.meanGenerationTokens
+          : m.meanTpot;
+      if (m.meanQueueTime === undefined && prefillPerTok === undefined && decodePerTok === undefined) {
+        out[i] = m.meanTtft === undefined ? NaN : -m.meanTtft;
+        continue;
+      }
+      out[i] = -((m.meanQueueTime ?? 0) + (prefillPerTok ?? 0) * pHat + (decodePerTok ?? 0) * gHat);
+    }
+  },
+};
+
+/** Two random candidates; the one with fewer in-flight requests wins (local counts). */
+export const powerOfTwo: Scorer = {
+  name: "power-of-two",
+  prescaled: true,
+  score(_req, cands, out) {
+    out.fill(0, 0, cands.length);
+    if (cands.length === 1) {
+      out[0] = 1;
+      return;
+    }
+    const a = Math.floor(Math.random() * cands.length);
+    let b = Math.floor(Math.random() * (cands.length - 1));
+    if (b >= a) b++;
+    const ia = cands[a]!.inFlight;
+    const ib = cands[b]!.inFlight;
+    out[a] = ia <= ib ? 1 : 0.5;
+    out[b] = ia <= ib ? 0.5 : 1;
+  },
+};
+
+const FNV_OFFSET = 0xcbf29ce484222325n;
+const FNV_PRIME = 0x100000001b3n;
+
+export function fnv1a64(s: string): bigint {
+  let h = FNV_OFFSET;
+  for (const byte of Buffer.from(s, "utf8")) {
+    h ^= BigInt(byte);
+    h = BigInt.asUintN(64, h * FNV_PRIME);
+  }
+  return h;
+}
+
+export function encodeSessionId(endpointId: string): string {
+  return Buffer.from(endpointId, "utf8").toString("base64");
+}
+
+export function decodeSessionId(v: string): string | undefined {
+  const s = Buffer.from(v, "base64").toString("utf8");
+  return /^[^\s:]+:\d{1,5}$/.test(s) ? s : undefined;
+}
+
+/**
+ * `x-session-id` (base64 `ip:port`) whose endpoint is still a candidate → it; else `x-aibrix-session-key` →
+ * rendezvous hash (max FNV-1a of key‖"#"‖ip:port, ties to the smaller address); else no opinion (random).
+ */
+export const sessionAffinity: Scorer = {
+  name: "session-affinity",
+  prescaled: true,
+  score(req, cands, out) {
+    out.fill(NaN, 0, cands.length);
+    const sid = req.headers["x-session-id"];
+    if (typeof sid === "string" && sid) {
+      const target = decodeSessionId(sid);
+      const idx = target ? cands.findIndex((c) => c.id === target) : -1;
+      if (idx >= 0) {
+        out.fill(0, 0, cands.length);
+        out[idx] = 1;
+        return;
+      }
+    }
+    const key = req.headers["x-aibrix-session-key"];
+    if (typeof key === "string" && key && key.length <= 256) {
+      let best = -1;
+      let bestH = -1n;
+      for (let i = 0; i < cands.length; i++) {
+        const h = fnv1a64(`${key}#${cands[i]!.id}`);
+        if (h > bestH || (h === bestH && cands[i]!.id < cands[best]!.id)) {
+          best = i;
+          bestH = h;
+        }
+      }
+      out.fill(0, 0, cands.length);
+      out[best] = 1;
+    }
+  },
+};
+
+export interface PrefixScorerOptions {
+  blockSize: number;
+  /** Skip prefix affinity when max − min in-flight across candidates exceeds this. */
+  imbalanceAbs: number;
+  /** Endpoints with in-flight above mean + k·σ get no prefix credit. */
+  stdDevFactor: number;
+}
+
+export const defaultPrefixScorerOptions: PrefixScorerOptions = { blockSize: 16, imbalanceAbs: 8, stdDevFactor: 1 };
+
+/** Load guard shared by both prefix scorers: undefined = imbalanced (no prefix opinion), else the in-flight bound. */
+function loadBound(cands: readonly Endpoint[], o: PrefixScorerOptions): number | undefined {
+  let min = Infinity;
+  let max = -Infinity;
+  let sum = 0;
+  for (const c of cands) {
+    min = Math.min(min, c.inFlight);
+    max = Math.max(max, c.inFlight);
+    sum += c.inFlight;
+  }
+  if (max - min > o.imbalanceAbs) return undefined;
+  const mean = sum / cands.length;
+  let v = 0;
+  for (const c of cands) v += (c.inFlight - mean) ** 2;
+  return mean + o.stdDevFactor * Math.sqrt(v / cands.length);
+}
+
+function fillFromDepths(
+  cands: readonly Endpoint[],
+  out: Float64Array,
+  depths: Map<string, number>,
+  blocks: number,
+  bound: number,
+): void {
+  for (let i = 0; i < cands.length; i++) {
+    const c = cands[i]!;
+    out[i] = c.inFlight > bound ? 0 : (depths.get(c.id) ?? 0) / blocks;
+  }
+}
+
+/** Approximate prefix affinity learned from routing history, with the load-imbalance guard. */
+export function prefixCacheScorer(index: PrefixIndex, o: PrefixScorerOptions = defaultPrefixScorerOptions): Scorer {
+  return {
+    name: "prefix-cache",
+    prescaled: true,
+    score(req, cands, out, env) {
+      const hashes = req.hashes(o.blockSize);
+      const bound = hashes.length === 0 ? undefined : loadBound(cands, o);
+      if (bound === undefined) {
+        out.fill(0, 0, cands.length);
+        return;
+      }
+      const depths = index.matchDepths(
+        req.model,
+        hashes,
+        cands.map((c) => c.id),
+        env.now,
+      );
+      fillFromDepths(cands, out, depths, hashes.length, bound);
+    },
+    onPicked(req, ep, env) {
+      const hashes = req.hashes(o.blockSize);
+      if (hashes.length > 0) index.insert(req.model, hashes, ep.id, env.now);
+    },
+  };
+}
+
+/** Exact prefix affinity from the engines' KV events (same block hashes as the engine), with the same guard. */
+export function kvPrefixScorer(index: KvBlockIndex, o: PrefixScorerOptions = defaultPrefixScorerOptions): Scorer {
+  return {
+    name: "kv-prefix",
+    prescaled: true,
+    score(req, cands, out) {
+      // Engines report their own block size; candidates of one model share it.
+      const blockSize = cands[0]?.metrics.blockSize ?? o.blockSize;
+      const hashes = req.hashes(blockSize);
+      const bound = hashes.length === 0 ? undefined : loadBound(cands, o);
+      if (bound === undefined) {
+        out.fill(0, 0, cands.length);
+        return;
+      }
+      const depths = index.matchDepths(
+        hashes,
+        cands.map((c) => c.id),
+      );
+      fillFromDepths(cands, out, depths, hashes.length, bound);
+    },
+  };
+}
+
+/** Engine queue depth (waiting requests), GIE's queue scorer; stale → no opinion. */
+export const queueScorer = lowerMetric("queue", (ep) => ep.metrics.waiting);
+
+/** LoRA affinity: adapter already running 1.0, free slot 0.8, adapter waiting 0.6, full 0. */
+export const loraAffinity: Scorer = {
+  name: "lora-affinity",
+  prescaled: true,
+  score(req, cands, out) {
+    for (let i = 0; i < cands.length; i++) {
+      const ep = cands[i]!;
+      const l = ep.metrics.lora;
+      if (!req.adapter || !l) {
+        out[i] = 1;
+        continue;
+      }
+      if (l.running.includes(req.adapter)) out[i] = 1;
+      else if ((ep.freeAdapterSlots() ?? 1) > 0) out[i] = 0.8;
+      else if (l.waiting.includes(req.adapter)) out[i] = 0.6;
+      else out[i] = 0;
+    }
+  },
+};

@@ -1,0 +1,40 @@
+// The prompt text a request becomes, and its tokens and block hashes, computed lazily and at most once.
+import { blockHashes, chatPromptText, countTokens, tokenize, type ChatMessageLike } from "../api/tokens.js";
+
+export function promptTextOf(path: string, body: Record<string, unknown>): string {
+  if (path === "/v1/chat/completions") {
+    const msgs = body.messages;
+    return Array.isArray(msgs) ? chatPromptText(msgs as ChatMessageLike[]) : "";
+  }
+  const p = body.prompt ?? body.input;
+  if (typeof p === "string") return p;
+  if (Array.isArray(p)) return p.filter((x) => typeof x === "string").join(" ");
+  return "";
+}
+
+/** Tokens and hashes of one prompt, memoised. */
+export class PromptTokens {
+  private tokens?: number[];
+  private count?: number;
+  private hashes = new Map<number, bigint[]>();
+
+  constructor(
+    readonly text: string,
+    private readonly extraKey?: string,
+  ) {}
+
+  get tokenCount(): number {
+    if (this.count === undefined) this.count = this.tokens ? this.tokens.length : countTokens(this.text);
+    return this.count;
+  }
+
+  blockHashes(blockSize: number): bigint[] {
+    let h = this.hashes.get(blockSize);
+    if (!h) {
+      this.tokens ??= tokenize(this.text);
+      h = blockHashes(this.tokens, blockSize, undefined, this.extraKey);
+      this.hashes.set(blockSize, h);
+    }
+    return h;
+  }
+}

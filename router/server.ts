@@ -1,0 +1,656 @@
+// The OpenAI-compatible HTTP front: parse once, admit, pick, proxy (with retries before the first byte), relay.
+import { randomBytes } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { pino, type Logger } from "pino";
+import { KvEventSubscriber } from "../engines/kv-events.js";
+import { admitAll, type AdmissionControl, type AdmissionRequest, type TokenUsage } from "./admission.js";
+import type { Discovery, DiscoverySnapshot } from "./discovery/types.js";
+import { defaultEjection, EndpointRegistry, type EjectionPolicy, type Endpoint, type FleetView } from "./endpoints.js";
+import { badRequest, sendError, type OpenAIError } from "./errors.js";
+import { RouterMetrics } from "./metrics.js";
+import { KvBlockIndex } from "./picking/kv-index.js";
+import { pick } from "./picking/pick.js";
+import { PrefixIndex, defaultPrefixIndexOptions } from "./picking/prefix-index.js";
+import { ProfileCatalog, StrategyError, type ProfileConfig } from "./picking/profiles.js";
+import { SelectorError } from "./picking/filters.js";
+import {
+  defaultPrefixScorerOptions,
+  encodeSessionId,
+  sessionAffinity,
+  type PrefixScorerOptions,
+} from "./picking/scorers.js";
+import type { PickEnv, PickRequest, Profile } from "./picking/types.js";
+import { PromptTokens, promptTextOf } from "./prompt.js";
+import { defaultTimeouts, readAll, relayStream, sendUpstream, type PhaseTimeouts } from "./proxy.js";
+import { MetricsScraper } from "./scraper.js";
+
+export interface RetryPolicy {
+  /** Extra attempts on other endpoints after a failure before the first byte. */
+  maxRetries: number;
+  /** Retries allowed as a share of requests (a retry storm cannot multiply load). */
+  budgetRatio: number;
+  /** Retries always allowed per second regardless of the ratio. */
+  minPerSecond: number;
+}
+
+export interface RouterOptions {
+  host?: string;
+  /** 0 = any free port. */
+  port?: number;
+  discovery: Discovery;
+  admission?: AdmissionControl;
+  /** Strategy used when a request names none (a name, a weighted list, or a profile name). */
+  defaultStrategy?: string;
+  /** Named profiles (filters → weighted scorers → picker). */
+  profiles?: Record<string, ProfileConfig>;
+  prefix?: Partial<PrefixScorerOptions>;
+  /** Engine `/metrics` poll interval (ms). */
+  scrapeIntervalMs?: number;
+  /** Metrics older than this do not win picks (default 3 × interval, at least 200 ms). */
+  staleAfterMs?: number;
+  /** Engine `/v1/models` poll interval for adapter residency (ms). */
+  modelsRefreshMs?: number;
+  timeouts?: Partial<PhaseTimeouts>;
+  retry?: Partial<RetryPolicy>;
+  ejection?: Partial<EjectionPolicy>;
+  /** Request bodies larger than this get 413. */
+  maxBodyBytes?: number;
+  connectionsPerEndpoint?: number;
+  /** Bearer key sent to engines (the client's own Authorization is never forwarded). */
+  upstreamApiKey?: string;
+  logger?: Logger;
+  logLevel?: string;
+  /** One JSON line per request at info level. */
+  accessLog?: boolean;
+}
+
+export interface Router {
+  url: string;
+  host: string;
+  port: number;
+  /** Read-only per-model fleet state (queue depth, KV usage, in-flight) for admission control. */
+  fleet: FleetView;
+  registry: EndpointRegistry;
+  metrics: RouterMetrics;
+  catalog: ProfileCatalog;
+  kvIndex: KvBlockIndex;
+  /** Scrape every endpoint now (tests; the loop does this on its own). */
+  scrapeNow(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const JSON_PATHS = new Set([
+  "/v1/chat/completions",
+  "/v1/completions",
+  "/v1/embeddings",
+  "/v1/responses",
+  "/v1/messages",
+  "/v1/rerank",
+  "/v1/classify",
+  "/v1/images/generations",
+  "/generate",
+]);
+
+class RetryBudget {
+  private tokens: number;
+  private last = Date.now();
+  constructor(private readonly p: RetryPolicy) {
+    this.tokens = p.minPerSecond;
+  }
+  onRequest(): void {
+    this.tokens = Math.min(this.tokens + this.p.budgetRatio, 1000);
+  }
+  take(): boolean {
+    const now = Date.now();
+    this.tokens = Math.min(this.tokens + ((now - this.last) / 1000) * this.p.minPerSecond, 1000);
+    this.last = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+}
+
+export async function startRouter(options: RouterOptions): Promise<Router> {
+  const log = options.logger ?? pino({ level: options.logLevel ?? "info", base: { component: "router" } });
+  const admission = options.admission ?? admitAll;
+  const scrapeIntervalMs = options.scrapeIntervalMs ?? 100;
+  const staleAfterMs = options.staleAfterMs ?? Math.max(200, 3 * scrapeIntervalMs);
+  const timeouts: PhaseTimeouts = { ...defaultTimeouts, ...options.timeouts };
+  const retry: RetryPolicy = { maxRetries: 2, budgetRatio: 0.2, minPerSecond: 10, ...options.retry };
+  const ejection: EjectionPolicy = { ...defaultEjection, ...options.ejection };
+  const maxBodyBytes = options.maxBodyBytes ?? 32 * 1024 * 1024;
+  const metrics = new RouterMetrics();
+  const prefixIndex = new PrefixIndex(defaultPrefixIndexOptions);
+  const kvIndex = new KvBlockIndex();
+  const catalog = new ProfileCatalog(
+    prefixIndex,
+    kvIndex,
+    { ...defaultPrefixScorerOptions, ...options.prefix },
+    options.profiles,
+  );
+  const defaultProfile = catalog.resolve(options.defaultStrategy ?? "least-request");
+  const subscribers = new Map<string, KvEventSubscriber>();
+  const registry = new EndpointRegistry(
+    { connections: options.connectionsPerEndpoint ?? 256, connectTimeoutMs: timeouts.connectMs },
+    staleAfterMs,
+    (ep) => {
+      subscribers.get(ep.id)?.close();
+      subscribers.delete(ep.id);
+      kvIndex.forget(ep.id);
+      prefixIndex.forget(ep.id);
+    },
+    (ep) => {
+      const kv = ep.spec.kvEvents;
+      if (!kv) return;
+      const sub = new KvEventSubscriber({
+        endpoint: kv.endpoint,
+        replayEndpoint: kv.replayEndpoint,
+        topic: kv.topic,
+        onBatch: (b) => kvIndex.apply(ep.id, b),
+        onError: (err) => log.warn({ endpoint: ep.id, err: err.message }, "kv event stream error"),
+      });
+      sub.start();
+      subscribers.set(ep.id, sub);
+    },
+  );
+  const scraper = new MetricsScraper(
+    registry,
+    {
+      intervalMs: scrapeIntervalMs,
+      modelsIntervalMs: options.modelsRefreshMs ?? 2000,
+      timeoutMs: Math.max(500, 5 * scrapeIntervalMs),
+    },
+    () => registry.reindex(),
+  );
+  const budget = new RetryBudget(retry);
+  let knownModels = new Set<string>();
+  let synced = false;
+  const startedAt = Math.floor(Date.now() / 1000);
+  const idPrefix = randomBytes(4).toString("hex");
+  let idCounter = 0;
+  const sweepTimer = setInterval(() => prefixIndex.sweep(Date.now()), 10_000);
+  sweepTimer.unref();
+
+  const env = (): PickEnv => ({ now: Date.now(), staleAfterMs, registry });
+
+  function onSnapshot(s: DiscoverySnapshot): void {
+    registry.update(s.endpoints);
+    knownModels = new Set([...s.models, ...registry.models()]);
+    synced = true;
+    log.info({ endpoints: s.endpoints.length, models: registry.models() }, "endpoints updated");
+  }
+
+  function listModels(res: ServerResponse): void {
+    const now = Date.now();
+    const data = registry
+      .models()
+      .filter((m) => registry.serving(m).some((ep) => !ep.isEjected(now)))
+      .map((id) => {
+        const parent = registry.adapterParent.get(id);
+        return { id, object: "model", created: startedAt, owned_by: "aibrix-ts", root: id, parent: parent ?? null };
+      });
+    const body = JSON.stringify({ object: "list", data });
+    res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+    res.end(body);
+  }
+
+  function validate(path: string, body: Record<string, unknown>): OpenAIError | undefined {
+    if (typeof body.model !== "string" || body.model === "") {
+      return badRequest('model is required: set "model" to one of the names GET /v1/models lists', "model", {
+        "x-error-no-model-in-request": "true",
+      });
+    }
+    if (body.stream !== undefined && typeof body.stream !== "boolean") {
+      return badRequest(`stream must be a boolean, got ${JSON.stringify(body.stream)}`, "stream", {
+        "x-error-stream": "true",
+      });
+    }
+    if (path === "/v1/chat/completions" && (!Array.isArray(body.messages) || body.messages.length === 0)) {
+      return badRequest("messages is required for chat completions: a non-empty array of {role, content}", "messages", {
+        "x-error-request-body-processing": "true",
+      });
+    }
+    if (path === "/v1/embeddings") {
+      const input = body.input;
+      const ok = (typeof input === "string" && input !== "") || (Array.isArray(input) && input.length > 0);
+      if (!ok) return badRequest("input is required for embeddings: a non-empty string or array", "input");
+      if (body.stream !== undefined) return badRequest("stream is not allowed for embeddings; remove it", "stream");
+    }
+    if (path === "/v1/rerank") {
+      if (typeof body.query !== "string") return badRequest("query is required for rerank: a string", "query");
+      if (!Array.isArray(body.documents) || body.documents.length === 0) {
+        return badRequest("documents is required for rerank: a non-empty array", "documents");
+      }
+    }
+    return undefined;
+  }
+
+  function readBody(req: IncomingMessage): Promise<Buffer | "too-large"> {
+    return new Promise((resolve, reject) => {
+      const declared = Number(req.headers["content-length"]);
+      if (declared > maxBodyBytes) {
+        req.resume();
+        return resolve("too-large");
+      }
+      const chunks: Buffer[] = [];
+      let len = 0;
+      req.on("data", (c: Buffer) => {
+        len += c.length;
+        if (len > maxBodyBytes) {
+          req.removeAllListeners("data");
+          req.resume();
+          resolve("too-large");
+          return;
+        }
+        chunks.push(c);
+      });
+      req.on("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, len)));
+      req.on("error", reject);
+    });
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = req.url ?? "/";
+    const q = url.indexOf("?");
+    const path = q === -1 ? url : url.slice(0, q);
+    if (req.method === "GET") {
+      if (path === "/v1/models") return listModels(res);
+      if (path === "/healthz") return void res.writeHead(200, { "content-type": "text/plain" }).end("ok");
+      if (path === "/readyz") {
+        return void res
+          .writeHead(synced ? 200 : 503, { "content-type": "text/plain" })
+          .end(synced ? `ready: ${registry.all().length} endpoints` : "discovery has not synced yet");
+      }
+      if (path === "/metrics") {
+        const text = await metrics.registry.metrics();
+        return void res.writeHead(200, { "content-type": metrics.registry.contentType }).end(text);
+      }
+    }
+    const rawId = req.headers["x-request-id"];
+    const requestId =
+      typeof rawId === "string" && rawId.length > 0 && rawId.length <= 128
+        ? rawId
+        : `${idPrefix}-${(++idCounter).toString(36)}`;
+    const baseHeaders: Record<string, string> = { "x-request-id": requestId, "request-id": requestId };
+    if (req.method !== "POST" || !JSON_PATHS.has(path)) {
+      req.resume();
+      return sendError(
+        res,
+        {
+          status: 501,
+          message: `${req.method} ${path} is not served by this router; POST /v1/chat/completions, /v1/completions, /v1/embeddings and GET /v1/models are`,
+          code: "not_implemented",
+        },
+        baseHeaders,
+      );
+    }
+    const raw = await readBody(req);
+    if (raw === "too-large") {
+      return sendError(
+        res,
+        {
+          status: 413,
+          message: `request body exceeds ${maxBodyBytes} bytes; send a smaller prompt`,
+          code: "request_too_large",
+          param: null,
+        },
+        baseHeaders,
+      );
+    }
+    let body: Record<string, unknown>;
+    try {
+      const parsed: unknown = JSON.parse(raw.toString("utf8"));
+      if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error("not an object");
+      body = parsed as Record<string, unknown>;
+    } catch (err) {
+      return sendError(
+        res,
+        badRequest(`request body is not a JSON object: ${(err as Error).message}`, null, {
+          "x-error-request-body-processing": "true",
+        }),
+        baseHeaders,
+      );
+    }
+    const invalid = validate(path, body);
+    if (invalid) return sendError(res, invalid, baseHeaders);
+    const model = body.model as string;
+
+    // Strategy: header, else the configured default.
+    let profile: Profile = defaultProfile;
+    const strategyHeader = req.headers["routing-strategy"];
+    if (typeof strategyHeader === "string" && strategyHeader !== "") {
+      try {
+        profile = catalog.resolve(strategyHeader);
+      } catch (err) {
+        if (!(err instanceof StrategyError)) throw err;
+        return sendError(
+          res,
+          badRequest(err.message, "routing-strategy", { "x-error-invalid-routing-strategy": strategyHeader }),
+          baseHeaders,
+        );
+      }
+    }
+    baseHeaders["routing-strategy"] = profile.name;
+
+    const pool = registry.serving(model);
+    if (pool.length === 0) {
+      if (knownModels.has(model)) {
+        return sendError(
+          res,
+          {
+            status: 503,
+            message: `model ${model} has no ready endpoint; retry shortly`,
+            code: "service_unavailable",
+            headers: { "x-error-no-model-backends": "true", "retry-after": "1" },
+          },
+          baseHeaders,
+        );
+      }
+      const served = registry.models();
+      return sendError(
+        res,
+        {
+          status: 404,
+          message: `model ${model} does not exist; served models: ${served.join(", ") || "(none)"}`,
+          code: "model_not_found",
+          param: "model",
+          headers: { "x-error-no-model-backends": model },
+        },
+        baseHeaders,
+      );
+    }
+    const adapter = registry.adapterParent.has(model) ? model : undefined;
+    const prompt = new PromptTokens(promptTextOf(path, body), adapter);
+    const pickReq: PickRequest = {
+      model,
+      adapter,
+      promptText: prompt.text,
+      headers: req.headers,
+      hashes: (bs) => prompt.blockHashes(bs),
+    };
+
+    // Admission (auth, limits, fair queue). The client going away aborts both the wait and the upstream request.
+    const abort = new AbortController();
+    const onClientClose = () => {
+      if (!res.writableFinished) abort.abort();
+    };
+    res.on("close", onClientClose);
+    const userHeader = req.headers["user"];
+    const admissionReq: AdmissionRequest = {
+      id: requestId,
+      user: typeof userHeader === "string" ? userHeader : undefined,
+      authorization: req.headers.authorization,
+      model,
+      get promptTokens() {
+        return prompt.tokenCount;
+      },
+      maxTokens:
+        typeof body.max_tokens === "number"
+          ? body.max_tokens
+          : typeof body.max_completion_tokens === "number"
+            ? body.max_completion_tokens
+            : undefined,
+      priority: typeof body.priority === "number" ? body.priority : undefined,
+      headers: req.headers,
+    };
+    const decision = admission === admitAll ? undefined : await admission.admit(admissionReq, abort.signal);
+    if (decision && !decision.ok) {
+      const r = decision.rejection;
+      return sendError(
+        res,
+        {
+          status: r.status,
+          message: r.error.message,
+          code: r.error.code,
+          param: r.error.param ?? null,
+          headers: r.headers,
+        },
+        baseHeaders,
+      );
+    }
+    if (abort.signal.aborted) return;
+    const ticket = decision?.ticket;
+    let finished = false;
+    const finish = (status: number, usage?: TokenUsage) => {
+      if (finished) return;
+      finished = true;
+      ticket?.finish({ status, usage });
+      metrics.requests.inc({ model, status: String(status), strategy: profile.name });
+    };
+
+    const upstreamHeaders: Record<string, string> = { "content-type": "application/json", "x-request-id": requestId };
+    const tp = req.headers.traceparent;
+    if (typeof tp === "string") upstreamHeaders.traceparent = tp;
+    if (options.upstreamApiKey) upstreamHeaders.authorization = `Bearer ${options.upstreamApiKey}`;
+    budget.onRequest();
+    const exclude = new Set<Endpoint>();
+    const started = performance.now();
+    let lastFailure = "";
+    for (let attempt = 0; ; attempt++) {
+      const e = env();
+      const t0 = performance.now();
+      let picked;
+      try {
+        picked = pick(profile, pickReq, pool, e, exclude);
+      } catch (err) {
+        if (!(err instanceof SelectorError)) throw err;
+        finish(400);
+        return sendError(res, badRequest(err.message, "external-filter", { "x-error-routing": "true" }), baseHeaders);
+      }
+      metrics.decisionSeconds.observe({ strategy: profile.name }, (performance.now() - t0) / 1000);
+      const ep = picked.endpoint;
+      if (!ep) {
+        finish(503);
+        const why =
+          attempt === 0
+            ? adapter
+              ? `no endpoint has adapter ${adapter} loaded`
+              : `no endpoint of model ${model} passed the filters`
+            : `every endpoint tried failed (${lastFailure})`;
+        return sendError(
+          res,
+          {
+            status: 503,
+            message: `${why}; retry shortly`,
+            code: "service_unavailable",
+            headers: { "x-error-routing": "true", "retry-after": "1" },
+          },
+          baseHeaders,
+        );
+      }
+      ep.inFlight++;
+      const sent = performance.now();
+      const result = await sendUpstream(ep, path, upstreamHeaders, raw, abort.signal, timeouts);
+      const retriable = attempt < retry.maxRetries && !abort.signal.aborted;
+      if (result.kind === "failed") {
+        ep.inFlight--;
+        if (result.reason === "aborted") {
+          finish(499);
+          return;
+        }
+        onEndpointFailure(ep, `${result.reason}: ${result.error.message}`);
+        lastFailure = `${ep.id} ${result.reason}`;
+        if (retriable && budget.take()) {
+          metrics.retries.inc({ model, reason: result.reason });
+          exclude.add(ep);
+          continue;
+        }
+        finish(result.reason === "timeout" ? 504 : 502);
+        return sendError(
+          res,
+          {
+            status: result.reason === "timeout" ? 504 : 502,
+            message: `engine ${ep.id} ${result.reason === "timeout" ? "timed out" : "failed"} before responding (${result.error.message})`,
+            code: "upstream_error",
+          },
+          baseHeaders,
+        );
+      }
+      const status = result.status;
+      const ctype = result.headers["content-type"];
+      const contentType = typeof ctype === "string" ? ctype : "application/json";
+      const isSse = contentType.startsWith("text/event-stream");
+      if (status >= 500 && retriable && budget.take()) {
+        await result.body.dump().catch(() => undefined);
+        ep.inFlight--;
+        onEndpointFailure(ep, `status ${status}`);
+        lastFailure = `${ep.id} status ${status}`;
+        metrics.retries.inc({ model, reason: `status_${status}` });
+        exclude.add(ep);
+        continue;
+      }
+      const outHeaders: Record<string, string> = {
+        ...ticket?.headers,
+        ...baseHeaders,
+        "content-type": contentType,
+        "target-pod": ep.id,
+      };
+      if (profile.scorers.some((s) => s.scorer === sessionAffinity))
+        outHeaders["x-session-id"] = encodeSessionId(ep.id);
+      if (!isSse) {
+        let buf: Buffer;
+        try {
+          buf = await readAll(result.body);
+        } catch (err) {
+          ep.inFlight--;
+          if (abort.signal.aborted) return finish(499);
+          onEndpointFailure(ep, `body: ${(err as Error).message}`);
+          lastFailure = `${ep.id} body`;
+          if (retriable && budget.take()) {
+            metrics.retries.inc({ model, reason: "body" });
+            exclude.add(ep);
+            continue;
+          }
+          finish(502);
+          return sendError(
+            res,
+            {
+              status: 502,
+              message: `engine ${ep.id} failed while sending its response (${(err as Error).message})`,
+              code: "upstream_error",
+            },
+            baseHeaders,
+          );
+        }
+        ep.inFlight--;
+        metrics.upstreamTtft.observe({ model }, (performance.now() - sent) / 1000);
+        if (status < 500) ep.recordSuccess();
+        else onEndpointFailure(ep, `status ${status}`);
+        outHeaders["content-length"] = String(buf.length);
+        res.writeHead(status, outHeaders);
+        res.end(buf);
+        finish(status, status === 200 ? usageOf(buf) : undefined);
+        accessLog(requestId, model, status, ep.id, profile.name, started, attempt);
+        return;
+      }
+      // Streaming: relay chunk by chunk.
+      res.writeHead(status, { ...outHeaders, "cache-control": "no-cache" });
+      let usage: TokenUsage | undefined;
+      const outcome = await relayStream(result.body, res, {
+        onFirstChunk: () => metrics.upstreamTtft.observe({ model }, (performance.now() - sent) / 1000),
+        onEvents: (n) => ticket?.onCompletionTokens(n),
+        onUsage: (u) => (usage = u),
+      });
+      ep.inFlight--;
+      if (outcome === "ok") ep.recordSuccess();
+      else if (outcome === "upstream-failed") {
+        metrics.streamErrors.inc({ model });
+        onEndpointFailure(ep, "failed mid-stream");
+      } else abort.abort();
+      finish(outcome === "ok" ? status : outcome === "client-gone" ? 499 : 502, usage);
+      accessLog(requestId, model, outcome === "ok" ? status : 502, ep.id, profile.name, started, attempt);
+      return;
+    }
+  }
+
+  function usageOf(buf: Buffer): TokenUsage | undefined {
+    if (buf.indexOf('"usage"') === -1) return undefined;
+    try {
+      const u = (JSON.parse(buf.toString("utf8")) as { usage?: Partial<TokenUsage> }).usage;
+      if (u && typeof u.completion_tokens === "number")
+        return { prompt_tokens: u.prompt_tokens ?? 0, completion_tokens: u.completion_tokens };
+    } catch {
+      // Not JSON: no usage to report.
+    }
+    return undefined;
+  }
+
+  function onEndpointFailure(ep: Endpoint, why: string): void {
+    if (ep.recordFailure(Date.now(), ejection)) {
+      metrics.ejections.inc({ endpoint: ep.id });
+      registry.reindex();
+      log.warn({ endpoint: ep.id, until: new Date(ep.ejectedUntil).toISOString(), why }, "endpoint ejected");
+    } else {
+      log.warn({ endpoint: ep.id, why }, "endpoint failure");
+    }
+  }
+
+  function accessLog(
+    id: string,
+    model: string,
+    status: number,
+    target: string,
+    strategy: string,
+    started: number,
+    retries: number,
+  ): void {
+    if (options.accessLog === false || !log.isLevelEnabled("info")) return;
+    log.info(
+      {
+        requestId: id,
+        model,
+        status,
+        target,
+        strategy,
+        retries,
+        ms: Math.round((performance.now() - started) * 100) / 100,
+      },
+      "request",
+    );
+  }
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      log.error({ err: (err as Error).message, stack: (err as Error).stack }, "request handler failed");
+      sendError(res, { status: 500, message: `router error: ${(err as Error).message}`, code: "internal_error" });
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  server.requestTimeout = 0;
+
+  await options.discovery.start(onSnapshot);
+  admission.attachFleet?.(registry);
+  scraper.start();
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 8888, options.host ?? "127.0.0.1", () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  const host = addr.address;
+  const urlHost = host.includes(":") ? `[${host}]` : host;
+
+  return {
+    url: `http://${urlHost}:${addr.port}`,
+    host,
+    port: addr.port,
+    fleet: registry,
+    registry,
+    metrics,
+    catalog,
+    kvIndex,
+    scrapeNow: () => scraper.scrapeAll(),
+    async close() {
+      clearInterval(sweepTimer);
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await options.discovery.close();
+      await scraper.close();
+      for (const s of subscribers.values()) s.close();
+      subscribers.clear();
+      await registry.close();
+      await admission.close();
+    },
+  };
+}
