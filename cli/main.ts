@@ -4,6 +4,7 @@ import { Command } from "commander";
 import { packageVersion } from "../api/version.js";
 import { registerValidate } from "./validate.js";
 import { registerGenCrds } from "./gen-crds.js";
+import { registerWebhooks } from "./webhooks.js";
 
 export function buildProgram(): Command {
   const program = new Command("aibrix-ts")
@@ -12,6 +13,7 @@ export function buildProgram(): Command {
     .showHelpAfterError("(run with --help for usage)");
   registerValidate(program);
   registerGenCrds(program);
+  registerWebhooks(program);
   return program;
 }
 

@@ -202,3 +202,16 @@ export class KubeClusterLookup implements ClusterLookup {
     return { served: true, scalable: list.resources.some((r) => r.name === `${main.name}/scale`) };
   }
 }
+
+export interface KubeWiringOptions {
+  /** A loaded KubeConfig, or a kubeconfig file path ("" = the usual lookup: $KUBECONFIG, in-cluster, ~/.kube). */
+  kubeConfig: k8s.KubeConfig | string;
+  mutatingConfiguration?: string;
+  validatingConfiguration?: string;
+  /** Out-of-cluster: the API server calls this base URL (e.g. https://127.0.0.1:9443) instead of the Service. */
+  webhookUrl?: string;
+  /** Create the webhook configurations when missing (needs webhookUrl or the Service coordinates). */
+  createConfigurations?: boolean;
+  validationFailurePolicy?: "Fail" | "Ignore";
+  excludedNamespaces?: string[];
+}

@@ -30,6 +30,10 @@ import { resolveWebhookConfig, type WebhookConfig, type WebhookConfigInput } fro
 import { WebhookMetrics } from "./metrics.js";
 import { GENERIC_PATHS, roleOfPath, WEBHOOK_PATHS } from "./paths.js";
 import { MemorySecretStore, type CaBundlePublisher, type SecretStore } from "./secret-store.js";
+import { loadKubeConfig } from "../kube/client.js";
+import { CachedClusterLookup } from "./cluster.js";
+import { KubeCaBundlePublisher, KubeClusterLookup, KubeSecretStore, type KubeWiringOptions } from "./kube-store.js";
+import { webhookConfigurationManifests } from "./webhook-configurations.js";
 
 export interface CertificateSettings {
   /** Where the CA and serving certificate are kept; default: memory (single process, tests). */
@@ -57,6 +61,11 @@ export interface StartWebhooksOptions {
   cluster?: ClusterLookup;
   logger?: Logger;
   logLevel?: string;
+  /**
+   * Run against an API server: certificates in a Secret, caBundle written into our webhook configurations (created
+   * when asked), KVCache and discovery lookups. Explicit `certificates.store`/`publisher` and `cluster` still win.
+   */
+  kube?: KubeWiringOptions;
   /** Largest accepted request body; larger ones get 400. Default 3 MiB (the API server's own request cap). */
   maxBodyBytes?: number;
 }
@@ -84,6 +93,11 @@ export const DEFAULTS = {
   leafLifetimeSeconds: 365 * 24 * 3600,
   checkIntervalMs: 10 * 60 * 1000,
   maxBodyBytes: 3 * 1024 * 1024,
+} as const;
+
+export const DEFAULT_CONFIGURATION_NAMES = {
+  mutating: "aibrix-ts-mutating-webhooks",
+  validating: "aibrix-ts-validating-webhooks",
 } as const;
 
 type BodyResult = { ok: true; body: Buffer } | { ok: false; size: number };
@@ -157,9 +171,32 @@ function buildApp(deps: AdmissionDeps, metrics: WebhookMetrics, maxBodyBytes: nu
 export async function startWebhooks(options: StartWebhooksOptions = {}): Promise<WebhookServer> {
   const logger = options.logger ?? pino({ level: options.logLevel ?? "info", base: { component: "webhooks" } });
   const config = resolveWebhookConfig(options.config);
-  const c = options.certificates ?? {};
+  const c = { ...options.certificates };
   const namespace = c.namespace ?? DEFAULTS.namespace;
   const service = c.service ?? DEFAULTS.service;
+  let cluster = options.cluster;
+  if (options.kube) {
+    const k = options.kube;
+    const kc = typeof k.kubeConfig === "string" ? loadKubeConfig(k.kubeConfig || undefined) : k.kubeConfig;
+    const mutatingName = k.mutatingConfiguration ?? DEFAULT_CONFIGURATION_NAMES.mutating;
+    const validatingName = k.validatingConfiguration ?? DEFAULT_CONFIGURATION_NAMES.validating;
+    const manifestsFor = k.createConfigurations
+      ? (caBundlePem: string) =>
+          webhookConfigurationManifests({
+            mutatingName,
+            validatingName,
+            caBundlePem,
+            url: k.webhookUrl,
+            service: k.webhookUrl ? undefined : { namespace, name: service, port: 443 },
+            excludedNamespaces: k.excludedNamespaces ?? ["kube-system", "kube-node-lease", namespace],
+            validationFailurePolicy: k.validationFailurePolicy ?? "Fail",
+            timeoutSeconds: 5,
+          })
+      : undefined;
+    c.store ??= new KubeSecretStore(kc);
+    c.publisher ??= new KubeCaBundlePublisher(kc, { mutatingName, validatingName, url: k.webhookUrl }, manifestsFor);
+    cluster ??= new CachedClusterLookup(new KubeClusterLookup(kc));
+  }
   const names = [...new Set([...serviceDnsNames(service, namespace), ...(c.extraNames ?? DEFAULTS.extraNames)])];
   const certificates = new CertificateManager({
     store: c.store ?? new MemorySecretStore(),
@@ -176,7 +213,7 @@ export async function startWebhooks(options: StartWebhooksOptions = {}): Promise
   const metrics = new WebhookMetrics(true);
   metrics.certificateExpiry.set(certificateFacts(bundle.certPem).notAfter.getTime() / 1000);
   let closing = false;
-  const deps: AdmissionDeps = { config, cluster: options.cluster, logger };
+  const deps: AdmissionDeps = { config, cluster, logger };
   const app = buildApp(deps, metrics, options.maxBodyBytes ?? DEFAULTS.maxBodyBytes, () => !closing);
   const server = https.createServer({ key: bundle.keyPem, cert: bundle.certPem, minVersion: "TLSv1.2" }, app);
   // The API server keeps connections open between admissions; let them live longer than its idle timeout.
