@@ -1,0 +1,386 @@
+// The placement policy: which nodes can take a model pod (filter) and which are best (prioritize). Pure functions over
+// the cluster state, the GPU profiles and the optimizer's recommended mix; the HTTP layer only parses and encodes.
+import type { ProfileFacts, ProfileSet } from "../controllers/gpu-optimizer/profiles.js";
+import type { RecommendationSet } from "../controllers/gpu-optimizer/recommendation.js";
+import { Diagnostics } from "../api/labels.js";
+import type { NodeRecord } from "./node.js";
+import type { ClusterState } from "./state.js";
+import { MAX_EXTENDER_PRIORITY, type ExtenderFilterResult, type HostPriority, type NodeObject } from "./wire.js";
+
+export interface PlacementWeights {
+  /** Cheaper cost per token for this model on the node's GPU type scores higher. */
+  cost: number;
+  /** GPU types the optimizer's recommended mix is short of, for this pod's deployment, score higher. */
+  deficit: number;
+  /** Nodes already partly used score higher, keeping whole nodes free for large tensor-parallel pods. */
+  packing: number;
+}
+
+export interface PolicyOptions {
+  gpuResource: string;
+  /** Label consulted before `nvidia.com/gpu.product` (named in reasons). */
+  gpuTypeLabel?: string | undefined;
+  /** A diagnostics report older than this excludes the node. */
+  staleAfterMs: number;
+  /** Exclude nodes that carry no diagnostics report at all (default: let them through). */
+  requireDiagnostics: boolean;
+  /** Reject model pods whose model has no profiles (default: any GPU type, cost term off). */
+  requireProfile: boolean;
+  weights: PlacementWeights;
+}
+
+export const DEFAULT_WEIGHTS: PlacementWeights = { cost: 1, deficit: 1, packing: 1 };
+
+/** Short codes for `/metrics` (filtered-out reasons); the text sent to kube-scheduler says more. */
+export type ReasonCode =
+  | "unknown_node"
+  | "no_gpus"
+  | "unhealthy"
+  | "stale_diagnostics"
+  | "no_diagnostics"
+  | "no_gpu_type"
+  | "no_profile"
+  | "slo_infeasible"
+  | "memory_fit"
+  | "insufficient_healthy_gpus"
+  | "insufficient_free_gpus";
+
+export interface PolicyContext {
+  state: ClusterState;
+  profiles: ProfileSet;
+  recommendations: RecommendationSet;
+  options: PolicyOptions;
+  /** ms since epoch, fixed for one request. */
+  now: number;
+}
+
+/** What the policy needs from the pod being placed. */
+export interface PlacementRequest {
+  model: string;
+  gpus: number;
+  deploymentKey: string | undefined;
+}
+
+interface TypeVerdict {
+  code: ReasonCode | undefined;
+  reason: string;
+  gpuType: string | undefined;
+  facts: ProfileFacts | undefined;
+}
+
+/** Judges each distinct GPU type once per request (a fleet has a handful of types, a request thousands of nodes). */
+class TypeJudge {
+  private readonly cache = new Map<string, TypeVerdict>();
+
+  constructor(
+    private readonly ctx: PolicyContext,
+    private readonly req: PlacementRequest,
+  ) {}
+
+  verdict(label: string | undefined): TypeVerdict {
+    const key = label ?? "";
+    let v = this.cache.get(key);
+    if (!v) this.cache.set(key, (v = this.judge(label)));
+    return v;
+  }
+
+  private judge(label: string | undefined): TypeVerdict {
+    const { profiles, options } = this.ctx;
+    const { model, gpus } = this.req;
+    const ok = (gpuType: string | undefined, facts?: ProfileFacts): TypeVerdict => ({
+      code: undefined,
+      reason: "",
+      gpuType,
+      facts,
+    });
+    const fail = (code: ReasonCode, reason: string, gpuType?: string): TypeVerdict => ({
+      code,
+      reason,
+      gpuType,
+      facts: undefined,
+    });
+    const profiled = profiles.hasModel(model);
+    if (!profiled) {
+      if (options.requireProfile) {
+        return fail("no_profile", `no GPU profiles for model ${model}: add models.${model} to the profile document`);
+      }
+      return ok(label === undefined ? undefined : profiles.gpuType(label));
+    }
+    if (label === undefined) {
+      const labels = options.gpuTypeLabel
+        ? `${options.gpuTypeLabel} or nvidia.com/gpu.product`
+        : "nvidia.com/gpu.product";
+      return fail("no_gpu_type", `node has no GPU type label (${labels}), so model ${model}'s SLO cannot be checked`);
+    }
+    const gpuType = profiles.gpuType(label);
+    const facts = profiles.profile(model, gpuType);
+    if (!facts) {
+      return fail(
+        "no_profile",
+        `no profile for model ${model} on GPU type ${gpuType}: profile it, or the model stays off this type`,
+        gpuType,
+      );
+    }
+    if (facts.maxThroughput <= 0) {
+      return fail(
+        "slo_infeasible",
+        `GPU type ${gpuType} cannot serve model ${model} within its SLO (profiled throughput is 0 in every bucket)`,
+        gpuType,
+      );
+    }
+    const need = profiles.modelMemoryGiB(model);
+    if (need !== undefined) {
+      const per = profiles.gpuMemoryGiB(gpuType);
+      if (per === undefined) {
+        return fail(
+          "memory_fit",
+          `model ${model} needs ${need} GiB of GPU memory but GPU type ${gpuType} has no memoryGiB in the profile document`,
+          gpuType,
+        );
+      }
+      if (per * gpus < need) {
+        return fail(
+          "memory_fit",
+          `model ${model} needs ${need} GiB of GPU memory; ${gpus} x ${gpuType} (${per} GiB each) give ${per * gpus} GiB`,
+          gpuType,
+        );
+      }
+    }
+    return ok(gpuType, facts);
+  }
+}
+
+function staleDescription(rec: NodeRecord, staleAfterMs: number): string {
+  if (Number.isNaN(rec.lastReportMs)) {
+    return `diagnostics report time (${Diagnostics.lastReport}) is missing or unreadable; node excluded until a fresh report`;
+  }
+  return (
+    `diagnostics last reported at ${new Date(rec.lastReportMs).toISOString()}, older than the ` +
+    `${Math.round(staleAfterMs / 1000)}s staleness bound; node excluded until a fresh report`
+  );
+}
+
+/** Why a node cannot take the pod, or undefined when it can. `unresolvable`: preemption would not help. */
+function judgeNode(
+  rec: NodeRecord,
+  ctx: PolicyContext,
+  req: PlacementRequest,
+  types: TypeJudge,
+): { code: ReasonCode; reason: string; unresolvable: boolean } | undefined {
+  const o = ctx.options;
+  if (rec.capacity === 0) {
+    return { code: "no_gpus", reason: `node has no allocatable ${o.gpuResource}`, unresolvable: true };
+  }
+  if (rec.health === "unhealthy") {
+    return {
+      code: "unhealthy",
+      reason: `diagnostics mark the node unhealthy: ${rec.healthReason}`,
+      unresolvable: true,
+    };
+  }
+  if (rec.health === "unreported") {
+    if (o.requireDiagnostics) {
+      return {
+        code: "no_diagnostics",
+        reason: `node has no diagnostics report (${Diagnostics.nodeHealth} absent) and reports are required`,
+        unresolvable: true,
+      };
+    }
+  } else if (!(ctx.now - rec.lastReportMs <= o.staleAfterMs)) {
+    return { code: "stale_diagnostics", reason: staleDescription(rec, o.staleAfterMs), unresolvable: true };
+  }
+  const v = types.verdict(rec.gpuLabel);
+  if (v.code) return { code: v.code, reason: v.reason, unresolvable: true };
+  if (rec.healthyCapacity < req.gpus) {
+    const failing = rec.failingList.length > 0 ? ` (failing devices: ${rec.failingList.join(",")})` : "";
+    return {
+      code: "insufficient_healthy_gpus",
+      reason: `pod needs ${req.gpus} GPUs; node has ${rec.healthyCapacity} healthy of ${rec.capacity}${failing}`,
+      unresolvable: true,
+    };
+  }
+  if (rec.healthyFree < req.gpus) {
+    return {
+      code: "insufficient_free_gpus",
+      reason: `pod needs ${req.gpus} free GPUs; node has ${rec.healthyFree} free of ${rec.healthyCapacity} healthy`,
+      unresolvable: false,
+    };
+  }
+  return undefined;
+}
+
+export interface FilterOutcome {
+  result: ExtenderFilterResult;
+  /** Failed nodes per reason, for metrics. */
+  reasons: Map<ReasonCode, number>;
+}
+
+const NOT_CACHED = "node is not in the extender's cache yet (informer still syncing); retry shortly";
+
+/** Filter over names only (nodeCacheCapable): node facts come from the state. */
+export function filterNames(ctx: PolicyContext, req: PlacementRequest, names: readonly string[]): FilterOutcome {
+  const types = new TypeJudge(ctx, req);
+  const passed: string[] = [];
+  const failed: Record<string, string> = {};
+  const unresolvable: Record<string, string> = {};
+  const reasons = new Map<ReasonCode, number>();
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!;
+    const rec = ctx.state.node(name);
+    if (!rec) {
+      failed[name] = NOT_CACHED;
+      reasons.set("unknown_node", (reasons.get("unknown_node") ?? 0) + 1);
+      continue;
+    }
+    const bad = judgeNode(rec, ctx, req, types);
+    if (!bad) {
+      passed.push(name);
+      continue;
+    }
+    (bad.unresolvable ? unresolvable : failed)[name] = bad.reason;
+    reasons.set(bad.code, (reasons.get(bad.code) ?? 0) + 1);
+  }
+  return {
+    result: {
+      Nodes: null,
+      NodeNames: passed,
+      FailedNodes: failed,
+      FailedAndUnresolvableNodes: unresolvable,
+      Error: "",
+    },
+    reasons,
+  };
+}
+
+/** Filter over full Node objects: node facts come from the objects, GPU claims from the state. */
+export function filterNodes(ctx: PolicyContext, req: PlacementRequest, nodes: readonly NodeObject[]): FilterOutcome {
+  const types = new TypeJudge(ctx, req);
+  const passed: NodeObject[] = [];
+  const failed: Record<string, string> = {};
+  const unresolvable: Record<string, string> = {};
+  const reasons = new Map<ReasonCode, number>();
+  for (const node of nodes) {
+    const rec = ctx.state.recordFor(node);
+    const bad = judgeNode(rec, ctx, req, types);
+    if (!bad) {
+      passed.push(node);
+      continue;
+    }
+    (bad.unresolvable ? unresolvable : failed)[rec.name] = bad.reason;
+    reasons.set(bad.code, (reasons.get(bad.code) ?? 0) + 1);
+  }
+  return {
+    result: {
+      Nodes: { metadata: {}, items: passed },
+      NodeNames: null,
+      FailedNodes: failed,
+      FailedAndUnresolvableNodes: unresolvable,
+      Error: "",
+    },
+    reasons,
+  };
+}
+
+/** The three score terms for one node, each in [0, 1] (undefined = term does not apply to this pod). */
+export interface ScoreTerms {
+  cost: number | undefined;
+  deficit: number | undefined;
+  packing: number;
+}
+
+/**
+ * Scores nodes 0..10. Terms: cost (cheapest $/token among the candidates' GPU types = 1, others min/their cost),
+ * deficit (the type the deployment's recommended mix is most short of = 1, proportional below, 0 when not short),
+ * packing (fraction of the node's healthy GPUs in use once this pod lands). A term that does not apply to this pod
+ * (no profile, no recommendation) drops out of the weighted mean rather than dragging every score down.
+ */
+export function prioritize(
+  ctx: PolicyContext,
+  req: PlacementRequest,
+  records: readonly (NodeRecord | undefined)[],
+): HostPriority[] {
+  const terms = scoreTerms(ctx, req, records);
+  const w = ctx.options.weights;
+  const out: HostPriority[] = new Array(records.length);
+  for (let i = 0; i < records.length; i++) {
+    const rec = records[i];
+    const t = terms[i];
+    if (!rec || !t) {
+      out[i] = { Host: rec?.name ?? "", Score: 0 };
+      continue;
+    }
+    let sum = w.packing * t.packing;
+    let weight = w.packing;
+    if (t.cost !== undefined) {
+      sum += w.cost * t.cost;
+      weight += w.cost;
+    }
+    if (t.deficit !== undefined) {
+      sum += w.deficit * t.deficit;
+      weight += w.deficit;
+    }
+    const score = weight > 0 ? Math.round((MAX_EXTENDER_PRIORITY * sum) / weight) : 0;
+    out[i] = { Host: rec.name, Score: Math.min(MAX_EXTENDER_PRIORITY, Math.max(0, score)) };
+  }
+  return out;
+}
+
+/** Per-node terms (undefined entry = node unknown or not placeable), exposed so each term can be tested alone. */
+export function scoreTerms(
+  ctx: PolicyContext,
+  req: PlacementRequest,
+  records: readonly (NodeRecord | undefined)[],
+): (ScoreTerms | undefined)[] {
+  const types = new TypeJudge(ctx, req);
+  // Cheapest cost per token among the candidates' GPU types.
+  let minCost = Infinity;
+  for (const rec of records) {
+    const f = rec ? types.verdict(rec.gpuLabel).facts : undefined;
+    if (f && f.costPerMillionTokens < minCost) minCost = f.costPerMillionTokens;
+  }
+  const deficits = deficitByType(ctx, req);
+  let maxDeficit = 0;
+  if (deficits) for (const d of deficits.values()) maxDeficit = Math.max(maxDeficit, d);
+
+  const out: (ScoreTerms | undefined)[] = new Array(records.length);
+  for (let i = 0; i < records.length; i++) {
+    const rec = records[i];
+    if (!rec || rec.healthyCapacity <= 0) {
+      out[i] = undefined;
+      continue;
+    }
+    const v = types.verdict(rec.gpuLabel);
+    if (v.code) {
+      out[i] = undefined;
+      continue;
+    }
+    const cost =
+      v.facts && Number.isFinite(minCost) && Number.isFinite(v.facts.costPerMillionTokens)
+        ? minCost / v.facts.costPerMillionTokens
+        : undefined;
+    let deficit: number | undefined;
+    if (deficits) {
+      const d = v.gpuType !== undefined ? (deficits.get(v.gpuType) ?? 0) : 0;
+      deficit = maxDeficit > 0 && d > 0 ? d / maxDeficit : 0;
+    }
+    const used = rec.healthyCapacity - rec.healthyFree + req.gpus;
+    const packing = Math.min(1, Math.max(0, used / rec.healthyCapacity));
+    out[i] = { cost, deficit, packing };
+  }
+  return out;
+}
+
+/** recommended − placed per GPU type for the pod's deployment; undefined when the optimizer has no mix for it. */
+export function deficitByType(ctx: PolicyContext, req: PlacementRequest): Map<string, number> | undefined {
+  if (!req.deploymentKey) return undefined;
+  const rec = ctx.recommendations.getByKey(req.deploymentKey);
+  if (!rec) return undefined;
+  const placed = new Map<string, number>();
+  for (const [label, n] of ctx.state.placedByGpuLabel(req.deploymentKey)) {
+    const t = ctx.profiles.gpuType(label);
+    placed.set(t, (placed.get(t) ?? 0) + n);
+  }
+  const out = new Map<string, number>();
+  for (const [gpuType, want] of Object.entries(rec.recommended)) out.set(gpuType, want - (placed.get(gpuType) ?? 0));
+  return out;
+}

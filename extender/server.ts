@@ -1,0 +1,381 @@
+// The extender's HTTP(S) server: `<prefix>/filter`, `<prefix>/prioritize`, `<prefix>/bind`, plus `/healthz` and
+// `/metrics`. Parsing and encoding live here; decisions live in policy.ts and bind.ts.
+import http from "node:http";
+import https from "node:https";
+import { readFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { pino, type Logger } from "pino";
+import { Scheduling } from "../api/labels.js";
+import { loadKubeConfig } from "../kube/client.js";
+import { parseProfiles, PROFILES_CONFIGMAP_KEYS, ProfileSet } from "../controllers/gpu-optimizer/profiles.js";
+import {
+  parseRecommendations,
+  RECOMMENDATIONS_CONFIGMAP_KEY,
+  RecommendationSet,
+} from "../controllers/gpu-optimizer/recommendation.js";
+import { bindPod, type PodBinder } from "./bind.js";
+import { KubePodBinder, NoClusterBinder, startInformers, type InformerHandle } from "./kube.js";
+import { ExtenderMetrics, type Outcome, type Verb } from "./metrics.js";
+import { podFacts } from "./pod.js";
+import {
+  DEFAULT_WEIGHTS,
+  filterNames,
+  filterNodes,
+  prioritize,
+  type PlacementRequest,
+  type PolicyContext,
+  type PolicyOptions,
+} from "./policy.js";
+import { configMapSource, fileSource, staticSource, type Reloadable, type ReloadHooks } from "./sources.js";
+import { ClusterState } from "./state.js";
+import {
+  checkBindingArgs,
+  checkExtenderArgs,
+  filterError,
+  parseJson,
+  type ExtenderArgs,
+  type ExtenderBindingResult,
+  type HostPriority,
+} from "./wire.js";
+
+export interface ObjectRef {
+  namespace: string;
+  name: string;
+}
+
+export interface ExtenderOptions {
+  /** Listen address; default 127.0.0.1. */
+  host?: string;
+  /** Listen port; 0 (default) picks a free one. */
+  port?: number;
+  /** Verbs are served under this path: `<prefix>/filter` etc. Default `/scheduler`. */
+  prefix?: string;
+  /** Serve HTTPS with this PEM certificate and key. */
+  tls?: { certFile: string; keyFile: string } | { cert: string; key: string };
+  /**
+   * Cluster connection: a kubeconfig path, or `false` for none (state fed by the caller, bind unavailable unless a
+   * binder is given). Default: the shared kubeconfig rule (`$KUBECONFIG`, in-cluster, ~/.kube/config).
+   */
+  kubeconfig?: string | false;
+  /** Cluster state to use instead of informers (tests, benchmarks). Implies no informers. */
+  state?: ClusterState;
+  /** Binding writer to use instead of the API server's. */
+  binder?: PodBinder;
+  profiles?: ProfileSet;
+  profilesFile?: string;
+  profilesConfigMap?: ObjectRef;
+  recommendations?: RecommendationSet;
+  recommendationsFile?: string;
+  recommendationsConfigMap?: ObjectRef;
+  /** File polling interval for hot reload, ms (default 1000). */
+  reloadIntervalMs?: number;
+  policy?: Partial<PolicyOptions>;
+  logger?: Logger;
+  logLevel?: string;
+}
+
+export interface ExtenderHandle {
+  url: string;
+  port: number;
+  /** Base URL of the verbs, e.g. `http://127.0.0.1:4000/scheduler` (the scheduler config's urlPrefix). */
+  urlPrefix: string;
+  state: ClusterState;
+  metrics: ExtenderMetrics;
+  /** Resolves once informers (if any) have listed nodes and pods. */
+  synced: Promise<void>;
+  close(): Promise<void>;
+}
+
+const MAX_BODY_BYTES = 256 * 1024 * 1024; // full Node lists at fleet scale are tens of MB
+
+export function resolvePolicy(p: Partial<PolicyOptions> = {}): PolicyOptions {
+  return {
+    gpuResource: p.gpuResource ?? Scheduling.gpuResource,
+    gpuTypeLabel: p.gpuTypeLabel,
+    staleAfterMs: p.staleAfterMs ?? 5 * 60_000,
+    requireDiagnostics: p.requireDiagnostics ?? false,
+    requireProfile: p.requireProfile ?? false,
+    weights: { ...DEFAULT_WEIGHTS, ...(p.weights ?? {}) },
+  };
+}
+
+function readBody(req: http.IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY_BYTES) {
+        reject(new Error(`request body over ${MAX_BODY_BYTES} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on("end", () =>
+      resolve(chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8")),
+    );
+    req.on("error", reject);
+  });
+}
+
+function send(res: http.ServerResponse, status: number, body: string, type = "application/json"): void {
+  res.writeHead(status, { "content-type": type, "content-length": Buffer.byteLength(body) });
+  res.end(body);
+}
+
+export async function startExtender(options: ExtenderOptions = {}): Promise<ExtenderHandle> {
+  const log = options.logger ?? pino({ name: "aibrix-extender", level: options.logLevel ?? "info" });
+  const metrics = new ExtenderMetrics();
+  const policy = resolvePolicy(options.policy);
+  const state =
+    options.state ?? new ClusterState({ gpuResource: policy.gpuResource, gpuTypeLabel: policy.gpuTypeLabel });
+  const prefix = (options.prefix ?? "/scheduler").replace(/\/+$/, "");
+
+  const kc = options.state || options.kubeconfig === false ? undefined : loadKubeConfig(options.kubeconfig);
+  const hooks = (what: string): ReloadHooks => ({
+    onReload: (source) => {
+      metrics.reloads.labels(what, "ok").inc();
+      log.info({ source }, `${what} reloaded`);
+    },
+    onError: (source, err) => {
+      metrics.reloads.labels(what, "error").inc();
+      log.error({ source, err: err.message }, `${what} not reloaded; keeping the previous version`);
+    },
+  });
+  const closers: (() => Promise<void>)[] = [];
+
+  async function source<T>(
+    what: string,
+    value: T | undefined,
+    file: string | undefined,
+    cm: ObjectRef | undefined,
+    keys: readonly string[],
+    parse: (text: string, src: string) => T,
+    empty: T,
+  ): Promise<Reloadable<T>> {
+    if (value !== undefined) return staticSource(value);
+    if (file) return fileSource(file, parse, hooks(what), options.reloadIntervalMs);
+    if (cm) {
+      if (!kc) throw new Error(`${what}: a ConfigMap source needs a cluster connection (kubeconfig)`);
+      return configMapSource(kc, cm, keys, parse, empty, hooks(what));
+    }
+    return staticSource(empty);
+  }
+
+  const profiles = await source(
+    "profiles",
+    options.profiles,
+    options.profilesFile,
+    options.profilesConfigMap,
+    PROFILES_CONFIGMAP_KEYS,
+    parseProfiles,
+    ProfileSet.empty(),
+  );
+  closers.push(profiles.close);
+  const recommendations = await source(
+    "recommendations",
+    options.recommendations,
+    options.recommendationsFile,
+    options.recommendationsConfigMap,
+    [RECOMMENDATIONS_CONFIGMAP_KEY],
+    parseRecommendations,
+    RecommendationSet.empty(),
+  );
+  closers.push(recommendations.close);
+
+  let informers: InformerHandle | undefined;
+  if (kc) {
+    informers = startInformers(kc, state, log);
+    closers.push(informers.stop);
+  }
+  const binder = options.binder ?? (kc ? new KubePodBinder(kc) : new NoClusterBinder());
+
+  const context = (): PolicyContext => ({
+    state,
+    profiles: profiles.current(),
+    recommendations: recommendations.current(),
+    options: policy,
+    now: Date.now(),
+  });
+
+  /** The placement request for a model GPU pod, undefined for pods we pass through, or an error text. */
+  function placementOf(args: ExtenderArgs): PlacementRequest | undefined | string {
+    let facts;
+    try {
+      facts = podFacts(args.Pod, policy.gpuResource);
+    } catch (err) {
+      return err instanceof Error ? err.message : String(err);
+    }
+    if (!facts.model || facts.gpus === 0) return undefined;
+    return { model: facts.model, gpus: facts.gpus, deploymentKey: facts.deploymentKey };
+  }
+
+  function podName(args: ExtenderArgs): string {
+    return `${args.Pod.metadata?.namespace ?? ""}/${args.Pod.metadata?.name ?? ""}`;
+  }
+
+  function handleFilter(body: string): { text: string; outcome: Outcome } {
+    const parsed = parseJson(body);
+    const args = parsed.ok ? checkExtenderArgs(parsed.value) : parsed;
+    if (!args.ok) return { text: JSON.stringify(filterError(args.error)), outcome: "error" };
+    const req = placementOf(args.value);
+    if (typeof req === "string") return { text: JSON.stringify(filterError(req)), outcome: "error" };
+    const { NodeNames, Nodes } = args.value;
+    if (!req) {
+      return {
+        text: JSON.stringify({
+          Nodes: NodeNames ? null : Nodes,
+          NodeNames: NodeNames,
+          FailedNodes: {},
+          FailedAndUnresolvableNodes: {},
+          Error: "",
+        }),
+        outcome: "passthrough",
+      };
+    }
+    const ctx = context();
+    const out = NodeNames ? filterNames(ctx, req, NodeNames) : filterNodes(ctx, req, Nodes!.items);
+    metrics.filteredOut(out.reasons);
+    if (log.isLevelEnabled("debug")) {
+      const passed = out.result.NodeNames?.length ?? out.result.Nodes?.items.length ?? 0;
+      log.debug(
+        { verb: "filter", pod: podName(args.value), passed, reasons: Object.fromEntries(out.reasons) },
+        "filtered",
+      );
+    }
+    return { text: JSON.stringify(out.result), outcome: "managed" };
+  }
+
+  function handlePrioritize(body: string): { text: string; outcome: Outcome } {
+    const parsed = parseJson(body);
+    const args = parsed.ok ? checkExtenderArgs(parsed.value) : parsed;
+    // HostPriorityList has no Error field; kube-scheduler ignores prioritize failures, so answer "no opinion".
+    if (!args.ok) {
+      log.warn({ verb: "prioritize", error: args.error }, "malformed prioritize request");
+      return { text: "[]", outcome: "error" };
+    }
+    const req = placementOf(args.value);
+    if (typeof req === "string") {
+      log.warn({ verb: "prioritize", error: req }, "malformed pod in prioritize request");
+      return { text: "[]", outcome: "error" };
+    }
+    if (!req) return { text: "[]", outcome: "passthrough" };
+    const ctx = context();
+    const { NodeNames, Nodes } = args.value;
+    const records = NodeNames ? NodeNames.map((n) => state.node(n)) : Nodes!.items.map((n) => state.recordFor(n));
+    const scores: HostPriority[] = prioritize(ctx, req, records);
+    if (NodeNames) {
+      // Unknown names still get an entry so every candidate is answered.
+      for (let i = 0; i < scores.length; i++) if (!records[i]) scores[i] = { Host: NodeNames[i]!, Score: 0 };
+    }
+    return { text: JSON.stringify(scores), outcome: "managed" };
+  }
+
+  async function handleBind(body: string): Promise<{ text: string; outcome: Outcome }> {
+    const parsed = parseJson(body);
+    const args = parsed.ok ? checkBindingArgs(parsed.value) : parsed;
+    if (!args.ok)
+      return { text: JSON.stringify({ Error: args.error } satisfies ExtenderBindingResult), outcome: "error" };
+    const a = args.value;
+    const out = await bindPod(state, binder, a, policy.gpuResource);
+    if (out.error) {
+      log.warn({ verb: "bind", pod: `${a.PodNamespace}/${a.PodName}`, node: a.Node, error: out.error }, "bind failed");
+      return { text: JSON.stringify({ Error: out.error } satisfies ExtenderBindingResult), outcome: "error" };
+    }
+    log.info({ verb: "bind", pod: `${a.PodNamespace}/${a.PodName}`, node: a.Node, devices: out.devices }, "bound");
+    return { text: JSON.stringify({ Error: "" } satisfies ExtenderBindingResult), outcome: "bound" };
+  }
+
+  const verbs: Record<string, Verb> = {
+    [`${prefix}/filter`]: "filter",
+    [`${prefix}/prioritize`]: "prioritize",
+    [`${prefix}/bind`]: "bind",
+  };
+
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    const path = (req.url ?? "/").split("?")[0]!;
+    const verb = verbs[path];
+    if (verb) {
+      if (req.method !== "POST") return send(res, 405, JSON.stringify({ Error: `${path} takes POST` }));
+      readBody(req)
+        .then(async (body) => {
+          const started = process.hrtime.bigint();
+          const r =
+            verb === "filter"
+              ? handleFilter(body)
+              : verb === "prioritize"
+                ? handlePrioritize(body)
+                : await handleBind(body);
+          send(res, 200, r.text);
+          metrics.decision(verb, r.outcome, Number(process.hrtime.bigint() - started) / 1e9);
+        })
+        .catch((err: unknown) => {
+          const msg = err instanceof Error ? err.message : String(err);
+          log.error({ verb, err: msg }, "request failed");
+          if (res.headersSent) return;
+          // Still a 200 with Error, as the protocol expects for bad input; prioritize gets its empty list.
+          send(
+            res,
+            200,
+            verb === "prioritize" ? "[]" : JSON.stringify(verb === "bind" ? { Error: msg } : filterError(msg)),
+          );
+        });
+      return;
+    }
+    if (path === "/healthz" || path === `${prefix}/healthz`) {
+      return send(res, 200, JSON.stringify({ ok: true, nodes: state.nodeCount }));
+    }
+    if (path === "/metrics") {
+      metrics.registry
+        .metrics()
+        .then((text) => send(res, 200, text, metrics.registry.contentType))
+        .catch((err: unknown) => send(res, 500, String(err), "text/plain"));
+      return;
+    }
+    send(res, 404, JSON.stringify({ Error: `no route ${req.method} ${path}; verbs are under ${prefix}/` }));
+  };
+
+  let server: http.Server;
+  let scheme = "http";
+  if (options.tls) {
+    const t = options.tls;
+    const cert = "cert" in t ? t.cert : readFileSync(t.certFile, "utf8");
+    const key = "key" in t ? t.key : readFileSync(t.keyFile, "utf8");
+    server = https.createServer({ cert, key }, handler);
+    scheme = "https";
+  } else {
+    server = http.createServer(handler);
+  }
+  server.keepAliveTimeout = 65_000;
+  const host = options.host ?? "127.0.0.1";
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(options.port ?? 0, host, () => resolve());
+    });
+  } catch (err) {
+    for (const c of closers) await c();
+    throw err;
+  }
+  const port = (server.address() as AddressInfo).port;
+  const urlHost = host.includes(":") ? `[${host}]` : host;
+  const url = `${scheme}://${urlHost}:${port}`;
+  log.info({ url, prefix, informers: Boolean(informers) }, "extender listening");
+
+  return {
+    url,
+    port,
+    urlPrefix: `${url}${prefix}`,
+    state,
+    metrics,
+    synced: informers ? informers.synced : Promise.resolve(),
+    close: async () => {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      for (const c of closers) await c();
+    },
+  };
+}

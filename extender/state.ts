@@ -1,0 +1,228 @@
+// The extender's picture of the cluster: nodes and the GPU claims of the pods on them. Fed by informers in a cluster,
+// directly by tests and benchmarks. Every mutation is synchronous, so a reservation made between two awaits is atomic
+// with respect to every other request on this event loop.
+import { Scheduling } from "../api/labels.js";
+import { NodeRecord, type GpuClaim, type NodeReadOptions } from "./node.js";
+import { parseDeviceList, podDeploymentKey, podGpuRequest } from "./pod.js";
+import type { NodeObject, PodObject } from "./wire.js";
+
+interface PodRecord extends GpuClaim {
+  uid: string;
+  namespace: string;
+  name: string;
+  /** Node the pod is bound (or being bound) to; undefined while pending. */
+  node: string | undefined;
+  deploymentKey: string | undefined;
+  /** True while our own bind is in flight: devices are held before the Binding is posted. */
+  reserved: boolean;
+}
+
+export interface PendingPod {
+  namespace: string;
+  name: string;
+  gpus: number;
+}
+
+/** The narrow interface the informers (or a test) drive. */
+export interface ClusterFeed {
+  upsertNode(node: NodeObject): void;
+  deleteNode(name: string): void;
+  upsertPod(pod: PodObject): void;
+  deletePod(pod: PodObject): void;
+}
+
+const TERMINAL = new Set(["Succeeded", "Failed"]);
+
+export class ClusterState implements ClusterFeed {
+  private readonly nodes = new Map<string, NodeRecord>();
+  private readonly pods = new Map<string, PodRecord>();
+  private readonly podsByNode = new Map<string, Set<string>>();
+  private readonly podsByDeployment = new Map<string, Set<string>>();
+
+  constructor(readonly nodeOptions: NodeReadOptions = { gpuResource: Scheduling.gpuResource }) {}
+
+  get nodeCount(): number {
+    return this.nodes.size;
+  }
+
+  node(name: string): NodeRecord | undefined {
+    return this.nodes.get(name);
+  }
+
+  /**
+   * The record for a node object sent in full by kube-scheduler: ours when it is the same version, else one built
+   * from the object with the claims we know for that node name.
+   */
+  recordFor(node: NodeObject): NodeRecord {
+    const name = node.metadata?.name ?? "";
+    const cached = this.nodes.get(name);
+    const rv = node.metadata?.resourceVersion;
+    if (cached && rv !== undefined && cached.resourceVersion === rv) return cached;
+    const rec = new NodeRecord(node, this.nodeOptions);
+    rec.recompute(this.claimsOn(name));
+    return rec;
+  }
+
+  upsertNode(node: NodeObject): void {
+    const name = node.metadata?.name;
+    if (!name) return;
+    const rec = new NodeRecord(node, this.nodeOptions);
+    rec.recompute(this.claimsOn(name));
+    this.nodes.set(name, rec);
+  }
+
+  deleteNode(name: string): void {
+    this.nodes.delete(name);
+  }
+
+  upsertPod(pod: PodObject): void {
+    const uid = pod.metadata?.uid;
+    if (!uid) return;
+    if (TERMINAL.has(pod.status?.phase ?? "")) {
+      this.forget(uid);
+      return;
+    }
+    let gpus: number;
+    try {
+      gpus = podGpuRequest(pod, this.nodeOptions.gpuResource);
+    } catch {
+      gpus = 0; // kube-apiserver rejects non-integer extended resources; nothing to count
+    }
+    const prev = this.pods.get(uid);
+    const nodeName = pod.spec?.nodeName || undefined;
+    if (prev?.reserved && nodeName === undefined) return; // our bind is in flight: keep the held devices
+    const rec: PodRecord = {
+      uid,
+      namespace: pod.metadata?.namespace ?? "default",
+      name: pod.metadata?.name ?? "",
+      node: nodeName,
+      gpus,
+      devices: parseDeviceList(pod.metadata?.annotations?.[Scheduling.assignedDevices]),
+      deploymentKey: podDeploymentKey(pod),
+      reserved: false,
+    };
+    if (prev) this.detach(prev);
+    this.attach(rec);
+  }
+
+  deletePod(pod: PodObject): void {
+    const uid = pod.metadata?.uid;
+    if (uid) this.forget(uid);
+  }
+
+  /** A pending pod's identity and GPU count, when the pod informer has seen it. */
+  pendingPod(uid: string): PendingPod | undefined {
+    const p = this.pods.get(uid);
+    return p ? { namespace: p.namespace, name: p.name, gpus: p.gpus } : undefined;
+  }
+
+  /** Devices a pod holds on a node (bound or reserved), for tests and diagnostics. */
+  devicesOf(uid: string): readonly number[] | undefined {
+    return this.pods.get(uid)?.devices;
+  }
+
+  /**
+   * Picks and holds `gpus` devices on `nodeName` for the pod, before its Binding is posted. Synchronous, so no other
+   * request can pick the same devices. Returns the devices, or a reason a person can act on.
+   */
+  reserve(pod: { uid: string; namespace: string; name: string; gpus: number }, nodeName: string): number[] | string {
+    const node = this.nodes.get(nodeName);
+    if (!node) return `node ${nodeName} is not in the extender's cache yet; retry once the node informer has it`;
+    const prev = this.pods.get(pod.uid);
+    if (prev?.node !== undefined && !prev.reserved) {
+      return `pod ${pod.namespace}/${pod.name} is already bound to ${prev.node}`;
+    }
+    if (prev) this.detach(prev); // a retried bind drops its earlier hold first
+    const devices = pod.gpus > 0 ? node.pickDevices(pod.gpus) : [];
+    if (!devices) {
+      if (prev) this.attach({ ...prev, node: undefined, devices: undefined, reserved: false });
+      return (
+        `node ${nodeName} has ${node.healthyFree} free healthy ${this.nodeOptions.gpuResource} ` +
+        `but pod ${pod.namespace}/${pod.name} needs ${pod.gpus}; another pod took them first`
+      );
+    }
+    this.attach({
+      uid: pod.uid,
+      namespace: pod.namespace,
+      name: pod.name,
+      node: nodeName,
+      gpus: pod.gpus,
+      devices,
+      deploymentKey: prev?.deploymentKey,
+      reserved: true,
+    });
+    return devices;
+  }
+
+  /** The Binding landed: the hold becomes an ordinary claim (the watch event will confirm it). */
+  confirm(uid: string): void {
+    const p = this.pods.get(uid);
+    if (p?.reserved) p.reserved = false;
+  }
+
+  /** The Binding failed: give the devices back, unless a watch event already showed the pod bound. */
+  release(uid: string): void {
+    const p = this.pods.get(uid);
+    if (!p?.reserved) return;
+    this.detach(p);
+    this.attach({ ...p, node: undefined, devices: undefined, reserved: false });
+  }
+
+  /** Pods of a deployment placed (bound or being bound) per raw GPU label value. */
+  placedByGpuLabel(deploymentKey: string): Map<string, number> {
+    const out = new Map<string, number>();
+    const uids = this.podsByDeployment.get(deploymentKey);
+    if (!uids) return out;
+    for (const uid of uids) {
+      const p = this.pods.get(uid);
+      if (!p?.node) continue;
+      const label = this.nodes.get(p.node)?.gpuLabel;
+      if (label !== undefined) out.set(label, (out.get(label) ?? 0) + 1);
+    }
+    return out;
+  }
+
+  private *claimsOn(nodeName: string): Generator<[string, GpuClaim]> {
+    const uids = this.podsByNode.get(nodeName);
+    if (!uids) return;
+    for (const uid of uids) {
+      const p = this.pods.get(uid);
+      if (p && p.gpus > 0) yield [uid, p];
+    }
+  }
+
+  private attach(rec: PodRecord): void {
+    this.pods.set(rec.uid, rec);
+    if (rec.deploymentKey) {
+      let set = this.podsByDeployment.get(rec.deploymentKey);
+      if (!set) this.podsByDeployment.set(rec.deploymentKey, (set = new Set()));
+      set.add(rec.uid);
+    }
+    if (rec.node) {
+      let set = this.podsByNode.get(rec.node);
+      if (!set) this.podsByNode.set(rec.node, (set = new Set()));
+      set.add(rec.uid);
+      this.nodes.get(rec.node)?.recompute(this.claimsOn(rec.node));
+    }
+  }
+
+  private detach(rec: PodRecord): void {
+    this.pods.delete(rec.uid);
+    if (rec.deploymentKey) {
+      const set = this.podsByDeployment.get(rec.deploymentKey);
+      set?.delete(rec.uid);
+      if (set?.size === 0) this.podsByDeployment.delete(rec.deploymentKey);
+    }
+    if (rec.node) {
+      const set = this.podsByNode.get(rec.node);
+      set?.delete(rec.uid);
+      if (set?.size === 0) this.podsByNode.delete(rec.node);
+      this.nodes.get(rec.node)?.recompute(this.claimsOn(rec.node));
+    }
+  }
+
+  private forget(uid: string): void {
+    const p = this.pods.get(uid);
+    if (p) this.detach(p);
+  }
+}
