@@ -5,6 +5,7 @@ import { packageVersion } from "../api/version.js";
 import { registerValidate } from "./validate.js";
 import { registerGenCrds } from "./gen-crds.js";
 import { registerWebhooks } from "./webhooks.js";
+import { registerRouter } from "./router.js";
 
 export function buildProgram(): Command {
   const program = new Command("aibrix-ts")
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
   registerValidate(program);
   registerGenCrds(program);
   registerWebhooks(program);
+  registerRouter(program);
   return program;
 }
 

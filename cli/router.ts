@@ -1,0 +1,67 @@
+// `aibrix-ts router`: the OpenAI-compatible router in front of engines from a static file or from Kubernetes.
+import type { Command } from "commander";
+import { loadRouterConfig } from "../router/config.js";
+import { FileDiscovery } from "../router/discovery/static.js";
+import { KubernetesDiscovery } from "../router/discovery/kubernetes.js";
+import type { Discovery } from "../router/discovery/types.js";
+import { startRouter, type Router, type RouterOptions } from "../router/server.js";
+
+export interface RouterCommandOptions {
+  endpoints?: string;
+  kubernetes?: boolean;
+  namespace?: string;
+  kubeconfig?: string;
+  config?: string;
+  host: string;
+  port: string;
+  strategy?: string;
+  logLevel: string;
+}
+
+/** Build router options from command-line flags (also used by tests). */
+export async function routerOptionsFromFlags(o: RouterCommandOptions): Promise<RouterOptions> {
+  if (!o.endpoints && !o.kubernetes) {
+    throw new Error("--endpoints <file.yaml> or --kubernetes is required: say where the engines are");
+  }
+  if (o.endpoints && o.kubernetes) throw new Error("--endpoints and --kubernetes are exclusive: pick one source");
+  const port = Number(o.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`--port ${o.port}: must be an integer from 0 to 65535`);
+  }
+  const file = o.config ? await loadRouterConfig(o.config) : {};
+  const discovery: Discovery = o.endpoints
+    ? new FileDiscovery(o.endpoints, (err) =>
+        console.error(`aibrix-ts router: keeping the last good endpoints: ${err.message}`),
+      )
+    : new KubernetesDiscovery({ namespace: o.namespace, kubeconfig: o.kubeconfig });
+  return {
+    ...file,
+    defaultStrategy: o.strategy ?? file.defaultStrategy,
+    host: o.host,
+    port,
+    discovery,
+    logLevel: o.logLevel,
+  };
+}
+
+export function registerRouter(program: Command): void {
+  program
+    .command("router")
+    .description("serve the OpenAI-compatible API and route each request to the engine that will answer fastest")
+    .option("--endpoints <file>", "static YAML file of endpoints (model, url, gpu, adapters)")
+    .option("--kubernetes", "discover engine pods labelled model.aibrix.ai/name through the Kubernetes API")
+    .option("--namespace <ns>", "with --kubernetes: only this namespace")
+    .option("--kubeconfig <file>", "with --kubernetes: kubeconfig file")
+    .option("--config <file>", "router YAML: defaultStrategy, profiles, timeouts, retry, ejection")
+    .option("--host <host>", "listen address", "0.0.0.0")
+    .option("--port <port>", "listen port", "8888")
+    .option("--strategy <expr>", 'default routing strategy, e.g. least-request or "prefix-cache:3,least-request:2"')
+    .option("--log-level <level>", "pino log level", "info")
+    .action(async (o: RouterCommandOptions) => {
+      const router: Router = await startRouter(await routerOptionsFromFlags(o));
+      console.error(`aibrix-ts router listening on ${router.url}`);
+      const stop = () => void router.close().then(() => process.exit(0));
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+    });
+}
