@@ -6,6 +6,7 @@ import { registerValidate } from "./validate.js";
 import { registerGenCrds } from "./gen-crds.js";
 import { registerWebhooks } from "./webhooks.js";
 import { registerRouter } from "./router.js";
+import { registerSimulator } from "./simulator.js";
 
 export function buildProgram(): Command {
   const program = new Command("aibrix-ts")
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
   registerGenCrds(program);
   registerWebhooks(program);
   registerRouter(program);
+  registerSimulator(program);
   return program;
 }
 

@@ -1,0 +1,79 @@
+// `aibrix-ts simulator`: one or more vLLM-compatible simulated engines; prints the router endpoint file (YAML).
+import { writeFile } from "node:fs/promises";
+import type { Command } from "commander";
+import { profiles, startSimulatorFleet, DEFAULT_PROFILE } from "../simulator/index.js";
+
+function int(field: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`--${field}: "${v}" must be a non-negative integer`);
+    return n;
+  };
+}
+
+function positive(field: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!(n > 0) || !Number.isFinite(n)) throw new Error(`--${field}: "${v}" must be a positive number`);
+    return n;
+  };
+}
+
+const list = (v: string): string[] =>
+  v
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+
+export function registerSimulator(program: Command): void {
+  program
+    .command("simulator")
+    .description(
+      "Run simulated vLLM engines (OpenAI API, /metrics, LoRA, KV events) calibrated to a GPU profile; " +
+        "prints a router endpoint file",
+    )
+    .requiredOption("--model <name>", "served model name")
+    .option("--profile <name>", `engine profile (${[...profiles().keys()].join(", ")})`, DEFAULT_PROFILE)
+    .option("--host <addr>", "listen address", "127.0.0.1")
+    .option("--port <n>", "listen port (0 = free port)", int("port"), 0)
+    .option("--replicas <n>", "number of engines", int("replicas"), 1)
+    .option("--hosts <list>", "comma-separated listen addresses, one per replica (e.g. 127.0.0.2,127.0.0.3)", list)
+    .option("--speedup <k>", "run simulated time k times faster than real time", positive("speedup"), 1)
+    .option("--max-loras <n>", "GPU LoRA slots", int("max-loras"))
+    .option("--adapters <list>", "comma-separated LoRA adapters loaded at start", list)
+    .option("--kv-events-port <n>", "publish KV events over ZMQ on this port (0 = free port)", int("kv-events-port"))
+    .option("--max-num-seqs <n>", "max running requests", int("max-num-seqs"))
+    .option("--max-num-batched-tokens <n>", "token budget per step", int("max-num-batched-tokens"))
+    .option("--max-model-len <n>", "context length", int("max-model-len"))
+    .option("--block-size <n>", "KV block size in tokens", int("block-size"))
+    .option("--num-gpu-blocks <n>", "KV cache size in blocks", int("num-gpu-blocks"))
+    .option("--endpoint-file <path>", "also write the endpoint file here")
+    .action(async (o: Record<string, unknown>) => {
+      const fleet = await startSimulatorFleet({
+        replicas: o.replicas as number,
+        hosts: o.hosts as string[] | undefined,
+        model: o.model as string,
+        profile: o.profile as string,
+        host: o.host as string,
+        port: o.port as number,
+        speedup: o.speedup as number,
+        maxLoras: o.maxLoras as number | undefined,
+        adapters: o.adapters as string[] | undefined,
+        kvEventsPort: o.kvEventsPort as number | undefined,
+        maxNumSeqs: o.maxNumSeqs as number | undefined,
+        maxNumBatchedTokens: o.maxNumBatchedTokens as number | undefined,
+        maxModelLen: o.maxModelLen as number | undefined,
+        blockSize: o.blockSize as number | undefined,
+        numGpuBlocks: o.numGpuBlocks as number | undefined,
+        onCrash: (code) => process.exit(code),
+      });
+      const text = fleet.endpointFile();
+      if (typeof o.endpointFile === "string") await writeFile(o.endpointFile, text);
+      process.stdout.write(text);
+      const stop = () => {
+        void fleet.close().then(() => process.exit(0));
+      };
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+    });
+}

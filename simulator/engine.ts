@@ -1,0 +1,379 @@
+// The engine model: vLLM V1's continuous-batching scheduler over a paged KV cache, advanced one step at a time.
+//
+// The engine knows nothing about wall-clock time. A driver asks it to `plan(now)` a step (which requests run, how
+// many tokens each computes, and how long the step lasts on the simulated GPU), waits that long (really, scaled, or
+// not at all for offline runs), then calls `commit(step, end)`, which advances every scheduled request and emits
+// tokens. One step serves every running request, so one timer drives the whole engine.
+//
+// Scheduling follows vLLM V1: running requests first (decode 1 token, or the next prefill chunk), each allocating the
+// KV blocks it needs and preempting the newest running request (recompute) when blocks run out; then waiting requests
+// in arrival order while `maxNumSeqs`, the per-step token budget (`maxNumBatchedTokens`, chunked prefill), free blocks
+// and LoRA slots allow. Admission looks up the longest cached prefix by chained block hashes.
+//
+// Step time: t = b0 + b1·prefill_tokens + b2·decode_tokens + b3·(context tokens read by decodes) [+ LoRA loads].
+import { ROOT_BLOCK_HASH, blockHash, blockHashes } from "../api/tokens.js";
+import { BlockPool, type KvEvent } from "./kv-cache.js";
+
+export interface StepCoefficients {
+  /** Fixed cost per step, seconds. */
+  b0: number;
+  /** Seconds per uncached prompt token computed. */
+  b1: number;
+  /** Seconds per decode token. */
+  b2: number;
+  /** Seconds per context token read by decoding sequences (KV read volume). */
+  b3: number;
+}
+
+export interface EngineConfig {
+  blockSize: number;
+  numGpuBlocks: number;
+  maxNumSeqs: number;
+  maxNumBatchedTokens: number;
+  maxModelLen: number;
+  maxLoras: number;
+  /** Seconds added to the step that brings an adapter into a GPU LoRA slot. */
+  loraLoadSeconds: number;
+  step: StepCoefficients;
+}
+
+export type FinishReason = "length" | "stop" | "abort";
+
+export interface EngineRequest {
+  id: string;
+  promptTokens: readonly number[];
+  /** Tokens to generate before finishing. */
+  maxTokens: number;
+  /** Finish reason once `maxTokens` are generated ("stop" models an end-of-sequence or stop string). */
+  finishReason: "length" | "stop";
+  lora?: { name: string; id: number };
+  /** Token id of the i-th generated token. */
+  outputToken(i: number): number;
+  /** Called once per generated token, at the simulated time its step ends. */
+  onToken(index: number, now: number): void;
+  onFinish(reason: FinishReason, now: number): void;
+}
+
+interface Seq {
+  req: EngineRequest;
+  tokens: number[];
+  numPrompt: number;
+  generated: number;
+  numComputed: number;
+  blocks: number[];
+  /** Chained hashes of the full blocks of `tokens`. */
+  hashes: bigint[];
+  /** Blocks [0, numStored) hold content already registered with the cache (stored here, or taken as a hit). */
+  numStored: number;
+  arrival: number;
+  scheduledAt: number | null;
+  firstTokenAt: number | null;
+  lastTokenAt: number;
+  finished: boolean;
+}
+
+export interface ScheduledWork {
+  seq: Seq;
+  tokens: number;
+}
+
+export interface Step {
+  work: ScheduledWork[];
+  prefillTokens: number;
+  decodeTokens: number;
+  contextTokens: number;
+  loraLoads: number;
+  duration: number;
+}
+
+/** Per-step facts the metrics layer records. */
+export interface StepObserver {
+  onAdmitted?(queuedSeconds: number): void;
+  onPrefixLookup?(queriedTokens: number, hitTokens: number): void;
+  onPreempted?(): void;
+  onFirstToken?(ttftSeconds: number, promptTokens: number): void;
+  onInterToken?(seconds: number): void;
+  onFinished?(reason: FinishReason, e2eSeconds: number, promptTokens: number, generated: number): void;
+}
+
+export class Engine {
+  readonly config: EngineConfig;
+  readonly pool: BlockPool;
+  private waiting: Seq[] = [];
+  private running: Seq[] = [];
+  private readonly byId = new Map<string, Seq>();
+  /** Adapters resident in GPU LoRA slots, in least-recently-used order (Map keeps insertion order). */
+  private readonly gpuLoras = new Map<string, number>();
+  observer: StepObserver = {};
+  preemptions = 0;
+
+  constructor(config: EngineConfig) {
+    this.config = config;
+    this.pool = new BlockPool(config.numGpuBlocks);
+  }
+
+  get numRunning(): number {
+    return this.running.length;
+  }
+
+  get numWaiting(): number {
+    return this.waiting.length;
+  }
+
+  hasWork(): boolean {
+    return this.running.length > 0 || this.waiting.length > 0;
+  }
+
+  runningLoras(): string[] {
+    return [...new Set(this.running.flatMap((s) => (s.req.lora ? [s.req.lora.name] : [])))];
+  }
+
+  waitingLoras(): string[] {
+    return [...new Set(this.waiting.flatMap((s) => (s.req.lora ? [s.req.lora.name] : [])))];
+  }
+
+  /** Queues a request (admission happens at the next step). */
+  submit(req: EngineRequest, now: number): void {
+    if (this.byId.has(req.id)) throw new Error(`request id ${req.id} is already in the engine`);
+    const tokens = req.promptTokens.slice();
+    const seq: Seq = {
+      req,
+      tokens,
+      numPrompt: tokens.length,
+      generated: 0,
+      numComputed: 0,
+      blocks: [],
+      hashes: blockHashes(tokens, this.config.blockSize, ROOT_BLOCK_HASH, req.lora?.name),
+      numStored: 0,
+      arrival: now,
+      scheduledAt: null,
+      firstTokenAt: null,
+      lastTokenAt: now,
+      finished: false,
+    };
+    this.byId.set(req.id, seq);
+    this.waiting.push(seq);
+  }
+
+  /** Drops a request (client went away); its blocks return to the cache. */
+  abort(id: string, now: number): void {
+    const seq = this.byId.get(id);
+    if (!seq || seq.finished) return;
+    this.finish(seq, "abort", now);
+    this.running = this.running.filter((s) => s !== seq);
+    this.waiting = this.waiting.filter((s) => s !== seq);
+  }
+
+  /** Forgets an adapter's GPU slot (after unload). */
+  evictLora(name: string): void {
+    this.gpuLoras.delete(name);
+  }
+
+  /** Chooses the next step's work; null when idle. */
+  plan(now: number): Step | null {
+    if (!this.hasWork()) return null;
+    const cfg = this.config;
+    let budget = cfg.maxNumBatchedTokens;
+    const work: ScheduledWork[] = [];
+    const scheduled = new Set<Seq>();
+    let preempted = false;
+
+    // 1. Running requests, oldest first; preempt from the newest end when blocks run out.
+    for (let i = 0; i < this.running.length && budget > 0; i++) {
+      const seq = this.running[i] as Seq;
+      const n = Math.min(seq.tokens.length - seq.numComputed, budget);
+      if (n <= 0) continue;
+      const need = this.blocksNeeded(seq, n);
+      let ok = need === 0;
+      while (!ok) {
+        const got = this.pool.allocate(need);
+        if (got) {
+          seq.blocks.push(...got);
+          ok = true;
+          break;
+        }
+        const victim = this.running[this.running.length - 1] as Seq;
+        this.preempt(victim);
+        preempted = true;
+        if (victim === seq) break;
+      }
+      if (!ok) break;
+      work.push({ seq, tokens: n });
+      scheduled.add(seq);
+      budget -= n;
+    }
+
+    // 2. Waiting requests in arrival order, unless this step had to preempt (as vLLM does).
+    let loraLoads = 0;
+    if (!preempted) {
+      const skipped: Seq[] = [];
+      while (this.waiting.length > 0 && budget > 0 && this.running.length < cfg.maxNumSeqs) {
+        const seq = this.waiting[0] as Seq;
+        const lora = seq.req.lora?.name;
+        let loadsLora = false;
+        if (lora !== undefined && !this.gpuLoras.has(lora)) {
+          if (!this.makeLoraSlot()) {
+            skipped.push(this.waiting.shift() as Seq);
+            continue;
+          }
+          loadsLora = true;
+        }
+        const fresh = seq.blocks.length === 0;
+        // Never reuse the very last token: at least one token is computed to produce logits.
+        const maxHit = Math.floor((seq.tokens.length - 1) / cfg.blockSize);
+        const hitBlocks = fresh ? this.pool.longestCachedPrefix(seq.hashes, maxHit) : 0;
+        const cachedTokens = hitBlocks * cfg.blockSize;
+        const n = Math.min(seq.tokens.length - cachedTokens, budget);
+        const need = Math.ceil((cachedTokens + n) / cfg.blockSize) - hitBlocks;
+        // Take the hit first so allocation cannot evict the very blocks we are about to reuse.
+        const hitIds = this.pool.acquireCached(seq.hashes, hitBlocks);
+        const got = this.pool.allocate(need);
+        if (!got) {
+          this.pool.release(hitIds);
+          break;
+        }
+        this.waiting.shift();
+        if (loadsLora) loraLoads++;
+        if (lora !== undefined) {
+          // Refresh LRU position.
+          this.gpuLoras.delete(lora);
+          this.gpuLoras.set(lora, 1);
+        }
+        seq.blocks = [...hitIds, ...got];
+        seq.numComputed = cachedTokens;
+        seq.numStored = hitBlocks;
+        if (seq.scheduledAt === null) {
+          seq.scheduledAt = now;
+          this.observer.onAdmitted?.(now - seq.arrival);
+        }
+        this.observer.onPrefixLookup?.(seq.tokens.length, cachedTokens);
+        this.running.push(seq);
+        work.push({ seq, tokens: n });
+        scheduled.add(seq);
+        budget -= n;
+      }
+      if (skipped.length > 0) this.waiting.unshift(...skipped);
+    }
+
+    if (work.length === 0) return null;
+    let prefillTokens = 0;
+    let decodeTokens = 0;
+    let contextTokens = 0;
+    for (const w of work) {
+      if (w.seq.numComputed >= w.seq.numPrompt) {
+        decodeTokens += w.tokens;
+        contextTokens += w.seq.numComputed;
+      } else prefillTokens += w.tokens;
+    }
+    const c = cfg.step;
+    const duration =
+      c.b0 + c.b1 * prefillTokens + c.b2 * decodeTokens + c.b3 * contextTokens + loraLoads * cfg.loraLoadSeconds;
+    return { work, prefillTokens, decodeTokens, contextTokens, loraLoads, duration };
+  }
+
+  /** Applies a planned step that ended at `now`: advances requests, emits tokens, finishes and frees. */
+  commit(step: Step, now: number): void {
+    const bs = this.config.blockSize;
+    let anyFinished = false;
+    for (const { seq, tokens } of step.work) {
+      if (seq.finished) continue; // aborted mid-step
+      seq.numComputed += tokens;
+      this.storeFullBlocks(seq);
+      if (seq.numComputed < seq.tokens.length) continue; // more prefill chunks to go
+      // The step produced logits for the last token: sample one more.
+      const index = seq.generated;
+      const tok = seq.req.outputToken(index);
+      seq.tokens.push(tok);
+      seq.generated++;
+      if (seq.tokens.length % bs === 0) {
+        const parent = seq.hashes.length > 0 ? (seq.hashes[seq.hashes.length - 1] as bigint) : ROOT_BLOCK_HASH;
+        seq.hashes.push(blockHash(parent, seq.tokens.slice(-bs), seq.req.lora?.name));
+      }
+      if (seq.firstTokenAt === null) {
+        seq.firstTokenAt = now;
+        this.observer.onFirstToken?.(now - seq.arrival, seq.numPrompt);
+      } else {
+        this.observer.onInterToken?.(now - seq.lastTokenAt);
+      }
+      seq.lastTokenAt = now;
+      seq.req.onToken(index, now);
+      if (seq.generated >= seq.req.maxTokens) {
+        this.finish(seq, seq.req.finishReason, now);
+        anyFinished = true;
+      }
+    }
+    if (anyFinished) this.running = this.running.filter((s) => !s.finished);
+  }
+
+  drainKvEvents(): KvEvent[] {
+    return this.pool.drainEvents();
+  }
+
+  /** Clears the prefix cache when no request holds blocks (vLLM's /reset_prefix_cache). */
+  resetPrefixCache(): boolean {
+    return this.pool.resetPrefixCache();
+  }
+
+  private blocksNeeded(seq: Seq, newTokens: number): number {
+    return Math.max(0, Math.ceil((seq.numComputed + newTokens) / this.config.blockSize) - seq.blocks.length);
+  }
+
+  private storeFullBlocks(seq: Seq): void {
+    const full = Math.min(Math.floor(seq.numComputed / this.config.blockSize), seq.hashes.length);
+    if (full <= seq.numStored) return;
+    const bs = this.config.blockSize;
+    const stored: bigint[] = [];
+    const tokenIds: number[] = [];
+    const first = seq.numStored;
+    for (let i = seq.numStored; i < full; i++) {
+      const h = seq.hashes[i] as bigint;
+      if (this.pool.store(seq.blocks[i] as number, h)) {
+        stored.push(h);
+        for (let t = i * bs; t < (i + 1) * bs; t++) tokenIds.push(seq.tokens[t] as number);
+      }
+    }
+    seq.numStored = full;
+    if (stored.length > 0) {
+      this.pool.emitStored({
+        type: "BlockStored",
+        blockHashes: stored,
+        parentBlockHash: first === 0 ? null : (seq.hashes[first - 1] as bigint),
+        tokenIds,
+        blockSize: bs,
+        loraId: seq.req.lora?.id ?? null,
+      });
+    }
+  }
+
+  private preempt(seq: Seq): void {
+    this.running.pop();
+    this.pool.release(seq.blocks);
+    seq.blocks = [];
+    seq.numComputed = 0;
+    seq.numStored = 0;
+    this.waiting.unshift(seq);
+    this.preemptions++;
+    this.observer.onPreempted?.();
+  }
+
+  private makeLoraSlot(): boolean {
+    if (this.gpuLoras.size < this.config.maxLoras) return true;
+    const inUse = new Set(this.running.flatMap((s) => (s.req.lora ? [s.req.lora.name] : [])));
+    for (const name of this.gpuLoras.keys()) {
+      if (!inUse.has(name)) {
+        this.gpuLoras.delete(name);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private finish(seq: Seq, reason: FinishReason, now: number): void {
+    seq.finished = true;
+    this.pool.release(seq.blocks);
+    seq.blocks = [];
+    this.byId.delete(seq.req.id);
+    this.observer.onFinished?.(reason, now - seq.arrival, seq.numPrompt, seq.generated);
+    seq.req.onFinish(reason, now);
+  }
+}

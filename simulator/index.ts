@@ -1,0 +1,14 @@
+// Public API of the vLLM-compatible engine simulator.
+export { startSimulator, type SimulatorOptions, type RunningSimulator, type SimulatorStats } from "./server.js";
+export {
+  startSimulatorFleet,
+  endpointEntry,
+  endpointFileText,
+  type FleetOptions,
+  type RunningFleet,
+  type EndpointEntry,
+} from "./fleet.js";
+export type { FaultSettings } from "./faults.js";
+export { profiles, getProfile, DEFAULT_PROFILE, type Profile, type CalibrationFigure } from "./profiles.js";
+export { encodeBatch, eventToWire, KV_MEDIUM } from "./kv-events.js";
+export type { KvEvent } from "./kv-cache.js";

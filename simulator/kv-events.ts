@@ -1,0 +1,90 @@
+// KV events on the wire exactly as vLLM publishes them, so a router's prefix index works against both.
+//
+// Transport: a ZeroMQ PUB socket. Each message is multipart [topic, seq, payload]:
+//   topic   UTF-8 bytes (vLLM's default is empty; we use `kv@<host>:<port>@<model>` so one subscriber can tell engines
+//           apart, and subscribers filter by prefix as usual),
+//   seq     the batch sequence number, 8 bytes big-endian, starting at 0,
+//   payload msgpack of a KVEventBatch. vLLM encodes its msgspec structs with array_like=True, and the event union is
+//           tagged (tag=True on array-like structs puts the class name first), so:
+//             KVEventBatch     = [ts (float seconds), [event, ...], data_parallel_rank (int)]
+//             BlockStored      = ["BlockStored", block_hashes, parent_block_hash | nil, token_ids, block_size,
+//                                 lora_id | nil, medium]
+//             BlockRemoved     = ["BlockRemoved", block_hashes, medium]
+//             AllBlocksCleared = ["AllBlocksCleared"]
+//           Block hashes are unsigned 64-bit integers (api/tokens.ts), encoded as msgpack uint64; medium is "GPU".
+import { encode } from "@msgpack/msgpack";
+import { Publisher } from "zeromq";
+import type { KvEvent } from "./kv-cache.js";
+
+export const KV_MEDIUM = "GPU";
+
+/** The msgpack-ready array form of one event (see the file comment). */
+export function eventToWire(e: KvEvent): unknown[] {
+  switch (e.type) {
+    case "BlockStored":
+      return ["BlockStored", e.blockHashes, e.parentBlockHash, e.tokenIds, e.blockSize, e.loraId, KV_MEDIUM];
+    case "BlockRemoved":
+      return ["BlockRemoved", e.blockHashes, KV_MEDIUM];
+    case "AllBlocksCleared":
+      return ["AllBlocksCleared"];
+  }
+}
+
+/** Encodes one KVEventBatch payload. */
+export function encodeBatch(ts: number, events: readonly KvEvent[], dataParallelRank = 0): Uint8Array {
+  return encode([ts, events.map(eventToWire), dataParallelRank], { useBigInt64: true });
+}
+
+export function seqBytes(seq: bigint): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64BE(seq);
+  return b;
+}
+
+export class KvEventPublisher {
+  private readonly socket = new Publisher({ sendHighWaterMark: 100_000 });
+  private seq = 0n;
+  private sending = false;
+  private readonly queue: Buffer[][] = [];
+  private closed = false;
+  endpoint = "";
+  readonly topic: string;
+
+  private constructor(topic: string) {
+    this.topic = topic;
+  }
+
+  /** Binds `tcp://host:port` (port 0 picks a free port). */
+  static async bind(host: string, port: number, topic: string): Promise<KvEventPublisher> {
+    const p = new KvEventPublisher(topic);
+    await p.socket.bind(`tcp://${host}:${port === 0 ? "*" : String(port)}`);
+    p.endpoint = p.socket.lastEndpoint ?? `tcp://${host}:${port}`;
+    return p;
+  }
+
+  /** Publishes one batch (no-op for none); sends are serialised because a zeromq socket sends one at a time. */
+  publish(events: readonly KvEvent[], ts = Date.now() / 1000): void {
+    if (this.closed || events.length === 0) return;
+    this.queue.push([Buffer.from(this.topic), seqBytes(this.seq++), Buffer.from(encodeBatch(ts, events))]);
+    if (!this.sending) void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    this.sending = true;
+    try {
+      while (this.queue.length > 0 && !this.closed) {
+        const msg = this.queue.shift() as Buffer[];
+        await this.socket.send(msg);
+      }
+    } catch {
+      // A closed socket ends publishing; PUB never blocks on slow subscribers (it drops at the high-water mark).
+    } finally {
+      this.sending = false;
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    this.socket.close();
+  }
+}

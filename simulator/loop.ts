@@ -1,0 +1,101 @@
+// Drives an Engine in (scaled) real time with a single timer.
+//
+// Simulated time runs `speedup` times faster than the wall clock. Each step ends at an absolute simulated time and
+// the timer aims at the matching wall time, so timer lateness never accumulates: when a step's end is already due,
+// the next steps run back to back (within a small slice, then yield to I/O). Every time the simulator reports
+// (metrics, usage) is simulated time, i.e. already converted back to the modelled GPU's seconds.
+import { performance } from "node:perf_hooks";
+import type { Engine, Step } from "./engine.js";
+
+/** Longest stretch of back-to-back due steps before yielding to I/O, in wall milliseconds. */
+const SLICE_MS = 4;
+
+export class EngineLoop {
+  private readonly engine: Engine;
+  readonly speedup: number;
+  private readonly wallStart = performance.now();
+  /** Simulated seconds at the end of the last committed step (the engine's clock while busy). */
+  private simTime = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private immediate: NodeJS.Immediate | null = null;
+  private pending: { step: Step; end: number } | null = null;
+  private stopped = false;
+  /** Multiplies step durations (fault injection: a slower GPU). */
+  slowdown = 1;
+  /** While true, no step starts (fault injection: a hung engine). */
+  paused = false;
+  /** Called after each committed step (KV event flush, SSE flush). */
+  afterStep: (() => void) | null = null;
+
+  constructor(engine: Engine, speedup: number) {
+    if (!(speedup > 0)) throw new RangeError(`speedup: ${speedup} must be a positive number`);
+    this.engine = engine;
+    this.speedup = speedup;
+  }
+
+  /** Simulated seconds since start by the wall clock. */
+  wallSim(): number {
+    return ((performance.now() - this.wallStart) / 1000) * this.speedup;
+  }
+
+  /** Current simulated time for stamping arrivals. */
+  now(): number {
+    return Math.max(this.simTime, this.wallSim());
+  }
+
+  /** Wakes the loop after new work arrived (no-op while a step is in flight). */
+  kick(): void {
+    if (this.stopped || this.paused || this.pending || this.immediate) return;
+    this.immediate = setImmediate(() => {
+      this.immediate = null;
+      this.simTime = Math.max(this.simTime, this.wallSim());
+      this.run();
+    });
+  }
+
+  setPaused(paused: boolean): void {
+    this.paused = paused;
+    if (!paused) this.kick();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
+    this.timer = null;
+    this.immediate = null;
+  }
+
+  private run(): void {
+    const sliceEnd = performance.now() + SLICE_MS;
+    for (;;) {
+      if (this.stopped || this.paused) return;
+      if (!this.pending) {
+        const step = this.engine.plan(this.simTime);
+        if (!step) return; // idle until kick()
+        this.pending = { step, end: this.simTime + step.duration * this.slowdown };
+      }
+      const wallDue = this.wallStart + (this.pending.end / this.speedup) * 1000;
+      const wait = wallDue - performance.now();
+      if (wait > 1) {
+        this.timer = setTimeout(() => {
+          this.timer = null;
+          this.run();
+        }, wait);
+        return;
+      }
+      if (performance.now() > sliceEnd) {
+        this.timer = setTimeout(() => {
+          this.timer = null;
+          this.run();
+        }, 0);
+        return;
+      }
+      const { step, end } = this.pending;
+      this.pending = null;
+      this.simTime = end;
+      this.engine.commit(step, end);
+      this.afterStep?.();
+    }
+  }
+}
