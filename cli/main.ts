@@ -7,6 +7,7 @@ import { registerGenCrds } from "./gen-crds.js";
 import { registerWebhooks } from "./webhooks.js";
 import { registerRouter } from "./router.js";
 import { registerSimulator } from "./simulator.js";
+import { registerExtender } from "./extender.js";
 
 export function buildProgram(): Command {
   const program = new Command("aibrix-ts")
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerWebhooks(program);
   registerRouter(program);
   registerSimulator(program);
+  registerExtender(program);
   return program;
 }
 
