@@ -72,6 +72,8 @@ export interface ExtenderOptions {
   policy?: Partial<PolicyOptions>;
   logger?: Logger;
   logLevel?: string;
+  /** Time source for diagnostics staleness (tests pin it). */
+  clock?: () => number;
 }
 
 export interface ExtenderHandle {
@@ -130,6 +132,7 @@ export async function startExtender(options: ExtenderOptions = {}): Promise<Exte
   const policy = resolvePolicy(options.policy);
   const state =
     options.state ?? new ClusterState({ gpuResource: policy.gpuResource, gpuTypeLabel: policy.gpuTypeLabel });
+  const clock = options.clock ?? Date.now;
   const prefix = (options.prefix ?? "/scheduler").replace(/\/+$/, "");
 
   const kc = options.state || options.kubeconfig === false ? undefined : loadKubeConfig(options.kubeconfig);
@@ -196,7 +199,7 @@ export async function startExtender(options: ExtenderOptions = {}): Promise<Exte
     profiles: profiles.current(),
     recommendations: recommendations.current(),
     options: policy,
-    now: Date.now(),
+    now: clock(),
   });
 
   /** The placement request for a model GPU pod, undefined for pods we pass through, or an error text. */
