@@ -14,7 +14,7 @@ export class MetricsScraper {
   private timer?: NodeJS.Timeout;
   private modelsTimer?: NodeJS.Timeout;
   private pools = new Map<string, Pool>();
-  private busy = new Set<string>();
+  private busy = new Map<string, Promise<void>>();
   scrapeErrors = 0;
 
   constructor(
@@ -48,9 +48,16 @@ export class MetricsScraper {
     await Promise.all(this.registry.all().map((ep) => this.scrape(ep)));
   }
 
-  async scrape(ep: Endpoint): Promise<void> {
-    if (this.busy.has(ep.id)) return;
-    this.busy.add(ep.id);
+  /** Scrape one endpoint; a scrape already in flight is shared rather than doubled. */
+  scrape(ep: Endpoint): Promise<void> {
+    const running = this.busy.get(ep.id);
+    if (running) return running;
+    const p = this.scrapeOnce(ep).finally(() => this.busy.delete(ep.id));
+    this.busy.set(ep.id, p);
+    return p;
+  }
+
+  private async scrapeOnce(ep: Endpoint): Promise<void> {
     try {
       const res = await this.pool(ep).request({
         path: "/metrics",
@@ -63,8 +70,6 @@ export class MetricsScraper {
       ep.recordMetrics(parseEngineMetrics(text, ep.spec.engine), Date.now());
     } catch {
       this.scrapeErrors++;
-    } finally {
-      this.busy.delete(ep.id);
     }
   }
 

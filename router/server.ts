@@ -462,7 +462,9 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
       ep.inFlight++;
       const sent = performance.now();
       const result = await sendUpstream(ep, path, upstreamHeaders, raw, abort.signal, timeouts);
-      const retriable = attempt < retry.maxRetries && !abort.signal.aborted;
+      // Retry only when another endpoint is left to try; otherwise the engine's own answer is the best one.
+      const retriable =
+        attempt < retry.maxRetries && !abort.signal.aborted && pool.some((o) => o !== ep && !exclude.has(o));
       if (result.kind === "failed") {
         ep.inFlight--;
         if (result.reason === "aborted") {

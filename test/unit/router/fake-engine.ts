@@ -68,7 +68,11 @@ export async function startFakeEngine(model: string, init: Partial<FakeEngineSta
         return;
       }
       if (req.method === "GET" && path === "/v1/models") {
-        const data = [model, ...state.adapters].map((id) => ({ id, object: "model", parent: id === model ? null : model }));
+        const data = [model, ...state.adapters].map((id) => ({
+          id,
+          object: "model",
+          parent: id === model ? null : model,
+        }));
         res.writeHead(200, { "content-type": "application/json" });
         res.end(JSON.stringify({ object: "list", data }));
         return;
@@ -85,7 +89,9 @@ export async function startFakeEngine(model: string, init: Partial<FakeEngineSta
         return;
       }
       if (state.mode === "status") {
-        const err = JSON.stringify({ error: { message: "engine says no", type: "api_error", code: null, param: null } });
+        const err = JSON.stringify({
+          error: { message: "engine says no", type: "api_error", code: null, param: null },
+        });
         res.writeHead(state.failStatus, { "content-type": "application/json" });
         res.end(err);
         return;
@@ -104,14 +110,18 @@ export async function startFakeEngine(model: string, init: Partial<FakeEngineSta
             return;
           }
           if (i < state.tokens) {
-            res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", choices: [{ index: 0, delta: { content: `t${i}` } }] })}\n\n`);
+            res.write(
+              `data: ${JSON.stringify({ id, object: "chat.completion.chunk", choices: [{ index: 0, delta: { content: `t${i}` } }] })}\n\n`,
+            );
             i++;
             setTimeout(tick, state.tokenDelayMs);
             return;
           }
           const so = body.stream_options as { include_usage?: boolean } | undefined;
           if (so?.include_usage) {
-            res.write(`data: ${JSON.stringify({ id, choices: [], usage: { prompt_tokens: 5, completion_tokens: state.tokens, total_tokens: 5 + state.tokens } })}\n\n`);
+            res.write(
+              `data: ${JSON.stringify({ id, choices: [], usage: { prompt_tokens: 5, completion_tokens: state.tokens, total_tokens: 5 + state.tokens } })}\n\n`,
+            );
           }
           res.end("data: [DONE]\n\n");
         };

@@ -1,0 +1,277 @@
+import { expect } from "chai";
+import { Endpoint, EndpointRegistry } from "../../../router/endpoints.js";
+import { KvBlockIndex } from "../../../router/picking/kv-index.js";
+import { pick } from "../../../router/picking/pick.js";
+import { PrefixIndex } from "../../../router/picking/prefix-index.js";
+import { ProfileCatalog, StrategyError } from "../../../router/picking/profiles.js";
+import { decodeSessionId, encodeSessionId } from "../../../router/picking/scorers.js";
+import type { PickEnv, PickRequest } from "../../../router/picking/types.js";
+import { PromptTokens } from "../../../router/prompt.js";
+
+const eps: Endpoint[] = [];
+function ep(n: number, set: Partial<Endpoint> = {}, metrics: Endpoint["metrics"] = {}): Endpoint {
+  const e = new Endpoint(
+    {
+      id: `10.0.0.${n}:8000`,
+      host: `10.0.0.${n}`,
+      port: 8000,
+      model: "m",
+      adapters: [],
+      engine: "vllm",
+      labels: { zone: n % 2 ? "odd" : "even" },
+    },
+    { connections: 1, connectTimeoutMs: 100 },
+  );
+  Object.assign(e, set);
+  e.metrics = metrics;
+  e.metricsAt = Date.now();
+  eps.push(e);
+  return e;
+}
+
+function request(text = "hello world", headers: Record<string, string> = {}, adapter?: string): PickRequest {
+  const p = new PromptTokens(text, adapter);
+  return { model: adapter ?? "m", adapter, promptText: text, headers, hashes: (bs) => p.blockHashes(bs) };
+}
+
+const env = (): PickEnv => ({
+  now: Date.now(),
+  staleAfterMs: 500,
+  registry: new EndpointRegistry({ connections: 1, connectTimeoutMs: 100 }, 500),
+});
+
+function winners(
+  catalog: ProfileCatalog,
+  strategy: string,
+  cands: Endpoint[],
+  n = 200,
+  req = request(),
+): Map<string, number> {
+  const counts = new Map<string, number>();
+  const profile = catalog.resolve(strategy);
+  for (let i = 0; i < n; i++) {
+    const id = pick(profile, req, cands, env()).endpoint!.id;
+    counts.set(id, (counts.get(id) ?? 0) + 1);
+  }
+  return counts;
+}
+
+describe("endpoint picking", () => {
+  let catalog: ProfileCatalog;
+  let prefix: PrefixIndex;
+  let kv: KvBlockIndex;
+  beforeEach(() => {
+    prefix = new PrefixIndex();
+    kv = new KvBlockIndex();
+    catalog = new ProfileCatalog(prefix, kv, { blockSize: 4, imbalanceAbs: 8, stdDevFactor: 1 });
+  });
+  after(async () => {
+    await Promise.all(eps.map((e) => e.close()));
+  });
+
+  it("random spreads uniformly", () => {
+    const c = winners(catalog, "random", [ep(1), ep(2), ep(3)], 600);
+    expect(c.size).to.equal(3);
+    for (const v of c.values()) expect(v).to.be.within(120, 280);
+  });
+
+  it("least-request picks the fewest router-tracked in-flight requests", () => {
+    const c = winners(catalog, "least-request", [
+      ep(1, { inFlight: 5 }),
+      ep(2, { inFlight: 1 }),
+      ep(3, { inFlight: 3 }),
+    ]);
+    expect([...c.keys()]).to.deep.equal(["10.0.0.2:8000"]);
+  });
+
+  it("least-kv-cache avoids the engine whose cache is full (gpu + cpu)", () => {
+    const c = winners(catalog, "least-kv-cache", [
+      ep(1, {}, { kvUsage: 0.95 }),
+      ep(2, {}, { kvUsage: 0.3, cpuKvUsage: 0.5 }),
+      ep(3, {}, { kvUsage: 0.5 }),
+    ]);
+    expect([...c.keys()]).to.deep.equal(["10.0.0.3:8000"]);
+  });
+
+  it("least-gpu-cache looks at GPU usage only", () => {
+    const c = winners(catalog, "least-gpu-cache", [
+      ep(1, {}, { kvUsage: 0.6 }),
+      ep(2, {}, { kvUsage: 0.3, cpuKvUsage: 0.5 }),
+    ]);
+    expect([...c.keys()]).to.deep.equal(["10.0.0.2:8000"]);
+  });
+
+  it("stale metrics never win", () => {
+    const stale = ep(1, {}, { kvUsage: 0 });
+    stale.metricsAt = Date.now() - 10_000;
+    const c = winners(catalog, "least-kv-cache", [stale, ep(2, {}, { kvUsage: 0.9 }), ep(3, {}, { kvUsage: 0.8 })]);
+    expect([...c.keys()]).to.deep.equal(["10.0.0.3:8000"]);
+  });
+
+  it("throughput prefers the engine doing the least token work", () => {
+    const c = winners(catalog, "throughput", [
+      ep(1, { promptTps: 1000, genTps: 100 }),
+      ep(2, { promptTps: 100, genTps: 100 }),
+    ]);
+    expect([...c.keys()]).to.deep.equal(["10.0.0.2:8000"]);
+  });
+
+  it("least-busy-time, least-utilization and least-latency each pick the idle engine", () => {
+    expect([
+      ...winners(catalog, "least-busy-time", [ep(1, { busyRatio: 0.9 }), ep(2, { busyRatio: 0.1 })]).keys(),
+    ]).to.deep.equal(["10.0.0.2:8000"]);
+    expect([
+      ...winners(catalog, "least-utilization", [
+        ep(1, {}, { waiting: 10, kvUsage: 0.2 }),
+        ep(2, {}, { waiting: 0, kvUsage: 0.5 }),
+      ]).keys(),
+    ]).to.deep.equal(["10.0.0.2:8000"]);
+    const slow = { meanQueueTime: 2, meanTpot: 0.05 };
+    const fast = { meanQueueTime: 0.1, meanTpot: 0.02 };
+    expect([...winners(catalog, "least-latency", [ep(1, {}, slow), ep(2, {}, fast)]).keys()]).to.deep.equal([
+      "10.0.0.2:8000",
+    ]);
+  });
+
+  it("metric-less strategies fall back to random", () => {
+    const c = winners(catalog, "least-latency", [ep(1), ep(2)], 400);
+    expect(c.size).to.equal(2);
+  });
+
+  it("power-of-two never picks the busiest of two", () => {
+    const c = winners(catalog, "power-of-two", [ep(1, { inFlight: 9 }), ep(2, { inFlight: 0 })]);
+    expect([...c.keys()]).to.deep.equal(["10.0.0.2:8000"]);
+    const three = winners(
+      catalog,
+      "power-of-two",
+      [ep(3, { inFlight: 9 }), ep(4, { inFlight: 0 }), ep(5, { inFlight: 1 })],
+      300,
+    );
+    expect(three.get("10.0.0.3:8000") ?? 0).to.equal(0);
+  });
+
+  it("prefix-cache sends a repeated prefix to the same engine until that engine is overloaded", () => {
+    const a = ep(1);
+    const b = ep(2);
+    const c = ep(3);
+    const long = "the same long system prompt shared by every request of this tenant ".repeat(4);
+    const profile = catalog.resolve("prefix-cache");
+    const first = pick(profile, request(long + "q1"), [a, b, c], env()).endpoint!;
+    for (let i = 0; i < 20; i++) {
+      expect(pick(profile, request(long + `q${i + 2}`), [a, b, c], env()).endpoint).to.equal(first);
+    }
+    // The warm engine is now far busier than the others: affinity yields to load.
+    first.inFlight = 12;
+    const next = pick(profile, request(long + "q99"), [a, b, c], env()).endpoint!;
+    expect(next).to.not.equal(first);
+  });
+
+  it("kv-prefix follows the engines' reported blocks exactly", () => {
+    const a = ep(1);
+    const b = ep(2);
+    const text = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu";
+    const req = request(text);
+    kv.apply(b.id, {
+      ts: 0,
+      events: [{ type: "BlockStored", hashes: [...req.hashes(4)], tokenIds: [], blockSize: 4 }],
+    });
+    expect([...winners(catalog, "kv-prefix", [a, b], 50, req).keys()]).to.deep.equal([b.id]);
+  });
+
+  it("session-affinity honours x-session-id, then rendezvous-hashes x-aibrix-session-key", () => {
+    const cands = [ep(1), ep(2), ep(3)];
+    const sid = encodeSessionId(cands[2]!.id);
+    expect(decodeSessionId(sid)).to.equal(cands[2]!.id);
+    expect([
+      ...winners(catalog, "session-affinity", cands, 50, request("x", { "x-session-id": sid })).keys(),
+    ]).to.deep.equal([cands[2]!.id]);
+    const keyed = winners(catalog, "session-affinity", cands, 50, request("x", { "x-aibrix-session-key": "user-42" }));
+    expect(keyed.size).to.equal(1);
+    // Removing a different endpoint does not move the key (rendezvous hashing).
+    const owner = [...keyed.keys()][0]!;
+    const others = cands.filter((c) => c.id !== owner);
+    const reduced = [cands.find((c) => c.id === owner)!, others[0]!];
+    expect([
+      ...winners(catalog, "session-affinity", reduced, 20, request("x", { "x-aibrix-session-key": "user-42" })).keys(),
+    ]).to.deep.equal([owner]);
+  });
+
+  it("weighted mixes combine normalised scores", () => {
+    const a = ep(1, { inFlight: 0 }, { kvUsage: 0.9 });
+    const b = ep(2, { inFlight: 4 }, { kvUsage: 0.1 });
+    expect([...winners(catalog, "least-request:3,least-kv-cache:1", [a, b]).keys()]).to.deep.equal([a.id]);
+    expect([...winners(catalog, "least-request:1,least-kv-cache:3", [a, b]).keys()]).to.deep.equal([b.id]);
+  });
+
+  it("adapter requests go only to endpoints with the adapter, preferring free slots", () => {
+    const noAdapter = ep(1);
+    const full = ep(2, {}, { lora: { maxLora: 1, running: ["other"], waiting: [] } });
+    full.engineAdapters = new Set(["sql"]);
+    const free = ep(3, {}, { lora: { maxLora: 4, running: ["other"], waiting: [] } });
+    free.engineAdapters = new Set(["sql"]);
+    const c = winners(catalog, "random", [noAdapter, full, free], 100, request("q", {}, "sql"));
+    expect(c.get(noAdapter.id) ?? 0).to.equal(0);
+    expect(c.get(free.id)).to.equal(100);
+  });
+
+  it("external-filter narrows by labels and rejects malformed selectors", () => {
+    const c = winners(catalog, "random", [ep(1), ep(2), ep(3)], 100, request("q", { "external-filter": "zone=odd" }));
+    expect([...c.keys()].sort()).to.deep.equal(["10.0.0.1:8000", "10.0.0.3:8000"]);
+    expect(() =>
+      pick(catalog.resolve("random"), request("q", { "external-filter": "zone in (a)" }), [ep(1), ep(2)], env()),
+    ).to.throw(/key=value/);
+  });
+
+  it("ejected endpoints are skipped unless every endpoint is ejected", () => {
+    const a = ep(1, { ejectedUntil: Date.now() + 10_000 });
+    const b = ep(2);
+    expect([...winners(catalog, "random", [a, b], 50).keys()]).to.deep.equal([b.id]);
+    b.ejectedUntil = Date.now() + 10_000;
+    expect(winners(catalog, "random", [a, b], 100).size).to.equal(2);
+  });
+
+  it("rejects unknown strategies and bad weights naming the value and rule", () => {
+    expect(() => catalog.resolve("fastest")).to.throw(
+      StrategyError,
+      /unknown routing strategy "fastest"; known: .*least-request/,
+    );
+    expect(() => catalog.resolve("least-request:-1")).to.throw(
+      StrategyError,
+      /weight "-1" .* number from 0 to 1000000/,
+    );
+    expect(() => catalog.resolve("least-request:0")).to.throw(StrategyError, /every weight is 0/);
+    expect(() => catalog.resolve("a:1:2")).to.throw(StrategyError, /name or name:weight/);
+    expect(() => new ProfileCatalog(prefix, kv, undefined, { p: { scorers: [{ name: "nope" }] } })).to.throw(
+      StrategyError,
+      /profiles\.p\.scorers\[0\]: unknown routing strategy "nope"/,
+    );
+    expect(
+      () => new ProfileCatalog(prefix, kv, undefined, { p: { scorers: [{ name: "queue" }], filters: ["x"] } }),
+    ).to.throw(StrategyError, /profiles\.p\.filters\[0\]: "x" is not a filter/);
+  });
+
+  it("named profiles from configuration resolve by name", () => {
+    const cat = new ProfileCatalog(prefix, kv, undefined, {
+      calm: { filters: ["not-saturated"], scorers: [{ name: "queue", weight: 2 }] },
+    });
+    const p = cat.resolve("calm");
+    expect(p.name).to.equal("calm");
+    const busy = ep(1, {}, { waiting: 50, kvUsage: 0.99 });
+    const idle = ep(2, {}, { waiting: 0, kvUsage: 0.1 });
+    expect(pick(p, request(), [busy, idle], env()).endpoint).to.equal(idle);
+  });
+});
+
+describe("prefix index", () => {
+  it("matches leading blocks only, expires entries, and stays bounded", () => {
+    const idx = new PrefixIndex({ maxBlocks: 3, ttlMs: 1000 });
+    idx.insert("m", [1n, 2n, 3n], "a", 0);
+    expect(Object.fromEntries(idx.matchDepths("m", [1n, 2n, 9n], ["a"], 10))).to.deep.equal({ a: 2 });
+    expect(idx.matchDepths("other", [1n], ["a"], 10).size).to.equal(0);
+    expect(idx.matchDepths("m", [1n], ["a"], 5000).size).to.equal(0);
+    idx.insert("m", [4n, 5n], "b", 0);
+    expect(idx.size("m")).to.equal(3);
+    idx.sweep(5000);
+    expect(idx.size("m")).to.equal(0);
+  });
+});
