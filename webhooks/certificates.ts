@@ -1,6 +1,6 @@
 // Serving certificates made with node-forge: a self-signed CA and a leaf for the webhook Service's DNS names (and
 // loopback for out-of-cluster runs). RSA-2048, SHA-256, serverAuth. Pure functions; storage lives elsewhere.
-import { randomBytes } from "node:crypto";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
 import forge from "node-forge";
 
 export interface CertificateAuthority {
@@ -50,9 +50,17 @@ function validity(lifetimeSeconds: number, now: Date): { notBefore: Date; notAft
   };
 }
 
-function keyPair(): forge.pki.rsa.KeyPair {
-  // node-forge hands this to node:crypto when available, so it takes milliseconds, not seconds.
-  return forge.pki.rsa.generateKeyPair({ bits: 2048, e: 0x10001 });
+function keyPair(): { publicKey: forge.pki.rsa.PublicKey; privateKey: forge.pki.rsa.PrivateKey } {
+  // Key generation is the slow step; node:crypto does it natively (several times faster than forge's own path).
+  const pair = generateKeyPairSync("rsa", {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: "spki", format: "pem" },
+    privateKeyEncoding: { type: "pkcs1", format: "pem" },
+  });
+  return {
+    publicKey: forge.pki.publicKeyFromPem(pair.publicKey) as forge.pki.rsa.PublicKey,
+    privateKey: forge.pki.privateKeyFromPem(pair.privateKey) as forge.pki.rsa.PrivateKey,
+  };
 }
 
 export function createCertificateAuthority(
@@ -147,5 +155,5 @@ export function renewalTime(certPem: string): Date {
 
 /** Splits a PEM bundle into its certificates. */
 export function splitPem(bundle: string): string[] {
-  return bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g) ?? [];
+  return bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----(\r?\n)?/g) ?? [];
 }
