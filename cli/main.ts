@@ -6,6 +6,7 @@ import { registerValidate } from "./validate.js";
 import { registerGenCrds } from "./gen-crds.js";
 import { registerWebhooks } from "./webhooks.js";
 import { registerRouter } from "./router.js";
+import { registerLocal } from "./local.js";
 import { registerSimulator } from "./simulator.js";
 import { registerExtender } from "./extender.js";
 
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerGenCrds(program);
   registerWebhooks(program);
   registerRouter(program);
+  registerLocal(program);
   registerSimulator(program);
   registerExtender(program);
   return program;

@@ -3,7 +3,7 @@
 //   endpoints:
 //     - model: llama-3-8b            # required
 //       url: http://127.0.0.1:8001   # or address: 127.0.0.1:8001
-//       gpu: H100                    # optional
+//       gpu: H100                    # optional (gpuType also accepted)
 //       engine: vllm                 # vllm (default) | sglang
 //       adapters: [sql-lora]         # optional
 //       metricsPort: 9100            # optional
@@ -23,6 +23,7 @@ export interface StaticEndpointInput {
   url?: string;
   address?: string;
   gpu?: string;
+  gpuType?: string;
   engine?: string;
   adapters?: string[];
   metricsPort?: number;
@@ -61,7 +62,8 @@ export function toEndpointSpec(input: unknown, where: string): EndpointSpec {
   if (!Array.isArray(adapters) || !adapters.every((a) => typeof a === "string")) {
     fail(`${where}.adapters`, adapters, "must be a list of adapter names");
   }
-  if (e.gpu !== undefined && typeof e.gpu !== "string") fail(`${where}.gpu`, e.gpu, "must be a string such as H100");
+  const gpu = e.gpu ?? e.gpuType;
+  if (gpu !== undefined && typeof gpu !== "string") fail(`${where}.gpu`, gpu, "must be a string such as H100");
   if (e.metricsPort !== undefined && !(Number.isInteger(e.metricsPort) && (e.metricsPort as number) > 0)) {
     fail(`${where}.metricsPort`, e.metricsPort, "must be a port number");
   }
@@ -80,7 +82,7 @@ export function toEndpointSpec(input: unknown, where: string): EndpointSpec {
     model: e.model.trim(),
     adapters: adapters as string[],
     engine: engine as EngineKind,
-    gpuType: e.gpu as string | undefined,
+    gpuType: gpu as string | undefined,
     metricsPort: e.metricsPort as number | undefined,
     kvEvents:
       typeof e.kvEvents === "string"

@@ -1,0 +1,120 @@
+// `aibrix-ts local` (and `npm start`): the router in front of a small simulated fleet on this machine — two models,
+// one LoRA adapter, mixed GPU types — and a ready-to-paste curl line.
+import type { Command } from "commander";
+import { StaticDiscovery } from "../router/discovery/static.js";
+import type { EndpointSpec } from "../router/endpoints.js";
+import { startRouter, type Router } from "../router/server.js";
+import { startSimulator } from "../simulator/index.js";
+
+export interface LocalFleetOptions {
+  host?: string;
+  /** Router port (0 = any free port). */
+  port?: number;
+  /** Simulated time runs this many times faster than real hardware. */
+  speedup?: number;
+  strategy?: string;
+  logLevel?: string;
+}
+
+export interface LocalFleet {
+  router: Router;
+  engines: { url: string; model: string; gpu: string; adapters: string[] }[];
+  close(): Promise<void>;
+}
+
+/** The fleet: model, simulator profile (GPU type), adapters. */
+const FLEET: { model: string; profile: string; gpu: string; adapters: string[] }[] = [
+  { model: "llama-3-8b", profile: "h100-8b", gpu: "H100", adapters: ["sql-lora"] },
+  { model: "llama-3-8b", profile: "a100-8b", gpu: "A100", adapters: [] },
+  { model: "llama-3-8b", profile: "l40s-8b", gpu: "L40S", adapters: ["sql-lora"] },
+  { model: "qwen-3-32b", profile: "h100-32b", gpu: "H100", adapters: [] },
+];
+
+export async function startLocalFleet(o: LocalFleetOptions = {}): Promise<LocalFleet> {
+  const sims = await Promise.all(
+    FLEET.map((f) =>
+      startSimulator({
+        host: "127.0.0.1",
+        port: 0,
+        model: f.model,
+        profile: f.profile,
+        speedup: o.speedup ?? 1,
+        adapters: f.adapters,
+        maxLoras: 4,
+      }),
+    ),
+  );
+  const specs: EndpointSpec[] = sims.map((s, i) => ({
+    id: `${s.host}:${s.port}`,
+    host: s.host,
+    port: s.port,
+    model: FLEET[i]!.model,
+    adapters: FLEET[i]!.adapters,
+    engine: "vllm",
+    gpuType: FLEET[i]!.gpu,
+  }));
+  let router: Router;
+  try {
+    router = await startRouter({
+      host: o.host ?? "127.0.0.1",
+      port: o.port ?? 8888,
+      discovery: new StaticDiscovery(specs),
+      defaultStrategy: o.strategy ?? "prefix-cache:3,least-request:2",
+      logLevel: o.logLevel ?? "info",
+    });
+  } catch (err) {
+    await Promise.all(sims.map((s) => s.close()));
+    throw err;
+  }
+  return {
+    router,
+    engines: sims.map((s, i) => ({
+      url: s.url,
+      model: FLEET[i]!.model,
+      gpu: FLEET[i]!.gpu,
+      adapters: FLEET[i]!.adapters,
+    })),
+    async close() {
+      await router.close();
+      await Promise.all(sims.map((s) => s.close()));
+    },
+  };
+}
+
+export function curlLine(routerUrl: string, model = "llama-3-8b"): string {
+  const body = JSON.stringify({
+    model,
+    messages: [{ role: "user", content: "Say hello in five words." }],
+    max_tokens: 32,
+  });
+  return `curl -s ${routerUrl}/v1/chat/completions -H 'content-type: application/json' -d '${body}'`;
+}
+
+export function registerLocal(program: Command): void {
+  program
+    .command("local")
+    .description("run the router with a simulated fleet (two models, one LoRA adapter, mixed GPUs) on localhost")
+    .option("--port <port>", "router port", "8888")
+    .option("--speedup <x>", "simulated engines run this many times faster than real hardware", "1")
+    .option("--strategy <expr>", "default routing strategy", "prefix-cache:3,least-request:2")
+    .option("--log-level <level>", "pino log level", "warn")
+    .action(async (o: { port: string; speedup: string; strategy: string; logLevel: string }) => {
+      const port = Number(o.port);
+      const speedup = Number(o.speedup);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port ${o.port}: must be 0..65535`);
+      if (!(speedup > 0)) throw new Error(`--speedup ${o.speedup}: must be a number > 0`);
+      const fleet = await startLocalFleet({ port, speedup, strategy: o.strategy, logLevel: o.logLevel });
+      console.log(`aibrix-ts router: ${fleet.router.url}  (OpenAI-compatible; strategy ${o.strategy})`);
+      for (const e of fleet.engines) {
+        console.log(
+          `  engine ${e.url}  model=${e.model} gpu=${e.gpu}${e.adapters.length ? ` adapters=${e.adapters.join(",")}` : ""}`,
+        );
+      }
+      console.log(`models: ${fleet.router.registry.models().join(", ")}`);
+      console.log(`try:\n  ${curlLine(fleet.router.url)}`);
+      console.log(`  curl -s ${fleet.router.url}/v1/models`);
+      const stop = () => void fleet.close().then(() => process.exit(0));
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+    });
+}
