@@ -4,6 +4,7 @@ import { Command } from "commander";
 import { packageVersion } from "../api/version.js";
 import { registerValidate } from "./validate.js";
 import { registerGenCrds } from "./gen-crds.js";
+import { registerCluster } from "./cluster.js";
 import { registerWebhooks } from "./webhooks.js";
 import { registerRouter } from "./router.js";
 import { registerLocal } from "./local.js";
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
     .showHelpAfterError("(run with --help for usage)");
   registerValidate(program);
   registerGenCrds(program);
+  registerCluster(program);
   registerWebhooks(program);
   registerRouter(program);
   registerLocal(program);

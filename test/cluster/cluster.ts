@@ -1,0 +1,427 @@
+// The loopback Kubernetes control plane: etcd → kube-apiserver → kube-controller-manager, kube-scheduler, kwok, and
+// optionally a second kube-scheduler (profile aibrix-gpu-scheduler) wired to our extender. Plain processes on
+// 127.0.0.1 with free ports, health-checked before use, stopped by PID. `state.json` in the state directory lets
+// `cluster status`/`cluster down` find a cluster started by another process.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { stringify } from "yaml";
+import { Scheduling } from "../../api/labels.js";
+import { KubeApi } from "./api.js";
+import { ensureBinaries } from "./binaries.js";
+import { CertificateAuthority, createClusterPki, type ClusterPki, type KeyPairPem } from "./certs.js";
+import {
+  DEFAULT_NODE_GROUPS_FILE,
+  KWOK_NODE_ANNOTATION,
+  KWOK_NODE_VALUE,
+  loadNodeGroups,
+  nodeObjects,
+  type NodeGroup,
+} from "./nodes.js";
+import {
+  freePort,
+  isRunning,
+  killNow,
+  probe,
+  spawnLogged,
+  stopProcess,
+  waitHealthy,
+  type RunningProcess,
+} from "./processes.js";
+import { schedulerConfigYaml, type ExtenderOptions } from "./scheduler-config.js";
+
+export interface ClusterOptions {
+  /** Where certificates, kubeconfigs, logs, etcd data and state.json go (default: a fresh temp directory). */
+  stateDir?: string;
+  /** Directory with the binaries (default: build/find them via test/cluster/build.sh). */
+  binDir?: string;
+  /** Fake nodes: groups, or a YAML file of groups (default test/cluster/gpu-nodes.yaml); [] for none. */
+  nodes?: NodeGroup[] | string;
+  /** When set, a second kube-scheduler serves the aibrix-gpu-scheduler profile through this extender. */
+  gpuScheduler?: ExtenderOptions;
+  /** Pod IP range kwok hands out (default 10.244.0.0/16, apart from the service range 10.96.0.0/16). */
+  podCidr?: string;
+  /** Kill every process when this Node.js process exits (default true; `cluster up` turns it off). */
+  stopOnExit?: boolean;
+  /** Progress lines (default: none). */
+  log?: (line: string) => void;
+}
+
+/** What a running cluster looks like on disk (state.json), enough to reach it or stop it from another process. */
+export interface ClusterState {
+  stateDir: string;
+  binDir: string;
+  server: string;
+  kubeconfig: string;
+  ports: Record<string, number>;
+  processes: RunningProcess[];
+  startedAt: string;
+}
+
+const STATE_FILE = "state.json";
+const SERVICE_CIDR = "10.96.0.0/16";
+
+function writeSecret(file: string, text: string): string {
+  writeFileSync(file, text, { mode: 0o600 });
+  return file;
+}
+
+function kubeconfigYaml(server: string, caPem: string, user: string, client: KeyPairPem): string {
+  const b64 = (s: string) => Buffer.from(s).toString("base64");
+  return stringify({
+    apiVersion: "v1",
+    kind: "Config",
+    clusters: [{ name: "loopback", cluster: { server, "certificate-authority-data": b64(caPem) } }],
+    users: [
+      { name: user, user: { "client-certificate-data": b64(client.certPem), "client-key-data": b64(client.keyPem) } },
+    ],
+    contexts: [{ name: "loopback", context: { cluster: "loopback", user, namespace: "default" } }],
+    "current-context": "loopback",
+  });
+}
+
+export function readClusterState(stateDir: string): ClusterState | undefined {
+  const file = join(stateDir, STATE_FILE);
+  if (!existsSync(file)) return undefined;
+  return JSON.parse(readFileSync(file, "utf8")) as ClusterState;
+}
+
+function saveState(state: ClusterState): void {
+  writeFileSync(join(state.stateDir, STATE_FILE), JSON.stringify(state, null, 2) + "\n");
+}
+
+/** A started cluster: its state, an admin API client, and the CA (to issue serving certs for webhooks in tests). */
+export class LoopbackCluster {
+  readonly api: KubeApi;
+  private exitHook: (() => void) | undefined;
+
+  constructor(
+    readonly state: ClusterState,
+    readonly pki: ClusterPki,
+    private readonly log: (line: string) => void,
+  ) {
+    this.api = new KubeApi({
+      server: state.server,
+      caPem: pki.ca.certPem,
+      certPem: pki.admin.certPem,
+      keyPem: pki.admin.keyPem,
+    });
+  }
+
+  get kubeconfig(): string {
+    return this.state.kubeconfig;
+  }
+
+  get ca(): CertificateAuthority {
+    return CertificateAuthority.fromPem(this.pki.ca);
+  }
+
+  /** Registers a SIGKILL of every process at Node.js exit (a crashed test run leaves nothing behind). */
+  stopOnExit(): void {
+    if (this.exitHook) return;
+    this.exitHook = () => {
+      for (const p of [...this.state.processes].reverse()) killNow(p);
+    };
+    process.once("exit", this.exitHook);
+  }
+
+  /** Starts (or restarts) the aibrix-gpu-scheduler kube-scheduler against `extender`. */
+  async startGpuScheduler(extender: ExtenderOptions): Promise<void> {
+    const old = this.state.processes.find((p) => p.name === "kube-scheduler-gpu");
+    if (old) {
+      await stopProcess(old);
+      this.state.processes = this.state.processes.filter((p) => p !== old);
+    }
+    await this.startScheduler("kube-scheduler-gpu", Scheduling.gpuSchedulerName, extender);
+    saveState(this.state);
+  }
+
+  async startScheduler(processName: string, schedulerName: string, extender?: ExtenderOptions): Promise<void> {
+    const dir = this.state.stateDir;
+    const port = await freePort();
+    const config = join(dir, `${processName}.yaml`);
+    writeFileSync(
+      config,
+      schedulerConfigYaml({ kubeconfig: join(dir, "kube-scheduler.kubeconfig"), schedulerName, extender }),
+    );
+    const proc = spawnLogged(
+      processName,
+      join(this.state.binDir, "kube-scheduler"),
+      [
+        `--config=${config}`,
+        "--bind-address=127.0.0.1",
+        `--secure-port=${port}`,
+        `--cert-dir=${join(dir, processName)}`,
+      ],
+      join(dir, "logs", `${processName}.log`),
+    );
+    this.state.processes.push(proc);
+    this.state.ports[processName] = port;
+    saveState(this.state);
+    await waitHealthy(proc, `https://127.0.0.1:${port}/healthz`, { tls: { insecure: true } });
+    this.log(`${processName} ready (profile ${schedulerName}${extender ? `, extender ${extender.urlPrefix}` : ""})`);
+  }
+
+  /** Creates fake nodes (kwok makes them Ready) and waits until they are. */
+  async addNodes(groups: NodeGroup[], timeoutMs = 60_000): Promise<string[]> {
+    const nodes = nodeObjects(groups);
+    const names = nodes.map((n) => (n.metadata as { name: string }).name);
+    const queue = [...nodes];
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        for (let node = queue.shift(); node; node = queue.shift()) await this.api.create("/api/v1/nodes", node);
+      }),
+    );
+    await this.waitNodesReady(names, timeoutMs);
+    this.log(`${names.length} fake nodes ready`);
+    return names;
+  }
+
+  async waitNodesReady(names: string[], timeoutMs = 60_000): Promise<void> {
+    const want = new Set(names);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const list = await this.api.get<{
+        items: { metadata: { name: string }; status?: { conditions?: { type: string; status: string }[] } }[];
+      }>(`/api/v1/nodes?labelSelector=type%3Dkwok`);
+      const ready = list.items.filter(
+        (n) =>
+          want.has(n.metadata.name) && n.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
+      ).length;
+      if (ready === want.size) return;
+      if (Date.now() > deadline) throw new Error(`only ${ready}/${want.size} fake nodes Ready after ${timeoutMs} ms`);
+      await sleep(200);
+    }
+  }
+
+  /** Stops every process (reverse start order) and, unless `keepState`, deletes the state directory. */
+  async stop(opts: { keepState?: boolean } = {}): Promise<void> {
+    this.api.close();
+    if (this.exitHook) process.removeListener("exit", this.exitHook);
+    this.exitHook = undefined;
+    await stopProcesses(this.state);
+    if (!opts.keepState) rmSync(this.state.stateDir, { recursive: true, force: true });
+  }
+}
+
+async function stopProcesses(state: ClusterState): Promise<void> {
+  // Everything but etcd in parallel, then etcd last (the API server flushes to it while shutting down).
+  const etcd = state.processes.filter((p) => p.name === "etcd");
+  await Promise.all(state.processes.filter((p) => p.name !== "etcd").map((p) => stopProcess(p)));
+  await Promise.all(etcd.map((p) => stopProcess(p)));
+}
+
+/**
+ * Starts the whole control plane and returns once every component is healthy and the fake nodes are Ready. If the
+ * state directory holds a previous cluster, its processes are stopped first.
+ */
+export async function startCluster(options: ClusterOptions = {}): Promise<LoopbackCluster> {
+  const log = options.log ?? (() => {});
+  const started = Date.now();
+  const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), "aibrix-ts-cluster-"));
+  const previous = readClusterState(stateDir);
+  if (previous) {
+    log(`stopping the previous cluster in ${stateDir}`);
+    await stopProcesses(previous);
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+  for (const sub of ["", "logs", "pki", "etcd"]) mkdirSync(join(stateDir, sub), { recursive: true });
+  const binDir = options.binDir ?? (await ensureBinaries({ onProgress: log }));
+  const bin = (name: string) => join(binDir, name);
+
+  const pki = createClusterPki();
+  const ca = CertificateAuthority.fromPem(pki.ca);
+  const pkiFile = (name: string, text: string) => writeSecret(join(stateDir, "pki", name), text);
+  const caFile = pkiFile("ca.crt", pki.ca.certPem);
+  const caKeyFile = pkiFile("ca.key", pki.ca.keyPem);
+  const apiCert = pkiFile("apiserver.crt", pki.apiserver.certPem);
+  const apiKey = pkiFile("apiserver.key", pki.apiserver.keyPem);
+  const saPub = pkiFile("sa.pub", pki.serviceAccount.publicKeyPem);
+  const saKey = pkiFile("sa.key", pki.serviceAccount.privateKeyPem);
+
+  const ports = {
+    etcd: await freePort(),
+    etcdPeer: await freePort(),
+    apiserver: await freePort(),
+    controllerManager: await freePort(),
+    kwok: await freePort(),
+  };
+  const server = `https://127.0.0.1:${ports.apiserver}`;
+  const kubeconfig = writeSecret(
+    join(stateDir, "admin.kubeconfig"),
+    kubeconfigYaml(server, pki.ca.certPem, "admin", pki.admin),
+  );
+  // Components authenticate as the identities bootstrap RBAC already grants.
+  const kcmKubeconfig = writeSecret(
+    join(stateDir, "kube-controller-manager.kubeconfig"),
+    kubeconfigYaml(server, pki.ca.certPem, "kcm", ca.client("system:kube-controller-manager")),
+  );
+  writeSecret(
+    join(stateDir, "kube-scheduler.kubeconfig"),
+    kubeconfigYaml(server, pki.ca.certPem, "scheduler", ca.client("system:kube-scheduler")),
+  );
+
+  const state: ClusterState = {
+    stateDir,
+    binDir,
+    server,
+    kubeconfig,
+    ports,
+    processes: [],
+    startedAt: new Date().toISOString(),
+  };
+  const cluster = new LoopbackCluster(state, pki, log);
+  if (options.stopOnExit ?? true) cluster.stopOnExit();
+  const launch = (name: string, command: string, args: string[]) => {
+    const proc = spawnLogged(name, command, args, join(stateDir, "logs", `${name}.log`));
+    state.processes.push(proc);
+    saveState(state);
+    return proc;
+  };
+
+  try {
+    const etcd = launch("etcd", bin("etcd"), [
+      "--name=loopback",
+      `--data-dir=${join(stateDir, "etcd")}`,
+      `--listen-client-urls=http://127.0.0.1:${ports.etcd}`,
+      `--advertise-client-urls=http://127.0.0.1:${ports.etcd}`,
+      `--listen-peer-urls=http://127.0.0.1:${ports.etcdPeer}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${ports.etcdPeer}`,
+      `--initial-cluster=loopback=http://127.0.0.1:${ports.etcdPeer}`,
+      "--unsafe-no-fsync=true",
+      "--quota-backend-bytes=4294967296",
+      "--log-level=warn",
+    ]);
+    await waitHealthy(etcd, `http://127.0.0.1:${ports.etcd}/health`, {
+      ready: (status, body) => status === 200 && body.includes('"health":"true"'),
+    });
+    log(`etcd ready on 127.0.0.1:${ports.etcd}`);
+
+    const apiserver = launch("kube-apiserver", bin("kube-apiserver"), [
+      `--etcd-servers=http://127.0.0.1:${ports.etcd}`,
+      "--bind-address=127.0.0.1",
+      "--advertise-address=127.0.0.1",
+      `--secure-port=${ports.apiserver}`,
+      `--tls-cert-file=${apiCert}`,
+      `--tls-private-key-file=${apiKey}`,
+      `--client-ca-file=${caFile}`,
+      `--cert-dir=${join(stateDir, "apiserver-certs")}`,
+      "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+      `--service-account-key-file=${saPub}`,
+      `--service-account-signing-key-file=${saKey}`,
+      `--service-cluster-ip-range=${SERVICE_CIDR}`,
+      "--authorization-mode=RBAC",
+      "--allow-privileged=true",
+      // Endpoints validation refuses a loopback address, so the `kubernetes` Service endpoint is not reconciled.
+      "--endpoint-reconciler-type=none",
+      "--enable-priority-and-fairness=false",
+      "--profiling=false",
+    ]);
+    const adminTls = { ca: pki.ca.certPem, cert: pki.admin.certPem, key: pki.admin.keyPem };
+    await waitHealthy(apiserver, `${server}/readyz`, { tls: adminTls, timeoutMs: 120_000 });
+    log(`kube-apiserver ready on ${server}`);
+
+    const kcm = launch("kube-controller-manager", bin("kube-controller-manager"), [
+      `--kubeconfig=${kcmKubeconfig}`,
+      `--authentication-kubeconfig=${kcmKubeconfig}`,
+      `--authorization-kubeconfig=${kcmKubeconfig}`,
+      "--leader-elect=false",
+      "--bind-address=127.0.0.1",
+      `--secure-port=${ports.controllerManager}`,
+      `--cert-dir=${join(stateDir, "kcm-certs")}`,
+      "--controllers=*",
+      `--service-account-private-key-file=${saKey}`,
+      `--root-ca-file=${caFile}`,
+      `--cluster-signing-cert-file=${caFile}`,
+      `--cluster-signing-key-file=${caKeyFile}`,
+      `--service-cluster-ip-range=${SERVICE_CIDR}`,
+      "--kube-api-qps=300",
+      "--kube-api-burst=600",
+    ]);
+    const kwok = launch("kwok", bin("kwok"), [
+      `--kubeconfig=${kubeconfig}`,
+      "--manage-all-nodes=false",
+      `--manage-nodes-with-annotation-selector=${KWOK_NODE_ANNOTATION}=${KWOK_NODE_VALUE}`,
+      `--cidr=${options.podCidr ?? "10.244.0.0/16"}`,
+      "--node-ip=10.0.0.1",
+      "--node-lease-duration-seconds=40",
+      `--server-address=127.0.0.1:${ports.kwok}`,
+    ]);
+    await Promise.all([
+      waitHealthy(kcm, `https://127.0.0.1:${ports.controllerManager}/healthz`, { tls: { insecure: true } }).then(() =>
+        log("kube-controller-manager ready"),
+      ),
+      cluster.startScheduler("kube-scheduler", "default-scheduler"),
+      waitHealthy(kwok, `http://127.0.0.1:${ports.kwok}/healthz`).then(() => log("kwok ready")),
+    ]);
+    if (options.gpuScheduler) await cluster.startGpuScheduler(options.gpuScheduler);
+
+    const groups =
+      options.nodes === undefined
+        ? loadNodeGroups(DEFAULT_NODE_GROUPS_FILE)
+        : typeof options.nodes === "string"
+          ? loadNodeGroups(options.nodes)
+          : options.nodes;
+    if (groups.length > 0) await cluster.addNodes(groups);
+    await waitDefaultServiceAccount(cluster);
+    log(`cluster up in ${((Date.now() - started) / 1000).toFixed(1)} s; KUBECONFIG=${kubeconfig}`);
+    return cluster;
+  } catch (err) {
+    await stopProcesses(state);
+    throw err;
+  }
+}
+
+/** Pods are refused until the service-account controller has created `default` in their namespace. */
+async function waitDefaultServiceAccount(cluster: LoopbackCluster, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await cluster.api.request("GET", "/api/v1/namespaces/default/serviceaccounts/default")).status !== 200) {
+    if (Date.now() > deadline) throw new Error(`serviceaccount default/default not created after ${timeoutMs} ms`);
+    await sleep(100);
+  }
+}
+
+/** Stops the cluster recorded in `stateDir` (by PID) and removes the directory. False when none was recorded. */
+export async function stopCluster(stateDir: string, opts: { keepState?: boolean } = {}): Promise<boolean> {
+  const state = readClusterState(stateDir);
+  if (!state) return false;
+  await stopProcesses(state);
+  if (!opts.keepState) rmSync(stateDir, { recursive: true, force: true });
+  return true;
+}
+
+export interface ClusterStatus {
+  stateDir: string;
+  server: string;
+  kubeconfig: string;
+  apiserverReady: boolean;
+  processes: { name: string; pid: number; running: boolean; logFile: string }[];
+}
+
+/** The recorded processes and whether each still runs, plus kube-apiserver's /readyz. Undefined when none recorded. */
+export async function clusterStatus(stateDir: string): Promise<ClusterStatus | undefined> {
+  const state = readClusterState(stateDir);
+  if (!state) return undefined;
+  const pki = (name: string) => readFileSync(join(stateDir, "pki", name), "utf8");
+  let apiserverReady: boolean;
+  try {
+    const kc = readFileSync(state.kubeconfig, "utf8");
+    const field = (key: string) => Buffer.from(new RegExp(`${key}: (\\S+)`).exec(kc)?.[1] ?? "", "base64").toString();
+    const res = await probe(`${state.server}/readyz`, {
+      ca: pki("ca.crt"),
+      cert: field("client-certificate-data"),
+      key: field("client-key-data"),
+    });
+    apiserverReady = res.status === 200;
+  } catch {
+    apiserverReady = false;
+  }
+  return {
+    stateDir,
+    server: state.server,
+    kubeconfig: state.kubeconfig,
+    apiserverReady,
+    processes: state.processes.map((p) => ({ name: p.name, pid: p.pid, running: isRunning(p), logFile: p.logFile })),
+  };
+}
