@@ -62,10 +62,10 @@ export async function bindPod(
       annotations,
     });
   } catch (err) {
-    state.release(args.PodUID);
+    state.release(args.PodUID, held);
     const msg = err instanceof Error ? err.message : String(err);
     return { error: `binding ${who} to ${args.Node} failed: ${msg}`, devices: undefined };
   }
-  state.confirm(args.PodUID);
+  state.confirm(args.PodUID, held);
   return { error: "", devices: held };
 }

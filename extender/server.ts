@@ -83,7 +83,7 @@ export interface ExtenderHandle {
   urlPrefix: string;
   state: ClusterState;
   metrics: ExtenderMetrics;
-  /** Resolves once informers (if any) have listed nodes and pods. */
+  /** Resolves once informers (if any) have listed nodes and pods and ConfigMap sources have been read. */
   synced: Promise<void>;
   close(): Promise<void>;
 }
@@ -372,7 +372,7 @@ export async function startExtender(options: ExtenderOptions = {}): Promise<Exte
     urlPrefix: `${url}${prefix}`,
     state,
     metrics,
-    synced: informers ? informers.synced : Promise.resolve(),
+    synced: Promise.all([informers?.synced, profiles.loaded, recommendations.loaded]).then(() => undefined),
     close: async () => {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

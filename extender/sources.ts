@@ -6,6 +6,8 @@ import * as k8s from "@kubernetes/client-node";
 
 export interface Reloadable<T> {
   current(): T;
+  /** Resolves once the first version has been read (at once for files, after the first list for ConfigMaps). */
+  loaded: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -38,6 +40,7 @@ export async function fileSource<T>(
   watchFile(file, { interval: intervalMs, persistent: false }, listener);
   return {
     current: () => value,
+    loaded: Promise.resolve(),
     close: async () => unwatchFile(file, listener),
   };
 }
@@ -52,6 +55,8 @@ export async function configMapSource<T>(
   hooks: ReloadHooks,
 ): Promise<Reloadable<T>> {
   let value = initial;
+  let markLoaded: () => void = () => undefined;
+  const loaded = new Promise<void>((resolve) => (markLoaded = resolve));
   const where = `configmap ${ref.namespace}/${ref.name}`;
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const fieldSelector = `metadata.name=${ref.name}`;
@@ -71,6 +76,7 @@ export async function configMapSource<T>(
     }
     try {
       value = parse(cm.data![key]!, `${where} key ${key}`);
+      markLoaded();
       hooks.onReload(where);
     } catch (err) {
       hooks.onError(where, err instanceof Error ? err : new Error(String(err)));
@@ -86,6 +92,7 @@ export async function configMapSource<T>(
   await informer.start();
   return {
     current: () => value,
+    loaded,
     close: async () => {
       stopped.v = true;
       await informer.stop();
@@ -95,5 +102,5 @@ export async function configMapSource<T>(
 
 /** A fixed value (tests, or no source configured). */
 export function staticSource<T>(value: T): Reloadable<T> {
-  return { current: () => value, close: async () => undefined };
+  return { current: () => value, loaded: Promise.resolve(), close: async () => undefined };
 }

@@ -154,16 +154,19 @@ export class ClusterState implements ClusterFeed {
     return devices;
   }
 
-  /** The Binding landed: the hold becomes an ordinary claim (the watch event will confirm it). */
-  confirm(uid: string): void {
+  /**
+   * The Binding landed: the hold becomes an ordinary claim (the watch event will confirm it). `devices` is the array
+   * `reserve` returned, so a later hold of the same pod (a retried bind) is never touched by an earlier one.
+   */
+  confirm(uid: string, devices?: readonly number[]): void {
     const p = this.pods.get(uid);
-    if (p?.reserved) p.reserved = false;
+    if (p?.reserved && (devices === undefined || p.devices === devices)) p.reserved = false;
   }
 
   /** The Binding failed: give the devices back, unless a watch event already showed the pod bound. */
-  release(uid: string): void {
+  release(uid: string, devices?: readonly number[]): void {
     const p = this.pods.get(uid);
-    if (!p?.reserved) return;
+    if (!p?.reserved || (devices !== undefined && p.devices !== devices)) return;
     this.detach(p);
     this.attach({ ...p, node: undefined, devices: undefined, reserved: false });
   }

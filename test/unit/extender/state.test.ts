@@ -83,6 +83,18 @@ describe("extender cluster state", () => {
     expect(s.reserve({ uid, namespace: "default", name: "a", gpus: 2 }, "n1")).to.match(/already bound to n1/);
   });
 
+  it("lets a failed earlier bind of a pod leave a retried bind's hold alone", () => {
+    const s = eightGpuNode();
+    const p = { uid: "u", namespace: "default", name: "a", gpus: 2 };
+    const first = s.reserve(p, "n1") as number[];
+    const second = s.reserve(p, "n1") as number[];
+    expect(second).to.deep.equal([0, 1]);
+    s.release("u", first);
+    expect(s.node("n1")!.healthyFree).to.equal(6);
+    s.release("u", second);
+    expect(s.node("n1")!.healthyFree).to.equal(8);
+  });
+
   it("counts placed pods of a deployment per GPU label", () => {
     const s = eightGpuNode();
     s.upsertNode(node("l4", { product: PRODUCTS.L4, gpus: 4 }));
