@@ -1,0 +1,94 @@
+// Strategies against real simulated engines: the defining behaviour of each, observed through the router.
+import { expect } from "chai";
+import { StaticDiscovery } from "../../../router/discovery/static.js";
+import { startRouter, type Router } from "../../../router/server.js";
+import { startSimulator, type RunningSimulator } from "../../../simulator/index.js";
+
+const MODEL = "llama-3-8b";
+
+async function complete(router: Router, prompt: string, strategy: string, maxTokens = 2): Promise<string> {
+  const res = await fetch(router.url + "/v1/completions", {
+    method: "POST",
+    headers: { "content-type": "application/json", "routing-strategy": strategy },
+    body: JSON.stringify({ model: MODEL, prompt, max_tokens: maxTokens }),
+  });
+  expect(res.status).to.equal(200);
+  await res.text();
+  return res.headers.get("target-pod")!;
+}
+
+describe("routing strategies on simulated engines", function () {
+  this.timeout(60000);
+  let sims: RunningSimulator[] = [];
+  let router: Router;
+  const id = (s: RunningSimulator) => `${s.host}:${s.port}`;
+
+  before(async () => {
+    sims = await Promise.all(
+      [0, 1, 2].map(() => startSimulator({ model: MODEL, profile: "h100-8b", speedup: 20, kvEventsPort: 0 })),
+    );
+    router = await startRouter({
+      port: 0,
+      logLevel: "silent",
+      scrapeIntervalMs: 50,
+      prefix: { blockSize: 16 },
+      discovery: new StaticDiscovery(
+        sims.map((s) => ({
+          id: id(s),
+          host: s.host,
+          port: s.port,
+          model: MODEL,
+          adapters: [],
+          engine: "vllm",
+          kvEvents: { endpoint: s.kvEventsEndpoint!, topic: s.kvEventsTopic },
+        })),
+      ),
+    });
+  });
+  after(async () => {
+    await router?.close();
+    await Promise.all(sims.map((s) => s.close()));
+  });
+
+  it("prefix-cache keeps a tenant's shared prefix on one engine", async () => {
+    const prefix = "You are the support assistant of tenant seven. Policies: refunds within thirty days, ".repeat(6);
+    const targets = new Set<string>();
+    for (let i = 0; i < 8; i++) targets.add(await complete(router, `${prefix} question ${i}?`, "prefix-cache"));
+    expect(targets.size).to.equal(1);
+  });
+
+  it("least-kv-cache avoids the engine whose cache is full", async () => {
+    sims[0]!.setFaults({ metricOverrides: { "vllm:kv_cache_usage_perc": 0.97 } });
+    sims[1]!.setFaults({ metricOverrides: { "vllm:kv_cache_usage_perc": 0.5 } });
+    sims[2]!.setFaults({ metricOverrides: { "vllm:kv_cache_usage_perc": 0.2 } });
+    await router.scrapeNow();
+    try {
+      for (let i = 0; i < 6; i++) expect(await complete(router, `kv ${i}`, "least-kv-cache")).to.equal(id(sims[2]!));
+    } finally {
+      for (const s of sims) s.setFaults({ metricOverrides: { "vllm:kv_cache_usage_perc": null } });
+    }
+  });
+
+  it("kv-prefix routes to the engine whose KV events report the prompt's blocks", async () => {
+    const prompt = "Shared retrieval context about the quarterly revenue of the northern region, ".repeat(10);
+    // Warm one engine directly (not through the router): only its KV events can tell the router.
+    const warm = sims[1]!;
+    await fetch(`${warm.url}/v1/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: MODEL, prompt, max_tokens: 1 }),
+    }).then((r) => r.text());
+    for (let i = 0; i < 40 && router.kvIndex.blocks(id(warm)) === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(router.kvIndex.blocks(id(warm))).to.be.greaterThan(0);
+    for (let i = 0; i < 5; i++) expect(await complete(router, prompt + ` tail ${i}`, "kv-prefix")).to.equal(id(warm));
+  });
+
+  it("least-request spreads concurrent long requests evenly", async () => {
+    const targets = await Promise.all(
+      Array.from({ length: 9 }, (_, i) => complete(router, `long ${i}`, "least-request", 1000)),
+    );
+    const counts = new Map<string, number>();
+    for (const t of targets) counts.set(t, (counts.get(t) ?? 0) + 1);
+    expect([...counts.values()].sort()).to.deep.equal([3, 3, 3]);
+  });
+});
