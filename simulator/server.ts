@@ -368,7 +368,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     if (method === "POST" && url === "/v1/load_lora_adapter") return handleLoad(req, res);
     if (method === "POST" && url === "/v1/unload_lora_adapter") return handleUnload(req, res);
     if (method === "POST" && url === "/reset_prefix_cache") {
-      if (!engine.resetPrefixCache()) {
+      if (!sim.resetPrefixCache()) {
         throw badRequest("reset_prefix_cache: requests still hold KV blocks; retry when the engine is idle");
       }
       res.writeHead(200).end();
@@ -492,7 +492,12 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
       adapters: [...adapters.keys()],
       simulatedSeconds: loop.now(),
     }),
-    resetPrefixCache: () => engine.resetPrefixCache(),
+    resetPrefixCache() {
+      const ok = engine.resetPrefixCache();
+      // Outside a step: publish now rather than with the next step's batch.
+      publisher?.publish(engine.drainKvEvents());
+      return ok;
+    },
     metricsText: () => metrics.text(),
     close: shutdown,
   };

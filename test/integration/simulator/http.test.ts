@@ -1,0 +1,199 @@
+import { expect } from "chai";
+import OpenAI from "openai";
+import { countTokens } from "../../../api/tokens.js";
+import { startSimulator, type RunningSimulator } from "../../../simulator/index.js";
+
+async function post(sim: RunningSimulator, path: string, body: unknown, headers: Record<string, string> = {}) {
+  const res = await fetch(sim.url + path, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json: unknown = null;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    /* plain text reply */
+  }
+  return { status: res.status, text, json: json as { error?: { message: string; type: string; code: number } } };
+}
+
+function metricValue(text: string, name: string): number {
+  const line = text.split("\n").find((l) => l.startsWith(name + "{") || l.startsWith(name + " "));
+  if (!line) throw new Error(`metric ${name} missing`);
+  return Number(line.slice(line.lastIndexOf(" ") + 1));
+}
+
+describe("simulator HTTP surface (real server, openai client)", function () {
+  this.timeout(20000);
+  let sim: RunningSimulator;
+  let client: OpenAI;
+
+  before(async () => {
+    sim = await startSimulator({ model: "llama-8b", profile: "h100-8b", speedup: 20, adapters: ["sql-lora"] });
+    client = new OpenAI({ baseURL: `${sim.url}/v1`, apiKey: "unused", maxRetries: 0 });
+  });
+  after(async () => sim.close());
+
+  it("serves completions with usage counted by the shared tokenizer", async () => {
+    const r = await client.completions.create({ model: "llama-8b", prompt: "Say hello to the world", max_tokens: 7 });
+    expect(r.object).to.equal("text_completion");
+    expect(r.choices[0]!.finish_reason).to.equal("length");
+    expect(r.usage).to.deep.equal({
+      prompt_tokens: countTokens("Say hello to the world"),
+      completion_tokens: 7,
+      total_tokens: countTokens("Say hello to the world") + 7,
+    });
+    expect(countTokens(r.choices[0]!.text)).to.equal(7);
+  });
+
+  it("serves chat completions", async () => {
+    const r = await client.chat.completions.create({
+      model: "llama-8b",
+      messages: [{ role: "user", content: "hi there" }],
+      max_completion_tokens: 3,
+    });
+    expect(r.object).to.equal("chat.completion");
+    expect(r.choices[0]!.message.role).to.equal("assistant");
+    expect(countTokens(r.choices[0]!.message.content ?? "")).to.equal(3);
+    expect(r.usage?.completion_tokens).to.equal(3);
+  });
+
+  it("streams chat with usage in the final chunk", async () => {
+    const stream = await client.chat.completions.create({
+      model: "llama-8b",
+      messages: [{ role: "user", content: "stream please" }],
+      max_tokens: 5,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    let text = "";
+    let usage: OpenAI.CompletionUsage | undefined | null;
+    let finish: string | null = null;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta?.content ?? "";
+      if (chunk.choices[0]?.finish_reason) finish = chunk.choices[0].finish_reason;
+      if (chunk.usage) usage = chunk.usage;
+    }
+    expect(finish).to.equal("length");
+    expect(countTokens(text)).to.equal(5);
+    expect(usage?.completion_tokens).to.equal(5);
+  });
+
+  it("streams completions; stop strings end the reply with finish_reason stop", async () => {
+    const stream = await client.completions.create({ model: "llama-8b", prompt: "x", max_tokens: 50, stream: true });
+    let n = 0;
+    for await (const c of stream) if (c.choices[0]?.text) n++;
+    expect(n).to.equal(50);
+    const full = await client.completions.create({ model: "llama-8b", prompt: "y", max_tokens: 40 });
+    const word = full.choices[0]!.text.split(" ")[5]!;
+    // The same prompt gives a different reply (the reply depends on the request id), so stop on a common word.
+    const r = await client.completions.create({ model: "llama-8b", prompt: "y", max_tokens: 200, stop: [` ${word}`] });
+    expect(r.choices[0]!.finish_reason).to.equal("stop");
+    expect(r.choices[0]!.text).to.not.include(` ${word}`);
+  });
+
+  it("lists the base model and adapters, and loads/unloads adapters with vLLM's semantics", async () => {
+    const ids = (await client.models.list()).data.map((m) => m.id);
+    expect(ids).to.deep.equal(["llama-8b", "sql-lora"]);
+    let r = await post(sim, "/v1/load_lora_adapter", { lora_name: "chat-lora", lora_path: "/adapters/chat" });
+    expect(r.status).to.equal(200);
+    expect(r.text).to.equal("Success: LoRA adapter 'chat-lora' added successfully.");
+    r = await post(sim, "/v1/load_lora_adapter", { lora_name: "chat-lora", lora_path: "/adapters/chat" });
+    expect(r.status).to.equal(400);
+    expect(r.json.error?.message).to.equal("The lora adapter 'chat-lora' has already been loaded.");
+    const c = await client.completions.create({ model: "chat-lora", prompt: "use the adapter", max_tokens: 2 });
+    expect(c.model).to.equal("chat-lora");
+    r = await post(sim, "/v1/unload_lora_adapter", { lora_name: "chat-lora" });
+    expect(r.status).to.equal(200);
+    r = await post(sim, "/v1/unload_lora_adapter", { lora_name: "chat-lora" });
+    expect(r.status).to.equal(404);
+    expect(r.json.error?.message).to.equal("The lora adapter 'chat-lora' cannot be found.");
+    r = await post(sim, "/v1/load_lora_adapter", { lora_name: "x" });
+    expect(r.status).to.equal(400);
+    expect(r.json.error?.message).to.match(/lora_path/);
+  });
+
+  it("answers bad input with vLLM-shaped 4xx errors", async () => {
+    let r = await post(sim, "/v1/completions", "{not json");
+    expect(r.status).to.equal(400);
+    expect(r.json.error?.type).to.equal("BadRequestError");
+    expect(r.json.error?.code).to.equal(400);
+    r = await post(sim, "/v1/completions", { model: "nope", prompt: "x" });
+    expect(r.status).to.equal(404);
+    expect(r.json.error?.message).to.equal("The model `nope` does not exist.");
+    r = await post(sim, "/v1/completions", { model: "llama-8b", prompt: "word ".repeat(40000), max_tokens: 10 });
+    expect(r.status).to.equal(400);
+    expect(r.json.error?.message).to.match(/maximum context length is 32768 tokens/);
+    r = await post(sim, "/v1/completions", { model: "llama-8b", prompt: "x", max_tokens: -1 });
+    expect(r.status).to.equal(400);
+    expect(r.json.error?.message).to.match(/^max_tokens: -1 must be an integer >= 1/);
+    r = await post(sim, "/v1/chat/completions", { model: "llama-8b", messages: [] });
+    expect(r.json.error?.message).to.match(/^messages: must be a non-empty list/);
+    r = await post(sim, "/v1/completions", { model: "llama-8b", prompt: "x", n: 2 });
+    expect(r.json.error?.message).to.match(/^n: 2 is not supported/);
+    await client.completions.create({ model: "nope", prompt: "x" }).then(
+      () => expect.fail("should reject"),
+      (e: unknown) => expect(e).to.be.instanceOf(OpenAI.NotFoundError),
+    );
+  });
+
+  it("exposes vLLM's metric names, including LoRA info and prefix-cache counters", async () => {
+    const text = await (await fetch(`${sim.url}/metrics`)).text();
+    for (const name of [
+      "vllm:num_requests_running",
+      "vllm:num_requests_waiting",
+      "vllm:gpu_cache_usage_perc",
+      "vllm:kv_cache_usage_perc",
+      "vllm:prefix_cache_queries_total",
+      "vllm:prefix_cache_hits_total",
+      "vllm:prompt_tokens_total",
+      "vllm:generation_tokens_total",
+      "vllm:time_to_first_token_seconds_bucket",
+      "vllm:inter_token_latency_seconds_bucket",
+      "vllm:e2e_request_latency_seconds_bucket",
+    ]) {
+      expect(text, name).to.include(name);
+    }
+    expect(text).to.match(
+      /vllm:lora_requests_info\{max_lora="4",running_lora_adapters="",waiting_lora_adapters=""\} \d/,
+    );
+    expect(metricValue(text, "vllm:generation_tokens_total")).to.be.greaterThan(0);
+    expect((await fetch(`${sim.url}/health`)).status).to.equal(200);
+  });
+
+  it("makes prefix caching observable: a repeated long prompt is much faster and raises the hit counter", async () => {
+    const prompt = "A long shared system prompt about databases and queries. ".repeat(300);
+    const ttftSum = (t: string) => metricValue(t, "vllm:time_to_first_token_seconds_sum");
+    const m0 = await sim.metricsText();
+    await client.completions.create({ model: "llama-8b", prompt, max_tokens: 1 });
+    const m1 = await sim.metricsText();
+    await client.completions.create({ model: "llama-8b", prompt, max_tokens: 1 });
+    const m2 = await sim.metricsText();
+    const cold = ttftSum(m1) - ttftSum(m0);
+    const warm = ttftSum(m2) - ttftSum(m1);
+    const hits = metricValue(m2, "vllm:prefix_cache_hits_total") - metricValue(m1, "vllm:prefix_cache_hits_total");
+    expect(hits).to.be.greaterThan(countTokens(prompt) - 32);
+    // Simulated TTFT (h100-8b): ~3,900 uncached tokens cost tens of ms; the warm run prefills under one block.
+    expect(cold).to.be.greaterThan(0.03);
+    expect(warm).to.be.lessThan(cold / 3);
+  });
+
+  it("keeps separate metrics per instance in one process", async () => {
+    const other = await startSimulator({ model: "other", speedup: 50 });
+    try {
+      await new OpenAI({ baseURL: `${other.url}/v1`, apiKey: "x" }).completions.create({
+        model: "other",
+        prompt: "a",
+        max_tokens: 1,
+      });
+      const text = await other.metricsText();
+      expect(text).to.include('model_name="other"');
+      expect(text).to.not.include('model_name="llama-8b"');
+      expect(await sim.metricsText()).to.not.include('model_name="other"');
+    } finally {
+      await other.close();
+    }
+  });
+});

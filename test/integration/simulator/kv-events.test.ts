@@ -1,0 +1,87 @@
+import { expect } from "chai";
+import { decode } from "@msgpack/msgpack";
+import { Subscriber } from "zeromq";
+import { blockHashes, tokenize } from "../../../api/tokens.js";
+import { startSimulator, type RunningSimulator } from "../../../simulator/index.js";
+
+type Wire = [number, unknown[][], number];
+
+describe("simulator KV events over ZMQ (real SUB socket)", function () {
+  this.timeout(20000);
+  let sim: RunningSimulator;
+  let sub: Subscriber;
+
+  before(async () => {
+    // A tiny cache (8 blocks) so a second prompt must evict the first one's blocks.
+    sim = await startSimulator({ model: "m", speedup: 50, kvEventsPort: 0, numGpuBlocks: 8, maxModelLen: 128 });
+    sub = new Subscriber({ receiveTimeout: 5000 });
+    sub.connect(sim.kvEventsEndpoint!);
+    sub.subscribe("kv@");
+    // PUB/SUB joins asynchronously: wait until a probe batch arrives.
+    await new Promise((r) => setTimeout(r, 300));
+  });
+  after(async () => {
+    sub.close();
+    await sim.close();
+  });
+
+  async function post(prompt: string): Promise<void> {
+    const res = await fetch(`${sim.url}/v1/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "m", prompt, max_tokens: 1 }),
+    });
+    expect(res.status).to.equal(200);
+    await res.text();
+  }
+
+  async function receive(): Promise<{ topic: string; seq: bigint; batch: Wire }> {
+    const [topic, seq, payload] = await sub.receive();
+    return {
+      topic: topic!.toString(),
+      seq: seq!.readBigUInt64BE(),
+      batch: decode(payload!, { useBigInt64: true }) as Wire,
+    };
+  }
+
+  it("publishes BlockStored as vLLM's tagged array with hashes a router can rebuild", async () => {
+    const prompt =
+      "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen " +
+      "sixteen seventeen eighteen nineteen twenty twentyone twentytwo";
+    await post(prompt);
+    const msg = await receive();
+    expect(msg.topic).to.equal(`kv@${sim.host}:${sim.port}@m`);
+    expect(msg.seq).to.equal(0n);
+    const [ts, events, dpRank] = msg.batch;
+    expect(ts).to.be.a("number");
+    expect(dpRank).to.equal(0);
+    const stored = events.find((e) => e[0] === "BlockStored")!;
+    const ids = tokenize(prompt);
+    const expected = blockHashes(ids, 16).map((h) => BigInt.asUintN(64, h));
+    // [tag, block_hashes, parent_block_hash, token_ids, block_size, lora_id, medium]
+    expect(stored).to.have.length(7);
+    expect((stored[1] as bigint[]).map((h) => BigInt(h))).to.deep.equal(expected);
+    expect(stored[2]).to.equal(null);
+    expect(stored[3]).to.deep.equal(ids.slice(0, expected.length * 16));
+    expect(stored[4]).to.equal(16);
+    expect(stored[5]).to.equal(null);
+    expect(stored[6]).to.equal("GPU");
+  });
+
+  it("publishes BlockRemoved when allocation evicts cached blocks, and AllBlocksCleared on reset", async () => {
+    // Fill the 8-block cache with other prompts until the first prompt's blocks are evicted.
+    const seen: unknown[][] = [];
+    for (let i = 0; i < 3; i++) {
+      await post(`prompt ${i} ` + "alpha beta gamma delta ".repeat(10));
+      seen.push(...(await receive()).batch[1]);
+    }
+    const removed = seen.filter((e) => e[0] === "BlockRemoved");
+    expect(removed.length).to.be.greaterThan(0);
+    expect(removed[0]).to.have.length(3);
+    expect(removed[0]![2]).to.equal("GPU");
+    const res = await fetch(`${sim.url}/reset_prefix_cache`, { method: "POST" });
+    expect(res.status).to.equal(200);
+    const msg = await receive();
+    expect(msg.batch[1]).to.deep.equal([["AllBlocksCleared"]]);
+  });
+});
