@@ -1,0 +1,277 @@
+// Rate limits shared by two router replicas: one user's RPM and TPM (streaming) enforced through one Redis while
+// 500 req/s are spread over both replicas. Real router processes, real Redis, real simulator engine.
+//
+// rpm_error_pct = |requests admitted in the first window − rpm| / rpm · 100 (likewise tpm_error_pct with the tokens
+// the engine reported in `usage`). The window is 60 s (a real minute); --quick uses a 10 s window with limits
+// scaled to it.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Pool } from "undici";
+import type { TopLevelSpec } from "vega-lite";
+import { endpointEntry, endpointFileText, startSimulator } from "../../simulator/index.js";
+import { startRedis } from "../../test/integration/router-admission/redis-server.js";
+import type { Benchmark, BenchContext, BenchResult } from "../lib/result.js";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const MODEL = "bench-model";
+
+interface Replica {
+  child: ChildProcess;
+  port: number;
+  adminPort: number;
+  pool: Pool;
+}
+
+interface Sample {
+  sentAt: number;
+  replica: number;
+  status: number;
+  tokens: number;
+}
+
+async function startReplica(env: Record<string, string>): Promise<Replica> {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(here, "replica.ts")], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const line = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => reject(new Error("replica did not start in 60 s")), 60_000);
+    child.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+      const nl = out.indexOf("\n");
+      if (nl >= 0) {
+        clearTimeout(timer);
+        resolve(out.slice(0, nl));
+      }
+    });
+    child.once("exit", (code) => reject(new Error(`replica exited with ${code}`)));
+  });
+  const { port, adminPort } = JSON.parse(line) as { port: number; adminPort: number };
+  return { child, port, adminPort, pool: new Pool(`http://127.0.0.1:${port}`, { connections: 128 }) };
+}
+
+async function stopReplica(r: Replica): Promise<void> {
+  await r.pool.close();
+  if (r.child.exitCode !== null) return;
+  await new Promise<void>((resolve) => {
+    const t = setTimeout(() => r.child.kill("SIGKILL"), 5000);
+    r.child.once("exit", () => {
+      clearTimeout(t);
+      resolve();
+    });
+    r.child.kill("SIGTERM");
+  });
+}
+
+async function send(r: Replica, index: number, user: string, stream: boolean, maxTokens: number): Promise<Sample> {
+  const sentAt = performance.now();
+  const body = {
+    model: MODEL,
+    messages: [{ role: "user", content: `request ${index}: please summarise the quarterly report in a few words` }],
+    max_tokens: maxTokens,
+    stream,
+    ...(stream ? { stream_options: { include_usage: true } } : {}),
+  };
+  try {
+    const res = await r.pool.request({
+      path: "/v1/chat/completions",
+      method: "POST",
+      headers: { "content-type": "application/json", user },
+      body: JSON.stringify(body),
+    });
+    const text = await res.body.text();
+    let tokens = 0;
+    if (res.statusCode === 200) {
+      const m = [...text.matchAll(/"total_tokens":(\d+)/g)].at(-1);
+      tokens = m ? Number(m[1]) : 0;
+    }
+    return { sentAt, replica: 0, status: res.statusCode, tokens };
+  } catch {
+    return { sentAt, replica: 0, status: -1, tokens: 0 };
+  }
+}
+
+/** Open loop: `rate` requests per second for `durationMs`, alternating between replicas. */
+async function load(
+  replicas: Replica[],
+  rate: number,
+  durationMs: number,
+  user: string,
+  stream: boolean,
+  maxTokens: number,
+): Promise<{ samples: Sample[]; t0: number }> {
+  const t0 = performance.now();
+  const inflight: Array<Promise<Sample>> = [];
+  let sent = 0;
+  while (performance.now() - t0 < durationMs) {
+    const due = Math.floor(((performance.now() - t0) / 1000) * rate);
+    while (sent < due) {
+      const i = sent++;
+      const r = replicas[i % replicas.length]!;
+      inflight.push(send(r, i, user, stream, maxTokens).then((s) => ({ ...s, replica: i % replicas.length })));
+    }
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  return { samples: await Promise.all(inflight), t0 };
+}
+
+function firstWindow(samples: Sample[], t0: number, windowMs: number, value: (s: Sample) => number): number {
+  return samples.filter((s) => s.status === 200 && s.sentAt - t0 < windowMs).reduce((a, s) => a + value(s), 0);
+}
+
+/** Largest total inside any window of `windowMs` (by send time), as a share of the limit. */
+function maxSliding(samples: Sample[], windowMs: number, value: (s: Sample) => number): number {
+  const ok = samples.filter((s) => s.status === 200).sort((a, b) => a.sentAt - b.sentAt);
+  let best = 0;
+  let sum = 0;
+  let lo = 0;
+  for (let hi = 0; hi < ok.length; hi++) {
+    sum += value(ok[hi]!);
+    while (ok[hi]!.sentAt - ok[lo]!.sentAt >= windowMs) sum -= value(ok[lo++]!);
+    best = Math.max(best, sum);
+  }
+  return best;
+}
+
+function perSecond(samples: Sample[], t0: number, value: (s: Sample) => number): Array<{ t: number; v: number }> {
+  const bins = new Map<number, number>();
+  for (const s of samples) {
+    if (s.status !== 200) continue;
+    const t = Math.floor((s.sentAt - t0) / 1000);
+    bins.set(t, (bins.get(t) ?? 0) + value(s));
+  }
+  return [...bins.entries()].sort((a, b) => a[0] - b[0]).map(([t, v]) => ({ t, v }));
+}
+
+async function run(ctx: BenchContext): Promise<Omit<BenchResult, "name" | "date" | "machine">> {
+  const windowMs = ctx.quick ? 10_000 : 60_000;
+  const durationMs = ctx.quick ? 12_000 : 75_000;
+  const rate = 500;
+  const rpm = ctx.quick ? 500 : 3000; // per window
+  const tpm = ctx.quick ? 20_000 : 120_000;
+  const maxTokens = 16;
+  const dir = await mkdtemp(path.join(os.tmpdir(), "bench-rate-limits-"));
+  const redis = await startRedis();
+  const sim = await startSimulator({ model: MODEL, speedup: 50, maxNumSeqs: 1024 });
+  const replicas: Replica[] = [];
+  try {
+    const file = path.join(dir, "endpoints.yaml");
+    await writeFile(file, endpointFileText([endpointEntry(sim)]));
+    const env = { REDIS_URL: redis.url, ENDPOINTS_FILE: file, WINDOW_MS: String(windowMs) };
+    replicas.push(...(await Promise.all([startReplica(env), startReplica(env)])));
+    ctx.progress(`replicas on ports ${replicas.map((r) => r.port).join(", ")}; redis ${redis.url}`);
+    const admin = `http://127.0.0.1:${replicas[0]!.adminPort}`;
+    for (const [name, body] of [
+      ["rpm-user", { name: "rpm-user", rpm }],
+      ["tpm-user", { name: "tpm-user", tpm }],
+    ] as const) {
+      const res = await fetch(`${admin}/v1/users`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      if (res.status !== 201) throw new Error(`creating ${name}: ${res.status} ${await res.text()}`);
+    }
+    // Warm connections and code paths on both replicas with an unlimited user.
+    await Promise.all(replicas.flatMap((r) => Array.from({ length: 20 }, (_, i) => send(r, i, "warm", false, 2))));
+
+    ctx.progress(`RPM: ${rate} req/s for ${durationMs / 1000}s, limit ${rpm} per ${windowMs / 1000}s`);
+    const rpmRun = await load(replicas, rate, durationMs, "rpm-user", false, maxTokens);
+    ctx.progress(
+      `TPM (streaming): ${rate} req/s for ${durationMs / 1000}s, limit ${tpm} tokens per ${windowMs / 1000}s`,
+    );
+    const tpmRun = await load(replicas, rate, durationMs, "tpm-user", true, maxTokens);
+
+    const count = () => 1;
+    const tokens = (s: Sample) => s.tokens;
+    const rpmAdmitted = firstWindow(rpmRun.samples, rpmRun.t0, windowMs, count);
+    const tpmAdmitted = firstWindow(tpmRun.samples, tpmRun.t0, windowMs, tokens);
+    const failed = [...rpmRun.samples, ...tpmRun.samples].filter((s) => s.status !== 200 && s.status !== 429).length;
+    const perReplica = [0, 1].map(
+      (i) =>
+        rpmRun.samples.filter((s) => s.status === 200 && s.replica === i && s.sentAt - rpmRun.t0 < windowMs).length,
+    );
+    return {
+      params: {
+        windowMs,
+        durationMs,
+        offeredRps: rate,
+        replicas: 2,
+        rpm,
+        tpm,
+        maxTokens,
+        model: MODEL,
+        quick: ctx.quick,
+      },
+      summary: {
+        rpm_error_pct: round((Math.abs(rpmAdmitted - rpm) / rpm) * 100),
+        tpm_error_pct: round((Math.abs(tpmAdmitted - tpm) / tpm) * 100),
+        rpm_admitted_first_window: rpmAdmitted,
+        tpm_tokens_first_window: tpmAdmitted,
+        rpm_max_sliding_window_pct: round((maxSliding(rpmRun.samples, windowMs, count) / rpm) * 100),
+        tpm_max_sliding_window_pct: round((maxSliding(tpmRun.samples, windowMs, tokens) / tpm) * 100),
+        rpm_admitted_replica_a: perReplica[0]!,
+        rpm_admitted_replica_b: perReplica[1]!,
+        requests_sent: rpmRun.samples.length + tpmRun.samples.length,
+        requests_failed: failed,
+      },
+      series: {
+        rpm_per_second: perSecond(rpmRun.samples, rpmRun.t0, count),
+        tpm_per_second: perSecond(tpmRun.samples, tpmRun.t0, tokens),
+      },
+    };
+  } finally {
+    await Promise.all(replicas.map(stopReplica));
+    await sim.close();
+    await redis.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function round(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+function plot(result: BenchResult): TopLevelSpec {
+  const windowS = Number(result.params.windowMs) / 1000;
+  const cumulative = (rows: Array<{ t: number; v: number }>, limit: number, phase: string) => {
+    let acc = 0;
+    return rows.map((r) => {
+      acc += r.v;
+      return { t: r.t + 1, share: acc / limit, phase };
+    });
+  };
+  const values = [
+    ...cumulative(result.series.rpm_per_second as Array<{ t: number; v: number }>, Number(result.params.rpm), "RPM"),
+    ...cumulative(result.series.tpm_per_second as Array<{ t: number; v: number }>, Number(result.params.tpm), "TPM"),
+  ];
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+    title: `Admitted by two replicas sharing Redis (cumulative, / limit per ${windowS}s window) at 500 req/s`,
+    width: 640,
+    height: 320,
+    layer: [
+      {
+        data: { values },
+        mark: { type: "line", point: true },
+        encoding: {
+          x: { field: "t", type: "quantitative", title: "seconds since start" },
+          y: { field: "share", type: "quantitative", title: "admitted / limit" },
+          color: { field: "phase", type: "nominal" },
+        },
+      },
+      {
+        data: { values: [{ y: 1 }, { y: 2 }] },
+        mark: { type: "rule", strokeDash: [4, 4] },
+        encoding: { y: { field: "y", type: "quantitative" } },
+      },
+    ],
+  };
+}
+
+const bench: Benchmark = { run, plot };
+export default bench;
