@@ -8,7 +8,7 @@
 # The cache directory is keyed by the pinned versions and a hash of the Go
 # module files, so a version bump builds into a fresh directory. Binaries:
 #   k8s (multi-call) + symlinks kube-apiserver, kube-controller-manager,
-#   kube-scheduler, etcd; kwok; helm.
+#   kube-scheduler, etcd, kubectl; kwok; helm.
 # Environment: AIBRIX_TS_CACHE (default ~/.cache/aibrix-ts), GO (default go),
 # BUILD_PARALLELISM (default 2; the machine is small and shared).
 set -euo pipefail
@@ -17,6 +17,8 @@ K8S_VERSION=v1.34.4
 ETCD_VERSION=v3.6.4 # the etcd line kube-apiserver 1.34 itself is built against
 KWOK_VERSION=v0.7.0
 HELM_VERSION=v3.19.5
+# Bump when the build recipe (flags, binaries) changes, so caches from an older recipe are not reused.
+RECIPE=2
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 mod="$here/go"
@@ -24,7 +26,7 @@ go_bin="${GO:-go}"
 cache_root="${AIBRIX_TS_CACHE:-$HOME/.cache/aibrix-ts}"
 parallelism="${BUILD_PARALLELISM:-2}"
 
-key="$( (echo "$K8S_VERSION $ETCD_VERSION $KWOK_VERSION $HELM_VERSION" &&
+key="$( (echo "$RECIPE $K8S_VERSION $ETCD_VERSION $KWOK_VERSION $HELM_VERSION" &&
   cat "$mod/go.mod" "$mod/go.sum" "$mod/cmd/k8s/main.go") | sha256sum | cut -c1-12)"
 out="$cache_root/k8s-$K8S_VERSION-$key"
 bin="$out/bin"
@@ -70,12 +72,12 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 done
 
 if [[ ! -x "$bin/k8s" ]]; then
-  say "building kube-apiserver, kube-controller-manager, kube-scheduler $K8S_VERSION and etcd $ETCD_VERSION (one binary)"
+  say "building kube-apiserver, kube-controller-manager, kube-scheduler, kubectl $K8S_VERSION and etcd $ETCD_VERSION (one binary)"
   (cd "$mod" && "$go_bin" build -mod=readonly -p "$parallelism" -v -trimpath -ldflags "$ldflags_k8s" \
     -o "$bin/k8s.tmp" ./cmd/k8s) 2>&1 | progress k8s
   mv "$bin/k8s.tmp" "$bin/k8s"
 fi
-for name in kube-apiserver kube-controller-manager kube-scheduler etcd; do
+for name in kube-apiserver kube-controller-manager kube-scheduler etcd kubectl; do
   ln -sf k8s "$bin/$name"
 done
 
@@ -93,14 +95,18 @@ if [[ ! -x "$bin/helm" ]]; then
   say "building helm $HELM_VERSION"
   tmp="$out/gobin-helm"
   mkdir -p "$tmp"
-  GOBIN="$tmp" "$go_bin" install -p "$parallelism" -v -trimpath \
-    -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
+  # helm's own Makefile stamps the Kubernetes version it assumes (else `helm template` pretends to be 1.20).
+  helm_ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+  for pkg in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
+    helm_ldflags+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=34"
+  done
+  GOBIN="$tmp" "$go_bin" install -p "$parallelism" -v -trimpath -ldflags "$helm_ldflags" \
     "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" 2>&1 | progress helm
   mv "$tmp/helm" "$bin/helm"
 fi
 
 "$bin/kube-apiserver" --version >&2
-"$bin/etcd" --version | head -1 >&2
+"$bin/etcd" --version | sed -n 1p >&2
 "$bin/kwok" --version >&2 || true
 "$bin/helm" version --short >&2
 touch "$bin/.complete"

@@ -1,6 +1,6 @@
 // Command k8s is one binary holding the control-plane programs the loopback
 // test cluster runs: kube-apiserver, kube-controller-manager, kube-scheduler
-// and etcd. One binary means one link step instead of four, which matters on a
+// etcd and kubectl. One binary means one link step instead of four, which matters on a
 // small build machine. The program to run is chosen by the name it was called
 // by (a symlink such as kube-apiserver) or, failing that, by its first argument.
 package main
@@ -15,6 +15,8 @@ import (
 	_ "k8s.io/component-base/logs/json/register"
 	_ "k8s.io/component-base/metrics/prometheus/clientgo"
 	_ "k8s.io/component-base/metrics/prometheus/version"
+	kubectl "k8s.io/kubectl/pkg/cmd"
+	kubectlutil "k8s.io/kubectl/pkg/cmd/util"
 	apiserver "k8s.io/kubernetes/cmd/kube-apiserver/app"
 	controllermanager "k8s.io/kubernetes/cmd/kube-controller-manager/app"
 	scheduler "k8s.io/kubernetes/cmd/kube-scheduler/app"
@@ -25,6 +27,11 @@ var programs = map[string]func(){
 	"kube-controller-manager": func() { os.Exit(cli.Run(controllermanager.NewControllerManagerCommand())) },
 	"kube-scheduler":          func() { os.Exit(cli.Run(scheduler.NewSchedulerCommand())) },
 	"etcd":                    func() { etcdmain.Main(os.Args) },
+	"kubectl": func() {
+		if err := cli.RunNoErrOutput(kubectl.NewDefaultKubectlCommand()); err != nil {
+			kubectlutil.CheckErr(err)
+		}
+	},
 }
 
 func main() {
@@ -40,6 +47,6 @@ func main() {
 			return
 		}
 	}
-	fmt.Fprintln(os.Stderr, "usage: k8s kube-apiserver|kube-controller-manager|kube-scheduler|etcd [flags]")
+	fmt.Fprintln(os.Stderr, "usage: k8s kube-apiserver|kube-controller-manager|kube-scheduler|etcd|kubectl [flags]")
 	os.Exit(2)
 }
