@@ -1,0 +1,210 @@
+// The Helm chart, checked with the real helm (built from its Go module by test/cluster/build.sh): lint, and what
+// `helm template` renders for the default values and for out-of-cluster development.
+import { expect } from "chai";
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { parseAllDocuments } from "yaml";
+import { ensureBinaries } from "../cluster/binaries.js";
+
+const run = promisify(execFile);
+const CHART = new URL("../../charts/aibrix-ts", import.meta.url).pathname;
+
+type Doc = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  [key: string]: unknown;
+};
+type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
+type Webhook = {
+  name: string;
+  clientConfig: { url?: string; service?: { name: string; path: string }; caBundle?: string };
+  rules: { resources: string[]; operations: string[] }[];
+  failurePolicy: string;
+  timeoutSeconds: number;
+  sideEffects: string;
+  namespaceSelector?: { matchExpressions: { key: string; operator: string; values: string[] }[] };
+  objectSelector?: unknown;
+};
+
+describe("e2e: Helm chart", function () {
+  let helm = "";
+
+  before(async function () {
+    this.timeout(60 * 60_000); // a cold machine builds helm first
+    helm = join(await ensureBinaries(), "helm");
+  });
+
+  async function template(...args: string[]): Promise<Doc[]> {
+    const { stdout } = await run(helm, ["template", "demo", CHART, "--namespace", "aibrix-system", ...args], {
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    return parseAllDocuments(stdout)
+      .map((d) => d.toJS() as Doc | null)
+      .filter((d): d is Doc => d !== null);
+  }
+
+  const find = (docs: Doc[], kind: string, name: string) => {
+    const doc = docs.find((d) => d.kind === kind && d.metadata.name === name);
+    expect(doc, `${kind}/${name} rendered`).to.not.equal(undefined);
+    return doc as Doc;
+  };
+
+  it("passes helm lint (strict)", async function () {
+    this.timeout(60_000);
+    const { stdout } = await run(helm, ["lint", "--strict", CHART]);
+    expect(stdout).to.match(/1 chart\(s\) linted, 0 chart\(s\) failed/);
+  });
+
+  it("renders every component with a Deployment, a ServiceAccount, RBAC and a PodDisruptionBudget", async function () {
+    this.timeout(60_000);
+    const docs = await template();
+    for (const component of ["webhooks", "extender", "gpu-scheduler", "controllers", "router"]) {
+      const name = `demo-aibrix-ts-${component}`;
+      const deployment = find(docs, "Deployment", name) as Doc & {
+        spec: { template: { spec: { serviceAccountName: string } } };
+      };
+      expect(deployment.metadata.namespace).to.equal("aibrix-system");
+      expect(deployment.spec.template.spec.serviceAccountName).to.equal(name);
+      find(docs, "ServiceAccount", name);
+      find(docs, "PodDisruptionBudget", name);
+    }
+    // CRDs ship in crds/ (helm installs them first); no template renders one.
+    expect(docs.filter((d) => d.kind === "CustomResourceDefinition")).to.have.length(0);
+    // No ServiceMonitor without the Prometheus Operator API.
+    expect(docs.filter((d) => d.kind === "ServiceMonitor")).to.have.length(0);
+  });
+
+  it("grants least privilege: no wildcard verbs, the webhooks touch only their own Secret and configurations", async function () {
+    this.timeout(60_000);
+    const docs = await template();
+    for (const role of docs.filter((d) => d.kind === "ClusterRole" || d.kind === "Role")) {
+      for (const rule of (role as Doc & { rules: Rule[] }).rules) {
+        expect(rule.verbs, `${role.kind}/${role.metadata.name}`).to.not.include("*");
+      }
+    }
+    const webhooksRole = find(docs, "Role", "demo-aibrix-ts-webhooks") as Doc & { rules: Rule[] };
+    const secretUpdate = webhooksRole.rules.find((r) => r.verbs.includes("update"));
+    expect(secretUpdate?.resourceNames).to.deep.equal(["aibrix-ts-webhook-certs"]);
+    const webhooksCluster = find(docs, "ClusterRole", "demo-aibrix-ts-webhooks") as Doc & { rules: Rule[] };
+    for (const rule of webhooksCluster.rules.filter((r) => r.apiGroups.includes("admissionregistration.k8s.io"))) {
+      expect(rule.resourceNames).to.have.length(1);
+      expect(rule.verbs).to.not.include("create");
+      expect(rule.verbs).to.not.include("delete");
+    }
+    const router = find(docs, "ClusterRole", "demo-aibrix-ts-router") as Doc & { rules: Rule[] };
+    for (const rule of router.rules) expect(rule.verbs).to.deep.equal(["get", "list", "watch"]);
+    const extender = find(docs, "ClusterRole", "demo-aibrix-ts-extender") as Doc & { rules: Rule[] };
+    expect(extender.rules.some((r) => r.resources.includes("pods/binding") && r.verbs.includes("create"))).to.equal(
+      true,
+    );
+    expect(extender.rules.some((r) => r.resources.includes("secrets"))).to.equal(false);
+  });
+
+  it("webhook configurations: Service clients, exclusions, object selectors, failure policies and timeouts", async function () {
+    this.timeout(60_000);
+    const docs = await template();
+    const mutating = find(docs, "MutatingWebhookConfiguration", "demo-aibrix-ts-webhooks-mutating") as Doc & {
+      webhooks: Webhook[];
+    };
+    const validating = find(docs, "ValidatingWebhookConfiguration", "demo-aibrix-ts-webhooks-validating") as Doc & {
+      webhooks: Webhook[];
+    };
+    expect(mutating.webhooks.map((w) => w.clientConfig.service?.path)).to.include.members([
+      "/mutate-v1-pod",
+      "/mutate-apps-v1-deployment",
+      "/mutate-model-aibrix-ai-v1alpha1-modeladapter",
+    ]);
+    expect(validating.webhooks.map((w) => w.clientConfig.service?.path)).to.have.members([
+      "/validate-model-aibrix-ai-v1alpha1-modeladapter",
+      "/validate-autoscaling-aibrix-ai-v1alpha1-podautoscaler",
+      "/validate-orchestration-aibrix-ai-v1alpha1-rayclusterfleet",
+      "/validate-orchestration-aibrix-ai-v1alpha1-rayclusterreplicaset",
+      "/validate-orchestration-aibrix-ai-v1alpha1-kvcache",
+    ]);
+    for (const w of mutating.webhooks) {
+      expect(w.failurePolicy, w.name).to.equal("Ignore");
+      expect(w.sideEffects).to.equal("None");
+      expect(w.timeoutSeconds).to.be.within(1, 10);
+    }
+    for (const w of validating.webhooks) expect(w.failurePolicy, w.name).to.equal("Fail");
+    const pods = mutating.webhooks.find((w) => w.rules[0]?.resources.includes("pods"));
+    expect(pods?.rules[0]?.operations).to.deep.equal(["CREATE"]);
+    expect(pods?.namespaceSelector?.matchExpressions[0]?.values).to.include.members([
+      "kube-system",
+      "kube-node-lease",
+      "aibrix-system",
+    ]);
+    expect(pods?.objectSelector).to.deep.equal({
+      matchExpressions: [{ key: "model.aibrix.ai/name", operator: "Exists" }],
+    });
+  });
+
+  it("the GPU scheduler's configuration has one profile and calls the extender Service", async function () {
+    this.timeout(60_000);
+    const docs = await template();
+    const cm = find(docs, "ConfigMap", "demo-aibrix-ts-gpu-scheduler") as Doc & { data: Record<string, string> };
+    const cfg = parseAllDocuments(cm.data["config.yaml"] ?? "")[0]?.toJS() as {
+      kind: string;
+      profiles: { schedulerName: string }[];
+      extenders: { urlPrefix: string; filterVerb: string; nodeCacheCapable: boolean; managedResources: unknown }[];
+      leaderElection: { leaderElect: boolean; resourceNamespace: string };
+    };
+    expect(cfg.kind).to.equal("KubeSchedulerConfiguration");
+    expect(cfg.profiles.map((p) => p.schedulerName)).to.deep.equal(["aibrix-gpu-scheduler"]);
+    expect(cfg.extenders).to.have.length(1);
+    expect(cfg.extenders[0]?.urlPrefix).to.equal("http://demo-aibrix-ts-extender.aibrix-system.svc:8090/scheduler");
+    expect(cfg.extenders[0]?.filterVerb).to.equal("filter");
+    expect(cfg.extenders[0]?.nodeCacheCapable).to.equal(true);
+    expect(cfg.leaderElection).to.include({ leaderElect: true, resourceNamespace: "aibrix-system" });
+  });
+
+  it("development values point kube-apiserver and the scheduler at the host and drop those Deployments", async function () {
+    this.timeout(60_000);
+    const ca = Buffer.from("-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n").toString("base64");
+    const docs = await template(
+      "--set",
+      "development.enabled=true",
+      "--set",
+      "development.webhookUrl=https://127.0.0.1:9443",
+      "--set",
+      `development.webhookCaBundle=${ca}`,
+      "--set",
+      "development.extenderUrl=http://127.0.0.1:8090/scheduler",
+    );
+    expect(docs.some((d) => d.kind === "Deployment" && d.metadata.name === "demo-aibrix-ts-webhooks")).to.equal(false);
+    expect(docs.some((d) => d.kind === "Deployment" && d.metadata.name === "demo-aibrix-ts-extender")).to.equal(false);
+    const mutating = find(docs, "MutatingWebhookConfiguration", "demo-aibrix-ts-webhooks-mutating") as Doc & {
+      webhooks: Webhook[];
+    };
+    for (const w of mutating.webhooks) {
+      expect(w.clientConfig.url).to.match(/^https:\/\/127\.0\.0\.1:9443\/mutate-/);
+      expect(w.clientConfig.service).to.equal(undefined);
+      expect(w.clientConfig.caBundle).to.equal(ca);
+    }
+    const cm = find(docs, "ConfigMap", "demo-aibrix-ts-gpu-scheduler") as Doc & { data: Record<string, string> };
+    expect(cm.data["config.yaml"]).to.include("urlPrefix: http://127.0.0.1:8090/scheduler");
+  });
+
+  it("refuses development mode without the URLs, naming the missing value", async function () {
+    this.timeout(60_000);
+    const err = await template("--set", "development.enabled=true").then(
+      () => undefined,
+      (e: Error & { stderr?: string }) => e,
+    );
+    expect(err?.stderr ?? "").to.match(/development\.(webhookUrl|extenderUrl) is required/);
+  });
+
+  it("renders ServiceMonitors when the Prometheus Operator API is present", async function () {
+    this.timeout(60_000);
+    const docs = await template("--api-versions", "monitoring.coreos.com/v1");
+    const monitors = docs.filter((d) => d.kind === "ServiceMonitor").map((d) => d.metadata.name);
+    expect(monitors).to.have.members([
+      "demo-aibrix-ts-webhooks",
+      "demo-aibrix-ts-extender",
+      "demo-aibrix-ts-controllers",
+      "demo-aibrix-ts-router",
+    ]);
+  });
+});
