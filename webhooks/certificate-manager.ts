@@ -25,6 +25,8 @@ export interface CertificateManagerOptions {
   /** Longest wait between checks of the Secret (another replica may have renewed it). */
   checkIntervalMs: number;
   logger: Logger;
+  /** Wait before retrying a failed caBundle publication (default 5 s). */
+  publishRetryMs?: number;
   now?: () => Date;
 }
 
@@ -207,6 +209,10 @@ export class CertificateManager {
     if (this.bundle) {
       const due = Math.min(renewalTime(this.bundle.certPem).getTime(), renewalTime(this.bundle.ca.certPem).getTime());
       delay = Math.max(50, Math.min(delay, due - this.now().getTime()));
+      // The configurations may appear later (chart installed after us): retry publishing soon, not in ten minutes.
+      if (this.opts.publisher && this.publishedBundle !== this.bundle.caBundlePem) {
+        delay = Math.min(delay, this.opts.publishRetryMs ?? 5_000);
+      }
     }
     this.timer = setTimeout(() => {
       this.ensure()

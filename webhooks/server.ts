@@ -232,12 +232,17 @@ export async function startWebhooks(options: StartWebhooksOptions = {}): Promise
 
   const host = options.host ?? DEFAULTS.host;
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
+    const failed = (err: Error) => {
+      certificates.stop();
+      reject(err);
+    };
+    server.once("error", failed);
     server.listen(options.port ?? DEFAULTS.port, host, () => {
-      server.off("error", reject);
+      server.off("error", failed);
       resolve();
     });
   });
+  server.on("error", (err) => logger.error({ err: err.message }, "HTTPS server error"));
   const port = (server.address() as AddressInfo).port;
   const urlHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host;
   logger.info({ host, port, paths: WEBHOOK_PATHS.map((p) => p.path) }, "admission webhooks listening");

@@ -111,6 +111,30 @@ describe("webhooks: certificates", () => {
     expect(signedBy(second.certPem, second.ca.certPem)).to.equal(true);
   });
 
+  it("retries publishing the caBundle until the webhook configurations accept it", async () => {
+    let attempts = 0;
+    const published: string[] = [];
+    const m = manager(new MemorySecretStore(), {
+      publishRetryMs: 50,
+      publisher: {
+        async publishCaBundle(pem: string) {
+          if (++attempts < 3) throw new Error("mutatingwebhookconfigurations not found");
+          published.push(pem);
+        },
+      },
+    });
+    const bundle = await m.ensure();
+    expect(published).to.deep.equal([]);
+    m.start();
+    try {
+      for (let i = 0; i < 100 && published.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    } finally {
+      m.stop();
+    }
+    expect(published).to.deep.equal([bundle.caBundlePem]);
+    expect(attempts).to.equal(3);
+  });
+
   it("replaces garbage in the Secret with a working certificate", async () => {
     const store = new MemorySecretStore();
     await store.create("aibrix-system", "webhook-certs", {

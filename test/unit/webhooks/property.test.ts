@@ -105,17 +105,15 @@ const podSpec = fc.oneof(
   { weight: 1, arbitrary: fc.anything() },
 );
 const pod = fc.record({ metadata: meta, spec: podSpec }).map((p) => ({ apiVersion: "v1", kind: "Pod", ...p }) as Json);
-const deployment = fc
-  .record({ metadata: meta, tmeta: meta, spec: podSpec })
-  .map(
-    (x) =>
-      ({
-        apiVersion: "apps/v1",
-        kind: "Deployment",
-        metadata: x.metadata,
-        spec: { template: { metadata: x.tmeta, spec: x.spec } },
-      }) as Json,
-  );
+const deployment = fc.record({ metadata: meta, tmeta: meta, spec: podSpec }).map(
+  (x) =>
+    ({
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: x.metadata,
+      spec: { template: { metadata: x.tmeta, spec: x.spec } },
+    }) as Json,
+);
 
 async function mutateIdempotently(obj: Json): Promise<void> {
   const first = await admit(d, "mutate", Buffer.from(JSON.stringify(review(obj))));
