@@ -21,6 +21,8 @@ export interface GpuClaim {
 
 export class NodeRecord {
   readonly name: string;
+  /** The name as a JSON string literal, so responses are assembled without re-escaping thousands of names. */
+  readonly jsonName: string;
   readonly resourceVersion: string | undefined;
   /** Raw GPU type label value; the profile document maps it to a type name. */
   readonly gpuLabel: string | undefined;
@@ -45,6 +47,7 @@ export class NodeRecord {
   constructor(node: NodeObject, opts: NodeReadOptions) {
     const md = node.metadata ?? {};
     this.name = md.name ?? "";
+    this.jsonName = JSON.stringify(this.name);
     this.resourceVersion = md.resourceVersion;
     const labels = md.labels ?? {};
     this.gpuLabel = (opts.gpuTypeLabel ? labels[opts.gpuTypeLabel] : undefined) ?? labels[Scheduling.gpuProductLabel];

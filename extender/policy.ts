@@ -160,53 +160,83 @@ function staleDescription(rec: NodeRecord, staleAfterMs: number): string {
   );
 }
 
-/** Why a node cannot take the pod, or undefined when it can. `unresolvable`: preemption would not help. */
-function judgeNode(
-  rec: NodeRecord,
-  ctx: PolicyContext,
-  req: PlacementRequest,
-  types: TypeJudge,
-): { code: ReasonCode; reason: string; unresolvable: boolean } | undefined {
-  const o = ctx.options;
-  if (rec.capacity === 0) {
-    return { code: "no_gpus", reason: `node has no allocatable ${o.gpuResource}`, unresolvable: true };
+/** Reasons that preemption could resolve (free GPUs can be freed); every other reason is unresolvable. */
+const RESOLVABLE: ReadonlySet<ReasonCode> = new Set(["insufficient_free_gpus", "unknown_node"]);
+
+const NOT_CACHED = "node is not in the extender's cache yet (informer still syncing); retry shortly";
+
+/**
+ * Judges nodes for one request. Reason texts repeat across thousands of nodes (same type, same free count), so they
+ * are built and JSON-escaped once per distinct value.
+ */
+class NodeJudge {
+  readonly types: TypeJudge;
+  /** Set by `judge` when it returns a code. */
+  reason = "";
+  private readonly freeReasons = new Map<number, string>();
+  private readonly escaped = new Map<string, string>();
+
+  constructor(
+    private readonly ctx: PolicyContext,
+    private readonly req: PlacementRequest,
+  ) {
+    this.types = new TypeJudge(ctx, req);
   }
-  if (rec.health === "unhealthy") {
-    return {
-      code: "unhealthy",
-      reason: `diagnostics mark the node unhealthy: ${rec.healthReason}`,
-      unresolvable: true,
-    };
-  }
-  if (rec.health === "unreported") {
-    if (o.requireDiagnostics) {
-      return {
-        code: "no_diagnostics",
-        reason: `node has no diagnostics report (${Diagnostics.nodeHealth} absent) and reports are required`,
-        unresolvable: true,
-      };
+
+  /** Why the node cannot take the pod, or undefined when it can. */
+  judge(rec: NodeRecord): ReasonCode | undefined {
+    const o = this.ctx.options;
+    const gpus = this.req.gpus;
+    if (rec.capacity === 0) {
+      this.reason = `node has no allocatable ${o.gpuResource}`;
+      return "no_gpus";
     }
-  } else if (!(ctx.now - rec.lastReportMs <= o.staleAfterMs)) {
-    return { code: "stale_diagnostics", reason: staleDescription(rec, o.staleAfterMs), unresolvable: true };
+    if (rec.health === "unhealthy") {
+      this.reason = `diagnostics mark the node unhealthy: ${rec.healthReason}`;
+      return "unhealthy";
+    }
+    if (rec.health === "unreported") {
+      if (o.requireDiagnostics) {
+        this.reason = `node has no diagnostics report (${Diagnostics.nodeHealth} absent) and reports are required`;
+        return "no_diagnostics";
+      }
+    } else if (!(this.ctx.now - rec.lastReportMs <= o.staleAfterMs)) {
+      this.reason = staleDescription(rec, o.staleAfterMs);
+      return "stale_diagnostics";
+    }
+    const v = this.types.verdict(rec.gpuLabel);
+    if (v.code) {
+      this.reason = v.reason;
+      return v.code;
+    }
+    if (rec.healthyCapacity < gpus) {
+      const failing = rec.failingList.length > 0 ? ` (failing devices: ${rec.failingList.join(",")})` : "";
+      this.reason = `pod needs ${gpus} GPUs; node has ${rec.healthyCapacity} healthy of ${rec.capacity}${failing}`;
+      return "insufficient_healthy_gpus";
+    }
+    if (rec.healthyFree < gpus) {
+      const key = rec.healthyFree * 65536 + rec.healthyCapacity;
+      let r = this.freeReasons.get(key);
+      if (r === undefined) {
+        r = `pod needs ${gpus} free GPUs; node has ${rec.healthyFree} free of ${rec.healthyCapacity} healthy`;
+        this.freeReasons.set(key, r);
+      }
+      this.reason = r;
+      return "insufficient_free_gpus";
+    }
+    return undefined;
   }
-  const v = types.verdict(rec.gpuLabel);
-  if (v.code) return { code: v.code, reason: v.reason, unresolvable: true };
-  if (rec.healthyCapacity < req.gpus) {
-    const failing = rec.failingList.length > 0 ? ` (failing devices: ${rec.failingList.join(",")})` : "";
-    return {
-      code: "insufficient_healthy_gpus",
-      reason: `pod needs ${req.gpus} GPUs; node has ${rec.healthyCapacity} healthy of ${rec.capacity}${failing}`,
-      unresolvable: true,
-    };
+
+  /** `reason` as a JSON string literal. */
+  reasonJson(): string {
+    let e = this.escaped.get(this.reason);
+    if (e === undefined) this.escaped.set(this.reason, (e = JSON.stringify(this.reason)));
+    return e;
   }
-  if (rec.healthyFree < req.gpus) {
-    return {
-      code: "insufficient_free_gpus",
-      reason: `pod needs ${req.gpus} free GPUs; node has ${rec.healthyFree} free of ${rec.healthyCapacity} healthy`,
-      unresolvable: false,
-    };
-  }
-  return undefined;
+}
+
+function tally(reasons: Map<ReasonCode, number>, code: ReasonCode): void {
+  reasons.set(code, (reasons.get(code) ?? 0) + 1);
 }
 
 export interface FilterOutcome {
@@ -215,30 +245,27 @@ export interface FilterOutcome {
   reasons: Map<ReasonCode, number>;
 }
 
-const NOT_CACHED = "node is not in the extender's cache yet (informer still syncing); retry shortly";
-
 /** Filter over names only (nodeCacheCapable): node facts come from the state. */
 export function filterNames(ctx: PolicyContext, req: PlacementRequest, names: readonly string[]): FilterOutcome {
-  const types = new TypeJudge(ctx, req);
+  const judge = new NodeJudge(ctx, req);
   const passed: string[] = [];
   const failed: Record<string, string> = {};
   const unresolvable: Record<string, string> = {};
   const reasons = new Map<ReasonCode, number>();
-  for (let i = 0; i < names.length; i++) {
-    const name = names[i]!;
+  for (const name of names) {
     const rec = ctx.state.node(name);
     if (!rec) {
       failed[name] = NOT_CACHED;
-      reasons.set("unknown_node", (reasons.get("unknown_node") ?? 0) + 1);
+      tally(reasons, "unknown_node");
       continue;
     }
-    const bad = judgeNode(rec, ctx, req, types);
-    if (!bad) {
+    const code = judge.judge(rec);
+    if (!code) {
       passed.push(name);
       continue;
     }
-    (bad.unresolvable ? unresolvable : failed)[name] = bad.reason;
-    reasons.set(bad.code, (reasons.get(bad.code) ?? 0) + 1);
+    (RESOLVABLE.has(code) ? failed : unresolvable)[name] = judge.reason;
+    tally(reasons, code);
   }
   return {
     result: {
@@ -252,22 +279,61 @@ export function filterNames(ctx: PolicyContext, req: PlacementRequest, names: re
   };
 }
 
+/**
+ * The same filter, answering with the encoded ExtenderFilterResult: at fleet scale building and then serialising
+ * thousands of map entries costs more than the decisions themselves.
+ */
+export function filterNamesJson(
+  ctx: PolicyContext,
+  req: PlacementRequest,
+  names: readonly string[],
+): { json: string; passed: number; reasons: Map<ReasonCode, number> } {
+  const judge = new NodeJudge(ctx, req);
+  let passed = "";
+  let failed = "";
+  let unresolvable = "";
+  let count = 0;
+  const reasons = new Map<ReasonCode, number>();
+  const notCached = JSON.stringify(NOT_CACHED);
+  for (const name of names) {
+    const rec = ctx.state.node(name);
+    if (!rec) {
+      failed += (failed ? "," : "") + JSON.stringify(name) + ":" + notCached;
+      tally(reasons, "unknown_node");
+      continue;
+    }
+    const code = judge.judge(rec);
+    if (!code) {
+      passed += (count++ ? "," : "") + rec.jsonName;
+      continue;
+    }
+    const entry = rec.jsonName + ":" + judge.reasonJson();
+    if (RESOLVABLE.has(code)) failed += (failed ? "," : "") + entry;
+    else unresolvable += (unresolvable ? "," : "") + entry;
+    tally(reasons, code);
+  }
+  const json =
+    `{"Nodes":null,"NodeNames":[${passed}],"FailedNodes":{${failed}},` +
+    `"FailedAndUnresolvableNodes":{${unresolvable}},"Error":""}`;
+  return { json, passed: count, reasons };
+}
+
 /** Filter over full Node objects: node facts come from the objects, GPU claims from the state. */
 export function filterNodes(ctx: PolicyContext, req: PlacementRequest, nodes: readonly NodeObject[]): FilterOutcome {
-  const types = new TypeJudge(ctx, req);
+  const judge = new NodeJudge(ctx, req);
   const passed: NodeObject[] = [];
   const failed: Record<string, string> = {};
   const unresolvable: Record<string, string> = {};
   const reasons = new Map<ReasonCode, number>();
   for (const node of nodes) {
     const rec = ctx.state.recordFor(node);
-    const bad = judgeNode(rec, ctx, req, types);
-    if (!bad) {
+    const code = judge.judge(rec);
+    if (!code) {
       passed.push(node);
       continue;
     }
-    (bad.unresolvable ? unresolvable : failed)[rec.name] = bad.reason;
-    reasons.set(bad.code, (reasons.get(bad.code) ?? 0) + 1);
+    (RESOLVABLE.has(code) ? failed : unresolvable)[rec.name] = judge.reason;
+    tally(reasons, code);
   }
   return {
     result: {
@@ -288,51 +354,23 @@ export interface ScoreTerms {
   packing: number;
 }
 
+type ScoreSink = (i: number, rec: NodeRecord | undefined, score: number, terms: ScoreTerms | undefined) => void;
+
 /**
  * Scores nodes 0..10. Terms: cost (cheapest $/token among the candidates' GPU types = 1, others min/their cost),
  * deficit (the type the deployment's recommended mix is most short of = 1, proportional below, 0 when not short),
  * packing (fraction of the node's healthy GPUs in use once this pod lands). A term that does not apply to this pod
- * (no profile, no recommendation) drops out of the weighted mean rather than dragging every score down.
+ * (no profile, no recommendation) drops out of the weighted mean rather than dragging every score down. Unknown or
+ * unplaceable nodes score 0. `wantTerms` builds the per-node terms object (tests); the hot path skips it.
  */
-export function prioritize(
+function scoreLoop(
   ctx: PolicyContext,
   req: PlacementRequest,
   records: readonly (NodeRecord | undefined)[],
-): HostPriority[] {
-  const terms = scoreTerms(ctx, req, records);
-  const w = ctx.options.weights;
-  const out: HostPriority[] = new Array(records.length);
-  for (let i = 0; i < records.length; i++) {
-    const rec = records[i];
-    const t = terms[i];
-    if (!rec || !t) {
-      out[i] = { Host: rec?.name ?? "", Score: 0 };
-      continue;
-    }
-    let sum = w.packing * t.packing;
-    let weight = w.packing;
-    if (t.cost !== undefined) {
-      sum += w.cost * t.cost;
-      weight += w.cost;
-    }
-    if (t.deficit !== undefined) {
-      sum += w.deficit * t.deficit;
-      weight += w.deficit;
-    }
-    const score = weight > 0 ? Math.round((MAX_EXTENDER_PRIORITY * sum) / weight) : 0;
-    out[i] = { Host: rec.name, Score: Math.min(MAX_EXTENDER_PRIORITY, Math.max(0, score)) };
-  }
-  return out;
-}
-
-/** Per-node terms (undefined entry = node unknown or not placeable), exposed so each term can be tested alone. */
-export function scoreTerms(
-  ctx: PolicyContext,
-  req: PlacementRequest,
-  records: readonly (NodeRecord | undefined)[],
-): (ScoreTerms | undefined)[] {
+  sink: ScoreSink,
+  wantTerms: boolean,
+): void {
   const types = new TypeJudge(ctx, req);
-  // Cheapest cost per token among the candidates' GPU types.
   let minCost = Infinity;
   for (const rec of records) {
     const f = rec ? types.verdict(rec.gpuLabel).facts : undefined;
@@ -341,32 +379,83 @@ export function scoreTerms(
   const deficits = deficitByType(ctx, req);
   let maxDeficit = 0;
   if (deficits) for (const d of deficits.values()) maxDeficit = Math.max(maxDeficit, d);
-
-  const out: (ScoreTerms | undefined)[] = new Array(records.length);
+  const w = ctx.options.weights;
+  const gpus = req.gpus;
   for (let i = 0; i < records.length; i++) {
     const rec = records[i];
     if (!rec || rec.healthyCapacity <= 0) {
-      out[i] = undefined;
+      sink(i, rec, 0, undefined);
       continue;
     }
     const v = types.verdict(rec.gpuLabel);
     if (v.code) {
-      out[i] = undefined;
+      sink(i, rec, 0, undefined);
       continue;
     }
-    const cost =
-      v.facts && Number.isFinite(minCost) && Number.isFinite(v.facts.costPerMillionTokens)
-        ? minCost / v.facts.costPerMillionTokens
-        : undefined;
+    const packing = Math.min(1, Math.max(0, (rec.healthyCapacity - rec.healthyFree + gpus) / rec.healthyCapacity));
+    let sum = w.packing * packing;
+    let weight = w.packing;
+    let cost: number | undefined;
+    if (v.facts && Number.isFinite(minCost) && Number.isFinite(v.facts.costPerMillionTokens)) {
+      cost = minCost / v.facts.costPerMillionTokens;
+      sum += w.cost * cost;
+      weight += w.cost;
+    }
     let deficit: number | undefined;
     if (deficits) {
       const d = v.gpuType !== undefined ? (deficits.get(v.gpuType) ?? 0) : 0;
       deficit = maxDeficit > 0 && d > 0 ? d / maxDeficit : 0;
+      sum += w.deficit * deficit;
+      weight += w.deficit;
     }
-    const used = rec.healthyCapacity - rec.healthyFree + req.gpus;
-    const packing = Math.min(1, Math.max(0, used / rec.healthyCapacity));
-    out[i] = { cost, deficit, packing };
+    const score = weight > 0 ? Math.round((MAX_EXTENDER_PRIORITY * sum) / weight) : 0;
+    sink(
+      i,
+      rec,
+      Math.min(MAX_EXTENDER_PRIORITY, Math.max(0, score)),
+      wantTerms ? { cost, deficit, packing } : undefined,
+    );
   }
+}
+
+export function prioritize(
+  ctx: PolicyContext,
+  req: PlacementRequest,
+  records: readonly (NodeRecord | undefined)[],
+): HostPriority[] {
+  const out: HostPriority[] = [];
+  scoreLoop(ctx, req, records, (_i, rec, score) => out.push({ Host: rec?.name ?? "", Score: score }), false);
+  return out;
+}
+
+/** The same scores, encoded as a HostPriorityList; `names[i]` answers for `records[i]` (unknown nodes score 0). */
+export function prioritizeJson(
+  ctx: PolicyContext,
+  req: PlacementRequest,
+  names: readonly string[],
+  records: readonly (NodeRecord | undefined)[],
+): string {
+  let out = "";
+  scoreLoop(
+    ctx,
+    req,
+    records,
+    (i, rec, score) => {
+      out += (i ? "," : "") + '{"Host":' + (rec ? rec.jsonName : JSON.stringify(names[i])) + ',"Score":' + score + "}";
+    },
+    false,
+  );
+  return "[" + out + "]";
+}
+
+/** Per-node terms (undefined entry = node unknown or not placeable), exposed so each term can be tested alone. */
+export function scoreTerms(
+  ctx: PolicyContext,
+  req: PlacementRequest,
+  records: readonly (NodeRecord | undefined)[],
+): (ScoreTerms | undefined)[] {
+  const out: (ScoreTerms | undefined)[] = [];
+  scoreLoop(ctx, req, records, (_i, _rec, _score, terms) => out.push(terms), true);
   return out;
 }
 

@@ -19,9 +19,9 @@ import { ExtenderMetrics, type Outcome, type Verb } from "./metrics.js";
 import { podFacts } from "./pod.js";
 import {
   DEFAULT_WEIGHTS,
-  filterNames,
+  filterNamesJson,
   filterNodes,
-  prioritize,
+  prioritizeJson,
   type PlacementRequest,
   type PolicyContext,
   type PolicyOptions,
@@ -35,7 +35,6 @@ import {
   parseJson,
   type ExtenderArgs,
   type ExtenderBindingResult,
-  type HostPriority,
 } from "./wire.js";
 
 export interface ObjectRef {
@@ -238,16 +237,23 @@ export async function startExtender(options: ExtenderOptions = {}): Promise<Exte
       };
     }
     const ctx = context();
-    const out = NodeNames ? filterNames(ctx, req, NodeNames) : filterNodes(ctx, req, Nodes!.items);
-    metrics.filteredOut(out.reasons);
-    if (log.isLevelEnabled("debug")) {
-      const passed = out.result.NodeNames?.length ?? out.result.Nodes?.items.length ?? 0;
-      log.debug(
-        { verb: "filter", pod: podName(args.value), passed, reasons: Object.fromEntries(out.reasons) },
-        "filtered",
-      );
+    let text: string;
+    let passed: number;
+    let reasons;
+    if (NodeNames) {
+      const out = filterNamesJson(ctx, req, NodeNames);
+      ({ json: text, passed, reasons } = out);
+    } else {
+      const out = filterNodes(ctx, req, Nodes!.items);
+      text = JSON.stringify(out.result);
+      passed = out.result.Nodes!.items.length;
+      reasons = out.reasons;
     }
-    return { text: JSON.stringify(out.result), outcome: "managed" };
+    metrics.filteredOut(reasons);
+    if (log.isLevelEnabled("debug")) {
+      log.debug({ verb: "filter", pod: podName(args.value), passed, reasons: Object.fromEntries(reasons) }, "filtered");
+    }
+    return { text, outcome: "managed" };
   }
 
   function handlePrioritize(body: string): { text: string; outcome: Outcome } {
@@ -266,13 +272,10 @@ export async function startExtender(options: ExtenderOptions = {}): Promise<Exte
     if (!req) return { text: "[]", outcome: "passthrough" };
     const ctx = context();
     const { NodeNames, Nodes } = args.value;
+    const names = NodeNames ?? Nodes!.items.map((n) => n.metadata?.name ?? "");
     const records = NodeNames ? NodeNames.map((n) => state.node(n)) : Nodes!.items.map((n) => state.recordFor(n));
-    const scores: HostPriority[] = prioritize(ctx, req, records);
-    if (NodeNames) {
-      // Unknown names still get an entry so every candidate is answered.
-      for (let i = 0; i < scores.length; i++) if (!records[i]) scores[i] = { Host: NodeNames[i]!, Score: 0 };
-    }
-    return { text: JSON.stringify(scores), outcome: "managed" };
+    // Unknown names still get an entry (score 0) so every candidate is answered.
+    return { text: prioritizeJson(ctx, req, names, records), outcome: "managed" };
   }
 
   async function handleBind(body: string): Promise<{ text: string; outcome: Outcome }> {

@@ -13,6 +13,8 @@ interface PodRecord extends GpuClaim {
   /** Node the pod is bound (or being bound) to; undefined while pending. */
   node: string | undefined;
   deploymentKey: string | undefined;
+  /** GPU label this pod is counted under in its deployment's placed counts (kept in step with node relabels). */
+  countedLabel: string | undefined;
   /** True while our own bind is in flight: devices are held before the Binding is posted. */
   reserved: boolean;
 }
@@ -32,12 +34,14 @@ export interface ClusterFeed {
 }
 
 const TERMINAL = new Set(["Succeeded", "Failed"]);
+const EMPTY: ReadonlyMap<string, number> = new Map();
 
 export class ClusterState implements ClusterFeed {
   private readonly nodes = new Map<string, NodeRecord>();
   private readonly pods = new Map<string, PodRecord>();
   private readonly podsByNode = new Map<string, Set<string>>();
-  private readonly podsByDeployment = new Map<string, Set<string>>();
+  /** deployment key → raw GPU label → pods placed there, maintained on every change so prioritize reads it in O(1). */
+  private readonly placed = new Map<string, Map<string, number>>();
 
   constructor(readonly nodeOptions: NodeReadOptions = { gpuResource: Scheduling.gpuResource }) {}
 
@@ -68,11 +72,14 @@ export class ClusterState implements ClusterFeed {
     if (!name) return;
     const rec = new NodeRecord(node, this.nodeOptions);
     rec.recompute(this.claimsOn(name));
+    const before = this.nodes.get(name)?.gpuLabel;
     this.nodes.set(name, rec);
+    if (before !== rec.gpuLabel) this.recount(name, rec.gpuLabel);
   }
 
   deleteNode(name: string): void {
     this.nodes.delete(name);
+    this.recount(name, undefined);
   }
 
   upsertPod(pod: PodObject): void {
@@ -99,6 +106,7 @@ export class ClusterState implements ClusterFeed {
       gpus,
       devices: parseDeviceList(pod.metadata?.annotations?.[Scheduling.assignedDevices]),
       deploymentKey: podDeploymentKey(pod),
+      countedLabel: undefined,
       reserved: false,
     };
     if (prev) this.detach(prev);
@@ -149,6 +157,7 @@ export class ClusterState implements ClusterFeed {
       gpus: pod.gpus,
       devices,
       deploymentKey: prev?.deploymentKey,
+      countedLabel: undefined,
       reserved: true,
     });
     return devices;
@@ -172,17 +181,30 @@ export class ClusterState implements ClusterFeed {
   }
 
   /** Pods of a deployment placed (bound or being bound) per raw GPU label value. */
-  placedByGpuLabel(deploymentKey: string): Map<string, number> {
-    const out = new Map<string, number>();
-    const uids = this.podsByDeployment.get(deploymentKey);
-    if (!uids) return out;
+  placedByGpuLabel(deploymentKey: string): ReadonlyMap<string, number> {
+    return this.placed.get(deploymentKey) ?? EMPTY;
+  }
+
+  private count(deploymentKey: string, label: string, delta: number): void {
+    let m = this.placed.get(deploymentKey);
+    if (!m) this.placed.set(deploymentKey, (m = new Map()));
+    const n = (m.get(label) ?? 0) + delta;
+    if (n > 0) m.set(label, n);
+    else m.delete(label);
+    if (m.size === 0) this.placed.delete(deploymentKey);
+  }
+
+  /** A node appeared, vanished or changed GPU label: move its pods' placed counts to the new label. */
+  private recount(nodeName: string, label: string | undefined): void {
+    const uids = this.podsByNode.get(nodeName);
+    if (!uids) return;
     for (const uid of uids) {
       const p = this.pods.get(uid);
-      if (!p?.node) continue;
-      const label = this.nodes.get(p.node)?.gpuLabel;
-      if (label !== undefined) out.set(label, (out.get(label) ?? 0) + 1);
+      if (!p?.deploymentKey) continue;
+      if (p.countedLabel !== undefined) this.count(p.deploymentKey, p.countedLabel, -1);
+      p.countedLabel = label;
+      if (label !== undefined) this.count(p.deploymentKey, label, 1);
     }
-    return out;
   }
 
   private *claimsOn(nodeName: string): Generator<[string, GpuClaim]> {
@@ -196,10 +218,10 @@ export class ClusterState implements ClusterFeed {
 
   private attach(rec: PodRecord): void {
     this.pods.set(rec.uid, rec);
-    if (rec.deploymentKey) {
-      let set = this.podsByDeployment.get(rec.deploymentKey);
-      if (!set) this.podsByDeployment.set(rec.deploymentKey, (set = new Set()));
-      set.add(rec.uid);
+    rec.countedLabel = undefined;
+    if (rec.node && rec.deploymentKey) {
+      rec.countedLabel = this.nodes.get(rec.node)?.gpuLabel;
+      if (rec.countedLabel !== undefined) this.count(rec.deploymentKey, rec.countedLabel, 1);
     }
     if (rec.node) {
       let set = this.podsByNode.get(rec.node);
@@ -211,11 +233,8 @@ export class ClusterState implements ClusterFeed {
 
   private detach(rec: PodRecord): void {
     this.pods.delete(rec.uid);
-    if (rec.deploymentKey) {
-      const set = this.podsByDeployment.get(rec.deploymentKey);
-      set?.delete(rec.uid);
-      if (set?.size === 0) this.podsByDeployment.delete(rec.deploymentKey);
-    }
+    if (rec.deploymentKey && rec.countedLabel !== undefined) this.count(rec.deploymentKey, rec.countedLabel, -1);
+    rec.countedLabel = undefined;
     if (rec.node) {
       const set = this.podsByNode.get(rec.node);
       set?.delete(rec.uid);

@@ -4,8 +4,10 @@ import {
   DEFAULT_WEIGHTS,
   deficitByType,
   filterNames,
+  filterNamesJson,
   filterNodes,
   prioritize,
+  prioritizeJson,
   scoreTerms,
   type PlacementRequest,
   type PolicyContext,
@@ -258,5 +260,35 @@ describe("extender prioritize", () => {
     expect(scores.map((s) => s.Score)).to.deep.equal([8, 0, 0, 5]);
     const zero = prioritize(ctx(state, onlyWeights(0, 0, 0)), req, recs);
     expect(zero.every((s) => s.Score === 0)).to.equal(true);
+  });
+});
+
+describe("extender encoded answers", () => {
+  it("encodes the names-only filter exactly as the object form serialises", () => {
+    const { state } = fleet();
+    const req: PlacementRequest = { model: "llama-8b", gpus: 2, deploymentKey: undefined };
+    const expected = filterNames(ctx(state), req, ALL);
+    const encoded = filterNamesJson(ctx(state), req, ALL);
+    expect(JSON.parse(encoded.json)).to.deep.equal(expected.result);
+    expect(encoded.passed).to.equal(expected.result.NodeNames!.length);
+    expect(encoded.reasons).to.deep.equal(expected.reasons);
+    const none = filterNamesJson(ctx(state), req, []);
+    expect(JSON.parse(none.json)).to.deep.equal({
+      Nodes: null,
+      NodeNames: [],
+      FailedNodes: {},
+      FailedAndUnresolvableNodes: {},
+      Error: "",
+    });
+  });
+
+  it("encodes prioritize as the object form serialises, answering unknown names with 0", () => {
+    const { state } = fleet();
+    const req: PlacementRequest = { model: "llama-8b", gpus: 1, deploymentKey: undefined };
+    const names = ["h100-a", "ghost", "l4-a", "a10g-a"];
+    const recs = names.map((n) => state.node(n));
+    const expected = prioritize(ctx(state), req, recs).map((h, i) => ({ ...h, Host: names[i] }));
+    expect(JSON.parse(prioritizeJson(ctx(state), req, names, recs))).to.deep.equal(expected);
+    expect(prioritizeJson(ctx(state), req, [], [])).to.equal("[]");
   });
 });
