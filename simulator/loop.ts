@@ -20,12 +20,20 @@ export class EngineLoop {
   private immediate: NodeJS.Immediate | null = null;
   private pending: { step: Step; end: number } | null = null;
   private stopped = false;
+  /** Earliest arrival since the loop went idle. */
+  private wakeAt = Infinity;
   /** Multiplies step durations (fault injection: a slower GPU). */
   slowdown = 1;
   /** While true, no step starts (fault injection: a hung engine). */
   paused = false;
-  /** Called after each committed step (KV event flush, SSE flush). */
+  /** Called after each committed step (KV event batch). */
   afterStep: (() => void) | null = null;
+  /**
+   * Called once the loop yields after committing one or more steps: the server writes each stream's pending chunks
+   * here. When the loop keeps up that is once per step (exact inter-token gaps); when it falls behind, the tokens of
+   * the steps it catches up on go out in one write per stream instead of one per token, so load degrades gracefully.
+   */
+  afterSlice: (() => void) | null = null;
 
   constructor(engine: Engine, speedup: number) {
     if (!(speedup > 0)) throw new RangeError(`speedup: ${speedup} must be a positive number`);
@@ -43,12 +51,19 @@ export class EngineLoop {
     return Math.max(this.simTime, this.wallSim());
   }
 
-  /** Wakes the loop after new work arrived (no-op while a step is in flight). */
-  kick(): void {
-    if (this.stopped || this.paused || this.pending || this.immediate) return;
+  /**
+   * Wakes the idle loop after new work arrived at simulated time `at` (no-op while a step is in flight). The engine
+   * starts stepping at the arrival's simulated time, not whenever the host gets round to it: host CPU time and
+   * scheduling jitter, multiplied by the speedup, must not show up as simulated GPU time.
+   */
+  kick(at = this.now()): void {
+    if (this.stopped || this.paused || this.pending) return;
+    this.wakeAt = Math.min(this.wakeAt, at);
+    if (this.immediate) return;
     this.immediate = setImmediate(() => {
       this.immediate = null;
-      this.simTime = Math.max(this.simTime, this.wallSim());
+      this.simTime = Math.max(this.simTime, this.wakeAt);
+      this.wakeAt = Infinity;
       this.run();
     });
   }
@@ -68,33 +83,34 @@ export class EngineLoop {
 
   private run(): void {
     const sliceEnd = performance.now() + SLICE_MS;
+    let committed = false;
+    const yieldNow = () => {
+      if (committed) this.afterSlice?.();
+    };
     for (;;) {
-      if (this.stopped || this.paused) return;
+      if (this.stopped || this.paused) return yieldNow();
       if (!this.pending) {
         const step = this.engine.plan(this.simTime);
-        if (!step) return; // idle until kick()
+        if (!step) return yieldNow(); // idle until kick()
         this.pending = { step, end: this.simTime + step.duration * this.slowdown };
       }
       const wallDue = this.wallStart + (this.pending.end / this.speedup) * 1000;
       const wait = wallDue - performance.now();
-      if (wait > 1) {
-        this.timer = setTimeout(() => {
-          this.timer = null;
-          this.run();
-        }, wait);
-        return;
-      }
-      if (performance.now() > sliceEnd) {
-        this.timer = setTimeout(() => {
-          this.timer = null;
-          this.run();
-        }, 0);
-        return;
+      if (wait > 1 || performance.now() > sliceEnd) {
+        this.timer = setTimeout(
+          () => {
+            this.timer = null;
+            this.run();
+          },
+          Math.max(0, wait),
+        );
+        return yieldNow();
       }
       const { step, end } = this.pending;
       this.pending = null;
       this.simTime = end;
       this.engine.commit(step, end);
+      committed = true;
       this.afterStep?.();
     }
   }

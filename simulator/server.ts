@@ -89,6 +89,13 @@ export interface RunningSimulator {
   close(): Promise<void>;
 }
 
+interface PendingStream {
+  res: ServerResponse;
+  text: string;
+  end: boolean;
+  dirty: boolean;
+}
+
 interface Adapter {
   name: string;
   id: number;
@@ -181,6 +188,28 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   }
 
   let publisher: KvEventPublisher | undefined;
+  // Streams with chunks waiting for the end of the loop's slice (see EngineLoop.afterSlice).
+  let dirty: PendingStream[] = [];
+  loop.afterSlice = () => {
+    const list = dirty;
+    dirty = [];
+    for (const p of list) {
+      p.dirty = false;
+      const text = p.text;
+      p.text = "";
+      if (p.res.destroyed) continue;
+      if (p.end) p.res.end(text);
+      else p.res.write(text);
+    }
+  };
+  const queue = (p: PendingStream, text: string, end = false) => {
+    p.text += text;
+    p.end = end;
+    if (!p.dirty) {
+      p.dirty = true;
+      dirty.push(p);
+    }
+  };
   loop.afterStep = () => {
     if (publisher) publisher.publish(engine.drainKvEvents());
     else engine.drainKvEvents();
@@ -257,6 +286,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
         const open = writer.opening();
         if (open) res.write(open);
       }
+      const pending: PendingStream = { res, text: "", end: false, dirty: false };
       const engineReq: EngineRequest = {
         id,
         promptTokens: parsed.promptTokens,
@@ -266,7 +296,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
         outputToken: (i) => reply.tokenId(i),
         onToken: (i) => {
           if (!writer) return;
-          res.write(i === genTokens - 1 ? writer.last(tokenJson(i), finishReason) : writer.token(tokenJson(i)));
+          queue(pending, i === genTokens - 1 ? writer.last(tokenJson(i), finishReason) : writer.token(tokenJson(i)));
         },
         onFinish: (reason) => {
           finishedWith = reason;
@@ -275,7 +305,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
             let out = "";
             if (parsed.includeUsage) out += writer.usage(usage(prompt, genTokens));
             out += writer.done();
-            res.end(out);
+            queue(pending, out, true);
           } else {
             const text = stopAt?.stopped ? stopAt.text : reply.text(genTokens);
             sendJson(
@@ -291,8 +321,9 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
         if (finishedWith === null) engine.abort(id, loop.now());
         resolve();
       });
-      engine.submit(engineReq, loop.now());
-      loop.kick();
+      const arrival = loop.now();
+      engine.submit(engineReq, arrival);
+      loop.kick(arrival);
     });
     await done;
   }

@@ -1,0 +1,21 @@
+// What the calibration benchmark and the fit measure for one figure of a profile, on the engine model in virtual time.
+import type { EngineConfig } from "../../simulator/engine.js";
+import { saturationThroughput, singleRequest } from "../../simulator/offline.js";
+import type { CalibrationFigure } from "../../simulator/profiles.js";
+
+/** Requests sent at once for a saturation figure: enough to keep the batch full well past the ramp. */
+export function saturationCount(config: EngineConfig, quick: boolean): number {
+  const n = Math.max(1000, 2 * config.maxNumSeqs);
+  return quick ? Math.ceil(n / 4) : n;
+}
+
+export function measureFigure(config: EngineConfig, f: CalibrationFigure, quick = false): number {
+  switch (f.metric) {
+    case "ttft_ms":
+      return singleRequest(config, f.promptTokens, 1).ttftMs;
+    case "itl_ms":
+      return singleRequest(config, f.promptTokens, f.outputTokens).itlMs;
+    case "output_tok_s":
+      return saturationThroughput(config, f.promptTokens, f.outputTokens, saturationCount(config, quick));
+  }
+}
