@@ -8,7 +8,7 @@ import { startRouter } from "../../router/server.js";
 const redisUrl = process.env.REDIS_URL;
 const endpoints = process.env.ENDPOINTS_FILE;
 if (!redisUrl || !endpoints) throw new Error("REDIS_URL and ENDPOINTS_FILE are required");
-const logger = pino({ level: "warn" });
+const logger = pino({ level: "warn" }, pino.destination(2)); // stdout carries the handshake line
 const admission = await createAdmission({
   redisUrl,
   logger,

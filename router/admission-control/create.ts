@@ -12,7 +12,7 @@ import type {
   AdmissionTicket,
   TokenUsage,
 } from "../admission.js";
-import { identify, type AuthMode } from "../auth/authenticate.js";
+import { identify, type AuthMode, type Identity } from "../auth/authenticate.js";
 import {
   defaultFairQueueOptions,
   FairQueue,
@@ -35,6 +35,8 @@ export interface AdmissionConfig {
   /** What to do while Redis is unreachable: serve with local limits (`open`, default) or refuse (`closed`). */
   onRedisFailure?: RedisFailureMode;
   keyPrefix?: string;
+  /** A Redis command slower than this counts as a failure (three in a row: Redis is treated as down). */
+  redisCommandTimeoutMs?: number;
   /** `keys`: `Authorization: Bearer <API key>` required; `off` (default): the `user` header names the tenant. */
   auth?: AuthMode;
   /** With auth off, a `user` header naming no known user: `allow` (no per-user limits, default) or `reject` (401). */
@@ -80,7 +82,7 @@ export async function createAdmission(config: AdmissionConfig = {}): Promise<Adm
     redisUrl: config.redisUrl,
     onRedisFailure: config.onRedisFailure ?? "open",
     keyPrefix,
-    commandTimeoutMs: 500,
+    commandTimeoutMs: config.redisCommandTimeoutMs ?? 1000,
     logger,
     registry,
   });
@@ -109,7 +111,24 @@ export async function createAdmission(config: AdmissionConfig = {}): Promise<Adm
       return { ok: false, rejection: r };
     };
     try {
-      const who = await identify(req, authMode, cache);
+      let who: Identity;
+      try {
+        who = await identify(req, authMode, cache);
+      } catch (err) {
+        // The user store is unreachable and this user is not cached. Without auth, fail-open serves the request
+        // with no per-user limits; a key cannot be verified, so with auth on (or fail-closed) the answer is 503.
+        const message = err instanceof Error ? err.message : String(err);
+        if (authMode === "keys" || config.onRedisFailure === "closed") {
+          return refuse(
+            rejection(503, "service_unavailable", `cannot look up the caller: user store unreachable (${message})`, {
+              "retry-after": "1",
+            }),
+            "redis-down",
+          );
+        }
+        logger.debug({ err: message }, "user store unreachable; serving without per-user limits");
+        who = { ok: true, name: req.user ?? headerString(req.headers["user"]) };
+      }
       if (!who.ok) return refuse(rejection(401, who.code, who.message, { "x-error-user": who.header }), "auth");
       const user = who.user;
       if (who.name && !user && config.unknownUsers === "reject") {
@@ -308,6 +327,11 @@ function resolvePriority(
 
 function header(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
+}
+
+function headerString(v: string | string[] | undefined): string | undefined {
+  const s = header(v);
+  return s ? s : undefined;
 }
 
 function queueRejection(reason: QueueRefusal, model: string, priority: number) {

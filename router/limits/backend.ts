@@ -43,6 +43,8 @@ export class LimitBackend {
   private readonly memory: Stores = { windows: new MemoryWindowStore(), leases: new MemoryLeaseStore(), shared: false };
   private readonly remote?: Stores;
   private up = false;
+  private consecutiveFailures = 0;
+  private probe?: NodeJS.Timeout;
   private readonly upGauge: Gauge;
   private readonly fallbacks: Counter;
   private readonly firstReady: Promise<void>;
@@ -85,6 +87,7 @@ export class LimitBackend {
     redis.on("ready", () => this.markUp());
     redis.on("error", (err: Error) => this.markDown(err));
     redis.on("close", () => this.markDown(new Error("connection closed")));
+    redis.on("end", () => this.markDown(new Error("connection ended")));
   }
 
   /** Waits (bounded) for the first Redis connection so the first requests are counted in shared state. */
@@ -108,10 +111,14 @@ export class LimitBackend {
     if (!this.remote) return op(this.memory);
     if (this.up) {
       try {
-        return await op(this.remote);
+        const result = await op(this.remote);
+        this.consecutiveFailures = 0;
+        return result;
       } catch (err) {
         if (!isConnectionError(err)) throw err;
-        this.markDown(err as Error);
+        // One slow answer on a busy machine is not an outage: this request goes local, Redis stays in use until
+        // failures repeat (or the connection drops, which marks it down at once).
+        if (++this.consecutiveFailures >= 3) this.markDown(err as Error);
       }
     }
     this.fallbacks.inc({ mode: this.opts.onRedisFailure });
@@ -129,6 +136,7 @@ export class LimitBackend {
   }
 
   async close(): Promise<void> {
+    if (this.probe) clearInterval(this.probe);
     if (this.redis) {
       this.redis.removeAllListeners("close");
       this.redis.removeAllListeners("error");
@@ -138,6 +146,9 @@ export class LimitBackend {
   }
 
   private markUp(): void {
+    this.consecutiveFailures = 0;
+    if (this.probe) clearInterval(this.probe);
+    this.probe = undefined;
     if (this.up) return;
     this.up = true;
     this.upGauge.set(1);
@@ -151,6 +162,18 @@ export class LimitBackend {
     const mode =
       this.opts.onRedisFailure === "open" ? "serving with local limits (fail-open)" : "refusing (fail-closed)";
     this.opts.logger.warn({ redis: redactUrl(this.opts.redisUrl), err: err.message }, `redis unreachable: ${mode}`);
+    // A connection that stays open but stopped answering gets no new "ready" event: probe it.
+    const redis = this.redis;
+    if (redis && !this.probe) {
+      this.probe = setInterval(() => {
+        if (redis.status !== "ready") return; // reconnecting: "ready" will mark it up
+        redis.ping().then(
+          () => this.markUp(),
+          () => {},
+        );
+      }, 250);
+      this.probe.unref();
+    }
   }
 }
 

@@ -123,6 +123,25 @@ describe("admission control shared through Redis", function () {
     expect(await a.registry.metrics()).to.match(/aibrix_router_redis_up 1/);
   });
 
+  it("treats a Redis that stops answering (connection open) as down, then notices when it answers again", async () => {
+    await pair({ redisCommandTimeoutMs: 100 });
+    const { Redis } = await import("ioredis");
+    const admin = new Redis(redis.url);
+    try {
+      await a.users.put({ name: "paused", rpm: 1000, tpm: null, keys: [] });
+      expect((await a.control.admit(req({ user: "paused" }), sig())).ok).to.equal(true); // cached from here on
+      await admin.call("CLIENT", "PAUSE", "1200", "ALL");
+      const during = await Promise.all(
+        Array.from({ length: 6 }, () => a.control.admit(req({ user: "paused" }), sig())),
+      );
+      expect(during.every((d) => d.ok)).to.equal(true);
+      expect(a.redisUp()).to.equal(false);
+      await waitFor(() => a.redisUp(), 5000);
+    } finally {
+      admin.disconnect();
+    }
+  });
+
   it("fail-closed refuses with 503 while Redis is down", async () => {
     await pair({ onRedisFailure: "closed" });
     await a.users.put({ name: "closed", rpm: 100, tpm: null, keys: [] });
