@@ -4,7 +4,9 @@ import { expect } from "chai";
 import { mkdtemp, rm, writeFile, utimes } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import https from "node:https";
 import { pino } from "pino";
+import { createCertificateAuthority, createServingCertificate } from "../../../webhooks/certificates.js";
 import type { BindingRequest, PodBinder } from "../../../extender/bind.js";
 import { startExtender, type ExtenderHandle } from "../../../extender/server.js";
 import { ClusterState } from "../../../extender/state.js";
@@ -249,5 +251,39 @@ describe("extender hot reload", () => {
       err = e;
     }
     expect(String(err)).to.contain('models.m.profiles[0].gpu: "X" breaks rule "known GPU type"');
+  });
+});
+
+describe("extender over HTTPS", () => {
+  it("serves the verbs with the given certificate", async () => {
+    const ca = createCertificateAuthority("extender-test-ca", 3600);
+    const leaf = createServingCertificate(ca, ["localhost", "127.0.0.1"], 3600);
+    const ext = await startExtender({
+      state: freshFleet(),
+      profiles: fleetProfiles(),
+      tls: { cert: leaf.certPem, key: leaf.keyPem },
+      logger: quiet,
+      clock: () => NOW,
+    });
+    try {
+      expect(ext.urlPrefix).to.match(/^https:\/\/127\.0\.0\.1:\d+\/scheduler$/);
+      const body = JSON.stringify({ Pod: pod("m", { model: "llama-8b", gpus: 1 }), NodeNames: ["l4-a"] });
+      const answer = await new Promise<string>((resolve, reject) => {
+        const req = https.request(
+          `${ext.urlPrefix}/filter`,
+          { method: "POST", ca: ca.certPem, headers: { "content-type": "application/json" } },
+          (res) => {
+            let text = "";
+            res.on("data", (c: Buffer) => (text += c.toString()));
+            res.on("end", () => resolve(text));
+          },
+        );
+        req.on("error", reject);
+        req.end(body);
+      });
+      expect((JSON.parse(answer) as { NodeNames: string[] }).NodeNames).to.deep.equal(["l4-a"]);
+    } finally {
+      await ext.close();
+    }
   });
 });
