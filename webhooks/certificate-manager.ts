@@ -177,8 +177,9 @@ export class CertificateManager {
   private async adopt(b: ServingBundle): Promise<ServingBundle> {
     const changed = this.bundle?.certPem !== b.certPem;
     this.bundle = b;
-    if (changed) for (const l of this.listeners) l(b);
+    // Publish first: after a CA rotation the API server must trust the new CA before it meets the new leaf.
     await this.publish();
+    if (changed) for (const l of this.listeners) l(b);
     return b;
   }
 

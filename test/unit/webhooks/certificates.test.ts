@@ -102,10 +102,15 @@ describe("webhooks: certificates", () => {
   it("rotates an expiring CA and trusts old and new CAs together while replicas switch", async () => {
     const store = new MemorySecretStore();
     let now = new Date();
-    const m = manager(store, { now: () => now, caLifetimeSeconds: 900, leafLifetimeSeconds: 300 });
+    const publisher = new MemoryCaBundlePublisher();
+    const m = manager(store, { now: () => now, caLifetimeSeconds: 900, leafLifetimeSeconds: 300, publisher });
+    const trustedWhenServed: string[] = [];
+    m.onChange(() => trustedWhenServed.push(publisher.published.at(-1) ?? "nothing published"));
     const first = await m.ensure();
     now = new Date(now.getTime() + 650_000); // CA (900 s) is due after 600 s, still valid
     const second = await m.ensure();
+    // The new bundle was published before the new leaf was handed to the TLS server.
+    expect(trustedWhenServed).to.deep.equal([first.caBundlePem, second.caBundlePem]);
     expect(second.ca.certPem).to.not.equal(first.ca.certPem);
     expect(splitPem(second.caBundlePem)).to.deep.equal([second.ca.certPem, first.ca.certPem]);
     expect(signedBy(second.certPem, second.ca.certPem)).to.equal(true);
