@@ -1,7 +1,7 @@
 // The loopback cluster's PKI: one CA that signs every serving and client certificate, plus the key pair kube-apiserver
 // uses to sign and verify service-account tokens. Keys come from node:crypto (fast, native); node-forge only builds
 // and signs the X.509 structures.
-import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { generateKeyPair, generateKeyPairSync, randomBytes } from "node:crypto";
 import forge from "node-forge";
 
 export interface KeyPairPem {
@@ -17,16 +17,37 @@ export interface ClusterPki {
   admin: KeyPairPem;
   /** Service-account token signing key (PKCS#8) and its public half (SPKI). */
   serviceAccount: { privateKeyPem: string; publicKeyPem: string };
+  /** Client certificates of the controller-manager and scheduler (the identities bootstrap RBAC grants). */
+  controllerManager: KeyPairPem;
+  scheduler: KeyPairPem;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-function rsaKeys(): { privateKeyPem: string; publicKeyPem: string } {
-  const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
-  return {
-    privateKeyPem: privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
-    publicKeyPem: publicKey.export({ type: "spki", format: "pem" }).toString(),
-  };
+type RsaPair = { privateKeyPem: string; publicKeyPem: string };
+function rsaKeys(): RsaPair {
+  const { privateKey, publicKey } = generateKeyPairSync("rsa", {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: "spki", format: "pem" },
+    privateKeyEncoding: { type: "pkcs8", format: "pem" },
+  });
+  return { privateKeyPem: privateKey, publicKeyPem: publicKey };
+}
+
+/** Key generation dominates start-up on a busy machine; the libuv pool runs these in parallel. */
+function rsaKeysAsync(): Promise<RsaPair> {
+  return new Promise((resolve, reject) =>
+    generateKeyPair(
+      "rsa",
+      {
+        modulusLength: 2048,
+        publicKeyEncoding: { type: "spki", format: "pem" },
+        privateKeyEncoding: { type: "pkcs8", format: "pem" },
+      },
+      (err, publicKey, privateKey) =>
+        err ? reject(err) : resolve({ privateKeyPem: privateKey, publicKeyPem: publicKey }),
+    ),
+  );
 }
 
 interface CertRequest {
@@ -39,8 +60,10 @@ interface CertRequest {
   validDays: number;
 }
 
-function issue(req: CertRequest): { cert: forge.pki.Certificate; key: forge.pki.rsa.PrivateKey; pem: KeyPairPem } {
-  const pair = rsaKeys();
+function issue(
+  req: CertRequest,
+  pair: RsaPair = rsaKeys(),
+): { cert: forge.pki.Certificate; key: forge.pki.rsa.PrivateKey; pem: KeyPairPem } {
   const key = forge.pki.privateKeyFromPem(pair.privateKeyPem) as forge.pki.rsa.PrivateKey;
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.publicKeyFromPem(pair.publicKeyPem);
@@ -90,8 +113,8 @@ export class CertificateAuthority {
     readonly pem: KeyPairPem,
   ) {}
 
-  static create(commonName = "aibrix-ts-loopback-ca", validDays = 7): CertificateAuthority {
-    const ca = issue({ subject: { CN: commonName }, usage: "ca", validDays });
+  static create(commonName = "aibrix-ts-loopback-ca", validDays = 7, pair?: RsaPair): CertificateAuthority {
+    const ca = issue({ subject: { CN: commonName }, usage: "ca", validDays }, pair);
     return new CertificateAuthority(ca.cert, ca.key, ca.pem);
   }
 
@@ -103,44 +126,58 @@ export class CertificateAuthority {
     );
   }
 
-  serving(opts: ServingCertOptions): KeyPairPem {
-    return issue({
-      subject: { CN: opts.commonName },
-      issuer: { cert: this.cert, key: this.key },
-      usage: "server",
-      dnsNames: opts.dnsNames ?? ["localhost"],
-      ips: opts.ips ?? ["127.0.0.1"],
-      validDays: opts.validDays ?? 7,
-    }).pem;
+  serving(opts: ServingCertOptions, pair?: RsaPair): KeyPairPem {
+    return issue(
+      {
+        subject: { CN: opts.commonName },
+        issuer: { cert: this.cert, key: this.key },
+        usage: "server",
+        dnsNames: opts.dnsNames ?? ["localhost"],
+        ips: opts.ips ?? ["127.0.0.1"],
+        validDays: opts.validDays ?? 7,
+      },
+      pair,
+    ).pem;
   }
 
-  client(commonName: string, organization?: string, validDays = 7): KeyPairPem {
-    return issue({
-      subject: organization ? { CN: commonName, O: organization } : { CN: commonName },
-      issuer: { cert: this.cert, key: this.key },
-      usage: "client",
-      validDays,
-    }).pem;
+  client(commonName: string, organization?: string, validDays = 7, pair?: RsaPair): KeyPairPem {
+    return issue(
+      {
+        subject: organization ? { CN: commonName, O: organization } : { CN: commonName },
+        issuer: { cert: this.cert, key: this.key },
+        usage: "client",
+        validDays,
+      },
+      pair,
+    ).pem;
   }
 }
 
 /** Everything the control plane needs, valid for a week (a test cluster never lives that long). */
-export function createClusterPki(): ClusterPki {
-  const ca = CertificateAuthority.create();
+export async function createClusterPki(): Promise<ClusterPki> {
+  const [caPair, apiPair, adminPair, saPair, kcmPair, schedPair] = await Promise.all(
+    Array.from({ length: 6 }, () => rsaKeysAsync()),
+  );
+  const ca = CertificateAuthority.create("aibrix-ts-loopback-ca", 7, caPair);
   return {
     ca: ca.pem,
-    apiserver: ca.serving({
-      commonName: "kube-apiserver",
-      dnsNames: [
-        "localhost",
-        "kubernetes",
-        "kubernetes.default",
-        "kubernetes.default.svc",
-        "kubernetes.default.svc.cluster.local",
-      ],
-      ips: ["127.0.0.1", "10.96.0.1"],
-    }),
-    admin: ca.client("admin", "system:masters"),
-    serviceAccount: rsaKeys(),
+    apiserver: ca.serving(
+      {
+        commonName: "kube-apiserver",
+        dnsNames: [
+          "localhost",
+          "kubernetes",
+          "kubernetes.default",
+          "kubernetes.default.svc",
+          "kubernetes.default.svc.cluster.local",
+        ],
+        ips: ["127.0.0.1", "10.96.0.1"],
+      },
+      apiPair,
+    ),
+    admin: ca.client("admin", "system:masters", 7, adminPair),
+    serviceAccount: saPair as RsaPair,
+    controllerManager: ca.client("system:kube-controller-manager", undefined, 7, kcmPair),
+    scheduler: ca.client("system:kube-scheduler", undefined, 7, schedPair),
   };
 }

@@ -230,7 +230,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Loopba
   const binDir = options.binDir ?? (await ensureBinaries({ onProgress: log }));
   const bin = (name: string) => join(binDir, name);
 
-  const pki = createClusterPki();
+  const pki = await createClusterPki();
   const ca = CertificateAuthority.fromPem(pki.ca);
   const pkiFile = (name: string, text: string) => writeSecret(join(stateDir, "pki", name), text);
   const caFile = pkiFile("ca.crt", pki.ca.certPem);
@@ -255,11 +255,11 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Loopba
   // Components authenticate as the identities bootstrap RBAC already grants.
   const kcmKubeconfig = writeSecret(
     join(stateDir, "kube-controller-manager.kubeconfig"),
-    kubeconfigYaml(server, pki.ca.certPem, "kcm", ca.client("system:kube-controller-manager")),
+    kubeconfigYaml(server, pki.ca.certPem, "kcm", pki.controllerManager),
   );
   writeSecret(
     join(stateDir, "kube-scheduler.kubeconfig"),
-    kubeconfigYaml(server, pki.ca.certPem, "scheduler", ca.client("system:kube-scheduler")),
+    kubeconfigYaml(server, pki.ca.certPem, "scheduler", pki.scheduler),
   );
 
   const state: ClusterState = {
@@ -331,6 +331,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Loopba
       `--secure-port=${ports.controllerManager}`,
       `--cert-dir=${join(stateDir, "kcm-certs")}`,
       "--controllers=*",
+      // Each controller acts as its own service account, which the bootstrap controller roles are bound to.
+      "--use-service-account-credentials=true",
       `--service-account-private-key-file=${saKey}`,
       `--root-ca-file=${caFile}`,
       `--cluster-signing-cert-file=${caFile}`,
