@@ -1,0 +1,219 @@
+// Child processes for router benchmarks: simulated engines, our router, and peer routers (sglang-router,
+// vllm-router), each in its own process so the load generator never shares an event loop with what it measures.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parse as parseYaml } from "yaml";
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+export interface Proc {
+  name: string;
+  child: ChildProcess;
+  url: string;
+  log: () => string;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+function track(name: string, child: ChildProcess, url: string): Proc {
+  let out = "";
+  const keep = (b: Buffer) => {
+    out = (out + b.toString()).slice(-20000);
+  };
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
+  return {
+    name,
+    child,
+    url,
+    log: () => out,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((r) => child.once("exit", () => r()));
+      child.kill("SIGTERM");
+      const t = setTimeout(() => child.kill("SIGKILL"), 3000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+/** Poll until `probe` answers 2xx (or the process exits / time runs out). */
+export async function waitReady(p: Proc, probe: () => Promise<boolean>, timeoutMs = 60000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (p.child.exitCode !== null) throw new Error(`${p.name} exited (${p.child.exitCode}):\n${p.log().slice(-3000)}`);
+    if (await probe().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${p.name} not ready after ${timeoutMs} ms:\n${p.log().slice(-3000)}`);
+}
+
+export interface EngineFleet {
+  proc: Proc;
+  endpoints: { model: string; address: string; gpuType?: string; kvEvents?: string }[];
+  endpointFile: string;
+}
+
+/** `aibrix-ts simulator --replicas N` in one child process; returns the endpoint list it prints. */
+export async function startEngines(o: {
+  model: string;
+  replicas: number;
+  speedup: number;
+  profile?: string;
+  kvEvents?: boolean;
+  extra?: string[];
+}): Promise<EngineFleet> {
+  const file = path.join(tmpdir(), `bench-engines-${process.pid}-${Date.now()}.yaml`);
+  const args = [
+    "--import",
+    "tsx",
+    "cli/main.ts",
+    "simulator",
+    "--model",
+    o.model,
+    "--profile",
+    o.profile ?? "h100-8b",
+    "--replicas",
+    String(o.replicas),
+    "--speedup",
+    String(o.speedup),
+    "--endpoint-file",
+    file,
+    ...(o.kvEvents ? ["--kv-events-port", "0"] : []),
+    ...(o.extra ?? []),
+  ];
+  const child = spawn(process.execPath, args, { cwd: repo, stdio: ["ignore", "pipe", "pipe"] });
+  const proc = track("simulator", child, "");
+  const { readFile } = await import("node:fs/promises");
+  let endpoints: EngineFleet["endpoints"] = [];
+  await waitReady(proc, async () => {
+    const text = await readFile(file, "utf8");
+    endpoints = parseYaml(text) as EngineFleet["endpoints"];
+    return Array.isArray(endpoints) && endpoints.length === o.replicas;
+  });
+  return { proc, endpoints, endpointFile: file };
+}
+
+const completionProbe = (url: string, model: string) => async () => {
+  const r = await fetch(`${url}/v1/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ model, prompt: "ready?", max_tokens: 1 }),
+    signal: AbortSignal.timeout(2000),
+  });
+  await r.text();
+  return r.ok;
+};
+
+/** Canned-answer engines (bench/router-overhead/canned-engine.ts), one process each. */
+export async function startCannedEngines(model: string, count: number): Promise<{ procs: Proc[]; fleet: EngineFleet }> {
+  const procs: Proc[] = [];
+  for (let i = 0; i < count; i++) {
+    const port = await freePort();
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", "bench/router-overhead/canned-engine.ts", String(port), model],
+      {
+        cwd: repo,
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    const p = track(`canned engine ${i}`, child, `http://127.0.0.1:${port}`);
+    await waitReady(p, completionProbe(p.url, model));
+    procs.push(p);
+  }
+  const endpoints = procs.map((p) => ({ model, address: p.url.replace("http://", "") }));
+  const endpointFile = path.join(tmpdir(), `bench-canned-${process.pid}-${Date.now()}.yaml`);
+  await writeFile(endpointFile, JSON.stringify(endpoints));
+  return { procs, fleet: { proc: procs[0]!, endpoints, endpointFile } };
+}
+
+export async function startOurRouter(
+  fleet: EngineFleet,
+  model: string,
+  strategy: string,
+  extra: Record<string, unknown> = {},
+): Promise<Proc> {
+  const port = await freePort();
+  const cfg = path.join(tmpdir(), `bench-router-${process.pid}-${port}.yaml`);
+  await writeFile(cfg, JSON.stringify({ defaultStrategy: strategy, ...extra }));
+  const child = spawn(
+    process.execPath,
+    [
+      ...(process.env.BENCH_ROUTER_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
+      "--import",
+      "tsx",
+      "cli/main.ts",
+      "router",
+      "--endpoints",
+      fleet.endpointFile,
+      "--config",
+      cfg,
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--log-level",
+      "warn",
+    ],
+    { cwd: repo, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  const p = track(`aibrix-ts router (${strategy})`, child, `http://127.0.0.1:${port}`);
+  await waitReady(p, completionProbe(p.url, model));
+  return p;
+}
+
+export type PeerName = "sglang-router" | "vllm-router";
+
+/** Why a peer cannot run here, or undefined when it can. */
+export function peerUnavailable(peer: PeerName): string | undefined {
+  const r =
+    peer === "vllm-router"
+      ? spawnSync("vllm-router", ["--help"], { encoding: "utf8" })
+      : spawnSync("python3", ["-m", "sglang_router.launch_router", "--help"], { encoding: "utf8" });
+  if (r.error) return `${peer}: ${r.error.message} (install with: pip install ${peer})`;
+  if (r.status !== 0) return `${peer}: --help exited ${r.status}: ${(r.stderr || r.stdout).slice(0, 300)}`;
+  return undefined;
+}
+
+export async function startPeer(peer: PeerName, fleet: EngineFleet, model: string, policy: string): Promise<Proc> {
+  const port = await freePort();
+  const metricsPort = await freePort();
+  const workers = fleet.endpoints.map((e) => `http://${e.address}`);
+  const common = [
+    "--host",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "--worker-urls",
+    ...workers,
+    "--policy",
+    policy,
+    "--prometheus-port",
+    String(metricsPort),
+    "--log-level",
+    peer === "vllm-router" ? "error" : "error",
+  ];
+  const child =
+    peer === "vllm-router"
+      ? spawn("vllm-router", common, { stdio: ["ignore", "pipe", "pipe"] })
+      : spawn("python3", ["-m", "sglang_router.launch_router", ...common], { stdio: ["ignore", "pipe", "pipe"] });
+  const p = track(`${peer} (${policy})`, child, `http://127.0.0.1:${port}`);
+  await waitReady(p, completionProbe(p.url, model), 90000);
+  return p;
+}
