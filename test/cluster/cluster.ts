@@ -231,7 +231,6 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Loopba
   const bin = (name: string) => join(binDir, name);
 
   const pki = await createClusterPki();
-  const ca = CertificateAuthority.fromPem(pki.ca);
   const pkiFile = (name: string, text: string) => writeSecret(join(stateDir, "pki", name), text);
   const caFile = pkiFile("ca.crt", pki.ca.certPem);
   const caKeyFile = pkiFile("ca.key", pki.ca.keyPem);
