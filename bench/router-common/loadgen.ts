@@ -88,7 +88,10 @@ export async function openLoop(
   await new Promise<void>((resolve) => {
     const tick = () => {
       const due = Math.min(total, Math.floor(((performance.now() - t0) * rate) / 1000));
-      while (sent < due) (pending.push(one(pool, next(sent), t0)), sent++);
+      while (sent < due) {
+        pending.push(one(pool, next(sent), t0));
+        sent++;
+      }
       if (sent >= total) return resolve();
       setTimeout(tick, 1);
     };
