@@ -2,7 +2,7 @@
 import { Counter, Histogram, Registry } from "prom-client";
 import type { ReasonCode } from "./policy.js";
 
-export type Verb = "filter" | "prioritize" | "bind";
+export type Verb = "filter" | "prioritize" | "bind" | "preempt";
 /** `managed`: placed by policy; `passthrough`: not a model GPU pod; `error`: malformed input or failed bind. */
 export type Outcome = "managed" | "passthrough" | "error" | "bound";
 

@@ -5,7 +5,13 @@ import type { RecommendationSet } from "../controllers/gpu-optimizer/recommendat
 import { Diagnostics } from "../api/labels.js";
 import type { NodeRecord } from "./node.js";
 import type { ClusterState } from "./state.js";
-import { MAX_EXTENDER_PRIORITY, type ExtenderFilterResult, type HostPriority, type NodeObject } from "./wire.js";
+import {
+  MAX_EXTENDER_PRIORITY,
+  type ExtenderFilterResult,
+  type HostPriority,
+  type MetaVictims,
+  type NodeObject,
+} from "./wire.js";
 
 export interface PlacementWeights {
   /** Cheaper cost per token for this model on the node's GPU type scores higher. */
@@ -471,5 +477,35 @@ export function deficitByType(ctx: PolicyContext, req: PlacementRequest): Map<st
   }
   const out = new Map<string, number>();
   for (const [gpuType, want] of Object.entries(rec.recommended)) out.set(gpuType, want - (placed.get(gpuType) ?? 0));
+  return out;
+}
+
+/**
+ * Preemption: kube-scheduler proposes, per node, the pods it would evict for this pod. A node stays a candidate only
+ * if, with those victims gone, it would pass the filter: type, SLO, memory and health hold, and the healthy GPUs free
+ * plus the victims' GPUs cover the request. Victims are never added; a node we cannot judge is dropped, since
+ * evicting pods there could not be shown to help.
+ */
+export function preemptCandidates(
+  ctx: PolicyContext,
+  req: PlacementRequest,
+  candidates: ReadonlyMap<string, MetaVictims>,
+): Record<string, MetaVictims> {
+  const judge = new NodeJudge(ctx, req);
+  const out: Record<string, MetaVictims> = {};
+  for (const [name, victims] of candidates) {
+    const rec = ctx.state.node(name);
+    if (!rec) continue;
+    const code = judge.judge(rec);
+    if (code && code !== "insufficient_free_gpus") continue;
+    let freed = 0;
+    for (const v of victims.Pods) {
+      const claim = ctx.state.claimOf(v.UID);
+      if (claim?.node !== name) continue;
+      // A victim pinned to a failing device frees nothing usable there.
+      freed += claim.devices ? claim.devices.filter((d) => rec.failing[d] === 0).length : claim.gpus;
+    }
+    if (rec.healthyFree + freed >= req.gpus) out[name] = victims;
+  }
   return out;
 }

@@ -21,6 +21,7 @@ import {
   DEFAULT_WEIGHTS,
   filterNamesJson,
   filterNodes,
+  preemptCandidates,
   prioritizeJson,
   type PlacementRequest,
   type PolicyContext,
@@ -31,10 +32,12 @@ import { ClusterState } from "./state.js";
 import {
   checkBindingArgs,
   checkExtenderArgs,
+  checkPreemptionArgs,
   filterError,
   parseJson,
   type ExtenderArgs,
   type ExtenderBindingResult,
+  type ExtenderPreemptionResult,
 } from "./wire.js";
 
 export interface ObjectRef {
@@ -278,6 +281,32 @@ export async function startExtender(options: ExtenderOptions = {}): Promise<Exte
     return { text: prioritizeJson(ctx, req, names, records), outcome: "managed" };
   }
 
+  function handlePreempt(body: string): { text: string; outcome: Outcome } {
+    const parsed = parseJson(body);
+    const args = parsed.ok ? checkPreemptionArgs(parsed.value) : parsed;
+    // ExtenderPreemptionResult has no Error field: an empty map means "preempting helps nowhere", the safe answer.
+    const none = JSON.stringify({ NodeNameToMetaVictims: {} } satisfies ExtenderPreemptionResult);
+    if (!args.ok) {
+      log.warn({ verb: "preempt", error: args.error }, "malformed preempt request");
+      return { text: none, outcome: "error" };
+    }
+    const { Pod, candidates } = args.value;
+    const req = placementOf({ Pod, Nodes: null, NodeNames: [] });
+    if (typeof req === "string") {
+      log.warn({ verb: "preempt", error: req }, "malformed pod in preempt request");
+      return { text: none, outcome: "error" };
+    }
+    if (!req) {
+      const result: ExtenderPreemptionResult = { NodeNameToMetaVictims: Object.fromEntries(candidates) };
+      return { text: JSON.stringify(result), outcome: "passthrough" };
+    }
+    const kept = preemptCandidates(context(), req, candidates);
+    return {
+      text: JSON.stringify({ NodeNameToMetaVictims: kept } satisfies ExtenderPreemptionResult),
+      outcome: "managed",
+    };
+  }
+
   async function handleBind(body: string): Promise<{ text: string; outcome: Outcome }> {
     const parsed = parseJson(body);
     const args = parsed.ok ? checkBindingArgs(parsed.value) : parsed;
@@ -297,6 +326,7 @@ export async function startExtender(options: ExtenderOptions = {}): Promise<Exte
     [`${prefix}/filter`]: "filter",
     [`${prefix}/prioritize`]: "prioritize",
     [`${prefix}/bind`]: "bind",
+    [`${prefix}/preempt`]: "preempt",
   };
 
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
@@ -312,7 +342,9 @@ export async function startExtender(options: ExtenderOptions = {}): Promise<Exte
               ? handleFilter(body)
               : verb === "prioritize"
                 ? handlePrioritize(body)
-                : await handleBind(body);
+                : verb === "preempt"
+                  ? handlePreempt(body)
+                  : await handleBind(body);
           send(res, 200, r.text);
           metrics.decision(verb, r.outcome, Number(process.hrtime.bigint() - started) / 1e9);
         })
@@ -320,12 +352,14 @@ export async function startExtender(options: ExtenderOptions = {}): Promise<Exte
           const msg = err instanceof Error ? err.message : String(err);
           log.error({ verb, err: msg }, "request failed");
           if (res.headersSent) return;
-          // Still a 200 with Error, as the protocol expects for bad input; prioritize gets its empty list.
-          send(
-            res,
-            200,
-            verb === "prioritize" ? "[]" : JSON.stringify(verb === "bind" ? { Error: msg } : filterError(msg)),
-          );
+          // Still a 200 in each verb's own shape, as the protocol expects for bad input.
+          const answer = {
+            filter: () => JSON.stringify(filterError(msg)),
+            prioritize: () => "[]",
+            bind: () => JSON.stringify({ Error: msg }),
+            preempt: () => JSON.stringify({ NodeNameToMetaVictims: {} }),
+          }[verb];
+          send(res, 200, answer());
         });
       return;
     }

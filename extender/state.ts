@@ -124,6 +124,12 @@ export class ClusterState implements ClusterFeed {
     return p ? { namespace: p.namespace, name: p.name, gpus: p.gpus } : undefined;
   }
 
+  /** The node a pod is bound (or being bound) to and the GPUs it holds there. */
+  claimOf(uid: string): { node: string; gpus: number; devices: readonly number[] | undefined } | undefined {
+    const p = this.pods.get(uid);
+    return p?.node ? { node: p.node, gpus: p.gpus, devices: p.devices } : undefined;
+  }
+
   /** Devices a pod holds on a node (bound or reserved), for tests and diagnostics. */
   devicesOf(uid: string): readonly number[] | undefined {
     return this.pods.get(uid)?.devices;

@@ -171,3 +171,77 @@ export function checkBindingArgs(raw: unknown): Parsed<ExtenderBindingArgs> {
 export function filterError(error: string): ExtenderFilterResult {
   return { Nodes: null, NodeNames: null, FailedNodes: {}, FailedAndUnresolvableNodes: {}, Error: error };
 }
+
+/** Victims on one node, by UID (the nodeCacheCapable form). */
+export interface MetaVictims {
+  Pods: { UID: string }[];
+  NumPDBViolations: number;
+}
+
+export interface ExtenderPreemptionResult {
+  NodeNameToMetaVictims: Record<string, MetaVictims>;
+}
+
+export interface PreemptionCandidates {
+  Pod: PodObject;
+  /** node → victims' UIDs and PDB violations, whichever form the scheduler sent. */
+  candidates: Map<string, MetaVictims>;
+}
+
+/** Reads ExtenderPreemptionArgs in either form (full victim Pods or UIDs only) into UIDs. */
+export function checkPreemptionArgs(raw: unknown): Parsed<PreemptionCandidates> {
+  if (!isRecord(raw)) {
+    return {
+      ok: false,
+      error: `ExtenderPreemptionArgs: got ${kindOf(raw)}, rule "object": send {Pod, NodeNameToMetaVictims}`,
+    };
+  }
+  const pod = raw.Pod ?? raw.pod;
+  if (!isRecord(pod)) {
+    return {
+      ok: false,
+      error: `ExtenderPreemptionArgs.Pod: got ${kindOf(pod)}, rule "object": send the preemptor pod`,
+    };
+  }
+  const meta = raw.NodeNameToMetaVictims ?? raw.nodeNameToMetaVictims ?? null;
+  const full = raw.NodeNameToVictims ?? raw.nodeNameToVictims ?? null;
+  const field = meta !== null ? "NodeNameToMetaVictims" : "NodeNameToVictims";
+  const source = meta ?? full;
+  if (!isRecord(source)) {
+    return {
+      ok: false,
+      error: `ExtenderPreemptionArgs.${field}: got ${kindOf(source)}, rule "map of node to victims": send the candidates`,
+    };
+  }
+  const candidates = new Map<string, MetaVictims>();
+  for (const [node, v] of Object.entries(source)) {
+    if (!isRecord(v))
+      return { ok: false, error: `ExtenderPreemptionArgs.${field}[${node}]: got ${kindOf(v)}, rule "object"` };
+    const pods = v.Pods ?? v.pods ?? [];
+    if (!Array.isArray(pods)) {
+      return { ok: false, error: `ExtenderPreemptionArgs.${field}[${node}].Pods: got ${kindOf(pods)}, rule "array"` };
+    }
+    const uids: { UID: string }[] = [];
+    for (let i = 0; i < pods.length; i++) {
+      const p = pods[i] as unknown;
+      const uid = isRecord(p)
+        ? meta !== null
+          ? (p.UID ?? p.uid)
+          : isRecord(p.metadata)
+            ? p.metadata.uid
+            : undefined
+        : undefined;
+      if (typeof uid !== "string" || uid === "") {
+        const want = meta !== null ? "UID" : "metadata.uid";
+        return {
+          ok: false,
+          error: `ExtenderPreemptionArgs.${field}[${node}].Pods[${i}]: ${want} missing, rule "non-empty string"`,
+        };
+      }
+      uids.push({ UID: uid });
+    }
+    const pdb = v.NumPDBViolations ?? v.numPDBViolations ?? 0;
+    candidates.set(node, { Pods: uids, NumPDBViolations: typeof pdb === "number" ? pdb : 0 });
+  }
+  return { ok: true, value: { Pod: pod as PodObject, candidates } };
+}

@@ -23,6 +23,8 @@ interface Collection {
   kind: string;
   objects: Map<string, Obj>;
   watchers: Set<http.ServerResponse>;
+  /** Every event with its resource version, so a watch from version X replays what came after X. */
+  log: { rv: number; line: string; obj: Obj }[];
 }
 
 export class FakeApiServer {
@@ -40,7 +42,7 @@ export class FakeApiServer {
       ["pods", "PodList"],
       ["configmaps", "ConfigMapList"],
     ] as const) {
-      this.collections.set(key, { kind, objects: new Map(), watchers: new Set() });
+      this.collections.set(key, { kind, objects: new Map(), watchers: new Set(), log: [] });
     }
   }
 
@@ -82,8 +84,9 @@ current-context: fake
 
   remove(collection: "nodes" | "pods" | "configmaps", namespace: string, name: string): void {
     const c = this.collections.get(collection)!;
-    const obj = c.objects.get(`${namespace}/${name}`);
-    if (!obj) return;
+    const found = c.objects.get(`${namespace}/${name}`);
+    if (!found) return;
+    const obj = { ...found, metadata: { ...found.metadata, resourceVersion: String(++this.rv) } };
     c.objects.delete(`${namespace}/${name}`);
     this.emit(c, "DELETED", obj);
   }
@@ -94,6 +97,7 @@ current-context: fake
 
   private emit(c: Collection, type: string, obj: Obj): void {
     const line = JSON.stringify({ type, object: obj }) + "\n";
+    c.log.push({ rv: Number(obj.metadata.resourceVersion ?? this.rv), line, obj });
     for (const w of c.watchers) w.write(line);
   }
 
@@ -170,6 +174,8 @@ current-context: fake
         return matches(ev.object) ? res.write(chunk) : true;
       }) as http.ServerResponse["write"];
       proxy.end = (() => res.end()) as http.ServerResponse["end"];
+      const from = Number(url.searchParams.get("resourceVersion") ?? "0");
+      for (const e of c.log) if (e.rv > from && matches(e.obj)) res.write(e.line);
       c.watchers.add(proxy);
       req.on("close", () => c.watchers.delete(proxy));
       return;

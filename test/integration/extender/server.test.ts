@@ -163,6 +163,26 @@ describe("extender HTTP server", () => {
     expect((unknown.json as { Error: string }).Error).to.match(/cannot read pod default\/ghost to count its GPUs/);
   });
 
+  it("trims preemption candidates to nodes where eviction makes room on a fitting GPU type", async () => {
+    const victim = pod("victim", { model: "other", gpus: 8, node: "h100-a", devices: "0,1,2,3,4,5,6,7" });
+    state.upsertPod(victim);
+    const uid = victim.metadata!.uid!;
+    const r = await post(`${ext.urlPrefix}/preempt`, {
+      Pod: model,
+      NodeNameToVictims: null,
+      NodeNameToMetaVictims: {
+        "h100-a": { Pods: [{ UID: uid }], NumPDBViolations: 0 },
+        "a10g-a": { Pods: [], NumPDBViolations: 0 },
+      },
+    });
+    expect(r).to.deep.equal({
+      status: 200,
+      json: { NodeNameToMetaVictims: { "h100-a": { Pods: [{ UID: uid }], NumPDBViolations: 0 } } },
+    });
+    const bad = await post(`${ext.urlPrefix}/preempt`, { Pod: model });
+    expect(bad).to.deep.equal({ status: 200, json: { NodeNameToMetaVictims: {} } });
+  });
+
   it("serves /healthz and /metrics with decisions, latency and filtered-out reasons", async () => {
     await post(`${ext.urlPrefix}/filter`, { Pod: model, NodeNames: ["h100-a", "a10g-a", "ghost"] });
     await post(`${ext.urlPrefix}/filter`, "[");

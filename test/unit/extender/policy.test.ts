@@ -8,6 +8,7 @@ import {
   filterNodes,
   prioritize,
   prioritizeJson,
+  preemptCandidates,
   scoreTerms,
   type PlacementRequest,
   type PolicyContext,
@@ -290,5 +291,44 @@ describe("extender encoded answers", () => {
     const expected = prioritize(ctx(state), req, recs).map((h, i) => ({ ...h, Host: names[i] }));
     expect(JSON.parse(prioritizeJson(ctx(state), req, names, recs))).to.deep.equal(expected);
     expect(prioritizeJson(ctx(state), req, [], [])).to.equal("[]");
+  });
+});
+
+describe("extender preempt", () => {
+  it("keeps only nodes where the proposed victims free enough healthy GPUs of a fitting type", () => {
+    const { state } = fleet();
+    state.upsertNode(node("a100-x", { product: A100, gpus: 8 }));
+    const x8 = pod("x8", { model: "other", gpus: 8, node: "a100-x", devices: "0,1,2,3,4,5,6,7" });
+    const onFailing = pod("on-failing", { model: "other", gpus: 1, node: "h100-failing", devices: "7" });
+    state.upsertPod(x8);
+    state.upsertPod(onFailing);
+    const v = (...uids: string[]) => ({ Pods: uids.map((UID) => ({ UID })), NumPDBViolations: 0 });
+    const req: PlacementRequest = { model: "llama-8b", gpus: 4, deploymentKey: undefined };
+    const out = preemptCandidates(
+      ctx(state),
+      req,
+      new Map([
+        ["a100-x", v(x8.metadata!.uid!)], // evicting x8 frees 8
+        ["a100-full", v()], // nothing evicted, nothing free
+        ["h100-failing", v(onFailing.metadata!.uid!)], // only 1 healthy GPU there at all
+        ["a10g-a", v()], // the type cannot serve the model
+        ["ghost", v("uid-unknown")], // not in the cache: cannot show eviction helps
+        ["a100-half", v()], // already fits
+      ]),
+    );
+    expect(out).to.deep.equal({ "a100-x": v(x8.metadata!.uid!), "a100-half": v() });
+  });
+
+  it("counts only the victims' healthy devices on that node", () => {
+    const state = new ClusterState();
+    state.upsertNode(node("n1", { product: PRODUCTS.H100, gpus: 4, failing: "3" }));
+    const a = pod("a", { model: "x", gpus: 2, node: "n1", devices: "0,1" });
+    const b = pod("b", { model: "x", gpus: 1, node: "n1", devices: "3" });
+    const c = pod("c", { model: "x", gpus: 1, node: "n1", devices: "2" });
+    for (const p of [a, b, c]) state.upsertPod(p);
+    const req: PlacementRequest = { model: "llama-8b", gpus: 3, deploymentKey: undefined };
+    const v = (...ps: (typeof a)[]) => ({ Pods: ps.map((p) => ({ UID: p.metadata!.uid! })), NumPDBViolations: 1 });
+    expect(preemptCandidates(ctx(state), req, new Map([["n1", v(a, b)]]))).to.deep.equal({});
+    expect(preemptCandidates(ctx(state), req, new Map([["n1", v(a, c)]]))).to.deep.equal({ n1: v(a, c) });
   });
 });

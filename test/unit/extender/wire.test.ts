@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { podDeploymentKey, podGpuRequest, parseDeviceList } from "../../../extender/pod.js";
-import { checkBindingArgs, checkExtenderArgs, parseJson } from "../../../extender/wire.js";
+import { checkBindingArgs, checkExtenderArgs, checkPreemptionArgs, parseJson } from "../../../extender/wire.js";
 import { pod } from "./fleet.js";
 
 function error<T>(r: { ok: true; value: T } | { ok: false; error: string }): string {
@@ -71,5 +71,30 @@ describe("pod facts", () => {
     expect(parseDeviceList("0, 3")).to.deep.equal([0, 3]);
     expect(parseDeviceList("")).to.equal(undefined);
     expect(parseDeviceList("0,x")).to.equal(undefined);
+  });
+});
+
+describe("preemption args", () => {
+  it("reads victims by UID from either form", () => {
+    const meta = checkPreemptionArgs({
+      Pod: {},
+      NodeNameToMetaVictims: { n1: { Pods: [{ UID: "a" }], NumPDBViolations: 2 } },
+    });
+    expect(meta.ok && Object.fromEntries(meta.value.candidates)).to.deep.equal({
+      n1: { Pods: [{ UID: "a" }], NumPDBViolations: 2 },
+    });
+    const full = checkPreemptionArgs({
+      Pod: {},
+      NodeNameToVictims: { n1: { Pods: [{ metadata: { uid: "b" } }], NumPDBViolations: 0 } },
+      NodeNameToMetaVictims: null,
+    });
+    expect(full.ok && full.value.candidates.get("n1")!.Pods).to.deep.equal([{ UID: "b" }]);
+  });
+
+  it("names the bad field", () => {
+    expect(error(checkPreemptionArgs({ Pod: {} }))).to.match(/NodeNameToVictims: got null, rule "map of node/);
+    expect(error(checkPreemptionArgs({ Pod: {}, NodeNameToMetaVictims: { n1: { Pods: [{}] } } }))).to.equal(
+      'ExtenderPreemptionArgs.NodeNameToMetaVictims[n1].Pods[0]: UID missing, rule "non-empty string"',
+    );
   });
 });
