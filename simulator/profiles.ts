@@ -43,6 +43,8 @@ export interface Profile {
   };
   coefficients: { b0: CoefficientRecord; b1: CoefficientRecord; b2: CoefficientRecord; b3: CoefficientRecord };
   figures: CalibrationFigure[];
+  /** Published figures NOT used in the fit: the calibration benchmark reports how well the model extrapolates. */
+  holdout?: CalibrationFigure[];
 }
 
 let cache: Map<string, Profile> | null = null;

@@ -3,6 +3,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { randomBytes } from "node:crypto";
+import { performance } from "node:perf_hooks";
 import { Engine, type EngineRequest, type FinishReason } from "./engine.js";
 import { EngineLoop } from "./loop.js";
 import { EngineMetrics } from "./metrics.js";
@@ -188,18 +189,33 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   }
 
   let publisher: KvEventPublisher | undefined;
-  // Streams with chunks waiting for the end of the loop's slice (see EngineLoop.afterSlice).
+  // Streams with chunks waiting to be written. The loop hands them over after each slice (EngineLoop.afterSlice);
+  // the writer drains them in batches of a few milliseconds, yielding to the event loop in between, so thousands of
+  // streams never block it for long. A stream waiting its turn accumulates tokens and gets them in one write.
   let dirty: PendingStream[] = [];
-  loop.afterSlice = () => {
-    const list = dirty;
-    dirty = [];
-    for (const p of list) {
+  let writing = false;
+  const WRITE_SLICE_MS = 3;
+  const drain = () => {
+    const until = performance.now() + WRITE_SLICE_MS;
+    let i = 0;
+    for (; i < dirty.length; i++) {
+      if ((i & 31) === 31 && performance.now() > until) break;
+      const p = dirty[i] as PendingStream;
       p.dirty = false;
       const text = p.text;
       p.text = "";
       if (p.res.destroyed) continue;
       if (p.end) p.res.end(text);
       else p.res.write(text);
+    }
+    dirty = i >= dirty.length ? [] : dirty.slice(i);
+    if (dirty.length > 0) setImmediate(drain);
+    else writing = false;
+  };
+  loop.afterSlice = () => {
+    if (!writing && dirty.length > 0) {
+      writing = true;
+      drain();
     }
   };
   const queue = (p: PendingStream, text: string, end = false) => {

@@ -1,11 +1,14 @@
 // Capacity of one simulator process: how many concurrent SSE streams it serves with a responsive event loop.
 // The simulator runs in this process (h100-8b profile, real time); a separate client process keeps N streaming
 // completions open. We sample the engine's running count and measure this process's event-loop delay
-// (perf_hooks.monitorEventLoopDelay) over the steady window, at a small and at the target stream count side by side.
+// (perf_hooks.monitorEventLoopDelay) over the steady window, at a small and at the target stream count side by side,
+// next to the same process's lag while idle (the host's own scheduling noise) and the simulator's CPU use, so a high
+// lag can be told apart from a starved process on a busy host.
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { monitorEventLoopDelay } from "node:perf_hooks";
+import os from "node:os";
+import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import type { TopLevelSpec } from "vega-lite";
 import type { Benchmark, BenchContext, BenchResult } from "../lib/result.js";
 import { startSimulator } from "../../simulator/index.js";
@@ -29,6 +32,8 @@ interface LevelResult {
   loopLagP99Ms: number;
   loopLagMaxMs: number;
   chunksPerSecond: number;
+  /** CPU time of this process (simulator) over the window, percent of one core. */
+  cpuPct: number;
   failed: number;
   timeline: { t: number; running: number; lagP99Ms: number }[];
 }
@@ -58,6 +63,8 @@ async function runLevel(ctx: BenchContext, streams: number, seconds: number, war
   const timeline: LevelResult["timeline"] = [];
   const running: number[] = [];
   const whole = monitorEventLoopDelay({ resolution: 1 });
+  let cpu0 = process.cpuUsage();
+  let wall0 = performance.now();
   let window = monitorEventLoopDelay({ resolution: 1 });
   const t0 = Date.now();
   let measuring = false;
@@ -69,6 +76,8 @@ async function runLevel(ctx: BenchContext, streams: number, seconds: number, war
       measuring = true;
       setTimeout(() => {
         whole.enable();
+        cpu0 = process.cpuUsage();
+        wall0 = performance.now();
       }, warmup * 1000);
     }
     if (whole.count > 0) running.push(s.running);
@@ -79,6 +88,8 @@ async function runLevel(ctx: BenchContext, streams: number, seconds: number, war
   }, 500);
   window.enable();
   await exited;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuPct = ((cpu.user + cpu.system) / 1000 / (performance.now() - wall0)) * 100;
   clearInterval(sampler);
   window.disable();
   whole.disable();
@@ -93,21 +104,36 @@ async function runLevel(ctx: BenchContext, streams: number, seconds: number, war
     loopLagP99Ms: whole.percentile(99) / 1e6,
     loopLagMaxMs: whole.max / 1e6,
     chunksPerSecond: report.chunks / seconds,
+    cpuPct,
     failed: report.failed,
     timeline,
   };
   ctx.progress(
     `${streams} streams: running p50 ${result.runningP50} (min ${result.runningMin}), loop lag p50 ` +
-      `${result.loopLagP50Ms.toFixed(2)} ms p99 ${result.loopLagP99Ms.toFixed(2)} ms, ${result.chunksPerSecond.toFixed(0)} chunks/s, ` +
+      `${result.loopLagP50Ms.toFixed(2)} ms p99 ${result.loopLagP99Ms.toFixed(2)} ms, ${result.chunksPerSecond.toFixed(0)} chunks/s, CPU ${result.cpuPct.toFixed(0)}%, ` +
       `${result.failed} failed`,
   );
   return result;
+}
+
+/** Event-loop delay of this process doing nothing: what the host alone costs. */
+async function idleLag(seconds: number): Promise<{ p50: number; p99: number }> {
+  const h = monitorEventLoopDelay({ resolution: 1 });
+  h.enable();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  h.disable();
+  return { p50: h.percentile(50) / 1e6, p99: h.percentile(99) / 1e6 };
 }
 
 const bench: Benchmark = {
   async run(ctx) {
     const seconds = ctx.quick ? 14 : 40;
     const warmup = ctx.quick ? 4 : 8;
+    const load1 = os.loadavg()[0] ?? 0;
+    const idle = await idleLag(ctx.quick ? 3 : 8);
+    ctx.progress(
+      `idle process: loop lag p50 ${idle.p50.toFixed(2)} ms p99 ${idle.p99.toFixed(2)} ms (load ${load1.toFixed(1)})`,
+    );
     const levels = [500, 2000];
     const results: LevelResult[] = [];
     for (const n of levels) results.push(await runLevel(ctx, n, seconds, warmup));
@@ -121,6 +147,8 @@ const bench: Benchmark = {
         warmupSeconds: warmup,
         maxTokensPerStream: 4000,
         speedup: 1,
+        host_load_average_1m_at_start: load1,
+        host_load_average_1m_at_end: os.loadavg()[0] ?? 0,
         note: "simulator in the bench process, streaming client in a child process; lag = monitorEventLoopDelay",
       },
       summary: {
@@ -128,6 +156,8 @@ const bench: Benchmark = {
         loop_lag_p99_ms: target.loopLagP99Ms,
         loop_lag_p50_ms: target.loopLagP50Ms,
         chunks_per_second: target.chunksPerSecond,
+        simulator_cpu_pct: target.cpuPct,
+        idle_loop_lag_p99_ms: idle.p99,
         failed_streams: target.failed,
         lag_p99_ratio_vs_500_streams: target.loopLagP99Ms / small.loopLagP99Ms,
       },
