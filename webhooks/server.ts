@@ -245,7 +245,12 @@ export async function startWebhooks(options: StartWebhooksOptions = {}): Promise
   server.on("error", (err) => logger.error({ err: err.message }, "HTTPS server error"));
   const port = (server.address() as AddressInfo).port;
   const urlHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host;
-  logger.info({ host, port, paths: WEBHOOK_PATHS.map((p) => p.path) }, "admission webhooks listening");
+  // The CA is public; logging it (base64, as caBundle wants it) lets out-of-cluster setups paste it into a chart.
+  const caBundleBase64 = Buffer.from(certificates.current.caBundlePem).toString("base64");
+  logger.info(
+    { host, port, paths: WEBHOOK_PATHS.map((p) => p.path), caBundle: caBundleBase64 },
+    "admission webhooks listening",
+  );
 
   return {
     url: `https://${urlHost}:${port}`,
