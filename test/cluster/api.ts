@@ -134,6 +134,47 @@ export class KubeApi {
     }
   }
 
+  /**
+   * Opens a watch (`path` without `watch=1`) and calls `onEvent` for each event as it arrives. Resolves once the
+   * stream is open; `stop()` ends it. Bookmarks are passed through like any other event.
+   */
+  async watch<T = Record<string, unknown>>(
+    path: string,
+    onEvent: (event: { type: string; object: T }) => void,
+  ): Promise<{ stop(): void; closed: Promise<void> }> {
+    const url = new URL(path, this.creds.server);
+    url.searchParams.set("watch", "1");
+    return await new Promise((resolve, reject) => {
+      const req = https.request(url, { method: "GET", agent: false, ...this.tls() }, (res) => {
+        if ((res.statusCode ?? 0) !== 200) {
+          reject(new Error(`watch ${path} -> ${res.statusCode}`));
+          res.resume();
+          return;
+        }
+        let pending = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => {
+          pending += chunk;
+          let nl = pending.indexOf("\n");
+          while (nl >= 0) {
+            const line = pending.slice(0, nl);
+            pending = pending.slice(nl + 1);
+            if (line.trim()) onEvent(JSON.parse(line) as { type: string; object: T });
+            nl = pending.indexOf("\n");
+          }
+        });
+        const closed = new Promise<void>((done) => res.on("close", () => done()));
+        resolve({ stop: () => req.destroy(), closed });
+      });
+      req.on("error", reject);
+      req.end();
+    });
+  }
+
+  private tls() {
+    return { ca: this.creds.caPem, cert: this.creds.certPem, key: this.creds.keyPem };
+  }
+
   close(): void {
     this.agent.destroy();
   }

@@ -1,0 +1,277 @@
+// Scheduling throughput of the real kube-scheduler on a loopback control plane with kwok GPU nodes, with and without
+// our extender (filter + prioritize + bind, names-only), side by side in one run on the same cluster.
+//
+// Each pass: create the pods first under a scheduler name no scheduler serves yet, then start the scheduler for that
+// name and time the binds from a watch. That isolates scheduling from pod creation. kwok then marks the pods Running,
+// as on a real cluster, so the API server carries the same status traffic in both passes.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { TopLevelSpec } from "vega-lite";
+import { Model, Scheduling } from "../../api/labels.js";
+import { startCluster, type LoopbackCluster, type NodeGroup } from "../../test/cluster/index.js";
+import { freePort, spawnLogged, waitHealthy, stopProcess } from "../../test/cluster/processes.js";
+import type { Benchmark, BenchContext, BenchResult } from "../lib/result.js";
+
+const CLI = fileURLToPath(new URL("../../cli/main.ts", import.meta.url));
+const MODEL = "llama-70b";
+
+/** L4 cannot serve the model within its SLO and A10G has no profile: the extender keeps pods to H100/A100. */
+const PROFILES = `
+gpus:
+  H100: { memoryGiB: 80, products: [NVIDIA-H100-80GB-HBM3] }
+  A100: { memoryGiB: 80, products: [NVIDIA-A100-SXM4-80GB] }
+  L4: { memoryGiB: 24, products: [NVIDIA-L4] }
+models:
+  ${MODEL}:
+    profiles:
+      - { gpu: H100, cost: 12.0, tputs: [[20, 20], [20, 20]], indexes: [[128, 256], [128, 256]] }
+      - { gpu: A100, cost: 3.0, tputs: [[18, 18], [18, 18]], indexes: [[128, 256], [128, 256]] }
+      - { gpu: L4, cost: 0.8, tputs: [[0, 0], [0, 0]], indexes: [[128, 256], [128, 256]] }
+`;
+
+function fleet(nodes: number): NodeGroup[] {
+  const quarter = Math.max(1, Math.floor(nodes / 4));
+  return [
+    { name: "h100", count: quarter, gpusPerNode: 8, product: "NVIDIA-H100-80GB-HBM3", cpu: "192", memory: "2048Gi" },
+    { name: "a100", count: quarter, gpusPerNode: 8, product: "NVIDIA-A100-SXM4-80GB", cpu: "96", memory: "1152Gi" },
+    { name: "l4", count: quarter, gpusPerNode: 4, product: "NVIDIA-L4", cpu: "48", memory: "192Gi" },
+    { name: "a10g", count: nodes - 3 * quarter, gpusPerNode: 1, product: "NVIDIA-A10G", cpu: "8", memory: "32Gi" },
+  ];
+}
+
+function pod(name: string, schedulerName: string) {
+  return {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name, labels: { [Model.name]: MODEL, bench: schedulerName } },
+    spec: {
+      schedulerName,
+      containers: [
+        {
+          name: "engine",
+          image: "example.invalid/engine:1",
+          resources: {
+            requests: { cpu: "1", memory: "4Gi", [Scheduling.gpuResource]: "1" },
+            limits: { [Scheduling.gpuResource]: "1" },
+          },
+        },
+      ],
+    },
+  };
+}
+
+async function createPods(cluster: LoopbackCluster, namespace: string, schedulerName: string, count: number) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 24 }, async () => {
+      while (next < count) {
+        const i = next++;
+        await cluster.api.create(`/api/v1/namespaces/${namespace}/pods`, pod(`p-${i}`, schedulerName));
+      }
+    }),
+  );
+}
+
+interface Pass {
+  mode: "with_extender" | "without_extender";
+  pods: number;
+  seconds: number;
+  podsPerSecond: number;
+  /** [seconds since the first bind, pods bound so far] every 50 binds. */
+  curve: [number, number][];
+}
+
+/** Starts `start()` (the scheduler), then waits until every pod of `namespace` has a node; times first→last bind. */
+async function timeBinds(
+  cluster: LoopbackCluster,
+  namespace: string,
+  count: number,
+  start: () => Promise<void>,
+  ctx: BenchContext,
+  mode: Pass["mode"],
+): Promise<Pass> {
+  const bound = new Set<string>();
+  const times: number[] = [];
+  let done: () => void = () => {};
+  const all = new Promise<void>((resolve) => (done = resolve));
+  let finished = false;
+  let stop: () => void = () => {};
+  // A watch can end early (server timeout, connection reset); reopen it until every pod is bound. Pods bound while
+  // it was down arrive as ADDED with their node on reopen (recorded a little late, never lost).
+  const watch = async (): Promise<void> => {
+    const w = await cluster.api.watch<{ metadata: { name: string }; spec?: { nodeName?: string } }>(
+      `/api/v1/namespaces/${namespace}/pods`,
+      (ev) => {
+        if (!ev.object.spec?.nodeName || bound.has(ev.object.metadata.name)) return;
+        bound.add(ev.object.metadata.name);
+        times.push(performance.now());
+        if (bound.size % 500 === 0) ctx.progress(`${mode}: ${bound.size}/${count} bound`);
+        if (bound.size === count) done();
+      },
+    );
+    stop = w.stop;
+    void w.closed.then(() => {
+      if (finished) return;
+      ctx.progress(`${mode}: pod watch closed at ${bound.size}/${count}; reopening`);
+      void watch();
+    });
+  };
+  await watch();
+  // Keeps the event loop alive (and bounds the wait) whatever happens to the watch connection.
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${mode}: only ${bound.size}/${count} pods bound after 10 min`)),
+      600_000,
+    );
+  });
+  try {
+    await start();
+    await Promise.race([all, timeout]);
+  } finally {
+    finished = true;
+    clearTimeout(timer);
+    stop();
+  }
+  const first = times[0] ?? 0;
+  const seconds = ((times[times.length - 1] ?? first) - first) / 1000;
+  const curve: [number, number][] = times
+    .map((t, i): [number, number] => [Number(((t - first) / 1000).toFixed(3)), i + 1])
+    .filter((_, i) => (i + 1) % 50 === 0 || i === times.length - 1);
+  // Pods per second over the span between the first and the last bind.
+  return { mode, pods: count, seconds, podsPerSecond: seconds > 0 ? (count - 1) / seconds : 0, curve };
+}
+
+/** Mean server-side time per extender verb (ms), from the extender's own /metrics histogram. */
+async function extenderVerbLatency(port: number): Promise<Record<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const out: Record<string, number> = {};
+  for (const verb of ["filter", "prioritize", "bind"]) {
+    const pick = (suffix: string) =>
+      [
+        ...text.matchAll(
+          new RegExp(`^aibrix_extender_request_duration_seconds_${suffix}\\{[^}]*verb="${verb}"[^}]*\\} (\\S+)$`, "gm"),
+        ),
+      ]
+        .map((m) => Number(m[1]))
+        .reduce((a, b) => a + b, 0);
+    const count = pick("count");
+    if (count > 0) out[`extender_${verb}_mean_ms`] = Number(((pick("sum") / count) * 1000).toFixed(2));
+  }
+  return out;
+}
+
+const benchmark: Benchmark = {
+  async run(ctx) {
+    const nodes = ctx.quick ? 100 : 1000;
+    const pods = ctx.quick ? 200 : 2000;
+    ctx.progress(`starting the loopback control plane with ${nodes} kwok GPU nodes`);
+    const cluster = await startCluster({ nodes: fleet(nodes), log: (l) => ctx.progress(l) });
+    let extenderProc: Awaited<ReturnType<typeof spawnLogged>> | undefined;
+    try {
+      const dir = cluster.state.stateDir;
+      for (const ns of ["plain", "gpu"]) await cluster.api.create("/api/v1/namespaces", { metadata: { name: ns } });
+
+      // The extender as its own process, as deployed: informers on nodes and pods, profiles from a file.
+      const profiles = join(dir, "profiles.yaml");
+      writeFileSync(profiles, PROFILES);
+      const port = await freePort();
+      extenderProc = spawnLogged(
+        "extender",
+        process.execPath,
+        ["--import", "tsx", CLI, "extender", "--host", "127.0.0.1", "--port", String(port)].concat([
+          "--kubeconfig",
+          cluster.kubeconfig,
+          "--profiles",
+          profiles,
+          "--log-level",
+          "warn",
+        ]),
+        join(dir, "logs", "extender.log"),
+      );
+      // Recorded with the cluster's processes, so a stop (or this process exiting) ends it too.
+      cluster.state.processes.push(extenderProc);
+      await waitHealthy(extenderProc, `http://127.0.0.1:${port}/healthz`, { timeoutMs: 60_000 });
+      ctx.progress(`extender ready on 127.0.0.1:${port}`);
+
+      ctx.progress(`creating ${pods} pods for the scheduler without extender`);
+      await createPods(cluster, "plain", "bench-plain", pods);
+      const without = await timeBinds(
+        cluster,
+        "plain",
+        pods,
+        () => cluster.startScheduler("kube-scheduler-plain", "bench-plain"),
+        ctx,
+        "without_extender",
+      );
+      ctx.progress(`without extender: ${without.podsPerSecond.toFixed(1)} pods/s`);
+
+      ctx.progress(`creating ${pods} pods for the scheduler with the extender`);
+      await createPods(cluster, "gpu", Scheduling.gpuSchedulerName, pods);
+      const withExt = await timeBinds(
+        cluster,
+        "gpu",
+        pods,
+        () =>
+          cluster.startGpuScheduler({
+            urlPrefix: `http://127.0.0.1:${port}/scheduler`,
+            bindVerb: "bind",
+            weight: 5,
+          }),
+        ctx,
+        "with_extender",
+      );
+      ctx.progress(`with extender: ${withExt.podsPerSecond.toFixed(1)} pods/s`);
+      const verbs = await extenderVerbLatency(port);
+
+      // Where the extender put the pods: never on L4 (SLO-infeasible) or A10G (unprofiled).
+      const placed = await cluster.api.get<{ items: { spec: { nodeName?: string } }[] }>("/api/v1/namespaces/gpu/pods");
+      const offProfile = placed.items.filter((p) => /^(l4|a10g)-/.test(p.spec.nodeName ?? "")).length;
+
+      return {
+        params: {
+          nodes,
+          pods,
+          gpusPerPod: 1,
+          kubernetes: "v1.34.4",
+          extender: "filter+prioritize+bind, nodeCacheCapable (names only), weight 5, separate process",
+          fleet: fleet(nodes).map((g) => `${g.count}x${g.gpusPerNode} ${g.product}`),
+        },
+        summary: {
+          pods_per_s_with_extender: Number(withExt.podsPerSecond.toFixed(1)),
+          pods_per_s_without_extender: Number(without.podsPerSecond.toFixed(1)),
+          extender_to_plain_ratio: Number((withExt.podsPerSecond / without.podsPerSecond).toFixed(3)),
+          seconds_with_extender: Number(withExt.seconds.toFixed(2)),
+          seconds_without_extender: Number(without.seconds.toFixed(2)),
+          pods_on_unprofiled_or_infeasible_gpus: offProfile,
+          ...verbs,
+        },
+        series: { passes: [without, withExt] },
+      };
+    } finally {
+      if (extenderProc) await stopProcess(extenderProc);
+      await cluster.stop();
+    }
+  },
+
+  plot(result: BenchResult): TopLevelSpec {
+    const passes = (result.series as { passes: Pass[] }).passes;
+    const rows = passes.flatMap((p) =>
+      p.curve.map(([seconds, bound]) => ({ mode: p.mode.replace("_", " "), seconds, bound })),
+    );
+    return {
+      $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+      title: `kube-scheduler throughput, ${String(result.params.pods)} GPU pods on ${String(result.params.nodes)} kwok nodes (target >= 300 pods/s with extender)`,
+      data: { values: rows },
+      mark: "line",
+      encoding: {
+        x: { field: "seconds", type: "quantitative", title: "seconds since first bind" },
+        y: { field: "bound", type: "quantitative", title: "pods bound" },
+        color: { field: "mode", type: "nominal" },
+      },
+    };
+  },
+};
+
+export default benchmark;
