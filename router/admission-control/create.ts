@@ -276,7 +276,15 @@ export async function createAdmission(config: AdmissionConfig = {}): Promise<Adm
     if (closed) return;
     closed = true;
     queue.close();
-    await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    await Promise.all(
+      servers.map(
+        (s) =>
+          new Promise<void>((r) => {
+            s.closeAllConnections();
+            s.close(() => r());
+          }),
+      ),
+    );
     await counters.close();
     await backend.close();
   }
