@@ -132,7 +132,11 @@ export async function validateCustomResource(
       !old || !sameJson((old.spec as Json | undefined)?.scaleTargetRef, (obj.spec as Json | undefined)?.scaleTargetRef);
     if (changed) problems.push(...(await scaleTargetProblems(obj, cluster, out)));
   }
-  for (const w of warnings(obj)) out.warnings.push(formatProblem(w));
+  // Warnings are clipped at 120 characters, so they say where and what, without echoing the value.
+  for (const w of warnings(obj)) {
+    const where = w.path.replace(/^metadata\.annotations\["(.+)"\]$/, "annotation $1");
+    out.warnings.push(`${where}: ${w.message}`);
+  }
   if (problems.length > 0) {
     out.allowed = false;
     out.problems = problems;

@@ -158,6 +158,16 @@ describe("webhooks: custom resource validation", () => {
     expect(seen).to.deep.equal(["apps/v1 Deployment"]);
   });
 
+  it("passes the schema's deprecation notes on as admission warnings", async () => {
+    const pa = clone(firstOfKind("PodAutoscaler"));
+    ((pa.metadata as Json).annotations as Json)["kpa.autoscaling.aibrix.ai/scale-down-delay"] = "5m";
+    const res = await validateDoc(pa);
+    expect(res.allowed).to.equal(true);
+    expect(res.warnings?.join("\n")).to.match(
+      /^annotation kpa\.autoscaling\.aibrix\.ai\/scale-down-delay: legacy key, treated as autoscaling/,
+    );
+  });
+
   it("allows kinds it does not own untouched, with a warning — never blocked by accident", async () => {
     const res = await call(
       deps(),
