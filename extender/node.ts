@@ -26,6 +26,8 @@ export class NodeRecord {
   readonly resourceVersion: string | undefined;
   /** Raw GPU type label value; the profile document maps it to a type name. */
   readonly gpuLabel: string | undefined;
+  /** Small integer standing for `gpuLabel`, assigned by the state, so per-request type lookups index an array. */
+  labelId = -1;
   /** Allocatable GPUs. */
   readonly capacity: number;
   readonly health: Health;

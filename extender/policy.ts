@@ -77,11 +77,21 @@ interface TypeVerdict {
 /** Judges each distinct GPU type once per request (a fleet has a handful of types, a request thousands of nodes). */
 class TypeJudge {
   private readonly cache = new Map<string, TypeVerdict>();
+  private readonly byId: (TypeVerdict | undefined)[] = [];
 
   constructor(
     private readonly ctx: PolicyContext,
     private readonly req: PlacementRequest,
   ) {}
+
+  /** The verdict for a node's GPU label, through the state's label number when it has one. */
+  of(rec: NodeRecord): TypeVerdict {
+    const id = rec.labelId;
+    if (id < 0) return this.verdict(rec.gpuLabel);
+    let v = this.byId[id];
+    if (!v) this.byId[id] = v = this.verdict(rec.gpuLabel);
+    return v;
+  }
 
   verdict(label: string | undefined): TypeVerdict {
     const key = label ?? "";
@@ -210,7 +220,7 @@ class NodeJudge {
       this.reason = staleDescription(rec, o.staleAfterMs);
       return "stale_diagnostics";
     }
-    const v = this.types.verdict(rec.gpuLabel);
+    const v = this.types.of(rec);
     if (v.code) {
       this.reason = v.reason;
       return v.code;
@@ -379,7 +389,7 @@ function scoreLoop(
   const types = new TypeJudge(ctx, req);
   let minCost = Infinity;
   for (const rec of records) {
-    const f = rec ? types.verdict(rec.gpuLabel).facts : undefined;
+    const f = rec ? types.of(rec).facts : undefined;
     if (f && f.costPerMillionTokens < minCost) minCost = f.costPerMillionTokens;
   }
   const deficits = deficitByType(ctx, req);
@@ -393,7 +403,7 @@ function scoreLoop(
       sink(i, rec, 0, undefined);
       continue;
     }
-    const v = types.verdict(rec.gpuLabel);
+    const v = types.of(rec);
     if (v.code) {
       sink(i, rec, 0, undefined);
       continue;

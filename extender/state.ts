@@ -40,6 +40,7 @@ export class ClusterState implements ClusterFeed {
   private readonly nodes = new Map<string, NodeRecord>();
   private readonly pods = new Map<string, PodRecord>();
   private readonly podsByNode = new Map<string, Set<string>>();
+  private readonly labelIds = new Map<string, number>();
   /** deployment key → raw GPU label → pods placed there, maintained on every change so prioritize reads it in O(1). */
   private readonly placed = new Map<string, Map<string, number>>();
 
@@ -63,6 +64,7 @@ export class ClusterState implements ClusterFeed {
     const rv = node.metadata?.resourceVersion;
     if (cached && rv !== undefined && cached.resourceVersion === rv) return cached;
     const rec = new NodeRecord(node, this.nodeOptions);
+    this.intern(rec);
     rec.recompute(this.claimsOn(name));
     return rec;
   }
@@ -71,6 +73,7 @@ export class ClusterState implements ClusterFeed {
     const name = node.metadata?.name;
     if (!name) return;
     const rec = new NodeRecord(node, this.nodeOptions);
+    this.intern(rec);
     rec.recompute(this.claimsOn(name));
     const before = this.nodes.get(name)?.gpuLabel;
     this.nodes.set(name, rec);
@@ -189,6 +192,14 @@ export class ClusterState implements ClusterFeed {
   /** Pods of a deployment placed (bound or being bound) per raw GPU label value. */
   placedByGpuLabel(deploymentKey: string): ReadonlyMap<string, number> {
     return this.placed.get(deploymentKey) ?? EMPTY;
+  }
+
+  /** GPU label values are few; number them so policy can cache per-type verdicts in an array. */
+  private intern(rec: NodeRecord): void {
+    if (rec.gpuLabel === undefined) return;
+    let id = this.labelIds.get(rec.gpuLabel);
+    if (id === undefined) this.labelIds.set(rec.gpuLabel, (id = this.labelIds.size));
+    rec.labelId = id;
   }
 
   private count(deploymentKey: string, label: string, delta: number): void {
