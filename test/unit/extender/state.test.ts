@@ -108,4 +108,17 @@ describe("extender cluster state", () => {
       [PRODUCTS.L4]: 2,
     });
   });
+
+  it("moves placed counts when a node is relabelled or removed", () => {
+    const s = new ClusterState();
+    s.upsertNode(node("n", { product: PRODUCTS.L4, gpus: 4 }));
+    s.upsertPod(pod("a", { gpus: 1, node: "n", deployment: "llama" }));
+    s.upsertPod(pod("b", { gpus: 1, node: "n", deployment: "llama" }));
+    expect(Object.fromEntries(s.placedByGpuLabel("default/llama"))).to.deep.equal({ [PRODUCTS.L4]: 2 });
+    s.upsertNode(node("n", { product: PRODUCTS.A10G, gpus: 4, resourceVersion: "2" }));
+    expect(Object.fromEntries(s.placedByGpuLabel("default/llama"))).to.deep.equal({ [PRODUCTS.A10G]: 2 });
+    expect(s.node("n")!.labelId).to.be.at.least(0);
+    s.deleteNode("n");
+    expect(s.placedByGpuLabel("default/llama").size).to.equal(0);
+  });
 });
