@@ -103,12 +103,12 @@ const bench: Benchmark = {
           },
           mark: "bar",
           encoding: {
-            y: { field: "label", type: "nominal", title: null, sort: null },
+            y: { field: "label", type: "nominal", title: null, sort: null, axis: { labelLimit: 320 } },
             x: {
               field: "error_pct",
               type: "quantitative",
               title: "simulated vs figure (%)",
-              scale: { domain: [-20, 20] },
+              scale: { domain: [-25, 25], clamp: true },
             },
             color: { field: "set", type: "nominal", title: "figure" },
             tooltip: [
