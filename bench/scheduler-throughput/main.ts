@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { TopLevelSpec } from "vega-lite";
 import { Model, Scheduling } from "../../api/labels.js";
-import { startCluster, type LoopbackCluster, type NodeGroup } from "../../test/cluster/index.js";
+import { chartSchedulerProfile, startCluster, type LoopbackCluster, type NodeGroup } from "../../test/cluster/index.js";
 import { freePort, spawnLogged, waitHealthy, stopProcess } from "../../test/cluster/processes.js";
 import type { Benchmark, BenchContext, BenchResult } from "../lib/result.js";
 
@@ -201,7 +201,8 @@ const benchmark: Benchmark = {
         cluster,
         "plain",
         pods,
-        () => cluster.startScheduler("kube-scheduler-plain", "bench-plain"),
+        // Same profile (the chart's plugin configuration) as the GPU scheduler: only the extender differs.
+        () => cluster.startScheduler("kube-scheduler-plain", "bench-plain", undefined, chartSchedulerProfile()),
         ctx,
         "without_extender",
       );
@@ -214,11 +215,10 @@ const benchmark: Benchmark = {
         "gpu",
         pods,
         () =>
-          cluster.startGpuScheduler({
-            urlPrefix: `http://127.0.0.1:${port}/scheduler`,
-            bindVerb: "bind",
-            weight: 5,
-          }),
+          cluster.startGpuScheduler(
+            { urlPrefix: `http://127.0.0.1:${port}/scheduler`, bindVerb: "bind", preemptVerb: "preempt", weight: 5 },
+            chartSchedulerProfile(),
+          ),
         ctx,
         "with_extender",
       );
@@ -236,6 +236,7 @@ const benchmark: Benchmark = {
           gpusPerPod: 1,
           kubernetes: "v1.34.4",
           extender: "filter+prioritize+bind, nodeCacheCapable (names only), weight 5, separate process",
+          profile: "the chart's aibrix-gpu-scheduler profile (files/kube-scheduler-config.yaml) in both passes",
           fleet: fleet(nodes).map((g) => `${g.count}x${g.gpusPerNode} ${g.product}`),
         },
         summary: {

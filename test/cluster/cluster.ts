@@ -29,7 +29,7 @@ import {
   waitHealthy,
   type RunningProcess,
 } from "./processes.js";
-import { schedulerConfigYaml, type ExtenderOptions } from "./scheduler-config.js";
+import { chartSchedulerProfile, schedulerConfigYaml, type ExtenderOptions } from "./scheduler-config.js";
 
 export interface ClusterOptions {
   /** Where certificates, kubeconfigs, logs, etcd data and state.json go (default: a fresh temp directory). */
@@ -127,23 +127,28 @@ export class LoopbackCluster {
   }
 
   /** Starts (or restarts) the aibrix-gpu-scheduler kube-scheduler against `extender`. */
-  async startGpuScheduler(extender: ExtenderOptions): Promise<void> {
+  async startGpuScheduler(extender: ExtenderOptions, profile?: Record<string, unknown>): Promise<void> {
     const old = this.state.processes.find((p) => p.name === "kube-scheduler-gpu");
     if (old) {
       await stopProcess(old);
       this.state.processes = this.state.processes.filter((p) => p !== old);
     }
-    await this.startScheduler("kube-scheduler-gpu", Scheduling.gpuSchedulerName, extender);
+    await this.startScheduler("kube-scheduler-gpu", Scheduling.gpuSchedulerName, extender, profile);
     saveState(this.state);
   }
 
-  async startScheduler(processName: string, schedulerName: string, extender?: ExtenderOptions): Promise<void> {
+  async startScheduler(
+    processName: string,
+    schedulerName: string,
+    extender?: ExtenderOptions,
+    profile?: Record<string, unknown>,
+  ): Promise<void> {
     const dir = this.state.stateDir;
     const port = await freePort();
     const config = join(dir, `${processName}.yaml`);
     writeFileSync(
       config,
-      schedulerConfigYaml({ kubeconfig: join(dir, "kube-scheduler.kubeconfig"), schedulerName, extender }),
+      schedulerConfigYaml({ kubeconfig: join(dir, "kube-scheduler.kubeconfig"), schedulerName, extender, profile }),
     );
     const proc = spawnLogged(
       processName,
@@ -164,7 +169,7 @@ export class LoopbackCluster {
   }
 
   /** Creates fake nodes (kwok makes them Ready) and waits until they are. */
-  async addNodes(groups: NodeGroup[], timeoutMs = 60_000): Promise<string[]> {
+  async addNodes(groups: NodeGroup[], timeoutMs?: number): Promise<string[]> {
     const nodes = nodeObjects(groups);
     const names = nodes.map((n) => (n.metadata as { name: string }).name);
     const queue = [...nodes];
@@ -173,7 +178,8 @@ export class LoopbackCluster {
         for (let node = queue.shift(); node; node = queue.shift()) await this.api.create("/api/v1/nodes", node);
       }),
     );
-    await this.waitNodesReady(names, timeoutMs);
+    // kwok initialises nodes at a bounded rate: allow more time for big fleets.
+    await this.waitNodesReady(names, timeoutMs ?? Math.max(60_000, names.length * 200));
     this.log(`${names.length} fake nodes ready`);
     return names;
   }
@@ -356,7 +362,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Loopba
       cluster.startScheduler("kube-scheduler", "default-scheduler"),
       waitHealthy(kwok, `http://127.0.0.1:${ports.kwok}/healthz`).then(() => log("kwok ready")),
     ]);
-    if (options.gpuScheduler) await cluster.startGpuScheduler(options.gpuScheduler);
+    if (options.gpuScheduler) await cluster.startGpuScheduler(options.gpuScheduler, chartSchedulerProfile());
 
     const groups =
       options.nodes === undefined

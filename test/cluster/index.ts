@@ -6,5 +6,10 @@ export { KubeApi, ApiError } from "./api.js";
 export { CertificateAuthority } from "./certs.js";
 export { loadNodeGroups, parseNodeGroups, nodeObjects, DEFAULT_NODE_GROUPS_FILE } from "./nodes.js";
 export type { NodeGroup } from "./nodes.js";
-export { schedulerConfig, schedulerConfigYaml } from "./scheduler-config.js";
+export {
+  schedulerConfig,
+  schedulerConfigYaml,
+  chartSchedulerProfile,
+  CHART_SCHEDULER_CONFIG,
+} from "./scheduler-config.js";
 export type { ExtenderOptions } from "./scheduler-config.js";

@@ -141,21 +141,31 @@ describe("e2e: Helm chart", function () {
     });
   });
 
-  it("the GPU scheduler's configuration has one profile and calls the extender Service", async function () {
+  it("the GPU scheduler's configuration has one profile (the reference one) and calls the extender Service", async function () {
     this.timeout(60_000);
     const docs = await template();
     const cm = find(docs, "ConfigMap", "demo-aibrix-ts-gpu-scheduler") as Doc & { data: Record<string, string> };
     const cfg = parseAllDocuments(cm.data["config.yaml"] ?? "")[0]?.toJS() as {
       kind: string;
-      profiles: { schedulerName: string }[];
-      extenders: { urlPrefix: string; filterVerb: string; nodeCacheCapable: boolean; managedResources: unknown }[];
+      profiles: { schedulerName: string; pluginConfig?: { name: string }[] }[];
+      extenders: {
+        urlPrefix: string;
+        filterVerb: string;
+        bindVerb: string;
+        preemptVerb: string;
+        weight: number;
+        nodeCacheCapable: boolean;
+        managedResources: unknown;
+      }[];
       leaderElection: { leaderElect: boolean; resourceNamespace: string };
     };
     expect(cfg.kind).to.equal("KubeSchedulerConfiguration");
     expect(cfg.profiles.map((p) => p.schedulerName)).to.deep.equal(["aibrix-gpu-scheduler"]);
     expect(cfg.extenders).to.have.length(1);
     expect(cfg.extenders[0]?.urlPrefix).to.equal("http://demo-aibrix-ts-extender.aibrix-system.svc:8090/scheduler");
-    expect(cfg.extenders[0]?.filterVerb).to.equal("filter");
+    expect(cfg.extenders[0]).to.include({ filterVerb: "filter", bindVerb: "bind", preemptVerb: "preempt", weight: 5 });
+    // The reference configuration's profile (files/kube-scheduler-config.yaml) brings its plugin configuration.
+    expect(cfg.profiles[0]?.pluginConfig?.map((p) => p.name)).to.include("NodeResourcesFit");
     expect(cfg.extenders[0]?.nodeCacheCapable).to.equal(true);
     expect(cfg.leaderElection).to.include({ leaderElect: true, resourceNamespace: "aibrix-system" });
   });

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { parseProfiles } from "../../controllers/gpu-optimizer/profiles.js";
 import { startExtender, type ExtenderHandle } from "../../extender/index.js";
 import { startWebhooks, type WebhookServer } from "../../webhooks/server.js";
-import { startCluster, type LoopbackCluster } from "../cluster/index.js";
+import { chartSchedulerProfile, startCluster, type LoopbackCluster } from "../cluster/index.js";
 import { freePort } from "../cluster/processes.js";
 
 const run = promisify(execFile);
@@ -130,8 +130,11 @@ export async function startE2eEnv(log: (line: string) => void = () => {}): Promi
     ]);
     log("chart installed");
 
-    // The GPU scheduler runs as a local process with the same extender wiring the chart renders.
-    await cluster.startGpuScheduler({ urlPrefix: extender.urlPrefix, bindVerb: "bind", weight: 5 });
+    // The GPU scheduler runs as a local process with the extender wiring and profile the chart renders.
+    await cluster.startGpuScheduler(
+      { urlPrefix: extender.urlPrefix, bindVerb: "bind", preemptVerb: "preempt", weight: 5 },
+      chartSchedulerProfile(),
+    );
     return { cluster, webhooks, extender, helm, kubectl: bin("kubectl"), stop };
   } catch (err) {
     await stop();
