@@ -69,7 +69,10 @@ for (const p of doc.profiles) {
   c.b1.fittedTo = [ttft.id];
   c.b1.note = `single-request TTFT ${ttft.value} ms for ${ttft.promptTokens} prompt tokens = b0 + b1*${ttft.promptTokens}`;
   c.b2.fittedTo = [thr.id, itl.id];
-  c.b2.note = `bisection so the simulated saturation throughput (${thr.promptTokens}/${thr.outputTokens}) matches ${thr.value} tok/s`;
+  c.b2.note =
+    b2 > 0
+      ? `bisection so the simulated saturation throughput (${thr.promptTokens}/${thr.outputTokens}) matches ${thr.value} tok/s`
+      : `0: with the physical KV-read term the saturation figure (${thr.value} tok/s) was out of reach even at b2 = 0, so b3 was scaled instead`;
   const got = p.figures.map((f) => `${f.id}=${measureFigure(cfg, f).toFixed(2)}/${f.value}`).join(" ");
   console.error(
     `${p.name}: b0=${(c.b0.value * 1e3).toFixed(3)}ms b1=${(c.b1.value * 1e6).toFixed(2)}us b2=${(c.b2.value * 1e6).toFixed(2)}us b3=${(b3() * 1e9).toFixed(1)}ns  ${got}`,
