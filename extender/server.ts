@@ -178,15 +178,21 @@ export async function startExtender(options: ExtenderOptions = {}): Promise<Exte
     ProfileSet.empty(),
   );
   closers.push(profiles.close);
-  const recommendations = await source(
-    "recommendations",
-    options.recommendations,
-    options.recommendationsFile,
-    options.recommendationsConfigMap,
-    [RECOMMENDATIONS_CONFIGMAP_KEY],
-    parseRecommendations,
-    RecommendationSet.empty(),
-  );
+  let recommendations: Reloadable<RecommendationSet>;
+  try {
+    recommendations = await source(
+      "recommendations",
+      options.recommendations,
+      options.recommendationsFile,
+      options.recommendationsConfigMap,
+      [RECOMMENDATIONS_CONFIGMAP_KEY],
+      parseRecommendations,
+      RecommendationSet.empty(),
+    );
+  } catch (err) {
+    await profiles.close();
+    throw err;
+  }
   closers.push(recommendations.close);
 
   let informers: InformerHandle | undefined;
