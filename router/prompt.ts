@@ -1,5 +1,6 @@
 // The prompt text a request becomes, and its tokens and block hashes, computed lazily and at most once.
-import { blockHashes, chatPromptText, countTokens, tokenize, type ChatMessageLike } from "../api/tokens.js";
+import { blockHashes, chatPromptText, countTokens, type ChatMessageLike } from "../api/tokens.js";
+import { fastTokenize } from "./fast-tokens.js";
 
 export function promptTextOf(path: string, body: Record<string, unknown>): string {
   if (path === "/v1/chat/completions") {
@@ -31,7 +32,7 @@ export class PromptTokens {
   blockHashes(blockSize: number): bigint[] {
     let h = this.hashes.get(blockSize);
     if (!h) {
-      this.tokens ??= tokenize(this.text);
+      this.tokens ??= fastTokenize(this.text);
       h = blockHashes(this.tokens, blockSize, undefined, this.extraKey);
       this.hashes.set(blockSize, h);
     }

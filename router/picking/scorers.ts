@@ -242,7 +242,22 @@ export function prefixCacheScorer(index: PrefixIndex, o: PrefixScorerOptions = d
   };
 }
 
-/** Exact prefix affinity from the engines' KV events (same block hashes as the engine), with the same guard. */
+/**
+ * Sticky-until-saturated bound for the exact scorer: an endpoint keeps its prefix credit until its in-flight count
+ * exceeds max(1.5 × mean, mean + 2σ, mean + 4). Unlike the approximate scorer there is no fleet-wide imbalance cut-off:
+ * the engine's own KV events say the blocks are really there, so affinity is worth more than a small imbalance.
+ */
+function stickyBound(cands: readonly Endpoint[]): number {
+  let sum = 0;
+  for (const c of cands) sum += c.inFlight;
+  const mean = sum / cands.length;
+  let v = 0;
+  for (const c of cands) v += (c.inFlight - mean) ** 2;
+  const sd = Math.sqrt(v / cands.length);
+  return Math.max(1.5 * mean, mean + 2 * sd, mean + 4);
+}
+
+/** Exact prefix affinity from the engines' KV events (same block hashes as the engine), sticky until saturated. */
 export function kvPrefixScorer(index: KvBlockIndex, o: PrefixScorerOptions = defaultPrefixScorerOptions): Scorer {
   return {
     name: "kv-prefix",
@@ -251,8 +266,7 @@ export function kvPrefixScorer(index: KvBlockIndex, o: PrefixScorerOptions = def
       // Engines report their own block size; candidates of one model share it.
       const blockSize = cands[0]?.metrics.blockSize ?? o.blockSize;
       const hashes = req.hashes(blockSize);
-      const bound = hashes.length === 0 ? undefined : loadBound(cands, o);
-      if (bound === undefined) {
+      if (hashes.length === 0) {
         out.fill(0, 0, cands.length);
         return;
       }
@@ -260,7 +274,7 @@ export function kvPrefixScorer(index: KvBlockIndex, o: PrefixScorerOptions = def
         hashes,
         cands.map((c) => c.id),
       );
-      fillFromDepths(cands, out, depths, hashes.length, bound);
+      fillFromDepths(cands, out, depths, hashes.length, stickyBound(cands));
     },
   };
 }

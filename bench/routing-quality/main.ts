@@ -1,0 +1,328 @@
+// Routing quality on simulated H100 8B engines: TTFT p50/p90/p99, ITL, output tok/s and prefix-cache hit rate for
+// random, least-request, prefix-cache (approximate), exact-prefix+load (engine KV events) and sglang-router's
+// cache-aware policy, on shared-prefix multi-tenant, multi-turn chat and random workloads. Each (workload, router) pair
+// gets a fresh engine fleet (cold caches) and a fresh router process; the load generator runs in this process.
+//
+// Times are simulated (real-hardware-equivalent): wall-clock figures times the simulator speedup.
+import type { TopLevelSpec } from "vega-lite";
+import { Pool } from "undici";
+import { parseEngineMetrics } from "../../engines/metric-names.js";
+import type { Benchmark, BenchResult } from "../lib/result.js";
+import { percentile, round } from "../router-common/loadgen.js";
+import {
+  peerUnavailable,
+  startEngines,
+  startOurRouter,
+  startPeer,
+  type EngineFleet,
+  type Proc,
+} from "../router-common/processes.js";
+import {
+  multiTurn,
+  nextTurn,
+  randomPrompts,
+  sharedPrefix,
+  type MultiTurnShape,
+  type PlannedRequest,
+  type RandomShape,
+  type SharedPrefixShape,
+} from "./workloads.js";
+
+const MODEL = "llama-3-8b";
+
+interface Outcome {
+  ok: boolean;
+  ttft: number;
+  e2e: number;
+  tokens: number;
+  text: string;
+  target?: string;
+}
+
+interface RunStats {
+  workload: string;
+  router: string;
+  requests: number;
+  errors: number;
+  ttft_p50_s: number;
+  ttft_p90_s: number;
+  ttft_p99_s: number;
+  itl_ms: number;
+  output_tok_s: number;
+  prefix_hit_rate: number;
+  makespan_s: number;
+}
+
+/** One streamed request; times in wall-clock seconds. */
+async function stream(pool: Pool, req: PlannedRequest, headers: Record<string, string>): Promise<Outcome> {
+  const t0 = performance.now();
+  let ttft = 0;
+  let text = "";
+  let tokens = 0;
+  try {
+    const res = await pool.request({
+      path: req.path,
+      method: "POST",
+      headers: { "content-type": "application/json", ...headers },
+      body: JSON.stringify({ ...req.body, stream: true, stream_options: { include_usage: true } }),
+    });
+    let buf = "";
+    for await (const chunk of res.body) {
+      buf += (chunk as Buffer).toString("utf8");
+      let nl: number;
+      while ((nl = buf.indexOf("\n\n")) !== -1) {
+        const ev = buf.slice(0, nl);
+        buf = buf.slice(nl + 2);
+        if (!ev.startsWith("data: ") || ev === "data: [DONE]") continue;
+        const data = JSON.parse(ev.slice(6)) as {
+          choices?: { text?: string; delta?: { content?: string } }[];
+          usage?: { completion_tokens?: number };
+          error?: unknown;
+        };
+        if (data.error) throw new Error(JSON.stringify(data.error));
+        const piece = data.choices?.[0]?.text ?? data.choices?.[0]?.delta?.content;
+        if (piece) {
+          if (ttft === 0) ttft = (performance.now() - t0) / 1000;
+          text += piece;
+        }
+        if (data.usage?.completion_tokens !== undefined) tokens = data.usage.completion_tokens;
+      }
+    }
+    const target = res.headers["target-pod"];
+    return {
+      ok: res.statusCode === 200,
+      ttft,
+      e2e: (performance.now() - t0) / 1000,
+      tokens,
+      text,
+      target: typeof target === "string" ? target : undefined,
+    };
+  } catch {
+    return { ok: false, ttft: 0, e2e: (performance.now() - t0) / 1000, tokens: 0, text: "" };
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+
+async function runPlan(
+  url: string,
+  plan: PlannedRequest[],
+  speedup: number,
+  mt: MultiTurnShape | undefined,
+): Promise<{ outcomes: Outcome[]; makespan: number }> {
+  const pool = new Pool(url, { connections: 2048, pipelining: 1, headersTimeout: 0, bodyTimeout: 0 });
+  const t0 = performance.now();
+  const outcomes: Outcome[] = [];
+  const runOne = async (req: PlannedRequest): Promise<void> => {
+    await sleep(t0 + (req.at * 1000) / speedup - performance.now());
+    let current = req;
+    for (;;) {
+      const o = await stream(pool, current, {});
+      outcomes.push(o);
+      if (!mt || !o.ok || (current.turn ?? 0) + 1 >= mt.turns) return;
+      await sleep((mt.thinkSeconds * 1000) / speedup);
+      current = nextTurn(current, o.text, mt, (current.conversation ?? 0) * 100 + (current.turn ?? 0) + 1);
+    }
+  };
+  await Promise.all(plan.map(runOne));
+  const makespan = (performance.now() - t0) / 1000;
+  await pool.close();
+  return { outcomes, makespan };
+}
+
+async function prefixHitRate(fleet: EngineFleet): Promise<number> {
+  let hits = 0;
+  let queries = 0;
+  for (const e of fleet.endpoints) {
+    const text = await (await fetch(`http://${e.address}/metrics`)).text();
+    const m = parseEngineMetrics(text, "vllm");
+    hits += m.prefixCacheHits ?? 0;
+    queries += m.prefixCacheQueries ?? 0;
+  }
+  return queries > 0 ? hits / queries : 0;
+}
+
+interface Params {
+  replicas: number;
+  speedup: number;
+  numGpuBlocks: number;
+  shared: SharedPrefixShape;
+  multi: MultiTurnShape;
+  random: RandomShape;
+}
+
+function params(quick: boolean): Params {
+  const scale = quick ? 0.35 : 1;
+  return {
+    replicas: 4,
+    // Slow motion: simulated time runs at a quarter of wall-clock speed, so the load generator, routers and
+    // engines (all on a small shared machine) stay far from CPU saturation and their jitter shrinks 4× in simulated time.
+    speedup: Number(process.env.RQ_SPEEDUP ?? 0.25),
+    numGpuBlocks: Number(process.env.RQ_BLOCKS ?? 2000),
+    shared: {
+      tenants: Number(process.env.RQ_TENANTS ?? 24),
+      prefixTokens: Number(process.env.RQ_PREFIX ?? 3000),
+      questionTokens: 150,
+      outputTokens: 32,
+      rate: Number(process.env.RQ_RATE ?? 220),
+      requests: Math.round(Number(process.env.RQ_REQUESTS ?? 1100) * scale),
+    },
+    multi: {
+      conversations: Math.round(48 * scale),
+      turns: 5,
+      systemTokens: 1500,
+      userTokens: 150,
+      outputTokens: 64,
+      rate: 4,
+      thinkSeconds: 1,
+    },
+    random: { promptTokens: 1500, outputTokens: 32, rate: 40, requests: Math.round(600 * scale) },
+  };
+}
+
+const ROUTERS = [
+  { name: "random", strategy: "random" },
+  { name: "least-request", strategy: "least-request" },
+  { name: "prefix-cache", strategy: "prefix-cache" },
+  { name: "exact-prefix+load", strategy: "kv-prefix-load" },
+  { name: "sglang-router cache_aware", peer: true },
+] as const;
+
+const bench: Benchmark = {
+  async run(ctx) {
+    const p = params(ctx.quick);
+    const workloads: { name: string; plan: () => PlannedRequest[]; mt?: MultiTurnShape }[] = [
+      { name: "shared-prefix", plan: () => sharedPrefix(MODEL, p.shared) },
+    ];
+    if (!ctx.quick || process.env.RQ_ALL) {
+      workloads.push({ name: "multi-turn", plan: () => multiTurn(MODEL, p.multi), mt: p.multi });
+      workloads.push({ name: "random", plan: () => randomPrompts(MODEL, p.random) });
+    }
+    const only = process.env.RQ_ROUTERS?.split(",");
+    const sglangMissing = peerUnavailable("sglang-router");
+    const peerErrors: Record<string, string> = {};
+    if (sglangMissing) peerErrors["sglang-router"] = sglangMissing;
+    const stats: RunStats[] = [];
+    for (const w of workloads) {
+      for (const r of ROUTERS) {
+        if (only && !only.includes(r.name)) continue;
+        if ("peer" in r && sglangMissing) continue;
+        ctx.progress(`${w.name}: ${r.name}`);
+        const procs: Proc[] = [];
+        try {
+          const fleet = await startEngines({
+            model: MODEL,
+            replicas: p.replicas,
+            speedup: p.speedup,
+            kvEvents: true,
+            extra: ["--num-gpu-blocks", String(p.numGpuBlocks)],
+          });
+          procs.push(fleet.proc);
+          let router: Proc;
+          try {
+            router =
+              "peer" in r
+                ? await startPeer("sglang-router", fleet, MODEL, "cache_aware")
+                : await startOurRouter(fleet, MODEL, r.strategy, {
+                    prefix: { blockSize: 16, imbalanceAbs: 16, stdDevFactor: 2 },
+                    scrapeIntervalMs: 50,
+                  });
+          } catch (err) {
+            peerErrors[r.name] = (err as Error).message.slice(0, 500);
+            continue;
+          }
+          procs.push(router);
+          const { outcomes, makespan } = await runPlan(router.url, w.plan(), p.speedup, w.mt);
+          const ok = outcomes.filter((o) => o.ok && o.ttft > 0);
+          const tokens = ok.reduce((n, o) => n + o.tokens, 0);
+          const itls = ok.filter((o) => o.tokens > 1).map((o) => ((o.e2e - o.ttft) / (o.tokens - 1)) * 1000);
+          const s: RunStats = {
+            workload: w.name,
+            router: r.name,
+            requests: outcomes.length,
+            errors: outcomes.length - ok.length,
+            ttft_p50_s: round(
+              percentile(
+                ok.map((o) => o.ttft),
+                50,
+              ) * p.speedup,
+              4,
+            ),
+            ttft_p90_s: round(
+              percentile(
+                ok.map((o) => o.ttft),
+                90,
+              ) * p.speedup,
+              4,
+            ),
+            ttft_p99_s: round(
+              percentile(
+                ok.map((o) => o.ttft),
+                99,
+              ) * p.speedup,
+              4,
+            ),
+            itl_ms: round((itls.reduce((a, b) => a + b, 0) / Math.max(1, itls.length)) * p.speedup, 3),
+            output_tok_s: round(tokens / (makespan * p.speedup), 1),
+            prefix_hit_rate: round(await prefixHitRate(fleet), 4),
+            makespan_s: round(makespan * p.speedup, 2),
+          };
+          ctx.progress(JSON.stringify(s));
+          stats.push(s);
+        } finally {
+          for (const x of procs.reverse()) await x.stop().catch(() => undefined);
+        }
+      }
+    }
+    const find = (router: string) => stats.find((s) => s.workload === "shared-prefix" && s.router === router);
+    const rnd = find("random");
+    const ours = find("exact-prefix+load");
+    const approx = find("prefix-cache");
+    const sg = find("sglang-router cache_aware");
+    const ratio = (a: number | undefined, b: number | undefined) => (a && b ? round(a / b, 3) : 0);
+    return {
+      params: {
+        ...p,
+        profile: "h100-8b",
+        ours: "exact-prefix+load = kv-prefix:3, least-request:2, least-kv-cache:1 (engine KV events)",
+        prefix_cache_options: { blockSize: 16, imbalanceAbs: 16, stdDevFactor: 2 },
+        sglang_policy: "cache_aware",
+        peer_errors: peerErrors,
+      },
+      summary: {
+        throughput_x_random: ratio(ours?.output_tok_s, rnd?.output_tok_s),
+        ttft_p90_x_random: ratio(rnd?.ttft_p90_s, ours?.ttft_p90_s),
+        ttft_p90_x_sglang_router: ratio(sg?.ttft_p90_s, ours?.ttft_p90_s),
+        throughput_x_sglang_router: ratio(ours?.output_tok_s, sg?.output_tok_s),
+        prefix_cache_throughput_x_random: ratio(approx?.output_tok_s, rnd?.output_tok_s),
+        prefix_cache_ttft_p90_x_random: ratio(rnd?.ttft_p90_s, approx?.ttft_p90_s),
+      },
+      series: { runs: stats },
+    };
+  },
+
+  plot(result: BenchResult): TopLevelSpec {
+    const runs = result.series.runs as RunStats[];
+    const rows = runs.flatMap((r) => [
+      { workload: r.workload, router: r.router, metric: "TTFT p90 (s)", value: Math.max(r.ttft_p90_s, 1e-3) },
+      { workload: r.workload, router: r.router, metric: "output tok/s", value: r.output_tok_s },
+      { workload: r.workload, router: r.router, metric: "prefix hit rate", value: r.prefix_hit_rate },
+    ]);
+    return {
+      title: "Routing quality on simulated H100 8B engines",
+      data: { values: rows },
+      facet: { row: { field: "metric", type: "nominal" }, column: { field: "workload", type: "nominal" } },
+      spec: {
+        mark: "bar",
+        encoding: {
+          x: { field: "router", type: "nominal", axis: { labelAngle: -40 } },
+          y: { field: "value", type: "quantitative" },
+          color: { field: "router", type: "nominal" },
+        },
+      },
+      resolve: { scale: { y: "independent" } },
+    } as TopLevelSpec;
+  },
+};
+
+export default bench;
