@@ -314,10 +314,9 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
           "cache-control": "no-cache",
           connection: "keep-alive",
         });
-        // Send the headers now, so stream chunks can go straight to the socket (writeChunk).
+        // Send the headers now, so stream chunks can go straight to the socket (writeChunk). As in vLLM, the chat
+        // role chunk goes out with the first token, so time to first byte is time to first token.
         res.flushHeaders();
-        const open = writer.opening();
-        if (open) writeChunk(res, open);
       }
       const pending: PendingStream = { res, text: "", end: false, dirty: false };
       const engineReq: EngineRequest = {
@@ -329,7 +328,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
         outputToken: (i) => reply.tokenId(i),
         onToken: (i) => {
           if (!writer) return;
-          queue(pending, i === genTokens - 1 ? writer.last(tokenJson(i), finishReason) : writer.token(tokenJson(i)));
+          const chunk = i === genTokens - 1 ? writer.last(tokenJson(i), finishReason) : writer.token(tokenJson(i));
+          queue(pending, i === 0 ? writer.opening() + chunk : chunk);
         },
         onFinish: (reason) => {
           finishedWith = reason;
