@@ -121,12 +121,15 @@ function buildApp(deps: AdmissionDeps, metrics: WebhookMetrics, maxBodyBytes: nu
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
+  // Paths match exactly (no case folding, no trailing slash), so each path maps to one webhook role and metric label.
+  app.set("case sensitive routing", true);
+  app.set("strict routing", true);
   app.get("/healthz", (_req, res) => {
     res.type("text/plain").send("ok");
   });
   app.get("/readyz", (_req, res) => {
     if (ready()) res.type("text/plain").send("ok");
-    else res.status(503).type("text/plain").send("not ready: no serving certificate yet");
+    else res.status(503).type("text/plain").send("not ready: shutting down");
   });
   app.get("/metrics", async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
@@ -135,7 +138,11 @@ function buildApp(deps: AdmissionDeps, metrics: WebhookMetrics, maxBodyBytes: nu
   app.post(paths, async (req: Request, res: Response) => {
     const started = process.hrtime.bigint();
     const webhook = req.path.slice(1);
-    const role = roleOfPath(req.path) ?? "validate";
+    const role = roleOfPath(req.path);
+    if (!role) {
+      res.status(404).json({ error: `no webhook at ${req.path}` });
+      return;
+    }
     const body = await readBody(req, maxBodyBytes);
     if (!body.ok) {
       const error = `request body is ${body.size} bytes; the limit is ${maxBodyBytes} bytes (object too large to admit)`;

@@ -194,7 +194,7 @@ const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 const bench: Benchmark = {
   async run(ctx) {
-    const seconds = ctx.quick ? 6 : 20;
+    const seconds = ctx.quick ? 6 : 15;
     const warmupSeconds = ctx.quick ? 1 : 3;
     const server = await startWebhooks({ host: "127.0.0.1", port: 0, logger: pino({ level: "silent" }) });
     const dir = mkdtempSync(path.join(tmpdir(), "webhook-latency-"));

@@ -120,6 +120,12 @@ describe("webhooks over real HTTPS", function () {
     const missing = await httpsRequest(`${server.url}/mutate-everything`, { ca: server.caBundle, body: "{}" });
     expect(missing.status).to.equal(404);
     expect(missing.json().error).to.include("/validate-orchestration-aibrix-ai-v1alpha1-kvcache");
+    // Exact paths only: a case-folded or slash-suffixed path must not land on some webhook by accident.
+    for (const path of ["/MUTATE", "/mutate/", "/Validate-model-aibrix-ai-v1alpha1-modeladapter"]) {
+      expect((await httpsRequest(`${server.url}${path}`, { ca: server.caBundle, body: "{}" })).status, path).to.equal(
+        404,
+      );
+    }
   });
 
   it("reports readiness and admission metrics by webhook and outcome", async () => {
