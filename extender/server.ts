@@ -74,6 +74,8 @@ export interface ExtenderOptions {
   policy?: Partial<PolicyOptions>;
   logger?: Logger;
   logLevel?: string;
+  /** Called after each verb with its processing time, body received to answer written (benchmarks, tracing). */
+  onDecision?: (verb: Verb, seconds: number) => void;
   /** Time source for diagnostics staleness (tests pin it). */
   clock?: () => number;
 }
@@ -352,7 +354,9 @@ export async function startExtender(options: ExtenderOptions = {}): Promise<Exte
                   ? handlePreempt(body)
                   : await handleBind(body);
           send(res, 200, r.text);
-          metrics.decision(verb, r.outcome, Number(process.hrtime.bigint() - started) / 1e9);
+          const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+          metrics.decision(verb, r.outcome, seconds);
+          options.onDecision?.(verb, seconds);
         })
         .catch((err: unknown) => {
           const msg = err instanceof Error ? err.message : String(err);

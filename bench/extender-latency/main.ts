@@ -205,6 +205,9 @@ interface Cell {
   /** CPU time (user + system, client and server together) per cycle: what the work costs without CPU contention. */
   cpu_p50_ms: number;
   cpu_p99_ms: number;
+  /** Extender processing only (body received to answer written), both verbs: no transfer, no client. */
+  server_p50_ms: number;
+  server_p99_ms: number;
 }
 
 const sortNum = (xs: number[]) => xs.sort((a, b) => a - b);
@@ -226,7 +229,9 @@ const benchmark: Benchmark = {
     for (const n of sizes) {
       ctx.progress(`building a ${n}-node fleet`);
       const fleet = buildFleet(n, now);
+      let serverSeconds = 0;
       const ext = await startExtender({
+        onDecision: (_verb, seconds) => (serverSeconds += seconds),
         state: fleet.state,
         profiles: parseProfiles(PROFILES),
         recommendations,
@@ -245,8 +250,10 @@ const benchmark: Benchmark = {
         const filt: number[] = [];
         const prio: number[] = [];
         const cpu: number[] = [];
+        const server: number[] = [];
         for (let i = 0; i < warmup[mode] + iterations[mode]; i++) {
           const c0 = process.cpuUsage();
+          serverSeconds = 0;
           const t0 = process.hrtime.bigint();
           await post(agent, ext.port, "/scheduler/filter", body);
           const t1 = process.hrtime.bigint();
@@ -255,6 +262,7 @@ const benchmark: Benchmark = {
           const c = process.cpuUsage(c0);
           if (i < warmup[mode]) continue;
           cpu.push((c.user + c.system) / 1000);
+          server.push(serverSeconds * 1000);
           filt.push(Number(t1 - t0) / 1e6);
           prio.push(Number(t2 - t1) / 1e6);
           cycle.push(Number(t2 - t0) / 1e6);
@@ -273,11 +281,14 @@ const benchmark: Benchmark = {
           prioritize_p99_ms: round(quantile(sortNum(prio), 0.99)),
           cpu_p50_ms: round(quantile(sortNum(cpu), 0.5)),
           cpu_p99_ms: round(quantile(cpu, 0.99)),
+          server_p50_ms: round(quantile(sortNum(server), 0.5)),
+          server_p99_ms: round(quantile(server, 0.99)),
         };
         cells.push(cell);
         ctx.progress(
           `${n} nodes, ${mode}: p50 ${cell.p50_ms} ms, p99 ${cell.p99_ms} ms, cpu p50 ${cell.cpu_p50_ms} ms ` +
-            `p99 ${cell.cpu_p99_ms} ms (${body.length} request bytes)`,
+            `p99 ${cell.cpu_p99_ms} ms, server p50 ${cell.server_p50_ms} ms p99 ${cell.server_p99_ms} ms ` +
+            `(${body.length} request bytes)`,
         );
       }
       agent.destroy();
@@ -306,6 +317,8 @@ const benchmark: Benchmark = {
         p99_ms_1000_nodes_full: cell(1000, "full").p99_ms,
         cpu_p99_ms_1000_nodes: cell(1000, "names").cpu_p99_ms,
         cpu_p99_ms_5000_nodes: cell(5000, "names").cpu_p99_ms,
+        server_p99_ms_1000_nodes: cell(1000, "names").server_p99_ms,
+        server_p99_ms_5000_nodes: cell(5000, "names").server_p99_ms,
         load_average_1m: loadAtStart[0]!,
       },
       series: { cells },
