@@ -7,7 +7,7 @@
 // find no queue go straight through while any endpoint is usable (no throttling of an unsaturated fleet).
 import type { AdmissionFleetView } from "../admission.js";
 import type { CapacityGate } from "../fairness/fair-queue.js";
-import { endpointUtilisation, isSaturated, type SaturationThresholds } from "../fairness/saturation.js";
+import { endpointUtilisation, hasSignal, isSaturated, type SaturationThresholds } from "../fairness/saturation.js";
 import type { RateLimiter } from "../limits/limiter.js";
 
 export class ModelGate implements CapacityGate {
@@ -50,7 +50,8 @@ export class ModelGate implements CapacityGate {
   private fleetHasRoom(model: string, fromQueue: boolean): boolean {
     if (!this.fleet) return true;
     const eps = this.fleet.endpoints(model);
-    if (eps.length === 0) return true; // nothing to protect; the server answers "no ready endpoint" itself
+    // No endpoints: the server answers "no ready endpoint" itself. No fresh metrics: no signal to hold traffic on.
+    if (!hasSignal(eps)) return true;
     let headroom = 0;
     for (const ep of eps) {
       if (endpointUtilisation(ep, this.thresholds) > 1) continue;

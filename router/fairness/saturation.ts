@@ -1,5 +1,5 @@
 // Is a model's fleet saturated? Defaults follow the inference-extension detector: queue depth 5 and KV usage 0.8.
-// A model is saturated when no endpoint is usable, i.e. every endpoint is stale, ejected, or over a threshold.
+// A model is saturated when no endpoint with fresh metrics is under both thresholds.
 import type { FleetEndpointState } from "../admission.js";
 
 export interface SaturationThresholds {
@@ -19,13 +19,18 @@ export function endpointUtilisation(ep: FleetEndpointState, t: SaturationThresho
   return Math.max(q, kv);
 }
 
-/** Endpoints that can take more work now (utilisation at or below 1). An empty fleet is not "saturated". */
-export function unsaturatedEndpoints(eps: readonly FleetEndpointState[], t: SaturationThresholds): number {
-  let n = 0;
-  for (const ep of eps) if (endpointUtilisation(ep, t) <= 1) n++;
-  return n;
+/** True when at least one endpoint has fresh metrics: only then is there a saturation signal at all. */
+export function hasSignal(eps: readonly FleetEndpointState[]): boolean {
+  return eps.some((ep) => !ep.stale && !ep.ejected);
 }
 
+/**
+ * Saturated iff some endpoint reports fresh metrics and none of the fresh ones is under both thresholds. A fleet with
+ * no fresh metrics at all (engines without `/metrics`, or before the first scrape) gives no signal and is never
+ * called saturated: admission must not hold traffic on missing data.
+ */
 export function isSaturated(eps: readonly FleetEndpointState[], t: SaturationThresholds): boolean {
-  return eps.length > 0 && unsaturatedEndpoints(eps, t) === 0;
+  if (!hasSignal(eps)) return false;
+  for (const ep of eps) if (endpointUtilisation(ep, t) <= 1) return false;
+  return true;
 }

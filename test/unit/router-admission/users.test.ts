@@ -73,7 +73,8 @@ describe("priorities and saturation", () => {
     });
     expect(isSaturated([ep(6, 0.1), ep(0, 0.9)], t)).to.equal(true);
     expect(isSaturated([ep(6, 0.1), ep(5, 0.8)], t)).to.equal(false);
-    expect(isSaturated([ep(0, 0, true)], t)).to.equal(true);
+    expect(isSaturated([ep(0, 0, true), ep(9, 0.1)], t)).to.equal(true); // stale ones are not usable
+    expect(isSaturated([ep(9, 0.9, true)], t)).to.equal(false); // no fresh metrics: no signal, never held
     expect(isSaturated([], t)).to.equal(false);
   });
 });
