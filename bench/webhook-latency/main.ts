@@ -11,6 +11,8 @@ import hdr from "hdr-histogram-js";
 import { pino } from "pino";
 import type { TopLevelSpec } from "vega-lite";
 import { parseAllDocuments } from "yaml";
+import { admit } from "../../webhooks/admission.js";
+import { resolveWebhookConfig } from "../../webhooks/config.js";
 import { startWebhooks } from "../../webhooks/server.js";
 import type { Benchmark, BenchResult } from "../lib/result.js";
 
@@ -192,6 +194,26 @@ async function runLoad(args: Record<string, unknown>, dir: string, name: string)
 
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
+/**
+ * The admission logic alone, in process (parse, mutate or validate, build the response; no HTTP, no TLS): what
+ * each request costs us before transport and scheduling, measured call by call.
+ */
+async function handlerLatency(role: "mutate" | "validate", requests: Req[], count: number) {
+  const deps = { config: resolveWebhookConfig(), logger: pino({ level: "silent" }) };
+  const bodies = requests.map((r) => Buffer.from(r.body ?? ""));
+  const h = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 60_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
+  for (let i = 0; i < count + 500; i++) {
+    const t = process.hrtime.bigint();
+    await admit(deps, role, bodies[i % bodies.length]!);
+    if (i >= 500) h.recordValue(Math.max(1, Math.round(Number(process.hrtime.bigint() - t) / 100))); // 0.1 µs units
+  }
+  return { p50: h.getValueAtPercentile(50) / 10_000, p99: h.getValueAtPercentile(99) / 10_000 };
+}
+
 const bench: Benchmark = {
   async run(ctx) {
     const seconds = ctx.quick ? 6 : 15;
@@ -215,6 +237,11 @@ const bench: Benchmark = {
     // Rounds interleave the scenarios so a burst of load from elsewhere on the machine hits all of them alike;
     // the summary takes the median round of each.
     const rounds = ctx.quick ? 1 : 3;
+    const handler = {
+      pod_mutation: await handlerLatency("mutate", scenarios[1]!.requests, ctx.quick ? 5_000 : 20_000),
+      cr_validation: await handlerLatency("validate", scenarios[2]!.requests, ctx.quick ? 5_000 : 20_000),
+    };
+    ctx.progress(`handler only: ${JSON.stringify(handler)}`);
     const results: Record<string, LoadResult[]> = { https_floor: [], pod_mutation: [], cr_validation: [] };
     const serverSide: Record<string, { p50: number; p99: number; count: number }[]> = {
       https_floor: [],
@@ -324,6 +351,10 @@ const bench: Benchmark = {
         pod_mutation_server_p99_ms: round3(medServer("pod_mutation")),
         cr_validation_server_p99_ms: round3(medServer("cr_validation")),
         https_floor_server_p99_ms: round3(medServer("https_floor")),
+        pod_mutation_handler_p50_ms: round3(handler.pod_mutation.p50),
+        pod_mutation_handler_p99_ms: round3(handler.pod_mutation.p99),
+        cr_validation_handler_p50_ms: round3(handler.cr_validation.p50),
+        cr_validation_handler_p99_ms: round3(handler.cr_validation.p99),
         pod_mutation_server_cpu_us_per_request: round3(median(cpuPerRequestUs.pod_mutation!)),
         cr_validation_server_cpu_us_per_request: round3(median(cpuPerRequestUs.cr_validation!)),
         https_floor_server_cpu_us_per_request: round3(median(cpuPerRequestUs.https_floor!)),
@@ -343,7 +374,7 @@ const bench: Benchmark = {
         ),
         machine_load_1m: round3(median(loads)),
       },
-      series: { rounds: results, serverSide, loopDelay, cpuPerRequestUs },
+      series: { rounds: results, serverSide, loopDelay, cpuPerRequestUs, handler },
     };
   },
 
