@@ -42,6 +42,11 @@ export function registerSimulator(program: Command): void {
     .option("--max-loras <n>", "GPU LoRA slots", int("max-loras"))
     .option("--adapters <list>", "comma-separated LoRA adapters loaded at start", list)
     .option("--kv-events-port <n>", "publish KV events over ZMQ on this port (0 = free port)", int("kv-events-port"))
+    .option(
+      "--kv-events-replay-port <n>",
+      "serve KV event replay (ROUTER) on this port (0 = free port)",
+      int("kv-events-replay-port"),
+    )
     .option("--max-num-seqs <n>", "max running requests", int("max-num-seqs"))
     .option("--max-num-batched-tokens <n>", "token budget per step", int("max-num-batched-tokens"))
     .option("--max-model-len <n>", "context length", int("max-model-len"))
@@ -60,6 +65,7 @@ export function registerSimulator(program: Command): void {
         maxLoras: o.maxLoras as number | undefined,
         adapters: o.adapters as string[] | undefined,
         kvEventsPort: o.kvEventsPort as number | undefined,
+        kvEventsReplayPort: o.kvEventsReplayPort as number | undefined,
         maxNumSeqs: o.maxNumSeqs as number | undefined,
         maxNumBatchedTokens: o.maxNumBatchedTokens as number | undefined,
         maxModelLen: o.maxModelLen as number | undefined,

@@ -6,6 +6,7 @@
 //     gpuType: H100                # GPU type of the simulated profile (optional)
 //     adapters: [sql-lora]         # LoRA adapters loaded at start (optional)
 //     kvEvents: "tcp://127.0.0.1:40200"  # ZMQ KV event publisher (optional; only when enabled)
+//     kvEventsReplay: "tcp://127.0.0.1:40201"  # its replay socket (optional; only when enabled)
 import { stringify } from "yaml";
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from "./server.js";
 
@@ -15,6 +16,7 @@ export interface EndpointEntry {
   gpuType?: string;
   adapters?: string[];
   kvEvents?: string;
+  kvEventsReplay?: string;
 }
 
 export interface FleetOptions extends SimulatorOptions {
@@ -39,6 +41,7 @@ export function endpointEntry(sim: RunningSimulator): EndpointEntry {
   const adapters = sim.adapters();
   if (adapters.length > 0) e.adapters = adapters;
   if (sim.kvEventsEndpoint) e.kvEvents = sim.kvEventsEndpoint;
+  if (sim.kvEventsReplayEndpoint) e.kvEventsReplay = sim.kvEventsReplayEndpoint;
   return e;
 }
 
@@ -61,7 +64,9 @@ export async function startSimulatorFleet(options: FleetOptions): Promise<Runnin
       // Fixed ports only make sense with distinct hosts; otherwise each replica takes a free port.
       const port = hosts ? base.port : 0;
       const kvEventsPort = base.kvEventsPort === undefined ? undefined : hosts ? base.kvEventsPort : 0;
-      simulators.push(await startSimulator({ ...base, host, port, kvEventsPort }));
+      const kvEventsReplayPort =
+        base.kvEventsReplayPort === undefined ? undefined : hosts ? base.kvEventsReplayPort : 0;
+      simulators.push(await startSimulator({ ...base, host, port, kvEventsPort, kvEventsReplayPort }));
     }
   } catch (e) {
     await Promise.all(simulators.map((s) => s.close()));

@@ -12,8 +12,11 @@
 //             BlockRemoved     = ["BlockRemoved", block_hashes, medium]
 //             AllBlocksCleared = ["AllBlocksCleared"]
 //           Block hashes are unsigned 64-bit integers (api/tokens.ts), encoded as msgpack uint64; medium is "GPU".
+// Replay (optional, as vLLM's replay endpoint): a ROUTER socket keeps the last REPLAY_BUFFER batches. A DEALER sends
+// [empty, start_seq (8 bytes BE)] and receives [empty, seq, payload] for every buffered batch from start_seq on, then
+// [empty, END_SEQ (-1 as 8 bytes), empty].
 import { encode } from "@msgpack/msgpack";
-import { Publisher } from "zeromq";
+import { Publisher, Router } from "zeromq";
 import type { KvEvent } from "./kv-cache.js";
 
 export const KV_MEDIUM = "GPU";
@@ -35,6 +38,10 @@ export function encodeBatch(ts: number, events: readonly KvEvent[], dataParallel
   return encode([ts, events.map(eventToWire), dataParallelRank], { useBigInt64: true });
 }
 
+/** Batches kept for replay (vLLM's default buffer_steps). */
+export const REPLAY_BUFFER = 10_000;
+export const END_SEQ = Buffer.alloc(8, 0xff);
+
 export function seqBytes(seq: bigint): Buffer {
   const b = Buffer.alloc(8);
   b.writeBigUInt64BE(seq);
@@ -47,25 +54,58 @@ export class KvEventPublisher {
   private sending = false;
   private readonly queue: Buffer[][] = [];
   private closed = false;
+  private replaySocket: Router | null = null;
+  /** [seq, payload] of recent batches, oldest first. */
+  private readonly history: [bigint, Buffer][] = [];
   endpoint = "";
+  replayEndpoint: string | undefined;
   readonly topic: string;
 
   private constructor(topic: string) {
     this.topic = topic;
   }
 
-  /** Binds `tcp://host:port` (port 0 picks a free port). */
-  static async bind(host: string, port: number, topic: string): Promise<KvEventPublisher> {
+  /** Binds `tcp://host:port` (port 0 picks a free port), and the replay socket when `replayPort` is given. */
+  static async bind(host: string, port: number, topic: string, replayPort?: number): Promise<KvEventPublisher> {
     const p = new KvEventPublisher(topic);
     await p.socket.bind(`tcp://${host}:${port === 0 ? "*" : String(port)}`);
     p.endpoint = p.socket.lastEndpoint ?? `tcp://${host}:${port}`;
+    if (replayPort !== undefined) {
+      const r = new Router({ linger: 0 });
+      await r.bind(`tcp://${host}:${replayPort === 0 ? "*" : String(replayPort)}`);
+      p.replaySocket = r;
+      p.replayEndpoint = r.lastEndpoint ?? `tcp://${host}:${replayPort}`;
+      void p.serveReplay(r);
+    }
     return p;
+  }
+
+  private async serveReplay(r: Router): Promise<void> {
+    try {
+      for await (const frames of r) {
+        const [identity, , start] = frames;
+        if (!identity || !start || start.length !== 8) continue;
+        const from = start.readBigUInt64BE();
+        for (const [seq, payload] of this.history) {
+          if (seq >= from) await r.send([identity, Buffer.alloc(0), seqBytes(seq), payload]);
+        }
+        await r.send([identity, Buffer.alloc(0), END_SEQ, Buffer.alloc(0)]);
+      }
+    } catch {
+      // The socket closed: replay ends with the publisher.
+    }
   }
 
   /** Publishes one batch (no-op for none); sends are serialised because a zeromq socket sends one at a time. */
   publish(events: readonly KvEvent[], ts = Date.now() / 1000): void {
     if (this.closed || events.length === 0) return;
-    this.queue.push([Buffer.from(this.topic), seqBytes(this.seq++), Buffer.from(encodeBatch(ts, events))]);
+    const seq = this.seq++;
+    const payload = Buffer.from(encodeBatch(ts, events));
+    this.queue.push([Buffer.from(this.topic), seqBytes(seq), payload]);
+    if (this.replaySocket) {
+      this.history.push([seq, payload]);
+      if (this.history.length > REPLAY_BUFFER) this.history.shift();
+    }
     if (!this.sending) void this.pump();
   }
 
@@ -86,5 +126,6 @@ export class KvEventPublisher {
   close(): void {
     this.closed = true;
     this.socket.close();
+    this.replaySocket?.close();
   }
 }

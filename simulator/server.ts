@@ -40,6 +40,8 @@ export interface SimulatorOptions {
   adapters?: string[];
   /** ZMQ port for KV events (0 = a free port; undefined = no KV events). */
   kvEventsPort?: number;
+  /** ZMQ port of the KV event replay socket (0 = free; undefined = none; needs kvEventsPort). */
+  kvEventsReplayPort?: number;
   /** KV event topic (default `kv@<host>:<port>@<model>`). */
   kvEventsTopic?: string;
   maxNumSeqs?: number;
@@ -76,6 +78,8 @@ export interface RunningSimulator {
   gpuType: string;
   /** `tcp://host:port` of the KV event publisher, when enabled. */
   kvEventsEndpoint?: string;
+  /** `tcp://host:port` of the KV event replay socket, when enabled. */
+  kvEventsReplayEndpoint?: string;
   kvEventsTopic?: string;
   adapters(): string[];
   loadAdapter(name: string, path?: string): Promise<void>;
@@ -161,6 +165,9 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     throw new Error("model: a served model name is required (e.g. --model llama-3-8b)");
   }
   const profile: Profile = getProfile(options.profile ?? DEFAULT_PROFILE);
+  if (options.kvEventsReplayPort !== undefined && options.kvEventsPort === undefined) {
+    throw new Error(`kvEventsReplayPort: ${options.kvEventsReplayPort} needs kvEventsPort (the publisher it replays)`);
+  }
   const host = options.host ?? "127.0.0.1";
   const speedup = options.speedup ?? 1;
   const overrides: Record<string, number | undefined> = {
@@ -487,7 +494,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   if (options.kvEventsPort !== undefined) {
     kvEventsTopic = options.kvEventsTopic ?? `kv@${host}:${port}@${model}`;
     try {
-      publisher = await KvEventPublisher.bind(host, options.kvEventsPort, kvEventsTopic);
+      publisher = await KvEventPublisher.bind(host, options.kvEventsPort, kvEventsTopic, options.kvEventsReplayPort);
     } catch (e) {
       server.close();
       throw new Error(
@@ -516,6 +523,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     profile: profile.name,
     gpuType: profile.gpuType,
     kvEventsEndpoint: publisher?.endpoint,
+    kvEventsReplayEndpoint: publisher?.replayEndpoint,
     kvEventsTopic,
     adapters: () => [...adapters.keys()],
     async loadAdapter(name, path) {

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { decode } from "@msgpack/msgpack";
-import { Subscriber } from "zeromq";
+import { Dealer, Subscriber } from "zeromq";
 import { blockHashes, tokenize } from "../../../api/tokens.js";
 import { startSimulator, type RunningSimulator } from "../../../simulator/index.js";
 
@@ -13,7 +13,14 @@ describe("simulator KV events over ZMQ (real SUB socket)", function () {
 
   before(async () => {
     // A tiny cache (8 blocks) so a second prompt must evict the first one's blocks.
-    sim = await startSimulator({ model: "m", speedup: 50, kvEventsPort: 0, numGpuBlocks: 8, maxModelLen: 128 });
+    sim = await startSimulator({
+      model: "m",
+      speedup: 50,
+      kvEventsPort: 0,
+      kvEventsReplayPort: 0,
+      numGpuBlocks: 8,
+      maxModelLen: 128,
+    });
     sub = new Subscriber({ receiveTimeout: 5000 });
     sub.connect(sim.kvEventsEndpoint!);
     sub.subscribe("kv@");
@@ -83,5 +90,37 @@ describe("simulator KV events over ZMQ (real SUB socket)", function () {
     expect(res.status).to.equal(200);
     const msg = await receive();
     expect(msg.batch[1]).to.deep.equal([["AllBlocksCleared"]]);
+  });
+
+  it("replays buffered batches from a sequence number, ending with seq -1", async () => {
+    const dealer = new Dealer({ receiveTimeout: 3000, linger: 0 });
+    try {
+      dealer.connect(sim.kvEventsReplayEndpoint!);
+      const start = Buffer.alloc(8);
+      start.writeBigUInt64BE(1n);
+      await dealer.send([Buffer.alloc(0), start]);
+      const seqs: bigint[] = [];
+      for (;;) {
+        const [empty, seq, payload] = await dealer.receive();
+        expect(empty!.length).to.equal(0);
+        if (seq!.equals(Buffer.alloc(8, 0xff))) break;
+        seqs.push(seq!.readBigUInt64BE());
+        expect(decode(payload!, { useBigInt64: true }))
+          .to.be.an("array")
+          .with.length(3);
+      }
+      expect(seqs[0]).to.equal(1n);
+      expect(seqs.length).to.be.greaterThan(2);
+      expect(seqs).to.deep.equal(seqs.map((_, i) => BigInt(i + 1)));
+    } finally {
+      dealer.close();
+    }
+  });
+
+  it("refuses a replay port without a publisher", async () => {
+    await startSimulator({ model: "m", kvEventsReplayPort: 0 }).then(
+      () => expect.fail("should reject"),
+      (e: Error) => expect(e.message).to.match(/^kvEventsReplayPort: 0 needs kvEventsPort/),
+    );
   });
 });
