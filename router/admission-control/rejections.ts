@@ -33,6 +33,15 @@ export function limitRejection(hit: LimitHit, subject: string, windowMs: number)
     hit.limit === "model-rps"
       ? `rate limit exceeded for model ${subject}: ${hit.max} ${what}; retry after ${retrySec}s`
       : `rate limit exceeded for user ${subject}: ${hit.limit} limit is ${hit.max} ${what}, ${hit.used} used; retry after ${retrySec}s`;
+  if (hit.needed !== undefined) {
+    return rejection(
+      429,
+      "rate_limit_exceeded",
+      `request needs ${hit.needed} tokens (prompt + max_tokens), more than user ${subject}'s tpm limit of ${hit.max} ${what}; lower max_tokens or raise the limit`,
+      { "x-ratelimit-exceeded": "tpm", "x-ratelimit-limit-tokens": String(hit.max), "x-error-tpm-exceeded": "true" },
+      "max_tokens",
+    );
+  }
   return rejection(429, "rate_limit_exceeded", message, {
     "retry-after": String(retrySec),
     "x-ratelimit-exceeded": hit.limit,

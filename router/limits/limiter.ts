@@ -43,6 +43,8 @@ export interface LimitHit {
   max: number;
   used: number;
   retryAfterMs: number;
+  /** What this request needed (tokens for TPM), when it alone exceeds the limit. */
+  needed?: number;
 }
 
 export interface UserCharge {
@@ -105,7 +107,9 @@ export class RateLimiter {
         if (!r.allowed) {
           if (rpm !== null) await this.undoRpm(s, user, charge.rpmBucket);
           const retryAfterMs = reserve > tpm ? this.userSpec.windowMs : r.retryAfterMs;
-          return { ok: false, hit: { limit: "tpm", max: tpm, used: r.used, retryAfterMs } };
+          const hit: LimitHit = { limit: "tpm", max: tpm, used: r.used, retryAfterMs };
+          if (reserve > tpm) hit.needed = reserve;
+          return { ok: false, hit };
         }
         charge.tpmBucket = r.bucket;
         charge.reserved = reserve;

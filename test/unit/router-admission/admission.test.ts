@@ -62,6 +62,16 @@ describe("admission control (in memory)", () => {
     await refused(a, req({ user: "t", promptTokens: 31 }));
   });
 
+  it("explains a request that alone exceeds the TPM limit (no Retry-After: waiting cannot help)", async () => {
+    a = await createAdmission({ logger: silent });
+    await a.users.put({ name: "small", rpm: null, tpm: 100, keys: [] });
+    const r = await refused(a, req({ user: "small", promptTokens: 50, maxTokens: 500 }));
+    expect(r.status).to.equal(429);
+    expect(r.error.param).to.equal("max_tokens");
+    expect(r.error.message).to.include("needs 550 tokens");
+    expect(r.headers).to.not.have.property("retry-after");
+  });
+
   it("charges streamed completion tokens beyond the reservation as they arrive", async () => {
     a = await createAdmission({ logger: silent });
     await a.users.put({ name: "s", rpm: null, tpm: 100, keys: [] });
