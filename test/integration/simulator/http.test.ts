@@ -180,6 +180,19 @@ describe("simulator HTTP surface (real server, openai client)", function () {
     expect(warm).to.be.lessThan(cold / 3);
   });
 
+  it("reports adapters of running requests in vllm:lora_requests_info", async () => {
+    const stream = await client.completions.create({ model: "sql-lora", prompt: "q", max_tokens: 400, stream: true });
+    const it = stream[Symbol.asyncIterator]();
+    await it.next(); // the request is running once its first token is out
+    const text = await sim.metricsText();
+    expect(text).to.match(
+      /vllm:lora_requests_info\{max_lora="4",running_lora_adapters="sql-lora",waiting_lora_adapters=""\}/,
+    );
+    stream.controller.abort();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(sim.stats().running).to.equal(0);
+  });
+
   it("keeps separate metrics per instance in one process", async () => {
     const other = await startSimulator({ model: "other", speedup: 50 });
     try {
