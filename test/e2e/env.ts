@@ -40,6 +40,8 @@ models:
 
 export interface E2eEnv {
   cluster: LoopbackCluster;
+  /** kwok's pod range, e.g. 127.123.0.0/16. */
+  podCidr: string;
   webhooks: WebhookServer;
   extender: ExtenderHandle;
   helm: string;
@@ -71,8 +73,18 @@ export async function waitFor<T>(what: string, timeoutMs: number, probe: () => P
   }
 }
 
+/**
+ * Pod IPs come from a random /16 inside 127.0.0.0/8: Linux routes all of it to `lo`, so a process listening on a
+ * pod's IP *is* that pod's container (the simulator stands in for the engine). Random, so two runs on one machine
+ * do not hand out the same addresses.
+ */
+export function loopbackPodCidr(): string {
+  return `127.${100 + Math.floor(Math.random() * 150)}.0.0/16`;
+}
+
 export async function startE2eEnv(log: (line: string) => void = () => {}): Promise<E2eEnv> {
-  const cluster = await startCluster({ log });
+  const podCidr = loopbackPodCidr();
+  const cluster = await startCluster({ log, podCidr });
   const stops: (() => Promise<void>)[] = [() => cluster.stop()];
   const stop = async () => {
     for (const s of stops.reverse()) await s().catch(() => undefined);
@@ -135,7 +147,7 @@ export async function startE2eEnv(log: (line: string) => void = () => {}): Promi
       { urlPrefix: extender.urlPrefix, bindVerb: "bind", preemptVerb: "preempt", weight: 5 },
       chartSchedulerProfile(),
     );
-    return { cluster, webhooks, extender, helm, kubectl: bin("kubectl"), stop };
+    return { cluster, podCidr, webhooks, extender, helm, kubectl: bin("kubectl"), stop };
   } catch (err) {
     await stop();
     throw err;

@@ -5,6 +5,9 @@ import { readFileSync, readdirSync } from "node:fs";
 import { parseAllDocuments } from "yaml";
 import { formatProblem, validate } from "../../api/index.js";
 import { Diagnostics, Model, Scheduling } from "../../api/labels.js";
+import { KubernetesDiscovery } from "../../router/discovery/kubernetes.js";
+import { startRouter, type Router } from "../../router/server.js";
+import { startSimulator, type RunningSimulator } from "../../simulator/index.js";
 import { ApiError } from "../cluster/api.js";
 import { clusterStatus } from "../cluster/index.js";
 import {
@@ -168,7 +171,9 @@ describe("e2e: loopback Kubernetes with our webhooks, extender and chart", funct
       const [pod] = await waitRunning("default", "app=plain-gpu", 1);
       expect(pod?.spec.nodeName).to.match(/^gpu-/);
       expect(pod?.spec.schedulerName).to.equal("default-scheduler");
-      expect(pod?.status.podIP).to.match(/^10\.244\./);
+      expect(pod?.status.podIP?.split(".").slice(0, 2).join(".")).to.equal(
+        e().podCidr.split(".").slice(0, 2).join("."),
+      );
       expect(pod?.status.hostIP).to.be.a("string");
       expect(pod?.status.conditions?.find((c) => c.type === "Ready")?.status).to.equal("True");
     });
@@ -431,6 +436,87 @@ describe("e2e: loopback Kubernetes with our webhooks, extender and chart", funct
         const capacity = node.startsWith("gpu-l4") ? 4 : node.startsWith("gpu-a10g") ? 1 : 8;
         for (const d of all) expect(d, node).to.be.within(0, capacity - 1);
       }
+    });
+  });
+
+  describe("the router against real pods with loopback IPs", () => {
+    const simulators = new Map<string, RunningSimulator>();
+    let router: Router | undefined;
+
+    after(async () => {
+      await router?.close();
+      await Promise.all([...simulators.values()].map((s) => s.close()));
+    });
+
+    async function ask(r: Router): Promise<number> {
+      const res = await fetch(`${r.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "tiny", messages: [{ role: "user", content: "hello" }], max_tokens: 4 }),
+      });
+      await res.arrayBuffer();
+      return res.status;
+    }
+
+    it("discovers kwok pods by their loopback IPs and proxies to the engine listening on each", async function () {
+      this.timeout(90_000);
+      await api().create("/api/v1/namespaces", { metadata: { name: "serving" } });
+      await api().create("/apis/apps/v1/namespaces/serving/deployments", {
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: { name: "tiny", labels: { [Model.name]: "tiny" } },
+        spec: {
+          replicas: 3,
+          selector: { matchLabels: { app: "tiny" } },
+          template: {
+            metadata: { labels: { app: "tiny", [Model.name]: "tiny", [Model.port]: "8000" } },
+            spec: { containers: [{ name: "vllm-openai", image: "vllm/vllm-openai:v0.8.5" }] },
+          },
+        },
+      });
+      const pods = await waitRunning("serving", "app=tiny", 3);
+      for (const p of pods) {
+        const ip = p.status.podIP as string;
+        expect(ip.startsWith(e().podCidr.split(".").slice(0, 2).join(".") + ".")).to.equal(true);
+        simulators.set(p.metadata.name, await startSimulator({ host: ip, port: 8000, model: "tiny", speedup: 50 }));
+      }
+      router = await startRouter({
+        host: "127.0.0.1",
+        port: 0,
+        discovery: new KubernetesDiscovery({ kubeconfig: e().cluster.kubeconfig, namespace: "serving" }),
+        logLevel: "error",
+      });
+      const r = router;
+      const ids = await waitFor("3 endpoints discovered", 20_000, async () => {
+        const got = r.registry.serving("tiny").map((ep) => ep.id);
+        return got.length === 3 ? got : undefined;
+      });
+      expect(ids.sort()).to.deep.equal(pods.map((p) => `${p.status.podIP}:8000`).sort());
+      const statuses = await Promise.all(Array.from({ length: 12 }, () => ask(r)));
+      expect(statuses).to.deep.equal(Array(12).fill(200));
+      let served = 0;
+      for (const sim of simulators.values()) {
+        const m = /^vllm:generation_tokens_total\{[^}]*\} (\S+)$/m.exec(await sim.metricsText());
+        if (Number(m?.[1] ?? 0) > 0) served++;
+      }
+      expect(served, "simulators that answered").to.be.at.least(2);
+    });
+
+    it("follows the Deployment: a scaled-away pod leaves the routing set and requests keep succeeding", async function () {
+      this.timeout(60_000);
+      const r = router as Router;
+      await api().mergePatch("/apis/apps/v1/namespaces/serving/deployments/tiny", { spec: { replicas: 1 } });
+      const remaining = await waitFor("1 pod left", 30_000, async () => {
+        const pods = await podsOf("serving", "app=tiny");
+        return pods.length === 1 ? pods : undefined;
+      });
+      const id = `${remaining[0]?.status.podIP}:8000`;
+      await waitFor("router down to 1 endpoint", 20_000, async () => {
+        const got = r.registry.serving("tiny").map((ep) => ep.id);
+        return got.length === 1 && got[0] === id ? true : undefined;
+      });
+      const statuses = await Promise.all(Array.from({ length: 6 }, () => ask(r)));
+      expect(statuses).to.deep.equal(Array(6).fill(200));
     });
   });
 
