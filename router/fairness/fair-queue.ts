@@ -125,6 +125,7 @@ export class FairQueue {
       const timer = setTimeout(() => {
         if (this.remove(lane, waiter)) finish({ ok: false, reason: "timeout", waitedMs: this.now() - enqueuedAt });
       }, this.opts.maxWaitMs);
+      timer.unref(); // the waiting client's socket keeps the process alive, not this timer
       signal?.addEventListener("abort", onAbort, { once: true });
       void this.pump(model);
     });
@@ -241,5 +242,6 @@ export class FairQueue {
       lane.retryTimer = undefined;
       void this.pump(model);
     }, this.opts.retryMs);
+    lane.retryTimer.unref();
   }
 }
