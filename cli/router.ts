@@ -5,6 +5,7 @@ import { FileDiscovery } from "../router/discovery/static.js";
 import { KubernetesDiscovery } from "../router/discovery/kubernetes.js";
 import type { Discovery } from "../router/discovery/types.js";
 import { startRouter, type Router, type RouterOptions } from "../router/server.js";
+import { admissionFromFlags, type AdmissionFlags } from "../router/admission-control/from-flags.js";
 
 export interface RouterCommandOptions {
   endpoints?: string;
@@ -57,8 +58,17 @@ export function registerRouter(program: Command): void {
     .option("--port <port>", "listen port", "8888")
     .option("--strategy <expr>", 'default routing strategy, e.g. least-request or "prefix-cache:3,least-request:2"')
     .option("--log-level <level>", "pino log level", "info")
-    .action(async (o: RouterCommandOptions) => {
-      const router: Router = await startRouter(await routerOptionsFromFlags(o));
+    .option("--redis-url <url>", "share limits, fairness counters and users across replicas (default: $REDIS_URL)")
+    .option("--redis-fail-closed", "refuse (503) instead of serving with local limits while Redis is unreachable")
+    .option("--auth <mode>", "off: the user header names the tenant; keys: Authorization: Bearer <API key> required")
+    .option("--admission-config <file>", "admission YAML: per-model rps/concurrency, fairness, saturation, users")
+    .option("--admin-port <port>", "users API, admission metrics and health (default 8890 when admission is on)")
+    .option("--admin-host <host>", "admin listen address (default 127.0.0.1; set $AIBRIX_ADMIN_TOKEN to protect it)")
+    .action(async (o: RouterCommandOptions & AdmissionFlags) => {
+      const options = await routerOptionsFromFlags(o);
+      const admitted = await admissionFromFlags(o);
+      const router: Router = await startRouter({ ...options, admission: admitted?.admission.control });
+      if (admitted) console.error(`aibrix-ts router: users API and admission metrics on ${admitted.adminUrl}`);
       console.error(`aibrix-ts router listening on ${router.url}`);
       const stop = () => void router.close().then(() => process.exit(0));
       process.once("SIGINT", stop);
