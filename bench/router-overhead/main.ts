@@ -9,6 +9,7 @@ import type { Benchmark, BenchResult } from "../lib/result.js";
 import { closedLoop, makePool, openLoop, percentile, round, type RequestSpec } from "../router-common/loadgen.js";
 import {
   peerUnavailable,
+  prioritizeSelf,
   startCannedEngines,
   startOurRouter,
   startPeer,
@@ -70,6 +71,7 @@ async function measure(target: string, url: string, openMs: number, closedMs: nu
 
 const bench: Benchmark = {
   async run(ctx) {
+    prioritizeSelf();
     const openMs = ctx.quick ? 2000 : 10000;
     const closedMs = ctx.quick ? 2000 : 6000;
     const rounds = ctx.quick ? 1 : 2;

@@ -11,6 +11,7 @@ import type { Benchmark, BenchResult } from "../lib/result.js";
 import { percentile, round } from "../router-common/loadgen.js";
 import {
   peerUnavailable,
+  prioritizeSelf,
   startEngines,
   startOurRouter,
   startPeer,
@@ -152,7 +153,7 @@ interface Params {
 }
 
 function params(quick: boolean): Params {
-  const scale = quick ? 0.35 : 1;
+  const scale = quick ? 0.2 : 1;
   return {
     replicas: 4,
     // Slow motion: simulated time runs at a quarter of wall-clock speed, so the load generator, routers and
@@ -164,19 +165,19 @@ function params(quick: boolean): Params {
       prefixTokens: Number(process.env.RQ_PREFIX ?? 3000),
       questionTokens: 150,
       outputTokens: 32,
-      rate: Number(process.env.RQ_RATE ?? 220),
+      rate: Number(process.env.RQ_RATE ?? 140),
       requests: Math.round(Number(process.env.RQ_REQUESTS ?? 1100) * scale),
     },
     multi: {
-      conversations: Math.round(48 * scale),
-      turns: 5,
+      conversations: Math.round(32 * scale),
+      turns: 4,
       systemTokens: 1500,
       userTokens: 150,
       outputTokens: 64,
-      rate: 4,
-      thinkSeconds: 1,
+      rate: 6,
+      thinkSeconds: 0.5,
     },
-    random: { promptTokens: 1500, outputTokens: 32, rate: 40, requests: Math.round(600 * scale) },
+    random: { promptTokens: 1500, outputTokens: 32, rate: 60, requests: Math.round(300 * scale) },
   };
 }
 
@@ -190,6 +191,7 @@ const ROUTERS = [
 
 const bench: Benchmark = {
   async run(ctx) {
+    prioritizeSelf();
     const p = params(ctx.quick);
     const workloads: { name: string; plan: () => PlannedRequest[]; mt?: MultiTurnShape }[] = [
       { name: "shared-prefix", plan: () => sharedPrefix(MODEL, p.shared) },
@@ -206,6 +208,8 @@ const bench: Benchmark = {
     for (const w of workloads) {
       for (const r of ROUTERS) {
         if (only && !only.includes(r.name)) continue;
+        // Quick runs keep what the summary needs: random, ours, and the peer.
+        if (ctx.quick && !only && (r.name === "least-request" || r.name === "prefix-cache")) continue;
         if ("peer" in r && sglangMissing) continue;
         ctx.progress(`${w.name}: ${r.name}`);
         const procs: Proc[] = [];
@@ -225,7 +229,7 @@ const bench: Benchmark = {
                 ? await startPeer("sglang-router", fleet, MODEL, "cache_aware")
                 : await startOurRouter(fleet, MODEL, r.strategy, {
                     prefix: { blockSize: 16, imbalanceAbs: 16, stdDevFactor: 2 },
-                    scrapeIntervalMs: 50,
+                    scrapeIntervalMs: Number(process.env.RQ_SCRAPE_MS ?? 100),
                   });
           } catch (err) {
             peerErrors[r.name] = (err as Error).message.slice(0, 500);
@@ -284,7 +288,7 @@ const bench: Benchmark = {
       params: {
         ...p,
         profile: "h100-8b",
-        ours: "exact-prefix+load = kv-prefix:3, least-request:2, least-kv-cache:1 (engine KV events)",
+        ours: "exact-prefix+load = profile kv-prefix-load: kv-prefix:3 (engine KV events + 5 s speculative entries, sticky until saturated), least-request:1",
         prefix_cache_options: { blockSize: 16, imbalanceAbs: 16, stdDevFactor: 2 },
         sglang_policy: "cache_aware",
         peer_errors: peerErrors,

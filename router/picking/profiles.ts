@@ -64,12 +64,12 @@ export class ProfileCatalog {
       loraAffinity,
     ];
     this.scorers = new Map(list.map((s) => [s.name, s]));
-    // Ready-made combinations.
+    // Ready-made combinations. Load is judged by the router's own in-flight counts (always current): KV usage is a
+    // poor load signal under prefix caching (caches stay full of reusable blocks) and scraped numbers lag.
     this.defineNamed("kv-prefix-load", {
       scorers: [
         { name: "kv-prefix", weight: 3 },
-        { name: "least-request", weight: 2 },
-        { name: "least-kv-cache", weight: 1 },
+        { name: "least-request", weight: 1 },
       ],
     });
     for (const [name, cfg] of Object.entries(profiles)) this.defineNamed(name, cfg);

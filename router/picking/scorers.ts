@@ -2,7 +2,7 @@
 // scorers give stale endpoints no opinion, so an endpoint whose numbers are old never wins on them.
 import type { Endpoint } from "../endpoints.js";
 import type { KvBlockIndex } from "./kv-index.js";
-import type { PrefixIndex } from "./prefix-index.js";
+import { PrefixIndex } from "./prefix-index.js";
 import type { PickEnv, Scorer } from "./types.js";
 
 /** Lower metric is better; stale or missing metric → no opinion. */
@@ -257,24 +257,37 @@ function stickyBound(cands: readonly Endpoint[]): number {
   return Math.max(1.5 * mean, mean + 2 * sd, mean + 4);
 }
 
-/** Exact prefix affinity from the engines' KV events (same block hashes as the engine), sticky until saturated. */
-export function kvPrefixScorer(index: KvBlockIndex, o: PrefixScorerOptions = defaultPrefixScorerOptions): Scorer {
+/**
+ * Exact prefix affinity from the engines' KV events (same block hashes as the engine), sticky until saturated.
+ * Routing decisions are also remembered for a few seconds (speculative entries): the engine reports blocks only
+ * after prefill, and a burst of requests sharing a new prefix must not scatter before the first report arrives.
+ */
+export function kvPrefixScorer(
+  index: KvBlockIndex,
+  o: PrefixScorerOptions = defaultPrefixScorerOptions,
+  speculative = new PrefixIndex({ maxBlocks: 100_000, ttlMs: 5000 }),
+): Scorer {
+  const blockSizeOf = (cands: readonly Endpoint[]) => cands[0]?.metrics.blockSize ?? o.blockSize;
   return {
     name: "kv-prefix",
     prescaled: true,
-    score(req, cands, out) {
+    score(req, cands, out, env) {
       // Engines report their own block size; candidates of one model share it.
-      const blockSize = cands[0]?.metrics.blockSize ?? o.blockSize;
-      const hashes = req.hashes(blockSize);
+      const hashes = req.hashes(blockSizeOf(cands));
       if (hashes.length === 0) {
         out.fill(0, 0, cands.length);
         return;
       }
-      const depths = index.matchDepths(
-        hashes,
-        cands.map((c) => c.id),
-      );
+      const ids = cands.map((c) => c.id);
+      const depths = index.matchDepths(hashes, ids);
+      for (const [id, d] of speculative.matchDepths(req.model, hashes, ids, env.now)) {
+        if (d > (depths.get(id) ?? 0)) depths.set(id, d);
+      }
       fillFromDepths(cands, out, depths, hashes.length, stickyBound(cands));
+    },
+    onPicked(req, ep, env) {
+      const hashes = req.hashes(blockSizeOf([ep]));
+      if (hashes.length > 0) speculative.insert(req.model, hashes, ep.id, env.now);
     },
   };
 }
