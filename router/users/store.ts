@@ -129,6 +129,12 @@ export class CachedUserStore {
 }
 
 function normalise(u: Partial<User>): User {
+  // A record without `keys` was written by AIBrix itself, where 0 means "default": rpm 100, tpm rpm·1000.
+  if (!Array.isArray(u.keys)) {
+    const rpm = typeof u.rpm === "number" && u.rpm > 0 ? u.rpm : 100;
+    const tpm = typeof u.tpm === "number" && u.tpm > 0 ? u.tpm : rpm * 1000;
+    return { name: String(u.name), rpm, tpm, keys: [] };
+  }
   return {
     name: String(u.name),
     rpm: typeof u.rpm === "number" ? u.rpm : null,

@@ -100,6 +100,18 @@ describe("users API", function () {
     expect((await call("POST", "/DeleteUser", { name: "legacy" })).status).to.equal(200);
   });
 
+  it("reads user records written by AIBrix itself (no keys field; 0 = AIBrix defaults)", async () => {
+    const { Redis } = await import("ioredis");
+    const r = new Redis(redis.url);
+    try {
+      await r.set("aibrix-users/from-aibrix", JSON.stringify({ name: "from-aibrix", rpm: 0, tpm: 0 }));
+      const got = await call("GET", "/v1/users/from-aibrix");
+      expect(got.body).to.include({ name: "from-aibrix", rpm: 100, tpm: 100000 });
+    } finally {
+      r.disconnect();
+    }
+  });
+
   it("rejects malformed and unknown API keys on the request path with 401", async () => {
     for (const authorization of ["Bearer sk-nope", "Basic abc", `Bearer sk-aibrix-0123456789ab_${"A".repeat(43)}`]) {
       const d = await a.control.admit(
