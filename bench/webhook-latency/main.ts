@@ -19,7 +19,7 @@ import type { Benchmark, BenchResult } from "../lib/result.js";
 const here = path.dirname(fileURLToPath(import.meta.url));
 const RATE = 500;
 // Enough keep-alive connections that the client never queues behind a slow answer (the API server opens more as needed).
-const CONNECTIONS = 8;
+const CONNECTIONS = 64;
 
 interface LoadResult {
   measured: number;
