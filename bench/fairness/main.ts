@@ -1,7 +1,7 @@
 // Fairness on a saturated fleet: one heavy user sending 10× the request rate of each of three light users, through
-// the real router in front of a simulated engine whose capacity is the bottleneck. The same workload runs twice in one
-// run — FCFS (arrival order) and VTC (virtual token counter) — and we compare what share of the service the light
-// users get and how long they wait.
+// the real router in front of a simulated engine whose capacity is the bottleneck. The same workload runs three times
+// in one run — FCFS (arrival order), VTC (virtual token counter), and VTC on two router replicas that share counters
+// and the engine's concurrency through Redis — and we compare the light users' share of service and their latency.
 //
 // Offered load is 2× the measured capacity, split 10:1:1:1. A light user asks for 1/6.5 of capacity, less than a fair
 // quarter, so under VTC each light user should get all it asks for (share of service ≈ 3/6.5 ≈ 0.46 for the three
@@ -15,6 +15,7 @@ import { createAdmission } from "../../router/admission-control/index.js";
 import { StaticDiscovery } from "../../router/discovery/static.js";
 import { startRouter, type Router } from "../../router/server.js";
 import { startSimulator, type RunningSimulator } from "../../simulator/index.js";
+import { startRedis } from "../../test/integration/router-admission/redis-server.js";
 import type { Benchmark, BenchContext, BenchResult } from "../lib/result.js";
 
 const MODEL = "fair-model";
@@ -30,30 +31,55 @@ interface Done {
   status: number;
 }
 
-async function routerFor(
-  sim: RunningSimulator,
-  policy: "vtc" | "fcfs",
-): Promise<{ router: Router; pools: Map<string, Pool> }> {
+type Variant = "fcfs" | "vtc" | "vtc_2_replicas";
+const LABEL: Record<Variant, string> = { fcfs: "FCFS", vtc: "VTC", vtc_2_replicas: "VTC, 2 replicas + Redis" };
+
+interface Front {
+  routers: Router[];
+  /** Per user, one pool per router replica; request i of a user goes to replica i mod n. */
+  pools: Map<string, Pool[]>;
+  close(): Promise<void>;
+}
+
+async function frontFor(sim: RunningSimulator, variant: Variant, redisUrl?: string): Promise<Front> {
   const logger = pino({ level: "silent" });
-  const admission = await createAdmission({
-    logger,
-    limits: { models: { [MODEL]: { concurrency: SLOTS } } },
-    fairness: { policy, maxWaitMs: 120_000 },
-  });
-  const router = await startRouter({
-    port: 0,
-    discovery: new StaticDiscovery([
-      { id: `${sim.host}:${sim.port}`, host: sim.host, port: sim.port, model: MODEL, adapters: [], engine: "vllm" },
-    ]),
-    admission: admission.control,
-    logger,
-    accessLog: false,
-  });
+  const replicas = variant === "vtc_2_replicas" ? 2 : 1;
+  const routers: Router[] = [];
+  for (let i = 0; i < replicas; i++) {
+    const admission = await createAdmission({
+      logger,
+      ...(variant === "vtc_2_replicas" ? { redisUrl, keyPrefix: `fair-${Date.now()}:` } : {}),
+      limits: { models: { [MODEL]: { concurrency: SLOTS } } },
+      fairness: { policy: variant === "fcfs" ? "fcfs" : "vtc", maxWaitMs: 120_000, retryMs: 5 },
+    });
+    routers.push(
+      await startRouter({
+        port: 0,
+        discovery: new StaticDiscovery([
+          { id: `${sim.host}:${sim.port}`, host: sim.host, port: sim.port, model: MODEL, adapters: [], engine: "vllm" },
+        ]),
+        admission: admission.control,
+        logger,
+        accessLog: false,
+      }),
+    );
+  }
   // One pool per user with room for every outstanding request: requests must wait in the router's queue, not in a
   // client-side FIFO that would hide the policy under test.
-  const pools = new Map<string, Pool>();
-  for (const u of [...USERS, "calibrate"]) pools.set(u, new Pool(router.url, { connections: 4096 }));
-  return { router, pools };
+  const pools = new Map<string, Pool[]>();
+  for (const u of [...USERS, "calibrate"])
+    pools.set(
+      u,
+      routers.map((r) => new Pool(r.url, { connections: 4096 })),
+    );
+  return {
+    routers,
+    pools,
+    async close() {
+      for (const r of routers) await r.close();
+      await Promise.all([...pools.values()].flat().map((p) => p.destroy()));
+    },
+  };
 }
 
 async function call(pool: Pool, user: string, i: number, signal?: AbortSignal): Promise<Done> {
@@ -95,7 +121,11 @@ async function capacity(pool: Pool, ms: number): Promise<number> {
 }
 
 /** Offered load for `ms`, then whatever is still waiting is abandoned (the backlog is not part of the measure). */
-async function workload(pools: Map<string, Pool>, unitRps: number, ms: number): Promise<{ done: Done[]; t0: number }> {
+async function workload(
+  pools: Map<string, Pool[]>,
+  unitRps: number,
+  ms: number,
+): Promise<{ done: Done[]; t0: number }> {
   const t0 = performance.now();
   const stop = new AbortController();
   setMaxListeners(Infinity, stop.signal); // one listener per outstanding request
@@ -108,7 +138,8 @@ async function workload(pools: Map<string, Pool>, unitRps: number, ms: number): 
       while (sent.get(u)! < due) {
         const i = sent.get(u)!;
         sent.set(u, i + 1);
-        all.push(call(pools.get(u)!, u, i, stop.signal));
+        const replicas = pools.get(u)!;
+        all.push(call(replicas[i % replicas.length]!, u, i, stop.signal));
       }
     }
     await new Promise((r) => setTimeout(r, 2));
@@ -126,17 +157,19 @@ function pct(xs: number[], p: number): number {
 async function run(ctx: BenchContext): Promise<Omit<BenchResult, "name" | "date" | "machine">> {
   const durationMs = ctx.quick ? 10_000 : 30_000;
   const sim = await startSimulator({ model: MODEL, speedup: 2, maxNumSeqs: SLOTS });
+  const redis = await startRedis();
   const summary: Record<string, number> = {};
   const perSecond: Array<{ policy: string; t: number; user: string; completed: number }> = [];
   const latency: Record<string, unknown> = {};
   let unitRps = 0;
   let cap = 0;
   try {
-    for (const policy of ["fcfs", "vtc"] as const) {
-      const { router, pools } = await routerFor(sim, policy);
+    for (const policy of ["fcfs", "vtc", "vtc_2_replicas"] as const) {
+      const front = await frontFor(sim, policy, redis.url);
+      const pools = front.pools;
       try {
         if (policy === "fcfs") {
-          cap = await capacity(pools.get("calibrate")!, ctx.quick ? 2000 : 4000);
+          cap = await capacity(pools.get("calibrate")![0]!, ctx.quick ? 2000 : 4000);
           unitRps = (2 * cap) / 13; // offered = 2 × capacity, split 10:1:1:1
           ctx.progress(
             `capacity ${cap.toFixed(1)} req/s; heavy ${(10 * unitRps).toFixed(1)} req/s, light ${unitRps.toFixed(1)} req/s each`,
@@ -172,15 +205,15 @@ async function run(ctx: BenchContext): Promise<Omit<BenchResult, "name" | "date"
         }
         for (const [k, v] of bins) {
           const [t, user] = k.split("|");
-          perSecond.push({ policy: policy.toUpperCase(), t: Number(t), user: user!, completed: v });
+          perSecond.push({ policy: LABEL[policy], t: Number(t), user: user!, completed: v });
         }
       } finally {
-        await router.close();
-        await Promise.all([...pools.values()].map((p) => p.destroy()));
+        await front.close();
       }
     }
   } finally {
     await sim.close();
+    await redis.stop();
   }
   summary.capacity_rps = round(cap);
   summary.vtc_over_fcfs_light_share = round(
