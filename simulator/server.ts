@@ -22,6 +22,7 @@ import {
   type Endpoint,
 } from "./openai.js";
 import { FaultError, FaultState, type FaultSettings } from "./faults.js";
+import { processStats } from "./process-stats.js";
 
 export interface SimulatorOptions {
   /** Listen address (default 127.0.0.1). */
@@ -98,7 +99,12 @@ interface PendingStream {
   res: ServerResponse;
   text: string;
   end: boolean;
+  /** In the writer's list. */
   dirty: boolean;
+  /** Waiting for the socket to drain (the client reads slower than tokens come). */
+  blocked: boolean;
+  /** Every chunk of this stream is ASCII, so its UTF-8 length is its string length. */
+  ascii: boolean;
 }
 
 interface Adapter {
@@ -114,15 +120,19 @@ const MAX_BODY = 64 * 1024 * 1024;
  * of ServerResponse.write's framing in three pieces with a cork per call (thousands of streams make that cost count).
  * ServerResponse.end() still writes the terminating chunk, in order after these on the same socket.
  */
-function writeChunk(res: ServerResponse, text: string): void {
+function writeChunk(res: ServerResponse, text: string, ascii: boolean): void {
   if (text.length === 0) return;
   const socket = res.socket;
   if (!socket || !res.headersSent || socket.destroyed || !res.chunkedEncoding) {
     res.write(text);
     return;
   }
-  socket.write(`${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`);
+  const bytes = ascii ? text.length : Buffer.byteLength(text);
+  socket.write(`${bytes.toString(16)}\r\n${text}\r\n`);
 }
+
+// eslint-disable-next-line no-control-regex
+const ASCII = /^[\x00-\x7f]*$/;
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -213,7 +223,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   let publisher: KvEventPublisher | undefined;
   // Streams with chunks waiting to be written. The loop hands them over after each slice (EngineLoop.afterSlice);
   // the writer drains them in batches of a few milliseconds, yielding to the event loop in between, so thousands of
-  // streams never block it for long. A stream waiting its turn accumulates tokens and gets them in one write.
+  // streams never block it for long. A stream waiting its turn, or whose client reads slowly (its socket wants a
+  // drain), accumulates tokens and gets them in one write: memory and syscalls stay bounded under overload.
   let dirty: PendingStream[] = [];
   let writing = false;
   const WRITE_SLICE_MS = 3;
@@ -224,29 +235,43 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
       if ((i & 31) === 31 && performance.now() > until) break;
       const p = dirty[i] as PendingStream;
       p.dirty = false;
+      if (p.res.destroyed) continue;
+      const socket = p.res.socket;
+      if (!p.end && socket?.writableNeedDrain) {
+        p.blocked = true;
+        socket.once("drain", () => {
+          p.blocked = false;
+          if (p.text.length > 0 || p.end) mark(p);
+          startWriter();
+        });
+        continue;
+      }
       const text = p.text;
       p.text = "";
-      if (p.res.destroyed) continue;
-      writeChunk(p.res, text);
+      writeChunk(p.res, text, p.ascii);
       if (p.end) p.res.end();
     }
     dirty = i >= dirty.length ? [] : dirty.slice(i);
     if (dirty.length > 0) setImmediate(drain);
     else writing = false;
   };
-  loop.afterSlice = () => {
+  const startWriter = () => {
     if (!writing && dirty.length > 0) {
       writing = true;
       drain();
     }
   };
-  const queue = (p: PendingStream, text: string, end = false) => {
-    p.text += text;
-    p.end = end;
-    if (!p.dirty) {
+  loop.afterSlice = startWriter;
+  const mark = (p: PendingStream) => {
+    if (!p.dirty && !p.blocked) {
       p.dirty = true;
       dirty.push(p);
     }
+  };
+  const queue = (p: PendingStream, text: string, end = false) => {
+    p.text += text;
+    if (end) p.end = true;
+    mark(p);
   };
   loop.afterStep = () => {
     if (publisher) publisher.publish(engine.drainKvEvents());
@@ -325,7 +350,14 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
         // role chunk goes out with the first token, so time to first byte is time to first token.
         res.flushHeaders();
       }
-      const pending: PendingStream = { res, text: "", end: false, dirty: false };
+      const pending: PendingStream = {
+        res,
+        text: "",
+        end: false,
+        dirty: false,
+        blocked: false,
+        ascii: ASCII.test(id + replyModel),
+      };
       const engineReq: EngineRequest = {
         id,
         promptTokens: parsed.promptTokens,
@@ -454,6 +486,10 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
       }
     }
     if (method === "GET" && url === "/admin/stats") return sendJson(res, 200, sim.stats());
+    if (method === "GET" && url === "/admin/process") {
+      const query = req.url ?? "";
+      return sendJson(res, 200, processStats(query.includes("reset=1"), query.includes("interval=1")));
+    }
     throw notFound(`${method} ${url}: no such route`);
   }
 

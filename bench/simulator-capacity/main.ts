@@ -1,17 +1,17 @@
 // Capacity of one simulator process: how many concurrent SSE streams it serves with a responsive event loop.
-// The simulator runs in this process (h100-8b profile, real time); a separate client process keeps N streaming
-// completions open. We sample the engine's running count and measure this process's event-loop delay
-// (perf_hooks.monitorEventLoopDelay) over the steady window, at a small and at the target stream count side by side,
-// next to the same process's lag while idle (the host's own scheduling noise) and the simulator's CPU use, so a high
-// lag can be told apart from a starved process on a busy host.
+// The simulator runs in a process of its own (server.ts: h100-8b profile, real time, node --max-semi-space-size=64);
+// a client process (client.ts, nice 10) keeps N streaming completions open. We sample the engine's running count and
+// the simulator process's event-loop delay (GET /admin/process: perf_hooks.monitorEventLoopDelay, 1 ms resolution)
+// over the steady window, at a small and at the target stream count side by side, next to the same process's delay
+// while idle (the host's own scheduling noise) and its CPU use, so a high delay can be told apart from a starved
+// process on a busy host.
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import os from "node:os";
-import { monitorEventLoopDelay, performance } from "node:perf_hooks";
+import { performance } from "node:perf_hooks";
 import type { TopLevelSpec } from "vega-lite";
 import type { Benchmark, BenchContext, BenchResult } from "../lib/result.js";
-import { startSimulator } from "../../simulator/index.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -31,6 +31,8 @@ interface LevelResult {
   loopLagP50Ms: number;
   loopLagP99Ms: number;
   loopLagMaxMs: number;
+  /** The same process's loop delay p99 before the load started (the host's own noise). */
+  idleLoopLagP99Ms: number;
   chunksPerSecond: number;
   /** CPU time of this process (simulator) over the window, percent of one core. */
   cpuPct: number;
@@ -43,18 +45,46 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
 }
 
+/** V8 young generation for the simulator process: fewer, cheaper scavenges under per-token allocation churn. */
+const SIM_NODE_FLAGS = ["--max-semi-space-size=64"];
+
+interface ProcessStats {
+  loopLagP50Ms: number;
+  loopLagP99Ms: number;
+  loopLagMaxMs: number;
+  cpuSeconds: number;
+  intervalLagP99Ms: number;
+}
+
+async function getJson<T>(url: string): Promise<T> {
+  const res = await fetch(url);
+  return (await res.json()) as T;
+}
+
 async function runLevel(ctx: BenchContext, streams: number, seconds: number, warmup: number): Promise<LevelResult> {
   const maxTokens = 4000;
-  const sim = await startSimulator({
-    model: "m",
-    profile: "h100-8b",
-    maxNumSeqs: Math.max(streams, 256),
-    numGpuBlocks: Math.ceil((streams * (maxTokens + 64)) / 16) + 1024,
-    maxModelLen: 8192,
+  const server = spawn(
+    process.execPath,
+    [...SIM_NODE_FLAGS, "--import", "tsx", path.join(here, "server.ts"), String(streams), String(maxTokens)],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  const serverExited = new Promise<void>((r) => server.once("exit", () => r()));
+  const url = await new Promise<string>((resolve, reject) => {
+    let buf = "";
+    server.stdout.on("data", (d: Buffer) => {
+      buf += d.toString();
+      if (buf.includes("\n")) resolve(buf.trim());
+    });
+    server.once("exit", (code) => reject(new Error(`simulator process exited ${code}`)));
   });
+  // The host alone: the simulator process's loop delay while idle.
+  await getJson<ProcessStats>(`${url}/admin/process?reset=1`);
+  await new Promise((r) => setTimeout(r, 3000));
+  const idle = await getJson<ProcessStats>(`${url}/admin/process`);
+
   const client = spawn(
     process.execPath,
-    ["--import", "tsx", path.join(here, "client.ts"), sim.url, String(streams), String(seconds), String(maxTokens)],
+    ["--import", "tsx", path.join(here, "client.ts"), url, String(streams), String(seconds), String(maxTokens)],
     { stdio: ["ignore", "pipe", "inherit"] },
   );
   // The load generator yields the CPU to the simulator under test (it stands for clients on other machines).
@@ -64,78 +94,71 @@ async function runLevel(ctx: BenchContext, streams: number, seconds: number, war
   const exited = new Promise<void>((r) => client.once("exit", () => r()));
   const timeline: LevelResult["timeline"] = [];
   const running: number[] = [];
-  const whole = monitorEventLoopDelay({ resolution: 1 });
-  let cpu0 = process.cpuUsage();
-  let wall0 = performance.now();
-  let window = monitorEventLoopDelay({ resolution: 1 });
   const t0 = Date.now();
   let measuring = false;
   let inWindow = false;
-  let cpuPct = NaN;
+  let windowStart: ProcessStats | null = null;
+  let windowEnd: ProcessStats | null = null;
+  let windowWall = 0;
   // The client needs a moment to start (tsx): the window opens `warmup` s after the first streams show up and
   // closes shortly before the client stops (its clock started just before its first request).
   const sampler = setInterval(() => {
-    const s = sim.stats();
-    const t = (Date.now() - t0) / 1000;
-    if (!measuring && s.running > 0) {
-      measuring = true;
-      setTimeout(() => {
-        whole.enable();
-        cpu0 = process.cpuUsage();
-        wall0 = performance.now();
-        inWindow = true;
-      }, warmup * 1000);
-      setTimeout(
-        () => {
-          inWindow = false;
-          whole.disable();
-          const cpu = process.cpuUsage(cpu0);
-          cpuPct = ((cpu.user + cpu.system) / 1000 / (performance.now() - wall0)) * 100;
-        },
-        (seconds - 1.5) * 1000,
-      );
-    }
-    if (inWindow) running.push(s.running);
-    window.disable();
-    timeline.push({ t, running: s.running, lagP99Ms: window.count > 0 ? window.percentile(99) / 1e6 : 0 });
-    window = monitorEventLoopDelay({ resolution: 1 });
-    window.enable();
+    void (async () => {
+      const s = await getJson<{ running: number }>(`${url}/admin/stats`);
+      const lag = await getJson<ProcessStats>(`${url}/admin/process?interval=1`);
+      const t = (Date.now() - t0) / 1000;
+      if (!measuring && s.running > 0) {
+        measuring = true;
+        setTimeout(() => {
+          void getJson<ProcessStats>(`${url}/admin/process?reset=1`).then((p) => {
+            windowStart = p;
+            windowWall = performance.now();
+            inWindow = true;
+          });
+        }, warmup * 1000);
+        setTimeout(
+          () => {
+            inWindow = false;
+            void getJson<ProcessStats>(`${url}/admin/process`).then((p) => {
+              windowEnd = p;
+              windowWall = performance.now() - windowWall;
+            });
+          },
+          (seconds - 1.5) * 1000,
+        );
+      }
+      if (inWindow) running.push(s.running);
+      timeline.push({ t, running: s.running, lagP99Ms: lag.intervalLagP99Ms });
+    })().catch(() => undefined);
   }, 500);
-  window.enable();
   await exited;
   clearInterval(sampler);
-  window.disable();
-  whole.disable();
-  await sim.close();
+  server.kill("SIGTERM");
+  await serverExited;
   const report = JSON.parse(out.trim()) as ClientReport;
   const sortedRunning = running.slice().sort((a, b) => a - b);
+  const ws = windowStart as ProcessStats | null;
+  const we = windowEnd as ProcessStats | null;
+  if (!ws || !we) throw new Error(`${streams} streams: the measurement window never opened (client did not start?)`);
   const result: LevelResult = {
     streams,
     runningP50: percentile(sortedRunning, 50),
     runningMin: sortedRunning[0] ?? 0,
-    loopLagP50Ms: whole.percentile(50) / 1e6,
-    loopLagP99Ms: whole.percentile(99) / 1e6,
-    loopLagMaxMs: whole.max / 1e6,
+    loopLagP50Ms: we.loopLagP50Ms,
+    loopLagP99Ms: we.loopLagP99Ms,
+    loopLagMaxMs: we.loopLagMaxMs,
+    idleLoopLagP99Ms: idle.loopLagP99Ms,
     chunksPerSecond: report.chunks / seconds,
-    cpuPct,
+    cpuPct: ((we.cpuSeconds - ws.cpuSeconds) / (windowWall / 1000)) * 100,
     failed: report.failed,
     timeline,
   };
   ctx.progress(
     `${streams} streams: running p50 ${result.runningP50} (min ${result.runningMin}), loop lag p50 ` +
-      `${result.loopLagP50Ms.toFixed(2)} ms p99 ${result.loopLagP99Ms.toFixed(2)} ms, ${result.chunksPerSecond.toFixed(0)} chunks/s, CPU ${result.cpuPct.toFixed(0)}%, ` +
-      `${result.failed} failed`,
+      `${result.loopLagP50Ms.toFixed(2)} ms p99 ${result.loopLagP99Ms.toFixed(2)} ms (idle p99 ${idle.loopLagP99Ms.toFixed(2)} ms), ` +
+      `${result.chunksPerSecond.toFixed(0)} chunks/s, CPU ${result.cpuPct.toFixed(0)}%, ${result.failed} failed`,
   );
   return result;
-}
-
-/** Event-loop delay of this process doing nothing: what the host alone costs. */
-async function idleLag(seconds: number): Promise<{ p50: number; p99: number }> {
-  const h = monitorEventLoopDelay({ resolution: 1 });
-  h.enable();
-  await new Promise((r) => setTimeout(r, seconds * 1000));
-  h.disable();
-  return { p50: h.percentile(50) / 1e6, p99: h.percentile(99) / 1e6 };
 }
 
 const bench: Benchmark = {
@@ -143,10 +166,7 @@ const bench: Benchmark = {
     const seconds = ctx.quick ? 14 : 40;
     const warmup = ctx.quick ? 4 : 8;
     const load1 = os.loadavg()[0] ?? 0;
-    const idle = await idleLag(ctx.quick ? 3 : 8);
-    ctx.progress(
-      `idle process: loop lag p50 ${idle.p50.toFixed(2)} ms p99 ${idle.p99.toFixed(2)} ms (load ${load1.toFixed(1)})`,
-    );
+    ctx.progress(`host load average ${load1.toFixed(1)} on ${os.cpus().length} CPUs`);
     const levels = [500, 2000];
     const results: LevelResult[] = [];
     for (const n of levels) results.push(await runLevel(ctx, n, seconds, warmup));
@@ -163,8 +183,8 @@ const bench: Benchmark = {
         host_load_average_1m_at_start: load1,
         host_load_average_1m_at_end: os.loadavg()[0] ?? 0,
         note:
-          "simulator in the bench process, streaming client in a child process at nice 10; " +
-          "lag = monitorEventLoopDelay (1 ms resolution) over the window after warm-up",
+          "simulator in its own process (node --max-semi-space-size=64), streaming client in another at nice 10; " +
+          "lag = the simulator process's monitorEventLoopDelay (1 ms resolution) over the window after warm-up",
       },
       summary: {
         concurrent_streams: target.runningMin,
@@ -172,7 +192,7 @@ const bench: Benchmark = {
         loop_lag_p50_ms: target.loopLagP50Ms,
         chunks_per_second: target.chunksPerSecond,
         simulator_cpu_pct: target.cpuPct,
-        idle_loop_lag_p99_ms: idle.p99,
+        idle_loop_lag_p99_ms: target.idleLoopLagP99Ms,
         failed_streams: target.failed,
         lag_p99_ratio_vs_500_streams: target.loopLagP99Ms / small.loopLagP99Ms,
       },
@@ -183,7 +203,7 @@ const bench: Benchmark = {
     const levels = (result.series.levels as LevelResult[]).flatMap((l) =>
       l.timeline.flatMap((p) => [
         { level: `${l.streams} streams`, t: p.t, measure: "running streams", value: p.running },
-        { level: `${l.streams} streams`, t: p.t, measure: "loop lag p99 (ms, per 0.5 s)", value: p.lagP99Ms },
+        { level: `${l.streams} streams`, t: p.t, measure: "simulator loop lag p99 (ms, per 0.5 s)", value: p.lagP99Ms },
       ]),
     );
     return {
