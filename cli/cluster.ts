@@ -21,6 +21,7 @@ export function registerCluster(program: Command): void {
     .option("--extender-url <url>", "start the aibrix-gpu-scheduler profile against this extender URL prefix")
     .option("--extender-bind", "let the extender bind pods (bindVerb: bind)", false)
     .option("--pod-cidr <cidr>", "pod IP range kwok hands out", "10.244.0.0/16")
+    .option("--kuberay", "also run the KubeRay operator (RayCluster → head and worker pods)", false)
     .action(
       async (opts: {
         stateDir: string;
@@ -28,11 +29,13 @@ export function registerCluster(program: Command): void {
         extenderUrl?: string;
         extenderBind: boolean;
         podCidr: string;
+        kuberay: boolean;
       }) => {
         const c = await startCluster({
           stateDir: opts.stateDir,
           nodes: opts.nodes,
           podCidr: opts.podCidr,
+          kuberay: opts.kuberay,
           gpuScheduler: opts.extenderUrl
             ? { urlPrefix: opts.extenderUrl, ...(opts.extenderBind ? { bindVerb: "bind" } : {}) }
             : undefined,

@@ -14,6 +14,7 @@ export const BINARIES = [
   "kubectl",
   "kwok",
   "helm",
+  "ray-operator",
 ] as const;
 export type BinaryName = (typeof BINARIES)[number];
 

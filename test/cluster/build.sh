@@ -8,7 +8,7 @@
 # The cache directory is keyed by the pinned versions and a hash of the Go
 # module files, so a version bump builds into a fresh directory. Binaries:
 #   k8s (multi-call) + symlinks kube-apiserver, kube-controller-manager,
-#   kube-scheduler, etcd, kubectl; kwok; helm.
+#   kube-scheduler, etcd, kubectl; kwok; helm; ray-operator (+ its CRDs in ../crds/ray).
 # Environment: AIBRIX_TS_CACHE (default ~/.cache/aibrix-ts), GO (default go),
 # BUILD_PARALLELISM (default 2; the machine is small and shared).
 set -euo pipefail
@@ -17,6 +17,7 @@ K8S_VERSION=v1.34.4
 ETCD_VERSION=v3.6.4 # the etcd line kube-apiserver 1.34 itself is built against
 KWOK_VERSION=v0.7.0
 HELM_VERSION=v3.19.5
+KUBERAY_VERSION=v1.5.1 # the KubeRay operator (ray-operator), built on the same Kubernetes 0.34 client line
 # Bump when the build recipe (flags, binaries) changes, so caches from an older recipe are not reused.
 RECIPE=2
 
@@ -26,8 +27,9 @@ go_bin="${GO:-go}"
 cache_root="${AIBRIX_TS_CACHE:-$HOME/.cache/aibrix-ts}"
 parallelism="${BUILD_PARALLELISM:-2}"
 
-key="$( (echo "$RECIPE $K8S_VERSION $ETCD_VERSION $KWOK_VERSION $HELM_VERSION" &&
-  cat "$mod/go.mod" "$mod/go.sum" "$mod/cmd/k8s/main.go") | sha256sum | cut -c1-12)"
+key="$( (echo "$RECIPE $K8S_VERSION $ETCD_VERSION $KWOK_VERSION $HELM_VERSION $KUBERAY_VERSION" &&
+  cat "$mod/go.mod" "$mod/go.sum" "$mod/cmd/k8s/main.go" "$here/go-kuberay/go.mod" "$here/go-kuberay/go.sum") |
+  sha256sum | cut -c1-12)"
 out="$cache_root/k8s-$K8S_VERSION-$key"
 bin="$out/bin"
 
@@ -38,7 +40,11 @@ fi
 
 say() { printf '[cluster-build %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
-if [[ -f "$bin/.complete" ]]; then
+# Complete when every binary (and the KubeRay CRDs) is there; otherwise build only what is missing.
+complete=1
+for name in k8s kwok helm ray-operator; do [[ -x "$bin/$name" ]] || complete=0; done
+[[ -d "$out/crds/ray" ]] || complete=0
+if [[ -f "$bin/.complete" && $complete == 1 ]]; then
   say "cached: $bin"
   echo "BIN_DIR=$bin"
   exit 0
@@ -103,6 +109,21 @@ if [[ ! -x "$bin/helm" ]]; then
   GOBIN="$tmp" "$go_bin" install -p "$parallelism" -v -trimpath -ldflags "$helm_ldflags" \
     "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" 2>&1 | progress helm
   mv "$tmp/helm" "$bin/helm"
+fi
+
+if [[ ! -x "$bin/ray-operator" || ! -d "$out/crds/ray" ]]; then
+  say "building the KubeRay operator $KUBERAY_VERSION"
+  # A module of its own (go-kuberay/, a go.mod `tool`): `go install …@version` would ask the proxy for the
+  # module's version list, which it refuses for this subdirectory module.
+  (cd "$here/go-kuberay" && "$go_bin" build -mod=readonly -p "$parallelism" -v -trimpath -ldflags "-s -w" \
+    -o "$bin/ray-operator.tmp" github.com/ray-project/kuberay/ray-operator) 2>&1 | progress kuberay
+  mv "$bin/ray-operator.tmp" "$bin/ray-operator"
+  # Its CRDs ship in the module zip; keep a copy next to the binary.
+  src="$("$go_bin" env GOMODCACHE)/github.com/ray-project/kuberay/ray-operator@$KUBERAY_VERSION/config/crd/bases"
+  mkdir -p "$out/crds/ray.tmp"
+  cp "$src"/*.yaml "$out/crds/ray.tmp/"
+  chmod -R u+w "$out/crds/ray.tmp"
+  rm -rf "$out/crds/ray" && mv "$out/crds/ray.tmp" "$out/crds/ray"
 fi
 
 "$bin/kube-apiserver" --version >&2

@@ -2,11 +2,11 @@
 // optionally a second kube-scheduler (profile aibrix-gpu-scheduler) wired to our extender. Plain processes on
 // 127.0.0.1 with free ports, health-checked before use, stopped by PID. `state.json` in the state directory lets
 // `cluster status`/`cluster down` find a cluster started by another process.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { stringify } from "yaml";
+import { parse, stringify } from "yaml";
 import { Scheduling } from "../../api/labels.js";
 import { KubeApi } from "./api.js";
 import { ensureBinaries } from "./binaries.js";
@@ -40,6 +40,8 @@ export interface ClusterOptions {
   nodes?: NodeGroup[] | string;
   /** When set, a second kube-scheduler serves the aibrix-gpu-scheduler profile through this extender. */
   gpuScheduler?: ExtenderOptions;
+  /** Also run the KubeRay operator (its CRDs applied first), so RayClusters get head and worker pods. */
+  kuberay?: boolean;
   /** Pod IP range kwok hands out (default 10.244.0.0/16, apart from the service range 10.96.0.0/16). */
   podCidr?: string;
   /** Kill every process when this Node.js process exits (default true; `cluster up` turns it off). */
@@ -166,6 +168,45 @@ export class LoopbackCluster {
     saveState(this.state);
     await waitHealthy(proc, `https://127.0.0.1:${port}/healthz`, { tls: { insecure: true } });
     this.log(`${processName} ready (profile ${schedulerName}${extender ? `, extender ${extender.urlPrefix}` : ""})`);
+  }
+
+  /** Applies KubeRay's CRDs (server-side: they are too big for client-side apply) and starts ray-operator. */
+  async startKubeRay(): Promise<void> {
+    const crdDir = join(this.state.binDir, "..", "crds", "ray");
+    const names: string[] = [];
+    for (const file of readdirSync(crdDir).filter((f) => f.endsWith(".yaml"))) {
+      const crd = parse(readFileSync(join(crdDir, file), "utf8")) as { metadata: { name: string } };
+      await this.api.apply(`/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata.name}`, crd);
+      names.push(crd.metadata.name);
+    }
+    for (const name of names) {
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const crd = await this.api.get<{ status?: { conditions?: { type: string; status: string }[] } }>(
+          `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`,
+        );
+        if (crd.status?.conditions?.some((c) => c.type === "Established" && c.status === "True")) break;
+        if (Date.now() > deadline) throw new Error(`CRD ${name} not Established after 30 s`);
+        await sleep(100);
+      }
+    }
+    const [health, metrics] = [await freePort(), await freePort()];
+    const proc = spawnLogged(
+      "ray-operator",
+      join(this.state.binDir, "ray-operator"),
+      [
+        `--kubeconfig=${this.state.kubeconfig}`,
+        `--metrics-addr=127.0.0.1:${metrics}`,
+        `--health-probe-bind-address=127.0.0.1:${health}`,
+        "--enable-leader-election=false",
+      ],
+      join(this.state.stateDir, "logs", "ray-operator.log"),
+    );
+    this.state.processes.push(proc);
+    this.state.ports["ray-operator"] = health;
+    saveState(this.state);
+    await waitHealthy(proc, `http://127.0.0.1:${health}/readyz`, { timeoutMs: 60_000 });
+    this.log(`ray-operator ready (${names.length} CRDs)`);
   }
 
   /** Creates fake nodes (kwok makes them Ready) and waits until they are. */
@@ -363,6 +404,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Loopba
       waitHealthy(kwok, `http://127.0.0.1:${ports.kwok}/healthz`).then(() => log("kwok ready")),
     ]);
     if (options.gpuScheduler) await cluster.startGpuScheduler(options.gpuScheduler, chartSchedulerProfile());
+    if (options.kuberay) await cluster.startKubeRay();
 
     const groups =
       options.nodes === undefined

@@ -84,7 +84,7 @@ export function loopbackPodCidr(): string {
 
 export async function startE2eEnv(log: (line: string) => void = () => {}): Promise<E2eEnv> {
   const podCidr = loopbackPodCidr();
-  const cluster = await startCluster({ log, podCidr });
+  const cluster = await startCluster({ log, podCidr, kuberay: true });
   const stops: (() => Promise<void>)[] = [() => cluster.stop()];
   const stop = async () => {
     for (const s of stops.reverse()) await s().catch(() => undefined);

@@ -520,6 +520,58 @@ describe("e2e: loopback Kubernetes with our webhooks, extender and chart", funct
     });
   });
 
+  describe("the KubeRay operator on the loopback cluster", () => {
+    it("a RayCluster gets its head and GPU workers from ray-operator, kwok runs them, and it reports ready", async function () {
+      this.timeout(90_000);
+      const image = "rayproject/ray:2.46.0";
+      await api().create("/apis/ray.io/v1/namespaces/models/rayclusters", {
+        apiVersion: "ray.io/v1",
+        kind: "RayCluster",
+        metadata: { name: "ray-llm" },
+        spec: {
+          rayVersion: "2.46.0",
+          headGroupSpec: { rayStartParams: {}, template: { spec: { containers: [{ name: "ray-head", image }] } } },
+          workerGroupSpecs: [
+            {
+              groupName: "gpu",
+              replicas: 2,
+              minReplicas: 0,
+              maxReplicas: 4,
+              rayStartParams: {},
+              template: {
+                spec: {
+                  containers: [
+                    {
+                      name: "ray-worker",
+                      image,
+                      resources: {
+                        requests: { [Scheduling.gpuResource]: "1" },
+                        limits: { [Scheduling.gpuResource]: "1" },
+                      },
+                    },
+                  ],
+                },
+              },
+            },
+          ],
+        },
+      });
+      const pods = await waitRunning("models", "ray.io/cluster=ray-llm", 3);
+      expect(pods.map((p) => p.metadata.labels?.["ray.io/node-type"]).sort()).to.deep.equal([
+        "head",
+        "worker",
+        "worker",
+      ]);
+      const rc = await waitFor("RayCluster ready", 60_000, async () => {
+        const got = await api().get<{ status?: { state?: string; readyWorkerReplicas?: number } }>(
+          "/apis/ray.io/v1/namespaces/models/rayclusters/ray-llm",
+        );
+        return got.status?.state === "ready" ? got : undefined;
+      });
+      expect(rc.status?.readyWorkerReplicas).to.equal(2);
+    });
+  });
+
   describe("kubectl on our resources", () => {
     it("kubectl get shows the CRDs' printer columns", async function () {
       this.timeout(30_000);
