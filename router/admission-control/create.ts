@@ -179,6 +179,14 @@ export async function createAdmission(config: AdmissionConfig = {}): Promise<Adm
         await refundRps();
         return refuse(queueRejection(outcome.reason, req.model, priority), outcome.reason);
       }
+      if (signal.aborted) {
+        // The client left while we decided: hand everything back rather than a ticket nobody will finish.
+        gate.release(req.model, req.id);
+        queue.capacityFreed(req.model);
+        if (charge && tenant) await limiter.refundUser(tenant, charge);
+        await refundRps();
+        return refuse(queueRejection("aborted", req.model, priority), "aborted");
+      }
       metrics.outcomes.inc({ outcome: "admitted", reason: outcome.waitedMs > 0 ? "queued" : "direct" });
       metrics.decision.observe((now() - started) / 1000);
       return { ok: true, ticket: ticketFor(req, tenant, fairUser, charge) };

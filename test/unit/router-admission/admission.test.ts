@@ -136,6 +136,19 @@ describe("admission control (in memory)", () => {
     if (d.ok) d.ticket.finish({ status: 200 });
   });
 
+  it("gives capacity and quota back when the client leaves before admission completes", async () => {
+    a = await createAdmission({ logger: silent, limits: { models: { m: { concurrency: 1 } } } });
+    await a.users.put({ name: "gone", rpm: 1, tpm: null, keys: [] });
+    const ac = new AbortController();
+    ac.abort();
+    const d = await a.control.admit(req({ user: "gone" }), ac.signal);
+    expect(d.ok).to.equal(false);
+    if (!d.ok) expect(d.rejection.status).to.equal(499);
+    // Neither the concurrency slot nor the one request per minute was used up.
+    const t = await admitOk(a, req({ user: "gone" }));
+    t.finish({ status: 200 });
+  });
+
   it("sheds sheddable requests on a saturated fleet and keeps others queued until the fleet has room", async () => {
     let waiting = 9;
     a = await createAdmission({ logger: silent, metricsIntervalMs: 10 });
