@@ -4,7 +4,12 @@ import { parse } from "yaml";
 import { CertificateAuthority } from "../../cluster/certs.js";
 import { DEFAULT_NODE_GROUPS_FILE, loadNodeGroups, nodeObjects, parseNodeGroups } from "../../cluster/nodes.js";
 import { schedulerConfig, schedulerConfigYaml } from "../../cluster/scheduler-config.js";
-import { freePort } from "../../cluster/processes.js";
+import { freePort, isRunning, spawnLogged, stopProcess, waitHealthy } from "../../cluster/processes.js";
+import { ensureBinaries } from "../../cluster/binaries.js";
+import { clusterStatus, stopCluster } from "../../cluster/cluster.js";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 describe("cluster harness: fake nodes", () => {
   it("the default fixture is the heterogeneous GPU fleet (2×8 H100, 4×8 A100, 8×4 L4, 4×1 A10G) plus CPU nodes", () => {
@@ -105,5 +110,69 @@ describe("cluster harness: ports", () => {
   it("hands out distinct free loopback ports", async () => {
     const ports = await Promise.all([freePort(), freePort(), freePort()]);
     for (const p of ports) expect(p).to.be.within(1024, 65535);
+  });
+});
+
+describe("cluster harness: state and binaries", () => {
+  it("status and down on a directory with no cluster say so instead of failing", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "no-cluster-"));
+    try {
+      expect(await clusterStatus(dir)).to.equal(undefined);
+      expect(await stopCluster(dir)).to.equal(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a binary directory override that lacks binaries is refused, naming what is missing", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "no-bins-"));
+    const saved = process.env.AIBRIX_TS_K8S_BIN_DIR;
+    process.env.AIBRIX_TS_K8S_BIN_DIR = dir;
+    try {
+      const err = await ensureBinaries().then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      expect(err?.message).to.match(/AIBRIX_TS_K8S_BIN_DIR=.* lacks kube-apiserver, .*ray-operator/);
+    } finally {
+      if (saved === undefined) delete process.env.AIBRIX_TS_K8S_BIN_DIR;
+      else process.env.AIBRIX_TS_K8S_BIN_DIR = saved;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a process that exits before it is healthy fails fast with the end of its log", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "proc-"));
+    try {
+      const proc = spawnLogged(
+        "failing",
+        "/bin/sh",
+        ["-c", "echo 'bad flag --nope'; exit 3"],
+        join(dir, "failing.log"),
+      );
+      const started = Date.now();
+      const err = await waitHealthy(proc, "http://127.0.0.1:1/healthz", { timeoutMs: 20_000 }).then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      expect(err?.message).to.match(/failing \(pid \d+\) exited before becoming healthy/);
+      expect(err?.message).to.include("bad flag --nope");
+      expect(Date.now() - started).to.be.below(10_000);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("stops a running process by PID, and never signals a PID that now runs something else", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "proc-"));
+    try {
+      const proc = spawnLogged("sleeper", "/bin/sleep", ["30"], join(dir, "sleeper.log"));
+      expect(isRunning(proc)).to.equal(true);
+      expect(isRunning({ pid: proc.pid, command: "/usr/bin/some-other-program" })).to.equal(false);
+      await stopProcess(proc, 2_000);
+      expect(isRunning(proc)).to.equal(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
