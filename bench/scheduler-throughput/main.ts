@@ -5,6 +5,7 @@
 // name and time the binds from a watch. That isolates scheduling from pod creation. kwok then marks the pods Running,
 // as on a real cluster, so the API server carries the same status traffic in both passes.
 import { writeFileSync } from "node:fs";
+import os from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { TopLevelSpec } from "vega-lite";
@@ -164,6 +165,8 @@ async function extenderVerbLatency(port: number): Promise<Record<string, number>
 
 const benchmark: Benchmark = {
   async run(ctx) {
+    // The machine is shared: record how busy it was, since absolute pods/s depend on it (the ratio less so).
+    const loadBefore = os.loadavg()[0] ?? 0;
     const nodes = ctx.quick ? 100 : 1000;
     const pods = ctx.quick ? 200 : 2000;
     ctx.progress(`starting the loopback control plane with ${nodes} kwok GPU nodes`);
@@ -236,6 +239,7 @@ const benchmark: Benchmark = {
           gpusPerPod: 1,
           kubernetes: "v1.34.4",
           extender: "filter+prioritize+bind, nodeCacheCapable (names only), weight 5, separate process",
+          loadAverage1mBeforeAndAfter: [Number(loadBefore.toFixed(2)), Number((os.loadavg()[0] ?? 0).toFixed(2))],
           profile: "the chart's aibrix-gpu-scheduler profile (files/kube-scheduler-config.yaml) in both passes",
           fleet: fleet(nodes).map((g) => `${g.count}x${g.gpusPerNode} ${g.product}`),
         },
