@@ -82,7 +82,14 @@ export class LimitBackend {
     };
     this.firstReady = new Promise((resolve) => {
       redis.once("ready", () => resolve());
-      setTimeout(resolve, 2000).unref();
+      setTimeout(() => {
+        if (!this.up) {
+          const mode =
+            opts.onRedisFailure === "open" ? "serving with local limits (fail-open)" : "refusing (fail-closed)";
+          opts.logger.warn({ redis: redactUrl(opts.redisUrl) }, `redis not reachable at start: ${mode}`);
+        }
+        resolve();
+      }, 2000).unref();
     });
     redis.on("ready", () => this.markUp());
     redis.on("error", (err: Error) => this.markDown(err));

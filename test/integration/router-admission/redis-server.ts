@@ -22,8 +22,9 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startRedis(): Promise<RunningRedis> {
-  const port = await freePort();
+/** Starts redis-server on `port` (default: a free one). */
+export async function startRedis(port?: number): Promise<RunningRedis> {
+  port ??= await freePort();
   let child = await launch(port);
   const handle: RunningRedis = {
     port,

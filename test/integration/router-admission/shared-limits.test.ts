@@ -4,7 +4,7 @@ import { expect } from "chai";
 import { pino } from "pino";
 import type { AdmissionRequest } from "../../../router/admission.js";
 import { createAdmission, type Admission } from "../../../router/admission-control/index.js";
-import { startRedis, type RunningRedis } from "./redis-server.js";
+import { freePort, startRedis, type RunningRedis } from "./redis-server.js";
 
 const silent = pino({ level: "silent" });
 let seq = 0;
@@ -139,6 +139,24 @@ describe("admission control shared through Redis", function () {
       await waitFor(() => a.redisUp(), 5000);
     } finally {
       admin.disconnect();
+    }
+  });
+
+  it("starts without Redis (fail-open), serves, and switches to shared limits once Redis appears", async () => {
+    const port = await freePort();
+    const lonely = await createAdmission({ redisUrl: `redis://127.0.0.1:${port}`, logger: silent });
+    let late: RunningRedis | undefined;
+    try {
+      expect(lonely.redisUp()).to.equal(false);
+      expect((await lonely.control.admit(req({ user: "early" }), sig())).ok).to.equal(true);
+      late = await startRedis(port);
+      await waitFor(() => lonely.redisUp(), 10_000);
+      await lonely.users.put({ name: "early", rpm: 1, tpm: null, keys: [] });
+      expect((await lonely.control.admit(req({ user: "early" }), sig())).ok).to.equal(true);
+      expect((await lonely.control.admit(req({ user: "early" }), sig())).ok).to.equal(false);
+    } finally {
+      await lonely.close();
+      await late?.stop();
     }
   });
 
