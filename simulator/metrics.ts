@@ -2,6 +2,7 @@
 // process). Names and labels follow vLLM V1; every duration is simulated seconds.
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Engine, FinishReason, StepObserver } from "./engine.js";
+import { FastHistogram } from "./fast-histogram.js";
 
 // vLLM's bucket boundaries.
 const TTFT_BUCKETS = [
@@ -32,8 +33,10 @@ export class EngineMetrics {
   private readonly preemptions: Counter<"model_name">;
   private readonly success: Counter<"model_name" | "finished_reason">;
   private readonly ttft: Histogram<"model_name">;
-  private readonly itl: Histogram<"model_name">;
-  private readonly tpot: Histogram<"model_name">;
+  private readonly itl: FastHistogram;
+  private readonly tpot: FastHistogram;
+  /** Generated tokens not yet added to the counter (added on scrape: one increment per token is too dear). */
+  private pendingGenerated = 0;
   private readonly e2e: Histogram<"model_name">;
   private readonly queueTime: Histogram<"model_name">;
   private readonly labels: { model_name: string };
@@ -75,7 +78,20 @@ export class EngineMetrics {
     });
     const counter = (name: string, help: string) => new Counter({ name, help, labelNames, registers });
     this.promptTokens = counter("vllm:prompt_tokens_total", "Number of prefill tokens processed.");
-    this.generationTokens = counter("vllm:generation_tokens_total", "Number of generation tokens processed.");
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const self = this;
+    this.generationTokens = new Counter({
+      name: "vllm:generation_tokens_total",
+      help: "Number of generation tokens processed.",
+      labelNames,
+      registers,
+      collect() {
+        if (self.pendingGenerated > 0) {
+          this.inc({ model_name: model }, self.pendingGenerated);
+          self.pendingGenerated = 0;
+        }
+      },
+    });
     this.prefixQueries = counter(
       "vllm:prefix_cache_queries_total",
       "Prefix cache queries, in terms of number of queried tokens.",
@@ -102,16 +118,20 @@ export class EngineMetrics {
       "Histogram of time to first token in seconds.",
       TTFT_BUCKETS,
     );
-    this.itl = histogram(
-      "vllm:inter_token_latency_seconds",
-      "Histogram of inter-token latency in seconds.",
-      ITL_BUCKETS,
-    );
-    this.tpot = histogram(
-      "vllm:time_per_output_token_seconds",
-      "Histogram of time per output token in seconds.",
-      ITL_BUCKETS,
-    );
+    this.itl = new FastHistogram({
+      name: "vllm:inter_token_latency_seconds",
+      help: "Histogram of inter-token latency in seconds.",
+      buckets: ITL_BUCKETS,
+      labels: this.labels,
+      registry: this.registry,
+    });
+    this.tpot = new FastHistogram({
+      name: "vllm:time_per_output_token_seconds",
+      help: "Histogram of time per output token in seconds.",
+      buckets: ITL_BUCKETS,
+      labels: this.labels,
+      registry: this.registry,
+    });
     this.e2e = histogram(
       "vllm:e2e_request_latency_seconds",
       "Histogram of end to end request latency in seconds.",
@@ -127,9 +147,8 @@ export class EngineMetrics {
   /** The engine hooks that feed these metrics. */
   observer(): StepObserver {
     const l = this.labels;
-    const itl = this.itl.labels(l);
-    const tpot = this.tpot.labels(l);
-    const gen = this.generationTokens.labels(l);
+    const itl = this.itl;
+    const tpot = this.tpot;
     return {
       onAdmitted: (q) => this.queueTime.observe(l, q),
       onPrefixLookup: (queried, hit) => {
@@ -140,12 +159,12 @@ export class EngineMetrics {
       onFirstToken: (ttft, prompt) => {
         this.ttft.observe(l, ttft);
         this.promptTokens.inc(l, prompt);
-        gen.inc();
+        this.pendingGenerated++;
       },
       onInterToken: (s) => {
         itl.observe(s);
         tpot.observe(s);
-        gen.inc();
+        this.pendingGenerated++;
       },
       onFinished: (reason: FinishReason, e2e: number) => {
         if (reason === "abort") return;
