@@ -23,8 +23,11 @@ export function validManifests(): Manifest[] {
     );
 }
 
+/** A fixture opened up for mutation in tests: any field may be read or replaced. */
+export type Doc = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
 /** A deep copy of the valid fixture named `name` (metadata.name). */
-export function fixture(name: string): Record<string, unknown> {
+export function fixture(name: string): Doc {
   const found = validManifests().find((m) => (m.doc.metadata as { name?: string }).name === name);
   if (!found) throw new Error(`no valid fixture named ${name}`);
   return structuredClone(found.doc);

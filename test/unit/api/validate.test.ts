@@ -1,8 +1,6 @@
 import { expect } from "chai";
 import { validate, validateUpdate, warnings, type Problem } from "../../../api/index.js";
-import { fixture, validManifests } from "./fixtures.js";
-
-type Doc = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+import { fixture, validManifests, type Doc } from "./fixtures.js";
 
 interface InvalidCase {
   name: string;
