@@ -445,7 +445,7 @@ export interface ClusterStatus {
   server: string;
   kubeconfig: string;
   apiserverReady: boolean;
-  processes: { name: string; pid: number; running: boolean; logFile: string }[];
+  processes: { name: string; pid: number; command: string; running: boolean; logFile: string }[];
 }
 
 /** The recorded processes and whether each still runs, plus kube-apiserver's /readyz. Undefined when none recorded. */
@@ -471,6 +471,12 @@ export async function clusterStatus(stateDir: string): Promise<ClusterStatus | u
     server: state.server,
     kubeconfig: state.kubeconfig,
     apiserverReady,
-    processes: state.processes.map((p) => ({ name: p.name, pid: p.pid, running: isRunning(p), logFile: p.logFile })),
+    processes: state.processes.map((p) => ({
+      name: p.name,
+      pid: p.pid,
+      command: p.command,
+      running: isRunning(p),
+      logFile: p.logFile,
+    })),
   };
 }
