@@ -18,7 +18,7 @@ export class EngineLoop {
   private simTime = 0;
   private timer: NodeJS.Timeout | null = null;
   private immediate: NodeJS.Immediate | null = null;
-  private pending: { step: Step; end: number } | null = null;
+  private pending: { step: Step; start: number; end: number } | null = null;
   private stopped = false;
   /** Earliest arrival since the loop went idle. */
   private wakeAt = Infinity;
@@ -69,8 +69,21 @@ export class EngineLoop {
   }
 
   setPaused(paused: boolean): void {
+    const wasPaused = this.paused;
     this.paused = paused;
-    if (!paused) this.kick();
+    if (paused || !wasPaused) return;
+    if (this.pending) {
+      // The step in flight stalled with the engine: it resumes now and takes its full duration from here, and the
+      // stall shows up in the latencies of the requests it holds.
+      if (this.timer) clearTimeout(this.timer);
+      const duration = this.pending.end - this.pending.start;
+      this.simTime = Math.max(this.simTime, this.wallSim());
+      this.pending = { ...this.pending, start: this.simTime, end: this.simTime + duration };
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        this.run();
+      }, 0);
+    } else this.kick();
   }
 
   stop(): void {
@@ -92,7 +105,7 @@ export class EngineLoop {
       if (!this.pending) {
         const step = this.engine.plan(this.simTime);
         if (!step) return yieldNow(); // idle until kick()
-        this.pending = { step, end: this.simTime + step.duration * this.slowdown };
+        this.pending = { step, start: this.simTime, end: this.simTime + step.duration * this.slowdown };
       }
       const wallDue = this.wallStart + (this.pending.end / this.speedup) * 1000;
       const wait = wallDue - performance.now();

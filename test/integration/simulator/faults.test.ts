@@ -86,6 +86,29 @@ describe("simulator fault injection", function () {
     expect((await complete(sim)).status).to.equal(200);
   });
 
+  it("a hang in the middle of a stream stalls it, and it completes once released", async () => {
+    const res = await fetch(`${sim.url}/v1/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "m", prompt: "long one", max_tokens: 300, stream: true }),
+    });
+    const reader = res.body!.getReader();
+    await reader.read(); // streaming has started
+    sim.setFaults({ hang: true });
+    const stalledAt = sim.stats();
+    await new Promise((r) => setTimeout(r, 150));
+    expect(sim.stats().running).to.equal(stalledAt.running);
+    sim.setFaults({ hang: false });
+    let text = "";
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    expect(text).to.include("data: [DONE]");
+    expect(sim.stats().running).to.equal(0);
+  });
+
   it("crashes: the server stops and the crash hook gets the exit code", async () => {
     let code = -1;
     const crashing = await startSimulator({ model: "m", speedup: 20, onCrash: (c) => (code = c) });
