@@ -214,6 +214,9 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   });
   engine.observer = metrics.observer();
 
+  if (config.maxLoras === 0 && (options.adapters?.length ?? 0) > 0) {
+    throw new Error(`adapters: ${options.adapters?.join(",")} need LoRA slots, but maxLoras is 0; set maxLoras >= 1`);
+  }
   const adapters = new Map<string, Adapter>();
   let nextLoraId = 1;
   for (const name of options.adapters ?? []) {
@@ -410,6 +413,9 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     }
     if (adapters.has(name)) {
       throw new HttpError(400, "InvalidUserInput", `The lora adapter '${name}' has already been loaded.`);
+    }
+    if (config.maxLoras === 0) {
+      throw new HttpError(400, "InvalidUserInput", "LoRA is not enabled on this engine (max_loras is 0).");
     }
     await sim.loadAdapter(name, path);
     res.writeHead(200, { "content-type": "text/plain; charset=utf-8" });

@@ -29,6 +29,17 @@ describe("simulator fleet launcher", function () {
     }
   });
 
+  it("rejects adapters when LoRA is disabled, naming the fields", async () => {
+    await startSimulatorFleet({ replicas: 1, model: "m", maxLoras: 0, adapters: ["a"] }).then(
+      () => expect.fail("should reject"),
+      (e: Error) => expect(e.message).to.match(/^adapters: a need LoRA slots, but maxLoras is 0/),
+    );
+    await startSimulatorFleet({ replicas: 1, model: "m", maxNumSeqs: 0 }).then(
+      () => expect.fail("should reject"),
+      (e: Error) => expect(e.message).to.equal("maxNumSeqs: 0 must be a positive integer"),
+    );
+  });
+
   it("listens on given 127.0.0.x addresses", async () => {
     const fleet = await startSimulatorFleet({ replicas: 2, hosts: ["127.0.0.2", "127.0.0.3"], port: 0, model: "m" });
     try {
