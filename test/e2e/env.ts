@@ -50,10 +50,16 @@ export interface E2eEnv {
 }
 
 export async function helmRun(env: Pick<E2eEnv, "helm" | "cluster">, args: string[]): Promise<string> {
-  const { stdout } = await run(env.helm, [...args, "--kubeconfig", env.cluster.kubeconfig], {
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  return stdout;
+  try {
+    const { stdout } = await run(env.helm, [...args, "--kubeconfig", env.cluster.kubeconfig], {
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    return stdout;
+  } catch (err) {
+    // helm's own words, not the whole command line (it carries a base64 CA bundle).
+    const stderr = (err as { stderr?: string }).stderr?.trim() ?? String(err);
+    throw new Error(`helm ${args.slice(0, 3).join(" ")} failed: ${stderr}`, { cause: err });
+  }
 }
 
 export async function kubectl(env: Pick<E2eEnv, "kubectl" | "cluster">, args: string[]): Promise<string> {
