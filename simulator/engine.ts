@@ -132,6 +132,13 @@ export class Engine {
     return [...new Set(this.waiting.flatMap((s) => (s.req.lora ? [s.req.lora.name] : [])))];
   }
 
+  /** Earliest arrival among waiting requests (undefined when none wait). */
+  nextArrival(): number | undefined {
+    let min: number | undefined;
+    for (const s of this.waiting) if (min === undefined || s.arrival < min) min = s.arrival;
+    return min;
+  }
+
   /** Queues a request (admission happens at the next step). */
   submit(req: EngineRequest, now: number): void {
     if (this.byId.has(req.id)) throw new Error(`request id ${req.id} is already in the engine`);
@@ -209,6 +216,9 @@ export class Engine {
       const skipped: Seq[] = [];
       while (this.waiting.length > 0 && budget > 0 && this.running.length < cfg.maxNumSeqs) {
         const seq = this.waiting[0] as Seq;
+        // Causality: a request stamped after this step starts waits for a later step (the real-time driver can run
+        // behind the wall clock on a busy host; arrivals are stamped by the wall clock).
+        if (seq.arrival > now) break;
         const lora = seq.req.lora?.name;
         let loadsLora = false;
         if (lora !== undefined && !this.gpuLoras.has(lora)) {

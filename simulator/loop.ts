@@ -104,7 +104,15 @@ export class EngineLoop {
       if (this.stopped || this.paused) return yieldNow();
       if (!this.pending) {
         const step = this.engine.plan(this.simTime);
-        if (!step) return yieldNow(); // idle until kick()
+        if (!step) {
+          // Nothing can run before the next arrival: jump the clock to it (the engine idles until then).
+          const next = this.engine.nextArrival();
+          if (next !== undefined && next > this.simTime && this.engine.numRunning === 0) {
+            this.simTime = next;
+            continue;
+          }
+          return yieldNow(); // idle until kick()
+        }
         this.pending = { step, start: this.simTime, end: this.simTime + step.duration * this.slowdown };
       }
       const wallDue = this.wallStart + (this.pending.end / this.speedup) * 1000;

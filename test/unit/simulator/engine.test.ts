@@ -78,6 +78,25 @@ describe("simulator/engine", () => {
     expect(b!.ttft).to.be.greaterThan(a!.e2e);
   });
 
+  it("never admits a request before its arrival time", () => {
+    const engine = new Engine(base);
+    engine.submit(
+      {
+        id: "late",
+        promptTokens: uniquePrompt(0, 16),
+        maxTokens: 1,
+        finishReason: "length",
+        outputToken: () => 1,
+        onToken: () => undefined,
+        onFinish: () => undefined,
+      },
+      5,
+    );
+    expect(engine.plan(1)).to.equal(null);
+    expect(engine.nextArrival()).to.equal(5);
+    expect(engine.plan(5)?.prefillTokens).to.equal(16);
+  });
+
   it("emits BlockStored events whose hashes a router can rebuild from the prompt", () => {
     const engine = new Engine(base);
     const prompt = uniquePrompt(3, 50);
