@@ -28,7 +28,9 @@ function manager(store: SecretStore, over: Partial<ConstructorParameters<typeof 
   });
 }
 
-describe("webhooks: certificates", () => {
+describe("webhooks: certificates", function () {
+  // Key generation and hundreds of random cases: slow on a busy machine, never stuck.
+  this.timeout(30_000);
   it("issues a serverAuth leaf for the Service names and 127.0.0.1, signed by the CA", () => {
     const ca = createCertificateAuthority("test-ca", 3600);
     const leaf = createServingCertificate(ca, NAMES, 600);

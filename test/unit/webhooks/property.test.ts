@@ -126,7 +126,9 @@ async function mutateIdempotently(obj: Json): Promise<void> {
   if (second.status === 200) expect(patchOf(second.body.response)).to.deep.equal([]);
 }
 
-describe("webhooks: properties", () => {
+describe("webhooks: properties", function () {
+  // Key generation and hundreds of random cases: slow on a busy machine, never stuck.
+  this.timeout(30_000);
   it("random pods: never crash, patches apply, mutation is idempotent", async () => {
     await fc.assert(fc.asyncProperty(pod, mutateIdempotently), { numRuns: 400 });
   });
