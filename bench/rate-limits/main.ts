@@ -1,11 +1,14 @@
 // Rate limits shared by two router replicas: one user's RPM and TPM (streaming) enforced through one Redis while
 // 500 req/s are spread over both replicas. Real router processes, real Redis, real simulator engine.
 //
+// A third phase kills Redis mid-run and restarts it: redis_outage_failed_requests counts requests that got anything
+// but 200 (fail-open: none should), redis_recovered_replicas how many replicas were back on Redis afterwards.
+//
 // rpm_error_pct = |requests admitted in the first window − rpm| / rpm · 100 (likewise tpm_error_pct with the tokens
-// the engine reported in `usage`). The window is 60 s (a real minute); --quick uses a 10 s window with limits
+// the engine reported in `usage`), counted from the replicas' own records of what they admitted and when. The window is 60 s (a real minute); --quick uses a 5 s window with limits
 // scaled to it.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -26,7 +29,9 @@ interface Replica {
 }
 
 interface Sample {
+  /** Client send time (performance.now) or, for limiter records, admission time (epoch ms). */
   sentAt: number;
+  user?: string;
   replica: number;
   status: number;
   tokens: number;
@@ -55,7 +60,7 @@ async function startReplica(env: Record<string, string>): Promise<Replica> {
 }
 
 async function stopReplica(r: Replica): Promise<void> {
-  await r.pool.close();
+  if (!r.pool.closed && !r.pool.destroyed) await r.pool.close();
   if (r.child.exitCode !== null) return;
   await new Promise<void>((resolve) => {
     const t = setTimeout(() => r.child.kill("SIGKILL"), 5000);
@@ -148,11 +153,11 @@ function perSecond(samples: Sample[], t0: number, value: (s: Sample) => number):
 }
 
 async function run(ctx: BenchContext): Promise<Omit<BenchResult, "name" | "date" | "machine">> {
-  const windowMs = ctx.quick ? 10_000 : 60_000;
-  const durationMs = ctx.quick ? 12_000 : 75_000;
+  const windowMs = ctx.quick ? 5_000 : 60_000;
+  const durationMs = ctx.quick ? 6_000 : 75_000;
   const rate = 500;
-  const rpm = ctx.quick ? 500 : 3000; // per window
-  const tpm = ctx.quick ? 20_000 : 120_000;
+  const rpm = ctx.quick ? 250 : 3000; // per window
+  const tpm = ctx.quick ? 10_000 : 120_000;
   const maxTokens = 16;
   const dir = await mkdtemp(path.join(os.tmpdir(), "bench-rate-limits-"));
   const redis = await startRedis();
@@ -162,7 +167,8 @@ async function run(ctx: BenchContext): Promise<Omit<BenchResult, "name" | "date"
     const file = path.join(dir, "endpoints.yaml");
     await writeFile(file, endpointFileText([endpointEntry(sim)]));
     const env = { REDIS_URL: redis.url, ENDPOINTS_FILE: file, WINDOW_MS: String(windowMs) };
-    replicas.push(...(await Promise.all([startReplica(env), startReplica(env)])));
+    const logs = [0, 1].map((i) => path.join(dir, `admitted-${i}.json`));
+    replicas.push(...(await Promise.all(logs.map((f) => startReplica({ ...env, ADMISSIONS_FILE: f })))));
     ctx.progress(`replicas on ports ${replicas.map((r) => r.port).join(", ")}; redis ${redis.url}`);
     const admin = `http://127.0.0.1:${replicas[0]!.adminPort}`;
     for (const [name, body] of [
@@ -186,15 +192,52 @@ async function run(ctx: BenchContext): Promise<Omit<BenchResult, "name" | "date"
     );
     const tpmRun = await load(replicas, rate, durationMs, "tpm-user", true, maxTokens);
 
-    const count = () => 1;
-    const tokens = (s: Sample) => s.tokens;
-    const rpmAdmitted = firstWindow(rpmRun.samples, rpmRun.t0, windowMs, count);
-    const tpmAdmitted = firstWindow(tpmRun.samples, tpmRun.t0, windowMs, tokens);
-    const failed = [...rpmRun.samples, ...tpmRun.samples].filter((s) => s.status !== 200 && s.status !== 429).length;
-    const perReplica = [0, 1].map(
-      (i) =>
-        rpmRun.samples.filter((s) => s.status === 200 && s.replica === i && s.sentAt - rpmRun.t0 < windowMs).length,
+    // Redis killed and restarted under the same load: every request must still get an answer, and both replicas
+    // must be back on shared state afterwards.
+    const outageMs = ctx.quick ? 4000 : 8000;
+    const downAt = outageMs / 4;
+    ctx.progress(
+      `Redis outage: ${rate} req/s for ${outageMs / 1000}s, Redis killed at ${downAt / 1000} s for ${downAt / 1000} s`,
     );
+    const outage = load(replicas, rate, outageMs, "outage-user", false, 4);
+    await new Promise((r) => setTimeout(r, downAt));
+    await redis.stop();
+    await new Promise((r) => setTimeout(r, downAt));
+    await redis.restart();
+    const outageRun = await outage;
+    let recovered = 0;
+    for (let i = 0; i < 100 && recovered < replicas.length; i++) {
+      const states = await Promise.all(
+        replicas.map(async (r) => {
+          const h = (await (await fetch(`http://127.0.0.1:${r.adminPort}/healthz`)).json()) as { redis: string };
+          return h.redis === "up";
+        }),
+      );
+      recovered = states.filter(Boolean).length;
+      if (recovered < replicas.length) await new Promise((r) => setTimeout(r, 100));
+    }
+
+    // What the limiters admitted, by their own clock (both replicas share this machine's clock).
+    await Promise.all(replicas.map(stopReplica));
+    const server: Array<Sample> = [];
+    for (const [i, f] of logs.entries()) {
+      const rows = JSON.parse(await readFile(f, "utf8")) as Array<[string, number, number]>;
+      for (const [user, at, tokens] of rows) server.push({ sentAt: at, replica: i, status: 200, tokens, user });
+    }
+    const of = (user: string) => server.filter((x) => x.user === user);
+    const start = (rows: Sample[]) => Math.min(...rows.map((x) => x.sentAt));
+    const rpmRows = of("rpm-user");
+    const tpmRows = of("tpm-user");
+    const count = () => 1;
+    const tokens = (x: Sample) => x.tokens;
+    const rpmAdmitted = firstWindow(rpmRows, start(rpmRows), windowMs, count);
+    const tpmAdmitted = firstWindow(tpmRows, start(tpmRows), windowMs, tokens);
+    const failed = [...rpmRun.samples, ...tpmRun.samples].filter((x) => x.status !== 200 && x.status !== 429).length;
+    const perReplica = [0, 1].map(
+      (i) => rpmRows.filter((x) => x.replica === i && x.sentAt - start(rpmRows) < windowMs).length,
+    );
+    // The client's view (by send time) for comparison: queueing in the load generator blurs it on short windows.
+    const clientRpm = firstWindow(rpmRun.samples, rpmRun.t0, windowMs, count);
     return {
       params: {
         windowMs,
@@ -212,16 +255,20 @@ async function run(ctx: BenchContext): Promise<Omit<BenchResult, "name" | "date"
         tpm_error_pct: round((Math.abs(tpmAdmitted - tpm) / tpm) * 100),
         rpm_admitted_first_window: rpmAdmitted,
         tpm_tokens_first_window: tpmAdmitted,
-        rpm_max_sliding_window_pct: round((maxSliding(rpmRun.samples, windowMs, count) / rpm) * 100),
-        tpm_max_sliding_window_pct: round((maxSliding(tpmRun.samples, windowMs, tokens) / tpm) * 100),
+        rpm_max_sliding_window_pct: round((maxSliding(rpmRows, windowMs, count) / rpm) * 100),
+        tpm_max_sliding_window_pct: round((maxSliding(tpmRows, windowMs, tokens) / tpm) * 100),
+        rpm_admitted_first_window_client_view: clientRpm,
         rpm_admitted_replica_a: perReplica[0]!,
         rpm_admitted_replica_b: perReplica[1]!,
         requests_sent: rpmRun.samples.length + tpmRun.samples.length,
         requests_failed: failed,
+        redis_outage_requests: outageRun.samples.length,
+        redis_outage_failed_requests: outageRun.samples.filter((x) => x.status !== 200).length,
+        redis_recovered_replicas: recovered,
       },
       series: {
-        rpm_per_second: perSecond(rpmRun.samples, rpmRun.t0, count),
-        tpm_per_second: perSecond(tpmRun.samples, tpmRun.t0, tokens),
+        rpm_per_second: perSecond(rpmRows, start(rpmRows), count),
+        tpm_per_second: perSecond(tpmRows, start(tpmRows), tokens),
       },
     };
   } finally {
