@@ -97,6 +97,7 @@ export function parseRequest(endpoint: Endpoint, body: unknown): ParsedRequest {
   } else {
     if (body.prompt === undefined) throw badRequest("prompt: is required", "prompt");
     tokens = promptTokens(body.prompt);
+    if (tokens.length === 0) throw badRequest("prompt: must contain at least one token", "prompt");
     maxTokens = positiveInt(body, "max_tokens");
   }
   const stream = body.stream === true;

@@ -42,6 +42,7 @@ describe("simulator wire formats", () => {
     expect(() => parseRequest("completions", [])).to.throw(/request body: must be a JSON object/);
     expect(() => parseRequest("completions", { prompt: "x" })).to.throw(/^model: a model name is required/);
     expect(() => parseRequest("completions", { model: "m" })).to.throw(/^prompt: is required/);
+    expect(() => parseRequest("completions", { model: "m", prompt: "  " })).to.throw(/^prompt: must contain/);
     expect(() => parseRequest("completions", { model: "m", prompt: ["a", "b"] })).to.throw(/batched prompts/);
     expect(() => parseRequest("chat", { model: "m", messages: [{ content: "x" }] })).to.throw(
       /^messages\[0\]\.role: must be a string/,
