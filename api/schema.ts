@@ -109,8 +109,14 @@ export function toStructural(schema: unknown): unknown {
   for (const [key, value] of Object.entries(schema)) {
     if (DROP_KEYS.has(key)) continue;
     if (key === "additionalProperties" && value === false) continue;
-    if (key === "properties" || key === "patternProperties") {
+    if (key === "properties") {
       out[key] = Object.fromEntries(Object.entries(value as object).map(([k, v]) => [k, toStructural(v)]));
+      continue;
+    }
+    if (key === "patternProperties") {
+      // A map (TypeBox Record): Kubernetes has no patternProperties, only additionalProperties with a value schema.
+      const valueSchemas = Object.values(value as object);
+      if (valueSchemas.length === 1) out.additionalProperties = toStructural(valueSchemas[0]);
       continue;
     }
     out[key] = toStructural(value);

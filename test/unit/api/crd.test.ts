@@ -29,13 +29,14 @@ describe("generated CRDs", () => {
     }
   });
 
-  it("schemas are structural: every node typed, no additionalProperties:false, anyOf only for int-or-string", () => {
+  it("schemas are structural: every node typed, no additionalProperties:false or patternProperties, anyOf only for int-or-string", () => {
     for (const crd of crdManifests()) {
       const version = (crd.spec.versions as { schema: { openAPIV3Schema: unknown } }[])[0]!;
       walk(version.schema.openAPIV3Schema, crd.metadata.name, (n, at) => {
         const intOrString = n["x-kubernetes-int-or-string"] === true;
         if (!intOrString) expect(n.type, `${at} has no type`).to.be.a("string");
         expect(n.additionalProperties, `${at}`).to.not.equal(false);
+        expect(n, `${at} uses patternProperties`).to.not.have.property("patternProperties");
         if (n.anyOf) expect(intOrString, `${at} uses anyOf`).to.equal(true);
         if (n.properties && n.additionalProperties) expect.fail(`${at} has both properties and additionalProperties`);
       });
