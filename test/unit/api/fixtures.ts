@@ -10,9 +10,11 @@ export interface Manifest {
   doc: Record<string, unknown>;
 }
 
-/** Every document of every valid fixture file. */
+let parsed: Manifest[] | undefined;
+
+/** Every document of every valid fixture file, parsed once (callers clone before changing one). */
 export function validManifests(): Manifest[] {
-  return readdirSync(VALID_DIR)
+  parsed ??= readdirSync(VALID_DIR)
     .filter((f) => f.endsWith(".yaml"))
     .sort()
     .flatMap((file) =>
@@ -21,6 +23,7 @@ export function validManifests(): Manifest[] {
         doc: (Array.isArray(d) ? d[0] : d).toJS() as Record<string, unknown>,
       })),
     );
+  return parsed;
 }
 
 /** A fixture opened up for mutation in tests: any field may be read or replaced. */

@@ -43,7 +43,8 @@ const mutatedFixture = fc
     return doc;
   });
 
-describe("api properties", () => {
+describe("api properties", function () {
+  this.timeout(60_000);
   it("validate never throws and always returns well-formed problems", () => {
     fc.assert(
       fc.property(fc.oneof(anyDoc, mutatedFixture), (doc) => {
