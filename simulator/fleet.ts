@@ -23,7 +23,7 @@ export interface FleetOptions extends SimulatorOptions {
   replicas: number;
   /**
    * Listen addresses, one per replica (e.g. 127.0.0.2, 127.0.0.3 …, each on `port`); when absent every replica
-   * listens on `host` at a free port.
+   * listens on `host`, at consecutive ports from `port` (or free ports when `port` is 0 or absent).
    */
   hosts?: string[];
 }
@@ -61,11 +61,12 @@ export async function startSimulatorFleet(options: FleetOptions): Promise<Runnin
   try {
     for (let i = 0; i < replicas; i++) {
       const host = hosts ? hosts[i] : base.host;
-      // Fixed ports only make sense with distinct hosts; otherwise each replica takes a free port.
-      const port = hosts ? base.port : 0;
-      const kvEventsPort = base.kvEventsPort === undefined ? undefined : hosts ? base.kvEventsPort : 0;
-      const kvEventsReplayPort =
-        base.kvEventsReplayPort === undefined ? undefined : hosts ? base.kvEventsReplayPort : 0;
+      // On one host, a fixed port means consecutive ports (8000, 8001, …); on distinct hosts, the same port each.
+      const nth = (p: number | undefined): number | undefined =>
+        p === undefined ? undefined : hosts || p === 0 ? p : p + i;
+      const port = nth(base.port ?? 0);
+      const kvEventsPort = nth(base.kvEventsPort);
+      const kvEventsReplayPort = nth(base.kvEventsReplayPort);
       simulators.push(await startSimulator({ ...base, host, port, kvEventsPort, kvEventsReplayPort }));
     }
   } catch (e) {

@@ -47,6 +47,23 @@ describe("simulator fleet launcher", function () {
     } finally {
       await fleet.close();
     }
+    // One host and a fixed port: consecutive ports. (A free port's neighbour can be taken by another process on a
+    // shared machine, so try a few bases.)
+    let ports: number[] | null = null;
+    for (let attempt = 0; attempt < 5 && !ports; attempt++) {
+      const probe = await startSimulatorFleet({ replicas: 1, model: "m" });
+      const base = probe.simulators[0]!.port;
+      await probe.close();
+      try {
+        const consecutive = await startSimulatorFleet({ replicas: 2, model: "m", port: base });
+        ports = consecutive.simulators.map((s) => s.port);
+        await consecutive.close();
+        expect(ports).to.deep.equal([base, base + 1]);
+      } catch (e) {
+        if (!/EADDRINUSE/.test(String(e))) throw e;
+      }
+    }
+    expect(ports).to.have.length(2);
     await startSimulatorFleet({ replicas: 2, hosts: ["127.0.0.2"], model: "m" }).then(
       () => expect.fail("should reject"),
       (e: Error) => expect(e.message).to.equal("hosts: 1 addresses given for 2 replicas; give one per replica"),
