@@ -1,5 +1,5 @@
 // The router's own Prometheus metrics.
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, Histogram, Registry } from "prom-client";
 
 export class RouterMetrics {
   readonly registry = new Registry();
@@ -39,12 +39,6 @@ export class RouterMetrics {
     name: "aibrix_router_stream_errors_total",
     help: "Upstream failures after the first byte (stream ended with an error event)",
     labelNames: ["model"] as const,
-    registers: [this.registry],
-  });
-  readonly inFlight = new Gauge({
-    name: "aibrix_router_in_flight_requests",
-    help: "Requests in flight per endpoint",
-    labelNames: ["endpoint"] as const,
     registers: [this.registry],
   });
 }
