@@ -1,7 +1,8 @@
 // End to end on a real control plane (kube-apiserver, controller-manager, kube-scheduler ×2, kwok on 127.0.0.1) with
 // our webhooks and extender serving it, and the Helm chart installed in development mode.
 import { expect } from "chai";
-import { readFileSync, readdirSync } from "node:fs";
+import { readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { formatProblem, validate } from "../../api/index.js";
 import { Diagnostics, Model, Scheduling } from "../../api/labels.js";
@@ -11,6 +12,7 @@ import { startSimulator, type RunningSimulator } from "../../simulator/index.js"
 import { ApiError } from "../cluster/api.js";
 import { clusterStatus } from "../cluster/index.js";
 import {
+  CHART,
   helmRun,
   kubectl,
   MUTATING_CONFIGURATION,
@@ -237,6 +239,33 @@ describe("e2e: loopback Kubernetes with our webhooks, extender and chart", funct
           expect(w.clientConfig.caBundle).to.equal(caBundle);
         }
       }
+    });
+  });
+
+  describe("the Helm chart, in-cluster rendering", () => {
+    it("every object of the default (in-cluster) values passes kube-apiserver's server-side dry run", async function () {
+      this.timeout(60_000);
+      const rendered = await helmRun(e(), [
+        "template",
+        "incluster",
+        CHART,
+        "--namespace",
+        SYSTEM_NAMESPACE,
+        "--api-versions",
+        "monitoring.coreos.com/v1",
+      ]);
+      // ServiceMonitors need the Prometheus Operator's CRD, which this cluster does not have.
+      const docs = rendered.split(/^---$/m).filter((d) => /^kind: /m.test(d) && !/^kind: ServiceMonitor$/m.test(d));
+      const file = join(e().cluster.state.stateDir, "incluster.yaml");
+      writeFileSync(file, docs.join("\n---\n"));
+      const out = await kubectl(e(), ["apply", "--dry-run=server", "-f", file]);
+      const lines = out.trim().split("\n");
+      expect(lines.length).to.equal(docs.length);
+      for (const line of lines) expect(line).to.match(/ (created|configured|unchanged) \(server dry run\)$/);
+      expect(out).to.include(
+        "mutatingwebhookconfiguration.admissionregistration.k8s.io/incluster-aibrix-ts-webhooks-mutating",
+      );
+      expect(out).to.include("clusterrole.rbac.authorization.k8s.io/incluster-aibrix-ts-extender");
     });
   });
 
