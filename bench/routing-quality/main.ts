@@ -196,7 +196,7 @@ const bench: Benchmark = {
     const workloads: { name: string; plan: () => PlannedRequest[]; mt?: MultiTurnShape }[] = [
       { name: "shared-prefix", plan: () => sharedPrefix(MODEL, p.shared) },
     ];
-    if (!ctx.quick || process.env.RQ_ALL) {
+    if ((!ctx.quick || process.env.RQ_ALL) && !process.env.RQ_SHARED_ONLY) {
       workloads.push({ name: "multi-turn", plan: () => multiTurn(MODEL, p.multi), mt: p.multi });
       workloads.push({ name: "random", plan: () => randomPrompts(MODEL, p.random) });
     }
@@ -288,7 +288,7 @@ const bench: Benchmark = {
       params: {
         ...p,
         profile: "h100-8b",
-        ours: "exact-prefix+load = profile kv-prefix-load: kv-prefix:3 (engine KV events + 5 s speculative entries, sticky until saturated), least-request:1",
+        ours: "exact-prefix+load = profile kv-prefix-load: kv-prefix:3 (engine KV events + 5 s speculative entries, same load guard as prefix-cache), least-request:1",
         prefix_cache_options: { blockSize: 16, imbalanceAbs: 16, stdDevFactor: 2 },
         sglang_policy: "cache_aware",
         peer_errors: peerErrors,

@@ -243,22 +243,7 @@ export function prefixCacheScorer(index: PrefixIndex, o: PrefixScorerOptions = d
 }
 
 /**
- * Sticky-until-saturated bound for the exact scorer: an endpoint keeps its prefix credit until its in-flight count
- * exceeds max(1.5 × mean, mean + 2σ, mean + 4). Unlike the approximate scorer there is no fleet-wide imbalance cut-off:
- * the engine's own KV events say the blocks are really there, so affinity is worth more than a small imbalance.
- */
-function stickyBound(cands: readonly Endpoint[]): number {
-  let sum = 0;
-  for (const c of cands) sum += c.inFlight;
-  const mean = sum / cands.length;
-  let v = 0;
-  for (const c of cands) v += (c.inFlight - mean) ** 2;
-  const sd = Math.sqrt(v / cands.length);
-  return Math.max(1.5 * mean, mean + 2 * sd, mean + 4);
-}
-
-/**
- * Exact prefix affinity from the engines' KV events (same block hashes as the engine), sticky until saturated.
+ * Exact prefix affinity from the engines' KV events (same block hashes as the engine), with the load guard.
  * Routing decisions are also remembered for a few seconds (speculative entries): the engine reports blocks only
  * after prefill, and a burst of requests sharing a new prefix must not scatter before the first report arrives.
  */
@@ -274,7 +259,9 @@ export function kvPrefixScorer(
     score(req, cands, out, env) {
       // Engines report their own block size; candidates of one model share it.
       const hashes = req.hashes(blockSizeOf(cands));
-      if (hashes.length === 0) {
+      // Same load guard as the approximate scorer: affinity yields to balance when the fleet is uneven.
+      const bound = hashes.length === 0 ? undefined : loadBound(cands, o);
+      if (bound === undefined) {
         out.fill(0, 0, cands.length);
         return;
       }
@@ -283,7 +270,7 @@ export function kvPrefixScorer(
       for (const [id, d] of speculative.matchDepths(req.model, hashes, ids, env.now)) {
         if (d > (depths.get(id) ?? 0)) depths.set(id, d);
       }
-      fillFromDepths(cands, out, depths, hashes.length, stickyBound(cands));
+      fillFromDepths(cands, out, depths, hashes.length, bound);
     },
     onPicked(req, ep, env) {
       const hashes = req.hashes(blockSizeOf([ep]));
