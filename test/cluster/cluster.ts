@@ -418,6 +418,9 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Loopba
     return cluster;
   } catch (err) {
     await stopProcesses(state);
+    // A temp directory of our own goes too (the error already carries the failing log's tail); a directory the
+    // caller named is kept for its logs.
+    if (!options.stateDir) rmSync(stateDir, { recursive: true, force: true });
     throw err;
   }
 }
