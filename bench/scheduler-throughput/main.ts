@@ -75,7 +75,7 @@ async function createPods(cluster: LoopbackCluster, namespace: string, scheduler
 }
 
 interface Pass {
-  mode: "with_extender" | "without_extender";
+  mode: "with_extender" | "without_extender" | "with_extender_scheduler_binds";
   pods: number;
   seconds: number;
   podsPerSecond: number;
@@ -144,6 +144,18 @@ async function timeBinds(
   return { mode, pods: count, seconds, podsPerSecond: seconds > 0 ? (count - 1) / seconds : 0, curve };
 }
 
+/** Waits until the namespace has no pods left (kwok finalises deleted pods). */
+async function waitEmpty(cluster: LoopbackCluster, namespace: string, ctx: BenchContext): Promise<void> {
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    const list = await cluster.api.get<{ items: unknown[] }>(`/api/v1/namespaces/${namespace}/pods?limit=500`);
+    if (list.items.length === 0) return;
+    if (Date.now() > deadline) throw new Error(`pods of ${namespace} still present after 5 min`);
+    ctx.progress(`waiting for the pods of ${namespace} to go`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
 /** Mean server-side time per extender verb (ms), from the extender's own /metrics histogram. */
 async function extenderVerbLatency(port: number): Promise<Record<string, number>> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
@@ -174,7 +186,8 @@ const benchmark: Benchmark = {
     let extenderProc: Awaited<ReturnType<typeof spawnLogged>> | undefined;
     try {
       const dir = cluster.state.stateDir;
-      for (const ns of ["plain", "gpu"]) await cluster.api.create("/api/v1/namespaces", { metadata: { name: ns } });
+      for (const ns of ["plain", "gpu", "gpu2"])
+        await cluster.api.create("/api/v1/namespaces", { metadata: { name: ns } });
 
       // The extender as its own process, as deployed: informers on nodes and pods, profiles from a file.
       const profiles = join(dir, "profiles.yaml");
@@ -232,6 +245,29 @@ const benchmark: Benchmark = {
       const placed = await cluster.api.get<{ items: { spec: { nodeName?: string } }[] }>("/api/v1/namespaces/gpu/pods");
       const offProfile = placed.items.filter((p) => /^(l4|a10g)-/.test(p.spec.nodeName ?? "")).length;
 
+      // Third pass: the same extender for filter and prioritize, but kube-scheduler binds (no bindVerb, no device
+      // pin). Stop the GPU scheduler and free the GPUs first, so the pods wait for it like in the other passes.
+      const gpuScheduler = cluster.state.processes.find((p) => p.name === "kube-scheduler-gpu");
+      if (gpuScheduler) await stopProcess(gpuScheduler);
+      cluster.state.processes = cluster.state.processes.filter((p) => p !== gpuScheduler);
+      await cluster.api.call("DELETE", "/api/v1/namespaces/gpu/pods?gracePeriodSeconds=0");
+      await waitEmpty(cluster, "gpu", ctx);
+      ctx.progress(`creating ${pods} pods for the scheduler with the extender, kube-scheduler binding`);
+      await createPods(cluster, "gpu2", Scheduling.gpuSchedulerName, pods);
+      const schedulerBinds = await timeBinds(
+        cluster,
+        "gpu2",
+        pods,
+        () =>
+          cluster.startGpuScheduler(
+            { urlPrefix: `http://127.0.0.1:${port}/scheduler`, preemptVerb: "preempt", weight: 5 },
+            chartSchedulerProfile(),
+          ),
+        ctx,
+        "with_extender_scheduler_binds",
+      );
+      ctx.progress(`with extender, scheduler binding: ${schedulerBinds.podsPerSecond.toFixed(1)} pods/s`);
+
       return {
         params: {
           nodes,
@@ -240,7 +276,9 @@ const benchmark: Benchmark = {
           kubernetes: "v1.34.4",
           extender: "filter+prioritize+bind, nodeCacheCapable (names only), weight 5, separate process",
           loadAverage1mBeforeAndAfter: [Number(loadBefore.toFixed(2)), Number((os.loadavg()[0] ?? 0).toFixed(2))],
-          profile: "the chart's aibrix-gpu-scheduler profile (files/kube-scheduler-config.yaml) in both passes",
+          profile: "the chart's aibrix-gpu-scheduler profile (files/kube-scheduler-config.yaml) in every pass",
+          passes:
+            "without extender; with extender (filter+prioritize+bind); with extender, kube-scheduler binding (filter+prioritize)",
           fleet: fleet(nodes).map((g) => `${g.count}x${g.gpusPerNode} ${g.product}`),
         },
         summary: {
@@ -249,10 +287,11 @@ const benchmark: Benchmark = {
           extender_to_plain_ratio: Number((withExt.podsPerSecond / without.podsPerSecond).toFixed(3)),
           seconds_with_extender: Number(withExt.seconds.toFixed(2)),
           seconds_without_extender: Number(without.seconds.toFixed(2)),
+          pods_per_s_with_extender_scheduler_binds: Number(schedulerBinds.podsPerSecond.toFixed(1)),
           pods_on_unprofiled_or_infeasible_gpus: offProfile,
           ...verbs,
         },
-        series: { passes: [without, withExt] },
+        series: { passes: [without, withExt, schedulerBinds] },
       };
     } finally {
       if (extenderProc) await stopProcess(extenderProc);
@@ -263,7 +302,7 @@ const benchmark: Benchmark = {
   plot(result: BenchResult): TopLevelSpec {
     const passes = (result.series as { passes: Pass[] }).passes;
     const rows = passes.flatMap((p) =>
-      p.curve.map(([seconds, bound]) => ({ mode: p.mode.replace("_", " "), seconds, bound })),
+      p.curve.map(([seconds, bound]) => ({ mode: p.mode.replaceAll("_", " "), seconds, bound })),
     );
     return {
       $schema: "https://vega.github.io/schema/vega-lite/v5.json",
