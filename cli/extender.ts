@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { startExtender, type ObjectRef } from "../extender/server.js";
 import type { PlacementWeights } from "../extender/policy.js";
+import { closeOnSignal } from "./shutdown.js";
 
 interface ExtenderFlags {
   host: string;
@@ -97,13 +98,6 @@ export function registerExtender(program: Command): void {
         },
         logLevel: flags.logLevel,
       });
-      const stop = () => {
-        server.close().then(
-          () => process.exit(0),
-          () => process.exit(1),
-        );
-      };
-      process.once("SIGTERM", stop);
-      process.once("SIGINT", stop);
+      closeOnSignal(() => server.close());
     });
 }

@@ -5,6 +5,7 @@ import { StaticDiscovery } from "../router/discovery/static.js";
 import type { EndpointSpec } from "../router/endpoints.js";
 import { startRouter, type Router } from "../router/server.js";
 import { startSimulator } from "../simulator/index.js";
+import { closeOnSignal } from "./shutdown.js";
 
 export interface LocalFleetOptions {
   host?: string;
@@ -113,8 +114,6 @@ export function registerLocal(program: Command): void {
       console.log(`models: ${fleet.router.registry.models().join(", ")}`);
       console.log(`try:\n  ${curlLine(fleet.router.url)}`);
       console.log(`  curl -s ${fleet.router.url}/v1/models`);
-      const stop = () => void fleet.close().then(() => process.exit(0));
-      process.once("SIGINT", stop);
-      process.once("SIGTERM", stop);
+      closeOnSignal(() => fleet.close());
     });
 }

@@ -6,6 +6,7 @@ import { KubernetesDiscovery } from "../router/discovery/kubernetes.js";
 import type { Discovery } from "../router/discovery/types.js";
 import { startRouter, type Router, type RouterOptions } from "../router/server.js";
 import { admissionFromFlags, type AdmissionFlags } from "../router/admission-control/from-flags.js";
+import { closeOnSignal } from "./shutdown.js";
 
 export interface RouterCommandOptions {
   endpoints?: string;
@@ -70,8 +71,6 @@ export function registerRouter(program: Command): void {
       const router: Router = await startRouter({ ...options, admission: admitted?.admission.control });
       if (admitted) console.error(`aibrix-ts router: users API and admission metrics on ${admitted.adminUrl}`);
       console.error(`aibrix-ts router listening on ${router.url}`);
-      const stop = () => void router.close().then(() => process.exit(0));
-      process.once("SIGINT", stop);
-      process.once("SIGTERM", stop);
+      closeOnSignal(() => router.close());
     });
 }

@@ -2,6 +2,7 @@
 import { writeFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { profiles, startSimulatorFleet, DEFAULT_PROFILE } from "../simulator/index.js";
+import { closeOnSignal } from "./shutdown.js";
 
 function int(field: string) {
   return (v: string): number => {
@@ -76,10 +77,6 @@ export function registerSimulator(program: Command): void {
       const text = fleet.endpointFile();
       if (typeof o.endpointFile === "string") await writeFile(o.endpointFile, text);
       process.stdout.write(text);
-      const stop = () => {
-        void fleet.close().then(() => process.exit(0));
-      };
-      process.once("SIGINT", stop);
-      process.once("SIGTERM", stop);
+      closeOnSignal(() => fleet.close());
     });
 }

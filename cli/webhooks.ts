@@ -2,6 +2,7 @@ import { writeFileSync } from "node:fs";
 import { Option, type Command } from "commander";
 import { loadWebhookConfigFile, type WebhookConfigInput } from "../webhooks/config.js";
 import { DEFAULT_CONFIGURATION_NAMES, DEFAULTS, startWebhooks } from "../webhooks/server.js";
+import { closeOnSignal } from "./shutdown.js";
 
 interface WebhooksFlags {
   host: string;
@@ -119,14 +120,7 @@ export function registerWebhooks(program: Command): void {
         logLevel: flags.logLevel,
       });
       if (flags.writeCa) writeFileSync(flags.writeCa, server.caBundle);
-      const stop = () => {
-        server.close().then(
-          () => process.exit(0),
-          () => process.exit(1),
-        );
-      };
-      process.once("SIGTERM", stop);
-      process.once("SIGINT", stop);
+      closeOnSignal(() => server.close());
     });
 }
 
