@@ -62,6 +62,22 @@ export function startInformers(kc: k8s.KubeConfig, feed: ClusterFeed, log: Logge
   };
 }
 
+/**
+ * client-node hands out a fresh, non-pooling agent on every call, so each bind paid a TLS handshake with a client
+ * certificate. One keep-alive agent per kubeconfig, built from the same TLS material, keeps connections open.
+ */
+const keepAliveAgents = new WeakMap<k8s.KubeConfig, https.Agent>();
+
+function pooledAgent(kc: k8s.KubeConfig, fresh: unknown): unknown {
+  if (!(fresh instanceof https.Agent) || fresh.constructor !== https.Agent) return fresh; // proxies keep their own
+  let agent = keepAliveAgents.get(kc);
+  if (!agent) {
+    agent = new https.Agent({ ...fresh.options, keepAlive: true, maxSockets: 32 });
+    keepAliveAgents.set(kc, agent);
+  }
+  return agent;
+}
+
 /** One JSON request to the API server with the kubeconfig's credentials (token, client cert or CA). */
 async function kubeRequest(kc: k8s.KubeConfig, method: string, path: string, body?: unknown): Promise<unknown> {
   const cluster = kc.getCurrentCluster();
@@ -78,6 +94,7 @@ async function kubeRequest(kc: k8s.KubeConfig, method: string, path: string, bod
     timeout: 10_000,
   };
   await kc.applyToHTTPSOptions(opts);
+  opts.agent = pooledAgent(kc, opts.agent) as https.Agent | undefined;
   const mod = url.protocol === "https:" ? https : http;
   return new Promise((resolve, reject) => {
     const req = mod.request(opts, (res) => {
