@@ -59,7 +59,7 @@ describe("e2e: Helm chart", function () {
 
   it("renders every component with a Deployment, a ServiceAccount, RBAC and a PodDisruptionBudget", async function () {
     this.timeout(60_000);
-    const docs = await template();
+    const docs = await template("--set", "controllers.enabled=true");
     for (const component of ["webhooks", "extender", "gpu-scheduler", "controllers", "router"]) {
       const name = `demo-aibrix-ts-${component}`;
       const deployment = find(docs, "Deployment", name) as Doc & {
@@ -197,6 +197,12 @@ describe("e2e: Helm chart", function () {
     expect(cm.data["config.yaml"]).to.include("urlPrefix: http://127.0.0.1:8090/scheduler");
   });
 
+  it("leaves the controllers out by default (their command has not shipped)", async function () {
+    this.timeout(60_000);
+    const docs = await template();
+    expect(docs.filter((d) => d.metadata?.name === "demo-aibrix-ts-controllers")).to.have.length(0);
+  });
+
   it("refuses development mode without the URLs, naming the missing value", async function () {
     this.timeout(60_000);
     const err = await template("--set", "development.enabled=true").then(
@@ -208,7 +214,7 @@ describe("e2e: Helm chart", function () {
 
   it("renders ServiceMonitors when the Prometheus Operator API is present", async function () {
     this.timeout(60_000);
-    const docs = await template("--api-versions", "monitoring.coreos.com/v1");
+    const docs = await template("--api-versions", "monitoring.coreos.com/v1", "--set", "controllers.enabled=true");
     const monitors = docs.filter((d) => d.kind === "ServiceMonitor").map((d) => d.metadata.name);
     expect(monitors).to.have.members([
       "demo-aibrix-ts-webhooks",

@@ -216,8 +216,8 @@ describe("e2e: loopback Kubernetes with our webhooks, extender and chart", funct
         `/apis/apps/v1/namespaces/${SYSTEM_NAMESPACE}/deployments`,
       );
       const names = deployments.items.map((d) => d.metadata.name).sort();
-      // Development mode: webhooks and extender run on this machine, not in the cluster.
-      expect(names).to.deep.equal(["aibrix-ts-controllers", "aibrix-ts-gpu-scheduler", "aibrix-ts-router"]);
+      // Development mode: webhooks and extender run on this machine, not in the cluster; controllers are off by default.
+      expect(names).to.deep.equal(["aibrix-ts-gpu-scheduler", "aibrix-ts-router"]);
       for (const d of deployments.items) expect(d.status.availableReplicas, d.metadata.name).to.equal(2);
       const crds = await api().get<List<{ metadata: Meta }>>("/apis/apiextensions.k8s.io/v1/customresourcedefinitions");
       expect(crds.items.map((c) => c.metadata.name)).to.include.members([
