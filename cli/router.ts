@@ -59,7 +59,10 @@ export function registerRouter(program: Command): void {
     .option("--port <port>", "listen port", "8888")
     .option("--strategy <expr>", 'default routing strategy, e.g. least-request or "prefix-cache:3,least-request:2"')
     .option("--log-level <level>", "pino log level", "info")
-    .option("--redis-url <url>", "share limits, fairness counters and users across replicas (default: $REDIS_URL)")
+    .option(
+      "--redis-url <url>",
+      "share limits, fairness counters, users and the prefix index across replicas (default: $REDIS_URL)",
+    )
     .option("--redis-fail-closed", "refuse (503) instead of serving with local limits while Redis is unreachable")
     .option("--auth <mode>", "off: the user header names the tenant; keys: Authorization: Bearer <API key> required")
     .option("--admission-config <file>", "admission YAML: per-model rps/concurrency, fairness, saturation, users")
@@ -68,7 +71,12 @@ export function registerRouter(program: Command): void {
     .action(async (o: RouterCommandOptions & AdmissionFlags) => {
       const options = await routerOptionsFromFlags(o);
       const admitted = await admissionFromFlags(o);
-      const router: Router = await startRouter({ ...options, admission: admitted?.admission.control });
+      const redisUrl = o.redisUrl ?? process.env.REDIS_URL;
+      const router: Router = await startRouter({
+        ...options,
+        admission: admitted?.admission.control,
+        ...(redisUrl ? { prefixSync: { redisUrl } } : {}),
+      });
       if (admitted) console.error(`aibrix-ts router: users API and admission metrics on ${admitted.adminUrl}`);
       console.error(`aibrix-ts router listening on ${router.url}`);
       closeOnSignal(() => router.close());

@@ -12,6 +12,7 @@ import { RouterMetrics } from "./metrics.js";
 import { KvBlockIndex } from "./picking/kv-index.js";
 import { pick } from "./picking/pick.js";
 import { PrefixIndex, defaultPrefixIndexOptions } from "./picking/prefix-index.js";
+import { PrefixSync } from "./picking/prefix-sync.js";
 import { ProfileCatalog, StrategyError, type ProfileConfig } from "./picking/profiles.js";
 import { SelectorError } from "./picking/filters.js";
 import {
@@ -45,6 +46,8 @@ export interface RouterOptions {
   /** Named profiles (filters → weighted scorers → picker). */
   profiles?: Record<string, ProfileConfig>;
   prefix?: Partial<PrefixScorerOptions>;
+  /** Share the approximate prefix index with every router replica through Redis pub/sub. */
+  prefixSync?: { redisUrl: string };
   /** Engine `/metrics` poll interval (ms). */
   scrapeIntervalMs?: number;
   /** Metrics older than this do not win picks (default 3 × interval, at least 200 ms). */
@@ -122,6 +125,12 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
   const maxBodyBytes = options.maxBodyBytes ?? 32 * 1024 * 1024;
   const metrics = new RouterMetrics();
   const prefixIndex = new PrefixIndex(defaultPrefixIndexOptions);
+  const prefixSync = options.prefixSync
+    ? new PrefixSync(prefixIndex, {
+        redisUrl: options.prefixSync.redisUrl,
+        onError: (err) => log.warn({ err: err.message }, "prefix index sharing paused; serving with the local index"),
+      })
+    : undefined;
   const kvIndex = new KvBlockIndex();
   const catalog = new ProfileCatalog(
     prefixIndex,
@@ -653,6 +662,7 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
       subscribers.clear();
       await registry.close();
       await admission.close();
+      await prefixSync?.close();
     },
   };
 }

@@ -12,6 +12,8 @@ export const defaultPrefixIndexOptions: PrefixIndexOptions = { maxBlocks: 200_00
 export class PrefixIndex {
   /** model → (hash → (endpoint id → last access ms)); Map order is LRU order. */
   private models = new Map<string, Map<bigint, Map<string, number>>>();
+  /** Told about every insert (e.g. to replicate it to other router replicas); must not throw. */
+  onInsert?: (model: string, hashes: readonly bigint[], id: string, now: number) => void;
 
   constructor(private readonly opts: PrefixIndexOptions = defaultPrefixIndexOptions) {}
 
@@ -55,6 +57,7 @@ export class PrefixIndex {
       const oldest = table.keys().next().value as bigint;
       table.delete(oldest);
     }
+    this.onInsert?.(model, hashes, id, now);
   }
 
   /** Drop expired entries (called periodically). */
