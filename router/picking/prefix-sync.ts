@@ -47,8 +47,8 @@ export interface PrefixSyncOptions {
   redisUrl: string;
   /** How often queued local inserts are published (ms). */
   flushMs?: number;
-  /** Inserts per published message. */
-  maxBatch?: number;
+  /** Block hashes per published message (a long prompt is hundreds): keeps each message well under 1 MB. */
+  maxHashesPerMessage?: number;
   /** Queued inserts kept while Redis is unreachable; older ones are dropped. */
   maxQueued?: number;
   /** Told when the connection to Redis is lost or a message is malformed (once per outage, not per retry). */
@@ -56,8 +56,11 @@ export interface PrefixSyncOptions {
 }
 
 export interface PrefixSyncStats {
+  /** Local inserts published, and dropped (Redis unreachable or queue full). */
   published: number;
   dropped: number;
+  /** Messages from other replicas, and the inserts they carried that were applied. */
+  received: number;
   applied: number;
   ignoredOwn: number;
   malformed: number;
@@ -65,7 +68,7 @@ export interface PrefixSyncStats {
 
 export class PrefixSync {
   readonly replica = randomBytes(6).toString("hex");
-  readonly stats: PrefixSyncStats = { published: 0, dropped: 0, applied: 0, ignoredOwn: 0, malformed: 0 };
+  readonly stats: PrefixSyncStats = { published: 0, dropped: 0, received: 0, applied: 0, ignoredOwn: 0, malformed: 0 };
   private readonly pub: Redis;
   private readonly sub: Redis;
   private queue: PrefixInsert[] = [];
@@ -75,7 +78,7 @@ export class PrefixSync {
   private down = false;
   private subscribed = false;
   private readonly flushMs: number;
-  private readonly maxBatch: number;
+  private readonly maxHashesPerMessage: number;
   private readonly maxQueued: number;
 
   constructor(
@@ -83,7 +86,7 @@ export class PrefixSync {
     private readonly opts: PrefixSyncOptions,
   ) {
     this.flushMs = opts.flushMs ?? 25;
-    this.maxBatch = opts.maxBatch ?? 256;
+    this.maxHashesPerMessage = opts.maxHashesPerMessage ?? 8192;
     this.maxQueued = opts.maxQueued ?? 10_000;
     const common = {
       retryStrategy: (times: number) => Math.min(50 * times, 1000),
@@ -151,19 +154,29 @@ export class PrefixSync {
     const batch = this.queue;
     this.queue = [];
     const sends: Promise<void>[] = [];
-    for (let i = 0; i < batch.length; i += this.maxBatch) {
-      const part = batch.slice(i, i + this.maxBatch);
-      sends.push(
-        this.pub.publish(prefixSyncChannel, encodePrefixMessage(this.replica, part)).then(
-          () => void (this.stats.published += part.length),
-          (err: Error) => {
-            this.stats.dropped += part.length;
-            this.reportDown(err);
-          },
-        ),
-      );
+    let part: PrefixInsert[] = [];
+    let hashes = 0;
+    for (const ins of batch) {
+      if (part.length > 0 && hashes + ins.hashes.length > this.maxHashesPerMessage) {
+        sends.push(this.publish(part));
+        part = [];
+        hashes = 0;
+      }
+      part.push(ins);
+      hashes += ins.hashes.length;
     }
+    sends.push(this.publish(part));
     await Promise.all(sends);
+  }
+
+  private publish(part: PrefixInsert[]): Promise<void> {
+    return this.pub.publish(prefixSyncChannel, encodePrefixMessage(this.replica, part)).then(
+      () => void (this.stats.published += part.length),
+      (err: Error) => {
+        this.stats.dropped += part.length;
+        this.reportDown(err);
+      },
+    );
   }
 
   private receive(text: string): void {
@@ -179,6 +192,7 @@ export class PrefixSync {
       this.stats.ignoredOwn++;
       return;
     }
+    this.stats.received++;
     // Stamped with the local clock: replicas' clocks may disagree, and the entry is as fresh as the message.
     const now = Date.now();
     this.applying = true;

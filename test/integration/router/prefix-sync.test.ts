@@ -29,7 +29,13 @@ describe("prefix index sharing over Redis pub/sub", function () {
     a = new PrefixIndex(opts);
     b = new PrefixIndex(opts);
     syncA = new PrefixSync(a, { redisUrl: redis.url, flushMs: 20, onError: (e) => errors.push(e.message) });
-    syncB = new PrefixSync(b, { redisUrl: redis.url, flushMs: 20, onError: (e) => errors.push(e.message) });
+    // A small message cap on B so its 300 inserts travel as several messages.
+    syncB = new PrefixSync(b, {
+      redisUrl: redis.url,
+      flushMs: 20,
+      maxHashesPerMessage: 64,
+      onError: (e) => errors.push(e.message),
+    });
     // Both subscribers must be registered before anything is published (pub/sub keeps no history).
     await until("both subscribers", () => subscribed(syncA) && subscribed(syncB));
   });
@@ -58,6 +64,8 @@ describe("prefix index sharing over Redis pub/sub", function () {
   it("replicates both ways, batching many inserts", async () => {
     for (let i = 0; i < 300; i++) b.insert("llama", [1000n + BigInt(i)], ids[1]!, Date.now());
     await until("A to learn B's 300 inserts", () => syncA.stats.applied >= 300);
+    expect(syncA.stats.applied).to.equal(300);
+    expect(syncA.stats.received).to.be.at.least(300 / 64);
     expect(a.matchDepths("llama", [1299n], ids, Date.now()).get(ids[1]!)).to.equal(1);
     expect(a.size("llama")).to.equal(3 + 300);
   });
