@@ -1,10 +1,9 @@
 // `aibrix-ts local` (and `npm start`): the router in front of a small simulated fleet on this machine — two models,
 // one LoRA adapter, mixed GPU types — and a ready-to-paste curl line.
 import type { Command } from "commander";
-import { StaticDiscovery } from "../router/discovery/static.js";
-import type { EndpointSpec } from "../router/endpoints.js";
+import { StaticDiscovery, toEndpointSpec } from "../router/discovery/static.js";
 import { startRouter, type Router } from "../router/server.js";
-import { startSimulator } from "../simulator/index.js";
+import { endpointEntry, startSimulator } from "../simulator/index.js";
 import { closeOnSignal } from "./shutdown.js";
 
 export interface LocalFleetOptions {
@@ -24,11 +23,11 @@ export interface LocalFleet {
 }
 
 /** The fleet: model, simulator profile (GPU type), adapters. */
-const FLEET: { model: string; profile: string; gpu: string; adapters: string[] }[] = [
-  { model: "llama-3-8b", profile: "h100-8b", gpu: "H100", adapters: ["sql-lora"] },
-  { model: "llama-3-8b", profile: "a100-8b", gpu: "A100", adapters: [] },
-  { model: "llama-3-8b", profile: "l40s-8b", gpu: "L40S", adapters: ["sql-lora"] },
-  { model: "qwen-3-32b", profile: "h100-32b", gpu: "H100", adapters: [] },
+const FLEET: { model: string; profile: string; adapters: string[] }[] = [
+  { model: "llama-3-8b", profile: "h100-8b", adapters: ["sql-lora"] },
+  { model: "llama-3-8b", profile: "a100-8b", adapters: [] },
+  { model: "llama-3-8b", profile: "l40s-8b", adapters: ["sql-lora"] },
+  { model: "qwen-3-32b", profile: "h100-32b", adapters: [] },
 ];
 
 export async function startLocalFleet(o: LocalFleetOptions = {}): Promise<LocalFleet> {
@@ -45,15 +44,8 @@ export async function startLocalFleet(o: LocalFleetOptions = {}): Promise<LocalF
       }),
     ),
   );
-  const specs: EndpointSpec[] = sims.map((s, i) => ({
-    id: `${s.host}:${s.port}`,
-    host: s.host,
-    port: s.port,
-    model: FLEET[i]!.model,
-    adapters: FLEET[i]!.adapters,
-    engine: "vllm",
-    gpuType: FLEET[i]!.gpu,
-  }));
+  // The same entry the simulator writes to an endpoint file, read the way the router reads that file.
+  const specs = sims.map((s) => toEndpointSpec(endpointEntry(s), `simulator ${s.url}`));
   let router: Router;
   try {
     router = await startRouter({
@@ -69,12 +61,7 @@ export async function startLocalFleet(o: LocalFleetOptions = {}): Promise<LocalF
   }
   return {
     router,
-    engines: sims.map((s, i) => ({
-      url: s.url,
-      model: FLEET[i]!.model,
-      gpu: FLEET[i]!.gpu,
-      adapters: FLEET[i]!.adapters,
-    })),
+    engines: sims.map((s) => ({ url: s.url, model: s.model, gpu: s.gpuType, adapters: s.adapters() })),
     async close() {
       await router.close();
       await Promise.all(sims.map((s) => s.close()));

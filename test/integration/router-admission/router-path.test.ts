@@ -2,9 +2,9 @@
 import { expect } from "chai";
 import { pino } from "pino";
 import { createAdmission, type Admission } from "../../../router/admission-control/index.js";
-import { StaticDiscovery } from "../../../router/discovery/static.js";
+import { StaticDiscovery, toEndpointSpec } from "../../../router/discovery/static.js";
 import { startRouter, type Router } from "../../../router/server.js";
-import { startSimulator, type RunningSimulator } from "../../../simulator/index.js";
+import { endpointEntry, startSimulator, type RunningSimulator } from "../../../simulator/index.js";
 import { startRedis, type RunningRedis } from "./redis-server.js";
 
 const silent = pino({ level: "silent" });
@@ -35,16 +35,7 @@ describe("router with admission control (two replicas, one Redis, simulated engi
           logger: silent,
           accessLog: false,
           admission: admission.control,
-          discovery: new StaticDiscovery(
-            [simA, simB].map((s) => ({
-              id: `${s.host}:${s.port}`,
-              host: s.host,
-              port: s.port,
-              model: s.model,
-              adapters: [],
-              engine: "vllm" as const,
-            })),
-          ),
+          discovery: new StaticDiscovery([simA, simB].map((s) => toEndpointSpec(endpointEntry(s), "simulator"))),
         }),
       );
     }

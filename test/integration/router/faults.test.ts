@@ -2,9 +2,9 @@
 // Clients get prompt, clear outcomes and the rest of the traffic is unaffected.
 import { expect } from "chai";
 import OpenAI from "openai";
-import { StaticDiscovery } from "../../../router/discovery/static.js";
+import { StaticDiscovery, toEndpointSpec } from "../../../router/discovery/static.js";
 import { startRouter, type Router } from "../../../router/server.js";
-import { startSimulator, type RunningSimulator } from "../../../simulator/index.js";
+import { endpointEntry, startSimulator, type RunningSimulator } from "../../../simulator/index.js";
 
 const MODEL = "llama-3-8b";
 
@@ -23,16 +23,7 @@ describe("router fault handling with simulated engines", function () {
       scrapeIntervalMs: 50,
       timeouts: { firstByteMs: 1500, idleMs: 1500 },
       ejection: { consecutiveFailures: 2, baseCooldownMs: 5000 },
-      discovery: new StaticDiscovery(
-        sims.map((s) => ({
-          id: `${s.host}:${s.port}`,
-          host: s.host,
-          port: s.port,
-          model: MODEL,
-          adapters: [],
-          engine: "vllm",
-        })),
-      ),
+      discovery: new StaticDiscovery(sims.map((s) => toEndpointSpec(endpointEntry(s), "simulator"))),
     });
     client = new OpenAI({ baseURL: router.url + "/v1", apiKey: "unused", maxRetries: 0, timeout: 20000 });
   });

@@ -2,10 +2,10 @@
 // by one replica is routed to the same engine by the other.
 import { expect } from "chai";
 import { Redis } from "ioredis";
-import { StaticDiscovery } from "../../../router/discovery/static.js";
+import { StaticDiscovery, toEndpointSpec } from "../../../router/discovery/static.js";
 import { prefixSyncChannel } from "../../../router/picking/prefix-sync.js";
 import { startRouter, type Router } from "../../../router/server.js";
-import { startSimulator, type RunningSimulator } from "../../../simulator/index.js";
+import { endpointEntry, startSimulator, type RunningSimulator } from "../../../simulator/index.js";
 import { startRedis, type RunningRedis } from "../router-admission/redis-server.js";
 
 const MODEL = "llama-3-8b";
@@ -38,16 +38,7 @@ describe("router replicas sharing the prefix index through Redis", function () {
           scrapeIntervalMs: 50,
           prefix: { blockSize: 16 },
           prefixSync: { redisUrl: redis.url },
-          discovery: new StaticDiscovery(
-            sims.map((s) => ({
-              id: `${s.host}:${s.port}`,
-              host: s.host,
-              port: s.port,
-              model: MODEL,
-              adapters: [],
-              engine: "vllm",
-            })),
-          ),
+          discovery: new StaticDiscovery(sims.map((s) => toEndpointSpec(endpointEntry(s), "simulator"))),
         }),
       );
     }
