@@ -23,6 +23,8 @@ export class NodeRecord {
   readonly name: string;
   /** The name as a JSON string literal, so responses are assembled without re-escaping thousands of names. */
   readonly jsonName: string;
+  /** `{"Host":<name>,"Score":` — a HostPriority entry up to its score. */
+  readonly hostPriorityPrefix: string;
   readonly resourceVersion: string | undefined;
   /** Raw GPU type label value; the profile document maps it to a type name. */
   readonly gpuLabel: string | undefined;
@@ -50,6 +52,7 @@ export class NodeRecord {
     const md = node.metadata ?? {};
     this.name = md.name ?? "";
     this.jsonName = JSON.stringify(this.name);
+    this.hostPriorityPrefix = `{"Host":${this.jsonName},"Score":`;
     this.resourceVersion = md.resourceVersion;
     const labels = md.labels ?? {};
     this.gpuLabel = (opts.gpuTypeLabel ? labels[opts.gpuTypeLabel] : undefined) ?? labels[Scheduling.gpuProductLabel];

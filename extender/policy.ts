@@ -297,41 +297,42 @@ export function filterNames(ctx: PolicyContext, req: PlacementRequest, names: re
 
 /**
  * The same filter, answering with the encoded ExtenderFilterResult: at fleet scale building and then serialising
- * thousands of map entries costs more than the decisions themselves.
+ * thousands of map entries costs more than the decisions themselves. `records[i]` is the state's record for
+ * `names[i]` (undefined = not cached), resolved by the caller.
  */
 export function filterNamesJson(
   ctx: PolicyContext,
   req: PlacementRequest,
   names: readonly string[],
+  records: readonly (NodeRecord | undefined)[],
 ): { json: string; passed: number; reasons: Map<ReasonCode, number> } {
   const judge = new NodeJudge(ctx, req);
-  let passed = "";
-  let failed = "";
-  let unresolvable = "";
-  let count = 0;
+  // Entries are collected and joined once: a string grown by `+=` over thousands of pieces is a deep rope that costs
+  // more to flatten and encode than the decisions themselves.
+  const passed: string[] = [];
+  const failed: string[] = [];
+  const unresolvable: string[] = [];
   const reasons = new Map<ReasonCode, number>();
   const notCached = JSON.stringify(NOT_CACHED);
-  for (const name of names) {
-    const rec = ctx.state.node(name);
+  for (let i = 0; i < names.length; i++) {
+    const rec = records[i];
     if (!rec) {
-      failed += (failed ? "," : "") + JSON.stringify(name) + ":" + notCached;
+      failed.push(JSON.stringify(names[i]) + ":" + notCached);
       tally(reasons, "unknown_node");
       continue;
     }
     const code = judge.judge(rec);
     if (!code) {
-      passed += (count++ ? "," : "") + rec.jsonName;
+      passed.push(rec.jsonName);
       continue;
     }
-    const entry = rec.jsonName + ":" + judge.reasonJson();
-    if (RESOLVABLE.has(code)) failed += (failed ? "," : "") + entry;
-    else unresolvable += (unresolvable ? "," : "") + entry;
+    (RESOLVABLE.has(code) ? failed : unresolvable).push(rec.jsonName + ":" + judge.reasonJson());
     tally(reasons, code);
   }
   const json =
-    `{"Nodes":null,"NodeNames":[${passed}],"FailedNodes":{${failed}},` +
-    `"FailedAndUnresolvableNodes":{${unresolvable}},"Error":""}`;
-  return { json, passed: count, reasons };
+    `{"Nodes":null,"NodeNames":[${passed.join(",")}],"FailedNodes":{${failed.join(",")}},` +
+    `"FailedAndUnresolvableNodes":{${unresolvable.join(",")}},"Error":""}`;
+  return { json, passed: passed.length, reasons };
 }
 
 /** Filter over full Node objects: node facts come from the objects, GPU claims from the state. */
@@ -434,6 +435,9 @@ function scoreLoop(
   }
 }
 
+/** `<score>}` for every score, so each HostPriority entry is two pieces. */
+const SCORE_CLOSE = Array.from({ length: MAX_EXTENDER_PRIORITY + 1 }, (_, score) => `${score}}`);
+
 export function prioritize(
   ctx: PolicyContext,
   req: PlacementRequest,
@@ -451,17 +455,19 @@ export function prioritizeJson(
   names: readonly string[],
   records: readonly (NodeRecord | undefined)[],
 ): string {
-  let out = "";
+  const out: string[] = [];
   scoreLoop(
     ctx,
     req,
     records,
     (i, rec, score) => {
-      out += (i ? "," : "") + '{"Host":' + (rec ? rec.jsonName : JSON.stringify(names[i])) + ',"Score":' + score + "}";
+      out.push(
+        rec ? rec.hostPriorityPrefix + SCORE_CLOSE[score] : `{"Host":${JSON.stringify(names[i])},"Score":${score}}`,
+      );
     },
     false,
   );
-  return "[" + out + "]";
+  return "[" + out.join(",") + "]";
 }
 
 /** Per-node terms (undefined entry = node unknown or not placeable), exposed so each term can be tested alone. */

@@ -29,15 +29,15 @@ import {
 } from "./policy.js";
 import { configMapSource, fileSource, staticSource, type Reloadable, type ReloadHooks } from "./sources.js";
 import { ClusterState } from "./state.js";
+import { readExtenderArgs } from "./read-args.js";
 import {
   checkBindingArgs,
-  checkExtenderArgs,
   checkPreemptionArgs,
   filterError,
   parseJson,
-  type ExtenderArgs,
   type ExtenderBindingResult,
   type ExtenderPreemptionResult,
+  type PodObject,
 } from "./wire.js";
 
 export interface ObjectRef {
@@ -105,7 +105,7 @@ export function resolvePolicy(p: Partial<PolicyOptions> = {}): PolicyOptions {
   };
 }
 
-function readBody(req: http.IncomingMessage): Promise<string> {
+function readBody(req: http.IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -118,15 +118,15 @@ function readBody(req: http.IncomingMessage): Promise<string> {
       }
       chunks.push(c);
     });
-    req.on("end", () =>
-      resolve(chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8")),
-    );
+    req.on("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
     req.on("error", reject);
   });
 }
 
-function send(res: http.ServerResponse, status: number, body: string, type = "application/json"): void {
-  res.writeHead(status, { "content-type": type, "content-length": Buffer.byteLength(body) });
+function send(res: http.ServerResponse, status: number, text: string, type = "application/json"): void {
+  // Encoded once: answers at fleet scale are hundreds of kB, and byteLength would walk them a second time.
+  const body = Buffer.from(text, "utf8");
+  res.writeHead(status, { "content-type": type, "content-length": body.length });
   res.end(body);
 }
 
@@ -213,10 +213,10 @@ export async function startExtender(options: ExtenderOptions = {}): Promise<Exte
   });
 
   /** The placement request for a model GPU pod, undefined for pods we pass through, or an error text. */
-  function placementOf(args: ExtenderArgs): PlacementRequest | undefined | string {
+  function placementOf(pod: PodObject): PlacementRequest | undefined | string {
     let facts;
     try {
-      facts = podFacts(args.Pod, policy.gpuResource);
+      facts = podFacts(pod, policy.gpuResource);
     } catch (err) {
       return err instanceof Error ? err.message : String(err);
     }
@@ -224,22 +224,21 @@ export async function startExtender(options: ExtenderOptions = {}): Promise<Exte
     return { model: facts.model, gpus: facts.gpus, deploymentKey: facts.deploymentKey };
   }
 
-  function podName(args: ExtenderArgs): string {
-    return `${args.Pod.metadata?.namespace ?? ""}/${args.Pod.metadata?.name ?? ""}`;
+  function podName(pod: PodObject): string {
+    return `${pod.metadata?.namespace ?? ""}/${pod.metadata?.name ?? ""}`;
   }
 
-  function handleFilter(body: string): { text: string; outcome: Outcome } {
-    const parsed = parseJson(body);
-    const args = parsed.ok ? checkExtenderArgs(parsed.value) : parsed;
+  function handleFilter(body: Buffer): { text: string; outcome: Outcome } {
+    const args = readExtenderArgs(body, state);
     if (!args.ok) return { text: JSON.stringify(filterError(args.error)), outcome: "error" };
-    const req = placementOf(args.value);
+    const req = placementOf(args.value.Pod);
     if (typeof req === "string") return { text: JSON.stringify(filterError(req)), outcome: "error" };
-    const { NodeNames, Nodes } = args.value;
+    const { names, records, Nodes } = args.value;
     if (!req) {
       return {
         text: JSON.stringify({
-          Nodes: NodeNames ? null : Nodes,
-          NodeNames: NodeNames,
+          Nodes: names ? null : Nodes,
+          NodeNames: names,
           FailedNodes: {},
           FailedAndUnresolvableNodes: {},
           Error: "",
@@ -251,9 +250,8 @@ export async function startExtender(options: ExtenderOptions = {}): Promise<Exte
     let text: string;
     let passed: number;
     let reasons;
-    if (NodeNames) {
-      const out = filterNamesJson(ctx, req, NodeNames);
-      ({ json: text, passed, reasons } = out);
+    if (names && records) {
+      ({ json: text, passed, reasons } = filterNamesJson(ctx, req, names, records));
     } else {
       const out = filterNodes(ctx, req, Nodes!.items);
       text = JSON.stringify(out.result);
@@ -262,35 +260,44 @@ export async function startExtender(options: ExtenderOptions = {}): Promise<Exte
     }
     metrics.filteredOut(reasons);
     if (log.isLevelEnabled("debug")) {
-      log.debug({ verb: "filter", pod: podName(args.value), passed, reasons: Object.fromEntries(reasons) }, "filtered");
+      log.debug(
+        { verb: "filter", pod: podName(args.value.Pod), passed, reasons: Object.fromEntries(reasons) },
+        "filtered",
+      );
     }
     return { text, outcome: "managed" };
   }
 
-  function handlePrioritize(body: string): { text: string; outcome: Outcome } {
-    const parsed = parseJson(body);
-    const args = parsed.ok ? checkExtenderArgs(parsed.value) : parsed;
+  function handlePrioritize(body: Buffer): { text: string; outcome: Outcome } {
+    const args = readExtenderArgs(body, state);
     // HostPriorityList has no Error field; kube-scheduler ignores prioritize failures, so answer "no opinion".
     if (!args.ok) {
       log.warn({ verb: "prioritize", error: args.error }, "malformed prioritize request");
       return { text: "[]", outcome: "error" };
     }
-    const req = placementOf(args.value);
+    const req = placementOf(args.value.Pod);
     if (typeof req === "string") {
       log.warn({ verb: "prioritize", error: req }, "malformed pod in prioritize request");
       return { text: "[]", outcome: "error" };
     }
     if (!req) return { text: "[]", outcome: "passthrough" };
-    const ctx = context();
-    const { NodeNames, Nodes } = args.value;
-    const names = NodeNames ?? Nodes!.items.map((n) => n.metadata?.name ?? "");
-    const records = NodeNames ? NodeNames.map((n) => state.node(n)) : Nodes!.items.map((n) => state.recordFor(n));
+    const { names, records, Nodes } = args.value;
     // Unknown names still get an entry (score 0) so every candidate is answered.
-    return { text: prioritizeJson(ctx, req, names, records), outcome: "managed" };
+    if (names && records) return { text: prioritizeJson(context(), req, names, records), outcome: "managed" };
+    const items = Nodes!.items;
+    return {
+      text: prioritizeJson(
+        context(),
+        req,
+        items.map((n) => n.metadata?.name ?? ""),
+        items.map((n) => state.recordFor(n)),
+      ),
+      outcome: "managed",
+    };
   }
 
-  function handlePreempt(body: string): { text: string; outcome: Outcome } {
-    const parsed = parseJson(body);
+  function handlePreempt(body: Buffer): { text: string; outcome: Outcome } {
+    const parsed = parseJson(body.toString("utf8"));
     const args = parsed.ok ? checkPreemptionArgs(parsed.value) : parsed;
     // ExtenderPreemptionResult has no Error field: an empty map means "preempting helps nowhere", the safe answer.
     const none = JSON.stringify({ NodeNameToMetaVictims: {} } satisfies ExtenderPreemptionResult);
@@ -299,7 +306,7 @@ export async function startExtender(options: ExtenderOptions = {}): Promise<Exte
       return { text: none, outcome: "error" };
     }
     const { Pod, candidates } = args.value;
-    const req = placementOf({ Pod, Nodes: null, NodeNames: [] });
+    const req = placementOf(Pod);
     if (typeof req === "string") {
       log.warn({ verb: "preempt", error: req }, "malformed pod in preempt request");
       return { text: none, outcome: "error" };
@@ -315,8 +322,8 @@ export async function startExtender(options: ExtenderOptions = {}): Promise<Exte
     };
   }
 
-  async function handleBind(body: string): Promise<{ text: string; outcome: Outcome }> {
-    const parsed = parseJson(body);
+  async function handleBind(body: Buffer): Promise<{ text: string; outcome: Outcome }> {
+    const parsed = parseJson(body.toString("utf8"));
     const args = parsed.ok ? checkBindingArgs(parsed.value) : parsed;
     if (!args.ok)
       return { text: JSON.stringify({ Error: args.error } satisfies ExtenderBindingResult), outcome: "error" };

@@ -2,6 +2,7 @@
 // directly by tests and benchmarks. Every mutation is synchronous, so a reservation made between two awaits is atomic
 // with respect to every other request on this event loop.
 import { Scheduling } from "../api/labels.js";
+import { NodeNameTable } from "./name-table.js";
 import { NodeRecord, type GpuClaim, type NodeReadOptions } from "./node.js";
 import { parseDeviceList, podDeploymentKey, podGpuRequest } from "./pod.js";
 import type { NodeObject, PodObject } from "./wire.js";
@@ -17,6 +18,13 @@ interface PodRecord extends GpuClaim {
   countedLabel: string | undefined;
   /** True while our own bind is in flight: devices are held before the Binding is posted. */
   reserved: boolean;
+}
+
+/** Node names numbered for lookups from request bytes, and the current record behind each number. */
+export interface NodeNameIndex {
+  table: NodeNameTable;
+  /** By table index; undefined once the node is deleted. */
+  records: readonly (NodeRecord | undefined)[];
 }
 
 export interface PendingPod {
@@ -43,6 +51,15 @@ export class ClusterState implements ClusterFeed {
   private readonly labelIds = new Map<string, number>();
   /** deployment key → raw GPU label → pods placed there, maintained on every change so prioritize reads it in O(1). */
   private readonly placed = new Map<string, Map<string, number>>();
+  /**
+   * A stable number per node name (the name table's index) with the current record behind it: node updates replace
+   * the record in place, only a new name rebuilds the table (lazily, on the next lookup).
+   */
+  private readonly slotOf = new Map<string, number>();
+  private slotNames: string[] = [];
+  private slotRecords: (NodeRecord | undefined)[] = [];
+  private deletedSlots = 0;
+  private nameTable: NodeNameTable | undefined;
 
   constructor(readonly nodeOptions: NodeReadOptions = { gpuResource: Scheduling.gpuResource }) {}
 
@@ -77,12 +94,51 @@ export class ClusterState implements ClusterFeed {
     rec.recompute(this.claimsOn(name));
     const before = this.nodes.get(name)?.gpuLabel;
     this.nodes.set(name, rec);
+    this.setSlot(name, rec);
     if (before !== rec.gpuLabel) this.recount(name, rec.gpuLabel);
   }
 
   deleteNode(name: string): void {
-    this.nodes.delete(name);
+    if (this.nodes.delete(name)) this.setSlot(name, undefined);
     this.recount(name, undefined);
+  }
+
+  /** The node name table, rebuilt here when names were added (or many deleted) since the last call. */
+  nameIndex(): NodeNameIndex {
+    if (!this.nameTable) {
+      if (this.deletedSlots > 1000 && this.deletedSlots * 2 > this.slotNames.length) this.compactSlots();
+      this.nameTable = new NodeNameTable(this.slotNames);
+    }
+    return { table: this.nameTable, records: this.slotRecords };
+  }
+
+  private setSlot(name: string, rec: NodeRecord | undefined): void {
+    const slot = this.slotOf.get(name);
+    if (slot === undefined) {
+      if (!rec) return;
+      this.slotOf.set(name, this.slotNames.length);
+      this.slotNames.push(name);
+      this.slotRecords.push(rec);
+      this.nameTable = undefined;
+      return;
+    }
+    if (!rec && this.slotRecords[slot]) this.deletedSlots++;
+    else if (rec && !this.slotRecords[slot]) this.deletedSlots--;
+    this.slotRecords[slot] = rec;
+    if (!rec && this.deletedSlots > 1000 && this.deletedSlots * 2 > this.slotNames.length) this.nameTable = undefined;
+  }
+
+  /** Drops deleted names from the numbering (node churn would otherwise grow it without bound). */
+  private compactSlots(): void {
+    this.slotOf.clear();
+    this.slotNames = [];
+    this.slotRecords = [];
+    for (const [name, rec] of this.nodes) {
+      this.slotOf.set(name, this.slotNames.length);
+      this.slotNames.push(name);
+      this.slotRecords.push(rec);
+    }
+    this.deletedSlots = 0;
   }
 
   upsertPod(pod: PodObject): void {

@@ -269,11 +269,16 @@ describe("extender encoded answers", () => {
     const { state } = fleet();
     const req: PlacementRequest = { model: "llama-8b", gpus: 2, deploymentKey: undefined };
     const expected = filterNames(ctx(state), req, ALL);
-    const encoded = filterNamesJson(ctx(state), req, ALL);
+    const encoded = filterNamesJson(
+      ctx(state),
+      req,
+      ALL,
+      ALL.map((n) => state.node(n)),
+    );
     expect(JSON.parse(encoded.json)).to.deep.equal(expected.result);
     expect(encoded.passed).to.equal(expected.result.NodeNames!.length);
     expect(encoded.reasons).to.deep.equal(expected.reasons);
-    const none = filterNamesJson(ctx(state), req, []);
+    const none = filterNamesJson(ctx(state), req, [], []);
     expect(JSON.parse(none.json)).to.deep.equal({
       Nodes: null,
       NodeNames: [],
