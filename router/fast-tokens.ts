@@ -30,8 +30,32 @@ function fnv(text: string, from: number, to: number): number {
 export function fastTokenize(text: string): number[] {
   if (!isAscii(text)) return tokenize(text);
   const out: number[] = [];
+  scanAscii(text, 0, out);
+  return out;
+}
+
+/**
+ * Token ids of `text` from character `from` on, appended to `ids` (and each token's end offset to `ends`), as
+ * `tokenize` gives them when `from` is a piece boundary (0, or whitespace after non-whitespace). Returns false, having
+ * appended nothing, when that part of the text is not all ASCII (the caller then uses the shared tokenizer).
+ */
+export function tokenizeAsciiFrom(text: string, from: number, ids: number[], ends: number[]): boolean {
+  for (let i = from; i < text.length; i++) if (text.charCodeAt(i) > 127) return false;
+  scanAscii(text, from, ids, ends);
+  return true;
+}
+
+/** True when a piece of `tokenize` starts at `at`: `text[at]` is whitespace and `text[at - 1]` is not (ASCII). */
+export function isPieceBoundary(text: string, at: number): boolean {
+  if (at <= 0 || at >= text.length) return false;
+  const c = text.charCodeAt(at);
+  const p = text.charCodeAt(at - 1);
+  return c < 128 && SPACE[c] === 1 && !(p < 128 && SPACE[p] === 1);
+}
+
+function scanAscii(text: string, from: number, out: number[], ends?: number[]): void {
   const n = text.length;
-  let i = 0;
+  let i = from;
   while (i < n) {
     const start = i;
     while (i < n && SPACE[text.charCodeAt(i)]) i++;
@@ -45,13 +69,19 @@ export function fastTokenize(text: string): number[] {
     }
     // Piece is text[start, end); long pieces are cut into WORD_PIECE_CHARS chunks, the first keeping the whitespace.
     const len = end - start;
-    if (len <= WORD_PIECE_CHARS) out.push(fnv(text, start, end));
-    else {
+    if (len <= WORD_PIECE_CHARS) {
+      out.push(fnv(text, start, end));
+      ends?.push(end);
+    } else {
       const first = Math.min(end, i + WORD_PIECE_CHARS);
       out.push(fnv(text, start, first));
-      for (let c = first; c < end; c += WORD_PIECE_CHARS) out.push(fnv(text, c, Math.min(end, c + WORD_PIECE_CHARS)));
+      ends?.push(first);
+      for (let c = first; c < end; c += WORD_PIECE_CHARS) {
+        const to = Math.min(end, c + WORD_PIECE_CHARS);
+        out.push(fnv(text, c, to));
+        ends?.push(to);
+      }
     }
     i = end;
   }
-  return out;
 }

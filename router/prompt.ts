@@ -1,6 +1,7 @@
 // The prompt text a request becomes, and its tokens and block hashes, computed lazily and at most once.
 import { blockHashes, chatPromptText, countTokens, type ChatMessageLike } from "../api/tokens.js";
 import { fastTokenize } from "./fast-tokens.js";
+import type { PromptCache } from "./prompt-cache.js";
 
 export function promptTextOf(path: string, body: Record<string, unknown>): string {
   if (path === "/v1/chat/completions") {
@@ -13,7 +14,7 @@ export function promptTextOf(path: string, body: Record<string, unknown>): strin
   return "";
 }
 
-/** Tokens and hashes of one prompt, memoised. */
+/** Tokens and hashes of one prompt, memoised; with a `PromptCache`, a prefix seen before is not redone. */
 export class PromptTokens {
   private tokens?: number[];
   private count?: number;
@@ -22,18 +23,29 @@ export class PromptTokens {
   constructor(
     readonly text: string,
     private readonly extraKey?: string,
+    private readonly cache?: PromptCache,
   ) {}
 
   get tokenCount(): number {
-    if (this.count === undefined) this.count = this.tokens ? this.tokens.length : countTokens(this.text);
+    if (this.count === undefined) {
+      if (this.tokens) this.count = this.tokens.length;
+      else if (this.cache) this.count = this.cache.analyse(this.text).tokenCount;
+      else this.count = countTokens(this.text);
+    }
     return this.count;
   }
 
   blockHashes(blockSize: number): bigint[] {
     let h = this.hashes.get(blockSize);
     if (!h) {
-      this.tokens ??= fastTokenize(this.text);
-      h = blockHashes(this.tokens, blockSize, undefined, this.extraKey);
+      if (this.cache) {
+        const a = this.cache.analyse(this.text, blockSize, this.extraKey);
+        this.count = a.tokenCount;
+        h = a.hashes!;
+      } else {
+        this.tokens ??= fastTokenize(this.text);
+        h = blockHashes(this.tokens, blockSize, undefined, this.extraKey);
+      }
       this.hashes.set(blockSize, h);
     }
     return h;

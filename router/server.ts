@@ -23,6 +23,7 @@ import {
 } from "./picking/scorers.js";
 import type { PickEnv, PickRequest, Profile } from "./picking/types.js";
 import { PromptTokens, promptTextOf } from "./prompt.js";
+import { PromptCache } from "./prompt-cache.js";
 import { defaultTimeouts, readAll, relayStream, sendUpstream, type PhaseTimeouts } from "./proxy.js";
 import { MetricsScraper } from "./scraper.js";
 
@@ -132,6 +133,8 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
       })
     : undefined;
   const kvIndex = new KvBlockIndex();
+  // Long shared prompt prefixes (system prompts, earlier turns) are tokenized and hashed once, not per request.
+  const promptCache = new PromptCache();
   const catalog = new ProfileCatalog(
     prefixIndex,
     kvIndex,
@@ -370,7 +373,7 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
       );
     }
     const adapter = registry.adapterParent.has(model) ? model : undefined;
-    const prompt = new PromptTokens(promptTextOf(path, body), adapter);
+    const prompt = new PromptTokens(promptTextOf(path, body), adapter, promptCache);
     const pickReq: PickRequest = {
       model,
       adapter,
