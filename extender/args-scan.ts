@@ -12,6 +12,12 @@ export interface ScannedNamesArgs {
   unknown: Map<number, string>;
 }
 
+/** A names list seen before (the array's contents, without brackets) with its resolution. */
+export interface KnownNameList {
+  bytes: Buffer;
+  indices: readonly number[];
+}
+
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const COMMA = 0x2c;
@@ -59,11 +65,52 @@ function skipComposite(b: Buffer, i: number): number {
   return -1;
 }
 
+/** Reads the names of an array whose `[` precedes `i`; returns the index after its `]`, or -1 to decline. */
+function scanNames(
+  b: Buffer,
+  i: number,
+  table: NodeNameTable,
+  indices: number[],
+  unknown: Map<number, string>,
+): number {
+  i = skipSpace(b, i);
+  if (b[i] === CLOSE_BRACKET) return i + 1;
+  for (;;) {
+    if (b[i] !== QUOTE) return -1;
+    const start = i + 1;
+    // FNV-1a, as NodeNameTable hashes its names.
+    let h = 0x811c9dc5;
+    let j = start;
+    for (; j < b.length; j++) {
+      const c = b[j]!;
+      if (c === QUOTE) break;
+      if (c === BACKSLASH || c < 0x20 || c >= 0x80) return -1;
+      h = Math.imul(h ^ c, 0x01000193);
+    }
+    if (j >= b.length) return -1;
+    const at = table.lookup(b, start, j, h >>> 0);
+    if (at < 0) unknown.set(indices.length, b.toString("latin1", start, j));
+    indices.push(at);
+    i = skipSpace(b, j + 1);
+    if (b[i] === COMMA) {
+      i = skipSpace(b, i + 1);
+      continue;
+    }
+    return b[i] === CLOSE_BRACKET ? i + 1 : -1;
+  }
+}
+
 /**
  * Scans a names-only ExtenderArgs body. Returns undefined — take the general parser — for full Node lists, keys other
  * than Pod/Nodes/NodeNames (or repeated), a name with an escape, a control or non-ASCII byte, and malformed JSON.
+ * A `known` list byte-identical to the body's takes its resolution as is (kube-scheduler sends prioritize exactly the
+ * names the filter let through).
  */
-export function scanNamesOnlyArgs(body: Buffer, table: NodeNameTable): ScannedNamesArgs | undefined {
+export function scanNamesOnlyArgs(
+  body: Buffer,
+  table: NodeNameTable,
+  known?: KnownNameList,
+): ScannedNamesArgs | undefined {
   const b = body;
   let i = skipSpace(b, 0);
   if (b[i] !== OPEN_BRACE) return undefined;
@@ -94,36 +141,18 @@ export function scanNamesOnlyArgs(body: Buffer, table: NodeNameTable): ScannedNa
       i += 4;
     } else {
       if (b[i] !== OPEN_BRACKET) return undefined;
-      indices = [];
-      i = skipSpace(b, i + 1);
-      if (b[i] === CLOSE_BRACKET) {
-        i++;
+      const knownEnd = known ? i + 1 + known.bytes.length : -1;
+      if (
+        known &&
+        b[knownEnd] === CLOSE_BRACKET &&
+        b.compare(known.bytes, 0, known.bytes.length, i + 1, knownEnd) === 0
+      ) {
+        indices = known.indices.slice();
+        i = knownEnd + 1;
       } else {
-        for (;;) {
-          if (b[i] !== QUOTE) return undefined;
-          const start = i + 1;
-          // FNV-1a, as NodeNameTable hashes its names.
-          let h = 0x811c9dc5;
-          let j = start;
-          for (; j < b.length; j++) {
-            const c = b[j]!;
-            if (c === QUOTE) break;
-            if (c === BACKSLASH || c < 0x20 || c >= 0x80) return undefined;
-            h = Math.imul(h ^ c, 0x01000193);
-          }
-          if (j >= b.length) return undefined;
-          const at = table.lookup(b, start, j, h >>> 0);
-          if (at < 0) unknown.set(indices.length, b.toString("latin1", start, j));
-          indices.push(at);
-          i = skipSpace(b, j + 1);
-          if (b[i] === COMMA) {
-            i = skipSpace(b, i + 1);
-            continue;
-          }
-          if (b[i] !== CLOSE_BRACKET) return undefined;
-          i++;
-          break;
-        }
+        indices = [];
+        i = scanNames(b, i + 1, table, indices, unknown);
+        if (i < 0) return undefined;
       }
     }
     i = skipSpace(b, i);

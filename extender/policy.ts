@@ -295,6 +295,17 @@ export function filterNames(ctx: PolicyContext, req: PlacementRequest, names: re
   };
 }
 
+export interface FilterNamesAnswer {
+  /** The encoded ExtenderFilterResult. */
+  json: string;
+  passed: number;
+  /** The NodeNames array's contents as encoded (what kube-scheduler will send prioritize). */
+  passedList: string;
+  /** Positions in the request of the nodes that passed. */
+  passedAt: number[];
+  reasons: Map<ReasonCode, number>;
+}
+
 /**
  * The same filter, answering with the encoded ExtenderFilterResult: at fleet scale building and then serialising
  * thousands of map entries costs more than the decisions themselves. `records[i]` is the state's record for
@@ -305,11 +316,12 @@ export function filterNamesJson(
   req: PlacementRequest,
   names: readonly string[],
   records: readonly (NodeRecord | undefined)[],
-): { json: string; passed: number; reasons: Map<ReasonCode, number> } {
+): FilterNamesAnswer {
   const judge = new NodeJudge(ctx, req);
   // Entries are collected and joined once: a string grown by `+=` over thousands of pieces is a deep rope that costs
   // more to flatten and encode than the decisions themselves.
   const passed: string[] = [];
+  const passedAt: number[] = [];
   const failed: string[] = [];
   const unresolvable: string[] = [];
   const reasons = new Map<ReasonCode, number>();
@@ -324,15 +336,17 @@ export function filterNamesJson(
     const code = judge.judge(rec);
     if (!code) {
       passed.push(rec.jsonName);
+      passedAt.push(i);
       continue;
     }
     (RESOLVABLE.has(code) ? failed : unresolvable).push(rec.jsonName + ":" + judge.reasonJson());
     tally(reasons, code);
   }
+  const passedList = passed.join(",");
   const json =
-    `{"Nodes":null,"NodeNames":[${passed.join(",")}],"FailedNodes":{${failed.join(",")}},` +
+    `{"Nodes":null,"NodeNames":[${passedList}],"FailedNodes":{${failed.join(",")}},` +
     `"FailedAndUnresolvableNodes":{${unresolvable.join(",")}},"Error":""}`;
-  return { json, passed: passed.length, reasons };
+  return { json, passed: passed.length, passedList, passedAt, reasons };
 }
 
 /** Filter over full Node objects: node facts come from the objects, GPU claims from the state. */

@@ -1,7 +1,8 @@
 // ExtenderArgs from a request body, with each candidate node resolved against the cluster state. Names-only bodies
 // take the byte scanner; everything else (full Node lists, unusual bodies, bad input) the general parser, whose
 // errors name the field and the rule.
-import { scanNamesOnlyArgs } from "./args-scan.js";
+import { scanNamesOnlyArgs, type KnownNameList } from "./args-scan.js";
+import type { NodeNameTable } from "./name-table.js";
 import type { NodeRecord } from "./node.js";
 import type { ClusterState } from "./state.js";
 import { checkExtenderArgs, parseJson, type NodeList, type Parsed, type PodObject } from "./wire.js";
@@ -13,11 +14,23 @@ export interface CandidateArgs {
   /** Names-only: the candidate names, and the state's record for each (undefined = not in the cache). */
   names: readonly string[] | null;
   records: readonly (NodeRecord | undefined)[] | null;
+  /** Names-only, read by the scanner: each candidate's index in `table` (-1 = unknown), to remember the list by. */
+  resolved?: { table: NodeNameTable; indices: readonly number[] };
 }
 
-export function readExtenderArgs(body: Buffer, state: ClusterState): Parsed<CandidateArgs> {
+/** A list read before, from the same name table, that a later request may repeat byte for byte. */
+export interface RememberedList extends KnownNameList {
+  table: NodeNameTable;
+}
+
+export function readExtenderArgs(
+  body: Buffer,
+  state: ClusterState,
+  remembered?: RememberedList,
+): Parsed<CandidateArgs> {
   const index = state.nameIndex();
-  const scanned = scanNamesOnlyArgs(body, index.table);
+  const known = remembered?.table === index.table ? remembered : undefined;
+  const scanned = scanNamesOnlyArgs(body, index.table, known);
   if (scanned) {
     const pod = parseJson(scanned.podJson);
     if (pod.ok) {
@@ -31,7 +44,16 @@ export function readExtenderArgs(body: Buffer, state: ClusterState): Parsed<Cand
         names[i] = at < 0 ? scanned.unknown.get(i)! : index.table.names[at]!;
         records[i] = at < 0 ? undefined : index.records[at];
       }
-      return { ok: true, value: { Pod: checked.value.Pod, Nodes: null, names, records } };
+      return {
+        ok: true,
+        value: {
+          Pod: checked.value.Pod,
+          Nodes: null,
+          names,
+          records,
+          resolved: { table: index.table, indices: scanned.indices },
+        },
+      };
     }
   }
   const parsed = parseJson(body.toString("utf8"));

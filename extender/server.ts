@@ -29,7 +29,7 @@ import {
 } from "./policy.js";
 import { configMapSource, fileSource, staticSource, type Reloadable, type ReloadHooks } from "./sources.js";
 import { ClusterState } from "./state.js";
-import { readExtenderArgs } from "./read-args.js";
+import { readExtenderArgs, type RememberedList } from "./read-args.js";
 import {
   checkBindingArgs,
   checkPreemptionArgs,
@@ -228,6 +228,12 @@ export async function startExtender(options: ExtenderOptions = {}): Promise<Exte
     return `${pod.metadata?.namespace ?? ""}/${pod.metadata?.name ?? ""}`;
   }
 
+  /**
+   * The node list the last names-only filter let through, resolved: kube-scheduler sends prioritize exactly that list
+   * for the same pod, which then needs no name lookups.
+   */
+  let lastPassed: RememberedList | undefined;
+
   function handleFilter(body: Buffer): { text: string; outcome: Outcome } {
     const args = readExtenderArgs(body, state);
     if (!args.ok) return { text: JSON.stringify(filterError(args.error)), outcome: "error" };
@@ -251,7 +257,14 @@ export async function startExtender(options: ExtenderOptions = {}): Promise<Exte
     let passed: number;
     let reasons;
     if (names && records) {
-      ({ json: text, passed, reasons } = filterNamesJson(ctx, req, names, records));
+      const answer = filterNamesJson(ctx, req, names, records);
+      ({ json: text, passed, reasons } = answer);
+      const resolved = args.value.resolved;
+      lastPassed = resolved && {
+        table: resolved.table,
+        bytes: Buffer.from(answer.passedList, "utf8"),
+        indices: answer.passedAt.map((at) => resolved.indices[at]!),
+      };
     } else {
       const out = filterNodes(ctx, req, Nodes!.items);
       text = JSON.stringify(out.result);
@@ -269,7 +282,7 @@ export async function startExtender(options: ExtenderOptions = {}): Promise<Exte
   }
 
   function handlePrioritize(body: Buffer): { text: string; outcome: Outcome } {
-    const args = readExtenderArgs(body, state);
+    const args = readExtenderArgs(body, state, lastPassed);
     // HostPriorityList has no Error field; kube-scheduler ignores prioritize failures, so answer "no opinion".
     if (!args.ok) {
       log.warn({ verb: "prioritize", error: args.error }, "malformed prioritize request");

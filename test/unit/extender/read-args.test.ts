@@ -139,6 +139,32 @@ describe("extender request scanner", () => {
     );
   });
 
+  it("takes a remembered list's resolution only for the same bytes and the same name table", () => {
+    const state = stateWith(NAMES);
+    const first = readExtenderArgs(
+      Buffer.from(JSON.stringify({ Pod: pod("p"), NodeNames: ["gpu-c", "gpu-a"] })),
+      state,
+    );
+    if (!first.ok || !first.value.resolved) throw new Error("the scanner should have read the first body");
+    const remembered = {
+      table: first.value.resolved.table,
+      bytes: Buffer.from('"gpu-c","gpu-a"'),
+      indices: first.value.resolved.indices,
+    };
+    const names = (r: ReturnType<typeof readExtenderArgs>) => (r.ok ? r.value.records!.map((x) => x?.name) : []);
+    const same = Buffer.from(JSON.stringify({ Pod: pod("p"), Nodes: null, NodeNames: ["gpu-c", "gpu-a"] }));
+    expect(names(readExtenderArgs(same, state, remembered))).to.deep.equal(["gpu-c", "gpu-a"]);
+    // A wrong remembered resolution shows whether it was used: only for byte-identical lists.
+    const lying = { ...remembered, indices: [1, 1] };
+    expect(names(readExtenderArgs(same, state, lying))).to.deep.equal(["gpu-b", "gpu-b"]);
+    const longer = Buffer.from(JSON.stringify({ Pod: pod("p"), NodeNames: ["gpu-c", "gpu-ab"] }));
+    expect(names(readExtenderArgs(longer, state, lying))).to.deep.equal(["gpu-c", undefined]);
+    const prefix = Buffer.from(JSON.stringify({ Pod: pod("p"), NodeNames: ["gpu-c"] }));
+    expect(names(readExtenderArgs(prefix, state, lying))).to.deep.equal(["gpu-c"]);
+    state.upsertNode(node("gpu-z", { gpus: 1 })); // a new name rebuilds the table
+    expect(names(readExtenderArgs(same, state, lying))).to.deep.equal(["gpu-c", "gpu-a"]);
+  });
+
   it("keeps numbering nodes across updates, deletes and re-adds", () => {
     const state = stateWith(NAMES);
     const body = Buffer.from(JSON.stringify({ Pod: pod("p"), NodeNames: ["gpu-b", "gpu-e"] }));
