@@ -156,6 +156,18 @@ async function waitEmpty(cluster: LoopbackCluster, namespace: string, ctx: Bench
   }
 }
 
+/**
+ * Ends a pass: stops its scheduler and deletes its pods, so the next pass starts from the same cluster (all GPUs
+ * free, one scheduler watching pods) instead of inheriting this one's load.
+ */
+async function endPass(cluster: LoopbackCluster, schedulerProcess: string, namespace: string, ctx: BenchContext) {
+  const scheduler = cluster.state.processes.find((p) => p.name === schedulerProcess);
+  if (scheduler) await stopProcess(scheduler);
+  cluster.state.processes = cluster.state.processes.filter((p) => p !== scheduler);
+  await cluster.api.call("DELETE", `/api/v1/namespaces/${namespace}/pods?gracePeriodSeconds=0`);
+  await waitEmpty(cluster, namespace, ctx);
+}
+
 /** Mean server-side time per extender verb (ms), from the extender's own /metrics histogram. */
 async function extenderVerbLatency(port: number): Promise<Record<string, number>> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
@@ -223,6 +235,7 @@ const benchmark: Benchmark = {
         "without_extender",
       );
       ctx.progress(`without extender: ${without.podsPerSecond.toFixed(1)} pods/s`);
+      await endPass(cluster, "kube-scheduler-plain", "plain", ctx);
 
       ctx.progress(`creating ${pods} pods for the scheduler with the extender`);
       await createPods(cluster, "gpu", Scheduling.gpuSchedulerName, pods);
@@ -246,12 +259,8 @@ const benchmark: Benchmark = {
       const offProfile = placed.items.filter((p) => /^(l4|a10g)-/.test(p.spec.nodeName ?? "")).length;
 
       // Third pass: the same extender for filter and prioritize, but kube-scheduler binds (no bindVerb, no device
-      // pin). Stop the GPU scheduler and free the GPUs first, so the pods wait for it like in the other passes.
-      const gpuScheduler = cluster.state.processes.find((p) => p.name === "kube-scheduler-gpu");
-      if (gpuScheduler) await stopProcess(gpuScheduler);
-      cluster.state.processes = cluster.state.processes.filter((p) => p !== gpuScheduler);
-      await cluster.api.call("DELETE", "/api/v1/namespaces/gpu/pods?gracePeriodSeconds=0");
-      await waitEmpty(cluster, "gpu", ctx);
+      // pin).
+      await endPass(cluster, "kube-scheduler-gpu", "gpu", ctx);
       ctx.progress(`creating ${pods} pods for the scheduler with the extender, kube-scheduler binding`);
       await createPods(cluster, "gpu2", Scheduling.gpuSchedulerName, pods);
       const schedulerBinds = await timeBinds(
@@ -278,7 +287,8 @@ const benchmark: Benchmark = {
           loadAverage1mBeforeAndAfter: [Number(loadBefore.toFixed(2)), Number((os.loadavg()[0] ?? 0).toFixed(2))],
           profile: "the chart's aibrix-gpu-scheduler profile (files/kube-scheduler-config.yaml) in every pass",
           passes:
-            "without extender; with extender (filter+prioritize+bind); with extender, kube-scheduler binding (filter+prioritize)",
+            "without extender; with extender (filter+prioritize+bind); with extender, kube-scheduler binding " +
+            "(filter+prioritize); each pass alone: the previous pass's scheduler stopped and its pods deleted first",
           fleet: fleet(nodes).map((g) => `${g.count}x${g.gpusPerNode} ${g.product}`),
         },
         summary: {
