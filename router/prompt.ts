@@ -19,12 +19,21 @@ export class PromptTokens {
   private tokens?: number[];
   private count?: number;
   private hashes = new Map<number, bigint[]>();
+  private source: string | (() => string);
 
+  /** `text` may be a function: strategies that never look at the prompt then never build its text. */
   constructor(
-    readonly text: string,
+    text: string | (() => string),
     private readonly extraKey?: string,
     private readonly cache?: PromptCache,
-  ) {}
+  ) {
+    this.source = text;
+  }
+
+  get text(): string {
+    if (typeof this.source !== "string") this.source = this.source();
+    return this.source;
+  }
 
   get tokenCount(): number {
     if (this.count === undefined) {

@@ -373,11 +373,13 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
       );
     }
     const adapter = registry.adapterParent.has(model) ? model : undefined;
-    const prompt = new PromptTokens(promptTextOf(path, body), adapter, promptCache);
+    const prompt = new PromptTokens(() => promptTextOf(path, body), adapter, promptCache);
     const pickReq: PickRequest = {
       model,
       adapter,
-      promptText: prompt.text,
+      get promptText() {
+        return prompt.text;
+      },
       headers: req.headers,
       hashes: (bs) => prompt.blockHashes(bs),
     };
@@ -388,25 +390,28 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
       if (!res.writableFinished) abort.abort();
     };
     res.on("close", onClientClose);
-    const userHeader = req.headers["user"];
-    const admissionReq: AdmissionRequest = {
-      id: requestId,
-      user: typeof userHeader === "string" ? userHeader : undefined,
-      authorization: req.headers.authorization,
-      model,
-      get promptTokens() {
-        return prompt.tokenCount;
-      },
-      maxTokens:
-        typeof body.max_tokens === "number"
-          ? body.max_tokens
-          : typeof body.max_completion_tokens === "number"
-            ? body.max_completion_tokens
-            : undefined,
-      priority: typeof body.priority === "number" ? body.priority : undefined,
-      headers: req.headers,
+    // Built only when an admission control is configured.
+    const admissionRequest = (): AdmissionRequest => {
+      const userHeader = req.headers["user"];
+      return {
+        id: requestId,
+        user: typeof userHeader === "string" ? userHeader : undefined,
+        authorization: req.headers.authorization,
+        model,
+        get promptTokens() {
+          return prompt.tokenCount;
+        },
+        maxTokens:
+          typeof body.max_tokens === "number"
+            ? body.max_tokens
+            : typeof body.max_completion_tokens === "number"
+              ? body.max_completion_tokens
+              : undefined,
+        priority: typeof body.priority === "number" ? body.priority : undefined,
+        headers: req.headers,
+      };
     };
-    const decision = admission === admitAll ? undefined : await admission.admit(admissionReq, abort.signal);
+    const decision = admission === admitAll ? undefined : await admission.admit(admissionRequest(), abort.signal);
     if (decision && !decision.ok) {
       const r = decision.rejection;
       return sendError(
@@ -428,7 +433,7 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
       if (finished) return;
       finished = true;
       ticket?.finish({ status, usage });
-      metrics.requests.inc({ model, status: String(status), strategy: profile.name });
+      metrics.requests.inc(model, String(status), profile.name);
     };
 
     const upstreamHeaders: Record<string, string> = { "content-type": "application/json", "x-request-id": requestId };
@@ -450,7 +455,7 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
         finish(400);
         return sendError(res, badRequest(err.message, "external-filter", { "x-error-routing": "true" }), baseHeaders);
       }
-      metrics.decisionSeconds.observe({ strategy: profile.name }, (performance.now() - t0) / 1000);
+      metrics.decisionSeconds.observe((performance.now() - t0) / 1000, profile.name);
       const ep = picked.endpoint;
       if (!ep) {
         finish(503);
@@ -548,13 +553,14 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
           );
         }
         ep.inFlight--;
-        metrics.upstreamTtft.observe({ model }, (performance.now() - sent) / 1000);
+        metrics.upstreamTtft.observe((performance.now() - sent) / 1000, model);
         if (status < 500) ep.recordSuccess();
         else onEndpointFailure(ep, `status ${status}`);
         outHeaders["content-length"] = String(buf.length);
         res.writeHead(status, outHeaders);
         res.end(buf);
-        finish(status, status === 200 ? usageOf(buf) : undefined);
+        // Only admission control wants the engine's usage; without a ticket the body is not parsed.
+        finish(status, ticket && status === 200 ? usageOf(buf) : undefined);
         accessLog(requestId, model, status, ep.id, profile.name, started, attempt);
         return;
       }
@@ -562,7 +568,7 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
       res.writeHead(status, { ...outHeaders, "cache-control": "no-cache" });
       let usage: TokenUsage | undefined;
       const outcome = await relayStream(result.body, res, {
-        onFirstChunk: () => metrics.upstreamTtft.observe({ model }, (performance.now() - sent) / 1000),
+        onFirstChunk: () => metrics.upstreamTtft.observe((performance.now() - sent) / 1000, model),
         onEvents: (n) => ticket?.onCompletionTokens(n),
         onUsage: (u) => (usage = u),
       });

@@ -1,0 +1,24 @@
+import { expect } from "chai";
+import { RouterMetrics } from "../../../router/metrics.js";
+
+describe("router metrics", () => {
+  it("renders the per-request counter and histograms in Prometheus text with cumulative buckets", async () => {
+    const m = new RouterMetrics();
+    m.requests.inc("m", "200", "least-request");
+    m.requests.inc("m", "200", "least-request");
+    m.requests.inc("m", "503", "random");
+    m.upstreamTtft.observe(0.02, "m");
+    m.upstreamTtft.observe(0.02, "m");
+    m.upstreamTtft.observe(50, "m");
+    const text = await m.registry.metrics();
+    expect(text).to.match(/aibrix_router_requests_total\{model="m",status="200",strategy="least-request"\} 2\n/);
+    expect(text).to.match(/aibrix_router_requests_total\{model="m",status="503",strategy="random"\} 1\n/);
+    expect(text).to.match(/aibrix_router_upstream_ttft_seconds_bucket\{model="m",le="0.01"\} 0\n/);
+    expect(text).to.match(/aibrix_router_upstream_ttft_seconds_bucket\{model="m",le="0.025"\} 2\n/);
+    expect(text).to.match(/aibrix_router_upstream_ttft_seconds_bucket\{model="m",le="30"\} 2\n/);
+    expect(text).to.match(/aibrix_router_upstream_ttft_seconds_bucket\{model="m",le="\+Inf"\} 3\n/);
+    expect(text).to.match(/aibrix_router_upstream_ttft_seconds_count\{model="m"\} 3\n/);
+    expect(text).to.match(/aibrix_router_upstream_ttft_seconds_sum\{model="m"\} 50.04\n/);
+    expect(text).to.include("# TYPE aibrix_router_routing_decision_seconds histogram");
+  });
+});
