@@ -22,6 +22,8 @@ import {
   type PrefixScorerOptions,
 } from "./scorers.js";
 import type { Filter, PickerName, Profile, Scorer, WeightedScorer } from "./types.js";
+import { UserTokenWindow } from "./user-token-window.js";
+import { vtcBasicScorer } from "./vtc-basic.js";
 
 /** A profile as written in the router's YAML configuration. */
 export interface ProfileConfig {
@@ -46,6 +48,8 @@ export class ProfileCatalog {
     kvIndex: KvBlockIndex,
     prefixOptions: PrefixScorerOptions = defaultPrefixScorerOptions,
     profiles: Record<string, ProfileConfig> = {},
+    /** Scorers replacing built-ins of the same name (e.g. versions sharing state through Redis). */
+    overrides: Scorer[] = [],
   ) {
     const list: Scorer[] = [
       randomScorer,
@@ -62,6 +66,8 @@ export class ProfileCatalog {
       kvPrefixScorer(kvIndex, prefixOptions),
       queueScorer,
       loraAffinity,
+      vtcBasicScorer(new UserTokenWindow()),
+      ...overrides,
     ];
     this.scorers = new Map(list.map((s) => [s.name, s]));
     // Ready-made combinations. Load is judged by the router's own in-flight counts (always current): KV usage is a
