@@ -2,6 +2,7 @@
 // what the router itself has in flight there, and whether it is ejected after repeated failures.
 import { Pool } from "undici";
 import type { EngineKind, EngineMetrics } from "../engines/metric-names.js";
+import type { ConfigProfileDoc } from "./profiles/types.js";
 
 /** What discovery knows about one engine endpoint (one pod port, or one static entry). */
 export interface EndpointSpec {
@@ -23,6 +24,8 @@ export interface EndpointSpec {
   labels?: Record<string, string>;
   /** Pod name, when discovered from Kubernetes. */
   podName?: string;
+  /** Routing profiles (`model.aibrix.ai/config` annotation, or the static file's `config`). */
+  config?: ConfigProfileDoc;
 }
 
 export interface EjectionPolicy {

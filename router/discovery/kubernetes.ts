@@ -5,6 +5,8 @@ import { Model, ModelDefaults, MODEL_GROUP, Orchestration } from "../../api/labe
 import type { EngineKind } from "../../engines/metric-names.js";
 import { loadKubeConfig } from "../../kube/client.js";
 import type { EndpointSpec } from "../endpoints.js";
+import { ConfigProfileError, parseConfigProfiles } from "../profiles/config-profile.js";
+import type { ConfigProfileDoc } from "../profiles/types.js";
 import type { Discovery, DiscoverySnapshot } from "./types.js";
 
 /** The parts of a ModelAdapter the router reads. */
@@ -30,11 +32,48 @@ function intLabel(v: string | undefined, fallback: number): number {
   return Number.isInteger(n) && n > 0 && n < 65536 ? n : fallback;
 }
 
+/** Told about a pod whose `model.aibrix.ai/config` annotation is malformed (the pod still routes, without it). */
+export type BadConfigHandler = (pod: k8s.V1Pod, err: ConfigProfileError) => void;
+
+/** The pod's profile document; undefined when absent or malformed (reported through `onBad`). */
+export function podConfigProfiles(pod: k8s.V1Pod, onBad?: BadConfigHandler): ConfigProfileDoc | undefined {
+  const text = pod.metadata?.annotations?.[Model.config];
+  if (text === undefined) return undefined;
+  const where = `pod ${pod.metadata?.namespace ?? ""}/${pod.metadata?.name ?? ""} annotation ${Model.config}`;
+  try {
+    return parseConfigProfiles(text, where);
+  } catch (err) {
+    if (!(err instanceof ConfigProfileError)) throw err;
+    onBad?.(pod, err);
+    return undefined;
+  }
+}
+
+/**
+ * A handler that warns once per pod and annotation text: snapshots are rebuilt on every pod event, and a malformed
+ * annotation should be one log line, not one per event. A fixed (or again broken) annotation is a new text.
+ */
+export function reportOncePerPod(warn: (message: string) => void): BadConfigHandler {
+  const reported = new Set<string>();
+  return (pod, err) => {
+    const id = pod.metadata?.uid ?? `${pod.metadata?.namespace ?? ""}/${pod.metadata?.name ?? ""}`;
+    const key = `${id}\u0000${pod.metadata?.annotations?.[Model.config] ?? ""}`;
+    if (reported.has(key)) return;
+    if (reported.size > 10_000) reported.clear();
+    reported.add(key);
+    warn(`${err.message}; routing this pod without its config profiles until the annotation is fixed`);
+  };
+}
+
 /**
  * Endpoint for one pod, or undefined when the pod is not routable, serves no model, or is a Ray worker (the head
  * serves). `adapters` are the adapter names whose ModelAdapter status lists this pod.
  */
-export function podToEndpoint(pod: k8s.V1Pod, adapters: readonly string[] = []): EndpointSpec | undefined {
+export function podToEndpoint(
+  pod: k8s.V1Pod,
+  adapters: readonly string[] = [],
+  onBadConfig?: BadConfigHandler,
+): EndpointSpec | undefined {
   const model = podModel(pod);
   if (!model || !podRoutable(pod)) return undefined;
   const labels = pod.metadata?.labels ?? {};
@@ -44,6 +83,7 @@ export function podToEndpoint(pod: k8s.V1Pod, adapters: readonly string[] = []):
   const engine = (labels[Model.engine] === "sglang" ? "sglang" : "vllm") as EngineKind;
   const ip = pod.status!.podIP!;
   const host = ip.includes(":") ? `[${ip}]` : ip;
+  const config = podConfigProfiles(pod, onBadConfig);
   const gpuType = pod.spec?.nodeSelector?.["nvidia.com/gpu.product"] ?? labels["model.aibrix.ai/gpu-type"] ?? undefined;
   return {
     id: `${host}:${port}`,
@@ -60,6 +100,7 @@ export function podToEndpoint(pod: k8s.V1Pod, adapters: readonly string[] = []):
       labels[Model.kvEventsEnabled] === "true"
         ? { endpoint: `tcp://${host}:5557`, replayEndpoint: `tcp://${host}:5558` }
         : undefined,
+    ...(config ? { config } : {}),
   };
 }
 
@@ -79,14 +120,22 @@ export function adaptersByPod(adapters: readonly ModelAdapterLike[]): Map<string
   return out;
 }
 
-export function snapshotFrom(pods: readonly k8s.V1Pod[], adapters: readonly ModelAdapterLike[]): DiscoverySnapshot {
+export function snapshotFrom(
+  pods: readonly k8s.V1Pod[],
+  adapters: readonly ModelAdapterLike[],
+  onBadConfig?: BadConfigHandler,
+): DiscoverySnapshot {
   const byPod = adaptersByPod(adapters);
   const endpoints: EndpointSpec[] = [];
   const models = new Set<string>();
   for (const pod of pods) {
     const m = podModel(pod);
     if (m) models.add(m);
-    const spec = podToEndpoint(pod, byPod.get(`${pod.metadata?.namespace ?? ""}/${pod.metadata?.name ?? ""}`));
+    const spec = podToEndpoint(
+      pod,
+      byPod.get(`${pod.metadata?.namespace ?? ""}/${pod.metadata?.name ?? ""}`),
+      onBadConfig,
+    );
     if (spec) endpoints.push(spec);
   }
   for (const a of adapters) if (a.metadata?.name) models.add(a.metadata.name);
@@ -98,6 +147,8 @@ export interface KubernetesDiscoveryOptions {
   /** Restrict to one namespace (default: all). */
   namespace?: string;
   onError?(err: unknown): void;
+  /** Told once per pod (and annotation text) about a malformed `model.aibrix.ai/config`; default: stderr. */
+  onWarning?(message: string): void;
 }
 
 type AdapterObject = ModelAdapterLike & k8s.KubernetesObject;
@@ -106,8 +157,11 @@ export class KubernetesDiscovery implements Discovery {
   private pods?: k8s.Informer<k8s.V1Pod> & k8s.ObjectCache<k8s.V1Pod>;
   private adapters?: k8s.Informer<AdapterObject> & k8s.ObjectCache<AdapterObject>;
   private timer?: NodeJS.Timeout;
+  private readonly onBadConfig: BadConfigHandler;
 
-  constructor(private readonly opts: KubernetesDiscoveryOptions = {}) {}
+  constructor(private readonly opts: KubernetesDiscoveryOptions = {}) {
+    this.onBadConfig = reportOncePerPod(opts.onWarning ?? ((m: string) => console.error(`aibrix-ts router: ${m}`)));
+  }
 
   async start(onChange: (snapshot: DiscoverySnapshot) => void): Promise<void> {
     const kc = loadKubeConfig(this.opts.kubeconfig);
@@ -143,7 +197,10 @@ export class KubernetesDiscovery implements Discovery {
     // Coalesce bursts of events into one snapshot.
     const emit = () => {
       clearTimeout(this.timer);
-      this.timer = setTimeout(() => onChange(snapshotFrom(this.pods!.list(), this.adapters?.list() ?? [])), 20);
+      this.timer = setTimeout(
+        () => onChange(snapshotFrom(this.pods!.list(), this.adapters?.list() ?? [], this.onBadConfig)),
+        20,
+      );
     };
     for (const inf of [this.pods, this.adapters] as k8s.Informer<k8s.KubernetesObject>[]) {
       inf.on("add", emit);
@@ -158,7 +215,7 @@ export class KubernetesDiscovery implements Discovery {
     await this.pods.start();
     // ModelAdapter CRD may be absent; pods alone still route.
     await this.adapters.start().catch((err) => this.opts.onError?.(err));
-    onChange(snapshotFrom(this.pods.list(), this.adapters.list()));
+    onChange(snapshotFrom(this.pods.list(), this.adapters.list(), this.onBadConfig));
   }
 
   async close(): Promise<void> {

@@ -9,11 +9,14 @@
 //       metricsPort: 9100            # optional
 //       kvEvents: tcp://127.0.0.1:5557   # optional; replay: tcp://127.0.0.1:5558
 //       labels: {zone: a}            # optional, for the external-filter header
+//       config: {defaultProfile: fast, profiles: {fast: {routingStrategy: least-request}}}  # optional, as the
+//                                    # model.aibrix.ai/config annotation (a mapping or its JSON text)
 import { watch, type FSWatcher } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { parse as parseYaml } from "yaml";
 import type { EngineKind } from "../../engines/metric-names.js";
 import type { EndpointSpec } from "../endpoints.js";
+import { ConfigProfileError, parseConfigProfiles } from "../profiles/config-profile.js";
 import type { Discovery, DiscoverySnapshot } from "./types.js";
 
 export class EndpointFileError extends Error {}
@@ -30,6 +33,7 @@ export interface StaticEndpointInput {
   kvEvents?: string;
   kvEventsReplay?: string;
   labels?: Record<string, string>;
+  config?: unknown;
 }
 
 function fail(where: string, value: unknown, rule: string): never {
@@ -74,6 +78,13 @@ export function toEndpointSpec(input: unknown, where: string): EndpointSpec {
   if (typeof labels !== "object" || labels === null || Array.isArray(labels)) {
     fail(`${where}.labels`, labels, "must be a mapping of strings");
   }
+  let config;
+  try {
+    config = e.config === undefined ? undefined : parseConfigProfiles(e.config, `${where}.config`);
+  } catch (err) {
+    if (err instanceof ConfigProfileError) throw new EndpointFileError(err.message);
+    throw err;
+  }
   const hostPort = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
   return {
     id: hostPort,
@@ -89,6 +100,7 @@ export function toEndpointSpec(input: unknown, where: string): EndpointSpec {
         ? { endpoint: e.kvEvents, replayEndpoint: typeof e.kvEventsReplay === "string" ? e.kvEventsReplay : undefined }
         : undefined,
     labels: Object.fromEntries(Object.entries(labels as Record<string, unknown>).map(([k, v]) => [k, String(v)])),
+    ...(config ? { config } : {}),
   };
 }
 

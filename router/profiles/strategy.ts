@@ -1,0 +1,95 @@
+// Which routing profile serves a request. Precedence: the model's profile document `lockedRoutingStrategy` > the
+// request's `routing-strategy` header > the chosen config profile's `routingStrategy` > the router's default.
+// A bad strategy in a document is logged once and skipped (the pods' annotation must not break routing); a bad
+// header is the client's error (StrategyError → 400).
+import type { IncomingHttpHeaders } from "node:http";
+import { countTokens } from "../../api/tokens.js";
+import type { Endpoint } from "../endpoints.js";
+import { StrategyError, type ProfileCatalog } from "../picking/profiles.js";
+import type { Profile } from "../picking/types.js";
+import { promptTextOf } from "../prompt.js";
+import { selectConfigProfile, type RequestFacts } from "./config-profile.js";
+import type { ConfigProfileDoc } from "./types.js";
+
+export interface StrategyChoice {
+  profile: Profile;
+  /** Name of the config profile chosen (for the `x-aibrix-config-profile` response header). */
+  configProfile?: string;
+}
+
+export class StrategySelector {
+  /** Per pool (rebuilt by the registry on every change): the model's profile document, or null. */
+  private docs = new WeakMap<readonly Endpoint[], ConfigProfileDoc | null>();
+  private warned = new Set<string>();
+
+  constructor(
+    private readonly catalog: ProfileCatalog,
+    private readonly fallback: Profile,
+    private readonly warn: (message: string) => void = () => {},
+  ) {}
+
+  /** The first endpoint's document that has one (every pod of a model normally carries the same). */
+  docFor(pool: readonly Endpoint[]): ConfigProfileDoc | undefined {
+    let doc = this.docs.get(pool);
+    if (doc === undefined) {
+      doc = pool.find((ep) => ep.spec.config)?.spec.config ?? null;
+      this.docs.set(pool, doc);
+    }
+    return doc ?? undefined;
+  }
+
+  /** Throws `StrategyError` only for a bad `routing-strategy` header. */
+  choose(
+    pool: readonly Endpoint[],
+    headers: IncomingHttpHeaders,
+    path: string,
+    body: Record<string, unknown>,
+  ): StrategyChoice {
+    const header = headers["routing-strategy"];
+    const doc = this.docFor(pool);
+    if (!doc) {
+      return { profile: typeof header === "string" && header !== "" ? this.catalog.resolve(header) : this.fallback };
+    }
+    const requested = headers["config-profile"];
+    const chosen = selectConfigProfile(
+      doc,
+      typeof requested === "string" ? requested.trim() : undefined,
+      factsOf(path, body),
+    );
+    const configProfile = chosen?.name;
+    if (doc.lockedRoutingStrategy) {
+      const locked = this.fromDocument(doc.lockedRoutingStrategy, "lockedRoutingStrategy");
+      if (locked) return { profile: locked, configProfile };
+    }
+    if (typeof header === "string" && header !== "") return { profile: this.catalog.resolve(header), configProfile };
+    if (chosen) {
+      const own = this.fromDocument(chosen.profile.routingStrategy, `profiles.${chosen.name}.routingStrategy`);
+      if (own) return { profile: own, configProfile };
+    }
+    return { profile: this.fallback, configProfile };
+  }
+
+  private fromDocument(expr: string, field: string): Profile | undefined {
+    try {
+      return this.catalog.resolve(expr);
+    } catch (err) {
+      if (!(err instanceof StrategyError)) throw err;
+      const key = `${field}\u0000${expr}`;
+      if (!this.warned.has(key)) {
+        if (this.warned.size > 1000) this.warned.clear();
+        this.warned.add(key);
+        this.warn(`config profile ${field}: ${err.message}; ignoring it`);
+      }
+      return undefined;
+    }
+  }
+}
+
+function factsOf(path: string, body: Record<string, unknown>): RequestFacts {
+  const max = typeof body.max_tokens === "number" ? body.max_tokens : body.max_completion_tokens;
+  let tokens: number | undefined;
+  return {
+    maxTokens: typeof max === "number" ? max : undefined,
+    promptTokens: () => (tokens ??= countTokens(promptTextOf(path, body))),
+  };
+}
