@@ -1,5 +1,8 @@
 // Sends one request to an engine and relays the answer: non-streaming bodies are buffered (small, and a failure
 // mid-body can still be retried elsewhere); SSE streams are relayed chunk by chunk with back-pressure.
+//
+// Built on undici's dispatch handler rather than `request()`: no Readable stream, promise chain or abort-signal
+// listener per response, so the per-request cost stays small at thousands of requests per second.
 import type { ServerResponse } from "node:http";
 import type { Dispatcher } from "undici";
 import type { Endpoint } from "./endpoints.js";
@@ -16,59 +19,25 @@ export interface PhaseTimeouts {
 
 export const defaultTimeouts: PhaseTimeouts = { connectMs: 2000, firstByteMs: 300_000, idleMs: 60_000 };
 
-export type Attempt =
-  | {
-      kind: "response";
-      status: number;
-      headers: Dispatcher.ResponseData["headers"];
-      body: Dispatcher.ResponseData["body"];
-    }
-  | { kind: "failed"; reason: "connect" | "timeout" | "reset" | "aborted"; error: Error };
+/** One client request's cancellation: the client went away, so whatever attempt is in flight stops. */
+export class Cancellation {
+  cancelled = false;
+  private stop?: (err: Error) => void;
 
-export async function sendUpstream(
-  ep: Endpoint,
-  path: string,
-  headers: Record<string, string>,
-  body: Buffer,
-  signal: AbortSignal,
-  t: PhaseTimeouts,
-): Promise<Attempt> {
-  try {
-    const r = await ep.pool.request({
-      path,
-      method: "POST",
-      headers,
-      body,
-      signal,
-      headersTimeout: t.firstByteMs,
-      bodyTimeout: t.idleMs,
-    });
-    return { kind: "response", status: r.statusCode, headers: r.headers, body: r.body };
-  } catch (err) {
-    return { kind: "failed", reason: classify(err as Error, signal), error: err as Error };
+  /** The attempt in flight tells how to stop it (undefined when it is over). */
+  bind(stop: ((err: Error) => void) | undefined): void {
+    this.stop = stop;
+    if (this.cancelled && stop) stop(new Error("client went away"));
+  }
+
+  cancel(): void {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    this.stop?.(new Error("client went away"));
   }
 }
 
-function classify(err: Error & { code?: string }, signal: AbortSignal): "connect" | "timeout" | "reset" | "aborted" {
-  if (signal.aborted) return "aborted";
-  const code = err.code ?? "";
-  if (code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT" || code === "UND_ERR_CONNECT_TIMEOUT")
-    return "timeout";
-  if (code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EHOSTUNREACH" || code === "UND_ERR_CONNECT")
-    return "connect";
-  return "reset";
-}
-
-/** Reads a whole (non-streaming) body; rejects on upstream failure. */
-export async function readAll(body: Dispatcher.ResponseData["body"]): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let len = 0;
-  for await (const c of body) {
-    chunks.push(c as Buffer);
-    len += (c as Buffer).length;
-  }
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, len);
-}
+export type FailureReason = "connect" | "timeout" | "reset" | "aborted";
 
 export interface StreamObserver {
   /** First body byte seen (TTFT). */
@@ -79,66 +48,221 @@ export interface StreamObserver {
   onUsage(usage: { prompt_tokens: number; completion_tokens: number }): void;
 }
 
-const DATA = Buffer.from("data: ");
-const USAGE = Buffer.from('"usage":{');
+export type RelayOutcome = "ok" | "client-gone" | "upstream-failed";
 
-/**
- * Relay an SSE body to the client with back-pressure. Resolves "ok" at the end, "client-gone" if the client left
- * (the caller aborts upstream), or "upstream-failed" after writing an error event and ending the stream.
- */
-export function relayStream(
-  body: Dispatcher.ResponseData["body"],
-  res: ServerResponse,
-  obs: StreamObserver,
-): Promise<"ok" | "client-gone" | "upstream-failed"> {
+/** An engine's answer, headers received; exactly one of `readAll`, `relay` or `dump` consumes the body. */
+export interface UpstreamResponse {
+  kind: "response";
+  status: number;
+  contentType: string | undefined;
+  /** The whole body; rejects if the engine fails (or the client goes away) before its end. */
+  readAll(): Promise<Buffer>;
+  /** Relay an SSE body to the client with back-pressure (see `relay` below). */
+  relay(res: ServerResponse, obs: StreamObserver): Promise<RelayOutcome>;
+  /** Discard the body. */
+  dump(): Promise<void>;
+}
+
+export type Attempt = UpstreamResponse | { kind: "failed"; reason: FailureReason; error: Error };
+
+const CONTENT_TYPE = "content-type";
+
+/** Response body sink: buffers until a consumer attaches, then hands chunks straight to it. */
+class Exchange implements Dispatcher.DispatchHandler {
+  private settle?: (a: Attempt) => void;
+  private chunks: Buffer[] = [];
+  private length = 0;
+  private done = false;
+  private failure?: Error;
+  private resumeFn?: () => void;
+  private abortFn?: (err: Error) => void;
+  /** Set by the consumer: receives chunks, the end, and a failure. */
+  private sink?: { data(c: Buffer): boolean; end(): void; error(e: Error): void };
+
+  constructor(
+    private readonly cancel: Cancellation,
+    settle: (a: Attempt) => void,
+  ) {
+    this.settle = settle;
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortFn = abort;
+    this.cancel.bind(abort);
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    if (statusCode < 200) return true; // 1xx: the real answer follows
+    this.resumeFn = resume;
+    let contentType: string | undefined;
+    for (let i = 0; i < rawHeaders.length; i += 2) {
+      const k = rawHeaders[i]!;
+      if (k.length === 12 && k.toString("latin1").toLowerCase() === CONTENT_TYPE) {
+        contentType = rawHeaders[i + 1]!.toString("latin1");
+        break;
+      }
+    }
+    const settle = this.settle!;
+    this.settle = undefined;
+    settle({
+      kind: "response",
+      status: statusCode,
+      contentType,
+      readAll: () => this.readAll(),
+      relay: (res, obs) => this.relay(res, obs),
+      dump: () =>
+        this.readAll().then(
+          () => undefined,
+          () => undefined,
+        ),
+    });
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.sink) return this.sink.data(chunk);
+    this.chunks.push(chunk);
+    this.length += chunk.length;
+    return true;
+  }
+
+  onComplete(): void {
+    this.done = true;
+    this.cancel.bind(undefined);
+    this.sink?.end();
+  }
+
+  onError(err: Error): void {
+    this.cancel.bind(undefined);
+    if (this.settle) {
+      const settle = this.settle;
+      this.settle = undefined;
+      settle({ kind: "failed", reason: classify(err as Error & { code?: string }, this.cancel), error: err });
+      return;
+    }
+    this.failure = err;
+    this.sink?.error(err);
+  }
+
+  private readAll(): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      const whole = () => (this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.length));
+      if (this.failure) return reject(this.failure);
+      if (this.done) return resolve(whole());
+      this.sink = {
+        data: (c) => {
+          this.chunks.push(c);
+          this.length += c.length;
+          return true;
+        },
+        end: () => resolve(whole()),
+        error: reject,
+      };
+    });
+  }
+
+  /**
+   * Resolves "ok" at the end, "client-gone" if the client left (the engine request is aborted), or
+   * "upstream-failed" after writing an error event and ending the stream.
+   */
+  private relay(res: ServerResponse, obs: StreamObserver): Promise<RelayOutcome> {
+    return new Promise((resolve) => {
+      let first = true;
+      let finished = false;
+      const finish = (r: RelayOutcome) => {
+        if (finished) return;
+        finished = true;
+        res.off("close", onClose);
+        resolve(r);
+      };
+      const onClose = () => {
+        if (!res.writableFinished) {
+          this.abortFn?.(new Error("client went away"));
+          finish("client-gone");
+        }
+      };
+      res.on("close", onClose);
+      const onDrain = () => this.resumeFn?.();
+      const data = (chunk: Buffer): boolean => {
+        if (first) {
+          first = false;
+          obs.onFirstChunk();
+        }
+        let n = 0;
+        for (let i = chunk.indexOf(DATA); i !== -1; i = chunk.indexOf(DATA, i + 6)) n++;
+        if (n > 0) obs.onEvents(n);
+        const u = chunk.indexOf(USAGE);
+        if (u !== -1) readUsage(chunk, u, obs);
+        if (res.write(chunk)) return true;
+        res.once("drain", onDrain);
+        return false;
+      };
+      const end = () => {
+        res.end();
+        finish("ok");
+      };
+      const error = (err: Error) => {
+        if (finished) return;
+        if (res.destroyed) return finish("client-gone");
+        const event = errorBody({
+          status: 502,
+          message: `upstream engine failed mid-stream: ${err.message}`,
+          code: "upstream_error",
+        });
+        res.end(`data: ${event}\n\ndata: [DONE]\n\n`);
+        finish("upstream-failed");
+      };
+      // Chunks that arrived before the relay started go first.
+      const early = this.chunks;
+      this.chunks = [];
+      this.length = 0;
+      for (const c of early) data(c);
+      if (this.failure) return error(this.failure);
+      if (this.done) return end();
+      // While those were buffered the engine's body kept flowing; later chunks pause it when the client is slow.
+      this.sink = { data, end, error };
+    });
+  }
+}
+
+/** Send the request; resolves when the engine's response headers arrive, or with the failure before them. */
+export function sendUpstream(
+  ep: Endpoint,
+  path: string,
+  headers: Record<string, string>,
+  body: Buffer,
+  cancel: Cancellation,
+  t: PhaseTimeouts,
+): Promise<Attempt> {
   return new Promise((resolve) => {
-    let first = true;
-    let done = false;
-    const finish = (r: "ok" | "client-gone" | "upstream-failed") => {
-      if (done) return;
-      done = true;
-      res.off("close", onClose);
-      resolve(r);
-    };
-    const onClose = () => {
-      if (!res.writableFinished) {
-        body.destroy();
-        finish("client-gone");
-      }
-    };
-    res.on("close", onClose);
-    body.on("data", (chunk: Buffer) => {
-      if (first) {
-        first = false;
-        obs.onFirstChunk();
-      }
-      let n = 0;
-      for (let i = chunk.indexOf(DATA); i !== -1; i = chunk.indexOf(DATA, i + 6)) n++;
-      if (n > 0) obs.onEvents(n);
-      const u = chunk.indexOf(USAGE);
-      if (u !== -1) readUsage(chunk, u, obs);
-      if (!res.write(chunk)) {
-        body.pause();
-        res.once("drain", () => body.resume());
-      }
-    });
-    body.on("end", () => {
-      res.end();
-      finish("ok");
-    });
-    body.on("error", (err: Error) => {
-      if (done) return;
-      if (res.destroyed) return finish("client-gone");
-      const event = errorBody({
-        status: 502,
-        message: `upstream engine failed mid-stream: ${err.message}`,
-        code: "upstream_error",
-      });
-      res.end(`data: ${event}\n\ndata: [DONE]\n\n`);
-      finish("upstream-failed");
-    });
+    const exchange = new Exchange(cancel, resolve);
+    if (cancel.cancelled) {
+      resolve({ kind: "failed", reason: "aborted", error: new Error("client went away") });
+      return;
+    }
+    try {
+      ep.pool.dispatch(
+        { path, method: "POST", headers, body, headersTimeout: t.firstByteMs, bodyTimeout: t.idleMs },
+        exchange,
+      );
+    } catch (err) {
+      resolve({ kind: "failed", reason: "reset", error: err as Error });
+    }
   });
 }
+
+function classify(err: Error & { code?: string }, cancel: Cancellation): FailureReason {
+  if (cancel.cancelled) return "aborted";
+  const code = err.code ?? "";
+  if (code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT" || code === "UND_ERR_CONNECT_TIMEOUT")
+    return "timeout";
+  if (code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EHOSTUNREACH" || code === "UND_ERR_CONNECT")
+    return "connect";
+  return "reset";
+}
+
+const DATA = Buffer.from("data: ");
+const USAGE = Buffer.from('"usage":{');
 
 /** Parse the SSE event containing `"usage":{` and report it (only the final chunk of a stream carries one). */
 function readUsage(chunk: Buffer, at: number, obs: StreamObserver): void {

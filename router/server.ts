@@ -13,6 +13,7 @@ import { KvBlockIndex } from "./picking/kv-index.js";
 import { pick } from "./picking/pick.js";
 import { PrefixIndex, defaultPrefixIndexOptions } from "./picking/prefix-index.js";
 import { PrefixSync } from "./picking/prefix-sync.js";
+import { createSharedScorers } from "./picking/shared-scorers.js";
 import { ProfileCatalog, StrategyError, type ProfileConfig } from "./picking/profiles.js";
 import { SelectorError } from "./picking/filters.js";
 import {
@@ -24,7 +25,8 @@ import {
 import type { PickEnv, PickRequest, Profile } from "./picking/types.js";
 import { PromptTokens, promptTextOf } from "./prompt.js";
 import { PromptCache } from "./prompt-cache.js";
-import { defaultTimeouts, readAll, relayStream, sendUpstream, type PhaseTimeouts } from "./proxy.js";
+import { StrategySelector } from "./profiles/strategy.js";
+import { Cancellation, defaultTimeouts, sendUpstream, type PhaseTimeouts } from "./proxy.js";
 import { MetricsScraper } from "./scraper.js";
 
 export interface RetryPolicy {
@@ -49,6 +51,8 @@ export interface RouterOptions {
   prefix?: Partial<PrefixScorerOptions>;
   /** Share the approximate prefix index with every router replica through Redis pub/sub. */
   prefixSync?: { redisUrl: string };
+  /** Share vtc-basic's per-user token window and power-of-two's in-flight counts between replicas through Redis. */
+  sharedPicking?: { redisUrl: string };
   /** Engine `/metrics` poll interval (ms). */
   scrapeIntervalMs?: number;
   /** Metrics older than this do not win picks (default 3 × interval, at least 200 ms). */
@@ -135,13 +139,20 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
   const kvIndex = new KvBlockIndex();
   // Long shared prompt prefixes (system prompts, earlier turns) are tokenized and hashed once, not per request.
   const promptCache = new PromptCache();
+  const shared = createSharedScorers({
+    redisUrl: options.sharedPicking?.redisUrl,
+    localInFlight: () => registry.all().map((ep) => [ep.id, ep.inFlight] as const),
+    onError: (what, err) => log.warn({ err: err.message }, `${what} sharing paused; serving with local state`),
+  });
   const catalog = new ProfileCatalog(
     prefixIndex,
     kvIndex,
     { ...defaultPrefixScorerOptions, ...options.prefix },
     options.profiles,
+    shared.scorers,
   );
   const defaultProfile = catalog.resolve(options.defaultStrategy ?? "least-request");
+  const strategies = new StrategySelector(catalog, defaultProfile, (m) => log.warn(m));
   const subscribers = new Map<string, KvEventSubscriber>();
   const registry = new EndpointRegistry(
     { connections: options.connectionsPerEndpoint ?? 256, connectTimeoutMs: timeouts.connectMs },
@@ -328,24 +339,25 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
     if (invalid) return sendError(res, invalid, baseHeaders);
     const model = body.model as string;
 
-    // Strategy: header, else the configured default.
-    let profile: Profile = defaultProfile;
-    const strategyHeader = req.headers["routing-strategy"];
-    if (typeof strategyHeader === "string" && strategyHeader !== "") {
-      try {
-        profile = catalog.resolve(strategyHeader);
-      } catch (err) {
-        if (!(err instanceof StrategyError)) throw err;
-        return sendError(
-          res,
-          badRequest(err.message, "routing-strategy", { "x-error-invalid-routing-strategy": strategyHeader }),
-          baseHeaders,
-        );
-      }
+    // Strategy: the model's locked one, else the header, else its config profile's, else the configured default.
+    const pool = registry.serving(model);
+    let profile: Profile;
+    try {
+      const choice = strategies.choose(pool, req.headers, path, body);
+      profile = choice.profile;
+      if (choice.configProfile !== undefined) baseHeaders["x-aibrix-config-profile"] = choice.configProfile;
+    } catch (err) {
+      if (!(err instanceof StrategyError)) throw err;
+      return sendError(
+        res,
+        badRequest(err.message, "routing-strategy", {
+          "x-error-invalid-routing-strategy": String(req.headers["routing-strategy"]),
+        }),
+        baseHeaders,
+      );
     }
     baseHeaders["routing-strategy"] = profile.name;
 
-    const pool = registry.serving(model);
     if (pool.length === 0) {
       if (knownModels.has(model)) {
         return sendError(
@@ -385,9 +397,13 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
     };
 
     // Admission (auth, limits, fair queue). The client going away aborts both the wait and the upstream request.
-    const abort = new AbortController();
+    // An AbortController (slow to make and to listen on) only when an admission control needs a signal.
+    const cancel = new Cancellation();
+    const admissionAbort = admission === admitAll ? undefined : new AbortController();
     const onClientClose = () => {
-      if (!res.writableFinished) abort.abort();
+      if (res.writableFinished) return;
+      cancel.cancel();
+      admissionAbort?.abort();
     };
     res.on("close", onClientClose);
     // Built only when an admission control is configured.
@@ -411,7 +427,8 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
         headers: req.headers,
       };
     };
-    const decision = admission === admitAll ? undefined : await admission.admit(admissionRequest(), abort.signal);
+    const decision =
+      admission === admitAll ? undefined : await admission.admit(admissionRequest(), admissionAbort!.signal);
     if (decision && !decision.ok) {
       const r = decision.rejection;
       return sendError(
@@ -426,7 +443,7 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
         baseHeaders,
       );
     }
-    if (abort.signal.aborted) return;
+    if (cancel.cancelled) return;
     const ticket = decision?.ticket;
     let finished = false;
     const finish = (status: number, usage?: TokenUsage) => {
@@ -478,10 +495,10 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
       }
       ep.inFlight++;
       const sent = performance.now();
-      const result = await sendUpstream(ep, path, upstreamHeaders, raw, abort.signal, timeouts);
+      const result = await sendUpstream(ep, path, upstreamHeaders, raw, cancel, timeouts);
       // Retry only when another endpoint is left to try; otherwise the engine's own answer is the best one.
       const retriable =
-        attempt < retry.maxRetries && !abort.signal.aborted && pool.some((o) => o !== ep && !exclude.has(o));
+        attempt < retry.maxRetries && !cancel.cancelled && pool.some((o) => o !== ep && !exclude.has(o));
       if (result.kind === "failed") {
         ep.inFlight--;
         if (result.reason === "aborted") {
@@ -507,11 +524,10 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
         );
       }
       const status = result.status;
-      const ctype = result.headers["content-type"];
-      const contentType = typeof ctype === "string" ? ctype : "application/json";
+      const contentType = result.contentType ?? "application/json";
       const isSse = contentType.startsWith("text/event-stream");
       if (status >= 500 && retriable && budget.take()) {
-        await result.body.dump().catch(() => undefined);
+        await result.dump();
         ep.inFlight--;
         onEndpointFailure(ep, `status ${status}`);
         lastFailure = `${ep.id} status ${status}`;
@@ -530,10 +546,10 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
       if (!isSse) {
         let buf: Buffer;
         try {
-          buf = await readAll(result.body);
+          buf = await result.readAll();
         } catch (err) {
           ep.inFlight--;
-          if (abort.signal.aborted) return finish(499);
+          if (cancel.cancelled) return finish(499);
           onEndpointFailure(ep, `body: ${(err as Error).message}`);
           lastFailure = `${ep.id} body`;
           if (retriable && budget.take()) {
@@ -567,7 +583,7 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
       // Streaming: relay chunk by chunk.
       res.writeHead(status, { ...outHeaders, "cache-control": "no-cache" });
       let usage: TokenUsage | undefined;
-      const outcome = await relayStream(result.body, res, {
+      const outcome = await result.relay(res, {
         onFirstChunk: () => metrics.upstreamTtft.observe((performance.now() - sent) / 1000, model),
         onEvents: (n) => ticket?.onCompletionTokens(n),
         onUsage: (u) => (usage = u),
@@ -577,7 +593,7 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
       else if (outcome === "upstream-failed") {
         metrics.streamErrors.inc({ model });
         onEndpointFailure(ep, "failed mid-stream");
-      } else abort.abort();
+      } else cancel.cancel();
       finish(outcome === "ok" ? status : outcome === "client-gone" ? 499 : 502, usage);
       accessLog(requestId, model, outcome === "ok" ? status : 502, ep.id, profile.name, started, attempt);
       return;
@@ -672,6 +688,7 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
       await registry.close();
       await admission.close();
       await prefixSync?.close();
+      await shared.close();
     },
   };
 }
