@@ -61,7 +61,7 @@ export function registerRouter(program: Command): void {
     .option("--log-level <level>", "pino log level", "info")
     .option(
       "--redis-url <url>",
-      "share limits, fairness counters, users and the prefix index across replicas (default: $REDIS_URL)",
+      "share limits, fairness counters, users, the prefix index, vtc-basic and power-of-two state across replicas (default: $REDIS_URL)",
     )
     .option("--redis-fail-closed", "refuse (503) instead of serving with local limits while Redis is unreachable")
     .option("--auth <mode>", "off: the user header names the tenant; keys: Authorization: Bearer <API key> required")
@@ -75,7 +75,7 @@ export function registerRouter(program: Command): void {
       const router: Router = await startRouter({
         ...options,
         admission: admitted?.admission.control,
-        ...(redisUrl ? { prefixSync: { redisUrl } } : {}),
+        ...(redisUrl ? { prefixSync: { redisUrl }, sharedPicking: { redisUrl } } : {}),
       });
       if (admitted) console.error(`aibrix-ts router: users API and admission metrics on ${admitted.adminUrl}`);
       console.error(`aibrix-ts router listening on ${router.url}`);
