@@ -27,7 +27,6 @@ export class UserTokenWindow {
   protected readonly slices = new Map<number, Map<string, number>>();
   private range: TokenRange = {};
   private rangeAt = -Infinity;
-  private rangeDirty = true;
 
   constructor(o: TokenWindowOptions = {}) {
     this.windowMs = o.windowMs ?? 300_000;
@@ -60,9 +59,13 @@ export class UserTokenWindow {
     return sum;
   }
 
-  /** Min and max user totals in the window, recomputed at most once per slice/10 (and after a charge). */
+  /**
+   * Min and max user totals in the window. A full pass over the window costs O(users × slices), so it runs at most
+   * once per slice/10; in between, charges only widen the range (a user who was the minimum and grew leaves the
+   * minimum a little low until the next pass).
+   */
   minMax(now: number): TokenRange {
-    if (!this.rangeDirty && now - this.rangeAt < this.sliceMs / 10) return this.range;
+    if (now - this.rangeAt < this.sliceMs / 10) return this.range;
     this.prune(now);
     const totals = new Map<string, number>();
     for (const users of this.slices.values()) {
@@ -77,30 +80,30 @@ export class UserTokenWindow {
     }
     this.range = { min, max };
     this.rangeAt = now;
-    this.rangeDirty = false;
     return this.range;
   }
 
   add(user: string, tokens: number, now: number): void {
     if (!(tokens > 0)) return;
-    this.bump(this.sliceOf(now), user, tokens);
-  }
-
-  protected bump(slice: number, user: string, tokens: number): void {
+    const slice = this.sliceOf(now);
     let users = this.slices.get(slice);
     if (!users) {
       users = new Map();
       this.slices.set(slice, users);
     }
     users.set(user, (users.get(user) ?? 0) + tokens);
-    this.rangeDirty = true;
+    const total = this.get(user, now);
+    const { min, max } = this.range;
+    this.range = {
+      min: min === undefined || total < min ? total : min,
+      max: max === undefined || total > max ? total : max,
+    };
   }
 
   /** Replace one slice (the merged view from other replicas). */
   protected replaceSlice(slice: number, users: Map<string, number>): void {
     if (users.size === 0) this.slices.delete(slice);
     else this.slices.set(slice, users);
-    this.rangeDirty = true;
   }
 
   protected prune(now: number): void {

@@ -73,6 +73,15 @@ describe("per-user token window", () => {
     expect(w.minMax(5000)).to.deep.equal({ min: undefined, max: undefined });
   });
 
+  it("between full passes, charges widen the range at once (a new light user lowers the minimum)", () => {
+    const w = new UserTokenWindow({ windowMs: 100_000, sliceMs: 10_000 }); // full pass at most once per second
+    w.add("a", 100, 0);
+    expect(w.minMax(0)).to.deep.equal({ min: 100, max: 100 });
+    w.add("b", 5000, 10);
+    w.add("c", 1, 20);
+    expect(w.minMax(30)).to.deep.equal({ min: 1, max: 5000 });
+  });
+
   it("rejects a bad window or slice, naming the field and the rule", () => {
     expect(() => new UserTokenWindow({ windowMs: 0 })).to.throw(TokenWindowError, /windowMs: 0 must be a positive/);
     expect(() => new UserTokenWindow({ windowMs: 1000, sliceMs: 5000 })).to.throw(
