@@ -1,7 +1,8 @@
 // Child processes for router benchmarks: simulated engines, our router, and peer routers (sglang-router,
 // vllm-router), each in its own process so the load generator never shares an event loop with what it measures.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { copyFile, mkdir, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import os, { tmpdir } from "node:os";
 import path from "node:path";
@@ -164,6 +165,32 @@ export async function startCannedEngines(model: string, count: number): Promise<
   return { procs, fleet: { proc: procs[0]!, endpoints, endpointFile } };
 }
 
+/**
+ * How our router is started: by default the build users run (`tsc -p tsconfig.build.json`, the `aibrix-ts` bin's
+ * JavaScript), compiled once per benchmark process into tmp/ (git-ignored); BENCH_ROUTER_FROM=source runs the
+ * TypeScript sources through tsx instead (its loader adds per-call work users do not have).
+ */
+let routerBuild: Promise<string[]> | undefined;
+export function routerEntry(): Promise<string[]> {
+  if (process.env.BENCH_ROUTER_FROM === "source") return Promise.resolve(["--import", "tsx", "cli/main.ts"]);
+  routerBuild ??= (async () => {
+    const out = path.join(repo, "tmp", "bench-router-dist");
+    const tsc = path.join(repo, "node_modules", "typescript", "bin", "tsc");
+    const r = spawnSync(process.execPath, [tsc, "-p", "tsconfig.build.json", "--outDir", out], {
+      cwd: repo,
+      encoding: "utf8",
+    });
+    const main = path.join(out, "cli", "main.js");
+    // tsc emits even when some file has a type error; only a missing entry point is fatal here.
+    if (!existsSync(main))
+      throw new Error(`building the router failed (tsc exit ${r.status}):\n${r.stdout}${r.stderr}`);
+    await mkdir(path.join(out, "simulator"), { recursive: true });
+    await copyFile(path.join(repo, "simulator", "profiles.json"), path.join(out, "simulator", "profiles.json"));
+    return [main];
+  })();
+  return routerBuild;
+}
+
 export async function startOurRouter(
   fleet: EngineFleet,
   model: string,
@@ -177,9 +204,7 @@ export async function startOurRouter(
     process.execPath,
     [
       ...(process.env.BENCH_ROUTER_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
-      "--import",
-      "tsx",
-      "cli/main.ts",
+      ...(await routerEntry()),
       "router",
       "--endpoints",
       fleet.endpointFile,

@@ -145,6 +145,10 @@ const bench: Benchmark = {
           engines: "2 canned-answer vLLM-shaped engines, one process each",
           peer_policy: "round_robin",
           our_strategy: "least-request",
+          our_router_build:
+            process.env.BENCH_ROUTER_FROM === "source"
+              ? "TypeScript sources through tsx"
+              : "compiled with tsc -p tsconfig.build.json (the JavaScript the aibrix-ts bin runs)",
           peer_errors: peerErrors,
           added_by_target: Object.fromEntries(
             results.filter((r) => r.target !== "direct").map((r) => [r.target, added(r)]),

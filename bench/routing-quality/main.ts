@@ -291,6 +291,10 @@ const bench: Benchmark = {
         ours: "exact-prefix+load = profile kv-prefix-load: kv-prefix:3 (engine KV events + 5 s speculative entries, same load guard as prefix-cache), least-request:1",
         prefix_cache_options: { blockSize: 16, imbalanceAbs: 16, stdDevFactor: 2 },
         sglang_policy: "cache_aware",
+        our_router_build:
+          process.env.BENCH_ROUTER_FROM === "source"
+            ? "TypeScript sources through tsx"
+            : "compiled with tsc -p tsconfig.build.json (the JavaScript the aibrix-ts bin runs)",
         peer_errors: peerErrors,
       },
       summary: {
