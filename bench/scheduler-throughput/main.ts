@@ -16,6 +16,8 @@ import type { Benchmark, BenchContext, BenchResult } from "../lib/result.js";
 
 const CLI = fileURLToPath(new URL("../../cli/main.ts", import.meta.url));
 const MODEL = "llama-70b";
+/** Extra node options for the extender process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where it spends. */
+const EXTENDER_NODE_ARGS = (process.env.BENCH_EXTENDER_NODE_ARGS ?? "").split(" ").filter(Boolean);
 
 /** L4 cannot serve the model within its SLO and A10G has no profile: the extender keeps pods to H100/A100. */
 const PROFILES = `
@@ -208,14 +210,17 @@ const benchmark: Benchmark = {
       extenderProc = spawnLogged(
         "extender",
         process.execPath,
-        ["--import", "tsx", CLI, "extender", "--host", "127.0.0.1", "--port", String(port)].concat([
-          "--kubeconfig",
-          cluster.kubeconfig,
-          "--profiles",
-          profiles,
-          "--log-level",
-          "warn",
-        ]),
+        [
+          ...EXTENDER_NODE_ARGS,
+          "--import",
+          "tsx",
+          CLI,
+          "extender",
+          "--host",
+          "127.0.0.1",
+          "--port",
+          String(port),
+        ].concat(["--kubeconfig", cluster.kubeconfig, "--profiles", profiles, "--log-level", "warn"]),
         join(dir, "logs", "extender.log"),
       );
       // Recorded with the cluster's processes, so a stop (or this process exiting) ends it too.
