@@ -49,16 +49,26 @@ export class KvBlockIndex {
     this.byEndpoint.delete(id);
   }
 
-  /** Leading blocks of `hashes` each endpoint in `ids` holds. */
+  /** Leading blocks of `hashes` each endpoint in `ids` holds (endpoints holding none are absent). */
   matchDepths(hashes: readonly bigint[], ids: readonly string[]): Map<string, number> {
     const depths = new Map<string, number>();
-    let alive: string[] = [...ids];
-    for (let i = 0; i < hashes.length && alive.length > 0; i++) {
+    // Endpoints still holding every block so far, compacted in place; an endpoint's depth is recorded once, when
+    // it drops out or at the end (no per-block allocation: prompts run to hundreds of blocks).
+    const alive = ids.slice();
+    let n = alive.length;
+    let i = 0;
+    for (; i < hashes.length && n > 0; i++) {
       const s = this.holders.get(hashes[i]!);
       if (!s) break;
-      alive = alive.filter((id) => s.has(id));
-      for (const id of alive) depths.set(id, i + 1);
+      let k = 0;
+      for (let j = 0; j < n; j++) {
+        const id = alive[j]!;
+        if (s.has(id)) alive[k++] = id;
+        else if (i > 0) depths.set(id, i);
+      }
+      n = k;
     }
+    for (let j = 0; j < n; j++) if (i > 0) depths.set(alive[j]!, i);
     return depths;
   }
 

@@ -25,20 +25,23 @@ export class PrefixIndex {
     const depths = new Map<string, number>();
     const table = this.models.get(model);
     if (!table || hashes.length === 0) return depths;
-    let alive: string[] = [...ids];
-    for (let i = 0; i < hashes.length && alive.length > 0; i++) {
+    // Same walk as KvBlockIndex.matchDepths: compact the survivors in place, record a depth when an id drops out.
+    const alive = ids.slice();
+    let n = alive.length;
+    let i = 0;
+    for (; i < hashes.length && n > 0; i++) {
       const holders = table.get(hashes[i]!);
       if (!holders) break;
-      const next: string[] = [];
-      for (const id of alive) {
+      let k = 0;
+      for (let j = 0; j < n; j++) {
+        const id = alive[j]!;
         const t = holders.get(id);
-        if (t !== undefined && now - t <= this.opts.ttlMs) {
-          next.push(id);
-          depths.set(id, i + 1);
-        }
+        if (t !== undefined && now - t <= this.opts.ttlMs) alive[k++] = id;
+        else if (i > 0) depths.set(id, i);
       }
-      alive = next;
+      n = k;
     }
+    for (let j = 0; j < n; j++) if (i > 0) depths.set(alive[j]!, i);
     return depths;
   }
 
