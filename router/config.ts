@@ -35,7 +35,7 @@ const NUMERIC_GROUPS: Record<string, string[]> = {
   timeouts: ["connectMs", "firstByteMs", "idleMs"],
   retry: ["maxRetries", "budgetRatio", "minPerSecond"],
   ejection: ["consecutiveFailures", "baseCooldownMs", "maxCooldownMs"],
-  prefix: ["blockSize", "imbalanceAbs", "stdDevFactor"],
+  prefix: ["blockSize", "imbalanceAbs", "imbalanceRel", "stdDevFactor"],
 };
 const TOP_NUMBERS = ["scrapeIntervalMs", "staleAfterMs", "maxBodyBytes"];
 

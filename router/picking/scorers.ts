@@ -177,8 +177,14 @@ export const sessionAffinity: Scorer = {
 
 export interface PrefixScorerOptions {
   blockSize: number;
-  /** Skip prefix affinity when max − min in-flight across candidates exceeds this. */
+  /** Skip prefix affinity when max − min in-flight across candidates exceeds this (and `imbalanceRel` holds). */
   imbalanceAbs: number;
+  /**
+   * ...and the busiest candidate has more than this many times the in-flight requests of the idlest (1 = any
+   * gap over `imbalanceAbs` counts). Under heavy load a fixed gap is a small difference; sglang-router's
+   * cache-aware policy uses both conditions (64 and 1.5 by default).
+   */
+  imbalanceRel?: number;
   /** Endpoints with in-flight above mean + k·σ get no prefix credit. */
   stdDevFactor: number;
 }
@@ -195,7 +201,7 @@ function loadBound(cands: readonly Endpoint[], o: PrefixScorerOptions): number |
     max = Math.max(max, c.inFlight);
     sum += c.inFlight;
   }
-  if (max - min > o.imbalanceAbs) return undefined;
+  if (max - min > o.imbalanceAbs && max > (o.imbalanceRel ?? 1) * min) return undefined;
   const mean = sum / cands.length;
   let v = 0;
   for (const c of cands) v += (c.inFlight - mean) ** 2;

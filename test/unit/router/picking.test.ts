@@ -166,6 +166,28 @@ describe("endpoint picking", () => {
     expect(next).to.not.equal(first);
   });
 
+  it("with imbalanceRel, affinity yields only when the gap is large in both absolute and relative terms", () => {
+    const rel = new ProfileCatalog(new PrefixIndex(), new KvBlockIndex(), {
+      blockSize: 4,
+      imbalanceAbs: 8,
+      imbalanceRel: 1.5,
+      stdDevFactor: 3,
+    });
+    const profile = rel.resolve("prefix-cache");
+    const [a, b, c] = [ep(1), ep(2), ep(3)];
+    const long = "a tenant system prompt long enough to fill several blocks of tokens ".repeat(4);
+    const warm = pick(profile, request(long + "q0"), [a, b, c], env()).endpoint!;
+    const others = [a, b, c].filter((x) => x !== warm);
+    // Gap 10 > 8 but 30 ≤ 1.5 × 20: a busy fleet, not an imbalanced one: stay with the warm engine.
+    warm.inFlight = 30;
+    for (const o of others) o.inFlight = 20;
+    expect(pick(profile, request(long + "q1"), [a, b, c], env()).endpoint).to.equal(warm);
+    // Gap 10 > 8 and 12 > 1.5 × 2: imbalanced, balance wins.
+    warm.inFlight = 12;
+    for (const o of others) o.inFlight = 2;
+    expect(pick(profile, request(long + "q2"), [a, b, c], env()).endpoint).to.not.equal(warm);
+  });
+
   it("kv-prefix follows the engines' reported blocks exactly", () => {
     const a = ep(1);
     const b = ep(2);
