@@ -2,7 +2,17 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", "coverage/**", "bench/results/**", "charts/**", "test/cluster/go/**"] },
+  {
+    ignores: [
+      "dist/**",
+      "tmp/**",
+      "node_modules/**",
+      "coverage/**",
+      "bench/results/**",
+      "charts/**",
+      "test/cluster/go/**",
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
