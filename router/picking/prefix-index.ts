@@ -12,6 +12,8 @@ export const defaultPrefixIndexOptions: PrefixIndexOptions = { maxBlocks: 200_00
 export class PrefixIndex {
   /** model → (hash → (endpoint id → last access ms)); Map order is LRU order. */
   private models = new Map<string, Map<bigint, Map<string, number>>>();
+  /** endpoint id → (hash, id) entries it holds, live or expired but not yet swept. */
+  private held = new Map<string, number>();
   /** Told about every insert (e.g. to replicate it to other router replicas); must not throw. */
   onInsert?: (model: string, hashes: readonly bigint[], id: string, now: number) => void;
 
@@ -49,15 +51,19 @@ export class PrefixIndex {
   insert(model: string, hashes: readonly bigint[], id: string, now: number): void {
     let table = this.models.get(model);
     if (!table) this.models.set(model, (table = new Map()));
+    let added = 0;
     for (const h of hashes) {
       let holders = table.get(h);
       if (holders) table.delete(h);
       else holders = new Map();
+      if (!holders.has(id)) added++;
       holders.set(id, now);
       table.set(h, holders);
     }
+    if (added > 0) this.held.set(id, (this.held.get(id) ?? 0) + added);
     while (table.size > this.opts.maxBlocks) {
-      const oldest = table.keys().next().value as bigint;
+      const [oldest, holders] = table.entries().next().value as [bigint, Map<string, number>];
+      for (const holder of holders.keys()) this.release(holder, 1);
       table.delete(oldest);
     }
     this.onInsert?.(model, hashes, id, now);
@@ -67,7 +73,12 @@ export class PrefixIndex {
   sweep(now: number): void {
     for (const table of this.models.values()) {
       for (const [h, holders] of table) {
-        for (const [id, t] of holders) if (now - t > this.opts.ttlMs) holders.delete(id);
+        for (const [id, t] of holders) {
+          if (now - t > this.opts.ttlMs) {
+            holders.delete(id);
+            this.release(id, 1);
+          }
+        }
         if (holders.size === 0) table.delete(h);
       }
     }
@@ -76,6 +87,18 @@ export class PrefixIndex {
   /** Forget an endpoint (it left the fleet). */
   forget(id: string): void {
     for (const table of this.models.values()) for (const holders of table.values()) holders.delete(id);
+    this.held.delete(id);
+  }
+
+  /** Blocks `id` holds over all models (expired ones count until the next sweep). */
+  blocksOf(id: string): number {
+    return this.held.get(id) ?? 0;
+  }
+
+  private release(id: string, n: number): void {
+    const left = (this.held.get(id) ?? 0) - n;
+    if (left > 0) this.held.set(id, left);
+    else this.held.delete(id);
   }
 
   size(model: string): number {

@@ -248,6 +248,9 @@ export function prefixCacheScorer(index: PrefixIndex, o: PrefixScorerOptions = d
   };
 }
 
+/** Most credit (of 1, a full prefix match) for holding the fewest blocks when no endpoint holds the prefix. */
+const NEW_PREFIX_CREDIT = 0.5;
+
 /**
  * Exact prefix affinity from the engines' KV events (same block hashes as the engine), with the load guard.
  * Routing decisions are also remembered for a few seconds (speculative entries): the engine reports blocks only
@@ -259,6 +262,7 @@ export function kvPrefixScorer(
   speculative = new PrefixIndex({ maxBlocks: 100_000, ttlMs: 5000 }),
 ): Scorer {
   const blockSizeOf = (cands: readonly Endpoint[]) => cands[0]?.metrics.blockSize ?? o.blockSize;
+  let lastSweep = 0;
   return {
     name: "kv-prefix",
     prescaled: true,
@@ -276,7 +280,22 @@ export function kvPrefixScorer(
       for (const [id, d] of speculative.matchDepths(req.model, hashes, ids, env.now)) {
         if (d > (depths.get(id) ?? 0)) depths.set(id, d);
       }
-      fillFromDepths(cands, out, depths, hashes.length, bound);
+      if (depths.size > 0) return fillFromDepths(cands, out, depths, hashes.length, bound);
+      // A prefix no endpoint holds: lean toward the endpoint holding the fewest blocks (engine-reported plus
+      // just-routed), so distinct prefixes (tenants' system prompts) spread evenly instead of following whichever
+      // endpoint had the fewest requests in flight at the instant each one first arrived.
+      if (env.now - lastSweep > 1000) {
+        speculative.sweep(env.now);
+        lastSweep = env.now;
+      }
+      let most = 0;
+      for (let i = 0; i < cands.length; i++) {
+        out[i] = index.blocks(ids[i]!) + speculative.blocksOf(ids[i]!);
+        if (out[i]! > most) most = out[i]!;
+      }
+      for (let i = 0; i < cands.length; i++) {
+        out[i] = most === 0 || cands[i]!.inFlight > bound ? 0 : (NEW_PREFIX_CREDIT * (most - out[i]!)) / most;
+      }
     },
     onPicked(req, ep, env) {
       const hashes = req.hashes(blockSizeOf([ep]));

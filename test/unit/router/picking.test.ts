@@ -200,6 +200,19 @@ describe("endpoint picking", () => {
     expect([...winners(catalog, "kv-prefix", [a, b], 50, req).keys()]).to.deep.equal([b.id]);
   });
 
+  it("kv-prefix places a prefix no engine holds on the engine holding the fewest blocks", () => {
+    const a = ep(1);
+    const b = ep(2);
+    const c = ep(3);
+    const blocks = (n: number) => Array.from({ length: n }, (_, i) => BigInt(1000 + i));
+    kv.apply(a.id, { ts: 0, events: [{ type: "BlockStored", hashes: blocks(40), tokenIds: [], blockSize: 4 }] });
+    kv.apply(c.id, { ts: 0, events: [{ type: "BlockStored", hashes: blocks(20), tokenIds: [], blockSize: 4 }] });
+    const req = request("a brand new tenant prompt that no engine has seen before, long enough for blocks");
+    expect([...winners(catalog, "kv-prefix", [a, b, c], 1, req).keys()]).to.deep.equal([b.id]);
+    // That decision is remembered: the same prefix follows it.
+    expect([...winners(catalog, "kv-prefix", [a, b, c], 20, req).keys()]).to.deep.equal([b.id]);
+  });
+
   it("session-affinity honours x-session-id, then rendezvous-hashes x-aibrix-session-key", () => {
     const cands = [ep(1), ep(2), ep(3)];
     const sid = encodeSessionId(cands[2]!.id);
