@@ -2,7 +2,7 @@
 import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { machineFacts, writeResult, type Benchmark, type BenchResult } from "./lib/result.js";
+import { cpuReferenceMs, machineFacts, writeResult, type Benchmark, type BenchResult } from "./lib/result.js";
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 
@@ -29,8 +29,11 @@ async function main(): Promise<void> {
   const mod = (await import(pathToFileURL(path.join(benchDir, name, "main.ts")).href)) as { default: Benchmark };
   const started = Date.now();
   const progress = (m: string) => console.error(`[${name} +${((Date.now() - started) / 1000).toFixed(1)}s] ${m}`);
+  const referenceBefore = cpuReferenceMs();
+  progress(`machine speed reference: ${referenceBefore} ms (lower is faster)`);
   const body = await mod.default.run({ quick, progress });
-  const result: BenchResult = { name, date: new Date().toISOString(), machine: machineFacts(), ...body };
+  const reference: [number, number] = [referenceBefore, cpuReferenceMs()];
+  const result: BenchResult = { name, date: new Date().toISOString(), machine: machineFacts(reference), ...body };
   const files = await writeResult(result, mod.default.plot(result));
   console.log(JSON.stringify(result.summary, null, 2));
   console.error(`wrote ${files.join(", ")}`);

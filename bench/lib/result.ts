@@ -11,7 +11,17 @@ export const RESULTS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)
 export interface BenchResult {
   name: string;
   date: string;
-  machine: { cpus: number; cpuModel: string; node: string; platform: string };
+  machine: {
+    cpus: number;
+    cpuModel: string;
+    node: string;
+    platform: string;
+    /**
+     * Milliseconds a fixed single-threaded workload (`cpuReferenceMs()`) took just before and just after the run: the
+     * same code, so the ratio to another file's figure says how much faster or slower the machine itself was.
+     */
+    cpuReferenceMs?: [number, number];
+  };
   params: Record<string, unknown>;
   summary: Record<string, number>;
   series: Record<string, unknown>;
@@ -31,14 +41,39 @@ export interface Benchmark {
   plot(result: BenchResult): TopLevelSpec;
 }
 
-export function machineFacts(): BenchResult["machine"] {
+export function machineFacts(cpuReferenceMs?: [number, number]): BenchResult["machine"] {
   const cpus = os.cpus();
   return {
     cpus: cpus.length,
     cpuModel: cpus[0]?.model ?? "unknown",
     node: process.version,
     platform: process.platform,
+    ...(cpuReferenceMs ? { cpuReferenceMs } : {}),
   };
+}
+
+/**
+ * A fixed workload of the kind the services here do (JSON decoding, string building, integer hashing), timed as the
+ * median of nine rounds. A shared machine's speed drifts by tens of percent from hour to hour; recording this beside
+ * each result lets figures from different days be compared.
+ */
+export function cpuReferenceMs(): number {
+  const doc = JSON.stringify(Array.from({ length: 5000 }, (_, i) => ({ name: `node-${i}`, gpus: i % 8 })));
+  const rounds: number[] = [];
+  let sink = 0;
+  for (let r = 0; r < 9; r++) {
+    const t0 = performance.now();
+    for (let k = 0; k < 10; k++) {
+      const nodes = JSON.parse(doc) as { name: string; gpus: number }[];
+      let out = "";
+      for (const n of nodes) out += n.name + ":" + n.gpus + ",";
+      for (let i = 0; i < out.length; i++) sink = Math.imul(sink ^ out.charCodeAt(i), 16777619);
+    }
+    rounds.push(performance.now() - t0);
+  }
+  if (sink === 0.5) console.log(sink); // keeps the loop from being optimised away
+  rounds.sort((a, b) => a - b);
+  return Math.round(rounds[4]! * 10) / 10;
 }
 
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
