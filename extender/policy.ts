@@ -140,7 +140,7 @@ class TypeJudge {
     if (facts.maxThroughput <= 0) {
       return fail(
         "slo_infeasible",
-        `GPU type ${gpuType} cannot serve model ${model} within its SLO (profiled throughput is 0 in every bucket)`,
+        `GPU type ${gpuType} cannot serve model ${model} within its SLO (profiled throughput 0)`,
         gpuType,
       );
     }
