@@ -98,25 +98,30 @@ export const leastLatency: Scorer = {
   },
 };
 
+/** Power of two choices over a count: two distinct random candidates, the lower count wins (ties to the first). */
+export function powerOfTwoBy(name: string, count: (ep: Endpoint) => number): Scorer {
+  return {
+    name,
+    prescaled: true,
+    score(_req, cands, out) {
+      out.fill(0, 0, cands.length);
+      if (cands.length === 1) {
+        out[0] = 1;
+        return;
+      }
+      const a = Math.floor(Math.random() * cands.length);
+      let b = Math.floor(Math.random() * (cands.length - 1));
+      if (b >= a) b++;
+      const ca = count(cands[a]!);
+      const cb = count(cands[b]!);
+      out[a] = ca <= cb ? 1 : 0.5;
+      out[b] = ca <= cb ? 0.5 : 1;
+    },
+  };
+}
+
 /** Two random candidates; the one with fewer in-flight requests wins (local counts). */
-export const powerOfTwo: Scorer = {
-  name: "power-of-two",
-  prescaled: true,
-  score(_req, cands, out) {
-    out.fill(0, 0, cands.length);
-    if (cands.length === 1) {
-      out[0] = 1;
-      return;
-    }
-    const a = Math.floor(Math.random() * cands.length);
-    let b = Math.floor(Math.random() * (cands.length - 1));
-    if (b >= a) b++;
-    const ia = cands[a]!.inFlight;
-    const ib = cands[b]!.inFlight;
-    out[a] = ia <= ib ? 1 : 0.5;
-    out[b] = ia <= ib ? 0.5 : 1;
-  },
-};
+export const powerOfTwo: Scorer = powerOfTwoBy("power-of-two", (ep) => ep.inFlight);
 
 const FNV_OFFSET = 0xcbf29ce484222325n;
 const FNV_PRIME = 0x100000001b3n;

@@ -4,7 +4,7 @@
 // synchronously; a replica that stops writing drops out of the sum after `staleMs`.
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
-import type { Endpoint } from "../endpoints.js";
+import { powerOfTwoBy } from "./scorers.js";
 import type { Scorer } from "./types.js";
 
 export interface SharedInFlightOptions {
@@ -140,28 +140,6 @@ function parseCounts(text: string): ReplicaCounts | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Power of two choices over a count: two distinct random candidates, the lower count wins (ties to the first). */
-export function powerOfTwoBy(name: string, count: (ep: Endpoint) => number): Scorer {
-  return {
-    name,
-    prescaled: true,
-    score(_req, cands, out) {
-      out.fill(0, 0, cands.length);
-      if (cands.length === 1) {
-        out[0] = 1;
-        return;
-      }
-      const a = Math.floor(Math.random() * cands.length);
-      let b = Math.floor(Math.random() * (cands.length - 1));
-      if (b >= a) b++;
-      const ca = count(cands[a]!);
-      const cb = count(cands[b]!);
-      out[a] = ca <= cb ? 1 : 0.5;
-      out[b] = ca <= cb ? 0.5 : 1;
-    },
-  };
 }
 
 /** power-of-two over the in-flight requests of every replica: own (live) + others' (last sync). */

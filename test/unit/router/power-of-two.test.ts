@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { Endpoint } from "../../../router/endpoints.js";
-import { powerOfTwoBy } from "../../../router/picking/shared-inflight.js";
+import { powerOfTwoBy } from "../../../router/picking/scorers.js";
 
 describe("power-of-two over a shared count", () => {
   const made: Endpoint[] = [];
