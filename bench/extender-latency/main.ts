@@ -8,7 +8,7 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import type { TopLevelSpec } from "vega-lite";
-import type { ExtenderFilterResult } from "../../extender/wire.js";
+import type { ExtenderFilterResult, PodObject } from "../../extender/wire.js";
 import type { Benchmark, BenchResult } from "../lib/result.js";
 import { benchPod, buildFleet, TYPES } from "./fleet.js";
 
@@ -101,6 +101,8 @@ const round = (x: number) => Math.round(x * 1000) / 1000;
 interface Cell {
   nodes: number;
   mode: "names" | "full";
+  /** 1-based; names-only cells are measured in several rounds, interleaved with nothing else. */
+  round: number;
   iterations: number;
   requestBytes: number;
   /** Nodes that passed the filter: what prioritize is sent. */
@@ -118,26 +120,43 @@ interface Cell {
   server_cpu_ms_per_cycle: number;
 }
 
+/**
+ * The two filter bodies, encoded. The fleet they are built from is left behind as garbage: the client is the
+ * measuring instrument, and a heap holding thousands of Node objects would add its own GC pauses to the tail.
+ */
+function requestBodies(n: number, now: number, pod: PodObject): { names: Buffer; full: Buffer } {
+  const { nodes } = buildFleet(n, now);
+  const names = nodes.map((x) => x.metadata!.name!);
+  return {
+    names: Buffer.from(JSON.stringify({ Pod: pod, Nodes: null, NodeNames: names })),
+    full: Buffer.from(JSON.stringify({ Pod: pod, Nodes: { metadata: {}, items: nodes }, NodeNames: null })),
+  };
+}
+
+/** Of a cell's rounds, the one with the median p99 (the lower middle one for an even count). */
+function medianRound(cells: readonly Cell[], nodes: number, mode: Cell["mode"]): Cell {
+  const all = cells.filter((c) => c.nodes === nodes && c.mode === mode).sort((a, b) => a.p99_ms - b.p99_ms);
+  return all[Math.floor((all.length - 1) / 2)]!;
+}
+
 const benchmark: Benchmark = {
   async run(ctx) {
     prioritize(process.pid);
     const sizes = [1000, 5000];
     const iterations = { names: ctx.quick ? 150 : 1000, full: ctx.quick ? 10 : 60 };
     const warmup = { names: 30, full: 3 };
+    // This machine's speed drifts within minutes: names-only cells (the targets) are measured in rounds and the
+    // summary takes the round with the median p99.
+    const rounds = { names: ctx.quick ? 1 : 3, full: 1 };
     const now = Date.now();
     const loadAtStart = os.loadavg().map(round);
     const cells: Cell[] = [];
     for (const n of sizes) {
       ctx.progress(`starting the extender with a ${n}-node fleet`);
       const ext = await startExtenderProcess(n, now);
-      const { nodes } = buildFleet(n, now);
       const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
       const pod = benchPod();
-      const names = nodes.map((x) => x.metadata!.name!);
-      const bodies = {
-        names: Buffer.from(JSON.stringify({ Pod: pod, Nodes: null, NodeNames: names })),
-        full: Buffer.from(JSON.stringify({ Pod: pod, Nodes: { metadata: {}, items: nodes }, NodeNames: null })),
-      };
+      const bodies = requestBodies(n, now, pod);
       const base = `http://127.0.0.1:${ext.port}/scheduler`;
       for (const mode of ["names", "full"] as const) {
         const body = bodies[mode];
@@ -150,60 +169,65 @@ const benchmark: Benchmark = {
           ),
         );
         const feasible = filtered.NodeNames?.length ?? filtered.Nodes?.items.length ?? 0;
-        const cycle: number[] = [];
-        const filt: number[] = [];
-        const prio: number[] = [];
-        for (let i = 0; i < warmup[mode] + iterations[mode]; i++) {
-          if (i === warmup[mode]) await fetchText(`http://127.0.0.1:${ext.controlPort}/reset`);
-          const t0 = process.hrtime.bigint();
-          await post(agent, ext.port, "/scheduler/filter", body);
-          const t1 = process.hrtime.bigint();
-          await post(agent, ext.port, "/scheduler/prioritize", prioBody);
-          const t2 = process.hrtime.bigint();
-          if (i < warmup[mode]) continue;
-          filt.push(Number(t1 - t0) / 1e6);
-          prio.push(Number(t2 - t1) / 1e6);
-          cycle.push(Number(t2 - t0) / 1e6);
+        for (let pass = 1; pass <= rounds[mode]; pass++) {
+          const cycle: number[] = [];
+          const filt: number[] = [];
+          const prio: number[] = [];
+          for (let i = 0; i < warmup[mode] + iterations[mode]; i++) {
+            if (i === warmup[mode]) await fetchText(`http://127.0.0.1:${ext.controlPort}/reset`);
+            const t0 = process.hrtime.bigint();
+            await post(agent, ext.port, "/scheduler/filter", body);
+            const t1 = process.hrtime.bigint();
+            await post(agent, ext.port, "/scheduler/prioritize", prioBody);
+            const t2 = process.hrtime.bigint();
+            if (i < warmup[mode]) continue;
+            filt.push(Number(t1 - t0) / 1e6);
+            prio.push(Number(t2 - t1) / 1e6);
+            cycle.push(Number(t2 - t0) / 1e6);
+          }
+          const stats = JSON.parse(await fetchText(`http://127.0.0.1:${ext.controlPort}/stats`)) as {
+            times: number[];
+            cpuMs: number;
+          };
+          const server: number[] = [];
+          for (let i = 0; i + 1 < stats.times.length; i += 2) server.push(stats.times[i]! + stats.times[i + 1]!);
+          sortNum(server);
+          const s = sortNum([...cycle]);
+          const cell: Cell = {
+            nodes: n,
+            mode,
+            round: pass,
+            iterations: iterations[mode],
+            requestBytes: body.length,
+            feasibleNodes: feasible,
+            p50_ms: round(quantile(s, 0.5)),
+            p90_ms: round(quantile(s, 0.9)),
+            p99_ms: round(quantile(s, 0.99)),
+            max_ms: round(s[s.length - 1]!),
+            filter_p99_ms: round(quantile(sortNum(filt), 0.99)),
+            prioritize_p99_ms: round(quantile(sortNum(prio), 0.99)),
+            server_p50_ms: round(quantile(server, 0.5)),
+            server_p99_ms: round(quantile(server, 0.99)),
+            server_cpu_ms_per_cycle: round(stats.cpuMs / iterations[mode]),
+          };
+          cells.push(cell);
+          ctx.progress(
+            `${n} nodes, ${mode}, round ${pass}/${rounds[mode]}: p50 ${cell.p50_ms} ms, p99 ${cell.p99_ms} ms; ` +
+              `extender p50 ${cell.server_p50_ms} ms, p99 ${cell.server_p99_ms} ms, ` +
+              `CPU ${cell.server_cpu_ms_per_cycle} ms/cycle (${body.length} request bytes)`,
+          );
         }
-        const stats = JSON.parse(await fetchText(`http://127.0.0.1:${ext.controlPort}/stats`)) as {
-          times: number[];
-          cpuMs: number;
-        };
-        const server: number[] = [];
-        for (let i = 0; i + 1 < stats.times.length; i += 2) server.push(stats.times[i]! + stats.times[i + 1]!);
-        sortNum(server);
-        const s = sortNum([...cycle]);
-        const cell: Cell = {
-          nodes: n,
-          mode,
-          iterations: iterations[mode],
-          requestBytes: body.length,
-          feasibleNodes: feasible,
-          p50_ms: round(quantile(s, 0.5)),
-          p90_ms: round(quantile(s, 0.9)),
-          p99_ms: round(quantile(s, 0.99)),
-          max_ms: round(s[s.length - 1]!),
-          filter_p99_ms: round(quantile(sortNum(filt), 0.99)),
-          prioritize_p99_ms: round(quantile(sortNum(prio), 0.99)),
-          server_p50_ms: round(quantile(server, 0.5)),
-          server_p99_ms: round(quantile(server, 0.99)),
-          server_cpu_ms_per_cycle: round(stats.cpuMs / iterations[mode]),
-        };
-        cells.push(cell);
-        ctx.progress(
-          `${n} nodes, ${mode}: p50 ${cell.p50_ms} ms, p99 ${cell.p99_ms} ms; extender p50 ${cell.server_p50_ms} ms, ` +
-            `p99 ${cell.server_p99_ms} ms, CPU ${cell.server_cpu_ms_per_cycle} ms/cycle (${body.length} request bytes)`,
-        );
       }
       agent.destroy();
       await stopProcess(ext.child);
     }
-    const cell = (n: number, mode: "names" | "full") => cells.find((c) => c.nodes === n && c.mode === mode)!;
+    const cell = (n: number, mode: "names" | "full") => medianRound(cells, n, mode);
     return {
       params: {
         sizes,
         iterations,
         warmup,
+        rounds,
         gpuTypes: TYPES.map((t) => `${t.product} x${t.gpus}`),
         pod: "llama-8b, 2 GPUs, deployment with a recommended mix",
         measured:
@@ -232,14 +256,17 @@ const benchmark: Benchmark = {
   },
 
   plot(result: BenchResult): TopLevelSpec {
-    const cells = (result.series as { cells: Cell[] }).cells;
+    const all = (result.series as { cells: Cell[] }).cells;
+    const sizes = [...new Set(all.map((c) => c.nodes))];
+    const cells = sizes.flatMap((n) => (["names", "full"] as const).map((mode) => medianRound(all, n, mode)));
     const rows = cells.flatMap((c) => [
       { nodes: `${c.nodes} nodes`, mode: c.mode === "names" ? "names-only" : "full Nodes", stat: "p50", ms: c.p50_ms },
       { nodes: `${c.nodes} nodes`, mode: c.mode === "names" ? "names-only" : "full Nodes", stat: "p99", ms: c.p99_ms },
     ]);
     return {
       $schema: "https://vega.github.io/schema/vega-lite/v5.json",
-      title: "Extender filter + prioritize latency (ms, log scale; target p99 <= 5 ms names-only at 5000 nodes)",
+      title:
+        "Extender filter + prioritize latency (ms, log scale, median round; target p99 <= 5 ms names-only at 5000 nodes)",
       data: { values: rows },
       mark: "bar",
       encoding: {
