@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { startExtender, type ObjectRef } from "../extender/server.js";
 import type { PlacementWeights } from "../extender/policy.js";
 import { closeOnSignal } from "./shutdown.js";
+import { wholeNumberFlag } from "./flags.js";
 
 interface ExtenderFlags {
   host: string;
@@ -22,12 +23,6 @@ interface ExtenderFlags {
   requireProfile: boolean;
   weights: string;
   logLevel: string;
-}
-
-function wholeNumber(flag: string, value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`--${flag} ${JSON.stringify(value)} must be a whole number`);
-  return n;
 }
 
 function objectRef(flag: string, value: string | undefined): ObjectRef | undefined {
@@ -80,7 +75,7 @@ export function registerExtender(program: Command): void {
       if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey)) throw new Error("--tls-cert and --tls-key go together");
       const server = await startExtender({
         host: flags.host,
-        port: wholeNumber("port", flags.port),
+        port: wholeNumberFlag("port", flags.port),
         prefix: flags.prefix,
         ...(flags.tlsCert && flags.tlsKey ? { tls: { certFile: flags.tlsCert, keyFile: flags.tlsKey } } : {}),
         kubeconfig: flags.cluster ? flags.kubeconfig : false,
@@ -91,7 +86,7 @@ export function registerExtender(program: Command): void {
         policy: {
           gpuResource: flags.gpuResource,
           gpuTypeLabel: flags.gpuTypeLabel,
-          staleAfterMs: wholeNumber("stale-after", flags.staleAfter) * 1000,
+          staleAfterMs: wholeNumberFlag("stale-after", flags.staleAfter) * 1000,
           requireDiagnostics: flags.requireDiagnostics,
           requireProfile: flags.requireProfile,
           weights: { cost: 1, deficit: 1, packing: 1, ...parseWeights(flags.weights) },

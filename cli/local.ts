@@ -5,6 +5,7 @@ import { StaticDiscovery, toEndpointSpec } from "../router/discovery/static.js";
 import { startRouter, type Router } from "../router/server.js";
 import { endpointEntry, startSimulator } from "../simulator/index.js";
 import { closeOnSignal } from "./shutdown.js";
+import { portFlag } from "./flags.js";
 
 export interface LocalFleetOptions {
   host?: string;
@@ -87,9 +88,8 @@ export function registerLocal(program: Command): void {
     .option("--strategy <expr>", "default routing strategy", "prefix-cache:3,least-request:2")
     .option("--log-level <level>", "pino log level", "warn")
     .action(async (o: { port: string; speedup: string; strategy: string; logLevel: string }) => {
-      const port = Number(o.port);
+      const port = portFlag("port", o.port);
       const speedup = Number(o.speedup);
-      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port ${o.port}: must be 0..65535`);
       if (!(speedup > 0)) throw new Error(`--speedup ${o.speedup}: must be a number > 0`);
       const fleet = await startLocalFleet({ port, speedup, strategy: o.strategy, logLevel: o.logLevel });
       console.log(`aibrix-ts router: ${fleet.router.url}  (OpenAI-compatible; strategy ${o.strategy})`);

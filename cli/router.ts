@@ -7,6 +7,7 @@ import type { Discovery } from "../router/discovery/types.js";
 import { startRouter, type Router, type RouterOptions } from "../router/server.js";
 import { admissionFromFlags, type AdmissionFlags } from "../router/admission-control/from-flags.js";
 import { closeOnSignal } from "./shutdown.js";
+import { portFlag } from "./flags.js";
 
 export interface RouterCommandOptions {
   endpoints?: string;
@@ -26,10 +27,7 @@ export async function routerOptionsFromFlags(o: RouterCommandOptions): Promise<R
     throw new Error("--endpoints <file.yaml> or --kubernetes is required: say where the engines are");
   }
   if (o.endpoints && o.kubernetes) throw new Error("--endpoints and --kubernetes are exclusive: pick one source");
-  const port = Number(o.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new Error(`--port ${o.port}: must be an integer from 0 to 65535`);
-  }
+  const port = portFlag("port", o.port);
   const file = o.config ? await loadRouterConfig(o.config) : {};
   const discovery: Discovery = o.endpoints
     ? new FileDiscovery(o.endpoints, (err) =>

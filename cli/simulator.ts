@@ -3,14 +3,7 @@ import { writeFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { profiles, startSimulatorFleet, DEFAULT_PROFILE } from "../simulator/index.js";
 import { closeOnSignal } from "./shutdown.js";
-
-function int(field: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`--${field}: "${v}" must be a non-negative integer`);
-    return n;
-  };
-}
+import { wholeNumberOption } from "./flags.js";
 
 function positive(field: string) {
   return (v: string): number => {
@@ -36,23 +29,27 @@ export function registerSimulator(program: Command): void {
     .requiredOption("--model <name>", "served model name")
     .option("--profile <name>", `engine profile (${[...profiles().keys()].join(", ")})`, DEFAULT_PROFILE)
     .option("--host <addr>", "listen address", "127.0.0.1")
-    .option("--port <n>", "listen port (0 = free port)", int("port"), 0)
-    .option("--replicas <n>", "number of engines", int("replicas"), 1)
+    .option("--port <n>", "listen port (0 = free port)", wholeNumberOption("port"), 0)
+    .option("--replicas <n>", "number of engines", wholeNumberOption("replicas"), 1)
     .option("--hosts <list>", "comma-separated listen addresses, one per replica (e.g. 127.0.0.2,127.0.0.3)", list)
     .option("--speedup <k>", "run simulated time k times faster than real time", positive("speedup"), 1)
-    .option("--max-loras <n>", "GPU LoRA slots", int("max-loras"))
+    .option("--max-loras <n>", "GPU LoRA slots", wholeNumberOption("max-loras"))
     .option("--adapters <list>", "comma-separated LoRA adapters loaded at start", list)
-    .option("--kv-events-port <n>", "publish KV events over ZMQ on this port (0 = free port)", int("kv-events-port"))
+    .option(
+      "--kv-events-port <n>",
+      "publish KV events over ZMQ on this port (0 = free port)",
+      wholeNumberOption("kv-events-port"),
+    )
     .option(
       "--kv-events-replay-port <n>",
       "serve KV event replay (ROUTER) on this port (0 = free port)",
-      int("kv-events-replay-port"),
+      wholeNumberOption("kv-events-replay-port"),
     )
-    .option("--max-num-seqs <n>", "max running requests", int("max-num-seqs"))
-    .option("--max-num-batched-tokens <n>", "token budget per step", int("max-num-batched-tokens"))
-    .option("--max-model-len <n>", "context length", int("max-model-len"))
-    .option("--block-size <n>", "KV block size in tokens", int("block-size"))
-    .option("--num-gpu-blocks <n>", "KV cache size in blocks", int("num-gpu-blocks"))
+    .option("--max-num-seqs <n>", "max running requests", wholeNumberOption("max-num-seqs"))
+    .option("--max-num-batched-tokens <n>", "token budget per step", wholeNumberOption("max-num-batched-tokens"))
+    .option("--max-model-len <n>", "context length", wholeNumberOption("max-model-len"))
+    .option("--block-size <n>", "KV block size in tokens", wholeNumberOption("block-size"))
+    .option("--num-gpu-blocks <n>", "KV cache size in blocks", wholeNumberOption("num-gpu-blocks"))
     .option("--endpoint-file <path>", "also write the endpoint file here")
     .action(async (o: Record<string, unknown>) => {
       const fleet = await startSimulatorFleet({

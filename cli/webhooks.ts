@@ -3,6 +3,7 @@ import { Option, type Command } from "commander";
 import { loadWebhookConfigFile, type WebhookConfigInput } from "../webhooks/config.js";
 import { DEFAULT_CONFIGURATION_NAMES, DEFAULTS, startWebhooks } from "../webhooks/server.js";
 import { closeOnSignal } from "./shutdown.js";
+import { wholeNumberFlag } from "./flags.js";
 
 interface WebhooksFlags {
   host: string;
@@ -29,12 +30,6 @@ interface WebhooksFlags {
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
-
-function intFlag(name: string, value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} ${JSON.stringify(value)} must be a whole number`);
-  return n;
-}
 
 export function registerWebhooks(program: Command): void {
   program
@@ -89,12 +84,12 @@ export function registerWebhooks(program: Command): void {
         gpuResourceNames: flags.gpuResource,
         sidecar: {
           image: flags.sidecarImage,
-          port: flags.sidecarPort === undefined ? undefined : intFlag("sidecar-port", flags.sidecarPort),
+          port: flags.sidecarPort === undefined ? undefined : wholeNumberFlag("sidecar-port", flags.sidecarPort),
         },
       };
       const server = await startWebhooks({
         host: flags.host,
-        port: intFlag("port", flags.port),
+        port: wholeNumberFlag("port", flags.port),
         config: {
           ...fileConfig,
           ...dropUndefined(flagConfig),
@@ -105,7 +100,7 @@ export function registerWebhooks(program: Command): void {
           service: flags.service,
           secretName: flags.secret,
           extraNames: flags.extraSan,
-          leafLifetimeSeconds: intFlag("leaf-lifetime", flags.leafLifetime),
+          leafLifetimeSeconds: wholeNumberFlag("leaf-lifetime", flags.leafLifetime),
         },
         kube: flags.cluster
           ? {

@@ -1,0 +1,22 @@
+// Numeric command-line flags, checked the same way by every command: the error names the flag, the value and the rule.
+
+/** A flag that must be a whole number (0 or more). */
+export function wholeNumberFlag(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) {
+    throw new Error(`--${flag} ${JSON.stringify(value)} must be a whole number`);
+  }
+  return n;
+}
+
+/** A listen port: a whole number from 0 (any free port) to 65535. */
+export function portFlag(flag: string, value: string): number {
+  const n = wholeNumberFlag(flag, value);
+  if (n > 65535) throw new Error(`--${flag} ${JSON.stringify(value)} must be a port from 0 to 65535`);
+  return n;
+}
+
+/** `wholeNumberFlag` as a commander option parser. */
+export function wholeNumberOption(flag: string): (value: string) => number {
+  return (value) => wholeNumberFlag(flag, value);
+}
