@@ -9,6 +9,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import type { TopLevelSpec } from "vega-lite";
 import type { ExtenderFilterResult, PodObject } from "../../extender/wire.js";
+import { stopChild } from "../lib/child.js";
 import type { Benchmark, BenchResult } from "../lib/result.js";
 import { benchPod, buildFleet, TYPES } from "./fleet.js";
 
@@ -51,15 +52,6 @@ async function startExtenderProcess(nodes: number, now: number): Promise<Extende
   });
   const { port, controlPort } = JSON.parse(line) as { port: number; controlPort: number };
   return { child, port, controlPort };
-}
-
-async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  child.kill("SIGTERM");
-  const t = setTimeout(() => child.kill("SIGKILL"), 3000);
-  await exited;
-  clearTimeout(t);
 }
 
 function post(agent: http.Agent, port: number, path: string, body: Buffer): Promise<number> {
@@ -219,7 +211,7 @@ const benchmark: Benchmark = {
         }
       }
       agent.destroy();
-      await stopProcess(ext.child);
+      await stopChild(ext.child);
     }
     const cell = (n: number, mode: "names" | "full") => medianRound(cells, n, mode);
     return {

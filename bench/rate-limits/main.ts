@@ -17,6 +17,7 @@ import type { TopLevelSpec } from "vega-lite";
 import { endpointEntry, endpointFileText, startSimulator } from "../../simulator/index.js";
 import { startRedis } from "../../test/integration/router-admission/redis-server.js";
 import type { Benchmark, BenchContext, BenchResult } from "../lib/result.js";
+import { stopChild } from "../lib/child.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const MODEL = "bench-model";
@@ -61,15 +62,7 @@ async function startReplica(env: Record<string, string>): Promise<Replica> {
 
 async function stopReplica(r: Replica): Promise<void> {
   if (!r.pool.closed && !r.pool.destroyed) await r.pool.close();
-  if (r.child.exitCode !== null) return;
-  await new Promise<void>((resolve) => {
-    const t = setTimeout(() => r.child.kill("SIGKILL"), 5000);
-    r.child.once("exit", () => {
-      clearTimeout(t);
-      resolve();
-    });
-    r.child.kill("SIGTERM");
-  });
+  await stopChild(r.child, 5000);
 }
 
 async function send(r: Replica, index: number, user: string, stream: boolean, maxTokens: number): Promise<Sample> {

@@ -8,6 +8,7 @@ import os, { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
+import { stopChild } from "../lib/child.js";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 
@@ -63,14 +64,7 @@ function track(name: string, child: ChildProcess, url: string): Proc {
     child,
     url,
     log: () => out,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise<void>((r) => child.once("exit", () => r()));
-      child.kill("SIGTERM");
-      const t = setTimeout(() => child.kill("SIGKILL"), 3000);
-      await exited;
-      clearTimeout(t);
-    },
+    stop: () => stopChild(child),
   };
 }
 
