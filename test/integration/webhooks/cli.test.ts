@@ -10,6 +10,18 @@ import { httpsRequest } from "./helpers.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 
+/** `aibrix-ts webhooks --no-cluster <args>` as a child process with piped output. */
+function webhooksCli(args: string[]): ChildProcess {
+  return spawn(
+    process.execPath,
+    ["--import", "tsx", path.join(root, "cli/main.ts"), "webhooks", "--no-cluster", ...args],
+    {
+      cwd: root,
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+}
+
 describe("aibrix-ts webhooks (CLI process)", function () {
   this.timeout(90_000);
   let dir: string;
@@ -27,25 +39,7 @@ describe("aibrix-ts webhooks (CLI process)", function () {
     const config = path.join(dir, "webhooks.yaml");
     writeFileSync(config, "sidecar:\n  image: registry.local/runtime:7\n");
     const caFile = path.join(dir, "ca.pem");
-    child = spawn(
-      process.execPath,
-      [
-        "--import",
-        "tsx",
-        path.join(root, "cli/main.ts"),
-        "webhooks",
-        "--no-cluster",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--config",
-        config,
-        "--write-ca",
-        caFile,
-      ],
-      { cwd: root, stdio: ["ignore", "pipe", "pipe"] },
-    );
+    child = webhooksCli(["--host", "127.0.0.1", "--port", "0", "--config", config, "--write-ca", caFile]);
     const proc = child;
     const port = await new Promise<number>((resolve, reject) => {
       let out = "";
@@ -88,24 +82,7 @@ describe("aibrix-ts webhooks (CLI process)", function () {
   it("refuses a bad --config with the field and rule, exit 1", async () => {
     const config = path.join(dir, "bad.yaml");
     writeFileSync(config, "sidecar:\n  port: 0\n");
-    child = spawn(
-      process.execPath,
-      [
-        "--import",
-        "tsx",
-        path.join(root, "cli/main.ts"),
-        "webhooks",
-        "--no-cluster",
-        "--port",
-        "0",
-        "--config",
-        config,
-      ],
-      {
-        cwd: root,
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
+    child = webhooksCli(["--port", "0", "--config", config]);
     let err = "";
     child.stderr?.setEncoding("utf8").on("data", (c: string) => (err += c));
     const code = await new Promise<number | null>((resolve) => child!.on("exit", resolve));
