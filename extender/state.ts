@@ -106,7 +106,7 @@ export class ClusterState implements ClusterFeed {
   /** The node name table, rebuilt here when names were added (or many deleted) since the last call. */
   nameIndex(): NodeNameIndex {
     if (!this.nameTable) {
-      if (this.deletedSlots > 1000 && this.deletedSlots * 2 > this.slotNames.length) this.compactSlots();
+      if (this.mostlyDeleted()) this.compactSlots();
       this.nameTable = new NodeNameTable(this.slotNames);
     }
     return { table: this.nameTable, records: this.slotRecords };
@@ -125,7 +125,12 @@ export class ClusterState implements ClusterFeed {
     if (!rec && this.slotRecords[slot]) this.deletedSlots++;
     else if (rec && !this.slotRecords[slot]) this.deletedSlots--;
     this.slotRecords[slot] = rec;
-    if (!rec && this.deletedSlots > 1000 && this.deletedSlots * 2 > this.slotNames.length) this.nameTable = undefined;
+    if (!rec && this.mostlyDeleted()) this.nameTable = undefined;
+  }
+
+  /** Over half the numbered names (and more than a thousand) belong to deleted nodes: time to renumber. */
+  private mostlyDeleted(): boolean {
+    return this.deletedSlots > 1000 && this.deletedSlots * 2 > this.slotNames.length;
   }
 
   /** Drops deleted names from the numbering (node churn would otherwise grow it without bound). */
