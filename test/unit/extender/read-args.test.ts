@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import fc from "fast-check";
 import { scanNamesOnlyArgs } from "../../../extender/args-scan.js";
-import { NodeNameTable } from "../../../extender/name-table.js";
+import { hashBytes, NodeNameTable } from "../../../extender/name-table.js";
 import { readExtenderArgs } from "../../../extender/read-args.js";
 import { ClusterState } from "../../../extender/state.js";
 import { checkExtenderArgs, parseJson } from "../../../extender/wire.js";
@@ -30,9 +30,7 @@ describe("extender node name table", () => {
     const table = new NodeNameTable(names);
     const find = (s: string) => {
       const b = Buffer.from(`"${s}"`);
-      let h = 0x811c9dc5;
-      for (let i = 1; i < b.length - 1; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
-      return table.lookup(b, 1, b.length - 1, h >>> 0);
+      return table.lookup(b, 1, b.length - 1, hashBytes(b, 1, b.length - 1));
     };
     names.forEach((n, i) => expect(find(n)).to.equal(i));
     for (const miss of ["node-300.example.com", "node-1.example.co", "", "node-1.example.comm"]) {
