@@ -10,12 +10,64 @@ export interface ScannedNamesArgs {
   indices: number[];
   /** Decoded names of the candidates the table does not have, by position. */
   unknown: Map<number, string>;
+  /** This body's list, to read the next one by; undefined when it names nodes the table does not have. */
+  list: KnownNameList | undefined;
 }
 
-/** A names list seen before (the array's contents, without brackets) with its resolution. */
-export interface KnownNameList {
-  bytes: Buffer;
-  indices: readonly number[];
+/**
+ * A names list read before, kept to read the next one by. kube-scheduler sends consecutive requests nearly the same
+ * list: prioritize exactly the names the filter let through, and the filter of the next pod the same candidates give
+ * or take the nodes that filled up or freed since. A run of names the new body repeats byte for byte is resolved by
+ * one comparison instead of a lookup per name.
+ */
+export class KnownNameList {
+  private positions: Int32Array | undefined;
+
+  /**
+   * Name `q` is `bytes[starts[q], ends[q])`, quotes included, and has index `indices[q]` (never -1) in `table`.
+   * The bytes between two consecutive names are whatever separated them when the list was read.
+   */
+  constructor(
+    readonly table: NodeNameTable,
+    readonly bytes: Buffer,
+    readonly starts: readonly number[],
+    readonly ends: readonly number[],
+    readonly indices: readonly number[],
+  ) {}
+
+  get length(): number {
+    return this.indices.length;
+  }
+
+  /** Where the name with table index `at` is in this list (the last place, if it is there twice), or -1. */
+  positionOf(at: number): number {
+    if (!this.positions) {
+      this.positions = new Int32Array(this.table.names.length).fill(-1);
+      for (let q = 0; q < this.indices.length; q++) this.positions[this.indices[q]!] = q;
+    }
+    return this.positions[at] ?? -1;
+  }
+
+  /**
+   * The list of the names at `positions` (ascending), as `encoded` spells them: each name's bytes as in this list,
+   * joined by single commas. Undefined when `encoded` is not that spelling.
+   */
+  subset(positions: readonly number[], encoded: Buffer): KnownNameList | undefined {
+    const starts = new Array<number>(positions.length);
+    const ends = new Array<number>(positions.length);
+    const indices = new Array<number>(positions.length);
+    let at = 0;
+    for (let k = 0; k < positions.length; k++) {
+      const q = positions[k]!;
+      starts[k] = at;
+      at += this.ends[q]! - this.starts[q]!;
+      ends[k] = at;
+      indices[k] = this.indices[q]!;
+      at++;
+    }
+    if (Math.max(0, at - 1) !== encoded.length) return undefined;
+    return new KnownNameList(this.table, encoded, starts, ends, indices);
+  }
 }
 
 const QUOTE = 0x22;
@@ -65,33 +117,80 @@ function skipComposite(b: Buffer, i: number): number {
   return -1;
 }
 
+/** Up to this many known names are compared at once; a mismatch halves the run until one matches or none does. */
+const LONGEST_RUN = 64;
+/** A body this many names in a row away from the known list's order is another list: look every name up. */
+const MISSES_BEFORE_GIVING_UP = 16;
+
+interface NameScan {
+  indices: number[];
+  starts: number[];
+  ends: number[];
+  unknown: Map<number, string>;
+}
+
 /** Reads the names of an array whose `[` precedes `i`; returns the index after its `]`, or -1 to decline. */
 function scanNames(
   b: Buffer,
   i: number,
   table: NodeNameTable,
-  indices: number[],
-  unknown: Map<number, string>,
+  known: KnownNameList | undefined,
+  out: NameScan,
 ): number {
   i = skipSpace(b, i);
   if (b[i] === CLOSE_BRACKET) return i + 1;
+  // The known list's position that may come next, -1 when there is no telling.
+  let next = known ? 0 : -1;
+  let misses = 0;
   for (;;) {
     if (b[i] !== QUOTE) return -1;
-    const start = i + 1;
-    // FNV-1a, as NodeNameTable hashes its names.
-    let h = 0x811c9dc5;
-    let j = start;
-    for (; j < b.length; j++) {
-      const c = b[j]!;
-      if (c === QUOTE) break;
-      if (c === BACKSLASH || c < 0x20 || c >= 0x80) return -1;
-      h = Math.imul(h ^ c, 0x01000193);
+    let run = 0;
+    if (known && next >= 0 && misses < MISSES_BEFORE_GIVING_UP) {
+      // Bytes equal to a run of whole, well-formed known names read as the same names, whatever surrounds them.
+      for (let k = Math.min(LONGEST_RUN, known.length - next); k > 0; k >>= 1) {
+        const from = known.starts[next]!;
+        const to = known.ends[next + k - 1]!;
+        const end = i + (to - from);
+        if (end <= b.length && b.compare(known.bytes, from, to, i, end) === 0) {
+          run = k;
+          break;
+        }
+      }
+      misses = run > 0 ? 0 : misses + 1;
     }
-    if (j >= b.length) return -1;
-    const at = table.lookup(b, start, j, h >>> 0);
-    if (at < 0) unknown.set(indices.length, b.toString("latin1", start, j));
-    indices.push(at);
-    i = skipSpace(b, j + 1);
+    if (run > 0) {
+      const shift = i - known!.starts[next]!;
+      for (let q = next; q < next + run; q++) {
+        out.indices.push(known!.indices[q]!);
+        out.starts.push(known!.starts[q]! + shift);
+        out.ends.push(known!.ends[q]! + shift);
+      }
+      next += run;
+      i = out.ends[out.ends.length - 1]!;
+      if (next >= known!.length) next = -1;
+    } else {
+      const start = i + 1;
+      // FNV-1a, as NodeNameTable hashes its names.
+      let h = 0x811c9dc5;
+      let j = start;
+      for (; j < b.length; j++) {
+        const c = b[j]!;
+        if (c === QUOTE) break;
+        if (c === BACKSLASH || c < 0x20 || c >= 0x80) return -1;
+        h = Math.imul(h ^ c, 0x01000193);
+      }
+      if (j >= b.length) return -1;
+      const at = table.lookup(b, start, j, h >>> 0);
+      if (at < 0) out.unknown.set(out.indices.length, b.toString("latin1", start, j));
+      out.indices.push(at);
+      out.starts.push(i);
+      out.ends.push(j + 1);
+      i = j + 1;
+      // Where the known list goes on from here: after this name if it has it, else where it was (an inserted name).
+      const p = known && at >= 0 ? known.positionOf(at) : -1;
+      if (p >= 0) next = p + 1 < known!.length ? p + 1 : -1;
+    }
+    i = skipSpace(b, i);
     if (b[i] === COMMA) {
       i = skipSpace(b, i + 1);
       continue;
@@ -103,8 +202,7 @@ function scanNames(
 /**
  * Scans a names-only ExtenderArgs body. Returns undefined — take the general parser — for full Node lists, keys other
  * than Pod/Nodes/NodeNames (or repeated), a name with an escape, a control or non-ASCII byte, and malformed JSON.
- * A `known` list byte-identical to the body's takes its resolution as is (kube-scheduler sends prioritize exactly the
- * names the filter let through).
+ * Runs of names a `known` list (read against the same table) spells byte for byte take its resolution.
  */
 export function scanNamesOnlyArgs(
   body: Buffer,
@@ -117,8 +215,7 @@ export function scanNamesOnlyArgs(
   i = skipSpace(b, i + 1);
   const seen = new Set<Field>();
   let podJson: string | undefined;
-  let indices: number[] | undefined;
-  const unknown = new Map<number, string>();
+  let names: NameScan | undefined;
   if (b[i] === CLOSE_BRACE) return undefined;
   for (;;) {
     if (b[i] !== QUOTE) return undefined;
@@ -141,19 +238,9 @@ export function scanNamesOnlyArgs(
       i += 4;
     } else {
       if (b[i] !== OPEN_BRACKET) return undefined;
-      const knownEnd = known ? i + 1 + known.bytes.length : -1;
-      if (
-        known &&
-        b[knownEnd] === CLOSE_BRACKET &&
-        b.compare(known.bytes, 0, known.bytes.length, i + 1, knownEnd) === 0
-      ) {
-        indices = known.indices.slice();
-        i = knownEnd + 1;
-      } else {
-        indices = [];
-        i = scanNames(b, i + 1, table, indices, unknown);
-        if (i < 0) return undefined;
-      }
+      names = { indices: [], starts: [], ends: [], unknown: new Map() };
+      i = scanNames(b, i + 1, table, known?.table === table ? known : undefined, names);
+      if (i < 0) return undefined;
     }
     i = skipSpace(b, i);
     if (b[i] === COMMA) {
@@ -164,6 +251,8 @@ export function scanNamesOnlyArgs(
     i = skipSpace(b, i + 1);
     break;
   }
-  if (i !== b.length || podJson === undefined || indices === undefined) return undefined;
-  return { podJson, indices, unknown };
+  if (i !== b.length || podJson === undefined || names === undefined) return undefined;
+  const { indices, starts, ends, unknown } = names;
+  const list = unknown.size === 0 ? new KnownNameList(table, body, starts, ends, indices) : undefined;
+  return { podJson, indices, unknown, list };
 }

@@ -2,7 +2,6 @@
 // take the byte scanner; everything else (full Node lists, unusual bodies, bad input) the general parser, whose
 // errors name the field and the rule.
 import { scanNamesOnlyArgs, type KnownNameList } from "./args-scan.js";
-import type { NodeNameTable } from "./name-table.js";
 import type { NodeRecord } from "./node.js";
 import type { ClusterState } from "./state.js";
 import { checkExtenderArgs, parseJson, type NodeList, type Parsed, type PodObject } from "./wire.js";
@@ -14,22 +13,12 @@ export interface CandidateArgs {
   /** Names-only: the candidate names, and the state's record for each (undefined = not in the cache). */
   names: readonly string[] | null;
   records: readonly (NodeRecord | undefined)[] | null;
-  /** Names-only, read by the scanner: each candidate's index in `table` (-1 = unknown), to remember the list by. */
-  resolved?: { table: NodeNameTable; indices: readonly number[] };
+  /** Names-only, read by the scanner with every name known: the list, to read the next request by. */
+  list?: KnownNameList;
 }
 
-/** A list read before, from the same name table, that a later request may repeat byte for byte. */
-export interface RememberedList extends KnownNameList {
-  table: NodeNameTable;
-}
-
-export function readExtenderArgs(
-  body: Buffer,
-  state: ClusterState,
-  remembered?: RememberedList,
-): Parsed<CandidateArgs> {
+export function readExtenderArgs(body: Buffer, state: ClusterState, known?: KnownNameList): Parsed<CandidateArgs> {
   const index = state.nameIndex();
-  const known = remembered?.table === index.table ? remembered : undefined;
   const scanned = scanNamesOnlyArgs(body, index.table, known);
   if (scanned) {
     const pod = parseJson(scanned.podJson);
@@ -51,7 +40,7 @@ export function readExtenderArgs(
           Nodes: null,
           names,
           records,
-          resolved: { table: index.table, indices: scanned.indices },
+          ...(scanned.list && { list: scanned.list }),
         },
       };
     }

@@ -29,7 +29,8 @@ import {
 } from "./policy.js";
 import { configMapSource, fileSource, staticSource, type Reloadable, type ReloadHooks } from "./sources.js";
 import { ClusterState } from "./state.js";
-import { readExtenderArgs, type RememberedList } from "./read-args.js";
+import type { KnownNameList } from "./args-scan.js";
+import { readExtenderArgs } from "./read-args.js";
 import {
   checkBindingArgs,
   checkPreemptionArgs,
@@ -229,13 +230,14 @@ export async function startExtender(options: ExtenderOptions = {}): Promise<Exte
   }
 
   /**
-   * The node list the last names-only filter let through, resolved: kube-scheduler sends prioritize exactly that list
-   * for the same pod, which then needs no name lookups.
+   * The last names-only filter's candidates, and the ones it let through: kube-scheduler sends the next filter nearly
+   * the same candidates and prioritize exactly the survivors, which then need few or no name lookups.
    */
-  let lastPassed: RememberedList | undefined;
+  let lastCandidates: KnownNameList | undefined;
+  let lastPassed: KnownNameList | undefined;
 
   function handleFilter(body: Buffer): { text: string; outcome: Outcome } {
-    const args = readExtenderArgs(body, state);
+    const args = readExtenderArgs(body, state, lastCandidates);
     if (!args.ok) return { text: JSON.stringify(filterError(args.error)), outcome: "error" };
     const req = placementOf(args.value.Pod);
     if (typeof req === "string") return { text: JSON.stringify(filterError(req)), outcome: "error" };
@@ -259,12 +261,9 @@ export async function startExtender(options: ExtenderOptions = {}): Promise<Exte
     if (names && records) {
       const answer = filterNamesJson(ctx, req, names, records);
       ({ json: text, passed, reasons } = answer);
-      const resolved = args.value.resolved;
-      lastPassed = resolved && {
-        table: resolved.table,
-        bytes: Buffer.from(answer.passedList, "utf8"),
-        indices: answer.passedAt.map((at) => resolved.indices[at]!),
-      };
+      const list = args.value.list;
+      if (list) lastCandidates = list;
+      lastPassed = list?.subset(answer.passedAt, Buffer.from(answer.passedList, "utf8"));
     } else {
       const out = filterNodes(ctx, req, Nodes!.items);
       text = JSON.stringify(out.result);

@@ -30,7 +30,7 @@ models:
 `;
 
 /** Deterministic pseudo-random numbers so every run measures the same fleet. */
-function rng(seed: number): () => number {
+export function rng(seed: number): () => number {
   let s = seed >>> 0;
   return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
 }

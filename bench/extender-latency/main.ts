@@ -11,7 +11,7 @@ import type { TopLevelSpec } from "vega-lite";
 import type { ExtenderFilterResult, PodObject } from "../../extender/wire.js";
 import { stopChild } from "../lib/child.js";
 import type { Benchmark, BenchResult } from "../lib/result.js";
-import { benchPod, buildFleet, TYPES } from "./fleet.js";
+import { benchPod, buildFleet, rng, TYPES } from "./fleet.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, "..", "..");
@@ -21,6 +21,9 @@ const repo = path.resolve(here, "..", "..");
  * shared machine interferes less. BENCH_NICE overrides (0 = leave as is).
  */
 const BENCH_NICE = Number(process.env.BENCH_NICE ?? -5);
+
+/** Node options for the extender process, e.g. `--cpu-prof` to see where its time goes. */
+const EXTENDER_NODE_ARGS = (process.env.BENCH_EXTENDER_NODE_ARGS ?? "").split(" ").filter(Boolean);
 
 function prioritize(pid: number | undefined): void {
   if (pid === undefined || BENCH_NICE === 0) return;
@@ -38,10 +41,14 @@ interface ExtenderProcess {
 }
 
 async function startExtenderProcess(nodes: number, now: number): Promise<ExtenderProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(here, "server.ts"), String(nodes), String(now)], {
-    cwd: repo,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    [...EXTENDER_NODE_ARGS, "--import", "tsx", path.join(here, "server.ts"), String(nodes), String(now)],
+    {
+      cwd: repo,
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   prioritize(child.pid);
   let stderr = "";
   child.stderr!.on("data", (b: Buffer) => (stderr = (stderr + b.toString()).slice(-4000)));
@@ -92,7 +99,7 @@ const round = (x: number) => Math.round(x * 1000) / 1000;
 
 interface Cell {
   nodes: number;
-  mode: "names" | "full";
+  mode: Mode;
   /** 1-based; names-only cells are measured in several rounds, interleaved with nothing else. */
   round: number;
   iterations: number;
@@ -112,16 +119,45 @@ interface Cell {
   server_cpu_ms_per_cycle: number;
 }
 
+type Mode = "names" | "names-unordered" | "full";
+const MODES: readonly Mode[] = ["names", "names-unordered", "full"];
+const MODE_TITLES: Record<Mode, string> = {
+  names: "names-only",
+  "names-unordered": "names-only, reshuffled",
+  full: "full Nodes",
+};
+
+/** Distinct names-only bodies a cell cycles through. */
+const VARIANTS = 32;
+
 /**
- * The two filter bodies, encoded. The fleet they are built from is left behind as garbage: the client is the
- * measuring instrument, and a heap holding thousands of Node objects would add its own GC pauses to the tail.
+ * The filter bodies of each mode, encoded. Names-only: the whole candidate list less one node, a different one each
+ * cycle, as kube-scheduler's list changes between pods when a node fills up or frees. Unordered: every cycle the same
+ * nodes in another order, so nothing can be read by the previous list. The fleet they are built from is left behind
+ * as garbage: the client is the measuring instrument, and a heap holding thousands of Node objects would add its own
+ * GC pauses to the tail.
  */
-function requestBodies(n: number, now: number, pod: PodObject): { names: Buffer; full: Buffer } {
+function requestBodies(n: number, now: number, pod: PodObject): Record<Mode, Buffer[]> {
   const { nodes } = buildFleet(n, now);
   const names = nodes.map((x) => x.metadata!.name!);
+  const rand = rng(7);
+  const encode = (list: string[]) => Buffer.from(JSON.stringify({ Pod: pod, Nodes: null, NodeNames: list }));
+  const lessOne = Array.from({ length: VARIANTS }, () => {
+    const drop = Math.floor(rand() * names.length);
+    return encode(names.filter((_, i) => i !== drop));
+  });
+  const shuffled = Array.from({ length: VARIANTS }, () => {
+    const list = [...names];
+    for (let i = list.length - 1; i > 0; i--) {
+      const j = Math.floor(rand() * (i + 1));
+      [list[i], list[j]] = [list[j]!, list[i]!];
+    }
+    return encode(list);
+  });
   return {
-    names: Buffer.from(JSON.stringify({ Pod: pod, Nodes: null, NodeNames: names })),
-    full: Buffer.from(JSON.stringify({ Pod: pod, Nodes: { metadata: {}, items: nodes }, NodeNames: null })),
+    names: lessOne,
+    "names-unordered": shuffled,
+    full: [Buffer.from(JSON.stringify({ Pod: pod, Nodes: { metadata: {}, items: nodes }, NodeNames: null }))],
   };
 }
 
@@ -135,11 +171,15 @@ const benchmark: Benchmark = {
   async run(ctx) {
     prioritize(process.pid);
     const sizes = [1000, 5000];
-    const iterations = { names: ctx.quick ? 150 : 1000, full: ctx.quick ? 10 : 60 };
-    const warmup = { names: 30, full: 3 };
+    const iterations = {
+      names: ctx.quick ? 150 : 1000,
+      "names-unordered": ctx.quick ? 150 : 500,
+      full: ctx.quick ? 10 : 60,
+    };
+    const warmup = { names: 30, "names-unordered": 30, full: 3 };
     // This machine's speed drifts within minutes: names-only cells (the targets) are measured in rounds and the
     // summary takes the round with the median p99.
-    const rounds = { names: ctx.quick ? 1 : 3, full: 1 };
+    const rounds = { names: ctx.quick ? 1 : 3, "names-unordered": 1, full: 1 };
     const now = Date.now();
     const loadAtStart = os.loadavg().map(round);
     const cells: Cell[] = [];
@@ -150,27 +190,35 @@ const benchmark: Benchmark = {
       const pod = benchPod();
       const bodies = requestBodies(n, now, pod);
       const base = `http://127.0.0.1:${ext.port}/scheduler`;
-      for (const mode of ["names", "full"] as const) {
-        const body = bodies[mode];
-        const filtered = JSON.parse(await fetchText(`${base}/filter`, body)) as ExtenderFilterResult;
-        const prioBody = Buffer.from(
-          JSON.stringify(
-            mode === "names"
-              ? { Pod: pod, Nodes: null, NodeNames: filtered.NodeNames }
-              : { Pod: pod, Nodes: filtered.Nodes, NodeNames: null },
-          ),
-        );
-        const feasible = filtered.NodeNames?.length ?? filtered.Nodes?.items.length ?? 0;
+      for (const mode of MODES) {
+        const filterBodies = bodies[mode];
+        // Prioritize is sent what the filter let through, as kube-scheduler does: one body per filter body.
+        const prioBodies: Buffer[] = [];
+        let feasible = 0;
+        for (const body of filterBodies) {
+          const filtered = JSON.parse(await fetchText(`${base}/filter`, body)) as ExtenderFilterResult;
+          prioBodies.push(
+            Buffer.from(
+              JSON.stringify(
+                mode === "full"
+                  ? { Pod: pod, Nodes: filtered.Nodes, NodeNames: null }
+                  : { Pod: pod, Nodes: null, NodeNames: filtered.NodeNames },
+              ),
+            ),
+          );
+          feasible = filtered.NodeNames?.length ?? filtered.Nodes?.items.length ?? 0;
+        }
         for (let pass = 1; pass <= rounds[mode]; pass++) {
           const cycle: number[] = [];
           const filt: number[] = [];
           const prio: number[] = [];
           for (let i = 0; i < warmup[mode] + iterations[mode]; i++) {
             if (i === warmup[mode]) await fetchText(`http://127.0.0.1:${ext.controlPort}/reset`);
+            const v = i % filterBodies.length;
             const t0 = process.hrtime.bigint();
-            await post(agent, ext.port, "/scheduler/filter", body);
+            await post(agent, ext.port, "/scheduler/filter", filterBodies[v]!);
             const t1 = process.hrtime.bigint();
-            await post(agent, ext.port, "/scheduler/prioritize", prioBody);
+            await post(agent, ext.port, "/scheduler/prioritize", prioBodies[v]!);
             const t2 = process.hrtime.bigint();
             if (i < warmup[mode]) continue;
             filt.push(Number(t1 - t0) / 1e6);
@@ -190,7 +238,7 @@ const benchmark: Benchmark = {
             mode,
             round: pass,
             iterations: iterations[mode],
-            requestBytes: body.length,
+            requestBytes: filterBodies[0]!.length,
             feasibleNodes: feasible,
             p50_ms: round(quantile(s, 0.5)),
             p90_ms: round(quantile(s, 0.9)),
@@ -206,14 +254,14 @@ const benchmark: Benchmark = {
           ctx.progress(
             `${n} nodes, ${mode}, round ${pass}/${rounds[mode]}: p50 ${cell.p50_ms} ms, p99 ${cell.p99_ms} ms; ` +
               `extender p50 ${cell.server_p50_ms} ms, p99 ${cell.server_p99_ms} ms, ` +
-              `CPU ${cell.server_cpu_ms_per_cycle} ms/cycle (${body.length} request bytes)`,
+              `CPU ${cell.server_cpu_ms_per_cycle} ms/cycle (${cell.requestBytes} request bytes)`,
           );
         }
       }
       agent.destroy();
       await stopChild(ext.child);
     }
-    const cell = (n: number, mode: "names" | "full") => medianRound(cells, n, mode);
+    const cell = (n: number, mode: Mode) => medianRound(cells, n, mode);
     return {
       params: {
         sizes,
@@ -225,6 +273,10 @@ const benchmark: Benchmark = {
         measured:
           "filter over every node, then prioritize over the nodes that passed, each one HTTP POST over loopback " +
           "keep-alive to the extender in its own process",
+        candidates:
+          `names-only: every node less one, a different one each cycle (${VARIANTS} lists in turn), as ` +
+          "kube-scheduler's list changes between pods when a node fills up or frees; reshuffled: the same nodes in " +
+          "another order each cycle (nothing to reuse from the previous list); full: every Node object",
         nice: BENCH_NICE,
         // This machine is shared: the load average says how contended the CPU was while measuring.
         loadAverageAtStart: loadAtStart,
@@ -238,6 +290,7 @@ const benchmark: Benchmark = {
         p50_ms_5000_nodes: cell(5000, "names").p50_ms,
         p99_ms_5000_nodes_full: cell(5000, "full").p99_ms,
         p99_ms_1000_nodes_full: cell(1000, "full").p99_ms,
+        p99_ms_5000_nodes_reshuffled: cell(5000, "names-unordered").p99_ms,
         server_p99_ms_1000_nodes: cell(1000, "names").server_p99_ms,
         server_p99_ms_5000_nodes: cell(5000, "names").server_p99_ms,
         server_cpu_ms_per_cycle_5000_nodes: cell(5000, "names").server_cpu_ms_per_cycle,
@@ -250,10 +303,11 @@ const benchmark: Benchmark = {
   plot(result: BenchResult): TopLevelSpec {
     const all = (result.series as { cells: Cell[] }).cells;
     const sizes = [...new Set(all.map((c) => c.nodes))];
-    const cells = sizes.flatMap((n) => (["names", "full"] as const).map((mode) => medianRound(all, n, mode)));
+    const modes = MODES.filter((m) => all.some((c) => c.mode === m));
+    const cells = sizes.flatMap((n) => modes.map((mode) => medianRound(all, n, mode)));
     const rows = cells.flatMap((c) => [
-      { nodes: `${c.nodes} nodes`, mode: c.mode === "names" ? "names-only" : "full Nodes", stat: "p50", ms: c.p50_ms },
-      { nodes: `${c.nodes} nodes`, mode: c.mode === "names" ? "names-only" : "full Nodes", stat: "p99", ms: c.p99_ms },
+      { nodes: `${c.nodes} nodes`, mode: MODE_TITLES[c.mode], stat: "p50", ms: c.p50_ms },
+      { nodes: `${c.nodes} nodes`, mode: MODE_TITLES[c.mode], stat: "p99", ms: c.p99_ms },
     ]);
     return {
       $schema: "https://vega.github.io/schema/vega-lite/v5.json",

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import fc from "fast-check";
-import { scanNamesOnlyArgs } from "../../../extender/args-scan.js";
+import { KnownNameList, scanNamesOnlyArgs } from "../../../extender/args-scan.js";
 import { hashBytes, NodeNameTable } from "../../../extender/name-table.js";
 import { readExtenderArgs } from "../../../extender/read-args.js";
 import { ClusterState } from "../../../extender/state.js";
@@ -137,30 +137,88 @@ describe("extender request scanner", () => {
     );
   });
 
-  it("takes a remembered list's resolution only for the same bytes and the same name table", () => {
+  it("takes a known list's resolution for the runs a body repeats byte for byte, against the same table only", () => {
     const state = stateWith(NAMES);
-    const first = readExtenderArgs(
-      Buffer.from(JSON.stringify({ Pod: pod("p"), NodeNames: ["gpu-c", "gpu-a"] })),
+    const read = (names: string[], known?: KnownNameList) =>
+      readExtenderArgs(Buffer.from(JSON.stringify({ Pod: pod("p"), Nodes: null, NodeNames: names })), state, known);
+    const first = read(["gpu-c", "gpu-a", "gpu-d", "gpu-b"]);
+    const list = first.ok ? first.value.list : undefined;
+    if (!list) throw new Error("the scanner should have read the first body");
+    // A known list that says its last name is gpu-a shows which names were taken from it.
+    const lying = new KnownNameList(list.table, list.bytes, list.starts, list.ends, [2, 0, 3, 0]);
+    const names = (r: ReturnType<typeof readExtenderArgs>) => (r.ok ? r.value.records!.map((x) => x?.name) : []);
+    expect(names(read(["gpu-c", "gpu-a", "gpu-d", "gpu-b"], lying))).to.deep.equal([
+      "gpu-c",
+      "gpu-a",
+      "gpu-d",
+      "gpu-a",
+    ]);
+    // After a name it does not have, the list is found again at the next name it has, looked up.
+    expect(names(read(["gpu-c", "gpu-ab", "gpu-d", "gpu-b"], lying))).to.deep.equal([
+      "gpu-c",
+      undefined,
+      "gpu-d",
+      "gpu-a",
+    ]);
+    expect(names(read(["gpu-c", "gpu-d", "gpu-b"], lying))).to.deep.equal(["gpu-c", "gpu-d", "gpu-a"]);
+    expect(names(read(["gpu-b", "gpu-d", "gpu-c"], lying))).to.deep.equal(["gpu-b", "gpu-d", "gpu-c"]);
+    state.upsertNode(node("gpu-z", { gpus: 1 })); // a new name rebuilds the table
+    expect(names(read(["gpu-c", "gpu-a", "gpu-d", "gpu-b"], lying))).to.deep.equal([
+      "gpu-c",
+      "gpu-a",
+      "gpu-d",
+      "gpu-b",
+    ]);
+  });
+
+  it("reads any body the same with or without a known list", () => {
+    const many = Array.from({ length: 150 }, (_, i) => `node-${i}`);
+    const state = stateWith(many);
+    const name = fc.oneof(
+      { weight: 8, arbitrary: fc.constantFrom(...many) },
+      { weight: 1, arbitrary: fc.constantFrom("ghost", "node-1x", "node-") },
+    );
+    const list = fc.array(name, { maxLength: 200 });
+    const body = (names: string[], pretty: boolean) =>
+      Buffer.from(JSON.stringify({ Pod: pod("p"), NodeNames: names }, null, pretty ? 1 : undefined));
+    fc.assert(
+      fc.property(list, list, fc.boolean(), fc.boolean(), (before, after, prettyBefore, prettyAfter) => {
+        // The second list is mostly the first: kept runs, with the generated names spliced in.
+        const next = [
+          ...before.slice(0, before.length >> 1),
+          ...after.slice(0, 5),
+          ...before.slice(before.length >> 1),
+        ];
+        for (const second of [next, after]) {
+          const first = readExtenderArgs(body(before, prettyBefore), state);
+          const known = first.ok ? first.value.list : undefined;
+          const withKnown = readExtenderArgs(body(second, prettyAfter), state, known);
+          const without = readExtenderArgs(body(second, prettyAfter), state);
+          expect(withKnown.ok && withKnown.value.names).to.deep.equal(second);
+          expect(withKnown.ok && withKnown.value.records).to.deep.equal(without.ok && without.value.records);
+          expect(withKnown.ok && withKnown.value.list?.indices).to.deep.equal(
+            without.ok && without.value.list?.indices,
+          );
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("keeps the survivors of a list as the answer spells them, and refuses another spelling", () => {
+    const state = stateWith(NAMES);
+    const r = readExtenderArgs(
+      Buffer.from(JSON.stringify({ Pod: pod("p"), NodeNames: ["gpu-d", "gpu-a", "gpu-c"] }, null, 2)),
       state,
     );
-    if (!first.ok || !first.value.resolved) throw new Error("the scanner should have read the first body");
-    const remembered = {
-      table: first.value.resolved.table,
-      bytes: Buffer.from('"gpu-c","gpu-a"'),
-      indices: first.value.resolved.indices,
-    };
-    const names = (r: ReturnType<typeof readExtenderArgs>) => (r.ok ? r.value.records!.map((x) => x?.name) : []);
-    const same = Buffer.from(JSON.stringify({ Pod: pod("p"), Nodes: null, NodeNames: ["gpu-c", "gpu-a"] }));
-    expect(names(readExtenderArgs(same, state, remembered))).to.deep.equal(["gpu-c", "gpu-a"]);
-    // A wrong remembered resolution shows whether it was used: only for byte-identical lists.
-    const lying = { ...remembered, indices: [1, 1] };
-    expect(names(readExtenderArgs(same, state, lying))).to.deep.equal(["gpu-b", "gpu-b"]);
-    const longer = Buffer.from(JSON.stringify({ Pod: pod("p"), NodeNames: ["gpu-c", "gpu-ab"] }));
-    expect(names(readExtenderArgs(longer, state, lying))).to.deep.equal(["gpu-c", undefined]);
-    const prefix = Buffer.from(JSON.stringify({ Pod: pod("p"), NodeNames: ["gpu-c"] }));
-    expect(names(readExtenderArgs(prefix, state, lying))).to.deep.equal(["gpu-c"]);
-    state.upsertNode(node("gpu-z", { gpus: 1 })); // a new name rebuilds the table
-    expect(names(readExtenderArgs(same, state, lying))).to.deep.equal(["gpu-c", "gpu-a"]);
+    const list = r.ok ? r.value.list : undefined;
+    if (!list) throw new Error("the scanner should have read the body");
+    const survivors = list.subset([0, 2], Buffer.from('"gpu-d","gpu-c"'))!;
+    expect(survivors.indices.map((i) => list.table.names[i])).to.deep.equal(["gpu-d", "gpu-c"]);
+    const prio = readExtenderArgs(Buffer.from(`{"Pod":{},"NodeNames":["gpu-d","gpu-c"]}`), state, survivors);
+    expect(prio.ok && prio.value.names).to.deep.equal(["gpu-d", "gpu-c"]);
+    expect(list.subset([0, 2], Buffer.from('"gpu-d", "gpu-c"'))).to.equal(undefined);
+    expect(list.subset([], Buffer.alloc(0))?.length).to.equal(0);
   });
 
   it("keeps numbering nodes across updates, deletes and re-adds", () => {
