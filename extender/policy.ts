@@ -138,11 +138,7 @@ class TypeJudge {
       );
     }
     if (facts.maxThroughput <= 0) {
-      return fail(
-        "slo_infeasible",
-        `GPU type ${gpuType} cannot serve model ${model} within its SLO (profiled throughput 0)`,
-        gpuType,
-      );
+      return fail("slo_infeasible", `GPU type ${gpuType} cannot serve model ${model} within its SLO`, gpuType);
     }
     const need = profiles.modelMemoryGiB(model);
     if (need !== undefined) {
@@ -189,7 +185,7 @@ class NodeJudge {
   readonly types: TypeJudge;
   /** Set by `judge` when it returns a code. */
   reason = "";
-  private readonly freeReasons = new Map<number, string>();
+  private readonly tooFewFree: string;
   private readonly escaped = new Map<string, string>();
 
   constructor(
@@ -197,6 +193,7 @@ class NodeJudge {
     private readonly req: PlacementRequest,
   ) {
     this.types = new TypeJudge(ctx, req);
+    this.tooFewFree = `fewer than ${req.gpus} free healthy GPUs`;
   }
 
   /** Why the node cannot take the pod, or undefined when it can. */
@@ -231,13 +228,8 @@ class NodeJudge {
       return "insufficient_healthy_gpus";
     }
     if (rec.healthyFree < gpus) {
-      const key = rec.healthyFree * 65536 + rec.healthyCapacity;
-      let r = this.freeReasons.get(key);
-      if (r === undefined) {
-        r = `pod needs ${gpus} free GPUs; node has ${rec.healthyFree} free of ${rec.healthyCapacity} healthy`;
-        this.freeReasons.set(key, r);
-      }
-      this.reason = r;
+      // One text for every such node: kube-scheduler counts nodes per distinct reason in the pod's event.
+      this.reason = this.tooFewFree;
       return "insufficient_free_gpus";
     }
     return undefined;

@@ -111,7 +111,7 @@ describe("extender with a Kubernetes API server", () => {
     const f2 = (await post(`${ext.urlPrefix}/filter`, { Pod: q, NodeNames: ["h100-a"] })) as {
       FailedNodes: Record<string, string>;
     };
-    expect(f2.FailedNodes["h100-a"]).to.equal("pod needs 2 free GPUs; node has 0 free of 8 healthy");
+    expect(f2.FailedNodes["h100-a"]).to.equal("fewer than 2 free healthy GPUs");
   });
 
   it("settles two binds of the same pod to one, and reports API refusals as bind errors", async () => {

@@ -87,7 +87,7 @@ describe("extender filter", () => {
     expect(u["cpu-a"]).to.equal("node has no allocatable nvidia.com/gpu");
     expect(u["gpu-unlabelled"]).to.contain("node has no GPU type label (nvidia.com/gpu.product)");
     expect(result.FailedNodes).to.deep.equal({
-      "a100-full": "pod needs 2 free GPUs; node has 0 free of 8 healthy",
+      "a100-full": "fewer than 2 free healthy GPUs",
       ghost: "node is not in the extender's cache yet (informer still syncing); retry shortly",
     });
     expect(Object.fromEntries(reasons)).to.deep.equal({
@@ -174,8 +174,11 @@ describe("extender filter", () => {
     const r = filterNodes(ctx(state), req, [fresh]).result;
     expect(r.FailedAndUnresolvableNodes["a100-half"]).to.contain("unhealthy: ECC");
     const healthy = node("a100-half", { product: A100, gpus: 8, resourceVersion: "3" });
+    // Half its eight GPUs are claimed: four fit, five do not.
+    expect(filterNodes(ctx(state), req, [healthy]).result.NodeNames ?? []).to.have.length(0);
+    expect(filterNodes(ctx(state), req, [healthy]).result.Nodes!.items).to.have.length(1);
     expect(filterNodes(ctx(state), { ...req, gpus: 5 }, [healthy]).result.FailedNodes["a100-half"]).to.equal(
-      "pod needs 5 free GPUs; node has 4 free of 8 healthy",
+      "fewer than 5 free healthy GPUs",
     );
   });
 });
