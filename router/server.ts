@@ -394,6 +394,7 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
       },
       headers: req.headers,
       hashes: (bs) => prompt.blockHashes(bs),
+      attempt: 0,
     };
 
     // Admission (auth, limits, fair queue). The client going away aborts both the wait and the upstream request.
@@ -466,6 +467,7 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
       const t0 = performance.now();
       let picked;
       try {
+        pickReq.attempt = attempt;
         picked = pick(profile, pickReq, pool, e, exclude);
       } catch (err) {
         if (!(err instanceof SelectorError)) throw err;

@@ -13,6 +13,8 @@ export interface PickRequest {
   headers: IncomingHttpHeaders;
   /** Block hashes of the prompt for a block size (memoised per size). */
   hashes(blockSize: number): readonly bigint[];
+  /** 0 (or absent) for the first pick; retries of the same request on another endpoint count up. */
+  attempt?: number;
 }
 
 export interface PickEnv {

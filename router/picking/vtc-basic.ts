@@ -77,7 +77,8 @@ export function vtcBasicScorer(window: UserTokenWindow, opts: Partial<VtcBasicOp
     },
     onPicked(req, _ep, env) {
       const user = userOf(req);
-      if (!user) return;
+      // A retry is the same request on another endpoint: the user was charged when it was first placed.
+      if (!user || req.attempt) return;
       const t = estimateTokens(req.promptText);
       window.add(user, t.input * o.inputTokenWeight + t.output * o.outputTokenWeight, env.now);
     },

@@ -137,6 +137,16 @@ describe("vtc-basic", () => {
     expect(window.minMax(e.now + 1_000_000).max).to.equal(undefined);
   });
 
+  it("charges a request once, not again when it is retried on another endpoint", () => {
+    const window = new UserTokenWindow();
+    const scorer = vtcBasicScorer(window);
+    const e = env();
+    const req = request("alice", "x".repeat(400));
+    scorer.onPicked!(req, ep(1), e);
+    scorer.onPicked!({ ...req, attempt: 1 }, ep(2), e);
+    expect(window.get("alice", e.now)).to.equal(100 + 150 * 2);
+  });
+
   it("moves away from a loaded endpoint: min(running/100, 1) outweighs a half-step of position", () => {
     const window = new UserTokenWindow();
     const now = Date.now();
