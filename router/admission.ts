@@ -15,6 +15,8 @@ export interface AdmissionRequest {
   maxTokens?: number;
   /** Integer priority (higher = more important); criticality classes map onto it. */
   priority?: number;
+  /** `requestsPerSecond` of the model's config profile chosen for this request; the limits config's own wins. */
+  profileRps?: number;
   headers: Record<string, string | string[] | undefined>;
 }
 

@@ -153,6 +153,16 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
   );
   const defaultProfile = catalog.resolve(options.defaultStrategy ?? "least-request");
   const strategies = new StrategySelector(catalog, defaultProfile, (m) => log.warn(m));
+  const unenforcedRps = new Set<string>();
+  const warnUnenforcedRps = (model: string) => {
+    if (unenforcedRps.has(model) || unenforcedRps.size > 1000) return;
+    unenforcedRps.add(model);
+    log.warn(
+      { model },
+      "a config profile of this model sets requestsPerSecond, but the router runs without admission control: " +
+        "start it with --admission-config or --redis-url to enforce the limit",
+    );
+  };
   const subscribers = new Map<string, KvEventSubscriber>();
   const registry = new EndpointRegistry(
     { connections: options.connectionsPerEndpoint ?? 256, connectTimeoutMs: timeouts.connectMs },
@@ -342,10 +352,13 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
     // Strategy: the model's locked one, else the header, else its config profile's, else the configured default.
     const pool = registry.serving(model);
     let profile: Profile;
+    let profileRps: number | undefined;
     try {
       const choice = strategies.choose(pool, req.headers, path, body);
       profile = choice.profile;
+      profileRps = choice.requestsPerSecond;
       if (choice.configProfile !== undefined) baseHeaders["x-aibrix-config-profile"] = choice.configProfile;
+      if (profileRps !== undefined && admission === admitAll) warnUnenforcedRps(model);
     } catch (err) {
       if (!(err instanceof StrategyError)) throw err;
       return sendError(
@@ -425,6 +438,7 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
               ? body.max_completion_tokens
               : undefined,
         priority: typeof body.priority === "number" ? body.priority : undefined,
+        profileRps,
         headers: req.headers,
       };
     };

@@ -154,7 +154,7 @@ export async function createAdmission(config: AdmissionConfig = {}): Promise<Adm
         return refuse(rejection(400, "invalid_value", `priority header ${priority.error}`, {}, "priority"), "priority");
       }
 
-      const rps = await limiter.takeModelRps(req.model);
+      const rps = await limiter.takeModelRps(req.model, req.profileRps);
       if (rps && "limit" in rps) return refuse(limitRejection(rps, req.model, 1000), "model-rps");
       const rpsBucket = rps?.bucket;
       const refundRps = () => (rpsBucket !== undefined ? limiter.refundModelRps(req.model, rpsBucket) : undefined);

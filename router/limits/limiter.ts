@@ -71,9 +71,12 @@ export class RateLimiter {
     return this.config.models[model] ?? this.config.defaultModel;
   }
 
-  /** Per-model RPS; returns the hit limit or undefined, and a token to undo the charge. */
-  async takeModelRps(model: string): Promise<LimitHit | { bucket: number } | undefined> {
-    const rps = this.modelLimits(model).rps;
+  /**
+   * Per-model RPS; returns the hit limit or undefined, and a token to undo the charge. `profileRps` (the model's
+   * config profile's `requestsPerSecond`) applies where the limits config names no rate for this model.
+   */
+  async takeModelRps(model: string, profileRps?: number): Promise<LimitHit | { bucket: number } | undefined> {
+    const rps = this.config.models[model]?.rps ?? profileRps ?? this.config.defaultModel.rps;
     if (rps === undefined) return undefined;
     return this.backend.run(async (s) => {
       const r = await s.windows.hit(`model-rps:${model}`, RPS_WINDOW, rps, 1, this.now());

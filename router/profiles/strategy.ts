@@ -15,6 +15,8 @@ export interface StrategyChoice {
   profile: Profile;
   /** Name of the config profile chosen (for the `x-aibrix-config-profile` response header). */
   configProfile?: string;
+  /** That profile's per-model request rate limit. */
+  requestsPerSecond?: number;
 }
 
 export class StrategySelector {
@@ -56,17 +58,21 @@ export class StrategySelector {
       typeof requested === "string" ? requested.trim() : undefined,
       factsOf(path, body),
     );
-    const configProfile = chosen?.name;
+    const of = (profile: Profile): StrategyChoice => ({
+      profile,
+      configProfile: chosen?.name,
+      ...(chosen?.profile.requestsPerSecond !== undefined && { requestsPerSecond: chosen.profile.requestsPerSecond }),
+    });
     if (doc.lockedRoutingStrategy) {
       const locked = this.fromDocument(doc.lockedRoutingStrategy, "lockedRoutingStrategy");
-      if (locked) return { profile: locked, configProfile };
+      if (locked) return of(locked);
     }
-    if (typeof header === "string" && header !== "") return { profile: this.catalog.resolve(header), configProfile };
+    if (typeof header === "string" && header !== "") return of(this.catalog.resolve(header));
     if (chosen) {
       const own = this.fromDocument(chosen.profile.routingStrategy, `profiles.${chosen.name}.routingStrategy`);
-      if (own) return { profile: own, configProfile };
+      if (own) return of(own);
     }
-    return { profile: this.fallback, configProfile };
+    return of(this.fallback);
   }
 
   private fromDocument(expr: string, field: string): Profile | undefined {

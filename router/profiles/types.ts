@@ -14,7 +14,10 @@ export interface ConfigProfile {
   routingStrategy: string;
   /** Strategy settings; carried as given. */
   routingConfig?: Record<string, unknown>;
-  /** Per-model request rate for this profile; carried as given. */
+  /**
+   * Requests per second for the model while this profile is chosen, across replicas (admission control's per-model
+   * RPS limit; a rate the admission config sets for the model wins).
+   */
   requestsPerSecond?: number;
   match?: ConfigProfileMatch;
 }

@@ -1,6 +1,9 @@
 // Config profiles, vtc-basic and shared picking state observed through the router's HTTP surface, in front of
 // simulated engines (and a real redis-server for two router replicas).
 import { expect } from "chai";
+import { pino } from "pino";
+import { createAdmission } from "../../../router/admission-control/index.js";
+import type { LimitsConfig } from "../../../router/limits/limiter.js";
 import { StaticDiscovery } from "../../../router/discovery/static.js";
 import type { EndpointSpec } from "../../../router/endpoints.js";
 import type { ConfigProfileDoc } from "../../../router/profiles/types.js";
@@ -168,5 +171,60 @@ describe("vtc-basic shared by two router replicas through Redis", function () {
     expect(target).to.equal(sorted[2]);
     // power-of-two is served with the shared counts too.
     expect((await complete(b, { "routing-strategy": "power-of-two" })).status).to.equal(200);
+  });
+});
+
+describe("a config profile's requestsPerSecond through the router's admission control", function () {
+  this.timeout(60_000);
+  let sim: RunningSimulator;
+  const routers: Router[] = [];
+  const limited: ConfigProfileDoc = {
+    defaultProfile: "slow",
+    profiles: { slow: { routingStrategy: "random", requestsPerSecond: 2 }, open: { routingStrategy: "random" } },
+  };
+
+  before(async () => {
+    sim = await startSimulator({ model: MODEL, profile: "h100-8b", speedup: 50 });
+  });
+  after(async () => {
+    for (const r of routers) await r.close();
+    await sim?.close();
+  });
+
+  async function routerWith(limits: Partial<LimitsConfig>): Promise<Router> {
+    const admission = await createAdmission({ logger: pino({ level: "silent" }), limits });
+    const discovery = new StaticDiscovery([
+      {
+        id: `${sim.host}:${sim.port}`,
+        host: sim.host,
+        port: sim.port,
+        model: MODEL,
+        adapters: [],
+        engine: "vllm",
+        config: limited,
+      },
+    ]);
+    const router = await startRouter({ port: 0, logLevel: "silent", discovery, admission: admission.control });
+    routers.push(router);
+    return router;
+  }
+
+  it("limits the model to the profile's rate while that profile is chosen, naming the limit", async () => {
+    const router = await routerWith({});
+    const answers = [];
+    for (let i = 0; i < 4; i++) answers.push(await complete(router, {}));
+    expect(answers.slice(0, 2).map((a) => a.status)).to.deep.equal([200, 200]);
+    const refused = answers.slice(2);
+    expect(refused.map((a) => a.status)).to.include(429);
+    expect(refused.find((a) => a.status === 429)!.body).to.match(/model-rps|requests per second/i);
+    // Another profile of the same model sets no rate: its requests pass.
+    expect((await complete(router, { "config-profile": "open" })).status).to.equal(200);
+  });
+
+  it("lets a rate the admission config sets for the model win over the profile's", async () => {
+    const router = await routerWith({ models: { [MODEL]: { rps: 100 } } });
+    const statuses = [];
+    for (let i = 0; i < 5; i++) statuses.push((await complete(router, {})).status);
+    expect(statuses).to.deep.equal([200, 200, 200, 200, 200]);
   });
 });
