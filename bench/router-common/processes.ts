@@ -1,7 +1,7 @@
 // Child processes for router benchmarks: simulated engines, our router, and peer routers (sglang-router,
 // vllm-router), each in its own process so the load generator never shares an event loop with what it measures.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { copyFile, mkdir, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import os, { tmpdir } from "node:os";
@@ -19,6 +19,24 @@ export interface Proc {
   log: () => string;
   stop(): Promise<void>;
 }
+
+/**
+ * CPU seconds (user + system) a process has used so far, from /proc: compared before and after a run, it shows what
+ * each router costs the machine that also runs the engines. NaN where /proc cannot say.
+ */
+export function cpuSeconds(p: Proc): number {
+  try {
+    const stat = readFileSync(`/proc/${p.child.pid}/stat`, "utf8");
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th fields overall.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return NaN;
+  }
+}
+
+/** USER_HZ: 100 on every Linux architecture Node supports. */
+const CLOCK_TICKS_PER_SECOND = 100;
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
