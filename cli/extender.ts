@@ -3,6 +3,7 @@ import { startExtender, type ObjectRef } from "../extender/server.js";
 import type { PlacementWeights } from "../extender/policy.js";
 import { closeOnSignal } from "./shutdown.js";
 import { wholeNumberFlag } from "./flags.js";
+import { reportProcessMetrics } from "./process-metrics.js";
 
 interface ExtenderFlags {
   host: string;
@@ -93,6 +94,7 @@ export function registerExtender(program: Command): void {
         },
         logLevel: flags.logLevel,
       });
+      reportProcessMetrics(server.metrics.registry);
       closeOnSignal(() => server.close());
     });
 }

@@ -8,6 +8,7 @@ import { startRouter, type Router, type RouterOptions } from "../router/server.j
 import { admissionFromFlags, type AdmissionFlags } from "../router/admission-control/from-flags.js";
 import { closeOnSignal } from "./shutdown.js";
 import { portFlag } from "./flags.js";
+import { reportProcessMetrics } from "./process-metrics.js";
 
 export interface RouterCommandOptions {
   endpoints?: string;
@@ -76,6 +77,7 @@ export function registerRouter(program: Command): void {
         ...(redisUrl ? { prefixSync: { redisUrl }, sharedPicking: { redisUrl } } : {}),
       });
       if (admitted) console.error(`aibrix-ts router: users API and admission metrics on ${admitted.adminUrl}`);
+      reportProcessMetrics(router.metrics.registry);
       console.error(`aibrix-ts router listening on ${router.url}`);
       closeOnSignal(() => router.close());
     });

@@ -4,6 +4,7 @@ import { loadWebhookConfigFile, type WebhookConfigInput } from "../webhooks/conf
 import { DEFAULT_CONFIGURATION_NAMES, DEFAULTS, startWebhooks } from "../webhooks/server.js";
 import { closeOnSignal } from "./shutdown.js";
 import { wholeNumberFlag } from "./flags.js";
+import { reportProcessMetrics } from "./process-metrics.js";
 
 interface WebhooksFlags {
   host: string;
@@ -115,6 +116,7 @@ export function registerWebhooks(program: Command): void {
         logLevel: flags.logLevel,
       });
       if (flags.writeCa) writeFileSync(flags.writeCa, server.caBundle);
+      reportProcessMetrics(server.metrics.registry);
       closeOnSignal(() => server.close());
     });
 }

@@ -1,6 +1,6 @@
 // Admission counters and latency by webhook path and outcome, on a registry of our own (several servers can live
 // in one test process without clashing).
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
 export type Outcome = "allowed" | "patched" | "denied" | "bad_request" | "error";
 
@@ -29,10 +29,6 @@ export class WebhookMetrics {
     help: "Times the TLS server switched to a renewed certificate without restarting.",
     registers: [this.registry],
   });
-
-  constructor(processMetrics = false) {
-    if (processMetrics) collectDefaultMetrics({ register: this.registry });
-  }
 
   observe(webhook: string, outcome: Outcome, seconds: number): void {
     this.requests.inc({ webhook, outcome });

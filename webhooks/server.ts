@@ -217,7 +217,7 @@ export async function startWebhooks(options: StartWebhooksOptions = {}): Promise
     logger,
   });
   const bundle = await certificates.ensure();
-  const metrics = new WebhookMetrics(true);
+  const metrics = new WebhookMetrics();
   metrics.certificateExpiry.set(certificateFacts(bundle.certPem).notAfter.getTime() / 1000);
   let closing = false;
   const deps: AdmissionDeps = { config, cluster, logger };

@@ -109,4 +109,12 @@ describe("aibrix-ts router with admission flags (two processes, one Redis)", fun
     const health = await (await fetch(`${routers[1]!.adminUrl}/healthz`)).json();
     expect(health).to.deep.equal({ ok: true, redis: "up" });
   });
+
+  it("reports its own process beside the routing metrics on /metrics", async () => {
+    const text = await (await fetch(`${routers[0]!.url}/metrics`)).text();
+    expect(text).to.match(/^aibrix_router_requests_total\{/m);
+    expect(text).to.match(/^process_cpu_seconds_total \d/m);
+    expect(text).to.match(/^process_resident_memory_bytes \d/m);
+    expect(text).to.match(/^nodejs_eventloop_lag_p99_seconds \d/m);
+  });
 });

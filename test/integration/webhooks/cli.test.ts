@@ -74,6 +74,10 @@ describe("aibrix-ts webhooks (CLI process)", function () {
     const response = reply.json().response as { uid: string; patch: string };
     expect(response.uid).to.equal("cli-1");
     expect(Buffer.from(response.patch, "base64").toString()).to.include("registry.local/runtime:7");
+    const metrics = await httpsRequest(`https://127.0.0.1:${port}/metrics`, { ca, method: "GET" });
+    expect(metrics.status).to.equal(200);
+    expect(metrics.body).to.match(/^process_cpu_seconds_total \d/m);
+    expect(metrics.body).to.match(/^nodejs_eventloop_lag_p99_seconds \d/m);
     const exited = new Promise<number | null>((resolve) => proc.on("exit", resolve));
     proc.kill("SIGTERM");
     expect(await exited).to.equal(0);
