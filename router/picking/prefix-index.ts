@@ -7,6 +7,9 @@ export interface PrefixIndexOptions {
   ttlMs: number;
 }
 
+/** A block re-inserted by the same endpoint within this long keeps its place in the LRU order. */
+const LRU_MOVE_INTERVAL_MS = 1000;
+
 export const defaultPrefixIndexOptions: PrefixIndexOptions = { maxBlocks: 200_000, ttlMs: 20 * 60_000 };
 
 export class PrefixIndex {
@@ -54,8 +57,17 @@ export class PrefixIndex {
     let added = 0;
     for (const h of hashes) {
       let holders = table.get(h);
-      if (holders) table.delete(h);
-      else holders = new Map();
+      if (holders) {
+        // Moved to the LRU tail by this endpoint less than a second ago: refresh its time only. A long prompt
+        // repeated often (a tenant's system prompt) then costs one lookup per block instead of a delete and two sets,
+        // and eviction order is exact to within that second.
+        const seen = holders.get(id);
+        if (seen !== undefined && now - seen < LRU_MOVE_INTERVAL_MS) {
+          holders.set(id, now);
+          continue;
+        }
+        table.delete(h);
+      } else holders = new Map();
       if (!holders.has(id)) added++;
       holders.set(id, now);
       table.set(h, holders);

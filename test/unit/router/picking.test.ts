@@ -309,4 +309,23 @@ describe("prefix index", () => {
     idx.sweep(5000);
     expect(idx.size("m")).to.equal(0);
   });
+
+  it("refreshes a re-inserted block's time at once and its LRU place after a second", () => {
+    const idx = new PrefixIndex({ maxBlocks: 3, ttlMs: 1000 });
+    idx.insert("m", [1n, 2n, 3n], "a", 0);
+    idx.insert("m", [1n], "a", 500); // within a second: time refreshed, place kept
+    expect(Object.fromEntries(idx.matchDepths("m", [1n, 2n], ["a"], 1400))).to.deep.equal({ a: 1 });
+    const lru = new PrefixIndex({ maxBlocks: 3, ttlMs: 60_000 });
+    lru.insert("m", [1n, 2n, 3n], "a", 0);
+    lru.insert("m", [1n], "a", 1500); // a second later: block 1 moves to the tail
+    lru.insert("m", [4n], "a", 1500); // evicts the least recently used: block 2
+    const held = (h: bigint) => lru.matchDepths("m", [h], ["a"], 1600).size;
+    expect([1n, 2n, 3n, 4n].map(held)).to.deep.equal([1, 0, 1, 1]);
+    expect(lru.blocksOf("a")).to.equal(3);
+    const kept = new PrefixIndex({ maxBlocks: 3, ttlMs: 60_000 });
+    kept.insert("m", [1n, 2n, 3n], "a", 0);
+    kept.insert("m", [1n], "a", 500); // within a second: block 1 stays the oldest
+    kept.insert("m", [4n], "a", 600);
+    expect([1n, 2n, 3n, 4n].map((h) => kept.matchDepths("m", [h], ["a"], 700).size)).to.deep.equal([0, 1, 1, 1]);
+  });
 });
