@@ -76,7 +76,9 @@ export class RateLimiter {
    * config profile's `requestsPerSecond`) applies where the limits config names no rate for this model.
    */
   async takeModelRps(model: string, profileRps?: number): Promise<LimitHit | { bucket: number } | undefined> {
-    const rps = this.config.models[model]?.rps ?? profileRps ?? this.config.defaultModel.rps;
+    // `defaultModel` is for models `models` does not list; a listed model without a rate has none of its own.
+    const listed = this.config.models[model];
+    const rps = listed ? (listed.rps ?? profileRps) : (profileRps ?? this.config.defaultModel.rps);
     if (rps === undefined) return undefined;
     return this.backend.run(async (s) => {
       const r = await s.windows.hit(`model-rps:${model}`, RPS_WINDOW, rps, 1, this.now());

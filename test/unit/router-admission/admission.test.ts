@@ -116,6 +116,26 @@ describe("admission control (in memory)", () => {
     expect(r.headers).to.include({ "x-ratelimit-exceeded": "model-rps", "x-error-model-rps-exceeded": "true" });
   });
 
+  it("takes a model's RPS from its own limits, else its config profile, else the default for unlisted models", async () => {
+    a = await createAdmission({
+      logger: silent,
+      limits: { models: { m: { concurrency: 100 }, fixed: { rps: 1 } }, defaultModel: { rps: 1 } },
+    });
+    // Listed without a rate: the default does not apply, a profile's rate does.
+    for (let i = 0; i < 3; i++) (await admitOk(a, req({ model: "m" }))).finish({ status: 200 });
+    await admitOk(a, req({ model: "m", profileRps: 1 }));
+    expect((await refused(a, req({ model: "m", profileRps: 1 }))).headers).to.include({
+      "x-ratelimit-exceeded": "model-rps",
+    });
+    // Listed with a rate: that rate wins over the profile's.
+    await admitOk(a, req({ model: "fixed", profileRps: 100 }));
+    await refused(a, req({ model: "fixed", profileRps: 100 }));
+    // Unlisted: the profile's rate wins over the default.
+    for (let i = 0; i < 3; i++) await admitOk(a, req({ model: "other", profileRps: 100 }));
+    await admitOk(a, req({ model: "plain" }));
+    await refused(a, req({ model: "plain" }));
+  });
+
   it("queues beyond per-model concurrency and admits the next when one finishes; bad priority header → 400", async () => {
     a = await createAdmission({ logger: silent, limits: { models: { m: { concurrency: 1 } } } });
     const first = await admitOk(a, req({ user: "u1" }));
