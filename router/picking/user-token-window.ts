@@ -4,6 +4,13 @@
 // replica count on all of them (eventually consistent within one sync interval).
 import { Redis } from "ioredis";
 
+/** Adds `tokens` to `user`'s count in `slice` of a slice → user → tokens map. */
+function addTokens(slices: Map<number, Map<string, number>>, slice: number, user: string, tokens: number): void {
+  let users = slices.get(slice);
+  if (!users) slices.set(slice, (users = new Map()));
+  users.set(user, (users.get(user) ?? 0) + tokens);
+}
+
 export interface TokenWindowOptions {
   /** Window length (ms); default 5 minutes. */
   windowMs?: number;
@@ -85,13 +92,7 @@ export class UserTokenWindow {
 
   add(user: string, tokens: number, now: number): void {
     if (!(tokens > 0)) return;
-    const slice = this.sliceOf(now);
-    let users = this.slices.get(slice);
-    if (!users) {
-      users = new Map();
-      this.slices.set(slice, users);
-    }
-    users.set(user, (users.get(user) ?? 0) + tokens);
+    addTokens(this.slices, this.sliceOf(now), user, tokens);
     const total = this.get(user, now);
     const { min, max } = this.range;
     this.range = {
@@ -157,13 +158,7 @@ export class RedisUserTokenWindow extends UserTokenWindow {
   override add(user: string, tokens: number, now: number): void {
     if (!(tokens > 0)) return;
     super.add(user, tokens, now);
-    const slice = this.sliceOf(now);
-    let users = this.pending.get(slice);
-    if (!users) {
-      users = new Map();
-      this.pending.set(slice, users);
-    }
-    users.set(user, (users.get(user) ?? 0) + tokens);
+    addTokens(this.pending, this.sliceOf(now), user, tokens);
   }
 
   private reportDown(err: Error): void {
