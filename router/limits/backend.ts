@@ -9,6 +9,7 @@ import { Counter, Gauge, type Registry } from "prom-client";
 import { MemoryLeaseStore, RedisLeaseStore, type LeaseStore } from "./leases.js";
 import { RedisWindowStore } from "./redis-window-store.js";
 import { MemoryWindowStore, type WindowStore } from "./window-store.js";
+import { FAIL_FAST_REDIS } from "../redis-options.js";
 
 export type RedisFailureMode = "open" | "closed";
 
@@ -66,11 +67,9 @@ export class LimitBackend {
       return;
     }
     const redis = new Redis(opts.redisUrl, {
-      // Never queue commands while disconnected: a request must not wait for Redis to come back.
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
+      // A request must not wait for Redis to come back.
+      ...FAIL_FAST_REDIS,
       commandTimeout: opts.commandTimeoutMs,
-      retryStrategy: (times) => Math.min(50 * times, 1000),
       reconnectOnError: () => true,
       lazyConnect: false,
     });

@@ -5,6 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import type { PrefixIndex } from "./prefix-index.js";
+import { FAIL_FAST_REDIS } from "../redis-options.js";
 
 export const prefixSyncChannel = "aibrix:prefix-index";
 
@@ -88,14 +89,11 @@ export class PrefixSync {
     this.flushMs = opts.flushMs ?? 25;
     this.maxHashesPerMessage = opts.maxHashesPerMessage ?? 8192;
     this.maxQueued = opts.maxQueued ?? 10_000;
-    const common = {
-      retryStrategy: (times: number) => Math.min(50 * times, 1000),
-      lazyConnect: false,
-    };
     // Publishing never queues while disconnected: a stale batch is worth less than the memory it holds.
-    this.pub = new Redis(opts.redisUrl, { ...common, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
-    // The subscriber (re-)subscribes itself on every (re)connect, so `ready` knows when messages flow again.
-    this.sub = new Redis(opts.redisUrl, { ...common, maxRetriesPerRequest: 0, autoResubscribe: false });
+    this.pub = new Redis(opts.redisUrl, FAIL_FAST_REDIS);
+    // The subscriber (re-)subscribes itself on every (re)connect, so `ready` knows when messages flow again; its
+    // SUBSCRIBE may wait in the offline queue for that connection.
+    this.sub = new Redis(opts.redisUrl, { ...FAIL_FAST_REDIS, enableOfflineQueue: true, autoResubscribe: false });
     for (const conn of [this.pub, this.sub]) {
       conn.on("error", (err: Error) => this.reportDown(err));
       conn.on("ready", () => (this.down = false));

@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { powerOfTwoBy } from "./scorers.js";
 import type { Scorer } from "./types.js";
+import { FAIL_FAST_REDIS } from "../redis-options.js";
 
 export interface SharedInFlightOptions {
   redisUrl: string;
@@ -47,11 +48,7 @@ export class SharedInFlight {
     const syncMs = o.syncMs ?? 100;
     this.staleMs = o.staleMs ?? Math.max(2000, 10 * syncMs);
     this.ttlMs = o.ttlMs ?? 300_000;
-    this.redis = new Redis(o.redisUrl, {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      retryStrategy: (times: number) => Math.min(50 * times, 1000),
-    });
+    this.redis = new Redis(o.redisUrl, FAIL_FAST_REDIS);
     this.redis.on("error", (err: Error) => this.reportDown(err));
     this.redis.on("ready", () => (this.down = false));
     this.timer = setInterval(() => void this.sync(), syncMs);

@@ -3,6 +3,7 @@
 // one Redis hash per slice and pulls the merged slices back on a short interval, so a user's tokens routed by one
 // replica count on all of them (eventually consistent within one sync interval).
 import { Redis } from "ioredis";
+import { FAIL_FAST_REDIS } from "../redis-options.js";
 
 /** Adds `tokens` to `user`'s count in `slice` of a slice → user → tokens map. */
 function addTokens(slices: Map<number, Map<string, number>>, slice: number, user: string, tokens: number): void {
@@ -140,11 +141,7 @@ export class RedisUserTokenWindow extends UserTokenWindow {
   constructor(private readonly o: RedisTokenWindowOptions) {
     super(o);
     this.prefix = o.prefix ?? "aibrix:vtc-window:";
-    this.redis = new Redis(o.redisUrl, {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      retryStrategy: (times: number) => Math.min(50 * times, 1000),
-    });
+    this.redis = new Redis(o.redisUrl, FAIL_FAST_REDIS);
     this.redis.on("error", (err: Error) => this.reportDown(err));
     this.redis.on("ready", () => {
       this.down = false;
