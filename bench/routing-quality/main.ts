@@ -4,6 +4,8 @@
 // gets a fresh engine fleet (cold caches) and a fresh router process; the load generator runs in this process.
 //
 // Times are simulated (real-hardware-equivalent): wall-clock figures times the simulator speedup.
+import { writeFileSync } from "node:fs";
+import path from "node:path";
 import type { TopLevelSpec } from "vega-lite";
 import { Pool } from "undici";
 import { parseEngineMetrics } from "../../engines/metric-names.js";
@@ -33,6 +35,8 @@ import {
 const MODEL = "llama-3-8b";
 
 interface Outcome {
+  /** Planned send time (simulated seconds after start). */
+  at?: number;
   ok: boolean;
   ttft: number;
   e2e: number;
@@ -58,6 +62,8 @@ interface RunStats {
   /** Wall-clock CPU seconds the router and the engine process used during the run (not scaled by the speedup). */
   router_cpu_s: number;
   engines_cpu_s: number;
+  /** Requests each engine finished. */
+  engine_requests: number[];
 }
 
 /** One streamed request; times in wall-clock seconds. */
@@ -125,6 +131,7 @@ async function runPlan(
     let current = req;
     for (;;) {
       const o = await stream(pool, current, {});
+      o.at = current.at;
       outcomes.push(o);
       if (!mt || !o.ok || (current.turn ?? 0) + 1 >= mt.turns) return;
       await sleep((mt.thinkSeconds * 1000) / speedup);
@@ -137,16 +144,31 @@ async function runPlan(
   return { outcomes, makespan };
 }
 
-async function prefixHitRate(fleet: EngineFleet): Promise<number> {
+/** The fleet's prefix-cache hit rate, and how many requests each engine finished (how evenly the router spread load). */
+async function fleetCounts(fleet: EngineFleet): Promise<{ hitRate: number; perEngine: number[] }> {
   let hits = 0;
   let queries = 0;
+  const perEngine: number[] = [];
   for (const e of fleet.endpoints) {
     const text = await (await fetch(`http://${e.address}/metrics`)).text();
     const m = parseEngineMetrics(text, "vllm");
     hits += m.prefixCacheHits ?? 0;
     queries += m.prefixCacheQueries ?? 0;
+    let finished = 0;
+    for (const [, n] of text.matchAll(/^vllm:request_success_total\{[^}]*\} (\S+)$/gm)) finished += Number(n);
+    perEngine.push(finished);
   }
-  return queries > 0 ? hits / queries : 0;
+  return { hitRate: queries > 0 ? hits / queries : 0, perEngine };
+}
+
+/**
+ * `RQ_DUMP=dir` writes each run's requests to `dir/<workload>-<router>-<round>.json` — planned send time, TTFT
+ * (simulated seconds, 0 when none), engine and outcome — to see where a percentile comes from (the cold start's
+ * prefills, or one engine's load).
+ */
+function dumpOutcomes(dir: string, name: string, outcomes: readonly Outcome[], speedup: number): void {
+  const rows = outcomes.map((o) => ({ at: o.at, ttft_s: round(o.ttft * speedup, 5), target: o.target, ok: o.ok }));
+  writeFileSync(path.join(dir, `${name.replace(/[^\w+.-]+/g, "_")}.json`), JSON.stringify(rows));
 }
 
 interface Params {
@@ -300,6 +322,9 @@ const bench: Benchmark = {
               router: round(cpuSeconds(router) - cpuBefore.router, 2),
               engines: round(cpuSeconds(fleet.proc) - cpuBefore.engines, 2),
             };
+            const counts = await fleetCounts(fleet);
+            if (process.env.RQ_DUMP)
+              dumpOutcomes(process.env.RQ_DUMP, `${w.name}-${r.name}-${pass}`, outcomes, p.speedup);
             const ok = outcomes.filter((o) => o.ok && o.ttft > 0);
             const tokens = ok.reduce((n, o) => n + o.tokens, 0);
             const itls = ok.filter((o) => o.tokens > 1).map((o) => ((o.e2e - o.ttft) / (o.tokens - 1)) * 1000);
@@ -332,10 +357,11 @@ const bench: Benchmark = {
               ),
               itl_ms: round((itls.reduce((a, b) => a + b, 0) / Math.max(1, itls.length)) * p.speedup, 3),
               output_tok_s: round(tokens / (makespan * p.speedup), 1),
-              prefix_hit_rate: round(await prefixHitRate(fleet), 4),
+              prefix_hit_rate: round(counts.hitRate, 4),
               makespan_s: round(makespan * p.speedup, 2),
               router_cpu_s: cpu.router,
               engines_cpu_s: cpu.engines,
+              engine_requests: counts.perEngine,
             };
             ctx.progress(JSON.stringify(s));
             stats.push(s);

@@ -253,7 +253,7 @@ export function prefixCacheScorer(index: PrefixIndex, o: PrefixScorerOptions = d
   };
 }
 
-/** Most credit (of 1, a full prefix match) for holding the fewest blocks when no endpoint holds the prefix. */
+/** Credit (of 1, a full prefix match) for holding the fewest blocks when no endpoint holds the prefix. */
 const NEW_PREFIX_CREDIT = 0.5;
 
 /**
@@ -286,20 +286,32 @@ export function kvPrefixScorer(
         if (d > (depths.get(id) ?? 0)) depths.set(id, d);
       }
       if (depths.size > 0) return fillFromDepths(cands, out, depths, hashes.length, bound);
-      // A prefix no endpoint holds: lean toward the endpoint holding the fewest blocks (engine-reported plus
-      // just-routed), so distinct prefixes (tenants' system prompts) spread evenly instead of following whichever
-      // endpoint had the fewest requests in flight at the instant each one first arrived.
+      // A prefix no endpoint holds: place it on the endpoint holding the fewest blocks, as sglang-router's
+      // cache-aware policy places it on the smallest tree. A new prefix is usually a new tenant or conversation that
+      // will keep coming back, so this spreads them evenly; whichever endpoint had the fewest requests in flight at
+      // the instant each first arrived would leave one endpoint with a tenant more than another for the whole run.
+      // Engine-reported blocks lag prefill and speculative entries lapse after a TTL, so an endpoint holds about the
+      // larger of the two (their sum would count a finished prefill twice and an unfinished one once).
       if (env.now - lastSweep > 1000) {
         speculative.sweep(env.now);
         lastSweep = env.now;
       }
+      let fewest = Infinity;
       let most = 0;
       for (let i = 0; i < cands.length; i++) {
-        out[i] = index.blocks(ids[i]!) + speculative.blocksOf(ids[i]!);
-        if (out[i]! > most) most = out[i]!;
+        const held = Math.max(index.blocks(ids[i]!), speculative.blocksOf(ids[i]!));
+        out[i] = held;
+        if (held < fewest) fewest = held;
+        if (held > most) most = held;
       }
+      const span = most - fewest;
       for (let i = 0; i < cands.length; i++) {
-        out[i] = most === 0 || cands[i]!.inFlight > bound ? 0 : (NEW_PREFIX_CREDIT * (most - out[i]!)) / most;
+        out[i] =
+          cands[i]!.inFlight > bound
+            ? 0
+            : span === 0
+              ? NEW_PREFIX_CREDIT
+              : (NEW_PREFIX_CREDIT * (most - out[i]!)) / span;
       }
     },
     onPicked(req, ep, env) {

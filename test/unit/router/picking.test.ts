@@ -213,6 +213,20 @@ describe("endpoint picking", () => {
     expect([...winners(catalog, "kv-prefix", [a, b, c], 20, req).keys()]).to.deep.equal([b.id]);
   });
 
+  it("kv-prefix-load spreads new prefixes by blocks held, not by whichever engine has fewer requests in flight", () => {
+    // b holds one tenant's prefix less than a and c but has the most requests in flight (within the load guard):
+    // the new tenant still goes to b, so tenants end up evenly spread for the rest of the run.
+    const a = ep(1, { inFlight: 1 });
+    const b = ep(2, { inFlight: 2 });
+    const c = ep(3, { inFlight: 2 });
+    const blocks = (from: number, n: number) => Array.from({ length: n }, (_, i) => BigInt(from + i));
+    kv.apply(a.id, { ts: 0, events: [{ type: "BlockStored", hashes: blocks(1000, 40), tokenIds: [], blockSize: 4 }] });
+    kv.apply(b.id, { ts: 0, events: [{ type: "BlockStored", hashes: blocks(2000, 20), tokenIds: [], blockSize: 4 }] });
+    kv.apply(c.id, { ts: 0, events: [{ type: "BlockStored", hashes: blocks(3000, 40), tokenIds: [], blockSize: 4 }] });
+    const req = request("another brand new tenant prompt, long enough to fill several blocks of four tokens");
+    expect([...winners(catalog, "kv-prefix-load", [a, b, c], 1, req).keys()]).to.deep.equal([b.id]);
+  });
+
   it("session-affinity honours x-session-id, then rendezvous-hashes x-aibrix-session-key", () => {
     const cands = [ep(1), ep(2), ep(3)];
     const sid = encodeSessionId(cands[2]!.id);
