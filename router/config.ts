@@ -1,7 +1,8 @@
 // The router's YAML configuration file: strategy, named profiles, intervals, timeouts, retry and ejection.
 //
 //   defaultStrategy: "prefix-cache:3,least-request:2"
-//   scrapeIntervalMs: 50
+//   scrapeIntervalMs: 50          # while a strategy routes on engine metrics
+//   idleScrapeIntervalMs: 1000    # while none does
 //   timeouts: {connectMs: 2000, firstByteMs: 300000, idleMs: 60000}
 //   retry: {maxRetries: 2, budgetRatio: 0.2, minPerSecond: 10}
 //   ejection: {consecutiveFailures: 3, baseCooldownMs: 2000, maxCooldownMs: 30000}
@@ -21,6 +22,7 @@ export type RouterConfigFile = Pick<
   | "defaultStrategy"
   | "profiles"
   | "scrapeIntervalMs"
+  | "idleScrapeIntervalMs"
   | "staleAfterMs"
   | "timeouts"
   | "retry"
@@ -37,7 +39,7 @@ const NUMERIC_GROUPS: Record<string, string[]> = {
   ejection: ["consecutiveFailures", "baseCooldownMs", "maxCooldownMs"],
   prefix: ["blockSize", "imbalanceAbs", "imbalanceRel", "stdDevFactor"],
 };
-const TOP_NUMBERS = ["scrapeIntervalMs", "staleAfterMs", "maxBodyBytes"];
+const TOP_NUMBERS = ["scrapeIntervalMs", "idleScrapeIntervalMs", "staleAfterMs", "maxBodyBytes"];
 
 export function parseRouterConfig(text: string, file = "router config"): RouterConfigFile {
   let doc: unknown;
@@ -85,6 +87,7 @@ export function parseRouterConfig(text: string, file = "router config"): RouterC
     defaultStrategy: d.defaultStrategy as string | undefined,
     profiles: d.profiles as Record<string, ProfileConfig> | undefined,
     scrapeIntervalMs: d.scrapeIntervalMs as number | undefined,
+    idleScrapeIntervalMs: d.idleScrapeIntervalMs as number | undefined,
     staleAfterMs: d.staleAfterMs as number | undefined,
     maxBodyBytes: d.maxBodyBytes as number | undefined,
     timeouts: d.timeouts as RouterConfigFile["timeouts"],

@@ -50,6 +50,8 @@ export class Endpoint {
   metrics: EngineMetrics = {};
   /** Wall-clock ms of the last successful scrape; 0 = never. */
   metricsAt = 0;
+  /** Something routed on the scraped metrics since the scraper last looked (see `metricsFresh`). */
+  metricsRead = false;
   /** Token rates derived from counter deltas between scrapes (tok/s). */
   promptTps?: number;
   genTps?: number;
@@ -95,8 +97,18 @@ export class Endpoint {
     return this.ejectedUntil > now;
   }
 
-  isStale(now: number, staleAfterMs: number): boolean {
-    return this.metricsAt === 0 || now - this.metricsAt > staleAfterMs;
+  /**
+   * Whether the scraped metrics are recent enough to route on. Every reader of scraped numbers asks this (or calls
+   * `wantMetrics`), which keeps the endpoint on the short scrape interval while they are in use.
+   */
+  metricsFresh(now: number, staleAfterMs: number): boolean {
+    this.metricsRead = true;
+    return this.metricsAt !== 0 && now - this.metricsAt <= staleAfterMs;
+  }
+
+  /** A reader that takes the last scraped numbers however old (adapter residency) still wants them kept current. */
+  wantMetrics(): void {
+    this.metricsRead = true;
   }
 
   recordMetrics(m: EngineMetrics, now: number): void {
@@ -259,7 +271,7 @@ export class EndpointRegistry implements FleetView {
       kvUsage: ep.metrics.kvUsage,
       inFlight: ep.inFlight,
       metricsAgeMs: ep.metricsAt === 0 ? Infinity : now - ep.metricsAt,
-      stale: ep.isStale(now, this.staleAfterMs),
+      stale: !ep.metricsFresh(now, this.staleAfterMs),
       ejected: ep.isEjected(now),
     }));
   }

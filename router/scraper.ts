@@ -1,20 +1,34 @@
-// Polls every endpoint's `/metrics` on a short interval (and `/v1/models` on a slower one, for adapter residency).
-// A scrape that fails or times out leaves the old numbers in place; they go stale and stop winning picks.
+// Polls every endpoint's `/metrics` (and `/v1/models` on a slower interval, for adapter residency). A scrape that fails
+// or times out leaves the old numbers in place; they go stale and stop winning picks.
+//
+// Scrapes cost the engine too (rendering `/metrics` competes with serving), so the short interval is kept for the
+// endpoints whose numbers something routes on: a strategy reading engine metrics, the saturation filter, LoRA
+// residency, admission's fleet view. Endpoints only picked on the router's own state (in-flight counts, prefix
+// indexes) are polled on the idle interval, and return to the short one within an interval of the first read.
 import { Pool } from "undici";
 import { parseEngineMetrics } from "../engines/metric-names.js";
 import type { Endpoint, EndpointRegistry } from "./endpoints.js";
 
 export interface ScraperOptions {
+  /** Poll interval while the endpoint's metrics are in use. */
   intervalMs: number;
+  /** Poll interval while nothing has read them for `METRICS_IN_USE_FOR_MS` (at least `intervalMs`). */
+  idleIntervalMs: number;
   modelsIntervalMs: number;
   timeoutMs: number;
 }
+
+/** How long one read keeps an endpoint on the short interval. */
+export const METRICS_IN_USE_FOR_MS = 60_000;
 
 export class MetricsScraper {
   private timer?: NodeJS.Timeout;
   private modelsTimer?: NodeJS.Timeout;
   private pools = new Map<string, Pool>();
   private busy = new Map<string, Promise<void>>();
+  /** Per endpoint id: when its metrics were last read, and when its last scrape started. */
+  private lastRead = new Map<string, number>();
+  private lastStarted = new Map<string, number>();
   scrapeErrors = 0;
 
   constructor(
@@ -26,10 +40,41 @@ export class MetricsScraper {
   start(): void {
     void this.scrapeAll();
     void this.refreshModelsAll();
-    this.timer = setInterval(() => void this.scrapeAll(), this.opts.intervalMs);
+    this.timer = setInterval(() => void this.tick(Date.now()), this.opts.intervalMs);
     this.modelsTimer = setInterval(() => void this.refreshModelsAll(), this.opts.modelsIntervalMs);
     this.timer.unref();
     this.modelsTimer.unref();
+  }
+
+  /** Whether `ep` is polled on the short interval at `now`. */
+  inUse(ep: Endpoint, now: number): boolean {
+    return now - (this.lastRead.get(ep.id) ?? -Infinity) < METRICS_IN_USE_FOR_MS;
+  }
+
+  /** Scrapes every endpoint whose interval (short or idle) has come round; resolves when those scrapes end. */
+  tick(now: number): Promise<void> {
+    // Half an interval of slack: timers fire late, and a scrape due a millisecond after this tick must not wait a
+    // whole interval more.
+    const slack = this.opts.intervalMs / 2;
+    const idle = Math.max(this.opts.idleIntervalMs, this.opts.intervalMs);
+    const started: Promise<void>[] = [];
+    for (const ep of this.registry.all()) {
+      if (ep.metricsRead) {
+        ep.metricsRead = false;
+        this.lastRead.set(ep.id, now);
+      }
+      const every = this.inUse(ep, now) ? this.opts.intervalMs : idle;
+      if (now - (this.lastStarted.get(ep.id) ?? -Infinity) < every - slack) continue;
+      this.lastStarted.set(ep.id, now);
+      started.push(this.scrape(ep));
+    }
+    if (this.lastStarted.size > 2 * this.registry.all().length + 16) this.forgetGone();
+    return Promise.all(started).then(() => undefined);
+  }
+
+  private forgetGone(): void {
+    const live = new Set(this.registry.all().map((ep) => ep.id));
+    for (const m of [this.lastRead, this.lastStarted]) for (const id of m.keys()) if (!live.has(id)) m.delete(id);
   }
 
   /** A dedicated single-connection pool per endpoint, so scrapes never queue behind inference traffic. */
@@ -45,7 +90,13 @@ export class MetricsScraper {
   }
 
   async scrapeAll(): Promise<void> {
-    await Promise.all(this.registry.all().map((ep) => this.scrape(ep)));
+    const now = Date.now();
+    await Promise.all(
+      this.registry.all().map((ep) => {
+        this.lastStarted.set(ep.id, now);
+        return this.scrape(ep);
+      }),
+    );
   }
 
   /** Scrape one endpoint; a scrape already in flight is shared rather than doubled. */

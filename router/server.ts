@@ -53,8 +53,10 @@ export interface RouterOptions {
   prefixSync?: { redisUrl: string };
   /** Share vtc-basic's per-user token window and power-of-two's in-flight counts between replicas through Redis. */
   sharedPicking?: { redisUrl: string };
-  /** Engine `/metrics` poll interval (ms). */
+  /** Engine `/metrics` poll interval (ms) while something routes on the endpoint's metrics. */
   scrapeIntervalMs?: number;
+  /** Poll interval (ms) while nothing has read them for a minute (default 1000; at least `scrapeIntervalMs`). */
+  idleScrapeIntervalMs?: number;
   /** Metrics older than this do not win picks (default 3 × interval, at least 200 ms). */
   staleAfterMs?: number;
   /** Engine `/v1/models` poll interval for adapter residency (ms). */
@@ -191,6 +193,7 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
     registry,
     {
       intervalMs: scrapeIntervalMs,
+      idleIntervalMs: options.idleScrapeIntervalMs ?? Math.max(1000, scrapeIntervalMs),
       modelsIntervalMs: options.modelsRefreshMs ?? 2000,
       timeoutMs: Math.max(500, 5 * scrapeIntervalMs),
     },

@@ -58,7 +58,7 @@ export const notSaturated: Filter = {
   name: "not-saturated",
   filter(_req, cands, env) {
     const kept = cands.filter((c) => {
-      if (c.isStale(env.now, env.staleAfterMs)) return false;
+      if (!c.metricsFresh(env.now, env.staleAfterMs)) return false;
       const u = utilization(c);
       return u === undefined || u <= 1.2;
     });

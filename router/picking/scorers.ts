@@ -12,7 +12,7 @@ function lowerMetric(name: string, read: (ep: Endpoint, env: PickEnv) => number 
     score(_req, cands, out, env) {
       for (let i = 0; i < cands.length; i++) {
         const ep = cands[i]!;
-        const v = ep.isStale(env.now, env.staleAfterMs) ? undefined : read(ep, env);
+        const v = ep.metricsFresh(env.now, env.staleAfterMs) ? read(ep, env) : undefined;
         out[i] = v === undefined || !Number.isFinite(v) ? NaN : -v;
       }
     },
@@ -79,7 +79,7 @@ export const leastLatency: Scorer = {
     for (let i = 0; i < cands.length; i++) {
       const ep = cands[i]!;
       const m = ep.metrics;
-      if (ep.isStale(env.now, env.staleAfterMs)) {
+      if (!ep.metricsFresh(env.now, env.staleAfterMs)) {
         out[i] = NaN;
         continue;
       }
@@ -329,10 +329,16 @@ export const loraAffinity: Scorer = {
   name: "lora-affinity",
   prescaled: true,
   score(req, cands, out) {
+    if (!req.adapter) {
+      out.fill(1, 0, cands.length);
+      return;
+    }
     for (let i = 0; i < cands.length; i++) {
       const ep = cands[i]!;
+      // Residency changes slowly: the last scrape counts however old, but it should stay current while used.
+      ep.wantMetrics();
       const l = ep.metrics.lora;
-      if (!req.adapter || !l) {
+      if (!l) {
         out[i] = 1;
         continue;
       }

@@ -41,7 +41,7 @@ function userOf(req: PickRequest): string | undefined {
 
 /** Engine running requests when the scrape is fresh, else the router's own in-flight count. */
 function loadOf(ep: Endpoint, env: PickEnv): number {
-  const running = ep.isStale(env.now, env.staleAfterMs) ? undefined : ep.metrics.running;
+  const running = ep.metricsFresh(env.now, env.staleAfterMs) ? ep.metrics.running : undefined;
   return running ?? ep.inFlight;
 }
 

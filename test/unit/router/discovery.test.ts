@@ -149,9 +149,13 @@ describe("static endpoints file", () => {
 describe("router configuration file", () => {
   it("reads settings and rejects unknown or ill-typed ones", () => {
     const c = parseRouterConfig(
-      "defaultStrategy: 'prefix-cache:3,least-request:2'\nscrapeIntervalMs: 50\nretry: {maxRetries: 1}\n",
+      "defaultStrategy: 'prefix-cache:3,least-request:2'\nscrapeIntervalMs: 50\nidleScrapeIntervalMs: 2000\nretry: {maxRetries: 1}\n",
     );
-    expect(c).to.deep.include({ defaultStrategy: "prefix-cache:3,least-request:2", scrapeIntervalMs: 50 });
+    expect(c).to.deep.include({
+      defaultStrategy: "prefix-cache:3,least-request:2",
+      scrapeIntervalMs: 50,
+      idleScrapeIntervalMs: 2000,
+    });
     expect(c.retry).to.deep.equal({ maxRetries: 1 });
     expect(() => parseRouterConfig("scrapeInterval: 5\n", "r.yaml")).to.throw(
       RouterConfigError,
@@ -159,6 +163,9 @@ describe("router configuration file", () => {
     );
     expect(() => parseRouterConfig("scrapeIntervalMs: -5\n")).to.throw(
       /scrapeIntervalMs: -5 must be a positive number/,
+    );
+    expect(() => parseRouterConfig("idleScrapeIntervalMs: soon\n")).to.throw(
+      /idleScrapeIntervalMs: "soon" must be a positive number/,
     );
     expect(() => parseRouterConfig("timeouts: {firstByte: 5}\n")).to.throw(
       /timeouts.firstByte: unknown; known: connectMs/,

@@ -27,6 +27,8 @@ export interface FakeEngine {
   hits: { path: string; body: Record<string, unknown>; headers: IncomingMessage["headers"] }[];
   /** Streams whose client went away before the end. */
   cancelled: number;
+  /** GET /metrics requests answered. */
+  metricsScrapes: number;
   close(): Promise<void>;
 }
 
@@ -44,7 +46,7 @@ export async function startFakeEngine(model: string, init: Partial<FakeEngineSta
     ...init,
   };
   const hits: FakeEngine["hits"] = [];
-  const engine = { state, hits, cancelled: 0 } as FakeEngine;
+  const engine = { state, hits, cancelled: 0, metricsScrapes: 0 } as FakeEngine;
   const hanging = new Set<ServerResponse>();
 
   const server: Server = createServer((req, res) => {
@@ -54,6 +56,7 @@ export async function startFakeEngine(model: string, init: Partial<FakeEngineSta
       const path = (req.url ?? "/").split("?")[0]!;
       if (req.method === "GET" && path === "/metrics") {
         if (state.mode === "slow-metrics") return;
+        engine.metricsScrapes++;
         res.writeHead(200, { "content-type": "text/plain" });
         res.end(
           [

@@ -227,6 +227,33 @@ describe("endpoint picking", () => {
     expect([...winners(catalog, "kv-prefix-load", [a, b, c], 1, req).keys()]).to.deep.equal([b.id]);
   });
 
+  it("only strategies that route on engine metrics mark them as in use (the scraper's short interval)", () => {
+    const read = (strategy: string, req = request("a prompt of a few words")) => {
+      const cands = [ep(1), ep(2)];
+      winners(catalog, strategy, cands, 1, req);
+      return cands.map((c) => c.metricsRead);
+    };
+    for (const s of ["random", "least-request", "power-of-two", "prefix-cache", "kv-prefix-load", "session-affinity"]) {
+      expect(read(s), s).to.deep.equal([false, false]);
+    }
+    for (const s of [
+      "least-kv-cache",
+      "least-gpu-cache",
+      "throughput",
+      "least-latency",
+      "least-utilization",
+      "queue",
+    ]) {
+      expect(read(s), s).to.deep.equal([true, true]);
+    }
+    // LoRA residency is read for adapter requests only.
+    const adapterReq = request("q", {}, "sql");
+    const withAdapter = [ep(1), ep(2)];
+    for (const c of withAdapter) c.engineAdapters = new Set(["sql"]);
+    winners(catalog, "least-request", withAdapter, 1, adapterReq);
+    expect(withAdapter.map((c) => c.metricsRead)).to.deep.equal([true, true]);
+  });
+
   it("session-affinity honours x-session-id, then rendezvous-hashes x-aibrix-session-key", () => {
     const cands = [ep(1), ep(2), ep(3)];
     const sid = encodeSessionId(cands[2]!.id);
