@@ -141,15 +141,30 @@ export const ROOT_BLOCK_HASH: bigint = fnv1a64String("aibrix-ts/root-block");
 
 /** Hash of one full block given its parent's hash (see the file comment). */
 export function blockHash(parentHash: bigint, tokenIds: ArrayLike<number>, extraKey?: string): bigint {
-  const h = new Fnv64();
   const p = BigInt.asUintN(64, parentHash);
-  const pLo = Number(p & 0xffffffffn);
-  const pHi = Number(p >> 32n);
-  h.u32(pLo);
-  h.u32(pHi);
-  for (let i = 0; i < tokenIds.length; i++) h.u32((tokenIds[i] as number) >>> 0);
-  if (extraKey) for (const b of encoder.encode(extraKey)) h.byte(b);
+  const h = hashBlock(Number(p >> 32n), Number(p & 0xffffffffn), tokenIds, 0, tokenIds.length, extraBytes(extraKey));
   return h.value();
+}
+
+function extraBytes(extraKey: string | undefined): Uint8Array | undefined {
+  return extraKey ? encoder.encode(extraKey) : undefined;
+}
+
+/** FNV-1a 64 of the parent's two halves (low first), tokens `from`..`to` of `tokenIds`, then `extra`. */
+function hashBlock(
+  parentHi: number,
+  parentLo: number,
+  tokenIds: ArrayLike<number>,
+  from: number,
+  to: number,
+  extra: Uint8Array | undefined,
+): Fnv64 {
+  const h = new Fnv64();
+  h.u32(parentLo);
+  h.u32(parentHi);
+  for (let i = from; i < to; i++) h.u32((tokenIds[i] as number) >>> 0);
+  if (extra) for (const b of extra) h.byte(b);
+  return h;
 }
 
 /**
@@ -167,12 +182,17 @@ export function blockHashes(
     throw new RangeError(`blockSize: ${String(blockSize)} must be a positive integer (vLLM's default is 16)`);
   }
   const out: bigint[] = [];
-  let parent = parentHash;
+  // The chain is carried as two 32-bit halves; a BigInt is built once per block, for the result only.
+  const p = BigInt.asUintN(64, parentHash);
+  let hi = Number(p >> 32n);
+  let lo = Number(p & 0xffffffffn);
+  const extra = extraBytes(extraKey);
   const full = Math.floor(tokenIds.length / blockSize);
   for (let b = 0; b < full; b++) {
-    const block = Array.prototype.slice.call(tokenIds, b * blockSize, (b + 1) * blockSize) as number[];
-    parent = blockHash(parent, block, extraKey);
-    out.push(parent);
+    const h = hashBlock(hi, lo, tokenIds, b * blockSize, (b + 1) * blockSize, extra);
+    hi = h.hi;
+    lo = h.lo;
+    out.push(h.value());
   }
   return out;
 }
