@@ -226,6 +226,37 @@ function fillFromDepths(
   }
 }
 
+/** Credit (of 1, a full prefix match) for holding the fewest blocks when no endpoint holds the prefix. */
+const NEW_PREFIX_CREDIT = 0.5;
+
+/**
+ * A prefix no endpoint holds goes to the endpoint holding the fewest blocks, as sglang-router's cache-aware policy
+ * puts it on the smallest tree. A new prefix is usually a new tenant or conversation that will keep coming back, so
+ * this spreads them evenly; whichever endpoint had the fewest requests in flight at the instant each first arrived
+ * would leave one endpoint with a tenant more than another for the whole run. Credit is min-max over the blocks
+ * held, so it outweighs a least-request tie-break of equal weight.
+ */
+function placeNewPrefix(
+  cands: readonly Endpoint[],
+  out: Float64Array,
+  held: (id: string) => number,
+  bound: number,
+): void {
+  let fewest = Infinity;
+  let most = 0;
+  for (let i = 0; i < cands.length; i++) {
+    const n = held(cands[i]!.id);
+    out[i] = n;
+    if (n < fewest) fewest = n;
+    if (n > most) most = n;
+  }
+  const span = most - fewest;
+  for (let i = 0; i < cands.length; i++) {
+    out[i] =
+      cands[i]!.inFlight > bound ? 0 : span === 0 ? NEW_PREFIX_CREDIT : (NEW_PREFIX_CREDIT * (most - out[i]!)) / span;
+  }
+}
+
 /** Approximate prefix affinity learned from routing history, with the load-imbalance guard. */
 export function prefixCacheScorer(index: PrefixIndex, o: PrefixScorerOptions = defaultPrefixScorerOptions): Scorer {
   return {
@@ -244,7 +275,8 @@ export function prefixCacheScorer(index: PrefixIndex, o: PrefixScorerOptions = d
         cands.map((c) => c.id),
         env.now,
       );
-      fillFromDepths(cands, out, depths, hashes.length, bound);
+      if (depths.size > 0) return fillFromDepths(cands, out, depths, hashes.length, bound);
+      placeNewPrefix(cands, out, (id) => index.blocksOf(id), bound);
     },
     onPicked(req, ep, env) {
       const hashes = req.hashes(o.blockSize);
@@ -252,9 +284,6 @@ export function prefixCacheScorer(index: PrefixIndex, o: PrefixScorerOptions = d
     },
   };
 }
-
-/** Credit (of 1, a full prefix match) for holding the fewest blocks when no endpoint holds the prefix. */
-const NEW_PREFIX_CREDIT = 0.5;
 
 /**
  * Exact prefix affinity from the engines' KV events (same block hashes as the engine), with the load guard.
@@ -286,33 +315,13 @@ export function kvPrefixScorer(
         if (d > (depths.get(id) ?? 0)) depths.set(id, d);
       }
       if (depths.size > 0) return fillFromDepths(cands, out, depths, hashes.length, bound);
-      // A prefix no endpoint holds: place it on the endpoint holding the fewest blocks, as sglang-router's
-      // cache-aware policy places it on the smallest tree. A new prefix is usually a new tenant or conversation that
-      // will keep coming back, so this spreads them evenly; whichever endpoint had the fewest requests in flight at
-      // the instant each first arrived would leave one endpoint with a tenant more than another for the whole run.
       // Engine-reported blocks lag prefill and speculative entries lapse after a TTL, so an endpoint holds about the
       // larger of the two (their sum would count a finished prefill twice and an unfinished one once).
       if (env.now - lastSweep > 1000) {
         speculative.sweep(env.now);
         lastSweep = env.now;
       }
-      let fewest = Infinity;
-      let most = 0;
-      for (let i = 0; i < cands.length; i++) {
-        const held = Math.max(index.blocks(ids[i]!), speculative.blocksOf(ids[i]!));
-        out[i] = held;
-        if (held < fewest) fewest = held;
-        if (held > most) most = held;
-      }
-      const span = most - fewest;
-      for (let i = 0; i < cands.length; i++) {
-        out[i] =
-          cands[i]!.inFlight > bound
-            ? 0
-            : span === 0
-              ? NEW_PREFIX_CREDIT
-              : (NEW_PREFIX_CREDIT * (most - out[i]!)) / span;
-      }
+      placeNewPrefix(cands, out, (id) => Math.max(index.blocks(id), speculative.blocksOf(id)), bound);
     },
     onPicked(req, ep, env) {
       const hashes = req.hashes(blockSizeOf([ep]));

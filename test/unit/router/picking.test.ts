@@ -213,18 +213,26 @@ describe("endpoint picking", () => {
     expect([...winners(catalog, "kv-prefix", [a, b, c], 20, req).keys()]).to.deep.equal([b.id]);
   });
 
-  it("kv-prefix-load spreads new prefixes by blocks held, not by whichever engine has fewer requests in flight", () => {
+  it("both prefix strategies spread new prefixes by blocks held, not by whichever engine has fewer requests in flight", () => {
     // b holds one tenant's prefix less than a and c but has the most requests in flight (within the load guard):
     // the new tenant still goes to b, so tenants end up evenly spread for the rest of the run.
     const a = ep(1, { inFlight: 1 });
     const b = ep(2, { inFlight: 2 });
     const c = ep(3, { inFlight: 2 });
     const blocks = (from: number, n: number) => Array.from({ length: n }, (_, i) => BigInt(from + i));
-    kv.apply(a.id, { ts: 0, events: [{ type: "BlockStored", hashes: blocks(1000, 40), tokenIds: [], blockSize: 4 }] });
-    kv.apply(b.id, { ts: 0, events: [{ type: "BlockStored", hashes: blocks(2000, 20), tokenIds: [], blockSize: 4 }] });
-    kv.apply(c.id, { ts: 0, events: [{ type: "BlockStored", hashes: blocks(3000, 40), tokenIds: [], blockSize: 4 }] });
+    const held: [Endpoint, bigint[]][] = [
+      [a, blocks(1000, 40)],
+      [b, blocks(2000, 20)],
+      [c, blocks(3000, 40)],
+    ];
+    for (const [e, hs] of held)
+      kv.apply(e.id, { ts: 0, events: [{ type: "BlockStored", hashes: hs, tokenIds: [], blockSize: 4 }] });
     const req = request("another brand new tenant prompt, long enough to fill several blocks of four tokens");
     expect([...winners(catalog, "kv-prefix-load", [a, b, c], 1, req).keys()]).to.deep.equal([b.id]);
+    // The approximate index counts the blocks it has routed to each endpoint.
+    for (const [e, hs] of held) prefix.insert("m", hs, e.id, Date.now());
+    const other = request("yet another tenant, whose prompt no engine holds either, long enough for blocks");
+    expect([...winners(catalog, "prefix-cache:3,least-request:1", [a, b, c], 1, other).keys()]).to.deep.equal([b.id]);
   });
 
   it("only strategies that route on engine metrics mark them as in use (the scraper's short interval)", () => {
