@@ -117,20 +117,22 @@ async function stream(pool: Pool, req: PlannedRequest, headers: Record<string, s
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 
+/** Sends `plan` in (scaled) real time, each request to `urls[target(req)]` (a router: one URL, every request). */
 async function runPlan(
-  url: string,
+  urls: readonly string[],
   plan: PlannedRequest[],
   speedup: number,
   mt: MultiTurnShape | undefined,
+  target: (req: PlannedRequest) => number = () => 0,
 ): Promise<{ outcomes: Outcome[]; makespan: number }> {
-  const pool = new Pool(url, { connections: 2048, pipelining: 1, headersTimeout: 0, bodyTimeout: 0 });
+  const pools = urls.map((u) => new Pool(u, { connections: 2048, pipelining: 1, headersTimeout: 0, bodyTimeout: 0 }));
   const t0 = performance.now();
   const outcomes: Outcome[] = [];
   const runOne = async (req: PlannedRequest): Promise<void> => {
     await sleep(t0 + (req.at * 1000) / speedup - performance.now());
     let current = req;
     for (;;) {
-      const o = await stream(pool, current, {});
+      const o = await stream(pools[target(current)]!, current, {});
       o.at = current.at;
       outcomes.push(o);
       if (!mt || !o.ok || (current.turn ?? 0) + 1 >= mt.turns) return;
@@ -140,7 +142,7 @@ async function runPlan(
   };
   await Promise.all(plan.map(runOne));
   const makespan = (performance.now() - t0) / 1000;
-  await pool.close();
+  await Promise.all(pools.map((p) => p.close()));
   return { outcomes, makespan };
 }
 
@@ -245,7 +247,15 @@ const medianRun = (runs: readonly RunStats[], workload: string, router: string) 
 
 const REPEATED: ReadonlySet<string> = new Set(["exact-prefix+load", "sglang-router cache_aware"]);
 
+/**
+ * A reference for shared-prefix without a router: the load generator sends each tenant straight to engine
+ * tenant mod replicas (6 tenants each). A router adds its hop over this; its own placement can do better or worse
+ * than this fixed one (in the cold start, which engine prefills which tenant, and when, moves TTFT p90).
+ */
+const NO_ROUTER = "no router (tenant-sharded)";
+
 const ROUTERS = [
+  { name: NO_ROUTER, direct: true },
   { name: "random", strategy: "random" },
   { name: "least-request", strategy: "least-request" },
   { name: "prefix-cache", strategy: "prefix-cache" },
@@ -292,6 +302,7 @@ const bench: Benchmark = {
           // Quick runs keep what the summary needs: random, ours, and the peer.
           if (ctx.quick && !only && (r.name === "least-request" || r.name === "prefix-cache")) continue;
           if ("peer" in r && sglangMissing) continue;
+          if ("direct" in r && w.name !== "shared-prefix") continue;
           ctx.progress(`${w.name}: ${r.name}${pass > 1 ? ` (round ${pass})` : ""}`);
           const procs: Proc[] = [];
           try {
@@ -303,24 +314,32 @@ const bench: Benchmark = {
               extra: ["--num-gpu-blocks", String(p.numGpuBlocks)],
             });
             procs.push(fleet.proc);
-            let router: Proc;
+            let router: Proc | undefined;
             try {
-              router =
-                "peer" in r
-                  ? await startPeer("sglang-router", fleet, MODEL, "cache_aware")
-                  : await startOurRouter(fleet, MODEL, r.strategy, {
-                      prefix: PREFIX_OPTIONS,
-                      scrapeIntervalMs: Number(process.env.RQ_SCRAPE_MS ?? 100),
-                    });
+              if ("peer" in r) router = await startPeer("sglang-router", fleet, MODEL, "cache_aware");
+              else if ("strategy" in r) {
+                router = await startOurRouter(fleet, MODEL, r.strategy, {
+                  prefix: PREFIX_OPTIONS,
+                  scrapeIntervalMs: Number(process.env.RQ_SCRAPE_MS ?? 100),
+                });
+              }
             } catch (err) {
               peerErrors[r.name] = (err as Error).message.slice(0, 500);
               continue;
             }
-            procs.push(router);
-            const cpuBefore = { router: cpuSeconds(router), engines: cpuSeconds(fleet.proc) };
-            const { outcomes, makespan } = await runPlan(router.url, w.plan(), p.speedup, w.mt);
+            if (router) procs.push(router);
+            const cpuBefore = { router: router ? cpuSeconds(router) : 0, engines: cpuSeconds(fleet.proc) };
+            const { outcomes, makespan } = router
+              ? await runPlan([router.url], w.plan(), p.speedup, w.mt)
+              : await runPlan(
+                  fleet.endpoints.map((e) => `http://${e.address}`),
+                  w.plan(),
+                  p.speedup,
+                  w.mt,
+                  (req) => (req.tenant ?? 0) % fleet.endpoints.length,
+                );
             const cpu = {
-              router: round(cpuSeconds(router) - cpuBefore.router, 2),
+              router: router ? round(cpuSeconds(router) - cpuBefore.router, 2) : 0,
               engines: round(cpuSeconds(fleet.proc) - cpuBefore.engines, 2),
             };
             const counts = await fleetCounts(fleet);
@@ -377,6 +396,10 @@ const bench: Benchmark = {
     const ours = find("exact-prefix+load");
     const approx = find("prefix-cache");
     const sg = find("sglang-router cache_aware");
+    const floor = find(NO_ROUTER);
+    // 0 when either run is missing, as `ratio` below.
+    const overFloorMs = (r: RunStats | undefined) =>
+      r && floor ? round((r.ttft_p90_s - floor.ttft_p90_s) * 1000, 2) : 0;
     const ratio = (a: number | undefined, b: number | undefined) => (a && b ? round(a / b, 3) : 0);
     return {
       params: {
@@ -404,6 +427,9 @@ const bench: Benchmark = {
         ttft_p90_x_random: ratio(rnd?.ttft_p90_s, ours?.ttft_p90_s),
         ttft_p90_x_sglang_router: ratio(sg?.ttft_p90_s, ours?.ttft_p90_s),
         throughput_x_sglang_router: ratio(ours?.output_tok_s, sg?.output_tok_s),
+        // TTFT p90 (ms, simulated) of each router minus the no-router reference's: its hop, and its placement.
+        ttft_p90_over_no_router_ms: overFloorMs(ours),
+        sglang_ttft_p90_over_no_router_ms: overFloorMs(sg),
         prefix_cache_throughput_x_random: ratio(approx?.output_tok_s, rnd?.output_tok_s),
         prefix_cache_ttft_p90_x_random: ratio(rnd?.ttft_p90_s, approx?.ttft_p90_s),
         pressure_throughput_x_sglang_router: ratio(

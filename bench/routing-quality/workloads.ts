@@ -30,6 +30,8 @@ export interface PlannedRequest {
   at: number;
   path: "/v1/completions" | "/v1/chat/completions";
   body: Record<string, unknown>;
+  /** For shared-prefix: the tenant whose system prompt the request starts with. */
+  tenant?: number;
   /** For multi-turn: conversation id and turn (later turns wait for earlier ones). */
   conversation?: number;
   turn?: number;
@@ -59,6 +61,7 @@ export function sharedPrefix(model: string, s: SharedPrefixShape, seed = 7): Pla
     out.push({
       at,
       path: "/v1/completions",
+      tenant,
       body: { model, prompt: prefixes[tenant] + " question:" + words(s.questionTokens, r), max_tokens: s.outputTokens },
     });
   }
