@@ -1,7 +1,8 @@
 // Routing quality on simulated H100 8B engines: TTFT p50/p90/p99, ITL, output tok/s and prefix-cache hit rate for
 // random, least-request, prefix-cache (approximate), exact-prefix+load (engine KV events) and sglang-router's
-// cache-aware policy, on shared-prefix multi-tenant, multi-turn chat and random workloads. Each (workload, router) pair
-// gets a fresh engine fleet (cold caches) and a fresh router process; the load generator runs in this process.
+// cache-aware policy, on shared-prefix multi-tenant, multi-turn chat and random workloads, plus a no-router reference on
+// shared-prefix. Each (workload, router) pair gets a fresh engine fleet (cold caches) and a fresh router process; the
+// load generator runs in this process.
 //
 // Times are simulated (real-hardware-equivalent): wall-clock figures times the simulator speedup.
 import { writeFileSync } from "node:fs";
