@@ -50,8 +50,8 @@ export class Endpoint {
   metrics: EngineMetrics = {};
   /** Wall-clock ms of the last successful scrape; 0 = never. */
   metricsAt = 0;
-  /** Something routed on the scraped metrics since the scraper last looked (see `metricsFresh`). */
-  metricsRead = false;
+  /** Wall-clock ms when something last routed on the scraped metrics (see `metricsFresh`); -Infinity = never. */
+  metricsReadAt = -Infinity;
   /** Token rates derived from counter deltas between scrapes (tok/s). */
   promptTps?: number;
   genTps?: number;
@@ -102,13 +102,13 @@ export class Endpoint {
    * `wantMetrics`), which keeps the endpoint on the short scrape interval while they are in use.
    */
   metricsFresh(now: number, staleAfterMs: number): boolean {
-    this.metricsRead = true;
+    this.metricsReadAt = now;
     return this.metricsAt !== 0 && now - this.metricsAt <= staleAfterMs;
   }
 
   /** A reader that takes the last scraped numbers however old (adapter residency) still wants them kept current. */
-  wantMetrics(): void {
-    this.metricsRead = true;
+  wantMetrics(now: number): void {
+    this.metricsReadAt = now;
   }
 
   recordMetrics(m: EngineMetrics, now: number): void {

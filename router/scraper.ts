@@ -26,9 +26,8 @@ export class MetricsScraper {
   private modelsTimer?: NodeJS.Timeout;
   private pools = new Map<string, Pool>();
   private busy = new Map<string, Promise<void>>();
-  /** Per endpoint id: when its metrics were last read, and when its last scrape started. */
-  private lastRead = new Map<string, number>();
-  private lastStarted = new Map<string, number>();
+  /** When each endpoint's last scrape started (weakly held: an endpoint discovery drops takes its entry along). */
+  private lastStarted = new WeakMap<Endpoint, number>();
   scrapeErrors = 0;
 
   constructor(
@@ -48,7 +47,7 @@ export class MetricsScraper {
 
   /** Whether `ep` is polled on the short interval at `now`. */
   inUse(ep: Endpoint, now: number): boolean {
-    return now - (this.lastRead.get(ep.id) ?? -Infinity) < METRICS_IN_USE_FOR_MS;
+    return now - ep.metricsReadAt < METRICS_IN_USE_FOR_MS;
   }
 
   /** Scrapes every endpoint whose interval (short or idle) has come round; resolves when those scrapes end. */
@@ -59,22 +58,12 @@ export class MetricsScraper {
     const idle = Math.max(this.opts.idleIntervalMs, this.opts.intervalMs);
     const started: Promise<void>[] = [];
     for (const ep of this.registry.all()) {
-      if (ep.metricsRead) {
-        ep.metricsRead = false;
-        this.lastRead.set(ep.id, now);
-      }
       const every = this.inUse(ep, now) ? this.opts.intervalMs : idle;
-      if (now - (this.lastStarted.get(ep.id) ?? -Infinity) < every - slack) continue;
-      this.lastStarted.set(ep.id, now);
+      if (now - (this.lastStarted.get(ep) ?? -Infinity) < every - slack) continue;
+      this.lastStarted.set(ep, now);
       started.push(this.scrape(ep));
     }
-    if (this.lastStarted.size > 2 * this.registry.all().length + 16) this.forgetGone();
     return Promise.all(started).then(() => undefined);
-  }
-
-  private forgetGone(): void {
-    const live = new Set(this.registry.all().map((ep) => ep.id));
-    for (const m of [this.lastRead, this.lastStarted]) for (const id of m.keys()) if (!live.has(id)) m.delete(id);
   }
 
   /** A dedicated single-connection pool per endpoint, so scrapes never queue behind inference traffic. */
@@ -93,7 +82,7 @@ export class MetricsScraper {
     const now = Date.now();
     await Promise.all(
       this.registry.all().map((ep) => {
-        this.lastStarted.set(ep.id, now);
+        this.lastStarted.set(ep, now);
         return this.scrape(ep);
       }),
     );

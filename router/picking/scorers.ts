@@ -337,7 +337,7 @@ export const queueScorer = lowerMetric("queue", (ep) => ep.metrics.waiting);
 export const loraAffinity: Scorer = {
   name: "lora-affinity",
   prescaled: true,
-  score(req, cands, out) {
+  score(req, cands, out, env) {
     if (!req.adapter) {
       out.fill(1, 0, cands.length);
       return;
@@ -345,7 +345,7 @@ export const loraAffinity: Scorer = {
     for (let i = 0; i < cands.length; i++) {
       const ep = cands[i]!;
       // Residency changes slowly: the last scrape counts however old, but it should stay current while used.
-      ep.wantMetrics();
+      ep.wantMetrics(env.now);
       const l = ep.metrics.lora;
       if (!l) {
         out[i] = 1;

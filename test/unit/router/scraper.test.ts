@@ -41,7 +41,7 @@ describe("metrics scraper", () => {
 
     // A scorer asks whether the numbers are fresh: from the next tick on, every tick scrapes.
     engine.state.kvUsage = 0.75;
-    ep.metricsFresh(Date.now(), registry.staleAfterMs);
+    ep.metricsFresh(410, registry.staleAfterMs);
     await ticks(420, 500);
     expect(engine.metricsScrapes).to.equal(7);
     expect(ep.metrics.kvUsage).to.equal(0.75);
@@ -57,7 +57,7 @@ describe("metrics scraper", () => {
   it("keeps LoRA residency current for adapter requests, whose scorer reads the last numbers however old", async () => {
     const ep = registry.all()[0]!;
     await scraper.tick(0);
-    ep.wantMetrics();
+    ep.wantMetrics(10);
     await ticks(20, 100);
     expect(engine.metricsScrapes).to.equal(6);
   });
