@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { pino, type Logger } from "pino";
 import { KvEventSubscriber } from "../engines/kv-events.js";
-import { admitAll, type AdmissionControl, type AdmissionRequest, type TokenUsage } from "./admission.js";
+import { admitAll, type AdmissionControl, type TokenUsage } from "./admission.js";
 import type { Discovery, DiscoverySnapshot } from "./discovery/types.js";
 import { defaultEjection, EndpointRegistry, type EjectionPolicy, type Endpoint, type FleetView } from "./endpoints.js";
 import { badRequest, sendError, type OpenAIError } from "./errors.js";
@@ -22,9 +22,10 @@ import {
   sessionAffinity,
   type PrefixScorerOptions,
 } from "./picking/scorers.js";
-import type { PickEnv, PickRequest, Profile } from "./picking/types.js";
+import type { PickEnv, Profile } from "./picking/types.js";
 import { PromptTokens, promptTextOf } from "./prompt.js";
 import { PromptCache } from "./prompt-cache.js";
+import { AdmissionRequestView, PickRequestView } from "./request-views.js";
 import { StrategySelector } from "./profiles/strategy.js";
 import { Cancellation, defaultTimeouts, sendUpstream, type PhaseTimeouts } from "./proxy.js";
 import { MetricsScraper } from "./scraper.js";
@@ -402,16 +403,7 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
     }
     const adapter = registry.adapterParent.has(model) ? model : undefined;
     const prompt = new PromptTokens(() => promptTextOf(path, body), adapter, promptCache);
-    const pickReq: PickRequest = {
-      model,
-      adapter,
-      get promptText() {
-        return prompt.text;
-      },
-      headers: req.headers,
-      hashes: (bs) => prompt.blockHashes(bs),
-      attempt: 0,
-    };
+    const pickReq = new PickRequestView(model, adapter, req.headers, prompt);
 
     // Admission (auth, limits, fair queue). The client going away aborts both the wait and the upstream request.
     // An AbortController (slow to make and to listen on) only when an admission control needs a signal.
@@ -423,30 +415,13 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
       admissionAbort?.abort();
     };
     res.on("close", onClientClose);
-    // Built only when an admission control is configured.
-    const admissionRequest = (): AdmissionRequest => {
-      const userHeader = req.headers["user"];
-      return {
-        id: requestId,
-        user: typeof userHeader === "string" ? userHeader : undefined,
-        authorization: req.headers.authorization,
-        model,
-        get promptTokens() {
-          return prompt.tokenCount;
-        },
-        maxTokens:
-          typeof body.max_tokens === "number"
-            ? body.max_tokens
-            : typeof body.max_completion_tokens === "number"
-              ? body.max_completion_tokens
-              : undefined,
-        priority: typeof body.priority === "number" ? body.priority : undefined,
-        profileRps,
-        headers: req.headers,
-      };
-    };
     const decision =
-      admission === admitAll ? undefined : await admission.admit(admissionRequest(), admissionAbort!.signal);
+      admission === admitAll
+        ? undefined
+        : await admission.admit(
+            new AdmissionRequestView(requestId, model, req.headers, body, profileRps, prompt),
+            admissionAbort!.signal,
+          );
     if (decision && !decision.ok) {
       const r = decision.rejection;
       return sendError(
