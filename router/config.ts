@@ -7,6 +7,7 @@
 //   retry: {maxRetries: 2, budgetRatio: 0.2, minPerSecond: 10}
 //   ejection: {consecutiveFailures: 3, baseCooldownMs: 2000, maxCooldownMs: 30000}
 //   prefix: {blockSize: 16, imbalanceAbs: 8, stdDevFactor: 1}
+//   prefillCoalescing: {minBlocks: 32, maxWaitMs: 2000}   # maxWaitMs: 0 turns it off
 //   profiles:
 //     cache-then-load:
 //       filters: [not-saturated]
@@ -28,6 +29,7 @@ export type RouterConfigFile = Pick<
   | "retry"
   | "ejection"
   | "prefix"
+  | "prefillCoalescing"
   | "maxBodyBytes"
 >;
 
@@ -38,6 +40,7 @@ const NUMERIC_GROUPS: Record<string, string[]> = {
   retry: ["maxRetries", "budgetRatio", "minPerSecond"],
   ejection: ["consecutiveFailures", "baseCooldownMs", "maxCooldownMs"],
   prefix: ["blockSize", "imbalanceAbs", "imbalanceRel", "stdDevFactor"],
+  prefillCoalescing: ["minBlocks", "maxWaitMs"],
 };
 const TOP_NUMBERS = ["scrapeIntervalMs", "idleScrapeIntervalMs", "staleAfterMs", "maxBodyBytes"];
 
@@ -94,6 +97,7 @@ export function parseRouterConfig(text: string, file = "router config"): RouterC
     retry: d.retry as RouterConfigFile["retry"],
     ejection: d.ejection as RouterConfigFile["ejection"],
     prefix: d.prefix as RouterConfigFile["prefix"],
+    prefillCoalescing: d.prefillCoalescing as RouterConfigFile["prefillCoalescing"],
   };
 }
 

@@ -25,6 +25,7 @@ import {
 import type { PickEnv, Profile } from "./picking/types.js";
 import { PromptTokens, promptTextOf } from "./prompt.js";
 import { PromptCache } from "./prompt-cache.js";
+import { defaultPrefillCoalescing, PrefillCoalescer, type PrefillCoalescingOptions } from "./prefill-coalescing.js";
 import { AdmissionRequestView, PickRequestView } from "./request-views.js";
 import { StrategySelector } from "./profiles/strategy.js";
 import { Cancellation, defaultTimeouts, sendUpstream, type PhaseTimeouts } from "./proxy.js";
@@ -50,6 +51,11 @@ export interface RouterOptions {
   /** Named profiles (filters → weighted scorers → picker). */
   profiles?: Record<string, ProfileConfig>;
   prefix?: Partial<PrefixScorerOptions>;
+  /**
+   * With the kv-prefix scorer: a request sent to an engine that is computing the request's long prefix for another
+   * request waits (bounded) for the engine to report those blocks stored. `maxWaitMs: 0` turns it off.
+   */
+  prefillCoalescing?: Partial<PrefillCoalescingOptions>;
   /** Share the approximate prefix index with every router replica through Redis pub/sub. */
   prefixSync?: { redisUrl: string };
   /** Share vtc-basic's per-user token window and power-of-two's in-flight counts between replicas through Redis. */
@@ -86,6 +92,7 @@ export interface Router {
   metrics: RouterMetrics;
   catalog: ProfileCatalog;
   kvIndex: KvBlockIndex;
+  prefills: PrefillCoalescer;
   /** Scrape every endpoint now (tests; the loop does this on its own). */
   scrapeNow(): Promise<void>;
   close(): Promise<void>;
@@ -140,6 +147,8 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
       })
     : undefined;
   const kvIndex = new KvBlockIndex();
+  const coalescing = { ...defaultPrefillCoalescing, ...options.prefillCoalescing };
+  const prefills = new PrefillCoalescer(kvIndex, coalescing);
   // Long shared prompt prefixes (system prompts, earlier turns) are tokenized and hashed once, not per request.
   const promptCache = new PromptCache();
   const shared = createSharedScorers({
@@ -174,6 +183,7 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
       subscribers.get(ep.id)?.close();
       subscribers.delete(ep.id);
       kvIndex.forget(ep.id);
+      prefills.forget(ep.id);
       prefixIndex.forget(ep.id);
     },
     (ep) => {
@@ -183,7 +193,10 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
         endpoint: kv.endpoint,
         replayEndpoint: kv.replayEndpoint,
         topic: kv.topic,
-        onBatch: (b) => kvIndex.apply(ep.id, b),
+        onBatch: (b) => {
+          kvIndex.apply(ep.id, b);
+          prefills.onBatch(ep.id, b);
+        },
         onError: (err) => log.warn({ endpoint: ep.id, err: err.message }, "kv event stream error"),
       });
       sub.start();
@@ -488,6 +501,19 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
         );
       }
       ep.inFlight++;
+      const prefill =
+        coalescing.maxWaitMs > 0 && ep.spec.kvEvents && profile.scorers.some((s) => s.scorer.name === "kv-prefix")
+          ? prefills.enter(ep.id, pickReq.hashes(ep.metrics.blockSize ?? defaultPrefixScorerOptions.blockSize))
+          : undefined;
+      if (prefill) {
+        res.once("close", prefill.leave);
+        if (prefill.wait) await prefill.wait;
+        if (cancel.cancelled) {
+          ep.inFlight--;
+          finish(499);
+          return;
+        }
+      }
       const sent = performance.now();
       const result = await sendUpstream(ep, path, upstreamHeaders, raw, cancel, timeouts);
       // Retry only when another endpoint is left to try; otherwise the engine's own answer is the best one.
@@ -495,6 +521,7 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
         attempt < retry.maxRetries && !cancel.cancelled && pool.some((o) => o !== ep && !exclude.has(o));
       if (result.kind === "failed") {
         ep.inFlight--;
+        prefill?.leave();
         if (result.reason === "aborted") {
           finish(499);
           return;
@@ -670,6 +697,7 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
     metrics,
     catalog,
     kvIndex,
+    prefills,
     scrapeNow: () => scraper.scrapeAll(),
     async close() {
       clearInterval(sweepTimer);

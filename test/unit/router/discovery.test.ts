@@ -171,5 +171,12 @@ describe("router configuration file", () => {
       /timeouts.firstByte: unknown; known: connectMs/,
     );
     expect(() => parseRouterConfig("retry: {maxRetries: two}\n")).to.throw(/retry.maxRetries: "two" must be a number/);
+    expect(parseRouterConfig("prefillCoalescing: {minBlocks: 64, maxWaitMs: 0}\n").prefillCoalescing).to.deep.equal({
+      minBlocks: 64,
+      maxWaitMs: 0,
+    });
+    expect(() => parseRouterConfig("prefillCoalescing: {waitMs: 5}\n")).to.throw(
+      /prefillCoalescing.waitMs: unknown; known: minBlocks, maxWaitMs/,
+    );
   });
 });
