@@ -132,6 +132,14 @@ export class RouterMetrics {
     labelNames: ["endpoint"] as const,
     registers: [this.registry],
   });
+  readonly prefillWaits = new Counter({
+    name: "aibrix_router_prefill_waits_total",
+    help:
+      "Requests that waited for an engine to finish their prefix for another request, by how the wait ended " +
+      "(stored: the engine reported it; released: that request ended first; timeout)",
+    labelNames: ["outcome"] as const,
+    registers: [this.registry],
+  });
   readonly streamErrors = new Counter({
     name: "aibrix_router_stream_errors_total",
     help: "Upstream failures after the first byte (stream ended with an error event)",

@@ -16,20 +16,25 @@ export interface PrefillCoalescingOptions {
 
 export const defaultPrefillCoalescing: PrefillCoalescingOptions = { minBlocks: 32, maxWaitMs: 2000 };
 
+/** How a wait ended: the engine reported the blocks, the computing request ended first, or time ran out. */
+export type WaitOutcome = "stored" | "released" | "timeout";
+
+type Waiter = (outcome: WaitOutcome) => void;
+
 /** A request whose prefix an engine is computing: the blocks it will store, and who waits for which. */
 class Prefill {
-  readonly waiters = new Map<bigint, (() => void)[]>();
+  readonly waiters = new Map<bigint, Waiter[]>();
   constructor(readonly hashes: readonly bigint[]) {}
 
   releaseAll(): void {
-    for (const list of this.waiters.values()) for (const w of list) w();
+    for (const list of this.waiters.values()) for (const w of list) w("released");
     this.waiters.clear();
   }
 }
 
 export interface Admission {
   /** Resolves when the request may go (absent: go now). */
-  wait?: Promise<void>;
+  wait?: Promise<WaitOutcome>;
   /** The request is over (answered, failed or abandoned): nobody waits on its prefill any longer. */
   leave(): void;
 }
@@ -37,9 +42,6 @@ export interface Admission {
 export class PrefillCoalescer {
   /** endpoint id → block hash → the request computing it there. */
   private computing = new Map<string, Map<bigint, Prefill>>();
-  /** Requests that waited, and waits that ran out before the blocks were reported. */
-  coalesced = 0;
-  timedOut = 0;
 
   constructor(
     private readonly stored: KvBlockIndex,
@@ -71,19 +73,15 @@ export class PrefillCoalescer {
     if (mine) for (const h of own) if (!byHash.has(h)) byHash.set(h, mine);
     if (!leader) return mine && { leave: () => this.end(id, mine) };
     const leave = () => (mine ? this.end(id, mine) : undefined);
-    this.coalesced++;
     const until = hashes[deepest]!;
-    const wait = new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.timedOut++;
-        resolve();
-      }, this.o.maxWaitMs);
+    const wait = new Promise<WaitOutcome>((resolve) => {
+      const timer = setTimeout(() => resolve("timeout"), this.o.maxWaitMs);
       timer.unref();
       let list = leader.waiters.get(until);
       if (!list) leader.waiters.set(until, (list = []));
-      list.push(() => {
+      list.push((outcome) => {
         clearTimeout(timer);
-        resolve();
+        resolve(outcome);
       });
     });
     return { wait, leave };
@@ -102,7 +100,7 @@ export class PrefillCoalescer {
         const list = p.waiters.get(h);
         if (list) {
           p.waiters.delete(h);
-          for (const w of list) w();
+          for (const w of list) w("stored");
         }
       }
     }

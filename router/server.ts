@@ -507,7 +507,7 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
           : undefined;
       if (prefill) {
         res.once("close", prefill.leave);
-        if (prefill.wait) await prefill.wait;
+        if (prefill.wait) metrics.prefillWaits.inc({ outcome: await prefill.wait });
         if (cancel.cancelled) {
           ep.inFlight--;
           finish(499);

@@ -22,7 +22,6 @@ describe("routing strategies on simulated engines", function () {
   let sims: RunningSimulator[] = [];
   let router: Router;
   const id = (s: RunningSimulator) => `${s.host}:${s.port}`;
-
   before(async () => {
     sims = await Promise.all(
       [0, 1, 2].map(() => startSimulator({ model: MODEL, profile: "h100-8b", speedup: 20, kvEventsPort: 0 })),
@@ -85,6 +84,46 @@ describe("routing strategies on simulated engines", function () {
     }
     expect(router.kvIndex.blocks(id(warm))).to.be.greaterThan(before);
     for (let i = 0; i < 5; i++) expect(await complete(router, prompt + ` tail ${i}`, "kv-prefix")).to.equal(id(warm));
+  });
+
+  it("kv-prefix: requests for a prefix the engine is computing wait for its KV events instead of recomputing it", async () => {
+    // Slow motion, so the prefix's prefill (about 3,000 tokens) is still running when the followers arrive.
+    const sim = await startSimulator({ model: MODEL, profile: "h100-8b", speedup: 0.5, kvEventsPort: 0 });
+    const own = await startRouter({
+      port: 0,
+      logLevel: "silent",
+      discovery: new StaticDiscovery([
+        {
+          id: id(sim),
+          host: sim.host,
+          port: sim.port,
+          model: MODEL,
+          adapters: [],
+          engine: "vllm",
+          kvEvents: { endpoint: sim.kvEventsEndpoint!, topic: sim.kvEventsTopic },
+        },
+      ]),
+    });
+    try {
+      const waits = async (outcome: string): Promise<number> => {
+        const m = await own.metrics.registry.getSingleMetric("aibrix_router_prefill_waits_total")!.get();
+        return m.values.find((v) => v.labels.outcome === outcome)?.value ?? 0;
+      };
+      const prefix = "A new tenant's system prompt with its own rules, tools and worked examples. ".repeat(200);
+      const leader = complete(own, `${prefix} question 0`, "kv-prefix");
+      // The leader is on its way to the engine once the router registers its blocks as being computed there.
+      for (let i = 0; i < 500 && own.prefills.computingBlocks(id(sim)) === 0; i++) {
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      expect(own.prefills.computingBlocks(id(sim))).to.be.greaterThan(32);
+      await Promise.all([leader, ...[1, 2, 3].map((i) => complete(own, `${prefix} question ${i}`, "kv-prefix"))]);
+      expect(await waits("stored")).to.equal(3);
+      expect(await waits("released")).to.equal(0);
+      expect(await waits("timeout")).to.equal(0);
+    } finally {
+      await own.close();
+      await sim.close();
+    }
   });
 
   it("least-request spreads concurrent long requests evenly", async () => {

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import type { KvEventBatch } from "../../../engines/kv-events.js";
 import { KvBlockIndex } from "../../../router/picking/kv-index.js";
-import { PrefillCoalescer } from "../../../router/prefill-coalescing.js";
+import { PrefillCoalescer, type WaitOutcome } from "../../../router/prefill-coalescing.js";
 
 const prompt = (prefix: number, blocks: number, suffix: number[]): bigint[] => [
   ...Array.from({ length: blocks }, (_, i) => BigInt(prefix * 1000 + i)),
@@ -11,12 +11,13 @@ const stored = (hashes: readonly bigint[]): KvEventBatch => ({
   ts: 0,
   events: [{ type: "BlockStored", hashes: [...hashes], tokenIds: [], blockSize: 16 }],
 });
-const settled = async (p: Promise<void> | undefined): Promise<boolean> => {
-  if (!p) return true;
-  let done = false;
-  void p.then(() => (done = true));
+/** How the wait ended, or "waiting" while it has not. */
+const state = async (p: Promise<WaitOutcome> | undefined): Promise<WaitOutcome | "waiting" | "none"> => {
+  if (!p) return "none";
+  let outcome: WaitOutcome | "waiting" = "waiting";
+  void p.then((o) => (outcome = o));
   await new Promise((r) => setImmediate(r));
-  return done;
+  return outcome;
 };
 
 describe("prefill coalescing", () => {
@@ -31,15 +32,14 @@ describe("prefill coalescing", () => {
     expect(leader?.wait).to.equal(undefined);
     const follower = c.enter("e1", second);
     expect(follower?.wait).to.be.instanceOf(Promise);
-    expect(await settled(follower?.wait)).to.equal(false);
+    expect(await state(follower?.wait)).to.equal("waiting");
     // Blocks of an early chunk are not enough: it waits for the deepest block the two share.
     kv.apply("e1", stored(first.slice(0, 5)));
     c.onBatch("e1", stored(first.slice(0, 5)));
-    expect(await settled(follower?.wait)).to.equal(false);
+    expect(await state(follower?.wait)).to.equal("waiting");
     kv.apply("e1", stored(first.slice(5, 10)));
     c.onBatch("e1", stored(first.slice(5, 10)));
-    expect(await settled(follower?.wait)).to.equal(true);
-    expect(c.coalesced).to.equal(1);
+    expect(await state(follower?.wait)).to.equal("stored");
     // Once stored, the prefix is a plain cache hit: nobody waits for it.
     expect(c.enter("e1", prompt(1, 10, [90003]))).to.equal(undefined);
   });
@@ -60,20 +60,19 @@ describe("prefill coalescing", () => {
     const leader = c.enter("e1", prompt(1, 10, [1]))!;
     const a = c.enter("e1", prompt(1, 10, [2]))!;
     leader.leave();
-    expect(await settled(a.wait)).to.equal(true);
+    expect(await state(a.wait)).to.equal("released");
     expect(c.computingBlocks("e1")).to.equal(0);
 
     c.enter("e1", prompt(2, 10, [1]));
     const b = c.enter("e1", prompt(2, 10, [2]))!;
     c.forget("e1");
-    expect(await settled(b.wait)).to.equal(true);
+    expect(await state(b.wait)).to.equal("released");
 
     c.enter("e1", prompt(3, 10, [1]));
     const t = c.enter("e1", prompt(3, 10, [2]))!;
-    expect(await settled(t.wait)).to.equal(false);
+    expect(await state(t.wait)).to.equal("waiting");
     await new Promise((r) => setTimeout(r, 60));
-    expect(await settled(t.wait)).to.equal(true);
-    expect(c.timedOut).to.equal(1);
+    expect(await state(t.wait)).to.equal("timeout");
   });
 
   it("a follower with a long prefix of its own beyond the shared part is in turn waited on", async () => {
@@ -87,9 +86,9 @@ describe("prefill coalescing", () => {
     const g = c.enter("e1", turn2b)!;
     expect(g.wait).to.be.instanceOf(Promise);
     c.onBatch("e1", stored(prompt(1, 10, [])));
-    expect(await settled(f.wait)).to.equal(true);
-    expect(await settled(g.wait)).to.equal(false);
+    expect(await state(f.wait)).to.equal("stored");
+    expect(await state(g.wait)).to.equal("waiting");
     c.onBatch("e1", stored(prompt(7, 6, [])));
-    expect(await settled(g.wait)).to.equal(true);
+    expect(await state(g.wait)).to.equal("stored");
   });
 });
