@@ -110,6 +110,8 @@ export interface KvEventSubscriberOptions {
   replayEndpoint?: string;
   topic?: string;
   onBatch(batch: KvEventBatch): void;
+  /** A break in the sequence: `missing` batches were not received (they are replayed next, when possible). */
+  onGap?(missing: bigint): void;
   onError?(err: Error): void;
 }
 
@@ -139,6 +141,7 @@ export class KvEventSubscriber {
         const seq = readSeq(seqFrame);
         if (this.lastSeq !== undefined && seq > this.lastSeq + 1n) {
           this.gaps++;
+          this.opts.onGap?.(seq - this.lastSeq - 1n);
           if (this.opts.replayEndpoint) await this.replay(this.lastSeq + 1n, seq);
         }
         if (this.lastSeq === undefined || seq > this.lastSeq) this.lastSeq = seq;

@@ -1,7 +1,7 @@
 // The router's own Prometheus metrics. The three touched by every request keep plain numbers per label set and
 // render through the same Registry: prom-client's Counter and Histogram hash and validate the label object on every
 // call, which is measurable at thousands of requests per second. The rare ones stay prom-client metrics.
-import { Counter, Registry, type Metric, type MetricValueWithName } from "prom-client";
+import { Counter, Gauge, Registry, type Metric, type MetricValueWithName } from "prom-client";
 
 interface MetricShape {
   name: string;
@@ -140,10 +140,45 @@ export class RouterMetrics {
     labelNames: ["outcome"] as const,
     registers: [this.registry],
   });
+  readonly kvEventBatches = new Counter({
+    name: "aibrix_router_kv_event_batches_total",
+    help: "KV event batches received from each engine, replayed ones included",
+    labelNames: ["endpoint"] as const,
+    registers: [this.registry],
+  });
+  readonly kvEventGaps = new Counter({
+    name: "aibrix_router_kv_event_gaps_total",
+    help: "Breaks in an engine's KV event sequence (filled from its replay socket when it has one)",
+    labelNames: ["endpoint"] as const,
+    registers: [this.registry],
+  });
+  /** What `kvIndexBlocks` reports at each scrape: endpoint id → blocks held. */
+  private kvIndexSource: () => Iterable<[string, number]> = () => [];
+  readonly kvIndexBlocks = new Gauge({
+    name: "aibrix_router_kv_index_blocks",
+    help: "KV blocks each engine holds according to its KV events (the exact prefix index)",
+    labelNames: ["endpoint"] as const,
+    registers: [this.registry],
+    collect: () => {
+      this.kvIndexBlocks.reset();
+      for (const [endpoint, blocks] of this.kvIndexSource()) this.kvIndexBlocks.set({ endpoint }, blocks);
+    },
+  });
   readonly streamErrors = new Counter({
     name: "aibrix_router_stream_errors_total",
     help: "Upstream failures after the first byte (stream ended with an error event)",
     labelNames: ["model"] as const,
     registers: [this.registry],
   });
+
+  /** Report `read()` (endpoint id → blocks) as `aibrix_router_kv_index_blocks` from now on. */
+  observeKvIndex(read: () => Iterable<[string, number]>): void {
+    this.kvIndexSource = read;
+  }
+
+  /** Drop an endpoint's KV event series when it leaves the pool. */
+  forgetKvEndpoint(endpoint: string): void {
+    this.kvEventBatches.remove(endpoint);
+    this.kvEventGaps.remove(endpoint);
+  }
 }

@@ -176,6 +176,7 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
     );
   };
   const subscribers = new Map<string, KvEventSubscriber>();
+  metrics.observeKvIndex(() => [...subscribers.keys()].map((id): [string, number] => [id, kvIndex.blocks(id)]));
   const registry = new EndpointRegistry(
     { connections: options.connectionsPerEndpoint ?? 256, connectTimeoutMs: timeouts.connectMs },
     staleAfterMs,
@@ -183,19 +184,26 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
       subscribers.get(ep.id)?.close();
       subscribers.delete(ep.id);
       kvIndex.forget(ep.id);
+      metrics.forgetKvEndpoint(ep.id);
       prefills.forget(ep.id);
       prefixIndex.forget(ep.id);
     },
     (ep) => {
       const kv = ep.spec.kvEvents;
       if (!kv) return;
+      const batches = metrics.kvEventBatches.labels(ep.id);
       const sub = new KvEventSubscriber({
         endpoint: kv.endpoint,
         replayEndpoint: kv.replayEndpoint,
         topic: kv.topic,
         onBatch: (b) => {
+          batches.inc();
           kvIndex.apply(ep.id, b);
           prefills.onBatch(ep.id, b);
+        },
+        onGap: (missing) => {
+          metrics.kvEventGaps.inc({ endpoint: ep.id });
+          log.warn({ endpoint: ep.id, missing: Number(missing), replay: Boolean(kv.replayEndpoint) }, "kv event gap");
         },
         onError: (err) => log.warn({ endpoint: ep.id, err: err.message }, "kv event stream error"),
       });

@@ -84,6 +84,13 @@ describe("routing strategies on simulated engines", function () {
     }
     expect(router.kvIndex.blocks(id(warm))).to.be.greaterThan(before);
     for (let i = 0; i < 5; i++) expect(await complete(router, prompt + ` tail ${i}`, "kv-prefix")).to.equal(id(warm));
+    // The feed is visible on /metrics: batches per engine and the blocks the index holds for each.
+    const text = await (await fetch(`${router.url}/metrics`)).text();
+    const sample = (name: string, endpoint: string) =>
+      Number(text.match(new RegExp(`^${name}\\{endpoint="${endpoint}"\\} (\\S+)$`, "m"))?.[1] ?? NaN);
+    expect(sample("aibrix_router_kv_event_batches_total", id(warm))).to.be.greaterThan(0);
+    expect(sample("aibrix_router_kv_index_blocks", id(warm))).to.equal(router.kvIndex.blocks(id(warm)));
+    expect(sample("aibrix_router_kv_index_blocks", id(warm))).to.be.greaterThan(0);
   });
 
   it("kv-prefix: requests for a prefix the engine is computing wait for its KV events instead of recomputing it", async () => {

@@ -76,6 +76,7 @@ describe("vLLM KV events", () => {
     await pub.bind("tcp://127.0.0.1:*");
     await replay.bind("tcp://127.0.0.1:*");
     const batches: KvEventBatch[] = [];
+    const missing: bigint[] = [];
     const mk = (h: bigint) => encode([0, [["BlockStored", [h], null, [1], 16]]], { useBigInt64: true });
     // The replay server answers [id, "", seq, payload]… then the end marker seq = -1.
     const replayed: Promise<void> = (async () => {
@@ -88,6 +89,7 @@ describe("vLLM KV events", () => {
       endpoint: pub.lastEndpoint!,
       replayEndpoint: replay.lastEndpoint!,
       onBatch: (b) => batches.push(b),
+      onGap: (n) => missing.push(n),
     });
     sub.start();
     try {
@@ -104,6 +106,7 @@ describe("vLLM KV events", () => {
       const hashes = batches.slice(seen).map((b) => (b.events[0] as { hashes: bigint[] }).hashes[0]);
       expect(hashes).to.deep.equal([11n, 12n]);
       expect(sub.gaps).to.equal(1);
+      expect(missing).to.deep.equal([1n]);
     } finally {
       sub.close();
       pub.close();
