@@ -31,6 +31,9 @@ const FLEET: { model: string; profile: string; adapters: string[] }[] = [
   { model: "qwen-3-32b", profile: "h100-32b", adapters: [] },
 ];
 
+/** Exact prefix affinity from the engines' KV events plus load: the profile that wins `bench/routing-quality`. */
+const DEFAULT_STRATEGY = "kv-prefix-load";
+
 export async function startLocalFleet(o: LocalFleetOptions = {}): Promise<LocalFleet> {
   const sims = await Promise.all(
     FLEET.map((f) =>
@@ -42,6 +45,10 @@ export async function startLocalFleet(o: LocalFleetOptions = {}): Promise<LocalF
         speedup: o.speedup ?? 1,
         adapters: f.adapters,
         maxLoras: 4,
+        // Engines publish their KV events (as vLLM does with --kv-events-config), so the default strategy routes on
+        // what each engine actually holds; the replay socket lets the router catch up after a missed batch.
+        kvEventsPort: 0,
+        kvEventsReplayPort: 0,
       }),
     ),
   );
@@ -53,7 +60,7 @@ export async function startLocalFleet(o: LocalFleetOptions = {}): Promise<LocalF
       host: o.host ?? "127.0.0.1",
       port: o.port ?? 8888,
       discovery: new StaticDiscovery(specs),
-      defaultStrategy: o.strategy ?? "prefix-cache:3,least-request:2",
+      defaultStrategy: o.strategy ?? DEFAULT_STRATEGY,
       logLevel: o.logLevel ?? "info",
     });
   } catch (err) {
@@ -85,7 +92,7 @@ export function registerLocal(program: Command): void {
     .description("run the router with a simulated fleet (two models, one LoRA adapter, mixed GPUs) on localhost")
     .option("--port <port>", "router port", "8888")
     .option("--speedup <x>", "simulated engines run this many times faster than real hardware", "1")
-    .option("--strategy <expr>", "default routing strategy", "prefix-cache:3,least-request:2")
+    .option("--strategy <expr>", "default routing strategy", DEFAULT_STRATEGY)
     .option("--log-level <level>", "pino log level", "warn")
     .action(async (o: { port: string; speedup: string; strategy: string; logLevel: string }) => {
       const port = portFlag("port", o.port);

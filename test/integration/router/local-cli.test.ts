@@ -46,6 +46,22 @@ describe("aibrix-ts local", function () {
       };
       expect(body.choices[0]!.message.content).to.be.a("string").and.not.equal("");
       expect(body.usage.completion_tokens).to.equal(32);
+
+      // The default strategy routes on the engines' KV events: a prompt of several blocks shows up in the feed.
+      const url = out.match(/aibrix-ts router: (http:\/\/\S+)/)![1]!;
+      expect(out).to.match(/strategy kv-prefix-load/);
+      await fetch(`${url}/v1/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "llama-3-8b", prompt: "a shared context block ".repeat(40), max_tokens: 1 }),
+      }).then((r) => r.text());
+      let blocks = 0;
+      for (let i = 0; i < 50 && blocks === 0; i++) {
+        const metrics = await (await fetch(`${url}/metrics`)).text();
+        for (const [, n] of metrics.matchAll(/^aibrix_router_kv_index_blocks\{[^}]*\} (\S+)$/gm)) blocks += Number(n);
+        if (blocks === 0) await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(blocks).to.be.greaterThan(0);
     } finally {
       const exited = new Promise((r) => child.once("exit", r));
       child.kill("SIGTERM");
