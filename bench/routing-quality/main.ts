@@ -295,6 +295,10 @@ const bench: Benchmark = {
       workloads.push({ name: "random", plan: () => randomPrompts(MODEL, p.random) });
     }
     const only = process.env.RQ_ROUTERS?.split(",");
+    // RQ_WORKLOADS=multi-turn,random runs just those (to look into one workload; the summary then lacks the rest).
+    const onlyWorkloads = process.env.RQ_WORKLOADS?.split(",");
+    if (onlyWorkloads)
+      workloads.splice(0, workloads.length, ...workloads.filter((w) => onlyWorkloads.includes(w.name)));
     const sglangMissing = peerUnavailable("sglang-router");
     const peerErrors: Record<string, string> = {};
     if (sglangMissing) peerErrors["sglang-router"] = sglangMissing;
