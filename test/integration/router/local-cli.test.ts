@@ -50,13 +50,16 @@ describe("aibrix-ts local", function () {
       // The default strategy routes on the engines' KV events: a prompt of several blocks shows up in the feed.
       const url = out.match(/aibrix-ts router: (http:\/\/\S+)/)![1]!;
       expect(out).to.match(/strategy kv-prefix-load/);
-      await fetch(`${url}/v1/completions`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ model: "llama-3-8b", prompt: "a shared context block ".repeat(40), max_tokens: 1 }),
-      }).then((r) => r.text());
+      // Sent again now and then: events an engine publishes before the router's subscription takes effect are lost.
+      const prompt = () =>
+        fetch(`${url}/v1/completions`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ model: "llama-3-8b", prompt: "a shared context block ".repeat(40), max_tokens: 1 }),
+        }).then((r) => r.text());
       let blocks = 0;
       for (let i = 0; i < 50 && blocks === 0; i++) {
+        if (i % 10 === 0) await prompt();
         const metrics = await (await fetch(`${url}/metrics`)).text();
         for (const [, n] of metrics.matchAll(/^aibrix_router_kv_index_blocks\{[^}]*\} (\S+)$/gm)) blocks += Number(n);
         if (blocks === 0) await new Promise((r) => setTimeout(r, 50));

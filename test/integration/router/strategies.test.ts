@@ -94,8 +94,9 @@ describe("routing strategies on simulated engines", function () {
   });
 
   it("kv-prefix: requests for a prefix the engine is computing wait for its KV events instead of recomputing it", async () => {
-    // Slow motion, so the prefix's prefill (about 3,000 tokens) is still running when the followers arrive.
-    const sim = await startSimulator({ model: MODEL, profile: "h100-8b", speedup: 0.5, kvEventsPort: 0 });
+    // Slow motion, so the prefix's prefill (about 3,000 tokens, some 600 ms here) is still running when the followers
+    // arrive, even on a busy machine.
+    const sim = await startSimulator({ model: MODEL, profile: "h100-8b", speedup: 0.1, kvEventsPort: 0 });
     const own = await startRouter({
       port: 0,
       logLevel: "silent",
@@ -116,6 +117,19 @@ describe("routing strategies on simulated engines", function () {
         const m = await own.metrics.registry.getSingleMetric("aibrix_router_prefill_waits_total")!.get();
         return m.values.find((v) => v.labels.outcome === outcome)?.value ?? 0;
       };
+      // A subscription takes effect some time after it is sent, and events published before then are lost: wait
+      // until the feed delivers before the leader's blocks depend on it.
+      await fetch(`${sim.url}/v1/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          model: MODEL,
+          prompt: "Warm-up prompt that fills more than one block. ".repeat(4),
+          max_tokens: 1,
+        }),
+      }).then((r) => r.text());
+      for (let i = 0; i < 200 && own.kvIndex.blocks(id(sim)) === 0; i++) await new Promise((r) => setTimeout(r, 25));
+      expect(own.kvIndex.blocks(id(sim)), "blocks the router saw stored before the leader").to.be.greaterThan(0);
       const prefix = "A new tenant's system prompt with its own rules, tools and worked examples. ".repeat(200);
       const leader = complete(own, `${prefix} question 0`, "kv-prefix");
       // The leader is on its way to the engine once the router registers its blocks as being computed there.
@@ -124,9 +138,12 @@ describe("routing strategies on simulated engines", function () {
       }
       expect(own.prefills.computingBlocks(id(sim))).to.be.greaterThan(32);
       await Promise.all([leader, ...[1, 2, 3].map((i) => complete(own, `${prefix} question ${i}`, "kv-prefix"))]);
-      expect(await waits("stored")).to.equal(3);
-      expect(await waits("released")).to.equal(0);
-      expect(await waits("timeout")).to.equal(0);
+      const outcomes = {
+        stored: await waits("stored"),
+        released: await waits("released"),
+        timeout: await waits("timeout"),
+      };
+      expect(outcomes).to.deep.equal({ stored: 3, released: 0, timeout: 0 });
     } finally {
       await own.close();
       await sim.close();
