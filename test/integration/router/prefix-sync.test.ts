@@ -4,18 +4,10 @@ import { expect } from "chai";
 import { PrefixIndex } from "../../../router/picking/prefix-index.js";
 import { PrefixSync } from "../../../router/picking/prefix-sync.js";
 import { startRedis, type RunningRedis } from "../router-admission/redis-server.js";
+import { until } from "../../support/until.js";
 
 const opts = { maxBlocks: 10_000, ttlMs: 60_000 };
 const ids = ["10.0.0.1:8000", "10.0.0.2:8000"];
-
-async function until(what: string, cond: () => boolean, timeoutMs = 3000): Promise<number> {
-  const start = Date.now();
-  while (!cond()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return Date.now() - start;
-}
 
 describe("prefix index sharing over Redis pub/sub", function () {
   this.timeout(20_000);

@@ -5,14 +5,7 @@ import { Redis } from "ioredis";
 import { SharedInFlight } from "../../../router/picking/shared-inflight.js";
 import { RedisUserTokenWindow } from "../../../router/picking/user-token-window.js";
 import { startRedis, type RunningRedis } from "../router-admission/redis-server.js";
-
-async function until(what: string, cond: () => boolean, timeoutMs = 3000): Promise<void> {
-  const start = Date.now();
-  while (!cond()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+import { until } from "../../support/until.js";
 
 describe("picking state shared through Redis", function () {
   this.timeout(30_000);

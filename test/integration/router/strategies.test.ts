@@ -3,6 +3,7 @@ import { expect } from "chai";
 import { StaticDiscovery } from "../../../router/discovery/static.js";
 import { startRouter, type Router } from "../../../router/server.js";
 import { startSimulator, type RunningSimulator } from "../../../simulator/index.js";
+import { until } from "../../support/until.js";
 
 const MODEL = "llama-3-8b";
 
@@ -17,11 +18,23 @@ async function complete(router: Router, prompt: string, strategy: string, maxTok
   return res.headers.get("target-pod")!;
 }
 
+/** Prefill `prompt` on `sim` directly, not through a router: only the engine's KV events can tell a router. */
+async function completeDirect(sim: RunningSimulator, prompt: string): Promise<void> {
+  const res = await fetch(`${sim.url}/v1/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ model: MODEL, prompt, max_tokens: 1 }),
+  });
+  expect(res.status).to.equal(200);
+  await res.text();
+}
+
 describe("routing strategies on simulated engines", function () {
   this.timeout(60000);
   let sims: RunningSimulator[] = [];
   let router: Router;
   const id = (s: RunningSimulator) => `${s.host}:${s.port}`;
+
   before(async () => {
     sims = await Promise.all(
       [0, 1, 2].map(() => startSimulator({ model: MODEL, profile: "h100-8b", speedup: 20, kvEventsPort: 0 })),
@@ -70,18 +83,11 @@ describe("routing strategies on simulated engines", function () {
 
   it("kv-prefix routes to the engine whose KV events report the prompt's blocks", async () => {
     const prompt = "Shared retrieval context about the quarterly revenue of the northern region, ".repeat(10);
-    // Warm one engine directly (not through the router): only its KV events can tell the router.
     const warm = sims[1]!;
     // Earlier tests may have left blocks there: wait for this prompt's, which the engine reports after prefill.
     const before = router.kvIndex.blocks(id(warm));
-    await fetch(`${warm.url}/v1/completions`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ model: MODEL, prompt, max_tokens: 1 }),
-    }).then((r) => r.text());
-    for (let i = 0; i < 40 && router.kvIndex.blocks(id(warm)) <= before; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await completeDirect(warm, prompt);
+    await until("the prompt's blocks in the router's index", () => router.kvIndex.blocks(id(warm)) > before, 2000);
     expect(router.kvIndex.blocks(id(warm))).to.be.greaterThan(before);
     for (let i = 0; i < 5; i++) expect(await complete(router, prompt + ` tail ${i}`, "kv-prefix")).to.equal(id(warm));
     // The feed is visible on /metrics: batches per engine and the blocks the index holds for each.
@@ -119,23 +125,13 @@ describe("routing strategies on simulated engines", function () {
       };
       // A subscription takes effect some time after it is sent, and events published before then are lost: wait
       // until the feed delivers before the leader's blocks depend on it.
-      await fetch(`${sim.url}/v1/completions`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({
-          model: MODEL,
-          prompt: "Warm-up prompt that fills more than one block. ".repeat(4),
-          max_tokens: 1,
-        }),
-      }).then((r) => r.text());
-      for (let i = 0; i < 200 && own.kvIndex.blocks(id(sim)) === 0; i++) await new Promise((r) => setTimeout(r, 25));
+      await completeDirect(sim, "Warm-up prompt that fills more than one block. ".repeat(4));
+      await until("the warm-up's blocks in the router's index", () => own.kvIndex.blocks(id(sim)) > 0, 5000);
       expect(own.kvIndex.blocks(id(sim)), "blocks the router saw stored before the leader").to.be.greaterThan(0);
       const prefix = "A new tenant's system prompt with its own rules, tools and worked examples. ".repeat(200);
       const leader = complete(own, `${prefix} question 0`, "kv-prefix");
       // The leader is on its way to the engine once the router registers its blocks as being computed there.
-      for (let i = 0; i < 500 && own.prefills.computingBlocks(id(sim)) === 0; i++) {
-        await new Promise((r) => setTimeout(r, 2));
-      }
+      await until("the leader's prefill to be registered", () => own.prefills.computingBlocks(id(sim)) > 0, 1000);
       expect(own.prefills.computingBlocks(id(sim))).to.be.greaterThan(32);
       await Promise.all([leader, ...[1, 2, 3].map((i) => complete(own, `${prefix} question ${i}`, "kv-prefix"))]);
       const outcomes = {
