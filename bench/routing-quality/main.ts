@@ -259,6 +259,8 @@ const REPEATED: ReadonlySet<string> = new Set([OURS, SGLANG]);
  * than this fixed one (in the cold start, which engine prefills which tenant, and when, moves TTFT p90).
  */
 const NO_ROUTER = "no router (tenant-sharded)";
+/** The summary's workload: shared prefixes under cache pressure. */
+const SHARED = "shared-prefix";
 const UNCONGESTED = "shared-prefix-uncongested";
 
 const ROUTERS = [
@@ -281,7 +283,7 @@ const bench: Benchmark = {
       rounds?: number;
       /** Only these routers run it (default: all). */
       routers?: ReadonlySet<string>;
-    }[] = [{ name: "shared-prefix", plan: () => sharedPrefix(MODEL, p.shared), rounds: p.sharedRounds }];
+    }[] = [{ name: SHARED, plan: () => sharedPrefix(MODEL, p.shared), rounds: p.sharedRounds }];
     if (p.uncongestedRounds > 0) {
       workloads.push({
         name: UNCONGESTED,
@@ -313,7 +315,7 @@ const bench: Benchmark = {
           // Quick runs keep what the summary needs: random, ours, and the peer.
           if (ctx.quick && !only && (r.name === "least-request" || r.name === "prefix-cache")) continue;
           if ("peer" in r && sglangMissing) continue;
-          if ("direct" in r && w.name !== "shared-prefix" && w.name !== UNCONGESTED) continue;
+          if ("direct" in r && w.name !== SHARED && w.name !== UNCONGESTED) continue;
           ctx.progress(`${w.name}: ${r.name}${pass > 1 ? ` (round ${pass})` : ""}`);
           const procs: Proc[] = [];
           try {
@@ -402,7 +404,7 @@ const bench: Benchmark = {
         }
       }
     }
-    const find = (router: string, workload = "shared-prefix") => medianRun(stats, workload, router);
+    const find = (router: string, workload = SHARED) => medianRun(stats, workload, router);
     const rnd = find("random");
     const ours = find(OURS);
     const approx = find("prefix-cache");
@@ -448,13 +450,13 @@ const bench: Benchmark = {
         ttft_p90_x_random: ratio(rnd?.ttft_p90_s, ours?.ttft_p90_s),
         ttft_p90_x_sglang_router: ratio(sg?.ttft_p90_s, ours?.ttft_p90_s),
         // The least favourable round pair: whether the median hides a round where sglang-router did better.
-        ttft_p90_x_sglang_router_worst_round: worstOf(byRound("shared-prefix")),
+        ttft_p90_x_sglang_router_worst_round: worstOf(byRound(SHARED)),
         throughput_x_sglang_router: ratio(
-          medianBy(stats, "shared-prefix", OURS, "output_tok_s")?.output_tok_s,
-          medianBy(stats, "shared-prefix", SGLANG, "output_tok_s")?.output_tok_s,
+          medianBy(stats, SHARED, OURS, "output_tok_s")?.output_tok_s,
+          medianBy(stats, SHARED, SGLANG, "output_tok_s")?.output_tok_s,
         ),
-        ttft_p90_over_no_router_ms: overNoRouterMs(OURS, "shared-prefix"),
-        sglang_ttft_p90_over_no_router_ms: overNoRouterMs(SGLANG, "shared-prefix"),
+        ttft_p90_over_no_router_ms: overNoRouterMs(OURS, SHARED),
+        sglang_ttft_p90_over_no_router_ms: overNoRouterMs(SGLANG, SHARED),
         prefix_cache_throughput_x_random: ratio(approx?.output_tok_s, rnd?.output_tok_s),
         prefix_cache_ttft_p90_x_random: ratio(rnd?.ttft_p90_s, approx?.ttft_p90_s),
         uncongested_ttft_p90_x_sglang_router: ratio(
@@ -467,7 +469,7 @@ const bench: Benchmark = {
       series: {
         runs: stats,
         ttft_p90_x_sglang_router_by_round: {
-          "shared-prefix": byRound("shared-prefix"),
+          [SHARED]: byRound(SHARED),
           [UNCONGESTED]: byRound(UNCONGESTED),
         },
       },
