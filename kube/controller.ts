@@ -2,8 +2,9 @@
 // its key; events from owned kinds queue their controlling owner; watched kinds map an object to the keys it
 // affects. Workers drain the queue one key at a time per key; errors back off per key; `requeueAfter` re-checks.
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import type { SharedInformer } from "./informer.js";
-import { controllerOf, objectKey, type KubeObject } from "./objects.js";
+import type { EventHandler } from "./informer.js";
+import type { ObjectReader } from "./store.js";
+import { controllerOf, objectKey, type KubeObject, type ResourceRef } from "./objects.js";
 import { WorkQueue, type WorkQueueMetrics } from "./workqueue.js";
 
 /** "apps" of "apps/v1"; "" for the core group's "v1". */
@@ -16,8 +17,16 @@ export interface ReconcileResult {
 
 export type Reconciler = (key: string) => Promise<ReconcileResult | void>;
 
+/** What a controller needs of an informer (any SharedInformer, whatever its object type). */
+export interface Source {
+  readonly resource: ResourceRef;
+  readonly store: ObjectReader<KubeObject>;
+  readonly synced: Promise<void>;
+  addHandler(handler: EventHandler<KubeObject>): void;
+}
+
 export interface Watch {
-  informer: SharedInformer<KubeObject>;
+  informer: Source;
   /** The keys of primary objects an event on `obj` affects. */
   map(obj: KubeObject): readonly string[];
 }
@@ -25,9 +34,9 @@ export interface Watch {
 export interface ControllerSpec {
   name: string;
   /** The primary kind: its objects' keys are what `reconcile` receives. */
-  for: SharedInformer<KubeObject>;
+  for: Source;
   /** Kinds whose objects carry a controller owner reference to a primary object of kind `for`. */
-  owns?: SharedInformer<KubeObject>[];
+  owns?: Source[];
   watches?: Watch[];
   reconcile: Reconciler;
   /** Concurrent reconciles (different keys; one key is never reconciled twice at once). Default 1. */

@@ -14,7 +14,14 @@ export class Informers {
 
   /** The informer for `ref`, created on first use; started at once when the factory already runs. */
   for<T extends KubeObject>(ref: ResourceRef): SharedInformer<T> {
-    const id = [ref.group, ref.version, ref.plural, ref.namespace ?? "", ref.labelSelector ?? "", ref.fieldSelector ?? ""]
+    const id = [
+      ref.group,
+      ref.version,
+      ref.plural,
+      ref.namespace ?? "",
+      ref.labelSelector ?? "",
+      ref.fieldSelector ?? "",
+    ]
       .map((s) => s.replace(/\|/g, "||"))
       .join("|");
     let informer = this.byResource.get(id);

@@ -39,11 +39,17 @@ export class ControllerSelectionError extends Error {}
  * (`*,-kvcache`). Unknown names are an error that lists the known ones.
  */
 export function selectControllers(flag: string, known: readonly string[]): string[] {
-  const parts = flag.split(",").map((s) => s.trim()).filter(Boolean);
-  if (parts.length === 0) throw new ControllerSelectionError(`--controllers is empty; use "*" or some of: ${known.join(", ")}`);
+  const parts = flag
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (parts.length === 0)
+    throw new ControllerSelectionError(`--controllers is empty; use "*" or some of: ${known.join(", ")}`);
   const unknown = parts.map((p) => p.replace(/^-/, "")).filter((p) => p !== "*" && !known.includes(p));
   if (unknown.length > 0) {
-    throw new ControllerSelectionError(`--controllers names unknown controller(s) ${unknown.join(", ")}; known: ${known.join(", ")}`);
+    throw new ControllerSelectionError(
+      `--controllers names unknown controller(s) ${unknown.join(", ")}; known: ${known.join(", ")}`,
+    );
   }
   const on = new Set(parts.includes("*") ? known : parts.filter((p) => !p.startsWith("-") && p !== "*"));
   for (const p of parts) if (p.startsWith("-")) on.delete(p.slice(1));
@@ -88,7 +94,9 @@ export async function startManager(options: ManagerOptions): Promise<RunningMana
   let running: Controller[] = [];
 
   const startControllers = async () => {
-    informers = new Informers(client, { onError: (err) => log.warn({ err: err.message }, "list/watch failed; retrying") });
+    informers = new Informers(client, {
+      onError: (err) => log.warn({ err: err.message }, "list/watch failed; retrying"),
+    });
     const ctx: ManagerContext = {
       client,
       informers,
@@ -104,7 +112,8 @@ export async function startManager(options: ManagerOptions): Promise<RunningMana
         new Controller(
           {
             ...c.setup(ctx),
-            onError: (key, err) => log.warn({ controller: c.name, key, err: err.message }, "reconcile failed; will retry"),
+            onError: (key, err) =>
+              log.warn({ controller: c.name, key, err: err.message }, "reconcile failed; will retry"),
           },
           { controller: controllerMetrics, queue: queueMetrics },
         ),
@@ -152,7 +161,9 @@ export async function startManager(options: ManagerOptions): Promise<RunningMana
       );
       return;
     }
-    res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ error: `no route ${path}; try /healthz, /readyz or /metrics` }));
+    res
+      .writeHead(404, { "content-type": "application/json" })
+      .end(JSON.stringify({ error: `no route ${path}; try /healthz, /readyz or /metrics` }));
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -102,12 +102,13 @@ export const isDeleting = (obj: KubeObject): boolean => Boolean(obj.metadata?.de
 export const hasFinalizer = (obj: KubeObject, finalizer: string): boolean =>
   obj.metadata?.finalizers?.includes(finalizer) ?? false;
 
+/** A status condition as the API conventions (and AIBrix's schemas) define it. */
 export interface Condition {
   type: string;
   status: "True" | "False" | "Unknown";
-  reason?: string;
-  message?: string;
-  lastTransitionTime?: string;
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
   observedGeneration?: number;
 }
 
@@ -115,7 +116,11 @@ export interface Condition {
  * `conditions` with `next` set: the transition time moves only when the status changes, as the API conventions
  * ask, so a condition rewritten every reconcile with the same status does not look like it just changed.
  */
-export function setCondition(conditions: readonly Condition[] | undefined, next: Condition, now: Date): Condition[] {
+export function setCondition(
+  conditions: readonly Condition[] | undefined,
+  next: Omit<Condition, "lastTransitionTime">,
+  now: Date,
+): Condition[] {
   const list = [...(conditions ?? [])];
   const at = list.findIndex((c) => c.type === next.type);
   const previous = at >= 0 ? list[at] : undefined;

@@ -20,11 +20,38 @@ export class WorkQueueMetrics {
   constructor(registry: Registry) {
     const buckets = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60];
     const registers = [registry];
-    this.depth = new Gauge({ name: "workqueue_depth", help: "Current depth of workqueue", labelNames: ["name"], registers });
-    this.adds = new Counter({ name: "workqueue_adds_total", help: "Total number of adds handled by workqueue", labelNames: ["name"], registers });
-    this.retries = new Counter({ name: "workqueue_retries_total", help: "Total number of retries handled by workqueue", labelNames: ["name"], registers });
-    this.queueDuration = new Histogram({ name: "workqueue_queue_duration_seconds", help: "How long in seconds an item stays in workqueue before being requested", labelNames: ["name"], buckets, registers });
-    this.workDuration = new Histogram({ name: "workqueue_work_duration_seconds", help: "How long in seconds processing an item from workqueue takes", labelNames: ["name"], buckets, registers });
+    this.depth = new Gauge({
+      name: "workqueue_depth",
+      help: "Current depth of workqueue",
+      labelNames: ["name"],
+      registers,
+    });
+    this.adds = new Counter({
+      name: "workqueue_adds_total",
+      help: "Total number of adds handled by workqueue",
+      labelNames: ["name"],
+      registers,
+    });
+    this.retries = new Counter({
+      name: "workqueue_retries_total",
+      help: "Total number of retries handled by workqueue",
+      labelNames: ["name"],
+      registers,
+    });
+    this.queueDuration = new Histogram({
+      name: "workqueue_queue_duration_seconds",
+      help: "How long in seconds an item stays in workqueue before being requested",
+      labelNames: ["name"],
+      buckets,
+      registers,
+    });
+    this.workDuration = new Histogram({
+      name: "workqueue_work_duration_seconds",
+      help: "How long in seconds processing an item from workqueue takes",
+      labelNames: ["name"],
+      buckets,
+      registers,
+    });
   }
 }
 
@@ -116,7 +143,8 @@ export class WorkQueue {
     this.processing.add(key);
     this.dirty.delete(key);
     const added = this.addedAt.get(key);
-    if (added !== undefined) this.options.metrics?.queueDuration.labels(this.name).observe((performance.now() - added) / 1000);
+    if (added !== undefined)
+      this.options.metrics?.queueDuration.labels(this.name).observe((performance.now() - added) / 1000);
     this.startedAt.set(key, performance.now());
     to(key);
   }
@@ -125,7 +153,8 @@ export class WorkQueue {
   done(key: string): void {
     this.processing.delete(key);
     const started = this.startedAt.get(key);
-    if (started !== undefined) this.options.metrics?.workDuration.labels(this.name).observe((performance.now() - started) / 1000);
+    if (started !== undefined)
+      this.options.metrics?.workDuration.labels(this.name).observe((performance.now() - started) / 1000);
     this.startedAt.delete(key);
     if (!this.dirty.has(key) || this.shuttingDown) return;
     const waiter = this.waiters.shift();

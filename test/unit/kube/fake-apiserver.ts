@@ -20,7 +20,13 @@ export class FakeCollection {
       apiVersion: "v1",
       kind: "Pod",
       ...extra,
-      metadata: { name, namespace: "ns", uid: `uid-${name}`, ...extra.metadata, resourceVersion: String(++this.version) },
+      metadata: {
+        name,
+        namespace: "ns",
+        uid: `uid-${name}`,
+        ...extra.metadata,
+        resourceVersion: String(++this.version),
+      },
     };
     const type = this.objects.has(name) ? "MODIFIED" : "ADDED";
     this.objects.set(name, obj);
@@ -33,7 +39,11 @@ export class FakeCollection {
     if (!obj) return;
     this.objects.delete(name);
     this.version++;
-    if (!silently) this.send({ type: "DELETED", object: { ...obj, metadata: { ...obj.metadata, resourceVersion: String(this.version) } } });
+    if (!silently)
+      this.send({
+        type: "DELETED",
+        object: { ...obj, metadata: { ...obj.metadata, resourceVersion: String(this.version) } },
+      });
   }
 
   send(event: unknown): void {
@@ -41,12 +51,25 @@ export class FakeCollection {
   }
 
   bookmark(): void {
-    this.send({ type: "BOOKMARK", object: { kind: "Pod", apiVersion: "v1", metadata: { resourceVersion: String(++this.version) } } });
+    this.send({
+      type: "BOOKMARK",
+      object: { kind: "Pod", apiVersion: "v1", metadata: { resourceVersion: String(++this.version) } },
+    });
   }
 
   /** The watch's resourceVersion is too old: what the API server sends after etcd compaction. */
   expire(): void {
-    this.send({ type: "ERROR", object: { kind: "Status", apiVersion: "v1", status: "Failure", code: 410, reason: "Expired", message: "too old resource version" } });
+    this.send({
+      type: "ERROR",
+      object: {
+        kind: "Status",
+        apiVersion: "v1",
+        status: "Failure",
+        code: 410,
+        reason: "Expired",
+        message: "too old resource version",
+      },
+    });
   }
 
   endWatches(): void {
@@ -61,11 +84,15 @@ export class FakeCollection {
   async start(): Promise<KubeClient> {
     this.server = http.createServer((req, res) => {
       const url = new URL(req.url ?? "/", "http://x");
-      this.requests.push(`${req.method} ${url.pathname}${url.searchParams.get("watch") ? "?watch" : ""}${url.searchParams.get("resourceVersion") ? `@${url.searchParams.get("resourceVersion")}` : ""}`);
+      this.requests.push(
+        `${req.method} ${url.pathname}${url.searchParams.get("watch") ? "?watch" : ""}${url.searchParams.get("resourceVersion") ? `@${url.searchParams.get("resourceVersion")}` : ""}`,
+      );
       if (this.failNext && this.failNext.count > 0) {
         this.failNext.count--;
         res.writeHead(this.failNext.status, { "content-type": "application/json" });
-        return void res.end(JSON.stringify({ kind: "Status", code: this.failNext.status, reason: "InternalError", message: "injected" }));
+        return void res.end(
+          JSON.stringify({ kind: "Status", code: this.failNext.status, reason: "InternalError", message: "injected" }),
+        );
       }
       if (url.searchParams.get("watch")) {
         res.writeHead(200, { "content-type": "application/json" });
@@ -75,7 +102,14 @@ export class FakeCollection {
         return;
       }
       res.writeHead(200, { "content-type": "application/json" });
-      res.end(JSON.stringify({ kind: "PodList", apiVersion: "v1", metadata: { resourceVersion: String(this.version) }, items: [...this.objects.values()] }));
+      res.end(
+        JSON.stringify({
+          kind: "PodList",
+          apiVersion: "v1",
+          metadata: { resourceVersion: String(this.version) },
+          items: [...this.objects.values()],
+        }),
+      );
     });
     await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
     const { port } = this.server.address() as { port: number };
