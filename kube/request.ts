@@ -2,7 +2,7 @@
 // kubeconfig's credentials. Every informer, controller and writer in the project goes through this client.
 import http from "node:http";
 import https from "node:https";
-import * as k8s from "@kubernetes/client-node";
+import type * as k8s from "@kubernetes/client-node";
 
 /** A non-2xx answer from the API server, with its Status reason (`NotFound`, `Conflict`, `Expired`, ...). */
 export class KubeApiError extends Error {

@@ -1,7 +1,8 @@
 // What the controller knows of each engine's adapters: one /v1/models read per pod per period, shared by every
 // adapter on that pod, and kept current by the controller's own loads and unloads. An engine that restarted (and
 // dropped its adapters) shows within one period; a new pod address is a new engine.
-import { LoraClient, type AdapterArtifact, type EngineAddress } from "../../engines/lora-client.js";
+import type { LoraClient } from "../../engines/lora-client.js";
+import { type AdapterArtifact, type EngineAddress } from "../../engines/lora-client.js";
 
 interface Known {
   models: Set<string>;

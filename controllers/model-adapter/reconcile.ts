@@ -12,14 +12,7 @@ import type { ObjectReader } from "../../kube/store.js";
 import type { EngineView } from "./engine-view.js";
 import { choosePod, placementPolicy, type PodLoad } from "./placement.js";
 import { candidatePods, engineAddress, podName, readySince, type Pod } from "./pods.js";
-import {
-  desiredEndpointSlice,
-  desiredService,
-  endpointSliceDiffers,
-  serviceDiffers,
-  type EndpointSlice,
-  type Service,
-} from "./resources.js";
+import { desiredEndpointSlice, desiredService, type EndpointSlice, type Service } from "./resources.js";
 
 export type ModelAdapterObject = ModelAdapter & KubeObject & { apiVersion: string; kind: string };
 type Status = NonNullable<ModelAdapter["status"]>;
