@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { clusterStatus, startCluster, stopCluster } from "../test/cluster/index.js";
+import { clusterStatus, startCluster, stopCluster } from "../cluster/index.js";
 
 /** Where `cluster up` keeps a cluster's state when no --state-dir is given. */
 export function defaultClusterStateDir(): string {
@@ -17,7 +17,7 @@ export function registerCluster(program: Command): void {
     .command("up")
     .description("build the binaries if needed, start the control plane with fake GPU nodes, and write a kubeconfig")
     .option("--state-dir <dir>", "certificates, kubeconfig, logs and PIDs", defaultClusterStateDir())
-    .option("--nodes <file>", "YAML of fake node groups (default: test/cluster/gpu-nodes.yaml)")
+    .option("--nodes <file>", "YAML of fake node groups (default: cluster/gpu-nodes.yaml)")
     .option("--extender-url <url>", "start the aibrix-gpu-scheduler profile against this extender URL prefix")
     .option("--extender-bind", "let the extender bind pods (bindVerb: bind)", false)
     .option("--pod-cidr <cidr>", "pod IP range kwok hands out", "10.244.0.0/16")

@@ -7,9 +7,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { ensureBinaries } from "../cluster/binaries.js";
-import { isRunning } from "../cluster/processes.js";
-import { stopCluster, type ClusterStatus } from "../cluster/index.js";
+import { ensureBinaries } from "../../cluster/binaries.js";
+import { isRunning } from "../../cluster/processes.js";
+import { stopCluster, type ClusterStatus } from "../../cluster/index.js";
 
 const run = promisify(execFile);
 const CLI = fileURLToPath(new URL("../../cli/main.ts", import.meta.url));
