@@ -43,7 +43,8 @@ export const ModelAdapterStatus = Obj({
   phase: Type.Optional(StringEnum(ModelAdapterPhases)),
   conditions: Type.Optional(Type.Array(Condition)),
   instances: Type.Optional(Type.Array(Type.String())),
-  candidates: Type.Optional(Type.Array(Type.String())),
+  // An integer, as upstream's status: the number of pods matching the selector that could hold the adapter.
+  candidates: Type.Optional(Int32()),
   readyReplicas: Type.Optional(Int32()),
   desiredReplicas: Type.Optional(Int32()),
 });
@@ -88,7 +89,7 @@ export const modelAdapterKind: KindDefinition = {
     { name: "Phase", type: "string", jsonPath: ".status.phase" },
     { name: "Desired", type: "integer", jsonPath: ".status.desiredReplicas" },
     { name: "Ready", type: "integer", jsonPath: ".status.readyReplicas" },
-    { name: "Candidates", type: "string", jsonPath: ".status.candidates" },
+    { name: "Candidates", type: "integer", jsonPath: ".status.candidates" },
     { name: "Model Path", type: "string", jsonPath: ".spec.artifactURL" },
     { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
   ],
