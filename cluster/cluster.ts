@@ -128,6 +128,19 @@ export class LoopbackCluster {
     process.once("exit", this.exitHook);
   }
 
+  /**
+   * Runs a process of the caller's as part of the cluster: logged under logs/, recorded in state.json (so `cluster
+   * down` stops it by PID) and, given `healthUrl`, waited for until it answers 200.
+   */
+  async addProcess(name: string, command: string, args: string[], healthUrl?: string): Promise<RunningProcess> {
+    const proc = spawnLogged(name, command, args, join(this.state.stateDir, "logs", `${name}.log`));
+    this.state.processes.push(proc);
+    saveState(this.state);
+    if (healthUrl) await waitHealthy(proc, healthUrl);
+    this.log(`${name} ready`);
+    return proc;
+  }
+
   /** Starts (or restarts) the aibrix-gpu-scheduler kube-scheduler against `extender`. */
   async startGpuScheduler(extender: ExtenderOptions, profile?: Record<string, unknown>): Promise<void> {
     const old = this.state.processes.find((p) => p.name === "kube-scheduler-gpu");

@@ -108,8 +108,6 @@ export interface EnginePods {
   stop(): Promise<void>;
 }
 
-const isReady = (pod: Pod) => pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
-
 /** A pod its kubelet would be running: bound, Running, with an IP, not being deleted. */
 function runnable(pod: Pod | undefined): pod is Pod {
   return Boolean(
