@@ -3,15 +3,7 @@ import tseslint from "typescript-eslint";
 
 export default tseslint.config(
   {
-    ignores: [
-      "dist/**",
-      "tmp/**",
-      "node_modules/**",
-      "coverage/**",
-      "bench/results/**",
-      "charts/**",
-      "test/cluster/go/**",
-    ],
+    ignores: ["dist/**", "tmp/**", "node_modules/**", "coverage/**", "bench/results/**", "charts/**", "cluster/go/**"],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

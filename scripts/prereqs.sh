@@ -26,6 +26,6 @@ if [ -f test/python/requirements.txt ]; then
   fi
 fi
 
-if [ -x test/cluster/build.sh ]; then
-  test/cluster/build.sh
+if [ -x cluster/build.sh ]; then
+  cluster/build.sh
 fi

@@ -10,8 +10,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { TopLevelSpec } from "vega-lite";
 import { Model, Scheduling } from "../../api/labels.js";
-import { chartSchedulerProfile, startCluster, type LoopbackCluster, type NodeGroup } from "../../test/cluster/index.js";
-import { freePort, spawnLogged, waitHealthy, stopProcess } from "../../test/cluster/processes.js";
+import { chartSchedulerProfile, startCluster, type LoopbackCluster, type NodeGroup } from "../../cluster/index.js";
+import { freePort, spawnLogged, waitHealthy, stopProcess } from "../../cluster/processes.js";
 import type { Benchmark, BenchContext, BenchResult } from "../lib/result.js";
 
 const CLI = fileURLToPath(new URL("../../cli/main.ts", import.meta.url));

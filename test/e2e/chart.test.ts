@@ -1,11 +1,11 @@
-// The Helm chart, checked with the real helm (built from its Go module by test/cluster/build.sh): lint, and what
+// The Helm chart, checked with the real helm (built from its Go module by cluster/build.sh): lint, and what
 // `helm template` renders for the default values and for out-of-cluster development.
 import { expect } from "chai";
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { parseAllDocuments } from "yaml";
-import { ensureBinaries } from "../cluster/binaries.js";
+import { ensureBinaries } from "../../cluster/binaries.js";
 
 const run = promisify(execFile);
 const CHART = new URL("../../charts/aibrix-ts", import.meta.url).pathname;

@@ -7,9 +7,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { ensureBinaries } from "../cluster/binaries.js";
-import { isRunning } from "../cluster/processes.js";
-import { stopCluster, type ClusterStatus } from "../cluster/index.js";
+import { ensureBinaries } from "../../cluster/binaries.js";
+import { isRunning } from "../../cluster/processes.js";
+import { readClusterState, stopCluster, type ClusterStatus } from "../../cluster/index.js";
+import { waitFor } from "./env.js";
 
 const run = promisify(execFile);
 const CLI = fileURLToPath(new URL("../../cli/main.ts", import.meta.url));
@@ -34,11 +35,14 @@ describe("e2e: aibrix-ts cluster up / status / down", function () {
   });
 
   it("up starts a cluster that outlives the command, status reports it, kubectl reaches it, down stops it", async function () {
+    // With --engines: a model pod created through kubectl gets an engine on its IP after the start-up delay.
     this.timeout(120_000);
     const nodes = join(dir, "nodes.yaml");
     writeFileSync(nodes, "groups:\n  - { name: gpu-l4, count: 2, gpusPerNode: 4, product: NVIDIA-L4 }\n");
 
-    const up = await cli("cluster", "up", "--state-dir", stateDir, "--nodes", nodes);
+    const up = await cli(
+      ...["cluster", "up", "--state-dir", stateDir, "--nodes", nodes, "--engines", "--engine-startup-delay", "1s"],
+    );
     expect(up.stdout.trim()).to.equal(`export KUBECONFIG=${join(stateDir, "admin.kubeconfig")}`);
     expect(up.stderr).to.match(/2 fake nodes ready/);
 
@@ -52,6 +56,32 @@ describe("e2e: aibrix-ts cluster up / status / down", function () {
     const kubectl = join(await ensureBinaries(), "kubectl");
     const got = await run(kubectl, ["--kubeconfig", status.kubeconfig, "get", "nodes", "-o", "name"]);
     expect(got.stdout.trim().split("\n").sort()).to.deep.equal(["node/gpu-l4-0", "node/gpu-l4-1"]);
+
+    expect(status.processes.map((p) => p.name)).to.include("engines");
+    const pod = join(dir, "pod.json");
+    writeFileSync(
+      pod,
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "tiny", namespace: "default", labels: { "model.aibrix.ai/name": "tiny" } },
+        spec: { containers: [{ name: "vllm", image: "vllm/vllm-openai", command: ["vllm", "serve", "/m"] }] },
+      }),
+    );
+    await run(kubectl, ["--kubeconfig", status.kubeconfig, "apply", "-f", pod]);
+    const enginesPort = readClusterState(stateDir)?.ports.engines;
+    const engine = await waitFor("the pod's engine running", 30_000, async () => {
+      const list = (await (await fetch(`http://127.0.0.1:${enginesPort}/engines`)).json()) as {
+        pod: string;
+        url: string;
+        profile: string;
+        state: string;
+      }[];
+      return list.find((e) => e.pod === "default/tiny" && e.state === "running");
+    });
+    expect(engine.profile).to.equal("l4-8b");
+    const models = (await (await fetch(`${engine.url}/v1/models`)).json()) as { data: { id: string }[] };
+    expect(models.data.map((m) => m.id)).to.deep.equal(["tiny"]);
 
     const down = await cli("cluster", "down", "--state-dir", stateDir);
     expect(down.stdout).to.include("stopped the cluster");

@@ -8,8 +8,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { parseProfiles } from "../../controllers/gpu-optimizer/profiles.js";
 import { startExtender, type ExtenderHandle } from "../../extender/index.js";
 import { startWebhooks, type WebhookServer } from "../../webhooks/server.js";
-import { chartSchedulerProfile, startCluster, type LoopbackCluster } from "../cluster/index.js";
-import { freePort } from "../cluster/processes.js";
+import { chartSchedulerProfile, startCluster, type LoopbackCluster } from "../../cluster/index.js";
+import { freePort } from "../../cluster/processes.js";
 
 const run = promisify(execFile);
 /** The chart to install; AIBRIX_TS_E2E_CHART points the suite at another copy (e.g. a chart under development). */

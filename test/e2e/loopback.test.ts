@@ -9,8 +9,8 @@ import { Diagnostics, Model, Scheduling } from "../../api/labels.js";
 import { KubernetesDiscovery } from "../../router/discovery/kubernetes.js";
 import { startRouter, type Router } from "../../router/server.js";
 import { startSimulator, type RunningSimulator } from "../../simulator/index.js";
-import { ApiError } from "../cluster/api.js";
-import { clusterStatus } from "../cluster/index.js";
+import { ApiError } from "../../cluster/api.js";
+import { clusterStatus } from "../../cluster/index.js";
 import {
   CHART,
   helmRun,

@@ -17,6 +17,7 @@ const ALLOWED: Record<string, string[]> = {
   router: ["api", "kube", "engines"],
   runtime: ["engines", "api"],
   simulator: ["api"],
+  cluster: ["api", "kube", "simulator"],
 };
 
 function sourceFiles(dir: string): string[] {

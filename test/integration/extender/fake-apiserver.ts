@@ -1,6 +1,6 @@
 // A loopback stand-in for the few kube-apiserver endpoints the extender uses: list+watch of nodes, pods and one
 // ConfigMap, pod GET, and pods/{name}/binding (which sets nodeName and copies the Binding's annotations, as the
-// real registry does). The full control plane proof runs against real binaries in test/cluster.
+// real registry does). The full control plane proof runs against real binaries in cluster/.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { mkdtemp, writeFile } from "node:fs/promises";

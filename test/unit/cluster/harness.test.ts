@@ -1,12 +1,12 @@
 import { expect } from "chai";
 import { X509Certificate, createPublicKey, createPrivateKey, sign, verify } from "node:crypto";
 import { parse } from "yaml";
-import { CertificateAuthority } from "../../cluster/certs.js";
-import { DEFAULT_NODE_GROUPS_FILE, loadNodeGroups, nodeObjects, parseNodeGroups } from "../../cluster/nodes.js";
-import { schedulerConfig, schedulerConfigYaml } from "../../cluster/scheduler-config.js";
-import { freePort, isRunning, spawnLogged, stopProcess, waitHealthy } from "../../cluster/processes.js";
-import { ensureBinaries } from "../../cluster/binaries.js";
-import { clusterStatus, stopCluster } from "../../cluster/cluster.js";
+import { CertificateAuthority } from "../../../cluster/certs.js";
+import { DEFAULT_NODE_GROUPS_FILE, loadNodeGroups, nodeObjects, parseNodeGroups } from "../../../cluster/nodes.js";
+import { schedulerConfig, schedulerConfigYaml } from "../../../cluster/scheduler-config.js";
+import { freePort, isRunning, spawnLogged, stopProcess, waitHealthy } from "../../../cluster/processes.js";
+import { ensureBinaries } from "../../../cluster/binaries.js";
+import { clusterStatus, stopCluster } from "../../../cluster/cluster.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -1,7 +1,7 @@
 // Fake heterogeneous GPU nodes: a small YAML of node groups becomes v1 Node objects that kwok manages.
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
-import { Scheduling } from "../../api/labels.js";
+import { Scheduling } from "../api/labels.js";
 import { harnessFile } from "./source-file.js";
 
 /** The annotation kwok is started with (`--manage-nodes-with-annotation-selector`). */

@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parse, stringify } from "yaml";
-import { Scheduling } from "../../api/labels.js";
+import { Scheduling } from "../api/labels.js";
 
 export interface ExtenderOptions {
   /** e.g. http://127.0.0.1:8090/scheduler — verbs are appended as `<urlPrefix>/<verb>`. */

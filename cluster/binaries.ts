@@ -1,5 +1,5 @@
 // Finds (building when missing) the control-plane binaries: kube-apiserver, kube-controller-manager, kube-scheduler,
-// etcd, kwok and helm. The build is test/cluster/build.sh; it is idempotent and prints BIN_DIR=<dir> last.
+// etcd, kwok and helm. The build is cluster/build.sh; it is idempotent and prints BIN_DIR=<dir> last.
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parse, stringify } from "yaml";
-import { Scheduling } from "../../api/labels.js";
+import { Scheduling } from "../api/labels.js";
 import { KubeApi } from "./api.js";
 import { ensureBinaries } from "./binaries.js";
 import { CertificateAuthority, createClusterPki, type ClusterPki, type KeyPairPem } from "./certs.js";
@@ -34,9 +34,9 @@ import { chartSchedulerProfile, schedulerConfigYaml, type ExtenderOptions } from
 export interface ClusterOptions {
   /** Where certificates, kubeconfigs, logs, etcd data and state.json go (default: a fresh temp directory). */
   stateDir?: string;
-  /** Directory with the binaries (default: build/find them via test/cluster/build.sh). */
+  /** Directory with the binaries (default: build/find them via cluster/build.sh). */
   binDir?: string;
-  /** Fake nodes: groups, or a YAML file of groups (default test/cluster/gpu-nodes.yaml); [] for none. */
+  /** Fake nodes: groups, or a YAML file of groups (default cluster/gpu-nodes.yaml); [] for none. */
   nodes?: NodeGroup[] | string;
   /** When set, a second kube-scheduler serves the aibrix-gpu-scheduler profile through this extender. */
   gpuScheduler?: ExtenderOptions;
@@ -126,6 +126,19 @@ export class LoopbackCluster {
       for (const p of [...this.state.processes].reverse()) killNow(p);
     };
     process.once("exit", this.exitHook);
+  }
+
+  /**
+   * Runs a process of the caller's as part of the cluster: logged under logs/, recorded in state.json (so `cluster
+   * down` stops it by PID) and, given `healthUrl`, waited for until it answers 200.
+   */
+  async addProcess(name: string, command: string, args: string[], healthUrl?: string): Promise<RunningProcess> {
+    const proc = spawnLogged(name, command, args, join(this.state.stateDir, "logs", `${name}.log`));
+    this.state.processes.push(proc);
+    saveState(this.state);
+    if (healthUrl) await waitHealthy(proc, healthUrl);
+    this.log(`${name} ready`);
+    return proc;
   }
 
   /** Starts (or restarts) the aibrix-gpu-scheduler kube-scheduler against `extender`. */

@@ -2,8 +2,8 @@
 # Builds the loopback control plane from Go modules into a cache outside the
 # repository, and prints `BIN_DIR=<dir>` as its last line.
 #
-#   test/cluster/build.sh            build what is missing (idempotent; quick when cached)
-#   test/cluster/build.sh --print    print BIN_DIR=<dir> without building
+#   cluster/build.sh            build what is missing (idempotent; quick when cached)
+#   cluster/build.sh --print    print BIN_DIR=<dir> without building
 #
 # The cache directory is keyed by the pinned versions and a hash of the Go
 # module files, so a version bump builds into a fresh directory. Binaries:

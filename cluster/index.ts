@@ -13,3 +13,14 @@ export {
   CHART_SCHEDULER_CONFIG,
 } from "./scheduler-config.js";
 export type { ExtenderOptions } from "./scheduler-config.js";
+export { startEnginePods, readinessStatus } from "./engine-pods.js";
+export type { EnginePods, EnginePodsOptions, EngineInfo, EngineState, Pod } from "./engine-pods.js";
+export { engineSettings, profileFor, gpuTypeOfProduct, vllmArguments } from "./engine-settings.js";
+export type { EngineSettings } from "./engine-settings.js";
+export {
+  podRangeIsLocal,
+  assertPodRangeIsLocal,
+  NAMESPACED_POD_CIDR,
+  LOOPBACK_POD_CIDR,
+  isLoopbackCidr,
+} from "./pod-network.js";
