@@ -85,7 +85,8 @@ export interface RunningManager {
 
 export async function startManager(options: ManagerOptions): Promise<RunningManager> {
   const { client, log } = options;
-  const identity = options.identity ?? `${hostname()}_${randomBytes(4).toString("hex")}`;
+  // The pod name (the chart sets POD_NAME) says which replica leads; the suffix keeps a restarted one distinct.
+  const identity = options.identity ?? `${process.env.POD_NAME ?? hostname()}_${randomBytes(4).toString("hex")}`;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const controllerMetrics = new ControllerMetrics(registry);

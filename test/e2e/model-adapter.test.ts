@@ -90,7 +90,7 @@ describe("ModelAdapter controller on the loopback cluster", function () {
         "--log-level",
         "warn",
       ],
-      { cwd: root, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, HOSTNAME: identity } },
+      { cwd: root, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, POD_NAME: identity } },
     );
     let err = "";
     child.stderr!.setEncoding("utf8").on("data", (c: string) => (err = (err + c).slice(-4000)));
