@@ -7,6 +7,7 @@ import type { AddressInfo } from "node:net";
 import { pino, type Logger } from "pino";
 import { Scheduling } from "../api/labels.js";
 import { loadKubeConfig } from "../kube/client.js";
+import { KubeClient } from "../kube/request.js";
 import { parseProfiles, PROFILES_CONFIGMAP_KEYS, ProfileSet } from "../controllers/gpu-optimizer/profiles.js";
 import {
   parseRecommendations,
@@ -140,7 +141,8 @@ export async function startExtender(options: ExtenderOptions = {}): Promise<Exte
   const clock = options.clock ?? Date.now;
   const prefix = (options.prefix ?? "/scheduler").replace(/\/+$/, "");
 
-  const kc = options.state || options.kubeconfig === false ? undefined : loadKubeConfig(options.kubeconfig);
+  const client =
+    options.state || options.kubeconfig === false ? undefined : new KubeClient(loadKubeConfig(options.kubeconfig));
   const hooks = (what: string): ReloadHooks => ({
     onReload: (source) => {
       metrics.reloads.labels(what, "ok").inc();
@@ -165,8 +167,8 @@ export async function startExtender(options: ExtenderOptions = {}): Promise<Exte
     if (value !== undefined) return staticSource(value);
     if (file) return fileSource(file, parse, hooks(what), options.reloadIntervalMs);
     if (cm) {
-      if (!kc) throw new Error(`${what}: a ConfigMap source needs a cluster connection (kubeconfig)`);
-      return configMapSource(kc, cm, keys, parse, empty, hooks(what));
+      if (!client) throw new Error(`${what}: a ConfigMap source needs a cluster connection (kubeconfig)`);
+      return configMapSource(client, cm, keys, parse, empty, hooks(what));
     }
     return staticSource(empty);
   }
@@ -199,11 +201,11 @@ export async function startExtender(options: ExtenderOptions = {}): Promise<Exte
   closers.push(recommendations.close);
 
   let informers: InformerHandle | undefined;
-  if (kc) {
-    informers = startInformers(kc, state, log);
+  if (client) {
+    informers = startInformers(client, state, log);
     closers.push(informers.stop);
   }
-  const binder = options.binder ?? (kc ? new KubePodBinder(kc) : new NoClusterBinder());
+  const binder = options.binder ?? (client ? new KubePodBinder(client) : new NoClusterBinder());
 
   const context = (): PolicyContext => ({
     state,

@@ -2,7 +2,12 @@
 // fails to parse is reported and the previous good one stays in force: a typo must not empty the fleet.
 import { readFile, stat } from "node:fs/promises";
 import { unwatchFile, watchFile, type Stats } from "node:fs";
-import * as k8s from "@kubernetes/client-node";
+import { SharedInformer } from "../kube/informer.js";
+import type { KubeObject } from "../kube/objects.js";
+import type { KubeClient } from "../kube/request.js";
+import { Resources, scoped } from "../kube/resources.js";
+
+type ConfigMap = KubeObject & { data?: Record<string, string> };
 
 export interface Reloadable<T> {
   current(): T;
@@ -47,7 +52,7 @@ export async function fileSource<T>(
 
 /** A value read from one data key of a ConfigMap, kept current by a watch. */
 export async function configMapSource<T>(
-  kc: k8s.KubeConfig,
+  client: KubeClient,
   ref: { namespace: string; name: string },
   keys: readonly string[],
   parse: (text: string, source: string) => T,
@@ -58,17 +63,12 @@ export async function configMapSource<T>(
   let markLoaded: () => void = () => undefined;
   const loaded = new Promise<void>((resolve) => (markLoaded = resolve));
   const where = `configmap ${ref.namespace}/${ref.name}`;
-  const core = kc.makeApiClient(k8s.CoreV1Api);
-  const fieldSelector = `metadata.name=${ref.name}`;
-  const informer = new k8s.ListWatch<k8s.V1ConfigMap>(
-    `/api/v1/namespaces/${ref.namespace}/configmaps`,
-    new k8s.Watch(kc),
-    () => core.listNamespacedConfigMap({ namespace: ref.namespace, fieldSelector }),
-    false,
-    undefined,
-    fieldSelector,
+  const informer = new SharedInformer<ConfigMap>(
+    client,
+    scoped(Resources.configMaps, { namespace: ref.namespace, fieldSelector: `metadata.name=${ref.name}` }),
+    { onError: (err) => hooks.onError(where, err) },
   );
-  const apply = (cm: k8s.V1ConfigMap): void => {
+  const apply = (cm: ConfigMap): void => {
     const key = keys.find((k) => cm.data?.[k] !== undefined);
     if (!key) {
       hooks.onError(where, new Error(`${where} has none of the data keys ${keys.join(", ")}; add one`));
@@ -82,22 +82,10 @@ export async function configMapSource<T>(
       hooks.onError(where, err instanceof Error ? err : new Error(String(err)));
     }
   };
-  informer.on("add", apply);
-  informer.on("update", apply);
-  const stopped = { v: false };
-  informer.on("error", (err: unknown) => {
-    hooks.onError(where, err instanceof Error ? err : new Error(String(err)));
-    if (!stopped.v) setTimeout(() => !stopped.v && void informer.start().catch(() => undefined), 2000).unref();
-  });
-  await informer.start();
-  return {
-    current: () => value,
-    loaded,
-    close: async () => {
-      stopped.v = true;
-      await informer.stop();
-    },
-  };
+  informer.addHandler({ onAdd: apply, onUpdate: (_, cm) => apply(cm) });
+  informer.start();
+  await informer.synced;
+  return { current: () => value, loaded, close: () => informer.stop() };
 }
 
 /** A fixed value (tests, or no source configured). */

@@ -157,7 +157,7 @@ export class SharedInformer<T extends KubeObject> {
     // A server-side timeout spreads watch restarts out, as client-go does (5–10 min).
     const timeoutSeconds = String(300 + Math.floor(Math.random() * 300));
     const path = this.path({
-      watch: "1",
+      watch: "true",
       resourceVersion: this.resourceVersion,
       allowWatchBookmarks: "true",
       timeoutSeconds,

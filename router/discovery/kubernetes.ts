@@ -1,9 +1,12 @@
 // Kubernetes discovery: informers over pods labelled model.aibrix.ai/name and over ModelAdapters (whose
 // status.instances name the pods an adapter is loaded on). Pod → endpoint mapping is a pure function, tested alone.
-import * as k8s from "@kubernetes/client-node";
-import { Model, ModelDefaults, MODEL_GROUP, Orchestration } from "../../api/labels.js";
+import type * as k8s from "@kubernetes/client-node";
+import { Model, ModelDefaults, Orchestration } from "../../api/labels.js";
 import type { EngineKind } from "../../engines/metric-names.js";
 import { loadKubeConfig } from "../../kube/client.js";
+import { Informers } from "../../kube/informers.js";
+import { KubeClient } from "../../kube/request.js";
+import { Resources, scoped } from "../../kube/resources.js";
 import type { EndpointSpec } from "../endpoints.js";
 import { ConfigProfileError, parseConfigProfiles } from "../profiles/config-profile.js";
 import type { ConfigProfileDoc } from "../profiles/types.js";
@@ -151,12 +154,10 @@ export interface KubernetesDiscoveryOptions {
   onWarning?(message: string): void;
 }
 
-type AdapterObject = ModelAdapterLike & k8s.KubernetesObject;
-
 export class KubernetesDiscovery implements Discovery {
-  private pods?: k8s.Informer<k8s.V1Pod> & k8s.ObjectCache<k8s.V1Pod>;
-  private adapters?: k8s.Informer<AdapterObject> & k8s.ObjectCache<AdapterObject>;
+  private informers?: Informers;
   private timer?: NodeJS.Timeout;
+  private closed = false;
   private readonly onBadConfig: BadConfigHandler;
 
   constructor(private readonly opts: KubernetesDiscoveryOptions = {}) {
@@ -164,63 +165,43 @@ export class KubernetesDiscovery implements Discovery {
   }
 
   async start(onChange: (snapshot: DiscoverySnapshot) => void): Promise<void> {
-    const kc = loadKubeConfig(this.opts.kubeconfig);
-    const core = kc.makeApiClient(k8s.CoreV1Api);
-    const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+    let firstError: () => void = () => undefined;
+    const failedOnce = new Promise<void>((resolve) => (firstError = resolve));
+    const informers = new Informers(new KubeClient(loadKubeConfig(this.opts.kubeconfig)), {
+      onError: (err) => {
+        this.opts.onError?.(err);
+        firstError();
+      },
+    });
+    this.informers = informers;
     const ns = this.opts.namespace;
-    const selector = Model.name;
-    this.pods = k8s.makeInformer(
-      kc,
-      ns ? `/api/v1/namespaces/${ns}/pods` : "/api/v1/pods",
-      () =>
-        ns
-          ? core.listNamespacedPod({ namespace: ns, labelSelector: selector })
-          : core.listPodForAllNamespaces({ labelSelector: selector }),
-      selector,
-    );
-    const plural = "modeladapters";
-    const base = ns
-      ? `/apis/${MODEL_GROUP}/v1alpha1/namespaces/${ns}/${plural}`
-      : `/apis/${MODEL_GROUP}/v1alpha1/${plural}`;
-    this.adapters = k8s.makeInformer<AdapterObject>(
-      kc,
-      base,
-      async () =>
-        (ns
-          ? await custom.listNamespacedCustomObject({ group: MODEL_GROUP, version: "v1alpha1", namespace: ns, plural })
-          : await custom.listClusterCustomObject({
-              group: MODEL_GROUP,
-              version: "v1alpha1",
-              plural,
-            })) as k8s.KubernetesListObject<AdapterObject>,
-    );
+    // Pod objects arrive as the API server's JSON; the fields read here have the same shape in client-node's types.
+    const pods = informers.for(scoped(Resources.pods, { namespace: ns, labelSelector: Model.name }));
+    const adapters = informers.for(scoped(Resources.modelAdapters, { namespace: ns }));
+    const snapshot = () =>
+      snapshotFrom(
+        pods.store.list() as unknown as k8s.V1Pod[],
+        adapters.store.list() as ModelAdapterLike[],
+        this.onBadConfig,
+      );
     // Coalesce bursts of events into one snapshot.
     const emit = () => {
+      if (this.closed) return;
       clearTimeout(this.timer);
-      this.timer = setTimeout(
-        () => onChange(snapshotFrom(this.pods!.list(), this.adapters?.list() ?? [], this.onBadConfig)),
-        20,
-      );
+      this.timer = setTimeout(() => !this.closed && onChange(snapshot()), 20);
     };
-    for (const inf of [this.pods, this.adapters] as k8s.Informer<k8s.KubernetesObject>[]) {
-      inf.on("add", emit);
-      inf.on("update", emit);
-      inf.on("delete", emit);
-      inf.on("error", (err) => {
-        this.opts.onError?.(err);
-        // The informer stops on error; restart after a pause (the list call resyncs the cache).
-        setTimeout(() => void inf.start().catch((e) => this.opts.onError?.(e)), 2000).unref();
-      });
-    }
-    await this.pods.start();
-    // ModelAdapter CRD may be absent; pods alone still route.
-    await this.adapters.start().catch((err) => this.opts.onError?.(err));
-    onChange(snapshotFrom(this.pods.list(), this.adapters.list(), this.onBadConfig));
+    for (const informer of [pods, adapters]) informer.addHandler({ onAdd: emit, onUpdate: emit, onDelete: emit });
+    informers.start();
+    await pods.synced;
+    // The ModelAdapter CRD may be absent (pods alone still route): wait for its list or its first failure.
+    await Promise.race([adapters.synced, failedOnce]);
+    onChange(snapshot());
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     clearTimeout(this.timer);
-    await this.pods?.stop();
-    await this.adapters?.stop();
+    await this.informers?.stop();
+    this.informers?.client.close();
   }
 }

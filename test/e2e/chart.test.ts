@@ -197,10 +197,25 @@ describe("e2e: Helm chart", function () {
     expect(cm.data["config.yaml"]).to.include("urlPrefix: http://127.0.0.1:8090/scheduler");
   });
 
-  it("leaves the controllers out by default (their command has not shipped)", async function () {
+  it("runs the controllers by default, leader-elected, with one least-privilege ClusterRole per controller", async function () {
     this.timeout(60_000);
     const docs = await template();
-    expect(docs.filter((d) => d.metadata?.name === "demo-aibrix-ts-controllers")).to.have.length(0);
+    const deployment = find(docs, "Deployment", "demo-aibrix-ts-controllers") as Doc & {
+      spec: { replicas: number; template: { spec: { containers: { args: string[] }[] } } };
+    };
+    expect(deployment.spec.replicas).to.equal(2);
+    expect(deployment.spec.template.spec.containers[0]!.args).to.include.members(["controllers", "--controllers=*"]);
+    const role = find(docs, "ClusterRole", "demo-aibrix-ts-controllers-model-adapter") as Doc & {
+      rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[];
+    };
+    const secrets = role.rules.find((r) => r.resources.includes("secrets"));
+    expect(secrets?.verbs, "Secrets are only read, never listed").to.deep.equal(["get"]);
+    expect(role.rules.flatMap((r) => r.resources)).to.not.include("nodes");
+    const off = await template("--set", "controllers.disabled={model-adapter}");
+    const args = (find(off, "Deployment", "demo-aibrix-ts-controllers") as typeof deployment).spec.template.spec
+      .containers[0]!.args;
+    expect(args).to.include("--controllers=*,-model-adapter");
+    expect(off.filter((d) => d.metadata?.name === "demo-aibrix-ts-controllers-model-adapter")).to.have.length(0);
   });
 
   it("refuses development mode without the URLs, naming the missing value", async function () {
