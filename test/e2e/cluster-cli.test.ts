@@ -36,7 +36,7 @@ describe("e2e: aibrix-ts cluster up / status / down", function () {
 
   it("up starts a cluster that outlives the command, status reports it, kubectl reaches it, down stops it", async function () {
     // With --engines: a model pod created through kubectl gets an engine on its IP after the start-up delay.
-    this.timeout(120_000);
+    this.timeout(180_000);
     const nodes = join(dir, "nodes.yaml");
     writeFileSync(nodes, "groups:\n  - { name: gpu-l4, count: 2, gpusPerNode: 4, product: NVIDIA-L4 }\n");
 
