@@ -3,7 +3,7 @@
 import http from "node:http";
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
-import { collectDefaultMetrics, Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Registry } from "prom-client";
 import { Controller, ControllerMetrics, type ControllerSpec } from "./controller.js";
 import { KubeEventRecorder, type EventRecorder } from "./events.js";
 import { Informers } from "./informers.js";
@@ -85,11 +85,20 @@ export interface RunningManager {
 
 export async function startManager(options: ManagerOptions): Promise<RunningManager> {
   const { client, log } = options;
-  const identity = options.identity ?? `${hostname()}_${randomBytes(4).toString("hex")}`;
+  // The pod name (the chart sets POD_NAME) says which replica leads; the suffix keeps a restarted one distinct.
+  const identity = options.identity ?? `${process.env.POD_NAME ?? hostname()}_${randomBytes(4).toString("hex")}`;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const controllerMetrics = new ControllerMetrics(registry);
   const queueMetrics = new WorkQueueMetrics(registry);
+  // client-go's name: API load is a cost operators watch (and benchmarks report per object).
+  const apiRequests = new Counter({
+    name: "rest_client_requests_total",
+    help: "Number of HTTP requests to the API server, partitioned by status code and method",
+    labelNames: ["code", "method"],
+    registers: [registry],
+  });
+  client.observe((method, _path, status) => apiRequests.labels(String(status), method).inc());
   let informers: Informers | undefined;
   let running: Controller[] = [];
 

@@ -1,5 +1,6 @@
 // The ModelAdapter controller wired to the shared informers: adapters are its primary kind; it owns a Service and
 // an EndpointSlice per adapter; pod changes re-queue the adapters whose selector picks the pod.
+import { Counter } from "prom-client";
 import { selectorMatches } from "../../api/index.js";
 import { Adapter, Model } from "../../api/labels.js";
 import { LoraClient, type LoraClientOptions } from "../../engines/lora-client.js";
@@ -64,7 +65,20 @@ export function modelAdapterController(options: ModelAdapterControllerOptions = 
       const slices = ctx.informers.for<EndpointSlice>(
         scoped(Resources.endpointSlices, { labelSelector: Adapter.name }),
       );
-      const engines = new EngineView(new LoraClient(options.lora), settings.resyncMs * 0.9);
+      const engineCalls = new Counter({
+        name: "aibrix_model_adapter_engine_calls_total",
+        help: "Calls the ModelAdapter controller made to engines (or runtime sidecars), by call",
+        labelNames: ["call"],
+        registers: [ctx.registry],
+      });
+      const lora = new LoraClient({
+        ...options.lora,
+        onCall: (what, address) => {
+          engineCalls.labels(what).inc();
+          options.lora?.onCall?.(what, address);
+        },
+      });
+      const engines = new EngineView(lora, settings.resyncMs * 0.9);
       const reconciler = new ModelAdapterReconciler({
         adapters: adapters.store,
         pods: pods.store,
