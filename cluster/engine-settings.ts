@@ -16,7 +16,6 @@ export interface ContainerLike {
   command?: string[];
   args?: string[];
   env?: { name: string; value?: string }[];
-  ports?: { containerPort?: number; name?: string }[];
 }
 
 export interface EngineSettings {
@@ -204,7 +203,7 @@ export function profileFor(product: string | undefined, model: string): { profil
   return { profile: chosen.name, reason: `${product} → ${gpu}${sized ? `, ${size}B model` : ""}` };
 }
 
-/** The container that serves the model: the one running vLLM, else the one exposing the pod's port, else the first. */
+/** The container that serves the model: the one running vLLM, else the first. */
 export function engineContainer(pod: PodLike): ContainerLike | undefined {
   const containers = pod.spec?.containers ?? [];
   return containers.find((c) => vllmArguments(c) !== undefined) ?? containers[0];

@@ -36,7 +36,7 @@ describe("e2e: aibrix-ts cluster up / status / down", function () {
 
   it("up starts a cluster that outlives the command, status reports it, kubectl reaches it, down stops it", async function () {
     // With --engines: a model pod created through kubectl gets an engine on its IP after the start-up delay.
-    this.timeout(120_000);
+    this.timeout(180_000);
     const nodes = join(dir, "nodes.yaml");
     writeFileSync(nodes, "groups:\n  - { name: gpu-l4, count: 2, gpusPerNode: 4, product: NVIDIA-L4 }\n");
 
@@ -80,6 +80,14 @@ describe("e2e: aibrix-ts cluster up / status / down", function () {
       return list.find((e) => e.pod === "default/tiny" && e.state === "running");
     });
     expect(engine.profile).to.equal("l4-8b");
+    // Inside scripts/netns.sh pods get 10.244.0.0/16 addresses; outside, a loopback range and a warning.
+    if (process.env.AIBRIX_TS_NETNS) {
+      expect(engine.url).to.match(/^http:\/\/10\.244\./);
+      expect(up.stderr).to.not.match(/warning: pod range/);
+    } else {
+      expect(engine.url).to.match(/^http:\/\/127\.244\./);
+      expect(up.stderr).to.match(/warning: pod range 127\.244\.0\.0\/16 is loopback, so Services .* get no endpoints/);
+    }
     const models = (await (await fetch(`${engine.url}/v1/models`)).json()) as { data: { id: string }[] };
     expect(models.data.map((m) => m.id)).to.deep.equal(["tiny"]);
 
