@@ -10,6 +10,7 @@ import { registerRouter } from "./router.js";
 import { registerLocal } from "./local.js";
 import { registerSimulator } from "./simulator.js";
 import { registerExtender } from "./extender.js";
+import { registerDiagnose } from "./diagnose.js";
 
 export function buildProgram(): Command {
   const program = new Command("aibrix-ts")
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerLocal(program);
   registerSimulator(program);
   registerExtender(program);
+  registerDiagnose(program);
   return program;
 }
 
