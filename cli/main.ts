@@ -11,6 +11,7 @@ import { registerLocal } from "./local.js";
 import { registerSimulator } from "./simulator.js";
 import { registerExtender } from "./extender.js";
 import { registerDiagnose } from "./diagnose.js";
+import { registerRuntime } from "./runtime.js";
 
 export function buildProgram(): Command {
   const program = new Command("aibrix-ts")
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerSimulator(program);
   registerExtender(program);
   registerDiagnose(program);
+  registerRuntime(program);
   return program;
 }
 
