@@ -37,7 +37,7 @@ export function registerDiagnose(program: Command): void {
     .option("--xid-window <seconds>", "how far back an XID in the kernel log counts", "900")
     .option("--node-name <name>", "the Node to publish on (default: $NODE_NAME)")
     .option("--kubeconfig <file>", "kubeconfig (default: $KUBECONFIG, in-cluster, ~/.kube/config)")
-    .option("--interval <seconds>", "time between probes", "10")
+    .option("--interval <seconds>", "time between probes", "5")
     .option("--stable-period <seconds>", "healthy time before a node or GPU mark clears", "300")
     .option("--refresh <seconds>", "republish at least this often (under the extender's --stale-after)", "60")
     .option("--log-level <level>", "pino log level", "info")

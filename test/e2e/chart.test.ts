@@ -120,7 +120,7 @@ describe("e2e: Helm chart", function () {
     const pod = ds.spec.template.spec;
     expect(pod.nodeSelector).to.deep.equal({ "nvidia.com/gpu.present": "true" });
     expect(pod.tolerations).to.deep.equal([{ operator: "Exists" }]);
-    expect(pod.containers[0]?.args.slice(0, 2)).to.deep.equal(["diagnose", "--interval=10"]);
+    expect(pod.containers[0]?.args.slice(0, 2)).to.deep.equal(["diagnose", "--interval=5"]);
     expect(pod.containers[0]?.env.map((e) => e.name)).to.include("NODE_NAME");
     expect(pod.containers[0]?.resources.limits).to.not.have.property("nvidia.com/gpu");
   });
