@@ -1,7 +1,7 @@
 // Fetching an artifact by URL into a directory, whatever its source.
 import { stat } from "node:fs/promises";
 import { downloadHub } from "./hub.js";
-import { downloadS3, s3Client, type S3Credentials } from "./s3.js";
+import type { S3Credentials } from "./s3.js";
 import { parseArtifactUrl } from "./source.js";
 
 export { parseArtifactUrl } from "./source.js";
@@ -56,6 +56,8 @@ export async function fetchArtifact(
     return { path: src.path, files: 0, bytes: 0 };
   }
   if (src.kind === "s3") {
+    // The AWS SDK is large; a sidecar that never sees an s3:// URL never loads it.
+    const { downloadS3, s3Client } = await import("./s3.js");
     const client = s3Client(src.scheme, s3CredentialsFrom(req.credentials, req.additionalConfig));
     try {
       return { path: req.dir, ...(await downloadS3(client, src.bucket, src.prefix, req.dir, common)) };
