@@ -187,7 +187,10 @@ export class NvidiaSmiBackend implements ProbeBackend {
     const list = await this.run(this.bin, ["-L"], signal);
     const said = `${list.stdout}\n${list.stderr}`.trim();
     if (list.code !== 0 || DRIVER_UNREACHABLE.test(said)) {
-      const message = said.split("\n")[0] || `${this.bin} -L exited with code ${list.code}`;
+      const missing = /ENOENT/.test(said);
+      const message = missing
+        ? `${this.bin} not found: install the NVIDIA driver utilities, or point --nvidia-smi at it (--mock <file> to test without a GPU)`
+        : said.split("\n")[0] || `${this.bin} -L exited with code ${list.code}`;
       return { driver: { ok: false, message }, listed: null, gpus: [] };
     }
     const listed = parseListing(list.stdout);

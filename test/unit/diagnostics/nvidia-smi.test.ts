@@ -150,7 +150,9 @@ describe("diagnostics: nvidia-smi backend on recorded outputs", () => {
   it("nvidia-smi missing: driver unreachable with the exec error", async () => {
     const probe = await new NvidiaSmiBackend({ binary: "/nonexistent/nvidia-smi" }).probe();
     expect(probe.driver.ok).to.equal(false);
-    expect(probe.driver.message).to.match(/ENOENT|not found/);
+    expect(probe.driver.message).to.equal(
+      "/nonexistent/nvidia-smi not found: install the NVIDIA driver utilities, or point --nvidia-smi at it (--mock <file> to test without a GPU)",
+    );
   });
 
   it("a failing --query-gpu leaves the listed cards with every value unknown", async () => {
