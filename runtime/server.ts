@@ -288,6 +288,8 @@ export async function startRuntime(opts: RuntimeOptions): Promise<RunningRuntime
   const server = http.createServer((req, res) => {
     route(req, res).catch((err: unknown) => {
       const status = err instanceof HttpError ? err.status : 502;
+      // The rest of an oversized body is never read: close the connection so no client reuses it.
+      if (status === 413 && !res.headersSent) res.setHeader("connection", "close");
       if (!res.headersSent) send(res, status, { error: { message: (err as Error).message } });
       else res.destroy();
     });

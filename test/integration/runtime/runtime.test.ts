@@ -21,6 +21,8 @@ describe("runtime sidecar: adapters and models from S3 and the hub, loaded on th
   let engine: RunningSimulator;
   let runtime: RunningRuntime;
   let dir: string;
+  let release: () => void = () => {};
+  const held = new Promise<void>((r) => (release = r));
   const weights = randomBytes(3 * 1024 * 1024 + 17);
   const hubWeights = randomBytes(2 * 1024 * 1024 + 5);
 
@@ -47,6 +49,7 @@ describe("runtime sidecar: adapters and models from S3 and the hub, loaded on th
             { path: "nested/README.md", data: Buffer.from("# tiny") },
           ],
           "acme/tampered": [{ path: "model.safetensors", data: hubWeights, lfs: true, tamper: true }],
+          "acme/slow": [{ path: "adapter_model.safetensors", data: Buffer.from("slow"), hold: held }],
         },
         "hf_secret",
       ),
@@ -73,6 +76,8 @@ describe("runtime sidecar: adapters and models from S3 and the hub, loaded on th
       adapterDir: path.join(dir, "adapters"),
       modelDir: path.join(dir, "models"),
       fetch: { hubEndpoint: hub.endpoint, hubToken: "hf_secret", concurrency: 2 },
+      maxConcurrentDownloads: 1,
+      maxQueued: 1,
     });
   });
 
@@ -198,13 +203,28 @@ describe("runtime sidecar: adapters and models from S3 and the hub, loaded on th
     expect((await call("GET", "/nope")).status).to.equal(404);
   });
 
+  it("downloads are capped: one runs, one waits, the next is refused with 429 while others stay served", async () => {
+    const loads = ["slow-1", "slow-2", "slow-3"].map((name) =>
+      call("POST", "/v1/lora_adapter/load", { lora_name: name, artifact_url: "hf://acme/slow" }),
+    );
+    await sleep(300);
+    expect((await call("GET", "/healthz")).status).to.equal(200);
+    release();
+    const answers = await Promise.all(loads);
+    expect(answers.map((a) => a.status).sort()).to.deep.equal([200, 200, 429]);
+    const refused = answers.find((a) => a.status === 429)!;
+    expect((JSON.parse(refused.text) as { error: { message: string } }).error.message).to.equal(
+      "too many downloads queued; retry later",
+    );
+  });
+
   it("/metrics: the engine's metrics, their aibrix:* copies, and the runtime's own", async () => {
     const text = (await call("GET", "/metrics")).text;
     expect(text).to.match(/^vllm:num_requests_waiting\{[^}]*\} \d/m);
     expect(text).to.match(/^aibrix:queue_size\{[^}]*\} \d/m);
     expect(text).to.match(/^aibrix:gpu_cache_usage_perc|^aibrix:kv_cache_usage_perc/m);
     expect(text).to.match(/^aibrix_runtime_artifact_downloads_total\{scheme="s3",result="ok"\} 1$/m);
-    expect(text).to.match(/^aibrix_runtime_artifact_downloads_total\{scheme="hf",result="ok"\} 1$/m);
+    expect(text).to.match(/^aibrix_runtime_artifact_downloads_total\{scheme="hf",result="ok"\} [1-9]\d*$/m);
   });
 
   it("not ready, with the reason, when the engine is gone; health stays up", async () => {

@@ -63,6 +63,8 @@ export interface HubFile {
   /** Stored through LFS: the listing carries its sha256 (tamper = serve other bytes than the listed digest). */
   lfs?: boolean;
   tamper?: boolean;
+  /** The file's bytes are sent only once this settles (to hold downloads in flight). */
+  hold?: Promise<void>;
 }
 
 export interface FakeHub {
@@ -119,6 +121,13 @@ export async function startHub(repos: Record<string, HubFile[]>, token?: string,
       res.writeHead(404).end("not found");
       return;
     }
+    if (file.hold) {
+      void file.hold.then(() => serveFile(req, res, file));
+      return;
+    }
+    serveFile(req, res, file);
+  });
+  function serveFile(req: http.IncomingMessage, res: http.ServerResponse, file: HubFile): void {
     let data = file.tamper ? Buffer.from(file.data).fill(0x41, 0, 8) : file.data;
     const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? "");
     if (range) {
@@ -133,7 +142,7 @@ export async function startHub(repos: Record<string, HubFile[]>, token?: string,
     }
     served += data.length;
     res.end(data);
-  });
+  }
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   return {
     endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
