@@ -3,7 +3,7 @@
 import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { expect } from "chai";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -49,6 +49,7 @@ describe("runtime sidecar: adapters and models from S3 and the hub, loaded on th
             { path: "nested/README.md", data: Buffer.from("# tiny") },
           ],
           "acme/tampered": [{ path: "model.safetensors", data: hubWeights, lfs: true, tamper: true }],
+          "acme/big": [{ path: "model.bin", data: randomBytes(1 << 20), lfs: true, repeat: 256 }],
           "acme/slow": [{ path: "adapter_model.safetensors", data: Buffer.from("slow"), hold: held }],
         },
         "hf_secret",
@@ -167,6 +168,32 @@ describe("runtime sidecar: adapters and models from S3 and the hub, loaded on th
     expect(readFileSync(path.join(target, "adapter_model.safetensors")).equals(hubWeights)).to.equal(true);
     const served = hub.servedBytes() - before;
     expect(served).to.equal(hubWeights.length - 1024 * 1024 + '{"r": 8}'.length + "# tiny".length);
+  });
+
+  it("a 256 MiB file streams to disk with flat memory and its sha256 checked", async function () {
+    const rss0 = process.memoryUsage().rss;
+    let peak = rss0;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+    try {
+      await call("POST", "/v1/model/download", { model_uri: "hf://acme/big" });
+      let status = "downloading";
+      for (let i = 0; i < 600 && status === "downloading"; i++) {
+        await sleep(100);
+        const list = JSON.parse((await call("GET", "/v1/model/list")).text) as {
+          models: { model_name: string; status: string; error?: string }[];
+        };
+        const m = list.models.find((x) => x.model_name === "big")!;
+        status = m.status;
+        if (status === "failed") throw new Error(m.error);
+      }
+      expect(status).to.equal("downloaded");
+    } finally {
+      clearInterval(sampler);
+    }
+    const { size } = statSync(path.join(dir, "models", "big", "model.bin"));
+    expect(size).to.equal(256 << 20);
+    // Server, client and sidecar share this process: all of it grew by far less than the file.
+    expect(peak - rss0, `RSS grew ${((peak - rss0) / 2 ** 20).toFixed(0)} MiB`).to.be.below(64 << 20);
   });
 
   it("a file whose bytes do not match the listed sha256 fails the download by name", async () => {

@@ -65,6 +65,16 @@ export interface HubFile {
   tamper?: boolean;
   /** The file's bytes are sent only once this settles (to hold downloads in flight). */
   hold?: Promise<void>;
+  /** The file is `data` this many times over, streamed as it is sent (a large file that is never in memory). */
+  repeat?: number;
+}
+
+const fileSize = (f: HubFile) => f.data.length * (f.repeat ?? 1);
+
+function sha256Of(f: HubFile): string {
+  const h = createHash("sha256");
+  for (let i = 0; i < (f.repeat ?? 1); i++) h.update(f.data);
+  return h.digest("hex");
 }
 
 export interface FakeHub {
@@ -97,11 +107,9 @@ export async function startHub(repos: Record<string, HubFile[]>, token?: string,
       const page = files.slice(cursor, cursor + pageSize).map((f) => ({
         type: "file",
         path: f.path,
-        size: f.data.length,
+        size: fileSize(f),
         oid: createHash("sha1").update(f.data).digest("hex"),
-        ...(f.lfs
-          ? { lfs: { oid: createHash("sha256").update(f.data).digest("hex"), size: f.data.length, pointerSize: 134 } }
-          : {}),
+        ...(f.lfs ? { lfs: { oid: sha256Of(f), size: fileSize(f), pointerSize: 134 } } : {}),
       }));
       const headers: Record<string, string> = { "content-type": "application/json" };
       if (cursor + pageSize < files.length) {
@@ -128,6 +136,20 @@ export async function startHub(repos: Record<string, HubFile[]>, token?: string,
     serveFile(req, res, file);
   });
   function serveFile(req: http.IncomingMessage, res: http.ServerResponse, file: HubFile): void {
+    if (file.repeat !== undefined) {
+      res.writeHead(200, { "content-length": fileSize(file) });
+      let left = file.repeat;
+      const pump = () => {
+        while (left > 0) {
+          left--;
+          served += file.data.length;
+          if (!res.write(file.data)) return void res.once("drain", pump);
+        }
+        res.end();
+      };
+      pump();
+      return;
+    }
     let data = file.tamper ? Buffer.from(file.data).fill(0x41, 0, 8) : file.data;
     const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? "");
     if (range) {
