@@ -122,4 +122,14 @@ export const Diagnostics = {
   lastReport: "diagnostics.aibrix.ai/last-report",
   /** Node annotation: human-readable reason for the current health. */
   reason: "diagnostics.aibrix.ai/reason",
+  /** Node annotation: JSON object, failing device index → why, e.g. {"3":"gpu_link_status: PCIe link width x8 of x16"}. */
+  deviceReasons: "diagnostics.aibrix.ai/device-reasons",
+  /** Node label: `healthy` | `unhealthy`, the same as the annotation, for selectors. */
+  nodeHealthLabel: "diagnostics.aibrix.ai/node-health",
+  /** Node label: how many GPUs are excluded, for selectors. */
+  failingCountLabel: "diagnostics.aibrix.ai/failing-gpus",
+  /** NoSchedule taint on a node with a fatal accelerator fault; its value is the failing check. */
+  faultTaint: "diagnostics.aibrix.ai/accelerator-fault",
+  /** Node condition (True = a problem, as node-problem-detector's conditions). */
+  condition: "AcceleratorProblem",
 } as const;

@@ -11,6 +11,8 @@ import { registerLocal } from "./local.js";
 import { registerSimulator } from "./simulator.js";
 import { registerExtender } from "./extender.js";
 import { registerControllers } from "./controllers.js";
+import { registerDiagnose } from "./diagnose.js";
+import { registerRuntime } from "./runtime.js";
 
 export function buildProgram(): Command {
   const program = new Command("aibrix-ts")
@@ -26,6 +28,8 @@ export function buildProgram(): Command {
   registerSimulator(program);
   registerExtender(program);
   registerControllers(program);
+  registerDiagnose(program);
+  registerRuntime(program);
   return program;
 }
 

@@ -26,6 +26,16 @@ if [ -f test/python/requirements.txt ]; then
   fi
 fi
 
+# A real S3-compatible server for the runtime sidecar's artifact tests: moto in server mode, in its own venv.
+MOTO_VERSION=5.2.5
+moto_venv="${XDG_CACHE_HOME:-$HOME/.cache}/aibrix-ts/moto-${MOTO_VERSION}"
+if [ ! -x "$moto_venv/bin/moto_server" ]; then
+  say "installing moto[server] ${MOTO_VERSION} into $moto_venv (pip)"
+  rm -rf "$moto_venv"
+  python3 -m venv "$moto_venv"
+  "$moto_venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==${MOTO_VERSION}"
+fi
+
 if [ -x cluster/build.sh ]; then
   cluster/build.sh
 fi

@@ -100,6 +100,29 @@ describe("e2e: Helm chart", function () {
       true,
     );
     expect(extender.rules.some((r) => r.resources.includes("secrets"))).to.equal(false);
+    const diagnostics = find(docs, "ClusterRole", "demo-aibrix-ts-diagnostics") as Doc & { rules: Rule[] };
+    expect(diagnostics.rules).to.deep.equal([
+      { apiGroups: [""], resources: ["nodes"], verbs: ["get", "patch"] },
+      { apiGroups: [""], resources: ["nodes/status"], verbs: ["patch"] },
+    ]);
+  });
+
+  it("the diagnostics DaemonSet runs on GPU nodes, tolerates its own taint and asks for no GPU", async function () {
+    this.timeout(60_000);
+    type Container = { args: string[]; env: { name: string }[]; resources: { limits?: Record<string, string> } };
+    const ds = find(await template(), "DaemonSet", "demo-aibrix-ts-diagnostics") as Doc & {
+      spec: {
+        template: {
+          spec: { nodeSelector: Record<string, string>; tolerations: object[]; containers: Container[] };
+        };
+      };
+    };
+    const pod = ds.spec.template.spec;
+    expect(pod.nodeSelector).to.deep.equal({ "nvidia.com/gpu.present": "true" });
+    expect(pod.tolerations).to.deep.equal([{ operator: "Exists" }]);
+    expect(pod.containers[0]?.args.slice(0, 2)).to.deep.equal(["diagnose", "--interval=5"]);
+    expect(pod.containers[0]?.env.map((e) => e.name)).to.include("NODE_NAME");
+    expect(pod.containers[0]?.resources.limits).to.not.have.property("nvidia.com/gpu");
   });
 
   it("webhook configurations: Service clients, exclusions, object selectors, failure policies and timeouts", async function () {

@@ -16,6 +16,7 @@ const ALLOWED: Record<string, string[]> = {
   controllers: ["api", "kube", "engines"],
   router: ["api", "kube", "engines"],
   runtime: ["engines", "api"],
+  diagnostics: ["api", "kube"],
   simulator: ["api"],
   cluster: ["api", "kube", "simulator"],
 };
