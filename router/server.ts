@@ -205,6 +205,10 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
           metrics.kvEventGaps.inc({ endpoint: ep.id });
           log.warn({ endpoint: ep.id, missing: Number(missing), replay: Boolean(kv.replayEndpoint) }, "kv event gap");
         },
+        onRestart: () => {
+          kvIndex.forget(ep.id);
+          log.info({ endpoint: ep.id }, "kv event sequence restarted (engine restart): its blocks are forgotten");
+        },
         onError: (err) => log.warn({ endpoint: ep.id, err: err.message }, "kv event stream error"),
       });
       sub.start();
