@@ -50,7 +50,10 @@ export class ProfileCatalog {
     profiles: Record<string, ProfileConfig> = {},
     /** Scorers replacing built-ins of the same name (e.g. versions sharing state through Redis). */
     overrides: Scorer[] = [],
+    /** Told once per model that kv-prefix cannot name the engine's blocks and scores like prefix-cache instead. */
+    onKvPrefixFallback: (model: string) => void = () => {},
   ) {
+    const prefixCache = prefixCacheScorer(prefixIndex, prefixOptions);
     const list: Scorer[] = [
       randomScorer,
       leastRequest,
@@ -61,9 +64,9 @@ export class ProfileCatalog {
       leastUtilization,
       leastLatency,
       powerOfTwo,
-      prefixCacheScorer(prefixIndex, prefixOptions),
+      prefixCache,
       sessionAffinity,
-      kvPrefixScorer(kvIndex, prefixOptions),
+      kvPrefixScorer(kvIndex, prefixOptions, undefined, prefixCache, onKvPrefixFallback),
       queueScorer,
       loraAffinity,
       vtcBasicScorer(new UserTokenWindow()),
