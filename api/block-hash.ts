@@ -108,6 +108,20 @@ class Bytes {
 const utf8 = new TextEncoder();
 
 function pickleInt(out: Bytes, v: number | bigint): void {
+  // Token ids take the number paths; BigInt only for the rare value beyond 32 bits.
+  if (typeof v === "number" && v >= -0x80000000 && v <= 0x7fffffff) {
+    if (v >= 0 && v <= 0xff) {
+      out.u8(BININT1);
+      out.u8(v);
+    } else if (v >= 0 && v <= 0xffff) {
+      out.u8(BININT2);
+      out.u16le(v);
+    } else {
+      out.u8(BININT);
+      out.i32le(v);
+    }
+    return;
+  }
   const n = typeof v === "bigint" ? v : BigInt(v);
   if (n >= 0n && n <= 0xffn) {
     out.u8(BININT1);
@@ -199,8 +213,26 @@ export function pickleDumps(value: HashValue): Buffer {
 // ---- CBOR, canonical ----------------------------------------------------------------------------------------------
 
 function cborHead(out: Bytes, major: number, n: number | bigint): void {
-  const v = BigInt(n);
   const m = major << 5;
+  if (typeof n === "number" && n <= 0xffffffff) {
+    if (n < 24) out.u8(m | n);
+    else if (n <= 0xff) {
+      out.u8(m | 24);
+      out.u8(n);
+    } else if (n <= 0xffff) {
+      out.u8(m | 25);
+      out.u8(n >>> 8);
+      out.u8(n & 0xff);
+    } else {
+      out.u8(m | 26);
+      out.u8(n >>> 24);
+      out.u8((n >>> 16) & 0xff);
+      out.u8((n >>> 8) & 0xff);
+      out.u8(n & 0xff);
+    }
+    return;
+  }
+  const v = BigInt(n);
   if (v < 24n) out.u8(m | Number(v));
   else if (v <= 0xffn) {
     out.u8(m | 24);
@@ -222,9 +254,11 @@ function cborValue(out: Bytes, v: HashValue): void {
   if (v === null) out.u8(0xf6);
   else if (typeof v === "number" || typeof v === "bigint") {
     if (typeof v === "number" && !Number.isSafeInteger(v)) throw new RangeError(`hash input ${v}: not an integer`);
-    const n = BigInt(v);
-    if (n >= 0n) cborHead(out, 0, n);
-    else cborHead(out, 1, -1n - n);
+    if (typeof v === "number") {
+      if (v >= 0) cborHead(out, 0, v);
+      else cborHead(out, 1, -1 - v);
+    } else if (v >= 0n) cborHead(out, 0, v);
+    else cborHead(out, 1, -1n - v);
   } else if (typeof v === "string") {
     const b = utf8.encode(v);
     cborHead(out, 3, b.length);

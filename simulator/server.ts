@@ -366,7 +366,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
         promptTokens: parsed.promptTokens,
         maxTokens: genTokens,
         finishReason,
-        lora: lora ? { name: lora.name, id: lora.id } : undefined,
+        lora: lora ? { name: lora.name, id: lora.id, path: lora.path } : undefined,
         outputToken: (i) => reply.tokenId(i),
         onToken: (i) => {
           if (!writer) return;
