@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond npm packages, once per machine (idempotent, quick when satisfied):
-# redis-server (Debian), the Python OpenAI client used by the compatibility test, and the Go-built control plane.
+# redis-server (Debian), the Python OpenAI client used by the compatibility test, the real-engine tier (vLLM's CPU
+# build in a cached venv and the tiny model it serves), and the Go-built control plane.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +26,9 @@ if [ -f test/python/requirements.txt ]; then
     mkdir -p "$(dirname "$stamp")" && touch "$stamp"
   fi
 fi
+
+# vLLM CPU venv (~3.2 GB download and ~7+ minutes the first time; seconds once cached) and the tiny model.
+scripts/real-engine.sh >/dev/null
 
 if [ -x test/cluster/build.sh ]; then
   test/cluster/build.sh

@@ -36,7 +36,15 @@ describe("the model's tokenizer and chat template", () => {
   });
 
   it("joins text parts with a newline, as vLLM does for string-content templates", () => {
-    const parts = [{ role: "user", content: [{ type: "text", text: "one" }, { type: "text", text: "two" }] }];
+    const parts = [
+      {
+        role: "user",
+        content: [
+          { type: "text", text: "one" },
+          { type: "text", text: "two" },
+        ],
+      },
+    ];
     expect(tok.renderChat(parts)).to.contain("one\ntwo<|im_end|>");
   });
 
