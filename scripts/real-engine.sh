@@ -9,12 +9,12 @@ cd "$(dirname "$0")/.."
 say() { printf '[real-engine %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
 venv="$(scripts/real-vllm-venv.sh)"
-key="$(cat test/python/tiny_model.py test/fixtures/tiny-llama/* | sha256sum | cut -c1-16)"
+key="$(cat test/python/tiny_model.py simulator/tokenizer/* | sha256sum | cut -c1-16)"
 model="${XDG_CACHE_HOME:-$HOME/.cache}/aibrix-ts/tiny-llama-$key"
 if [ ! -f "$model/.complete" ]; then
   say "building the tiny model into $model (about 15 s)"
   rm -rf "$model"
-  "$venv/bin/python" test/python/tiny_model.py model test/fixtures/tiny-llama "$model" >&2
+  "$venv/bin/python" test/python/tiny_model.py model simulator/tokenizer "$model" >&2
   touch "$model/.complete"
 fi
 echo "venv=$venv"

@@ -1,7 +1,8 @@
 """Builds the tiny Llama model the real-engine tests serve with vLLM, from nothing but local files.
 
-    python tiny_model.py tokenizer OUT_DIR   # trains the byte-level BPE tokenizer (its output is committed in
-                                             # test/fixtures/tiny-llama/, so the unit tests share it)
+    python tiny_model.py tokenizer OUT_DIR   # trains the byte-level BPE tokenizer (its output is committed as
+                                             # simulator/tokenizer/: the simulator's default tokenizer, shared
+                                             # by the unit tests and the real engines)
     python tiny_model.py model TOKENIZER_DIR OUT_DIR
                                              # OUT_DIR/model: LlamaForCausalLM (random weights, fixed seed, bf16)
                                              # OUT_DIR/adapter: a LoRA adapter for it (r=8, q_proj/v_proj)

@@ -6,8 +6,8 @@ import { fileURLToPath } from "node:url";
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../fixtures");
 
-/** The tiny model's tokenizer files (test/python/tiny_model.py), shared by unit and real-engine tests. */
-export const TINY_TOKENIZER_DIR = path.join(FIXTURES, "tiny-llama");
+/** The tiny model's tokenizer files (test/python/tiny_model.py), shared by the simulator, unit and real-engine tests. */
+export const TINY_TOKENIZER_DIR = path.resolve(FIXTURES, "../../simulator/tokenizer");
 
 export interface BlockHashVector {
   algo: "sha256" | "sha256_cbor";

@@ -3,7 +3,9 @@ import { decode } from "@msgpack/msgpack";
 import { Dealer, Subscriber } from "zeromq";
 import { blockKeys } from "../../../api/block-hash.js";
 import { tokenize } from "../../../api/tokens.js";
-import { startSimulator, type RunningSimulator } from "../../../simulator/index.js";
+import { ModelTokenizer } from "../../../api/model-tokenizer.js";
+import { decodeKvEventBatch } from "../../../engines/kv-events.js";
+import { SIMULATOR_TOKENIZER_DIR, startSimulator, type RunningSimulator } from "../../../simulator/index.js";
 
 type WireEvent = Record<string, unknown>;
 type Wire = [number, WireEvent[], number];
@@ -141,5 +143,38 @@ describe("simulator KV events over ZMQ (real SUB socket)", function () {
       () => expect.fail("should reject"),
       (e: Error) => expect(e.message).to.match(/^kvEventsReplayPort: 0 needs kvEventsPort/),
     );
+  });
+});
+
+describe("simulator with the model's tokenizer", function () {
+  this.timeout(20000);
+
+  it("counts and hashes the token ids the model's tokenizer and chat template give, as vLLM does", async () => {
+    const sim = await startSimulator({ model: "m", speedup: 50, kvEventsPort: 0, tokenizer: SIMULATOR_TOKENIZER_DIR });
+    const sub = new Subscriber({ receiveTimeout: 5000 });
+    try {
+      sub.connect(sim.kvEventsEndpoint!);
+      sub.subscribe("");
+      await new Promise((r) => setTimeout(r, 300));
+      const tok = await ModelTokenizer.load(SIMULATOR_TOKENIZER_DIR);
+      const messages = [{ role: "user", content: "Which engine holds the blocks of this prompt? ".repeat(4) }];
+      const res = await fetch(`${sim.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "m", messages, max_tokens: 1 }),
+      });
+      const body = (await res.json()) as { usage: { prompt_tokens: number } };
+      const ids = tok.chatTokenIds(messages);
+      expect(body.usage.prompt_tokens).to.equal(ids.length);
+      const [, , payload] = await sub.receive();
+      const batch = decodeKvEventBatch(payload!);
+      const stored = batch.events.find((e) => e.type === "BlockStored");
+      expect(stored && stored.type === "BlockStored" && stored.hashes).to.deep.equal(
+        blockKeys(ids, 16, { algo: "sha256" }),
+      );
+    } finally {
+      sub.close();
+      await sim.close();
+    }
   });
 });
