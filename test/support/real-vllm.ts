@@ -67,9 +67,14 @@ export async function startRealEngine(
   setup: RealEngineSetup,
   servedName: string,
   core: number,
-  // Mostly Python imports: 24 s on a quiet machine, minutes on a loaded one.
-  readyTimeoutMs = 480_000,
+  o: {
+    /** More vLLM flags (e.g. --num-gpu-blocks-override N for a cache small enough to evict). */
+    extraArgs?: string[];
+    /** Mostly Python imports: 24 s on a quiet machine, minutes on a loaded one. */
+    readyTimeoutMs?: number;
+  } = {},
 ): Promise<RealEngine> {
+  const readyTimeoutMs = o.readyTimeoutMs ?? 480_000;
   const dir = mkdtempSync(path.join(tmpdir(), "vllm-"));
   const port = await freePort();
   const kvEndpoint = `ipc://${dir}/kv.ipc`;
@@ -93,6 +98,7 @@ export async function startRealEngine(
       ...["--max-model-len", "1024", "--host", "127.0.0.1", "--port", String(port), "--enable-prefix-caching"],
       ...["--kv-events-config", JSON.stringify(kvConfig)],
       ...["--enable-lora", "--max-loras", "2", "--max-lora-rank", "8"],
+      ...(o.extraArgs ?? []),
     ],
     {
       cwd: dir,
