@@ -1,6 +1,7 @@
 // Routing quality on real engines: two vLLM 0.32 CPU engines serving the tiny model (each on its own core, with a
-// KV cache small enough to evict: 40 blocks of 128 tokens), a shared-prefix multi-tenant workload sized for them
-// (8 tenants with ~780-token system prompts, tenants drawn uniformly, two requests in flight),
+// KV cache small enough to evict: 44 blocks of 128 tokens), a shared-prefix multi-tenant workload sized for them
+// (12 tenants whose prompts are about 510 tokens — 3 full blocks and a partial one —, tenants drawn uniformly, two
+// requests in flight),
 // routed by kv-prefix-load (the engines' KV events, keyed with the model's tokenizer), prefix-cache (approximate)
 // and random. The figure of merit is the engines' own prefix-cache hit rate: vLLM's prefix_cache_hits_total over
 // prefix_cache_queries_total, summed over both engines, for the tokens of each run.
@@ -16,7 +17,7 @@ import type { Benchmark, BenchResult } from "../lib/result.js";
 
 const MODEL = "tiny";
 const STRATEGIES = ["kv-prefix-load", "prefix-cache", "random"] as const;
-const ENGINE_BLOCKS = 40;
+const ENGINE_BLOCKS = 44;
 
 interface Run {
   round: number;
@@ -32,13 +33,13 @@ function params(quick: boolean) {
   return {
     rounds: quick ? 1 : 3,
     /**
-     * 8 tenants of about 6 blocks each: one engine holds half of them with room to spare (kv-prefix), not all of
-     * them (random sends every tenant to both engines, so they evict each other).
+     * 12 tenants of 4 blocks each: one engine holds half of them (kv-prefix), not all of them (random sends every
+     * tenant to both engines, so they evict each other).
      */
-    tenants: 8,
-    /** Copies of a tenant's sentence in its system prompt (about 780 tokens with the tiny model's tokenizer). */
+    tenants: 12,
+    /** Copies of the sentence in a tenant's system prompt (about 510 tokens with the tiny model's tokenizer). */
     promptRepeats: 20,
-    requests: quick ? 32 : 64,
+    requests: quick ? 48 : 96,
     concurrency: 2,
     maxTokens: 2,
     engineBlocks: ENGINE_BLOCKS,
@@ -96,9 +97,13 @@ async function runOnce(
   });
   try {
     await router.scrapeNow();
-    const tag = `${strategy}-${round}`;
-    const prompts = Array.from({ length: p.tenants }, (_, t) =>
-      `Tenant ${t} of run ${tag}: answer from the handbook, cite the section, keep it short. `.repeat(p.promptRepeats),
+    // The same shape and length for every run; only the run number differs, so no run reuses another's blocks.
+    const run = String(round * 10 + STRATEGIES.indexOf(strategy as (typeof STRATEGIES)[number])).padStart(3, "0");
+    const prompts = Array.from(
+      { length: p.tenants },
+      (_, t) =>
+        `Run ${run}, tenant ${String(t).padStart(2, "0")}. ` +
+        "Answer from the handbook, cite the section, keep it short. ".repeat(p.promptRepeats),
     );
     const random = rng(1000 + round);
     const plan = Array.from({ length: p.requests }, (_, i) => ({ tenant: Math.floor(random() * p.tenants), i }));
