@@ -53,7 +53,9 @@ export class ProfileCatalog {
     /** Told once per model that kv-prefix cannot name the engine's blocks and scores like prefix-cache instead. */
     onKvPrefixFallback: (model: string) => void = () => {},
   ) {
-    const prefixCache = prefixCacheScorer(prefixIndex, prefixOptions);
+    // kv-prefix falls back to whichever prefix-cache scorer serves (a Redis-shared one replaces the local one).
+    const prefixCache =
+      overrides.find((s) => s.name === "prefix-cache") ?? prefixCacheScorer(prefixIndex, prefixOptions);
     const list: Scorer[] = [
       randomScorer,
       leastRequest,
