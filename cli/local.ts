@@ -3,7 +3,7 @@
 import type { Command } from "commander";
 import { StaticDiscovery, toEndpointSpec } from "../router/discovery/static.js";
 import { startRouter, type Router } from "../router/server.js";
-import { endpointEntry, startSimulator } from "../simulator/index.js";
+import { endpointEntry, SIMULATOR_TOKENIZER_DIR, startSimulator } from "../simulator/index.js";
 import { closeOnSignal } from "./shutdown.js";
 import { portFlag } from "./flags.js";
 
@@ -49,6 +49,8 @@ export async function startLocalFleet(o: LocalFleetOptions = {}): Promise<LocalF
         // what each engine actually holds; the replay socket lets the router catch up after a missed batch.
         kvEventsPort: 0,
         kvEventsReplayPort: 0,
+        // Prompts become real token ids, and the router, given the same tokenizer, names the engines' blocks.
+        tokenizer: SIMULATOR_TOKENIZER_DIR,
       }),
     ),
   );
@@ -61,6 +63,7 @@ export async function startLocalFleet(o: LocalFleetOptions = {}): Promise<LocalF
       port: o.port ?? 8888,
       discovery: new StaticDiscovery(specs),
       defaultStrategy: o.strategy ?? DEFAULT_STRATEGY,
+      tokenizers: Object.fromEntries(FLEET.map((f) => [f.model, SIMULATOR_TOKENIZER_DIR])),
       logLevel: o.logLevel ?? "info",
     });
   } catch (err) {

@@ -20,6 +20,21 @@ export interface RouterCommandOptions {
   port: string;
   strategy?: string;
   logLevel: string;
+  tokenizer?: string[];
+  prefixHashSeed?: string;
+}
+
+/** `--tokenizer MODEL=DIR` flags as a model → directory map; the error names the flag and the expected form. */
+export function tokenizerFlags(values: readonly string[] = []): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const v of values) {
+    const at = v.indexOf("=");
+    if (at <= 0 || at === v.length - 1) {
+      throw new Error(`--tokenizer ${v}: expected MODEL=DIR (a served model name and its tokenizer.json directory)`);
+    }
+    out[v.slice(0, at)] = v.slice(at + 1);
+  }
+  return out;
 }
 
 /** Build router options from command-line flags (also used by tests). */
@@ -42,6 +57,8 @@ export async function routerOptionsFromFlags(o: RouterCommandOptions): Promise<R
     port,
     discovery,
     logLevel: o.logLevel,
+    tokenizers: { ...file.tokenizers, ...tokenizerFlags(o.tokenizer) },
+    ...(o.prefixHashSeed !== undefined ? { prefixHashSeed: o.prefixHashSeed } : {}),
   };
 }
 
@@ -58,6 +75,15 @@ export function registerRouter(program: Command): void {
     .option("--port <port>", "listen port", "8888")
     .option("--strategy <expr>", 'default routing strategy, e.g. least-request or "prefix-cache:3,least-request:2"')
     .option("--log-level <level>", "pino log level", "info")
+    .option(
+      "--tokenizer <model=dir>",
+      "a model's tokenizer files (tokenizer.json, tokenizer_config.json): kv-prefix then routes on the engines' own block keys (repeatable)",
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option(
+      "--prefix-hash-seed <seed>",
+      "the engines' PYTHONHASHSEED, when they run with one (seeds vLLM's block hashes)",
+    )
     .option(
       "--redis-url <url>",
       "share limits, fairness counters, users, the prefix index, vtc-basic and power-of-two state across replicas (default: $REDIS_URL)",

@@ -1,4 +1,5 @@
 // `aibrix-ts simulator`: one or more vLLM-compatible simulated engines; prints the router endpoint file (YAML).
+import type { PrefixHashAlgo } from "../api/block-hash.js";
 import { writeFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { profiles, startSimulatorFleet, DEFAULT_PROFILE } from "../simulator/index.js";
@@ -51,6 +52,8 @@ export function registerSimulator(program: Command): void {
     .option("--block-size <n>", "KV block size in tokens", wholeNumberOption("block-size"))
     .option("--num-gpu-blocks <n>", "KV cache size in blocks", wholeNumberOption("num-gpu-blocks"))
     .option("--endpoint-file <path>", "also write the endpoint file here")
+    .option("--tokenizer <dir>", "the model's tokenizer files: prompts get the token ids a real engine computes")
+    .option("--prefix-caching-hash-algo <algo>", "block hash, as vLLM's flag: sha256 (default) or sha256_cbor")
     .action(async (o: Record<string, unknown>) => {
       const fleet = await startSimulatorFleet({
         replicas: o.replicas as number,
@@ -69,6 +72,9 @@ export function registerSimulator(program: Command): void {
         maxModelLen: o.maxModelLen as number | undefined,
         blockSize: o.blockSize as number | undefined,
         numGpuBlocks: o.numGpuBlocks as number | undefined,
+        tokenizer: o.tokenizer as string | undefined,
+        prefixHashAlgo: o.prefixCachingHashAlgo as PrefixHashAlgo | undefined,
+        prefixHashSeed: process.env.PYTHONHASHSEED,
         onCrash: (code) => process.exit(code),
       });
       const text = fleet.endpointFile();

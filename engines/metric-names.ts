@@ -29,9 +29,11 @@ export interface EngineMetrics {
   lora?: { maxLora: number; running: string[]; waiting: string[] };
   blockSize?: number;
   numGpuBlocks?: number;
+  /** vLLM's `--prefix-caching-hash-algo` (`sha256`, `sha256_cbor`, `xxhash`, …), from `cache_config_info`. */
+  prefixHashAlgo?: string;
 }
 
-type Scalar = Exclude<keyof EngineMetrics, "lora">;
+type Scalar = Exclude<keyof EngineMetrics, "lora" | "prefixHashAlgo">;
 
 interface NameMap {
   gauges: Record<string, Scalar>;
@@ -136,6 +138,7 @@ export function reduceSamples(samples: Sample[], engine: EngineKind): EngineMetr
       const nb = Number(s.labels.num_gpu_blocks);
       if (Number.isFinite(bs)) out.blockSize = bs;
       if (Number.isFinite(nb)) out.numGpuBlocks = nb;
+      if (s.labels.prefix_caching_hash_algo) out.prefixHashAlgo = s.labels.prefix_caching_hash_algo;
       continue;
     }
     const gauge = map.gauges[s.name];

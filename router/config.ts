@@ -8,6 +8,8 @@
 //   ejection: {consecutiveFailures: 3, baseCooldownMs: 2000, maxCooldownMs: 30000}
 //   prefix: {blockSize: 16, imbalanceAbs: 8, stdDevFactor: 1}
 //   prefillCoalescing: {minBlocks: 32, maxWaitMs: 2000}   # maxWaitMs: 0 turns it off
+//   tokenizers: {llama-3-8b: /tokenizers/llama-3-8b}      # model → tokenizer.json directory (kv-prefix)
+//   prefixHashSeed: "0"                                   # the engines' PYTHONHASHSEED, if they set one
 //   profiles:
 //     cache-then-load:
 //       filters: [not-saturated]
@@ -31,6 +33,8 @@ export type RouterConfigFile = Pick<
   | "prefix"
   | "prefillCoalescing"
   | "maxBodyBytes"
+  | "tokenizers"
+  | "prefixHashSeed"
 >;
 
 export class RouterConfigError extends Error {}
@@ -55,7 +59,14 @@ export function parseRouterConfig(text: string, file = "router config"): RouterC
     throw new RouterConfigError(`${file}: must be a mapping of settings`);
   }
   const d = doc as Record<string, unknown>;
-  const known = new Set(["defaultStrategy", "profiles", ...TOP_NUMBERS, ...Object.keys(NUMERIC_GROUPS)]);
+  const known = new Set([
+    "defaultStrategy",
+    "profiles",
+    "tokenizers",
+    "prefixHashSeed",
+    ...TOP_NUMBERS,
+    ...Object.keys(NUMERIC_GROUPS),
+  ]);
   for (const k of Object.keys(d)) {
     if (!known.has(k)) throw new RouterConfigError(`${file}: ${k}: unknown setting; known: ${[...known].join(", ")}`);
   }
@@ -86,7 +97,25 @@ export function parseRouterConfig(text: string, file = "router config"): RouterC
   ) {
     throw new RouterConfigError(`${file}: profiles: must be a mapping of name → {filters, scorers, picker}`);
   }
+  const tokenizers = d.tokenizers;
+  if (tokenizers !== undefined) {
+    if (typeof tokenizers !== "object" || tokenizers === null || Array.isArray(tokenizers)) {
+      throw new RouterConfigError(`${file}: tokenizers: must be a mapping of model name → tokenizer directory`);
+    }
+    for (const [model, dir] of Object.entries(tokenizers)) {
+      if (typeof dir !== "string" || dir === "") {
+        throw new RouterConfigError(`${file}: tokenizers.${model}: ${JSON.stringify(dir)} must be a directory path`);
+      }
+    }
+  }
+  if (d.prefixHashSeed !== undefined && typeof d.prefixHashSeed !== "string") {
+    throw new RouterConfigError(
+      `${file}: prefixHashSeed: ${JSON.stringify(d.prefixHashSeed)} must be a string (PYTHONHASHSEED's value, quoted)`,
+    );
+  }
   return {
+    tokenizers: tokenizers as Record<string, string> | undefined,
+    prefixHashSeed: d.prefixHashSeed as string | undefined,
     defaultStrategy: d.defaultStrategy as string | undefined,
     profiles: d.profiles as Record<string, ProfileConfig> | undefined,
     scrapeIntervalMs: d.scrapeIntervalMs as number | undefined,

@@ -59,6 +59,8 @@ export class Endpoint {
   busyRatio?: number;
   /** Adapters the engine itself lists in `/v1/models`. */
   engineAdapters = new Set<string>();
+  /** Adapter name → the path the engine loaded it from (`root` in its `/v1/models`); part of vLLM's block keys. */
+  adapterPaths = new Map<string, string>();
   consecutiveFailures = 0;
   ejectedUntil = 0;
   ejections = 0;

@@ -8,6 +8,8 @@
 // the tail latency that came with them.
 import type { IncomingHttpHeaders } from "node:http";
 import type { AdmissionRequest } from "./admission.js";
+import type { PrefixHashAlgo } from "../api/block-hash.js";
+import type { EnginePrompt, LoraKey } from "./engine-prompt.js";
 import type { PickRequest } from "./picking/types.js";
 import type { PromptTokens } from "./prompt.js";
 
@@ -19,6 +21,8 @@ export class PickRequestView implements PickRequest {
     readonly adapter: string | undefined,
     readonly headers: IncomingHttpHeaders,
     private readonly prompt: PromptTokens,
+    /** Set when the model's tokenizer is configured. */
+    private readonly engine?: EnginePrompt,
   ) {}
 
   get promptText(): string {
@@ -27,6 +31,10 @@ export class PickRequestView implements PickRequest {
 
   hashes(blockSize: number): readonly bigint[] {
     return this.prompt.blockHashes(blockSize);
+  }
+
+  engineKeys(blockSize: number, algo: PrefixHashAlgo, lora?: LoraKey): readonly bigint[] | undefined {
+    return this.engine?.blockKeys(blockSize, algo, lora);
   }
 }
 

@@ -127,10 +127,16 @@ export class MetricsScraper {
         headersTimeout: 2000,
         bodyTimeout: 2000,
       });
-      const body = (await res.body.json()) as { data?: { id?: unknown }[] };
+      const body = (await res.body.json()) as { data?: { id?: unknown; root?: unknown }[] };
       if (res.statusCode !== 200 || !Array.isArray(body.data)) return false;
       const next = new Set<string>();
-      for (const m of body.data) if (typeof m.id === "string" && m.id !== ep.spec.model) next.add(m.id);
+      const paths = new Map<string, string>();
+      for (const m of body.data) {
+        if (typeof m.id !== "string" || m.id === ep.spec.model) continue;
+        next.add(m.id);
+        if (typeof m.root === "string") paths.set(m.id, m.root);
+      }
+      ep.adapterPaths = paths;
       const same = next.size === ep.engineAdapters.size && [...next].every((a) => ep.engineAdapters.has(a));
       if (same) return false;
       ep.engineAdapters = next;

@@ -19,11 +19,14 @@ import { SelectorError } from "./picking/filters.js";
 import {
   defaultPrefixScorerOptions,
   encodeSessionId,
+  engineKeysFor,
   sessionAffinity,
   type PrefixScorerOptions,
 } from "./picking/scorers.js";
 import type { PickEnv, Profile } from "./picking/types.js";
+import { EnginePrompt } from "./engine-prompt.js";
 import { PromptTokens, promptTextOf } from "./prompt.js";
+import { loadModelTokenizers } from "./tokenizers.js";
 import { PromptCache } from "./prompt-cache.js";
 import { defaultPrefillCoalescing, PrefillCoalescer, type PrefillCoalescingOptions } from "./prefill-coalescing.js";
 import { AdmissionRequestView, PickRequestView } from "./request-views.js";
@@ -51,6 +54,13 @@ export interface RouterOptions {
   /** Named profiles (filters → weighted scorers → picker). */
   profiles?: Record<string, ProfileConfig>;
   prefix?: Partial<PrefixScorerOptions>;
+  /**
+   * Model name → directory of its tokenizer files (tokenizer.json, tokenizer_config.json; a mounted ConfigMap
+   * works). kv-prefix names an engine's blocks with them; a model without one is routed like prefix-cache.
+   */
+  tokenizers?: Record<string, string>;
+  /** The engines' PYTHONHASHSEED, when they are started with one (it seeds vLLM's block hashes). */
+  prefixHashSeed?: string;
   /**
    * With the kv-prefix scorer: a request sent to an engine that is computing the request's long prefix for another
    * request waits (bounded) for the engine to report those blocks stored. `maxWaitMs: 0` turns it off.
@@ -147,6 +157,7 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
       })
     : undefined;
   const kvIndex = new KvBlockIndex();
+  const tokenizers = await loadModelTokenizers(options.tokenizers ?? {}, log);
   const coalescing = { ...defaultPrefillCoalescing, ...options.prefillCoalescing };
   const prefills = new PrefillCoalescer(kvIndex, coalescing);
   // Long shared prompt prefixes (system prompts, earlier turns) are tokenized and hashed once, not per request.
@@ -162,6 +173,12 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
     { ...defaultPrefixScorerOptions, ...options.prefix },
     options.profiles,
     shared.scorers,
+    (model) =>
+      log.warn(
+        { model },
+        "kv-prefix cannot name this model's KV blocks (no tokenizer configured, an adapter path the engines have " +
+          "not reported, or a hash algorithm seeded per process): routing it like prefix-cache",
+      ),
   );
   const defaultProfile = catalog.resolve(options.defaultStrategy ?? "least-request");
   const strategies = new StrategySelector(catalog, defaultProfile, (m) => log.warn(m));
@@ -204,6 +221,10 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
         onGap: (missing) => {
           metrics.kvEventGaps.inc({ endpoint: ep.id });
           log.warn({ endpoint: ep.id, missing: Number(missing), replay: Boolean(kv.replayEndpoint) }, "kv event gap");
+        },
+        onRestart: () => {
+          kvIndex.forget(ep.id);
+          log.info({ endpoint: ep.id }, "kv event sequence restarted (engine restart): its blocks are forgotten");
         },
         onError: (err) => log.warn({ endpoint: ep.id, err: err.message }, "kv event stream error"),
       });
@@ -424,7 +445,13 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
     }
     const adapter = registry.adapterParent.has(model) ? model : undefined;
     const prompt = new PromptTokens(() => promptTextOf(path, body), adapter, promptCache);
-    const pickReq = new PickRequestView(model, adapter, req.headers, prompt);
+    const tokenizer = tokenizers.get(adapter ? registry.adapterParent.get(model)! : model);
+    const enginePrompt = tokenizer
+      ? new EnginePrompt(tokenizer, path, body, options.prefixHashSeed, (err) =>
+          log.debug({ model, err: err.message }, "prompt not reproducible with the model's tokenizer"),
+        )
+      : undefined;
+    const pickReq = new PickRequestView(model, adapter, req.headers, prompt, enginePrompt);
 
     // Admission (auth, limits, fair queue). The client going away aborts both the wait and the upstream request.
     // An AbortController (slow to make and to listen on) only when an admission control needs a signal.
@@ -509,10 +536,12 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
         );
       }
       ep.inFlight++;
-      const prefill =
+      // Only the engine's own block keys can be waited for: without them its KV events never name this prompt.
+      const engineKeys =
         coalescing.maxWaitMs > 0 && ep.spec.kvEvents && profile.scorers.some((s) => s.scorer.name === "kv-prefix")
-          ? prefills.enter(ep.id, pickReq.hashes(ep.metrics.blockSize ?? defaultPrefixScorerOptions.blockSize))
+          ? engineKeysFor(pickReq, [ep], defaultPrefixScorerOptions)
           : undefined;
+      const prefill = engineKeys ? prefills.enter(ep.id, engineKeys) : undefined;
       if (prefill) {
         res.once("close", prefill.leave);
         if (prefill.wait) metrics.prefillWaits.inc({ outcome: await prefill.wait });

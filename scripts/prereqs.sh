@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond npm packages, once per machine (idempotent, quick when satisfied):
-# redis-server (Debian), the Python OpenAI client used by the compatibility test, and the Go-built control plane.
+# redis-server (Debian), the Python OpenAI client used by the compatibility test, the real-engine tier (vLLM's CPU
+# build in a cached venv and the tiny model it serves), and the Go-built control plane.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,6 +36,9 @@ if [ ! -x "$moto_venv/bin/moto_server" ]; then
   python3 -m venv "$moto_venv"
   "$moto_venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==${MOTO_VERSION}"
 fi
+
+# vLLM CPU venv (~3.2 GB download and ~7+ minutes the first time; seconds once cached) and the tiny model.
+scripts/real-engine.sh >/dev/null
 
 if [ -x cluster/build.sh ]; then
   cluster/build.sh

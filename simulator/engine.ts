@@ -11,7 +11,7 @@
 // and LoRA slots allow. Admission looks up the longest cached prefix by chained block hashes.
 //
 // Step time: t = b0 + b1·prefill_tokens + b2·decode_tokens + b3·(context tokens read by decodes) [+ LoRA loads].
-import { ROOT_BLOCK_HASH, blockHash, blockHashes } from "../api/tokens.js";
+import { blockDigests, digestKey, type BlockHashOptions, type PrefixHashAlgo } from "../api/block-hash.js";
 import { BlockPool, type KvEvent } from "./kv-cache.js";
 
 export interface StepCoefficients {
@@ -35,6 +35,9 @@ export interface EngineConfig {
   /** Seconds added to the step that brings an adapter into a GPU LoRA slot. */
   loraLoadSeconds: number;
   step: StepCoefficients;
+  /** vLLM's --prefix-caching-hash-algo (default sha256) and PYTHONHASHSEED (default unset). */
+  prefixHashAlgo?: PrefixHashAlgo;
+  prefixHashSeed?: string;
 }
 
 export type FinishReason = "length" | "stop" | "abort";
@@ -46,7 +49,8 @@ export interface EngineRequest {
   maxTokens: number;
   /** Finish reason once `maxTokens` are generated ("stop" models an end-of-sequence or stop string). */
   finishReason: "length" | "stop";
-  lora?: { name: string; id: number };
+  /** The adapter as loaded: its name and path key the blocks, as in vLLM. */
+  lora?: { name: string; id: number; path: string };
   /** Token id of the i-th generated token. */
   outputToken(i: number): number;
   /** Called once per generated token, at the simulated time its step ends. */
@@ -61,8 +65,10 @@ interface Seq {
   generated: number;
   numComputed: number;
   blocks: number[];
-  /** Chained hashes of the full blocks of `tokens`. */
+  /** Keys of the full blocks of `tokens` (vLLM's block hashes, as KV events carry them). */
   hashes: bigint[];
+  /** Digest of the last full block, the parent of the next one. */
+  lastDigest: Buffer | undefined;
   /** Blocks [0, numStored) hold content already registered with the cache (stored here, or taken as a hit). */
   numStored: number;
   arrival: number;
@@ -112,6 +118,13 @@ export class Engine {
     this.pool = new BlockPool(config.numGpuBlocks);
   }
 
+  private hashOptions(req: EngineRequest): BlockHashOptions {
+    const o: BlockHashOptions = { algo: this.config.prefixHashAlgo ?? "sha256" };
+    if (this.config.prefixHashSeed !== undefined) o.seed = this.config.prefixHashSeed;
+    if (req.lora) o.lora = { name: req.lora.name, path: req.lora.path };
+    return o;
+  }
+
   get numRunning(): number {
     return this.running.length;
   }
@@ -143,6 +156,7 @@ export class Engine {
   submit(req: EngineRequest, now: number): void {
     if (this.byId.has(req.id)) throw new Error(`request id ${req.id} is already in the engine`);
     const tokens = req.promptTokens.slice();
+    const digests = blockDigests(tokens, this.config.blockSize, this.hashOptions(req));
     const seq: Seq = {
       req,
       tokens,
@@ -150,7 +164,8 @@ export class Engine {
       generated: 0,
       numComputed: 0,
       blocks: [],
-      hashes: blockHashes(tokens, this.config.blockSize, ROOT_BLOCK_HASH, req.lora?.name),
+      hashes: digests.map(digestKey),
+      lastDigest: digests.at(-1),
       numStored: 0,
       arrival: now,
       scheduledAt: null,
@@ -296,8 +311,10 @@ export class Engine {
       seq.tokens.push(tok);
       seq.generated++;
       if (seq.tokens.length % bs === 0) {
-        const parent = seq.hashes.length > 0 ? (seq.hashes[seq.hashes.length - 1] as bigint) : ROOT_BLOCK_HASH;
-        seq.hashes.push(blockHash(parent, seq.tokens.slice(-bs), seq.req.lora?.name));
+        const opts = this.hashOptions(seq.req);
+        const [digest] = blockDigests(seq.tokens.slice(-bs), bs, opts, seq.lastDigest, seq.hashes.length);
+        seq.hashes.push(digestKey(digest!));
+        seq.lastDigest = digest;
       }
       if (seq.firstTokenAt === null) {
         seq.firstTokenAt = now;
@@ -351,6 +368,7 @@ export class Engine {
         tokenIds,
         blockSize: bs,
         loraId: seq.req.lora?.id ?? null,
+        loraName: seq.req.lora?.name ?? null,
       });
     }
   }

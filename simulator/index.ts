@@ -1,5 +1,11 @@
 // Public API of the vLLM-compatible engine simulator.
-export { startSimulator, type SimulatorOptions, type RunningSimulator, type SimulatorStats } from "./server.js";
+export {
+  SIMULATOR_TOKENIZER_DIR,
+  startSimulator,
+  type SimulatorOptions,
+  type RunningSimulator,
+  type SimulatorStats,
+} from "./server.js";
 export {
   startSimulatorFleet,
   endpointEntry,

@@ -15,6 +15,7 @@ export type KvEvent =
       tokenIds: number[];
       blockSize: number;
       loraId: number | null;
+      loraName: string | null;
     }
   | { type: "BlockRemoved"; blockHashes: bigint[] }
   | { type: "AllBlocksCleared" };

@@ -4,32 +4,44 @@
 //   topic   UTF-8 bytes (vLLM's default is empty; we use `kv@<host>:<port>@<model>` so one subscriber can tell engines
 //           apart, and subscribers filter by prefix as usual),
 //   seq     the batch sequence number, 8 bytes big-endian, starting at 0,
-//   payload msgpack of a KVEventBatch. vLLM encodes its msgspec structs with array_like=True, and the event union is
-//           tagged (tag=True on array-like structs puts the class name first), so:
+//   payload msgpack of a KVEventBatch as vLLM 0.32's msgspec encoder writes it: the batch is array-like, each event
+//           a tagged map with defaults omitted (fields without a default, lora_id/medium/lora_name, always present):
 //             KVEventBatch     = [ts (float seconds), [event, ...], data_parallel_rank (int)]
-//             BlockStored      = ["BlockStored", block_hashes, parent_block_hash | nil, token_ids, block_size,
-//                                 lora_id | nil, medium]
-//             BlockRemoved     = ["BlockRemoved", block_hashes, medium]
-//             AllBlocksCleared = ["AllBlocksCleared"]
-//           Block hashes are unsigned 64-bit integers (api/tokens.ts), encoded as msgpack uint64; medium is "GPU".
+//             BlockStored      = {type: "BlockStored", block_hashes, parent_block_hash | nil, token_ids, block_size,
+//                                 lora_id | nil, medium, lora_name | nil, extra_keys?, group_idx}
+//             BlockRemoved     = {type: "BlockRemoved", block_hashes, medium, group_idx}
+//             AllBlocksCleared = {type: "AllBlocksCleared"}
+//           Block hashes are the low 64 bits of vLLM's block digests (api/block-hash.ts), as msgpack uints; medium
+//           is "GPU"; extra_keys, one entry per block, holds the LoRA name untagged, as vLLM publishes it.
 // Replay (optional, as vLLM's replay endpoint): a ROUTER socket keeps the last REPLAY_BUFFER batches. A DEALER sends
-// [empty, start_seq (8 bytes BE)] and receives [empty, seq, payload] for every buffered batch from start_seq on, then
-// [empty, END_SEQ (-1 as 8 bytes), empty].
+// [empty, start_seq (8 bytes BE)] and receives [empty, topic, seq, payload] for every buffered batch from start_seq
+// on, then [empty, empty, END_SEQ (-1 as 8 bytes), empty].
 import { encode } from "@msgpack/msgpack";
 import { Publisher, Router } from "zeromq";
 import type { KvEvent } from "./kv-cache.js";
 
 export const KV_MEDIUM = "GPU";
 
-/** The msgpack-ready array form of one event (see the file comment). */
-export function eventToWire(e: KvEvent): unknown[] {
+/** The msgpack-ready map form of one event (see the file comment). */
+export function eventToWire(e: KvEvent): Record<string, unknown> {
   switch (e.type) {
     case "BlockStored":
-      return ["BlockStored", e.blockHashes, e.parentBlockHash, e.tokenIds, e.blockSize, e.loraId, KV_MEDIUM];
+      return {
+        type: "BlockStored",
+        block_hashes: e.blockHashes,
+        parent_block_hash: e.parentBlockHash,
+        token_ids: e.tokenIds,
+        block_size: e.blockSize,
+        lora_id: e.loraId,
+        medium: KV_MEDIUM,
+        lora_name: e.loraName,
+        ...(e.loraName !== null ? { extra_keys: e.blockHashes.map(() => [e.loraName]) } : {}),
+        group_idx: 0,
+      };
     case "BlockRemoved":
-      return ["BlockRemoved", e.blockHashes, KV_MEDIUM];
+      return { type: "BlockRemoved", block_hashes: e.blockHashes, medium: KV_MEDIUM, group_idx: 0 };
     case "AllBlocksCleared":
-      return ["AllBlocksCleared"];
+      return { type: "AllBlocksCleared" };
   }
 }
 
@@ -87,9 +99,9 @@ export class KvEventPublisher {
         if (!identity || !start || start.length !== 8) continue;
         const from = start.readBigUInt64BE();
         for (const [seq, payload] of this.history) {
-          if (seq >= from) await r.send([identity, Buffer.alloc(0), seqBytes(seq), payload]);
+          if (seq >= from) await r.send([identity, Buffer.alloc(0), Buffer.from(this.topic), seqBytes(seq), payload]);
         }
-        await r.send([identity, Buffer.alloc(0), END_SEQ, Buffer.alloc(0)]);
+        await r.send([identity, Buffer.alloc(0), Buffer.alloc(0), END_SEQ, Buffer.alloc(0)]);
       }
     } catch {
       // The socket closed: replay ends with the publisher.

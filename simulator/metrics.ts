@@ -58,7 +58,22 @@ export class EngineMetrics {
     gauge("vllm:num_requests_running", "Number of requests in model execution batches.", () => src.engine.numRunning);
     gauge("vllm:num_requests_waiting", "Number of requests waiting to be processed.", () => src.engine.numWaiting);
     gauge("vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", () => src.engine.pool.usage());
-    gauge("vllm:gpu_cache_usage_perc", "GPU KV-cache usage. 1 means 100 percent usage.", () => src.engine.pool.usage());
+    // vLLM 0.32 has no gpu_cache_usage_perc; cache_config_info tells routers the block size and hash algorithm.
+    const cache = src.engine.config;
+    new Gauge({
+      name: "vllm:cache_config_info",
+      help: "Information of the LLMEngine CacheConfig",
+      labelNames: ["block_size", "num_gpu_blocks", "enable_prefix_caching", "prefix_caching_hash_algo"] as const,
+      registers,
+    }).set(
+      {
+        block_size: String(cache.blockSize),
+        num_gpu_blocks: String(cache.numGpuBlocks),
+        enable_prefix_caching: "True",
+        prefix_caching_hash_algo: cache.prefixHashAlgo ?? "sha256",
+      },
+      1,
+    );
     new Gauge({
       name: "vllm:lora_requests_info",
       help: "Running stats on lora requests.",
@@ -126,8 +141,8 @@ export class EngineMetrics {
       registry: this.registry,
     });
     this.tpot = new FastHistogram({
-      name: "vllm:time_per_output_token_seconds",
-      help: "Histogram of time per output token in seconds.",
+      name: "vllm:request_time_per_output_token_seconds",
+      help: "Histogram of time_per_output_token_seconds per request.",
       buckets: ITL_BUCKETS,
       labels: this.labels,
       registry: this.registry,

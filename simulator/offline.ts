@@ -50,7 +50,7 @@ export function runTrace(config: EngineConfig, trace: readonly TraceRequest[], e
           promptTokens: r.promptTokens,
           maxTokens: r.maxTokens,
           finishReason: "length",
-          lora: r.lora,
+          lora: r.lora && { ...r.lora, path: `/models/${r.lora.name}` },
           outputToken: (i) => (idx * 31 + i) >>> 0,
           onToken: (i, t) => {
             if (i === 0) res.ttft = t - r.at;

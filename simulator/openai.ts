@@ -30,6 +30,17 @@ export const notFound = (message: string, param: string | null = null) =>
 
 export type Endpoint = "completions" | "chat";
 
+/** How prompts become token ids: the model's own tokenizer, or the shared approximation (api/tokens.ts). */
+export interface PromptEncoder {
+  chat(messages: ChatMessageLike[], body: Record<string, unknown>): number[];
+  completion(prompt: string): number[];
+}
+
+export const approximateEncoder: PromptEncoder = {
+  chat: (messages) => tokenize(chatPromptText(messages)),
+  completion: tokenize,
+};
+
 export interface ParsedRequest {
   endpoint: Endpoint;
   model: string;
@@ -54,14 +65,14 @@ function positiveInt(body: Record<string, unknown>, field: string): number | und
   return v;
 }
 
-function promptTokens(prompt: unknown): number[] {
-  if (typeof prompt === "string") return tokenize(prompt);
+function promptTokens(prompt: unknown, encoder: PromptEncoder): number[] {
+  if (typeof prompt === "string") return encoder.completion(prompt);
   if (Array.isArray(prompt)) {
-    if (prompt.length === 1 && typeof prompt[0] === "string") return tokenize(prompt[0]);
+    if (prompt.length === 1 && typeof prompt[0] === "string") return encoder.completion(prompt[0]);
     if (prompt.length > 0 && prompt.every((t) => typeof t === "number" && Number.isInteger(t) && t >= 0)) {
       return prompt as number[];
     }
-    if (prompt.length === 1 && Array.isArray(prompt[0])) return promptTokens(prompt[0]);
+    if (prompt.length === 1 && Array.isArray(prompt[0])) return promptTokens(prompt[0], encoder);
   }
   throw badRequest(
     "prompt: must be a string, a list of one string, or a list of token ids (batched prompts are not simulated)",
@@ -70,7 +81,11 @@ function promptTokens(prompt: unknown): number[] {
 }
 
 /** Validates a completions or chat body; throws HttpError with vLLM's status and wording. */
-export function parseRequest(endpoint: Endpoint, body: unknown): ParsedRequest {
+export function parseRequest(
+  endpoint: Endpoint,
+  body: unknown,
+  encoder: PromptEncoder = approximateEncoder,
+): ParsedRequest {
   if (!isObject(body)) throw badRequest("request body: must be a JSON object");
   const model = body.model;
   if (typeof model !== "string" || model.length === 0) throw badRequest("model: a model name is required", "model");
@@ -92,11 +107,11 @@ export function parseRequest(endpoint: Endpoint, body: unknown): ParsedRequest {
         throw badRequest(`messages[${i}].content: must be a string or a list of content parts`, "messages");
       }
     });
-    tokens = tokenize(chatPromptText(messages as ChatMessageLike[]));
+    tokens = encoder.chat(messages as ChatMessageLike[], body);
     maxTokens = positiveInt(body, "max_completion_tokens") ?? positiveInt(body, "max_tokens");
   } else {
     if (body.prompt === undefined) throw badRequest("prompt: is required", "prompt");
-    tokens = promptTokens(body.prompt);
+    tokens = promptTokens(body.prompt, encoder);
     if (tokens.length === 0) throw badRequest("prompt: must contain at least one token", "prompt");
     maxTokens = positiveInt(body, "max_tokens");
   }

@@ -1,9 +1,12 @@
 // One simulated engine: the engine model, its real-time loop, metrics, LoRA registry, fault state, KV event publisher
 // and vLLM's HTTP surface on a plain node:http server (no framework: thousands of open SSE streams stay cheap).
+import { fileURLToPath } from "node:url";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
+import { isPrefixHashAlgo, PREFIX_HASH_ALGOS, type PrefixHashAlgo } from "../api/block-hash.js";
+import { ModelTokenizer, type ChatMessage } from "../api/model-tokenizer.js";
 import { Engine, type EngineRequest, type FinishReason } from "./engine.js";
 import { EngineLoop } from "./loop.js";
 import { EngineMetrics } from "./metrics.js";
@@ -18,8 +21,10 @@ import {
   fullResponse,
   notFound,
   parseRequest,
+  approximateEncoder,
   usage,
   type Endpoint,
+  type PromptEncoder,
 } from "./openai.js";
 import { FaultError, FaultState, type FaultSettings } from "./faults.js";
 import { processStats } from "./process-stats.js";
@@ -52,6 +57,14 @@ export interface SimulatorOptions {
   numGpuBlocks?: number;
   /** Simulated milliseconds to load an adapter through /v1/load_lora_adapter (default 200). */
   loraApiLoadMs?: number;
+  /**
+   * Directory of the model's tokenizer files (tokenizer.json, tokenizer_config.json with its chat template): prompts
+   * become the token ids a real engine would compute. Without it, the shared approximation (api/tokens.ts).
+   */
+  tokenizer?: string;
+  /** vLLM's --prefix-caching-hash-algo (default sha256) and the PYTHONHASHSEED engines run with (default unset). */
+  prefixHashAlgo?: PrefixHashAlgo;
+  prefixHashSeed?: string;
   /** Reply length when a request sets no max_tokens (an end-of-sequence is simulated there; default 128). */
   defaultMaxTokens?: number;
   /** Runtime fault settings at start. */
@@ -170,6 +183,30 @@ function seedOf(id: string): number {
   return h >>> 0;
 }
 
+/**
+ * The tokenizer shipped with the simulator: a small byte-level BPE with a chat template (built by
+ * test/python/tiny_model.py; the real-engine tests serve a model with the same files).
+ */
+export const SIMULATOR_TOKENIZER_DIR = fileURLToPath(new URL("./tokenizer", import.meta.url));
+
+/** Prompts as vLLM's OpenAI server tokenizes them with the model's own tokenizer and chat template. */
+function modelEncoder(tok: ModelTokenizer): PromptEncoder {
+  return {
+    chat: (messages, body) =>
+      tok.chatTokenIds(messages as ChatMessage[], {
+        addGenerationPrompt: body.add_generation_prompt !== false,
+        continueFinalMessage: body.continue_final_message === true,
+        templateKwargs: isRecord(body.chat_template_kwargs) ? body.chat_template_kwargs : undefined,
+        tools: body.tools,
+      }),
+    completion: (prompt) => tok.completionTokenIds(prompt),
+  };
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
 export async function startSimulator(options: SimulatorOptions): Promise<RunningSimulator> {
   if (typeof options.model !== "string" || options.model.length === 0) {
     throw new Error("model: a served model name is required (e.g. --model llama-3-8b)");
@@ -197,6 +234,12 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     profile,
     Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) as Record<string, number>,
   );
+  if (options.prefixHashAlgo !== undefined && !isPrefixHashAlgo(options.prefixHashAlgo)) {
+    throw new Error(`prefixHashAlgo: ${String(options.prefixHashAlgo)} must be one of ${PREFIX_HASH_ALGOS.join(", ")}`);
+  }
+  config.prefixHashAlgo = options.prefixHashAlgo ?? "sha256";
+  if (options.prefixHashSeed !== undefined) config.prefixHashSeed = options.prefixHashSeed;
+  const encoder = options.tokenizer ? modelEncoder(await ModelTokenizer.load(options.tokenizer)) : approximateEncoder;
   if (config.numGpuBlocks * config.blockSize < config.blockSize * Math.ceil(config.maxModelLen / config.blockSize)) {
     // A request of max_model_len tokens must fit the cache, or it would wait forever.
     config.maxModelLen = config.numGpuBlocks * config.blockSize;
@@ -293,7 +336,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     const forced = req.headers["x-simulator-error"];
     const delayHeader = req.headers["x-simulator-delay-ms"];
     const body = await readJson(req);
-    const parsed = parseRequest(endpoint, body);
+    const parsed = parseRequest(endpoint, body, encoder);
     let lora: Adapter | undefined;
     if (parsed.model !== model) {
       lora = adapters.get(parsed.model);
@@ -366,7 +409,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
         promptTokens: parsed.promptTokens,
         maxTokens: genTokens,
         finishReason,
-        lora: lora ? { name: lora.name, id: lora.id } : undefined,
+        lora: lora ? { name: lora.name, id: lora.id, path: lora.path } : undefined,
         outputToken: (i) => reply.tokenId(i),
         onToken: (i) => {
           if (!writer) return;

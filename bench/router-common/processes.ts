@@ -9,6 +9,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse as parseYaml } from "yaml";
 import { stopChild } from "../lib/child.js";
+import { SIMULATOR_TOKENIZER_DIR } from "../../simulator/index.js";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 
@@ -128,7 +129,8 @@ export async function startEngines(o: {
     String(o.speedup),
     "--endpoint-file",
     file,
-    ...(o.kvEvents ? ["--kv-events-port", "0"] : []),
+    // Engines that publish KV events tokenize with a real tokenizer, which the router is given too (startOurRouter).
+    ...(o.kvEvents ? ["--kv-events-port", "0", "--tokenizer", SIMULATOR_TOKENIZER_DIR] : []),
     ...(o.extra ?? []),
   ];
   const child = spawn(process.execPath, args, { cwd: repo, stdio: ["ignore", "pipe", "pipe"] });
@@ -211,7 +213,8 @@ export async function startOurRouter(
 ): Promise<Proc> {
   const port = await freePort();
   const cfg = path.join(tmpdir(), `bench-router-${process.pid}-${port}.yaml`);
-  await writeFile(cfg, JSON.stringify({ defaultStrategy: strategy, ...extra }));
+  const tokenizers = { [model]: SIMULATOR_TOKENIZER_DIR };
+  await writeFile(cfg, JSON.stringify({ defaultStrategy: strategy, tokenizers, ...extra }));
   const child = spawn(
     process.execPath,
     [

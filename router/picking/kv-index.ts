@@ -1,45 +1,70 @@
 // Exact prefix index fed by engine KV events: which endpoint holds which KV block right now, as the engines report
 // it. Keys are the engines' own block hashes, so a lookup with the same hash function is exact, not a guess.
+//
+// An engine may hold one block in several places: its GPU pool and an offload tier (`medium` "CPU", …), or several
+// KV-cache groups of a hybrid model (`group_idx`). Each place is tracked on its own, so an eviction from one place
+// leaves the block held while another place still has it.
 import type { KvEventBatch } from "../../engines/kv-events.js";
 
+/** The place a block lives in on one endpoint: medium and KV-cache group. */
+function placeOf(medium: string | undefined, groupIdx: number | undefined): string {
+  return `${medium ?? "GPU"}/${groupIdx ?? 0}`;
+}
+
 export class KvBlockIndex {
-  /** block hash → endpoint ids holding it. */
+  /** block hash → endpoint ids holding it somewhere. */
   private holders = new Map<bigint, Set<string>>();
-  /** endpoint id → its blocks (for AllBlocksCleared and endpoint removal). */
-  private byEndpoint = new Map<string, Set<bigint>>();
+  /** endpoint id → its blocks, each with the places holding it (for removals, clears and endpoint removal). */
+  private byEndpoint = new Map<string, Map<bigint, string[]>>();
   events = 0;
 
   apply(id: string, batch: KvEventBatch): void {
     for (const ev of batch.events) {
       this.events++;
-      if (ev.type === "BlockStored") for (const h of ev.hashes) this.add(id, h);
-      else if (ev.type === "BlockRemoved") for (const h of ev.hashes) this.remove(id, h);
-      else this.forget(id);
+      if (ev.type === "BlockStored") {
+        const place = placeOf(ev.medium, ev.groupIdx);
+        for (const h of ev.hashes) this.add(id, h, place);
+      } else if (ev.type === "BlockRemoved") {
+        const place = placeOf(ev.medium, ev.groupIdx);
+        for (const h of ev.hashes) this.remove(id, h, place);
+      } else this.forget(id);
     }
   }
 
-  private add(id: string, h: bigint): void {
+  private add(id: string, h: bigint, place: string): void {
+    let mine = this.byEndpoint.get(id);
+    if (!mine) this.byEndpoint.set(id, (mine = new Map()));
+    const places = mine.get(h);
+    if (places) {
+      if (!places.includes(place)) places.push(place);
+      return;
+    }
+    mine.set(h, [place]);
     let s = this.holders.get(h);
     if (!s) this.holders.set(h, (s = new Set()));
     s.add(id);
-    let mine = this.byEndpoint.get(id);
-    if (!mine) this.byEndpoint.set(id, (mine = new Set()));
-    mine.add(h);
   }
 
-  private remove(id: string, h: bigint): void {
+  private remove(id: string, h: bigint, place: string): void {
+    const mine = this.byEndpoint.get(id);
+    const places = mine?.get(h);
+    if (!mine || !places) return;
+    const at = places.indexOf(place);
+    if (at < 0) return;
+    places.splice(at, 1);
+    if (places.length > 0) return;
+    mine.delete(h);
     const s = this.holders.get(h);
     if (s) {
       s.delete(id);
       if (s.size === 0) this.holders.delete(h);
     }
-    this.byEndpoint.get(id)?.delete(h);
   }
 
   forget(id: string): void {
     const mine = this.byEndpoint.get(id);
     if (!mine) return;
-    for (const h of mine) {
+    for (const h of mine.keys()) {
       const s = this.holders.get(h);
       if (s) {
         s.delete(id);

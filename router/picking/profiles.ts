@@ -50,7 +50,12 @@ export class ProfileCatalog {
     profiles: Record<string, ProfileConfig> = {},
     /** Scorers replacing built-ins of the same name (e.g. versions sharing state through Redis). */
     overrides: Scorer[] = [],
+    /** Told once per model that kv-prefix cannot name the engine's blocks and scores like prefix-cache instead. */
+    onKvPrefixFallback: (model: string) => void = () => {},
   ) {
+    // kv-prefix falls back to whichever prefix-cache scorer serves (a Redis-shared one replaces the local one).
+    const prefixCache =
+      overrides.find((s) => s.name === "prefix-cache") ?? prefixCacheScorer(prefixIndex, prefixOptions);
     const list: Scorer[] = [
       randomScorer,
       leastRequest,
@@ -61,9 +66,9 @@ export class ProfileCatalog {
       leastUtilization,
       leastLatency,
       powerOfTwo,
-      prefixCacheScorer(prefixIndex, prefixOptions),
+      prefixCache,
       sessionAffinity,
-      kvPrefixScorer(kvIndex, prefixOptions),
+      kvPrefixScorer(kvIndex, prefixOptions, undefined, prefixCache, onKvPrefixFallback),
       queueScorer,
       loraAffinity,
       vtcBasicScorer(new UserTokenWindow()),

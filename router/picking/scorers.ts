@@ -1,9 +1,11 @@
 // The scorers behind every strategy name. Each fills raw scores (higher is better, NaN = no opinion); metric-based
 // scorers give stale endpoints no opinion, so an endpoint whose numbers are old never wins on them.
+import { isPrefixHashAlgo } from "../../api/block-hash.js";
+import type { LoraKey } from "../engine-prompt.js";
 import type { Endpoint } from "../endpoints.js";
 import type { KvBlockIndex } from "./kv-index.js";
 import { PrefixIndex } from "./prefix-index.js";
-import type { PickEnv, Scorer } from "./types.js";
+import type { PickEnv, PickRequest, Scorer } from "./types.js";
 
 /** Lower metric is better; stale or missing metric → no opinion. */
 function lowerMetric(name: string, read: (ep: Endpoint, env: PickEnv) => number | undefined): Scorer {
@@ -286,23 +288,62 @@ export function prefixCacheScorer(index: PrefixIndex, o: PrefixScorerOptions = d
 }
 
 /**
- * Exact prefix affinity from the engines' KV events (same block hashes as the engine), with the load guard.
+ * The keys the candidates' KV events name the request's blocks by: the engine's tokens and vLLM's block hash, for
+ * the block size and hash algorithm the engines report (candidates of one model share them) and, for an adapter,
+ * the path the engines loaded it from. Undefined when they cannot be known: no tokenizer for the model, an algorithm
+ * seeded per process (xxhash), an adapter whose path an engine has not reported, or engines that disagree.
+ */
+export function engineKeysFor(
+  req: PickRequest,
+  cands: readonly Endpoint[],
+  o: PrefixScorerOptions,
+): readonly bigint[] | undefined {
+  const first = cands[0];
+  if (!req.engineKeys || !first) return undefined;
+  const algo = first.metrics.prefixHashAlgo ?? "sha256";
+  if (!isPrefixHashAlgo(algo)) return undefined;
+  let lora: LoraKey | undefined;
+  if (req.adapter) {
+    const path = first.adapterPaths.get(req.adapter);
+    if (path === undefined || cands.some((c) => c.adapterPaths.get(req.adapter!) !== path)) return undefined;
+    lora = { name: req.adapter, path };
+  }
+  return req.engineKeys(first.metrics.blockSize ?? o.blockSize, algo, lora);
+}
+
+/**
+ * Exact prefix affinity from the engines' KV events (the engine's own block keys), with the load guard.
  * Routing decisions are also remembered for a few seconds (speculative entries): the engine reports blocks only
  * after prefill, and a burst of requests sharing a new prefix must not scatter before the first report arrives.
+ * When the engine's keys cannot be computed (see `engineKeysFor`) the request is scored by `fallback`, the
+ * approximate prefix-cache scorer, and `onFallback` says so once per model: never a silent miss.
  */
 export function kvPrefixScorer(
   index: KvBlockIndex,
   o: PrefixScorerOptions = defaultPrefixScorerOptions,
   speculative = new PrefixIndex({ maxBlocks: 100_000, ttlMs: 5000 }),
+  fallback?: Scorer,
+  onFallback: (model: string) => void = () => {},
 ): Scorer {
-  const blockSizeOf = (cands: readonly Endpoint[]) => cands[0]?.metrics.blockSize ?? o.blockSize;
   let lastSweep = 0;
+  const warned = new Set<string>();
+  const fellBack = (req: PickRequest) => {
+    if (!warned.has(req.model) && warned.size < 1000) {
+      warned.add(req.model);
+      onFallback(req.model);
+    }
+  };
   return {
     name: "kv-prefix",
     prescaled: true,
     score(req, cands, out, env) {
-      // Engines report their own block size; candidates of one model share it.
-      const hashes = req.hashes(blockSizeOf(cands));
+      const hashes = engineKeysFor(req, cands, o);
+      if (hashes === undefined) {
+        fellBack(req);
+        if (fallback) return fallback.score(req, cands, out, env);
+        out.fill(0, 0, cands.length);
+        return;
+      }
       // Same load guard as the approximate scorer: affinity yields to balance when the fleet is uneven.
       const bound = hashes.length === 0 ? undefined : loadBound(cands, o);
       if (bound === undefined) {
@@ -324,8 +365,9 @@ export function kvPrefixScorer(
       placeNewPrefix(cands, out, (id) => Math.max(index.blocks(id), speculative.blocksOf(id)), bound);
     },
     onPicked(req, ep, env) {
-      const hashes = req.hashes(blockSizeOf([ep]));
-      if (hashes.length > 0) speculative.insert(req.model, hashes, ep.id, env.now);
+      const hashes = engineKeysFor(req, [ep], o);
+      if (hashes === undefined) fallback?.onPicked?.(req, ep, env);
+      else if (hashes.length > 0) speculative.insert(req.model, hashes, ep.id, env.now);
     },
   };
 }

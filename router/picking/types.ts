@@ -1,5 +1,7 @@
 // Endpoint picking as plugins: filters narrow the candidates, scorers rate them, a picker chooses one.
 import type { IncomingHttpHeaders } from "node:http";
+import type { PrefixHashAlgo } from "../../api/block-hash.js";
+import type { LoraKey } from "../engine-prompt.js";
 import type { Endpoint, EndpointRegistry } from "../endpoints.js";
 
 /** What picking knows about one request. */
@@ -13,6 +15,11 @@ export interface PickRequest {
   headers: IncomingHttpHeaders;
   /** Block hashes of the prompt for a block size (memoised per size). */
   hashes(blockSize: number): readonly bigint[];
+  /**
+   * The engine's own keys of the prompt's full blocks (its tokenizer, chat template and vLLM's block hash), as its
+   * KV events name them; undefined when the model has no tokenizer configured or the prompt cannot be reproduced.
+   */
+  engineKeys?(blockSize: number, algo: PrefixHashAlgo, lora?: LoraKey): readonly bigint[] | undefined;
   /** 0 (or absent) for the first pick; retries of the same request on another endpoint count up. */
   attempt?: number;
 }

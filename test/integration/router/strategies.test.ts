@@ -2,7 +2,7 @@
 import { expect } from "chai";
 import { StaticDiscovery } from "../../../router/discovery/static.js";
 import { startRouter, type Router } from "../../../router/server.js";
-import { startSimulator, type RunningSimulator } from "../../../simulator/index.js";
+import { SIMULATOR_TOKENIZER_DIR, startSimulator, type RunningSimulator } from "../../../simulator/index.js";
 import { until } from "../../support/until.js";
 
 const MODEL = "llama-3-8b";
@@ -37,13 +37,22 @@ describe("routing strategies on simulated engines", function () {
 
   before(async () => {
     sims = await Promise.all(
-      [0, 1, 2].map(() => startSimulator({ model: MODEL, profile: "h100-8b", speedup: 20, kvEventsPort: 0 })),
+      [0, 1, 2].map(() =>
+        startSimulator({
+          model: MODEL,
+          profile: "h100-8b",
+          speedup: 20,
+          kvEventsPort: 0,
+          tokenizer: SIMULATOR_TOKENIZER_DIR,
+        }),
+      ),
     );
     router = await startRouter({
       port: 0,
       logLevel: "silent",
       scrapeIntervalMs: 50,
       prefix: { blockSize: 16 },
+      tokenizers: { [MODEL]: SIMULATOR_TOKENIZER_DIR },
       discovery: new StaticDiscovery(
         sims.map((s) => ({
           id: id(s),
@@ -102,10 +111,17 @@ describe("routing strategies on simulated engines", function () {
   it("kv-prefix: requests for a prefix the engine is computing wait for its KV events instead of recomputing it", async () => {
     // Slow motion, so the prefix's prefill (about 3,000 tokens, some 600 ms here) is still running when the followers
     // arrive, even on a busy machine.
-    const sim = await startSimulator({ model: MODEL, profile: "h100-8b", speedup: 0.1, kvEventsPort: 0 });
+    const sim = await startSimulator({
+      model: MODEL,
+      profile: "h100-8b",
+      speedup: 0.1,
+      kvEventsPort: 0,
+      tokenizer: SIMULATOR_TOKENIZER_DIR,
+    });
     const own = await startRouter({
       port: 0,
       logLevel: "silent",
+      tokenizers: { [MODEL]: SIMULATOR_TOKENIZER_DIR },
       discovery: new StaticDiscovery([
         {
           id: id(sim),

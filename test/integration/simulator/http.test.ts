@@ -144,8 +144,9 @@ describe("simulator HTTP surface (real server, openai client)", function () {
     for (const name of [
       "vllm:num_requests_running",
       "vllm:num_requests_waiting",
-      "vllm:gpu_cache_usage_perc",
       "vllm:kv_cache_usage_perc",
+      'vllm:cache_config_info{block_size="16"',
+      "vllm:request_time_per_output_token_seconds_bucket",
       "vllm:prefix_cache_queries_total",
       "vllm:prefix_cache_hits_total",
       "vllm:prompt_tokens_total",
@@ -156,6 +157,7 @@ describe("simulator HTTP surface (real server, openai client)", function () {
     ]) {
       expect(text, name).to.include(name);
     }
+    expect(text, "removed in vLLM 0.32").to.not.include("gpu_cache_usage_perc");
     expect(text).to.match(
       /vllm:lora_requests_info\{max_lora="4",running_lora_adapters="",waiting_lora_adapters=""\} \d/,
     );

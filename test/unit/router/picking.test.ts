@@ -4,7 +4,12 @@ import { KvBlockIndex } from "../../../router/picking/kv-index.js";
 import { pick } from "../../../router/picking/pick.js";
 import { PrefixIndex } from "../../../router/picking/prefix-index.js";
 import { ProfileCatalog, StrategyError } from "../../../router/picking/profiles.js";
-import { decodeSessionId, encodeSessionId } from "../../../router/picking/scorers.js";
+import {
+  decodeSessionId,
+  defaultPrefixScorerOptions,
+  encodeSessionId,
+  engineKeysFor,
+} from "../../../router/picking/scorers.js";
 import type { PickEnv, PickRequest } from "../../../router/picking/types.js";
 import { PromptTokens } from "../../../router/prompt.js";
 
@@ -29,9 +34,11 @@ function ep(n: number, set: Partial<Endpoint> = {}, metrics: Endpoint["metrics"]
   return e;
 }
 
+/** A request whose engine keys are its approximate hashes (the engines of these tests report those). */
 function request(text = "hello world", headers: Record<string, string> = {}, adapter?: string): PickRequest {
   const p = new PromptTokens(text, adapter);
-  return { model: adapter ?? "m", adapter, promptText: text, headers, hashes: (bs) => p.blockHashes(bs) };
+  const hashes = (bs: number) => p.blockHashes(bs);
+  return { model: adapter ?? "m", adapter, promptText: text, headers, hashes, engineKeys: hashes };
 }
 
 const env = (): PickEnv => ({
@@ -198,6 +205,39 @@ describe("endpoint picking", () => {
       events: [{ type: "BlockStored", hashes: [...req.hashes(4)], tokenIds: [], blockSize: 4 }],
     });
     expect([...winners(catalog, "kv-prefix", [a, b], 50, req).keys()]).to.deep.equal([b.id]);
+  });
+
+  it("kv-prefix without the engine's keys (no tokenizer) routes like prefix-cache and says so once", () => {
+    const a = ep(1);
+    const b = ep(2);
+    const fallbacks: string[] = [];
+    const own = new ProfileCatalog(new PrefixIndex(), new KvBlockIndex(), undefined, {}, [], (m) => fallbacks.push(m));
+    const text = "a tenant prompt long enough to fill several blocks of four tokens each, and then some more";
+    const { engineKeys: _, ...noKeys } = request(text);
+    const first = pick(own.resolve("kv-prefix"), noKeys, [a, b], env()).endpoint;
+    // Learnt from the routing decision, as prefix-cache learns: the same prefix follows it.
+    for (let i = 0; i < 10; i++) expect(pick(own.resolve("kv-prefix"), noKeys, [a, b], env()).endpoint).to.equal(first);
+    expect(fallbacks).to.deep.equal(["m"]);
+  });
+
+  it("kv-prefix keys an adapter's blocks by the path every candidate engine loaded it from", () => {
+    const a = ep(1);
+    const b = ep(2);
+    const seen: unknown[] = [];
+    const req: PickRequest = {
+      ...request("x", {}, "sql"),
+      engineKeys: (_bs, algo, lora) => (seen.push([algo, lora]), [1n]),
+    };
+    a.adapterPaths.set("sql", "/adapters/sql");
+    expect(engineKeysFor(req, [a, b], defaultPrefixScorerOptions)).to.equal(undefined);
+    b.adapterPaths.set("sql", "/elsewhere/sql");
+    expect(engineKeysFor(req, [a, b], defaultPrefixScorerOptions)).to.equal(undefined);
+    b.adapterPaths.set("sql", "/adapters/sql");
+    b.metrics.prefixHashAlgo = a.metrics.prefixHashAlgo = "sha256_cbor";
+    expect(engineKeysFor(req, [a, b], defaultPrefixScorerOptions)).to.deep.equal([1n]);
+    expect(seen).to.deep.equal([["sha256_cbor", { name: "sql", path: "/adapters/sql" }]]);
+    a.metrics.prefixHashAlgo = "xxhash"; // seeded per engine process: nobody else can compute it
+    expect(engineKeysFor(req, [a, b], defaultPrefixScorerOptions)).to.equal(undefined);
   });
 
   it("kv-prefix places a prefix no engine holds on the engine holding the fewest blocks", () => {

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { blockHashes } from "../../../api/tokens.js";
+import { blockKeys } from "../../../api/block-hash.js";
 import { Engine, type EngineConfig } from "../../../simulator/engine.js";
 import { runTrace, uniquePrompt, type TraceRequest } from "../../../simulator/offline.js";
 import { engineConfigFor, getProfile, profiles } from "../../../simulator/profiles.js";
@@ -106,7 +106,7 @@ describe("simulator/engine", () => {
     expect(stored).to.have.length(1);
     const e = stored[0]!;
     if (e.type !== "BlockStored") throw new Error("unreachable");
-    expect(e.blockHashes).to.deep.equal(blockHashes(prompt, 16));
+    expect(e.blockHashes).to.deep.equal(blockKeys(prompt, 16, { algo: "sha256" }));
     expect(e.parentBlockHash).to.equal(null);
     expect(e.tokenIds).to.deep.equal(prompt.slice(0, 48));
   });

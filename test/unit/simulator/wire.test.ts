@@ -1,18 +1,27 @@
 import { expect } from "chai";
 import { decode } from "@msgpack/msgpack";
 import { tokenize } from "../../../api/tokens.js";
+import { decodeKvEventBatch } from "../../../engines/kv-events.js";
 import { encodeBatch, seqBytes } from "../../../simulator/kv-events.js";
 import { parseRequest, contextTooLong, ChunkWriter, usage } from "../../../simulator/openai.js";
 import { FaultState } from "../../../simulator/faults.js";
 import { ReplyText } from "../../../simulator/text.js";
 
 describe("simulator wire formats", () => {
-  it("encodes a KVEventBatch as vLLM's array-like tagged msgpack", () => {
+  it("encodes a KVEventBatch as vLLM 0.32 does: an array-like batch of tagged-map events", () => {
     const big = 0xfedcba9876543210n; // above 2^63: must travel as uint64
     const payload = encodeBatch(
       1.5,
       [
-        { type: "BlockStored", blockHashes: [big], parentBlockHash: 7n, tokenIds: [1, 2], blockSize: 2, loraId: 3 },
+        {
+          type: "BlockStored",
+          blockHashes: [big],
+          parentBlockHash: 7n,
+          tokenIds: [1, 2],
+          blockSize: 2,
+          loraId: 3,
+          loraName: "sql",
+        },
         { type: "BlockRemoved", blockHashes: [big] },
         { type: "AllBlocksCleared" },
       ],
@@ -21,9 +30,26 @@ describe("simulator wire formats", () => {
     const decoded = decode(payload, { useBigInt64: true });
     expect(decoded).to.deep.equal([
       1.5,
-      [["BlockStored", [big], 7n, [1, 2], 2, 3, "GPU"], ["BlockRemoved", [big], "GPU"], ["AllBlocksCleared"]],
+      [
+        {
+          type: "BlockStored",
+          block_hashes: [big],
+          parent_block_hash: 7n,
+          token_ids: [1, 2],
+          block_size: 2,
+          lora_id: 3,
+          medium: "GPU",
+          lora_name: "sql",
+          extra_keys: [["sql"]],
+          group_idx: 0,
+        },
+        { type: "BlockRemoved", block_hashes: [big], medium: "GPU", group_idx: 0 },
+        { type: "AllBlocksCleared" },
+      ],
       0,
     ]);
+    // The router's decoder reads what the simulator writes.
+    expect(decodeKvEventBatch(payload).events[0]).to.deep.include({ hashes: [big], loraName: "sql", groupIdx: 0 });
     expect([...seqBytes(258n)]).to.deep.equal([0, 0, 0, 0, 0, 0, 1, 2]);
   });
 

@@ -1,0 +1,233 @@
+// A model's own tokenizer and chat template, applied the way vLLM's OpenAI server applies them, so a router (or the
+// simulator) gets the engine's exact prompt token ids — the input of the engine's prefix-cache block hashes.
+//
+// Files, as a model directory (or a mounted ConfigMap) holds them: `tokenizer.json` (required), `tokenizer_config.json`
+// (special tokens, `chat_template`), and optionally `chat_template.jinja`, which newer checkpoints ship instead.
+// - Chat: the template is rendered as HF's `apply_chat_template(messages, add_generation_prompt=True)` does (jinja
+//   with trim_blocks/lstrip_blocks, special tokens and `raise_exception` in scope (the jinja library's own), message content as a string: text
+//   parts joined by "\n"), then encoded without adding special tokens (vLLM's chat default: the template has them).
+// - Completions: the prompt is encoded with special tokens added (vLLM's completions default), e.g. a leading BOS.
+// Long shared prompts are cheap: text is cut at added-token boundaries (special tokens such as `<|im_start|>` are
+// matched before any other tokenization step, so pieces between them tokenize independently) and each piece's ids
+// are cached. The cut is checked against whole-text encoding when the tokenizer loads and not used if they differ.
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { Template } from "@huggingface/jinja";
+import { Tokenizer } from "@huggingface/tokenizers";
+
+export interface ChatMessage {
+  role: string;
+  content?: string | { type: string; text?: string }[] | null;
+  [field: string]: unknown;
+}
+
+export interface ChatOptions {
+  /** Default true: end with the assistant turn's opening, as vLLM's chat endpoint does. */
+  addGenerationPrompt?: boolean;
+  /** Leave the last (assistant) message open for the model to continue. */
+  continueFinalMessage?: boolean;
+  /** The request's `chat_template_kwargs`, passed to the template. */
+  templateKwargs?: Record<string, unknown>;
+  /** The request's `tools`, passed to the template. */
+  tools?: unknown;
+}
+
+interface AddedTokenSpec {
+  id: number;
+  content: string;
+  special?: boolean;
+  lstrip?: boolean;
+  rstrip?: boolean;
+  single_word?: boolean;
+}
+
+/** Pieces cached, each a span of text between added tokens (a system prompt, one chat turn). */
+const PIECE_CACHE_ENTRIES = 4096;
+/** Pieces shorter than this are encoded directly (cheaper than the lookup's bookkeeping). */
+const PIECE_CACHE_MIN_CHARS = 64;
+
+export class ModelTokenizer {
+  private readonly pieceCache = new Map<string, number[]>();
+  private readonly splitter: RegExp | undefined;
+  private readonly addedIds = new Map<string, number>();
+  private readonly bosPrefix: number[];
+  private readonly template: Template | undefined;
+  private readonly specialTokens: Record<string, string>;
+  pieceHits = 0;
+  pieceMisses = 0;
+
+  private constructor(
+    /** Where the files came from, for messages. */
+    readonly source: string,
+    private readonly tokenizer: Tokenizer,
+    tokenizerJson: { added_tokens?: AddedTokenSpec[] },
+    config: Record<string, unknown>,
+    chatTemplate: string | undefined,
+  ) {
+    this.template = chatTemplate === undefined ? undefined : new Template(chatTemplate);
+    this.specialTokens = {};
+    for (const name of ["bos_token", "eos_token", "unk_token", "pad_token"]) {
+      const v = tokenText(config[name]);
+      if (v !== undefined) this.specialTokens[name] = v;
+    }
+    const added = tokenizerJson.added_tokens ?? [];
+    for (const t of added) this.addedIds.set(t.content, t.id);
+    // What the post-processor puts in front of a prompt when special tokens are added (e.g. BOS).
+    const empty = tokenizer.encode("", { add_special_tokens: true }).ids;
+    this.bosPrefix = empty;
+    const plain = added.every((t) => !t.lstrip && !t.rstrip && !t.single_word);
+    if (plain && added.length > 0) {
+      const alternatives = added
+        .map((t) => t.content)
+        .sort((a, b) => b.length - a.length)
+        .map((c) => c.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+      this.splitter = new RegExp(`(${alternatives.join("|")})`);
+      if (!this.segmentsAgree()) this.splitter = undefined;
+    }
+  }
+
+  /** Loads `dir`'s tokenizer files; the error names the file and what is wrong with it. */
+  static async load(dir: string): Promise<ModelTokenizer> {
+    const json = await readJson(join(dir, "tokenizer.json"), true);
+    const config = (await readJson(join(dir, "tokenizer_config.json"), false)) ?? {};
+    let template = await readFile(join(dir, "chat_template.jinja"), "utf8").catch(() => undefined);
+    if (template === undefined && typeof config.chat_template === "string") template = config.chat_template;
+    if (template === undefined && Array.isArray(config.chat_template)) {
+      // Named templates [{name, template}]: the "default" one is what a plain chat request gets.
+      const named = (config.chat_template as { name?: string; template?: string }[]).find((t) => t.name === "default");
+      template = named?.template;
+    }
+    let tokenizer: Tokenizer;
+    try {
+      tokenizer = new Tokenizer(json!, config);
+    } catch (err) {
+      throw new Error(
+        `${join(dir, "tokenizer.json")}: not a tokenizer this router can load (${(err as Error).message})`,
+        {
+          cause: err,
+        },
+      );
+    }
+    return new ModelTokenizer(dir, tokenizer, json as { added_tokens?: AddedTokenSpec[] }, config, template);
+  }
+
+  get hasChatTemplate(): boolean {
+    return this.template !== undefined;
+  }
+
+  /** The prompt text of a chat request, as the engine renders it. */
+  renderChat(messages: readonly ChatMessage[], o: ChatOptions = {}): string {
+    if (!this.template) {
+      throw new Error(`${this.source}: the tokenizer has no chat template (tokenizer_config.json "chat_template")`);
+    }
+    const continueFinal = o.continueFinalMessage === true;
+    return this.template.render({
+      ...this.specialTokens,
+      ...o.templateKwargs,
+      messages: messages.map(stringContent),
+      add_generation_prompt: continueFinal ? false : (o.addGenerationPrompt ?? true),
+      continue_final_message: continueFinal,
+      tools: o.tools ?? null,
+      documents: null,
+    });
+  }
+
+  /** Token ids of `text`; `addSpecialTokens` runs the post-processor (BOS and the like). */
+  encode(text: string, addSpecialTokens: boolean): number[] {
+    if (!this.splitter || text.length < PIECE_CACHE_MIN_CHARS) {
+      return this.tokenizer.encode(text, { add_special_tokens: addSpecialTokens }).ids;
+    }
+    const ids: number[] = addSpecialTokens ? [...this.bosPrefix] : [];
+    for (const part of text.split(this.splitter)) {
+      if (part === "") continue;
+      const added = this.addedIds.get(part);
+      if (added !== undefined) ids.push(added);
+      else for (const id of this.piece(part)) ids.push(id);
+    }
+    return ids;
+  }
+
+  /** Token ids of `text` encoded in one piece (what `encode` must always equal). */
+  encodeWhole(text: string, addSpecialTokens: boolean): number[] {
+    return this.tokenizer.encode(text, { add_special_tokens: addSpecialTokens }).ids;
+  }
+
+  /** The engine's prompt token ids of a chat request. */
+  chatTokenIds(messages: readonly ChatMessage[], o: ChatOptions = {}): number[] {
+    return this.encode(this.renderChat(messages, o), false);
+  }
+
+  /** The engine's prompt token ids of a completions request. */
+  completionTokenIds(prompt: string): number[] {
+    return this.encode(prompt, true);
+  }
+
+  private piece(text: string): number[] {
+    if (text.length < PIECE_CACHE_MIN_CHARS) return this.tokenizer.encode(text, { add_special_tokens: false }).ids;
+    const hit = this.pieceCache.get(text);
+    if (hit) {
+      this.pieceHits++;
+      this.pieceCache.delete(text);
+      this.pieceCache.set(text, hit);
+      return hit;
+    }
+    this.pieceMisses++;
+    const ids = this.tokenizer.encode(text, { add_special_tokens: false }).ids;
+    this.pieceCache.set(text, ids);
+    if (this.pieceCache.size > PIECE_CACHE_ENTRIES) this.pieceCache.delete(this.pieceCache.keys().next().value!);
+    return ids;
+  }
+
+  /** Whether cutting at added tokens gives the whole-text ids on samples that exercise the cut. */
+  private segmentsAgree(): boolean {
+    const specials = [...this.addedIds.keys()].slice(0, 4);
+    const filler = "Some text, with punctuation:\n  and spaces\t";
+    const samples = specials.map((s) => `${filler}${s}${filler} ${s}\n${filler}${filler}${s}x`);
+    for (const sample of samples) {
+      const whole = this.tokenizer.encode(sample, { add_special_tokens: false }).ids;
+      const splitter = this.splitter!;
+      const cut: number[] = [];
+      for (const part of sample.split(splitter)) {
+        if (part === "") continue;
+        const added = this.addedIds.get(part);
+        if (added !== undefined) cut.push(added);
+        else cut.push(...this.tokenizer.encode(part, { add_special_tokens: false }).ids);
+      }
+      if (whole.length !== cut.length || whole.some((id: number, i: number) => id !== cut[i])) return false;
+    }
+    return true;
+  }
+}
+
+function tokenText(v: unknown): string | undefined {
+  if (typeof v === "string") return v;
+  if (v && typeof v === "object" && typeof (v as { content?: unknown }).content === "string") {
+    return (v as { content: string }).content;
+  }
+  return undefined;
+}
+
+/** vLLM's "string" content format: a list of parts becomes its text parts joined by a newline. */
+function stringContent(m: ChatMessage): ChatMessage {
+  if (!Array.isArray(m.content)) return { ...m, content: m.content ?? "" };
+  const text = m.content
+    .filter((p) => p.type === "text" && typeof p.text === "string")
+    .map((p) => p.text!)
+    .join("\n");
+  return { ...m, content: text };
+}
+
+async function readJson(path: string, required: boolean): Promise<Record<string, unknown> | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    if (!required && (err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw new Error(`${path}: cannot read the model's tokenizer file (${(err as Error).message})`, { cause: err });
+  }
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch (err) {
+    throw new Error(`${path}: not valid JSON (${(err as Error).message})`, { cause: err });
+  }
+}
