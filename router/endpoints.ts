@@ -61,6 +61,11 @@ export class Endpoint {
   engineAdapters = new Set<string>();
   consecutiveFailures = 0;
   ejectedUntil = 0;
+  /** Failed active health checks in a row, and whether they took the endpoint out. */
+  healthFailures = 0;
+  unhealthy = false;
+  /** Context length the engine reports in `/v1/models` (`max_model_len`). */
+  maxModelLen?: number;
   ejections = 0;
   private prevCounters?: { prompt: number; gen: number; at: number };
 
@@ -94,7 +99,7 @@ export class Endpoint {
   }
 
   isEjected(now: number): boolean {
-    return this.ejectedUntil > now;
+    return this.unhealthy || this.ejectedUntil > now;
   }
 
   /**

@@ -1,5 +1,8 @@
 // OpenAI-shaped errors: {"error":{"message","type","code","param"}} with the type implied by the status.
 import type { ServerResponse } from "node:http";
+import { errorJson, errorType, sendErrorJson } from "../serving/errors.js";
+
+export { errorType };
 
 export interface OpenAIError {
   status: number;
@@ -10,33 +13,10 @@ export interface OpenAIError {
   headers?: Record<string, string>;
 }
 
-export function errorType(status: number): string {
-  if (status === 400 || status === 404 || status === 413) return "invalid_request_error";
-  if (status === 401) return "authentication_error";
-  if (status === 429) return "rate_limit_error";
-  if (status === 503) return "overloaded_error";
-  return "api_error";
-}
-
-export function errorBody(e: Pick<OpenAIError, "status" | "message" | "code" | "param">): string {
-  return JSON.stringify({
-    error: { message: e.message, type: errorType(e.status), code: e.code, param: e.param ?? null },
-  });
-}
+export const errorBody = errorJson;
 
 export function sendError(res: ServerResponse, e: OpenAIError, extraHeaders?: Record<string, string>): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const body = errorBody(e);
-  res.writeHead(e.status, {
-    ...extraHeaders,
-    ...e.headers,
-    "content-type": "application/json",
-    "content-length": Buffer.byteLength(body),
-  });
-  res.end(body);
+  sendErrorJson(res, e.status, errorBody(e), { ...extraHeaders, ...e.headers });
 }
 
 export const badRequest = (message: string, param: string | null, headers?: Record<string, string>): OpenAIError => ({
@@ -46,3 +26,11 @@ export const badRequest = (message: string, param: string | null, headers?: Reco
   param,
   headers,
 });
+
+// Printable ASCII only: anything else in a header value is refused by Node (a 500) or misread by clients.
+const HEADER_SAFE = /^[\x20-\x7e]{1,256}$/;
+
+/** `value` when it can go into a response header as it is, else `fallback`. */
+export function headerValue(value: string, fallback = "true"): string {
+  return HEADER_SAFE.test(value) ? value : fallback;
+}

@@ -13,11 +13,18 @@ export interface PhaseTimeouts {
   connectMs: number;
   /** From sending to the response headers (non-streaming engines send headers when generation is done). */
   firstByteMs: number;
+  /** The same for `stream: true` requests: engines send a stream's headers as soon as they accept it. */
+  streamFirstByteMs: number;
   /** Longest silence between two body chunks. */
   idleMs: number;
 }
 
-export const defaultTimeouts: PhaseTimeouts = { connectMs: 2000, firstByteMs: 300_000, idleMs: 60_000 };
+export const defaultTimeouts: PhaseTimeouts = {
+  connectMs: 2000,
+  firstByteMs: 120_000,
+  streamFirstByteMs: 30_000,
+  idleMs: 30_000,
+};
 
 /** One client request's cancellation: the client went away, so whatever attempt is in flight stops. */
 export class Cancellation {

@@ -127,10 +127,15 @@ export class MetricsScraper {
         headersTimeout: 2000,
         bodyTimeout: 2000,
       });
-      const body = (await res.body.json()) as { data?: { id?: unknown }[] };
+      const body = (await res.body.json()) as { data?: { id?: unknown; max_model_len?: unknown }[] };
       if (res.statusCode !== 200 || !Array.isArray(body.data)) return false;
       const next = new Set<string>();
-      for (const m of body.data) if (typeof m.id === "string" && m.id !== ep.spec.model) next.add(m.id);
+      for (const m of body.data) {
+        if (m.id === ep.spec.model && typeof m.max_model_len === "number" && m.max_model_len > 0) {
+          ep.maxModelLen = m.max_model_len;
+        }
+        if (typeof m.id === "string" && m.id !== ep.spec.model) next.add(m.id);
+      }
       const same = next.size === ep.engineAdapters.size && [...next].every((a) => ep.engineAdapters.has(a));
       if (same) return false;
       ep.engineAdapters = next;
