@@ -1,6 +1,9 @@
 // One simulated engine: the engine model, its real-time loop, metrics, LoRA registry, fault state, KV event publisher
 // and vLLM's HTTP surface on a plain node:http server (no framework: thousands of open SSE streams stay cheap).
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { readBody as readBoundedBody } from "../serving/body.js";
+import { HttpError as ServingError } from "../serving/errors.js";
+import { createServer } from "../serving/http-server.js";
 import type { Socket } from "node:net";
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
@@ -145,14 +148,14 @@ function sendError(res: ServerResponse, e: HttpError): void {
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new HttpError(413, "BadRequestError", `request body: larger than ${MAX_BODY} bytes`);
-    chunks.push(chunk as Buffer);
+  try {
+    return (await readBoundedBody(req, MAX_BODY)).toString("utf8");
+  } catch (err) {
+    if (err instanceof ServingError) {
+      throw new HttpError(413, "BadRequestError", `request body: larger than ${MAX_BODY} bytes`);
+    }
+    throw err;
   }
-  return Buffer.concat(chunks).toString("utf8");
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
@@ -500,7 +503,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   }
 
   const server: Server = createServer((req, res) => {
-    route(req, res).catch((err: unknown) => {
+    return route(req, res).catch((err: unknown) => {
       const e =
         err instanceof HttpError
           ? err
@@ -513,10 +516,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
       }
       sendError(res, e);
     });
-  });
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
-  server.requestTimeout = 0;
+  }).server;
   server.on("connection", (s: Socket) => {
     s.setNoDelay(true);
     sockets.add(s);
