@@ -36,7 +36,7 @@ export interface AdmissionConfig {
   /** What to do while Redis is unreachable: serve with local limits (`open`, default) or refuse (`closed`). */
   onRedisFailure?: RedisFailureMode;
   keyPrefix?: string;
-  /** A Redis command slower than this counts as a failure (three in a row: Redis is treated as down). */
+  /** A Redis command slower than this (default 250 ms) fails; three in a row and Redis is treated as down. */
   redisCommandTimeoutMs?: number;
   /** `keys`: `Authorization: Bearer <API key>` required; `off` (default): the `user` header names the tenant. */
   auth?: AuthMode;
@@ -83,7 +83,7 @@ export async function createAdmission(config: AdmissionConfig = {}): Promise<Adm
     redisUrl: config.redisUrl,
     onRedisFailure: config.onRedisFailure ?? "open",
     keyPrefix,
-    commandTimeoutMs: config.redisCommandTimeoutMs ?? 1000,
+    commandTimeoutMs: config.redisCommandTimeoutMs ?? 250,
     logger,
     registry,
   });
@@ -101,7 +101,12 @@ export async function createAdmission(config: AdmissionConfig = {}): Promise<Adm
   const store: UserStore = backend.redis
     ? new RedisUserStore(backend.redis, keyPrefix + "api-keys/")
     : new MemoryUserStore();
-  const cache = new CachedUserStore(store, config.userCacheTtlMs ?? 1000, now);
+  const cache = new CachedUserStore(
+    store,
+    config.userCacheTtlMs ?? 1000,
+    now,
+    () => !backend.redisConfigured || backend.redisUp,
+  );
   const authMode = config.auth ?? "off";
   const metrics = admissionMetrics(registry, queue);
 
