@@ -66,7 +66,9 @@ describe("webhooks over real HTTPS", function () {
       path: string;
       value: unknown;
     }[];
-    expect(patch.map((p) => p.path)).to.include.members(["/spec/containers/-", "/spec/schedulerName"]);
+    // The runtime goes first (AIBrix order); no scheduler switch without a configured GPU scheduler.
+    expect(patch.map((p) => p.path)).to.include("/spec/containers/0");
+    expect(patch.map((p) => p.path)).not.to.include("/spec/schedulerName");
   });
 
   it("denies an invalid PodAutoscaler with HTTP 200, allowed=false and a message naming field, value and rule", async () => {
