@@ -51,6 +51,7 @@ export function registerSimulator(program: Command): void {
     .option("--block-size <n>", "KV block size in tokens", wholeNumberOption("block-size"))
     .option("--num-gpu-blocks <n>", "KV cache size in blocks", wholeNumberOption("num-gpu-blocks"))
     .option("--endpoint-file <path>", "also write the endpoint file here")
+    .option("--api-key <key>", "as vLLM: /v1 requests must send Authorization: Bearer <key>")
     .action(async (o: Record<string, unknown>) => {
       const fleet = await startSimulatorFleet({
         replicas: o.replicas as number,
@@ -69,6 +70,7 @@ export function registerSimulator(program: Command): void {
         maxModelLen: o.maxModelLen as number | undefined,
         blockSize: o.blockSize as number | undefined,
         numGpuBlocks: o.numGpuBlocks as number | undefined,
+        apiKey: o.apiKey as string | undefined,
         onCrash: (code) => process.exit(code),
       });
       const text = fleet.endpointFile();

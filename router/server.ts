@@ -33,6 +33,7 @@ import { AdmissionRequestView, PickRequestView } from "./request-views.js";
 import { StrategySelector } from "./profiles/strategy.js";
 import { Cancellation, defaultTimeouts, sendUpstream, type PhaseTimeouts } from "./proxy.js";
 import { MetricsScraper } from "./scraper.js";
+import type { StaticKeys } from "./auth/static-keys.js";
 import { defaultHealthCheck, HealthChecker, type HealthCheckPolicy } from "./health-check.js";
 
 export interface RetryPolicy {
@@ -85,8 +86,16 @@ export interface RouterOptions {
   /** Active health checks: `GET /health` on every endpoint; `failures` in a row take it out until one succeeds. */
   healthCheck?: Partial<HealthCheckPolicy>;
   connectionsPerEndpoint?: number;
-  /** Bearer key sent to engines (the client's own Authorization is never forwarded). */
+  /** Bearer key sent to engines instead of the client's own Authorization. */
   upstreamApiKey?: string;
+  /**
+   * Forward the client's `Authorization` to engines when no `upstreamApiKey` is set, as AIBrix's gateway does (engines
+   * started with `--api-key` check it). Default: on without admission control, off with it (a router API key must
+   * not reach engines).
+   */
+  forwardAuthorization?: boolean;
+  /** Gateway API keys: every request must present one as `Authorization: Bearer <key>`, else 401. */
+  apiKeys?: StaticKeys;
   logger?: Logger;
   logLevel?: string;
   /** One JSON line per request at info level. */
@@ -155,6 +164,7 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
   const retry: RetryPolicy = { maxRetries: 2, budgetRatio: 0.2, minPerSecond: 10, ...options.retry };
   const ejection: EjectionPolicy = { ...defaultEjection, ...options.ejection };
   const maxBodyBytes = options.maxBodyBytes ?? 16 * 1024 * 1024;
+  const forwardAuthorization = options.forwardAuthorization ?? options.admission === undefined;
   const metrics = new RouterMetrics();
   const prefixIndex = new PrefixIndex(defaultPrefixIndexOptions);
   const prefixSync = options.prefixSync
@@ -414,6 +424,15 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
         baseHeaders,
       );
     }
+    const keyRefusal = options.apiKeys?.refusal(req.headers.authorization);
+    if (keyRefusal) {
+      metrics.requests.inc("(unknown)", "401", "");
+      return sendError(
+        res,
+        { status: 401, message: keyRefusal, code: "invalid_api_key", headers: { connection: "close" } },
+        baseHeaders,
+      );
+    }
     let body: Record<string, unknown>;
     let raw: Buffer;
     try {
@@ -555,6 +574,8 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
     const tp = req.headers.traceparent;
     if (typeof tp === "string") upstreamHeaders.traceparent = tp;
     if (options.upstreamApiKey) upstreamHeaders.authorization = `Bearer ${options.upstreamApiKey}`;
+    else if (forwardAuthorization && req.headers.authorization)
+      upstreamHeaders.authorization = req.headers.authorization;
     const phaseTimeouts = body.stream === true ? { ...timeouts, firstByteMs: timeouts.streamFirstByteMs } : timeouts;
     budget.onRequest();
     const exclude = new Set<Endpoint>();

@@ -34,6 +34,8 @@ export interface SimulatorOptions {
   port?: number;
   /** Served model name (what `model` in requests must say). */
   model: string;
+  /** vLLM's `--api-key`: `/v1/*` requests without `Authorization: Bearer <apiKey>` get 401. */
+  apiKey?: string;
   /** Engine profile, e.g. "h100-8b" (see simulator/profiles.json). */
   profile?: string;
   /** Simulated time runs this many times faster than real time (default 1). */
@@ -461,6 +463,15 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = (req.url ?? "/").split("?")[0];
     const method = req.method ?? "GET";
+    // vLLM checks the key on /v1 paths only, and answers {"error": "Unauthorized"}.
+    if (
+      options.apiKey !== undefined &&
+      url?.startsWith("/v1") &&
+      req.headers.authorization !== `Bearer ${options.apiKey}`
+    ) {
+      req.resume();
+      return sendJson(res, 401, { error: "Unauthorized" });
+    }
     if (method === "POST" && url === "/v1/completions") return handleGenerate("completions", req, res);
     if (method === "POST" && url === "/v1/chat/completions") return handleGenerate("chat", req, res);
     if (method === "GET" && url === "/v1/models") return sendJson(res, 200, modelsList());
