@@ -25,6 +25,7 @@ import {
   type Endpoint,
 } from "./openai.js";
 import { FaultError, FaultState, type FaultSettings } from "./faults.js";
+import { embeddingResponse, parseEmbeddingRequest } from "./embeddings.js";
 import { processStats } from "./process-stats.js";
 
 export interface SimulatorOptions {
@@ -331,7 +332,9 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     const id = `${endpoint === "chat" ? "chatcmpl" : "cmpl"}-${(++reqCounter).toString(16)}${randomBytes(6).toString("hex")}`;
     const reply = new ReplyText(seedOf(id));
     const budget = Math.min(parsed.maxTokens ?? defaultMaxTokens, config.maxModelLen - prompt);
-    const stopAt = parsed.stop.length > 0 ? reply.stopPoint(parsed.stop, budget) : null;
+    const stopAt = parsed.stop.length > 0 ? reply.stopPoint(parsed.stop, budget, parsed.minTokens) : null;
+    const stopReason = stopAt?.stopped ? (stopAt.stop ?? null) : null;
+    let cachedTokens = 0;
     const genTokens = stopAt ? stopAt.tokens : budget;
     const finishReason: "length" | "stop" = stopAt?.stopped || parsed.maxTokens === undefined ? "stop" : "length";
     const replyModel = parsed.model;
@@ -373,9 +376,11 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
         finishReason,
         lora: lora ? { name: lora.name, id: lora.id } : undefined,
         outputToken: (i) => reply.tokenId(i),
+        onScheduled: (cached) => (cachedTokens = cached),
         onToken: (i) => {
           if (!writer) return;
-          const chunk = i === genTokens - 1 ? writer.last(tokenJson(i), finishReason) : writer.token(tokenJson(i));
+          const chunk =
+            i === genTokens - 1 ? writer.last(tokenJson(i), finishReason, stopReason) : writer.token(tokenJson(i));
           queue(pending, i === 0 ? writer.opening() + chunk : chunk);
         },
         onFinish: (reason) => {
@@ -383,7 +388,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
           if (reason === "abort") return resolve();
           if (writer) {
             let out = "";
-            if (parsed.includeUsage) out += writer.usage(usage(prompt, genTokens));
+            if (parsed.includeUsage) out += writer.usage(usage(prompt, genTokens, cachedTokens));
             out += writer.done();
             queue(pending, out, true);
           } else {
@@ -391,7 +396,16 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
             sendJson(
               res,
               200,
-              fullResponse(endpoint, id, createdAt, replyModel, text, reason, usage(prompt, genTokens)),
+              fullResponse(
+                endpoint,
+                id,
+                createdAt,
+                replyModel,
+                text,
+                reason,
+                usage(prompt, genTokens, cachedTokens),
+                stopReason,
+              ),
             );
           }
           resolve();
@@ -406,6 +420,16 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
       loop.kick(arrival);
     });
     await done;
+  }
+
+  async function handleEmbeddings(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const parsed = parseEmbeddingRequest(await readJson(req));
+    if (parsed.model !== model) throw notFound(`The model \`${parsed.model}\` does not exist.`, "model");
+    for (const tokens of parsed.inputs) {
+      if (tokens.length > config.maxModelLen) throw contextTooLong(config.maxModelLen, tokens.length, undefined);
+    }
+    const id = `embd-${(++reqCounter).toString(16)}${randomBytes(6).toString("hex")}`;
+    sendJson(res, 200, embeddingResponse(id, created(), parsed));
   }
 
   async function handleLoad(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -474,6 +498,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     }
     if (method === "POST" && url === "/v1/completions") return handleGenerate("completions", req, res);
     if (method === "POST" && url === "/v1/chat/completions") return handleGenerate("chat", req, res);
+    if (method === "POST" && url === "/v1/embeddings") return handleEmbeddings(req, res);
     if (method === "GET" && url === "/v1/models") return sendJson(res, 200, modelsList());
     if (method === "GET" && url === "/health") {
       if (faults.settings.hang) {
