@@ -9,7 +9,7 @@ import { defaultEjection, EndpointRegistry, type EjectionPolicy, type Endpoint, 
 import { readBody, parseJsonObject } from "../serving/body.js";
 import { HttpError } from "../serving/errors.js";
 import { createServer, listen, shutdown, type ServerLimits } from "../serving/http-server.js";
-import { badRequest, headerValue, sendError, type OpenAIError } from "./errors.js";
+import { badRequest, headerValue, openAIErrorFrom, sendError, type OpenAIError } from "./errors.js";
 import { RouterMetrics } from "./metrics.js";
 import { KvBlockIndex } from "./picking/kv-index.js";
 import { pick } from "./picking/pick.js";
@@ -707,6 +707,9 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
         metrics.upstreamTtft.observe((performance.now() - sent) / 1000, model);
         if (status < 500) ep.recordSuccess();
         else onEndpointFailure(ep, `status ${status}`);
+        // Engine errors in the router's own vocabulary, so clients read one error shape.
+        const normalized = status >= 400 ? openAIErrorFrom(status, buf) : undefined;
+        if (normalized !== undefined) buf = Buffer.from(normalized);
         outHeaders["content-length"] = String(buf.length);
         res.writeHead(status, outHeaders);
         res.end(buf);

@@ -46,7 +46,24 @@ describe("router: API keys", function () {
     expect((await chat(r, "Bearer sk-engine")).status).to.equal(200);
     const wrong = await chat(r, "Bearer sk-wrong");
     expect(wrong.status).to.equal(401);
-    expect(await wrong.json()).to.deep.equal({ error: "Unauthorized" });
+    // vLLM's {"error": "Unauthorized"}, in the OpenAI vocabulary the router speaks.
+    expect(await wrong.json()).to.deep.equal({
+      error: { message: "Unauthorized", type: "authentication_error", code: "invalid_api_key", param: null },
+    });
+  });
+
+  it("passes engine errors on in the OpenAI vocabulary, message kept", async () => {
+    const r = await router({});
+    const res = await fetch(`${r.url}/v1/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: "Bearer sk-engine" },
+      body: JSON.stringify({ model: "m", prompt: "hi", max_tokens: 10_000_000 }),
+    });
+    expect(res.status).to.equal(400);
+    const body = (await res.json()) as { error: Record<string, unknown> };
+    expect(body.error.type).to.equal("invalid_request_error");
+    expect(body.error.code).to.equal(null);
+    expect(body.error.message).to.match(/maximum context length is \d+ tokens/);
   });
 
   it("answers 401 invalid_api_key for a key outside the static list, and serves listed keys", async () => {
