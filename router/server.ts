@@ -33,6 +33,7 @@ import { AdmissionRequestView, PickRequestView } from "./request-views.js";
 import { StrategySelector } from "./profiles/strategy.js";
 import { Cancellation, defaultTimeouts, sendUpstream, type PhaseTimeouts } from "./proxy.js";
 import { MetricsScraper } from "./scraper.js";
+import { Turns } from "./turns.js";
 import type { StaticKeys } from "./auth/static-keys.js";
 import { defaultHealthCheck, HealthChecker, type HealthCheckPolicy } from "./health-check.js";
 
@@ -132,7 +133,6 @@ const JSON_PATHS = new Set([
 
 /** Bodies past this size are processed in steps that yield to the event loop. */
 const LARGE_BODY_BYTES = 256 * 1024;
-const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 const GET_PATHS = new Set(["/v1/models", "/health", "/healthz", "/readyz", "/metrics"]);
 
@@ -178,6 +178,7 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
   const prefills = new PrefillCoalescer(kvIndex, coalescing);
   // Long shared prompt prefixes (system prompts, earlier turns) are tokenized and hashed once, not per request.
   const promptCache = new PromptCache();
+  const largeSteps = new Turns();
   const shared = createSharedScorers({
     redisUrl: options.sharedPicking?.redisUrl,
     localInFlight: () => registry.all().map((ep) => [ep.id, ep.inFlight] as const),
@@ -439,7 +440,7 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
       raw = await readBody(req, readLimit());
       // Large bodies: parse, then analyse the prompt, each in a turn of the event loop of its own, so other
       // requests are answered between the steps rather than after all of them.
-      if (raw.length > LARGE_BODY_BYTES) await yieldToLoop();
+      if (raw.length > LARGE_BODY_BYTES) await largeSteps.turn();
       body = parseJsonObject(raw);
     } catch (err) {
       if (!(err instanceof HttpError)) throw err;
@@ -525,7 +526,7 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
     // A prompt longer than the context is refused by the engine anyway: tokenize and hash only what fits.
     const maxChars = promptCharsFor(limit.context ?? DEFAULT_CONTEXT_TOKENS);
     const prompt = new PromptTokens(() => boundedText(promptTextOf(path, body), maxChars), adapter, promptCache);
-    if (raw.length > LARGE_BODY_BYTES) await yieldToLoop();
+    if (raw.length > LARGE_BODY_BYTES) await largeSteps.turn();
     const pickReq = new PickRequestView(model, adapter, req.headers, prompt);
 
     // Admission (auth, limits, fair queue). The client going away aborts both the wait and the upstream request.

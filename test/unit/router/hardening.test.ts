@@ -143,23 +143,29 @@ describe("router hardening", function () {
     const e = await engine({ maxModelLen: 32768 });
     const r = await router([spec(e)], { defaultStrategy: "prefix-cache" });
     await until("context length learned", () => r.registry.all()[0]!.maxModelLen === 32768);
-    const prompt = "lorem ipsum dolor sit amet ".repeat(55_000); // ~1.5 MB, under 1 MiB + 16 B × 32,768
-    const warm = await request(r.url + "/v1/completions", {
-      method: "POST",
-      body: JSON.stringify({ model: "m", prompt: prompt.slice(0, 10_000) }),
-    });
-    await warm.body.text();
-    const sends = Array.from({ length: 3 }, () =>
+    const big = "lorem ipsum dolor sit amet ".repeat(55_000); // ~1.5 MB, under 1 MiB + 16 B × 32,768
+    const send = (prompt: string) =>
       request(r.url + "/v1/completions", { method: "POST", body: JSON.stringify({ model: "m", prompt }) }).then(
         async (res) => {
           await res.body.text();
           return res.statusCode;
         },
-      ),
-    );
-    const { maxMs } = await probeWhile(r.url, Promise.all(sends));
-    expect(await Promise.all(sends)).to.deep.equal([200, 200, 200]);
-    expect(maxMs).to.be.below(100);
+      );
+    await send(big.slice(0, 10_000)); // warm up
+    // The probe's slowest answer while three requests are served: small prompts (what the shared machine's noise
+    // alone costs) against prompts at the limit, median of three rounds each; the difference is the prompts' doing.
+    const slowest = async (prompt: string) => {
+      const rounds: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const sends = Array.from({ length: 3 }, () => send(prompt));
+        rounds.push((await probeWhile(r.url, Promise.all(sends))).maxMs);
+        expect(await Promise.all(sends)).to.deep.equal([200, 200, 200]);
+      }
+      return rounds.sort((a, b) => a - b)[1]!;
+    };
+    const baseline = await slowest("hello");
+    const large = await slowest(big);
+    expect(large - baseline, `slowest probe ${large.toFixed(0)} ms vs ${baseline.toFixed(0)} ms`).to.be.below(100);
   });
 
   it("refuses deep nesting before parsing it", async () => {
