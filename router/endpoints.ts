@@ -66,6 +66,8 @@ export class Endpoint {
   unhealthy = false;
   /** Context length the engine reports in `/v1/models` (`max_model_len`). */
   maxModelLen?: number;
+  /** Aborts of the requests sent here that have no response headers yet. */
+  readonly awaitingHeaders = new Set<(err: Error) => void>();
   ejections = 0;
   private prevCounters?: { prompt: number; gen: number; at: number };
 

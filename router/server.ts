@@ -31,7 +31,7 @@ import { PromptCache } from "./prompt-cache.js";
 import { defaultPrefillCoalescing, PrefillCoalescer, type PrefillCoalescingOptions } from "./prefill-coalescing.js";
 import { AdmissionRequestView, PickRequestView } from "./request-views.js";
 import { StrategySelector } from "./profiles/strategy.js";
-import { Cancellation, defaultTimeouts, sendUpstream, type PhaseTimeouts } from "./proxy.js";
+import { Cancellation, defaultTimeouts, EndpointUnhealthy, sendUpstream, type PhaseTimeouts } from "./proxy.js";
 import { MetricsScraper } from "./scraper.js";
 import { Turns } from "./turns.js";
 import type { StaticKeys } from "./auth/static-keys.js";
@@ -251,8 +251,14 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
   );
   const health = new HealthChecker(registry, { ...defaultHealthCheck, ...options.healthCheck }, (ep, healthy) => {
     registry.reindex();
-    if (healthy) log.info({ endpoint: ep.id }, "endpoint passes health checks again");
-    else log.warn({ endpoint: ep.id, failures: ep.healthFailures }, "endpoint failed health checks; taken out");
+    if (healthy) return log.info({ endpoint: ep.id }, "endpoint passes health checks again");
+    log.warn(
+      { endpoint: ep.id, failures: ep.healthFailures, retried: ep.awaitingHeaders.size },
+      "endpoint failed health checks; taken out, its requests without an answer yet retried elsewhere",
+    );
+    // Requests waiting on a hung engine would wait out the first-byte timeout: end them now, to be retried.
+    for (const abort of [...ep.awaitingHeaders]) abort(new EndpointUnhealthy(ep.id));
+    ep.awaitingHeaders.clear();
   });
   const budget = new RetryBudget(retry);
   let knownModels = new Set<string>();
