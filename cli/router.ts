@@ -7,6 +7,7 @@ import type { Discovery } from "../router/discovery/types.js";
 import { startRouter, type Router, type RouterOptions } from "../router/server.js";
 import { admissionFromFlags, type AdmissionFlags } from "../router/admission-control/from-flags.js";
 import { closeOnSignal } from "./shutdown.js";
+import { StaticKeys } from "../router/auth/static-keys.js";
 import { portFlag } from "./flags.js";
 import { reportProcessMetrics } from "./process-metrics.js";
 
@@ -21,6 +22,7 @@ export interface RouterCommandOptions {
   strategy?: string;
   logLevel: string;
   tokenizer?: string[];
+  apiKeyFile?: string;
   prefixHashSeed?: string;
 }
 
@@ -59,6 +61,7 @@ export async function routerOptionsFromFlags(o: RouterCommandOptions): Promise<R
     logLevel: o.logLevel,
     tokenizers: { ...file.tokenizers, ...tokenizerFlags(o.tokenizer) },
     ...(o.prefixHashSeed !== undefined ? { prefixHashSeed: o.prefixHashSeed } : {}),
+    ...(o.apiKeyFile ? { apiKeys: StaticKeys.fromFile(o.apiKeyFile) } : {}),
   };
 }
 
@@ -90,6 +93,10 @@ export function registerRouter(program: Command): void {
     )
     .option("--redis-fail-closed", "refuse (503) instead of serving with local limits while Redis is unreachable")
     .option("--auth <mode>", "off: the user header names the tenant; keys: Authorization: Bearer <API key> required")
+    .option(
+      "--api-key-file <file>",
+      "gateway API keys, one a line (e.g. a mounted Secret): requests without one of them get 401",
+    )
     .option("--admission-config <file>", "admission YAML: per-model rps/concurrency, fairness, saturation, users")
     .option("--admin-port <port>", "users API, admission metrics and health (default 8890 when admission is on)")
     .option("--admin-host <host>", "admin listen address (default 127.0.0.1; set $AIBRIX_ADMIN_TOKEN to protect it)")
@@ -100,6 +107,8 @@ export function registerRouter(program: Command): void {
       const router: Router = await startRouter({
         ...options,
         admission: admitted?.admission.control,
+        // Engines started with --api-key check the client's token, unless the router's own keys are in use.
+        forwardAuthorization: o.auth !== "keys",
         ...(redisUrl ? { prefixSync: { redisUrl }, sharedPicking: { redisUrl } } : {}),
       });
       if (admitted) console.error(`aibrix-ts router: users API and admission metrics on ${admitted.adminUrl}`);

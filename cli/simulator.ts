@@ -54,6 +54,7 @@ export function registerSimulator(program: Command): void {
     .option("--endpoint-file <path>", "also write the endpoint file here")
     .option("--tokenizer <dir>", "the model's tokenizer files: prompts get the token ids a real engine computes")
     .option("--prefix-caching-hash-algo <algo>", "block hash, as vLLM's flag: sha256 (default) or sha256_cbor")
+    .option("--api-key <key>", "as vLLM: /v1 requests must send Authorization: Bearer <key>")
     .action(async (o: Record<string, unknown>) => {
       const fleet = await startSimulatorFleet({
         replicas: o.replicas as number,
@@ -75,6 +76,7 @@ export function registerSimulator(program: Command): void {
         tokenizer: o.tokenizer as string | undefined,
         prefixHashAlgo: o.prefixCachingHashAlgo as PrefixHashAlgo | undefined,
         prefixHashSeed: process.env.PYTHONHASHSEED,
+        apiKey: o.apiKey as string | undefined,
         onCrash: (code) => process.exit(code),
       });
       const text = fleet.endpointFile();

@@ -67,7 +67,10 @@ export function registerWebhooks(program: Command): void {
         .choices(["Fail", "Ignore"])
         .default("Fail"),
     )
-    .option("--gpu-scheduler <name>", "scheduler profile set on GPU model pods")
+    .option(
+      "--gpu-scheduler <name>",
+      "point GPU model pods that name no scheduler at this profile (only where it is deployed; default: no switch)",
+    )
     .option("--gpu-resource <name>", "resource name that means a GPU (repeatable)", collect)
     .option("--sidecar-image <image>", "runtime sidecar image")
     .option("--sidecar-port <n>", "runtime sidecar port")

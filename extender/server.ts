@@ -1,9 +1,7 @@
 // The extender's HTTP(S) server: `<prefix>/filter`, `<prefix>/prioritize`, `<prefix>/bind`, plus `/healthz` and
 // `/metrics`. Parsing and encoding live here; decisions live in policy.ts and bind.ts.
-import http from "node:http";
-import https from "node:https";
+import type http from "node:http";
 import { readFileSync } from "node:fs";
-import type { AddressInfo } from "node:net";
 import { pino, type Logger } from "pino";
 import { Scheduling } from "../api/labels.js";
 import { loadKubeConfig } from "../kube/client.js";
@@ -32,6 +30,9 @@ import { configMapSource, fileSource, staticSource, type Reloadable, type Reload
 import { ClusterState } from "./state.js";
 import type { KnownNameList } from "./args-scan.js";
 import { readExtenderArgs } from "./read-args.js";
+import { readBody } from "../serving/body.js";
+import { HttpError } from "../serving/errors.js";
+import { createServer, listen, shutdown } from "../serving/http-server.js";
 import {
   checkBindingArgs,
   checkPreemptionArgs,
@@ -94,7 +95,12 @@ export interface ExtenderHandle {
   close(): Promise<void>;
 }
 
-const MAX_BODY_BYTES = 256 * 1024 * 1024; // full Node lists at fleet scale are tens of MB
+/**
+ * Largest request body: 50,000 node names of the longest legal length (253) with their quoting, plus a pod at the
+ * API server's object size limit. Full Node lists (extenders without `nodeCacheCapable`) that large are refused:
+ * configure `nodeCacheCapable: true`, as the chart does.
+ */
+export const MAX_BODY_BYTES = 50_000 * 256 + 3 * 1024 * 1024;
 
 export function resolvePolicy(p: Partial<PolicyOptions> = {}): PolicyOptions {
   return {
@@ -107,28 +113,16 @@ export function resolvePolicy(p: Partial<PolicyOptions> = {}): PolicyOptions {
   };
 }
 
-function readBody(req: http.IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new Error(`request body over ${MAX_BODY_BYTES} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
-    req.on("error", reject);
-  });
-}
-
-function send(res: http.ServerResponse, status: number, text: string, type = "application/json"): void {
+function send(
+  res: http.ServerResponse,
+  status: number,
+  text: string,
+  type = "application/json",
+  headers: Record<string, string> = {},
+): void {
   // Encoded once: answers at fleet scale are hundreds of kB, and byteLength would walk them a second time.
   const body = Buffer.from(text, "utf8");
-  res.writeHead(status, { "content-type": type, "content-length": body.length });
+  res.writeHead(status, { ...headers, "content-type": type, "content-length": body.length });
   res.end(body);
 }
 
@@ -363,7 +357,7 @@ export async function startExtender(options: ExtenderOptions = {}): Promise<Exte
     const verb = verbs[path];
     if (verb) {
       if (req.method !== "POST") return send(res, 405, JSON.stringify({ Error: `${path} takes POST` }));
-      readBody(req)
+      readBody(req, MAX_BODY_BYTES)
         .then(async (body) => {
           const started = process.hrtime.bigint();
           const r =
@@ -381,7 +375,8 @@ export async function startExtender(options: ExtenderOptions = {}): Promise<Exte
         })
         .catch((err: unknown) => {
           const msg = err instanceof Error ? err.message : String(err);
-          log.error({ verb, err: msg }, "request failed");
+          if (err instanceof HttpError) log.warn({ verb, err: msg }, "request refused");
+          else log.error({ verb, err: msg }, "request failed");
           if (res.headersSent) return;
           // Still a 200 in each verb's own shape, as the protocol expects for bad input.
           const answer = {
@@ -390,7 +385,7 @@ export async function startExtender(options: ExtenderOptions = {}): Promise<Exte
             bind: () => JSON.stringify({ Error: msg }),
             preempt: () => JSON.stringify({ NodeNameToMetaVictims: {} }),
           }[verb];
-          send(res, 200, answer());
+          send(res, 200, answer(), "application/json", err instanceof HttpError ? err.headers : {});
         });
       return;
     }
@@ -407,29 +402,21 @@ export async function startExtender(options: ExtenderOptions = {}): Promise<Exte
     send(res, 404, JSON.stringify({ Error: `no route ${req.method} ${path}; verbs are under ${prefix}/` }));
   };
 
-  let server: http.Server;
-  let scheme = "http";
-  if (options.tls) {
-    const t = options.tls;
-    const cert = "cert" in t ? t.cert : readFileSync(t.certFile, "utf8");
-    const key = "key" in t ? t.key : readFileSync(t.keyFile, "utf8");
-    server = https.createServer({ cert, key }, handler);
-    scheme = "https";
-  } else {
-    server = http.createServer(handler);
-  }
-  server.keepAliveTimeout = 65_000;
+  const t = options.tls;
+  const tls = t && {
+    cert: "cert" in t ? t.cert : readFileSync(t.certFile, "utf8"),
+    key: "key" in t ? t.key : readFileSync(t.keyFile, "utf8"),
+  };
+  const scheme = tls ? "https" : "http";
+  const { server } = createServer(handler, { tls, log });
   const host = options.host ?? "127.0.0.1";
+  let port: number;
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(options.port ?? 0, host, () => resolve());
-    });
+    port = await listen(server, options.port ?? 0, host);
   } catch (err) {
     for (const c of closers) await c();
     throw err;
   }
-  const port = (server.address() as AddressInfo).port;
   const urlHost = host.includes(":") ? `[${host}]` : host;
   const url = `${scheme}://${urlHost}:${port}`;
   log.info({ url, prefix, informers: Boolean(informers) }, "extender listening");
@@ -442,10 +429,7 @@ export async function startExtender(options: ExtenderOptions = {}): Promise<Exte
     metrics,
     synced: Promise.all([informers?.synced, profiles.loaded, recommendations.loaded]).then(() => undefined),
     close: async () => {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await shutdown(server);
       for (const c of closers) await c();
     },
   };

@@ -3,7 +3,7 @@
 //   defaultStrategy: "prefix-cache:3,least-request:2"
 //   scrapeIntervalMs: 50          # while a strategy routes on engine metrics
 //   idleScrapeIntervalMs: 1000    # while none does
-//   timeouts: {connectMs: 2000, firstByteMs: 300000, idleMs: 60000}
+//   timeouts: {connectMs: 2000, firstByteMs: 120000, streamFirstByteMs: 30000, idleMs: 30000}
 //   retry: {maxRetries: 2, budgetRatio: 0.2, minPerSecond: 10}
 //   ejection: {consecutiveFailures: 3, baseCooldownMs: 2000, maxCooldownMs: 30000}
 //   prefix: {blockSize: 16, imbalanceAbs: 8, stdDevFactor: 1}
@@ -40,7 +40,7 @@ export type RouterConfigFile = Pick<
 export class RouterConfigError extends Error {}
 
 const NUMERIC_GROUPS: Record<string, string[]> = {
-  timeouts: ["connectMs", "firstByteMs", "idleMs"],
+  timeouts: ["connectMs", "firstByteMs", "streamFirstByteMs", "idleMs"],
   retry: ["maxRetries", "budgetRatio", "minPerSecond"],
   ejection: ["consecutiveFailures", "baseCooldownMs", "maxCooldownMs"],
   prefix: ["blockSize", "imbalanceAbs", "imbalanceRel", "stdDevFactor"],

@@ -63,6 +63,13 @@ export class Endpoint {
   adapterPaths = new Map<string, string>();
   consecutiveFailures = 0;
   ejectedUntil = 0;
+  /** Failed active health checks in a row, and whether they took the endpoint out. */
+  healthFailures = 0;
+  unhealthy = false;
+  /** Context length the engine reports in `/v1/models` (`max_model_len`). */
+  maxModelLen?: number;
+  /** Aborts of the requests sent here that have no response headers yet. */
+  readonly awaitingHeaders = new Set<(err: Error) => void>();
   ejections = 0;
   private prevCounters?: { prompt: number; gen: number; at: number };
 
@@ -96,7 +103,7 @@ export class Endpoint {
   }
 
   isEjected(now: number): boolean {
-    return this.ejectedUntil > now;
+    return this.unhealthy || this.ejectedUntil > now;
   }
 
   /**

@@ -1,5 +1,8 @@
 // OpenAI-shaped errors: {"error":{"message","type","code","param"}} with the type implied by the status.
 import type { ServerResponse } from "node:http";
+import { errorJson, errorType, sendErrorJson } from "../serving/errors.js";
+
+export { errorType };
 
 export interface OpenAIError {
   status: number;
@@ -10,33 +13,10 @@ export interface OpenAIError {
   headers?: Record<string, string>;
 }
 
-export function errorType(status: number): string {
-  if (status === 400 || status === 404 || status === 413) return "invalid_request_error";
-  if (status === 401) return "authentication_error";
-  if (status === 429) return "rate_limit_error";
-  if (status === 503) return "overloaded_error";
-  return "api_error";
-}
-
-export function errorBody(e: Pick<OpenAIError, "status" | "message" | "code" | "param">): string {
-  return JSON.stringify({
-    error: { message: e.message, type: errorType(e.status), code: e.code, param: e.param ?? null },
-  });
-}
+export const errorBody = errorJson;
 
 export function sendError(res: ServerResponse, e: OpenAIError, extraHeaders?: Record<string, string>): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const body = errorBody(e);
-  res.writeHead(e.status, {
-    ...extraHeaders,
-    ...e.headers,
-    "content-type": "application/json",
-    "content-length": Buffer.byteLength(body),
-  });
-  res.end(body);
+  sendErrorJson(res, e.status, errorBody(e), { ...extraHeaders, ...e.headers });
 }
 
 export const badRequest = (message: string, param: string | null, headers?: Record<string, string>): OpenAIError => ({
@@ -46,3 +26,58 @@ export const badRequest = (message: string, param: string | null, headers?: Reco
   param,
   headers,
 });
+
+// Printable ASCII only: anything else in a header value is refused by Node (a 500) or misread by clients.
+const HEADER_SAFE = /^[\x20-\x7e]{1,256}$/;
+
+/** `value` when it can go into a response header as it is, else `fallback`. */
+export function headerValue(value: string, fallback = "true"): string {
+  return HEADER_SAFE.test(value) ? value : fallback;
+}
+
+const OPENAI_TYPES = new Set([
+  "invalid_request_error",
+  "authentication_error",
+  "permission_error",
+  "rate_limit_error",
+  "overloaded_error",
+  "api_error",
+]);
+
+/**
+ * An engine's error body in the OpenAI vocabulary the router itself speaks, or undefined when it already is (or is
+ * not a recognisable error: it then passes through as sent). vLLM answers `{"error":{…,"type":"BadRequestError",
+ * "code":400}}`, older vLLM `{"object":"error",…}`, its API-key check `{"error":"Unauthorized"}`, FastAPI
+ * `{"detail":…}`; the message is kept, `type` and `code` follow the status as in the router's own errors.
+ */
+export function openAIErrorFrom(status: number, body: Buffer): string | undefined {
+  if (body.length > 64 * 1024) return undefined;
+  let doc: unknown;
+  try {
+    doc = JSON.parse(body.toString("utf8"));
+  } catch {
+    return undefined;
+  }
+  if (typeof doc !== "object" || doc === null) return undefined;
+  const d = doc as Record<string, unknown>;
+  const inner =
+    typeof d.error === "object" && d.error !== null
+      ? (d.error as Record<string, unknown>)
+      : d.object === "error"
+        ? d
+        : {};
+  if (typeof inner.type === "string" && OPENAI_TYPES.has(inner.type) && typeof inner.code !== "number")
+    return undefined;
+  const message =
+    typeof inner.message === "string"
+      ? inner.message
+      : typeof d.error === "string"
+        ? d.error
+        : typeof d.detail === "string"
+          ? d.detail
+          : undefined;
+  if (message === undefined) return undefined;
+  const code = typeof inner.code === "string" ? inner.code : status === 401 ? "invalid_api_key" : null;
+  const param = typeof inner.param === "string" ? inner.param : null;
+  return errorBody({ status, message, code, param });
+}

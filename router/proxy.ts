@@ -13,11 +13,18 @@ export interface PhaseTimeouts {
   connectMs: number;
   /** From sending to the response headers (non-streaming engines send headers when generation is done). */
   firstByteMs: number;
+  /** The same for `stream: true` requests: engines send a stream's headers as soon as they accept it. */
+  streamFirstByteMs: number;
   /** Longest silence between two body chunks. */
   idleMs: number;
 }
 
-export const defaultTimeouts: PhaseTimeouts = { connectMs: 2000, firstByteMs: 300_000, idleMs: 60_000 };
+export const defaultTimeouts: PhaseTimeouts = {
+  connectMs: 2000,
+  firstByteMs: 120_000,
+  streamFirstByteMs: 30_000,
+  idleMs: 30_000,
+};
 
 /** One client request's cancellation: the client went away, so whatever attempt is in flight stops. */
 export class Cancellation {
@@ -38,6 +45,13 @@ export class Cancellation {
 }
 
 export type FailureReason = "connect" | "timeout" | "reset" | "aborted";
+
+/** Ends attempts still waiting for headers from an endpoint that failed its health checks (they are retried). */
+export class EndpointUnhealthy extends Error {
+  constructor(id: string) {
+    super(`endpoint ${id} failed its health checks`);
+  }
+}
 
 export interface StreamObserver {
   /** First body byte seen (TTFT). */
@@ -82,6 +96,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   constructor(
     private readonly cancel: Cancellation,
     settle: (a: Attempt) => void,
+    private readonly waiting?: Set<(err: Error) => void>,
   ) {
     this.settle = settle;
   }
@@ -89,10 +104,12 @@ class Exchange implements Dispatcher.DispatchHandler {
   onConnect(abort: (err?: Error) => void): void {
     this.abortFn = abort;
     this.cancel.bind(abort);
+    this.waiting?.add(abort);
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
     if (statusCode < 200) return true; // 1xx: the real answer follows
+    if (this.abortFn) this.waiting?.delete(this.abortFn);
     this.resumeFn = resume;
     let contentType: string | undefined;
     for (let i = 0; i < rawHeaders.length; i += 2) {
@@ -134,6 +151,7 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   onError(err: Error): void {
     this.cancel.bind(undefined);
+    if (this.abortFn) this.waiting?.delete(this.abortFn);
     if (this.settle) {
       const settle = this.settle;
       this.settle = undefined;
@@ -235,7 +253,7 @@ export function sendUpstream(
   t: PhaseTimeouts,
 ): Promise<Attempt> {
   return new Promise((resolve) => {
-    const exchange = new Exchange(cancel, resolve);
+    const exchange = new Exchange(cancel, resolve, ep.awaitingHeaders);
     if (cancel.cancelled) {
       resolve({ kind: "failed", reason: "aborted", error: new Error("client went away") });
       return;
@@ -256,6 +274,7 @@ function classify(err: Error & { code?: string }, cancel: Cancellation): Failure
   const code = err.code ?? "";
   if (code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT" || code === "UND_ERR_CONNECT_TIMEOUT")
     return "timeout";
+  if (err instanceof EndpointUnhealthy) return "timeout";
   if (code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EHOSTUNREACH" || code === "UND_ERR_CONNECT")
     return "connect";
   return "reset";

@@ -127,11 +127,14 @@ export class MetricsScraper {
         headersTimeout: 2000,
         bodyTimeout: 2000,
       });
-      const body = (await res.body.json()) as { data?: { id?: unknown; root?: unknown }[] };
+      const body = (await res.body.json()) as { data?: { id?: unknown; root?: unknown; max_model_len?: unknown }[] };
       if (res.statusCode !== 200 || !Array.isArray(body.data)) return false;
       const next = new Set<string>();
       const paths = new Map<string, string>();
       for (const m of body.data) {
+        if (m.id === ep.spec.model && typeof m.max_model_len === "number" && m.max_model_len > 0) {
+          ep.maxModelLen = m.max_model_len;
+        }
         if (typeof m.id !== "string" || m.id === ep.spec.model) continue;
         next.add(m.id);
         if (typeof m.root === "string") paths.set(m.id, m.root);

@@ -1,13 +1,15 @@
 // The OpenAI-compatible HTTP front: parse once, admit, pick, proxy (with retries before the first byte), relay.
 import { randomBytes } from "node:crypto";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { pino, type Logger } from "pino";
 import { KvEventSubscriber } from "../engines/kv-events.js";
 import { admitAll, type AdmissionControl, type TokenUsage } from "./admission.js";
 import type { Discovery, DiscoverySnapshot } from "./discovery/types.js";
 import { defaultEjection, EndpointRegistry, type EjectionPolicy, type Endpoint, type FleetView } from "./endpoints.js";
-import { badRequest, sendError, type OpenAIError } from "./errors.js";
+import { readBody, parseJsonObject } from "../serving/body.js";
+import { HttpError } from "../serving/errors.js";
+import { createServer, listen, shutdown, type ServerLimits } from "../serving/http-server.js";
+import { badRequest, headerValue, openAIErrorFrom, sendError, type OpenAIError } from "./errors.js";
 import { RouterMetrics } from "./metrics.js";
 import { KvBlockIndex } from "./picking/kv-index.js";
 import { pick } from "./picking/pick.js";
@@ -27,12 +29,16 @@ import type { PickEnv, Profile } from "./picking/types.js";
 import { EnginePrompt } from "./engine-prompt.js";
 import { PromptTokens, promptTextOf } from "./prompt.js";
 import { loadModelTokenizers } from "./tokenizers.js";
+import { boundedText, contextBodyBytes, DEFAULT_CONTEXT_TOKENS, promptCharsFor } from "./prompt-bounds.js";
 import { PromptCache } from "./prompt-cache.js";
 import { defaultPrefillCoalescing, PrefillCoalescer, type PrefillCoalescingOptions } from "./prefill-coalescing.js";
 import { AdmissionRequestView, PickRequestView } from "./request-views.js";
 import { StrategySelector } from "./profiles/strategy.js";
-import { Cancellation, defaultTimeouts, sendUpstream, type PhaseTimeouts } from "./proxy.js";
+import { Cancellation, defaultTimeouts, EndpointUnhealthy, sendUpstream, type PhaseTimeouts } from "./proxy.js";
 import { MetricsScraper } from "./scraper.js";
+import { Turns } from "./turns.js";
+import type { StaticKeys } from "./auth/static-keys.js";
+import { defaultHealthCheck, HealthChecker, type HealthCheckPolicy } from "./health-check.js";
 
 export interface RetryPolicy {
   /** Extra attempts on other endpoints after a failure before the first byte. */
@@ -81,11 +87,26 @@ export interface RouterOptions {
   timeouts?: Partial<PhaseTimeouts>;
   retry?: Partial<RetryPolicy>;
   ejection?: Partial<EjectionPolicy>;
-  /** Request bodies larger than this get 413. */
+  /**
+   * Request bodies larger than this get 413 (default 16 MiB). Once an engine reports its context length
+   * (`max_model_len`), a model's bodies are held to what that context can use (see `contextBodyBytes`).
+   */
   maxBodyBytes?: number;
+  /** Connection, deadline and keep-alive limits of the HTTP server. */
+  limits?: Partial<ServerLimits>;
+  /** Active health checks: `GET /health` on every endpoint; `failures` in a row take it out until one succeeds. */
+  healthCheck?: Partial<HealthCheckPolicy>;
   connectionsPerEndpoint?: number;
-  /** Bearer key sent to engines (the client's own Authorization is never forwarded). */
+  /** Bearer key sent to engines instead of the client's own Authorization. */
   upstreamApiKey?: string;
+  /**
+   * Forward the client's `Authorization` to engines when no `upstreamApiKey` is set, as AIBrix's gateway does (engines
+   * started with `--api-key` check it). Default: on without admission control, off with it (a router API key must
+   * not reach engines).
+   */
+  forwardAuthorization?: boolean;
+  /** Gateway API keys: every request must present one as `Authorization: Bearer <key>`, else 401. */
+  apiKeys?: StaticKeys;
   logger?: Logger;
   logLevel?: string;
   /** One JSON line per request at info level. */
@@ -120,6 +141,11 @@ const JSON_PATHS = new Set([
   "/generate",
 ]);
 
+/** Bodies past this size are processed in steps that yield to the event loop. */
+const LARGE_BODY_BYTES = 256 * 1024;
+
+const GET_PATHS = new Set(["/v1/models", "/health", "/healthz", "/readyz", "/metrics"]);
+
 class RetryBudget {
   private tokens: number;
   private last = Date.now();
@@ -147,7 +173,8 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
   const timeouts: PhaseTimeouts = { ...defaultTimeouts, ...options.timeouts };
   const retry: RetryPolicy = { maxRetries: 2, budgetRatio: 0.2, minPerSecond: 10, ...options.retry };
   const ejection: EjectionPolicy = { ...defaultEjection, ...options.ejection };
-  const maxBodyBytes = options.maxBodyBytes ?? 32 * 1024 * 1024;
+  const maxBodyBytes = options.maxBodyBytes ?? 16 * 1024 * 1024;
+  const forwardAuthorization = options.forwardAuthorization ?? options.admission === undefined;
   const metrics = new RouterMetrics();
   const prefixIndex = new PrefixIndex(defaultPrefixIndexOptions);
   const prefixSync = options.prefixSync
@@ -162,6 +189,7 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
   const prefills = new PrefillCoalescer(kvIndex, coalescing);
   // Long shared prompt prefixes (system prompts, earlier turns) are tokenized and hashed once, not per request.
   const promptCache = new PromptCache();
+  const largeSteps = new Turns();
   const shared = createSharedScorers({
     redisUrl: options.sharedPicking?.redisUrl,
     localInFlight: () => registry.all().map((ep) => [ep.id, ep.inFlight] as const),
@@ -242,6 +270,17 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
     },
     () => registry.reindex(),
   );
+  const health = new HealthChecker(registry, { ...defaultHealthCheck, ...options.healthCheck }, (ep, healthy) => {
+    registry.reindex();
+    if (healthy) return log.info({ endpoint: ep.id }, "endpoint passes health checks again");
+    log.warn(
+      { endpoint: ep.id, failures: ep.healthFailures, retried: ep.awaitingHeaders.size },
+      "endpoint failed health checks; taken out, its requests without an answer yet retried elsewhere",
+    );
+    // Requests waiting on a hung engine would wait out the first-byte timeout: end them now, to be retried.
+    for (const abort of [...ep.awaitingHeaders]) abort(new EndpointUnhealthy(ep.id));
+    ep.awaitingHeaders.clear();
+  });
   const budget = new RetryBudget(retry);
   let knownModels = new Set<string>();
   let synced = false;
@@ -260,18 +299,51 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
     log.info({ endpoints: s.endpoints.length, models: registry.models() }, "endpoints updated");
   }
 
-  function listModels(res: ServerResponse): void {
+  function modelCard(id: string): Record<string, unknown> {
+    const parent = registry.adapterParent.get(id);
+    const card: Record<string, unknown> = {
+      id,
+      object: "model",
+      created: startedAt,
+      owned_by: "aibrix-ts",
+      root: id,
+      parent: parent ?? null,
+    };
+    const context = modelLimit(registry.serving(id)).context;
+    if (context !== undefined) card.max_model_len = context;
+    return card;
+  }
+
+  function servedModels(): string[] {
     const now = Date.now();
-    const data = registry
-      .models()
-      .filter((m) => registry.serving(m).some((ep) => !ep.isEjected(now)))
-      .map((id) => {
-        const parent = registry.adapterParent.get(id);
-        return { id, object: "model", created: startedAt, owned_by: "aibrix-ts", root: id, parent: parent ?? null };
-      });
-    const body = JSON.stringify({ object: "list", data });
+    return registry.models().filter((m) => registry.serving(m).some((ep) => !ep.isEjected(now)));
+  }
+
+  function sendJson(res: ServerResponse, value: unknown): void {
+    const body = JSON.stringify(value);
     res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
     res.end(body);
+  }
+
+  function listModels(res: ServerResponse): void {
+    sendJson(res, { object: "list", data: servedModels().map(modelCard) });
+  }
+
+  /** `GET /v1/models/{id}` as OpenAI answers it: the card, or 404 `model_not_found`. */
+  function retrieveModel(res: ServerResponse, encoded: string): void {
+    let id: string;
+    try {
+      id = decodeURIComponent(encoded);
+    } catch {
+      id = encoded;
+    }
+    if (servedModels().includes(id)) return sendJson(res, modelCard(id));
+    sendError(res, {
+      status: 404,
+      message: `model ${id} does not exist; GET /v1/models lists the served models`,
+      code: "model_not_found",
+      param: "model",
+    });
   }
 
   function validate(path: string, body: Record<string, unknown>): OpenAIError | undefined {
@@ -305,37 +377,42 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
     return undefined;
   }
 
-  function readBody(req: IncomingMessage): Promise<Buffer | "too-large"> {
-    return new Promise((resolve, reject) => {
-      const declared = Number(req.headers["content-length"]);
-      if (declared > maxBodyBytes) {
-        req.resume();
-        return resolve("too-large");
-      }
-      const chunks: Buffer[] = [];
-      let len = 0;
-      req.on("data", (c: Buffer) => {
-        len += c.length;
-        if (len > maxBodyBytes) {
-          req.removeAllListeners("data");
-          req.resume();
-          resolve("too-large");
-          return;
-        }
-        chunks.push(c);
-      });
-      req.on("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, len)));
-      req.on("error", reject);
-    });
+  /** Largest body any model may take: bounded by the context lengths engines report, when all of them do. */
+  function readLimit(): number {
+    let limit = 0;
+    for (const ep of registry.all()) {
+      const len = ep.maxModelLen;
+      if (len === undefined) return maxBodyBytes;
+      limit = Math.max(limit, contextBodyBytes(len));
+    }
+    return limit === 0 ? maxBodyBytes : Math.min(limit, maxBodyBytes);
+  }
+
+  /** Largest body `model` may take, and the context length behind it (undefined: not reported). */
+  function modelLimit(pool: readonly Endpoint[]): { bytes: number; context?: number } {
+    let context = 0;
+    for (const ep of pool) {
+      if (ep.maxModelLen === undefined) return { bytes: maxBodyBytes };
+      context = Math.max(context, ep.maxModelLen);
+    }
+    if (context === 0) return { bytes: maxBodyBytes };
+    return { bytes: Math.min(maxBodyBytes, contextBodyBytes(context)), context };
+  }
+
+  function modelLabel(model: unknown): string {
+    return typeof model === "string" && knownModels.has(model) ? model : "(unknown)";
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = req.url ?? "/";
     const q = url.indexOf("?");
     const path = q === -1 ? url : url.slice(0, q);
-    if (req.method === "GET") {
+    if (req.method === "GET" || req.method === "HEAD") {
       if (path === "/v1/models") return listModels(res);
-      if (path === "/healthz") return void res.writeHead(200, { "content-type": "text/plain" }).end("ok");
+      if (path.startsWith("/v1/models/")) return retrieveModel(res, path.slice("/v1/models/".length));
+      if (path === "/healthz" || path === "/health") {
+        return void res.writeHead(200, { "content-type": "text/plain" }).end("ok");
+      }
       if (path === "/readyz") {
         return void res
           .writeHead(synced ? 200 : 503, { "content-type": "text/plain" })
@@ -353,46 +430,55 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
         : `${idPrefix}-${(++idCounter).toString(36)}`;
     const baseHeaders: Record<string, string> = { "x-request-id": requestId, "request-id": requestId };
     if (req.method !== "POST" || !JSON_PATHS.has(path)) {
-      req.resume();
+      const known = JSON_PATHS.has(path) || GET_PATHS.has(path) || path.startsWith("/v1/models/");
+      const status = known ? 405 : 404;
+      metrics.requests.inc("(unknown)", String(status), "");
+      const allow = JSON_PATHS.has(path) ? "POST" : "GET";
       return sendError(
         res,
-        {
-          status: 501,
-          message: `${req.method} ${path} is not served by this router; POST /v1/chat/completions, /v1/completions, /v1/embeddings and GET /v1/models are`,
-          code: "not_implemented",
-        },
+        known
+          ? {
+              status,
+              message: `${req.method} is not allowed on ${path}; use ${allow}`,
+              code: "method_not_allowed",
+              headers: { allow, connection: "close" },
+            }
+          : {
+              status,
+              message: `no route ${path}; the router serves POST ${[...JSON_PATHS].join(", ")} and GET /v1/models`,
+              code: "not_found",
+              headers: { connection: "close" },
+            },
         baseHeaders,
       );
     }
-    const raw = await readBody(req);
-    if (raw === "too-large") {
+    const keyRefusal = options.apiKeys?.refusal(req.headers.authorization);
+    if (keyRefusal) {
+      metrics.requests.inc("(unknown)", "401", "");
       return sendError(
         res,
-        {
-          status: 413,
-          message: `request body exceeds ${maxBodyBytes} bytes; send a smaller prompt`,
-          code: "request_too_large",
-          param: null,
-        },
+        { status: 401, message: keyRefusal, code: "invalid_api_key", headers: { connection: "close" } },
         baseHeaders,
       );
     }
     let body: Record<string, unknown>;
+    let raw: Buffer;
     try {
-      const parsed: unknown = JSON.parse(raw.toString("utf8"));
-      if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error("not an object");
-      body = parsed as Record<string, unknown>;
+      raw = await readBody(req, readLimit());
+      // Large bodies: parse, then analyse the prompt, each in a turn of the event loop of its own, so other
+      // requests are answered between the steps rather than after all of them.
+      if (raw.length > LARGE_BODY_BYTES) await largeSteps.turn();
+      body = parseJsonObject(raw);
     } catch (err) {
-      return sendError(
-        res,
-        badRequest(`request body is not a JSON object: ${(err as Error).message}`, null, {
-          "x-error-request-body-processing": "true",
-        }),
-        baseHeaders,
-      );
+      if (!(err instanceof HttpError)) throw err;
+      metrics.requests.inc("(unknown)", String(err.status), "");
+      return err.send(res, baseHeaders);
     }
     const invalid = validate(path, body);
-    if (invalid) return sendError(res, invalid, baseHeaders);
+    if (invalid) {
+      metrics.requests.inc(modelLabel(body.model), "400", "");
+      return sendError(res, invalid, baseHeaders);
+    }
     const model = body.model as string;
 
     // Strategy: the model's locked one, else the header, else its config profile's, else the configured default.
@@ -407,10 +493,11 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
       if (profileRps !== undefined && admission === admitAll) warnUnenforcedRps(model);
     } catch (err) {
       if (!(err instanceof StrategyError)) throw err;
+      metrics.requests.inc(modelLabel(model), "400", "");
       return sendError(
         res,
         badRequest(err.message, "routing-strategy", {
-          "x-error-invalid-routing-strategy": String(req.headers["routing-strategy"]),
+          "x-error-invalid-routing-strategy": headerValue(String(req.headers["routing-strategy"])),
         }),
         baseHeaders,
       );
@@ -418,6 +505,7 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
     baseHeaders["routing-strategy"] = profile.name;
 
     if (pool.length === 0) {
+      metrics.requests.inc(modelLabel(model), knownModels.has(model) ? "503" : "404", profile.name);
       if (knownModels.has(model)) {
         return sendError(
           res,
@@ -438,13 +526,34 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
           message: `model ${model} does not exist; served models: ${served.join(", ") || "(none)"}`,
           code: "model_not_found",
           param: "model",
-          headers: { "x-error-no-model-backends": model },
+          headers: { "x-error-no-model-backends": headerValue(model) },
+        },
+        baseHeaders,
+      );
+    }
+    const limit = modelLimit(pool);
+    if (raw.length > limit.bytes) {
+      metrics.requests.inc(model, "413", profile.name);
+      return sendError(
+        res,
+        {
+          status: 413,
+          message:
+            `request body is ${raw.length} bytes; model ${model} takes at most ${limit.bytes} bytes` +
+            (limit.context ? ` (its context is ${limit.context} tokens)` : "") +
+            "; send a shorter prompt",
+          code: "request_too_large",
+          param: null,
+          headers: { connection: "close" },
         },
         baseHeaders,
       );
     }
     const adapter = registry.adapterParent.has(model) ? model : undefined;
-    const prompt = new PromptTokens(() => promptTextOf(path, body), adapter, promptCache);
+    // A prompt longer than the context is refused by the engine anyway: tokenize and hash only what fits.
+    const maxChars = promptCharsFor(limit.context ?? DEFAULT_CONTEXT_TOKENS);
+    const prompt = new PromptTokens(() => boundedText(promptTextOf(path, body), maxChars), adapter, promptCache);
+    if (raw.length > LARGE_BODY_BYTES) await largeSteps.turn();
     const tokenizer = tokenizers.get(adapter ? registry.adapterParent.get(model)! : model);
     const enginePrompt = tokenizer
       ? new EnginePrompt(tokenizer, path, body, options.prefixHashSeed, (err) =>
@@ -472,6 +581,7 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
           );
     if (decision && !decision.ok) {
       const r = decision.rejection;
+      metrics.requests.inc(model, String(r.status), profile.name);
       return sendError(
         res,
         {
@@ -498,6 +608,9 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
     const tp = req.headers.traceparent;
     if (typeof tp === "string") upstreamHeaders.traceparent = tp;
     if (options.upstreamApiKey) upstreamHeaders.authorization = `Bearer ${options.upstreamApiKey}`;
+    else if (forwardAuthorization && req.headers.authorization)
+      upstreamHeaders.authorization = req.headers.authorization;
+    const phaseTimeouts = body.stream === true ? { ...timeouts, firstByteMs: timeouts.streamFirstByteMs } : timeouts;
     budget.onRequest();
     const exclude = new Set<Endpoint>();
     const started = performance.now();
@@ -552,7 +665,7 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
         }
       }
       const sent = performance.now();
-      const result = await sendUpstream(ep, path, upstreamHeaders, raw, cancel, timeouts);
+      const result = await sendUpstream(ep, path, upstreamHeaders, raw, cancel, phaseTimeouts);
       // Retry only when another endpoint is left to try; otherwise the engine's own answer is the best one.
       const retriable =
         attempt < retry.maxRetries && !cancel.cancelled && pool.some((o) => o !== ep && !exclude.has(o));
@@ -630,6 +743,9 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
         metrics.upstreamTtft.observe((performance.now() - sent) / 1000, model);
         if (status < 500) ep.recordSuccess();
         else onEndpointFailure(ep, `status ${status}`);
+        // Engine errors in the router's own vocabulary, so clients read one error shape.
+        const normalized = status >= 400 ? openAIErrorFrom(status, buf) : undefined;
+        if (normalized !== undefined) buf = Buffer.from(normalized);
         outHeaders["content-length"] = String(buf.length);
         res.writeHead(status, outHeaders);
         res.end(buf);
@@ -704,31 +820,27 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
     );
   }
 
-  const server: Server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      log.error({ err: (err as Error).message, stack: (err as Error).stack }, "request handler failed");
-      sendError(res, { status: 500, message: `router error: ${(err as Error).message}`, code: "internal_error" });
-    });
+  const { server } = createServer(handle, {
+    limits: options.limits,
+    log,
+    onUnexpected: (err, _req, res) => {
+      metrics.requests.inc("(unknown)", "500", "");
+      sendError(res, { status: 500, message: `router error: ${err.message}`, code: "internal_error" });
+    },
   });
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
-  server.requestTimeout = 0;
 
   await options.discovery.start(onSnapshot);
   admission.attachFleet?.(registry);
   scraper.start();
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 8888, options.host ?? "127.0.0.1", () => resolve());
-  });
-  const addr = server.address() as AddressInfo;
-  const host = addr.address;
+  health.start();
+  const host = options.host ?? "127.0.0.1";
+  const port = await listen(server, options.port ?? 8888, host);
   const urlHost = host.includes(":") ? `[${host}]` : host;
 
   return {
-    url: `http://${urlHost}:${addr.port}`,
+    url: `http://${urlHost}:${port}`,
     host,
-    port: addr.port,
+    port,
     fleet: registry,
     registry,
     metrics,
@@ -738,10 +850,10 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
     scrapeNow: () => scraper.scrapeAll(),
     async close() {
       clearInterval(sweepTimer);
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
+      await shutdown(server);
       await options.discovery.close();
       await scraper.close();
+      await health.close();
       for (const s of subscribers.values()) s.close();
       subscribers.clear();
       await registry.close();

@@ -55,6 +55,8 @@ export interface EngineRequest {
   outputToken(i: number): number;
   /** Called once per generated token, at the simulated time its step ends. */
   onToken(index: number, now: number): void;
+  /** Called when the request is first scheduled, with the prompt tokens found in the prefix cache. */
+  onScheduled?(cachedTokens: number): void;
   onFinish(reason: FinishReason, now: number): void;
 }
 
@@ -269,6 +271,7 @@ export class Engine {
         seq.numStored = hitBlocks;
         if (seq.scheduledAt === null) {
           seq.scheduledAt = now;
+          seq.req.onScheduled?.(cachedTokens);
           this.observer.onAdmitted?.(now - seq.arrival);
         }
         this.observer.onPrefixLookup?.(seq.tokens.length, cachedTokens);

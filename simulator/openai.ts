@@ -50,6 +50,8 @@ export interface ParsedRequest {
   stream: boolean;
   includeUsage: boolean;
   stop: string[];
+  /** vLLM's `min_tokens`: stop strings are ignored before this many output tokens. */
+  minTokens: number;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -124,7 +126,42 @@ export function parseRequest(
   else if (body.stop !== undefined && body.stop !== null) {
     throw badRequest("stop: must be a string or a list of strings", "stop");
   }
-  return { endpoint, model, promptTokens: tokens, maxTokens, stream, includeUsage, stop };
+  refuseUnsimulated(endpoint, body);
+  const minTokens = body.min_tokens ?? 0;
+  if (typeof minTokens !== "number" || !Number.isInteger(minTokens) || minTokens < 0) {
+    throw badRequest(`min_tokens: ${JSON.stringify(minTokens)} must be an integer >= 0`, "min_tokens");
+  }
+  if (maxTokens !== undefined && minTokens > maxTokens) {
+    throw badRequest(`min_tokens: ${minTokens} must be less than or equal to max_tokens=${maxTokens}`, "min_tokens");
+  }
+  return { endpoint, model, promptTokens: tokens, maxTokens, stream, includeUsage, stop, minTokens };
+}
+
+/**
+ * Parameters vLLM honours that the simulator cannot honestly fake (it samples no distribution and calls no tools):
+ * refused with a 400 naming the field, rather than accepted and silently ignored. Their neutral values pass.
+ */
+function refuseUnsimulated(endpoint: Endpoint, body: Record<string, unknown>): void {
+  const absent = (v: unknown) => v === undefined || v === null;
+  const refuse = (field: string, why: string) => {
+    throw badRequest(`${field}: ${JSON.stringify(body[field])} is not simulated (${why}); remove it`, field);
+  };
+  if (!absent(body.logprobs) && body.logprobs !== false) refuse("logprobs", "the simulator has no token probabilities");
+  if (!absent(body.top_logprobs) && body.top_logprobs !== 0) {
+    refuse("top_logprobs", "the simulator has no token probabilities");
+  }
+  if (!absent(body.prompt_logprobs)) refuse("prompt_logprobs", "the simulator has no token probabilities");
+  if (endpoint === "completions" && body.echo === true) refuse("echo", "completions are generated text only");
+  if (Array.isArray(body.tools) ? body.tools.length > 0 : !absent(body.tools)) {
+    refuse("tools", "the simulator makes no tool calls");
+  }
+  if (!absent(body.tool_choice) && body.tool_choice !== "none" && body.tool_choice !== "auto") {
+    refuse("tool_choice", "the simulator makes no tool calls");
+  }
+  const rf = body.response_format;
+  if (!absent(rf) && !(isObject(rf) && rf.type === "text")) {
+    refuse("response_format", "the simulator writes free text, not JSON or a schema");
+  }
 }
 
 /** vLLM's context-length error. */
@@ -146,10 +183,17 @@ export interface Usage {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
+  /** Prompt tokens served from the prefix cache (vLLM's `--enable-prompt-tokens-details` shape). */
+  prompt_tokens_details: { cached_tokens: number } | null;
 }
 
-export function usage(prompt: number, completion: number): Usage {
-  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+export function usage(prompt: number, completion: number, cachedTokens?: number): Usage {
+  return {
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    total_tokens: prompt + completion,
+    prompt_tokens_details: cachedTokens === undefined ? null : { cached_tokens: cachedTokens },
+  };
 }
 
 export function fullResponse(
@@ -160,6 +204,7 @@ export function fullResponse(
   text: string,
   finishReason: string,
   u: Usage,
+  stopReason: string | null = null,
 ): unknown {
   if (endpoint === "chat") {
     return {
@@ -173,7 +218,7 @@ export function fullResponse(
           message: { role: "assistant", content: text, tool_calls: [] },
           logprobs: null,
           finish_reason: finishReason,
-          stop_reason: null,
+          stop_reason: stopReason,
         },
       ],
       usage: u,
@@ -184,7 +229,7 @@ export function fullResponse(
     object: "text_completion",
     created,
     model,
-    choices: [{ index: 0, text, logprobs: null, finish_reason: finishReason, stop_reason: null }],
+    choices: [{ index: 0, text, logprobs: null, finish_reason: finishReason, stop_reason: stopReason }],
     usage: u,
   };
 }
@@ -224,12 +269,13 @@ export class ChunkWriter {
     return this.head + jsonText + this.tail;
   }
 
-  /** The last token chunk, carrying the finish reason. */
-  last(jsonText: string, finishReason: string): string {
+  /** The last token chunk, carrying the finish reason and the stop string that ended the output (if one did). */
+  last(jsonText: string, finishReason: string, stopReason: string | null = null): string {
+    const stop = JSON.stringify(stopReason);
     const tail =
       this.endpoint === "chat"
-        ? `},"logprobs":null,"finish_reason":"${finishReason}","stop_reason":null}]}\n\n`
-        : `,"logprobs":null,"finish_reason":"${finishReason}","stop_reason":null}]}\n\n`;
+        ? `},"logprobs":null,"finish_reason":"${finishReason}","stop_reason":${stop}}]}\n\n`
+        : `,"logprobs":null,"finish_reason":"${finishReason}","stop_reason":${stop}}]}\n\n`;
     return this.finalHead + jsonText + tail;
   }
 

@@ -1,7 +1,10 @@
 // One simulated engine: the engine model, its real-time loop, metrics, LoRA registry, fault state, KV event publisher
 // and vLLM's HTTP surface on a plain node:http server (no framework: thousands of open SSE streams stay cheap).
 import { fileURLToPath } from "node:url";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { readBody as readBoundedBody } from "../serving/body.js";
+import { HttpError as ServingError } from "../serving/errors.js";
+import { createServer } from "../serving/http-server.js";
 import type { Socket } from "node:net";
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
@@ -27,6 +30,7 @@ import {
   type PromptEncoder,
 } from "./openai.js";
 import { FaultError, FaultState, type FaultSettings } from "./faults.js";
+import { embeddingResponse, parseEmbeddingRequest } from "./embeddings.js";
 import { processStats } from "./process-stats.js";
 
 export interface SimulatorOptions {
@@ -36,6 +40,8 @@ export interface SimulatorOptions {
   port?: number;
   /** Served model name (what `model` in requests must say). */
   model: string;
+  /** vLLM's `--api-key`: `/v1/*` requests without `Authorization: Bearer <apiKey>` get 401. */
+  apiKey?: string;
   /** Engine profile, e.g. "h100-8b" (see simulator/profiles.json). */
   profile?: string;
   /** Simulated time runs this many times faster than real time (default 1). */
@@ -158,14 +164,14 @@ function sendError(res: ServerResponse, e: HttpError): void {
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new HttpError(413, "BadRequestError", `request body: larger than ${MAX_BODY} bytes`);
-    chunks.push(chunk as Buffer);
+  try {
+    return (await readBoundedBody(req, MAX_BODY)).toString("utf8");
+  } catch (err) {
+    if (err instanceof ServingError) {
+      throw new HttpError(413, "BadRequestError", `request body: larger than ${MAX_BODY} bytes`);
+    }
+    throw err;
   }
-  return Buffer.concat(chunks).toString("utf8");
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
@@ -369,7 +375,9 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     const id = `${endpoint === "chat" ? "chatcmpl" : "cmpl"}-${(++reqCounter).toString(16)}${randomBytes(6).toString("hex")}`;
     const reply = new ReplyText(seedOf(id));
     const budget = Math.min(parsed.maxTokens ?? defaultMaxTokens, config.maxModelLen - prompt);
-    const stopAt = parsed.stop.length > 0 ? reply.stopPoint(parsed.stop, budget) : null;
+    const stopAt = parsed.stop.length > 0 ? reply.stopPoint(parsed.stop, budget, parsed.minTokens) : null;
+    const stopReason = stopAt?.stopped ? (stopAt.stop ?? null) : null;
+    let cachedTokens = 0;
     const genTokens = stopAt ? stopAt.tokens : budget;
     const finishReason: "length" | "stop" = stopAt?.stopped || parsed.maxTokens === undefined ? "stop" : "length";
     const replyModel = parsed.model;
@@ -411,9 +419,11 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
         finishReason,
         lora: lora ? { name: lora.name, id: lora.id, path: lora.path } : undefined,
         outputToken: (i) => reply.tokenId(i),
+        onScheduled: (cached) => (cachedTokens = cached),
         onToken: (i) => {
           if (!writer) return;
-          const chunk = i === genTokens - 1 ? writer.last(tokenJson(i), finishReason) : writer.token(tokenJson(i));
+          const chunk =
+            i === genTokens - 1 ? writer.last(tokenJson(i), finishReason, stopReason) : writer.token(tokenJson(i));
           queue(pending, i === 0 ? writer.opening() + chunk : chunk);
         },
         onFinish: (reason) => {
@@ -421,7 +431,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
           if (reason === "abort") return resolve();
           if (writer) {
             let out = "";
-            if (parsed.includeUsage) out += writer.usage(usage(prompt, genTokens));
+            if (parsed.includeUsage) out += writer.usage(usage(prompt, genTokens, cachedTokens));
             out += writer.done();
             queue(pending, out, true);
           } else {
@@ -429,7 +439,16 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
             sendJson(
               res,
               200,
-              fullResponse(endpoint, id, createdAt, replyModel, text, reason, usage(prompt, genTokens)),
+              fullResponse(
+                endpoint,
+                id,
+                createdAt,
+                replyModel,
+                text,
+                reason,
+                usage(prompt, genTokens, cachedTokens),
+                stopReason,
+              ),
             );
           }
           resolve();
@@ -444,6 +463,16 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
       loop.kick(arrival);
     });
     await done;
+  }
+
+  async function handleEmbeddings(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const parsed = parseEmbeddingRequest(await readJson(req));
+    if (parsed.model !== model) throw notFound(`The model \`${parsed.model}\` does not exist.`, "model");
+    for (const tokens of parsed.inputs) {
+      if (tokens.length > config.maxModelLen) throw contextTooLong(config.maxModelLen, tokens.length, undefined);
+    }
+    const id = `embd-${(++reqCounter).toString(16)}${randomBytes(6).toString("hex")}`;
+    sendJson(res, 200, embeddingResponse(id, created(), parsed));
   }
 
   async function handleLoad(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -501,8 +530,18 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = (req.url ?? "/").split("?")[0];
     const method = req.method ?? "GET";
+    // vLLM checks the key on /v1 paths only, and answers {"error": "Unauthorized"}.
+    if (
+      options.apiKey !== undefined &&
+      url?.startsWith("/v1") &&
+      req.headers.authorization !== `Bearer ${options.apiKey}`
+    ) {
+      req.resume();
+      return sendJson(res, 401, { error: "Unauthorized" });
+    }
     if (method === "POST" && url === "/v1/completions") return handleGenerate("completions", req, res);
     if (method === "POST" && url === "/v1/chat/completions") return handleGenerate("chat", req, res);
+    if (method === "POST" && url === "/v1/embeddings") return handleEmbeddings(req, res);
     if (method === "GET" && url === "/v1/models") return sendJson(res, 200, modelsList());
     if (method === "GET" && url === "/health") {
       if (faults.settings.hang) {
@@ -543,7 +582,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   }
 
   const server: Server = createServer((req, res) => {
-    route(req, res).catch((err: unknown) => {
+    return route(req, res).catch((err: unknown) => {
       const e =
         err instanceof HttpError
           ? err
@@ -556,10 +595,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
       }
       sendError(res, e);
     });
-  });
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
-  server.requestTimeout = 0;
+  }).server;
   server.on("connection", (s: Socket) => {
     s.setNoDelay(true);
     sockets.add(s);

@@ -51,13 +51,19 @@ export class ReplyText {
    * The number of tokens to generate before one of `stops` appears, and whether a stop ended it, within `max` tokens.
    * As in vLLM, the stop string itself is not returned: the reply is cut before it.
    */
-  stopPoint(stops: readonly string[], max: number): { tokens: number; stopped: boolean; text: string } {
+  stopPoint(
+    stops: readonly string[],
+    max: number,
+    minTokens = 0,
+  ): { tokens: number; stopped: boolean; text: string; stop?: string } {
     let s = "";
     for (let i = 0; i < max; i++) {
       s += this.word(i);
+      // As vLLM's min_tokens: stop strings do not end the output before that many tokens.
+      if (i + 1 < minTokens) continue;
       for (const stop of stops) {
         const at = s.indexOf(stop);
-        if (stop.length > 0 && at >= 0) return { tokens: i + 1, stopped: true, text: s.slice(0, at) };
+        if (stop.length > 0 && at >= 0) return { tokens: i + 1, stopped: true, text: s.slice(0, at), stop };
       }
     }
     return { tokens: max, stopped: false, text: s };

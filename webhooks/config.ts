@@ -36,7 +36,11 @@ export interface SidecarConfig {
 
 export interface WebhookConfig {
   sidecar: SidecarConfig;
-  /** Scheduler profile given to model pods that request GPUs and name no scheduler. */
+  /**
+   * Scheduler profile given to model pods that request GPUs and name no scheduler; empty (the default) switches
+   * nothing. Set it only where that profile is deployed (the chart does when `gpuScheduler.enabled`): a pod pointed
+   * at a scheduler that does not run stays Pending.
+   */
   gpuSchedulerName: string;
   /** Extended resource names that count as GPUs. */
   gpuResourceNames: string[];
@@ -59,7 +63,7 @@ export function defaultWebhookConfig(): WebhookConfig {
       adaptersVolumeName: "adapter-storage",
       adaptersMountPath: "/tmp/aibrix/adapters",
     },
-    gpuSchedulerName: Scheduling.gpuSchedulerName,
+    gpuSchedulerName: "",
     gpuResourceNames: [Scheduling.gpuResource],
     defaultEnginePort: 8000,
   };
@@ -147,7 +151,12 @@ function checkConfig(c: WebhookConfig): void {
   }
   requireString("sidecar.adaptersVolumeName", s.adaptersVolumeName, /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "dns1123-label");
   requireString("sidecar.adaptersMountPath", s.adaptersMountPath, /^\//, "absolute-path");
-  requireString("gpuSchedulerName", c.gpuSchedulerName, /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "dns1123-subdomain");
+  requireString(
+    "gpuSchedulerName",
+    c.gpuSchedulerName,
+    /^$|^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/,
+    "dns1123-subdomain, or empty for no switch",
+  );
   if (!Array.isArray(c.gpuResourceNames) || !c.gpuResourceNames.every((r) => typeof r === "string" && r.length > 0)) {
     throw new ConfigError("gpuResourceNames", c.gpuResourceNames, "non-empty list of resource names");
   }

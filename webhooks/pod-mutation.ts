@@ -39,8 +39,9 @@ export function modelName(t: Pick<PodSpecTarget, "labels" | "annotations">): str
   return name === undefined || name === "" ? undefined : name;
 }
 
+/** AIBrix's rule: the injection annotation alone asks for the sidecar (no model label needed). */
 export function wantsSidecar(t: PodSpecTarget): boolean {
-  return t.sidecarAllowed && modelName(t) !== undefined && metaValue(t, Model.sidecarInjection) === "true";
+  return t.sidecarAllowed && metaValue(t, Model.sidecarInjection) === "true";
 }
 
 /** A positive quantity ("1", 2, "500m"); "0", 0 and garbage are not a request. */
@@ -120,7 +121,14 @@ function appendOp(ops: Operation[], arrayPath: string, current: unknown, item: u
   else if (Array.isArray(current)) ops.push({ op: "add", path: `${arrayPath}/-`, value: item });
 }
 
-function injectSidecar(t: PodSpecTarget, spec: Json, containers: Json[], config: WebhookConfig, out: PodSpecMutation) {
+/** Adds the sidecar (first, as AIBrix does) and the adapters volume; true when a container was inserted at 0. */
+function injectSidecar(
+  t: PodSpecTarget,
+  spec: Json,
+  containers: Json[],
+  config: WebhookConfig,
+  out: PodSpecMutation,
+): boolean {
   const s = config.sidecar;
   const volumes = spec.volumes;
   if (!(Array.isArray(volumes) && volumes.some((v) => isRecord(v) && v.name === s.adaptersVolumeName))) {
@@ -139,18 +147,25 @@ function injectSidecar(t: PodSpecTarget, spec: Json, containers: Json[], config:
       });
     }
   });
-  if (containers.some((c) => c.name === s.name)) return;
+  if (containers.some((c) => c.name === s.name)) return false;
   const port = enginePort(t, config.defaultEnginePort, out.warnings);
   if (port === s.port) out.warnings.push(`engine port ${port} equals the runtime sidecar port; set ${Model.port}`);
   const image = metaValue(t, Model.sidecarRuntimeImage) || s.image;
   const engine = inferEngine(t, containers, s.name);
-  out.ops.push({ op: "add", path: `${t.specPath}/containers/-`, value: sidecarContainer(config, engine, port, image) });
+  out.ops.push({ op: "add", path: `${t.specPath}/containers/0`, value: sidecarContainer(config, engine, port, image) });
+  return true;
 }
 
+/**
+ * Points GPU model pods at the GPU scheduler profile, only when one is configured (deployed) and the pod names no
+ * scheduler of its own.
+ */
 function setScheduler(t: PodSpecTarget, spec: Json, config: WebhookConfig, out: PodSpecMutation): void {
+  if (!config.gpuSchedulerName) return;
   if (modelName(t) === undefined || !requestsGpu(spec, config.gpuResourceNames)) return;
   const current = spec.schedulerName;
-  // The API server defaults schedulerName before admission, so "default-scheduler" means "named none".
+  // The API server defaults schedulerName before admission, so "default-scheduler" means "named none"; any other
+  // name is the user's choice and stays.
   if (current === undefined || current === null) {
     out.ops.push({ op: "add", path: `${t.specPath}/schedulerName`, value: config.gpuSchedulerName });
   } else if (current === "" || current === "default-scheduler") {
@@ -158,8 +173,17 @@ function setScheduler(t: PodSpecTarget, spec: Json, config: WebhookConfig, out: 
   }
 }
 
-function addEnv(t: PodSpecTarget, spec: Json, env: EnvVar[], config: WebhookConfig, out: PodSpecMutation): void {
-  (spec.containers as unknown[]).forEach((c, i) => {
+/** `shift`: containers inserted before the admitted ones by earlier operations (their indexes moved up). */
+function addEnv(
+  t: PodSpecTarget,
+  spec: Json,
+  env: EnvVar[],
+  config: WebhookConfig,
+  out: PodSpecMutation,
+  shift: number,
+): void {
+  (spec.containers as unknown[]).forEach((c, at) => {
+    const i = at + shift;
     if (!isRecord(c) || c.name === config.sidecar.name) return;
     const current = c.env;
     if (current !== undefined && current !== null && !Array.isArray(current)) return;
@@ -178,8 +202,8 @@ export function mutatePodSpec(t: PodSpecTarget, config: WebhookConfig, kvEnv: En
   const spec = t.spec;
   if (!isRecord(spec) || !Array.isArray(spec.containers)) return out;
   const containers = spec.containers.filter(isRecord);
-  if (wantsSidecar(t)) injectSidecar(t, spec, containers, config, out);
+  const inserted = wantsSidecar(t) && injectSidecar(t, spec, containers, config, out);
   setScheduler(t, spec, config, out);
-  if (kvEnv.length > 0) addEnv(t, spec, kvEnv, config, out);
+  if (kvEnv.length > 0) addEnv(t, spec, kvEnv, config, out, inserted ? 1 : 0);
   return out;
 }

@@ -18,8 +18,7 @@
 // Plus GET /healthz, /readyz, /metrics (Prometheus text). Bad bodies get HTTP 400 with {error, field, rule}; policy
 // decisions are always HTTP 200. The same list, as data, is WEBHOOK_PATHS in paths.ts.
 import type { AddressInfo } from "node:net";
-import https from "node:https";
-import type { TLSSocket } from "node:tls";
+import type https from "node:https";
 import express, { type NextFunction, type Request, type Response } from "express";
 import pino, { type Logger } from "pino";
 import { admit, type AdmissionDeps } from "./admission.js";
@@ -34,6 +33,9 @@ import { loadKubeConfig } from "../kube/client.js";
 import { CachedClusterLookup } from "./cluster.js";
 import { KubeCaBundlePublisher, KubeClusterLookup, KubeSecretStore, type KubeWiringOptions } from "./kube-store.js";
 import { webhookConfigurationManifests } from "./webhook-configurations.js";
+import { createServer, tlsDefaults, type ServerLimits } from "../serving/http-server.js";
+import { readBody } from "../serving/body.js";
+import { HttpError } from "../serving/errors.js";
 
 export interface CertificateSettings {
   /** Where the CA and serving certificate are kept; default: memory (single process, tests). */
@@ -68,6 +70,8 @@ export interface StartWebhooksOptions {
   kube?: KubeWiringOptions;
   /** Largest accepted request body; larger ones get 400. Default 3 MiB (the API server's own request cap). */
   maxBodyBytes?: number;
+  /** Connection and deadline limits of the HTTPS server. */
+  limits?: Partial<ServerLimits>;
 }
 
 export interface WebhookServer {
@@ -100,23 +104,6 @@ export const DEFAULT_CONFIGURATION_NAMES = {
   validating: "aibrix-ts-validating-webhooks",
 } as const;
 
-type BodyResult = { ok: true; body: Buffer } | { ok: false; size: number };
-
-/** Reads the body up to `limit` bytes; past it, keeps draining (so the client sees our 400) up to a hard stop. */
-function readBody(req: Request, limit: number): Promise<BodyResult> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= limit) chunks.push(chunk);
-      else if (size > limit * 8) req.socket.destroy(); // a client streaming without end: drop it
-    });
-    req.on("end", () => resolve(size <= limit ? { ok: true, body: Buffer.concat(chunks, size) } : { ok: false, size }));
-    req.on("error", reject);
-  });
-}
-
 function buildApp(deps: AdmissionDeps, metrics: WebhookMetrics, maxBodyBytes: number, ready: () => boolean) {
   const app = express();
   app.disable("x-powered-by");
@@ -143,15 +130,18 @@ function buildApp(deps: AdmissionDeps, metrics: WebhookMetrics, maxBodyBytes: nu
       res.status(404).json({ error: `no webhook at ${req.path}` });
       return;
     }
-    const body = await readBody(req, maxBodyBytes);
-    if (!body.ok) {
-      const error = `request body is ${body.size} bytes; the limit is ${maxBodyBytes} bytes (object too large to admit)`;
-      deps.logger.info({ webhook, size: body.size }, "request body too large");
-      res.status(400).json({ error, field: "(body)", rule: "max-size" });
+    let body: Buffer;
+    try {
+      body = await readBody(req, maxBodyBytes);
+    } catch (err) {
+      if (!(err instanceof HttpError)) throw err;
+      const error = `request body is over ${maxBodyBytes} bytes (object too large to admit)`;
+      deps.logger.info({ webhook }, "request body too large");
+      res.status(400).set("connection", "close").json({ error, field: "(body)", rule: "max-size" });
       metrics.observe(webhook, "bad_request", Number(process.hrtime.bigint() - started) / 1e9);
       return;
     }
-    const result = await admit(deps, role, body.body);
+    const result = await admit(deps, role, body);
     if (result.status === 400) deps.logger.info({ webhook, error: result.body.error }, "bad admission request");
     res.status(result.status).json(result.body);
     metrics.observe(webhook, result.outcome, Number(process.hrtime.bigint() - started) / 1e9);
@@ -222,15 +212,15 @@ export async function startWebhooks(options: StartWebhooksOptions = {}): Promise
   let closing = false;
   const deps: AdmissionDeps = { config, cluster, logger };
   const app = buildApp(deps, metrics, options.maxBodyBytes ?? DEFAULTS.maxBodyBytes, () => !closing);
-  const server = https.createServer({ key: bundle.keyPem, cert: bundle.certPem, minVersion: "TLSv1.2" }, app);
-  // The API server keeps connections open between admissions; let them live longer than its idle timeout.
-  server.keepAliveTimeout = 65_000;
-  server.on("tlsClientError", (err: Error, socket: TLSSocket) => {
-    logger.debug({ err: err.message, remote: socket.remoteAddress }, "TLS handshake failed");
-  });
+  const server = createServer(app, {
+    tls: { key: bundle.keyPem, cert: bundle.certPem },
+    log: logger,
+    // The API server keeps connections open between admissions; let them live longer than its idle timeout.
+    limits: { keepAliveTimeoutMs: 65_000, ...options.limits },
+  }).server as https.Server;
   certificates.onChange((next) => {
     // New handshakes get the renewed certificate; connections already open keep theirs (nothing is dropped).
-    server.setSecureContext({ key: next.keyPem, cert: next.certPem, minVersion: "TLSv1.2" });
+    server.setSecureContext({ key: next.keyPem, cert: next.certPem, ...tlsDefaults });
     metrics.certificateReloads.inc();
     metrics.certificateExpiry.set(certificateFacts(next.certPem).notAfter.getTime() / 1000);
     logger.info({ notAfter: certificateFacts(next.certPem).notAfter.toISOString() }, "serving certificate reloaded");

@@ -10,7 +10,7 @@ import {
   withDefaults,
   type Problem,
 } from "../api/index.js";
-import { AUTOSCALING_GROUP, ORCHESTRATION_GROUP } from "../api/labels.js";
+import { AUTOSCALING_GROUP, KVCacheAnnotation, ORCHESTRATION_GROUP } from "../api/labels.js";
 import type { ClusterLookup } from "./cluster.js";
 import type { AdmissionRequest } from "./review.js";
 
@@ -154,5 +154,31 @@ export function defaultCustomResource(req: AdmissionRequest): Operation[] {
   if ((req.operation !== "CREATE" && req.operation !== "UPDATE") || req.subResource !== "") return [];
   if (!isOurKind(group, version, kind) || !req.object) return [];
   const defaulted = withDefaults(req.object);
-  return fastJsonPatch.compare(req.object, defaulted as object).filter((op) => op.op === "add");
+  const ops: Operation[] = fastJsonPatch.compare(req.object, defaulted as object).filter((op) => op.op === "add");
+  if (kind === "KVCache") ops.push(...kvCacheAnnotationDefaults(req.object));
+  return ops;
+}
+
+/** JSON Pointer escaping of one key (`/` and `~` occur in annotation names). */
+const pointerKey = (key: string) => key.replace(/~/g, "~0").replace(/\//g, "~1");
+
+/**
+ * AIBrix's KVCache defaulting: the backend and mode annotations, when absent or empty, become `vineyard` (the
+ * backend a KVCache meant before the annotations existed).
+ */
+export function kvCacheAnnotationDefaults(object: Record<string, unknown>): Operation[] {
+  const meta = object.metadata;
+  if (typeof meta !== "object" || meta === null || Array.isArray(meta)) return [];
+  const current = (meta as Record<string, unknown>).annotations;
+  const wanted = [KVCacheAnnotation.backend, KVCacheAnnotation.legacyMode];
+  if (current === undefined || current === null) {
+    return [
+      { op: "add", path: "/metadata/annotations", value: Object.fromEntries(wanted.map((k) => [k, "vineyard"])) },
+    ];
+  }
+  if (typeof current !== "object" || Array.isArray(current)) return [];
+  const annotations = current as Record<string, unknown>;
+  return wanted
+    .filter((k) => annotations[k] === undefined || annotations[k] === "")
+    .map((k) => ({ op: "add" as const, path: `/metadata/annotations/${pointerKey(k)}`, value: "vineyard" }));
 }

@@ -1,7 +1,7 @@
 // Admission control for the router, assembled from its parts: auth → per-model RPS → per-user RPM/TPM → fair queue
 // (VTC, priorities, shedding) in front of saturated models. One constructor; the router only sees AdmissionControl.
-import http from "node:http";
-import type { AddressInfo } from "node:net";
+import type http from "node:http";
+import { isIP } from "node:net";
 import { pino, type Logger } from "pino";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type {
@@ -27,6 +27,7 @@ import { defaultLimitsConfig, RateLimiter, type LimitsConfig, type UserCharge } 
 import { usersApiHandler, type UsersHandler } from "../users/api.js";
 import { CachedUserStore, MemoryUserStore, RedisUserStore, type UserStore } from "../users/store.js";
 import { ModelGate } from "./gate.js";
+import { createServer, listen, shutdown } from "../../serving/http-server.js";
 import { limitRejection, rejection } from "./rejections.js";
 
 export interface AdmissionConfig {
@@ -35,7 +36,7 @@ export interface AdmissionConfig {
   /** What to do while Redis is unreachable: serve with local limits (`open`, default) or refuse (`closed`). */
   onRedisFailure?: RedisFailureMode;
   keyPrefix?: string;
-  /** A Redis command slower than this counts as a failure (three in a row: Redis is treated as down). */
+  /** A Redis command slower than this (default 250 ms) fails; three in a row and Redis is treated as down. */
   redisCommandTimeoutMs?: number;
   /** `keys`: `Authorization: Bearer <API key>` required; `off` (default): the `user` header names the tenant. */
   auth?: AuthMode;
@@ -82,7 +83,7 @@ export async function createAdmission(config: AdmissionConfig = {}): Promise<Adm
     redisUrl: config.redisUrl,
     onRedisFailure: config.onRedisFailure ?? "open",
     keyPrefix,
-    commandTimeoutMs: config.redisCommandTimeoutMs ?? 1000,
+    commandTimeoutMs: config.redisCommandTimeoutMs ?? 250,
     logger,
     registry,
   });
@@ -100,7 +101,12 @@ export async function createAdmission(config: AdmissionConfig = {}): Promise<Adm
   const store: UserStore = backend.redis
     ? new RedisUserStore(backend.redis, keyPrefix + "api-keys/")
     : new MemoryUserStore();
-  const cache = new CachedUserStore(store, config.userCacheTtlMs ?? 1000, now);
+  const cache = new CachedUserStore(
+    store,
+    config.userCacheTtlMs ?? 1000,
+    now,
+    () => !backend.redisConfigured || backend.redisUp,
+  );
   const authMode = config.auth ?? "off";
   const metrics = admissionMetrics(registry, queue);
 
@@ -305,20 +311,16 @@ export async function createAdmission(config: AdmissionConfig = {}): Promise<Adm
     redisUp: () => backend.redisUp,
     queueDepth: (model) => queue.depth(model),
     async startAdminServer(port: number, host = "127.0.0.1") {
-      const server = http.createServer(adminHandler);
+      if (!config.adminToken && !isLoopback(host)) {
+        throw new Error(
+          `admin API on ${host}: anyone who can reach it could create users and keys; set $AIBRIX_ADMIN_TOKEN ` +
+            "(callers then send Authorization: Bearer <token>) or listen on 127.0.0.1",
+        );
+      }
+      const { server } = createServer(adminHandler, { log: logger });
       servers.push(server);
-      await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(port, host, () => resolve());
-      });
-      return {
-        port: (server.address() as AddressInfo).port,
-        close: () =>
-          new Promise<void>((r) => {
-            server.closeAllConnections();
-            server.close(() => r());
-          }),
-      };
+      const bound = await listen(server, port, host);
+      return { port: bound, close: () => shutdown(server) };
     },
     close,
   };
@@ -409,4 +411,10 @@ function admissionMetrics(registry: Registry, queue: FairQueue) {
     },
   });
   return { outcomes, wait, decision };
+}
+
+/** Whether `host` is a loopback address (127.0.0.0/8, ::1) or `localhost`. */
+function isLoopback(host: string): boolean {
+  if (host === "localhost" || host === "::1") return true;
+  return isIP(host) === 4 && host.startsWith("127.");
 }

@@ -2,6 +2,7 @@
 // limit was hit, its size, what remains, when it resets) and the AIBrix `x-error-*` diagnostics.
 import type { AdmissionRejection } from "../admission.js";
 import type { LimitHit } from "../limits/limiter.js";
+import { errorType } from "../../serving/errors.js";
 
 export function rejection(
   status: number,
@@ -50,13 +51,4 @@ export function limitRejection(hit: LimitHit, subject: string, windowMs: number)
     [`x-ratelimit-reset-${unit}`]: `${(hit.retryAfterMs / 1000).toFixed(3)}s`,
     [AIBRIX_FLAG[hit.limit]]: "true",
   });
-}
-
-function errorType(status: number): string {
-  if (status === 400 || status === 404) return "invalid_request_error";
-  if (status === 401) return "authentication_error";
-  if (status === 403) return "permission_error";
-  if (status === 429) return "rate_limit_error";
-  if (status === 503) return "overloaded_error";
-  return "api_error";
 }

@@ -12,6 +12,8 @@
 // Errors are OpenAI-shaped and name the field and the rule: {"error":{"message","type","code","param"}}.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { timingSafeEqual } from "node:crypto";
+import { readBody, parseJsonObject } from "../../serving/body.js";
+import { errorType, HttpError } from "../../serving/errors.js";
 import { generateKey } from "./keys.js";
 import type { CachedUserStore, UserStore } from "./store.js";
 import { applyUserInput, publicUser, validateUserInput, type User, type UserInput } from "./user.js";
@@ -216,30 +218,23 @@ function checkAdmin(opts: UsersApiOptions, req: IncomingMessage): void {
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new ApiError(413, "body_too_large", `request body exceeds ${MAX_BODY} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  const text = Buffer.concat(chunks).toString("utf8");
-  if (text.trim() === "") return {};
+  let raw: Buffer;
   try {
-    return JSON.parse(text) as unknown;
+    raw = await readBody(req, MAX_BODY);
   } catch (err) {
-    throw new ApiError(400, "invalid_json", `request body is not valid JSON: ${(err as Error).message}`);
+    if (err instanceof HttpError) throw new ApiError(413, "body_too_large", err.message);
+    throw err;
+  }
+  if (raw.toString("utf8").trim() === "") return {};
+  try {
+    return parseJsonObject(raw);
+  } catch (err) {
+    throw new ApiError(400, "invalid_json", (err as Error).message);
   }
 }
 
 function aibrixView(u: User): Record<string, unknown> {
   return { name: u.name, rpm: u.rpm, tpm: u.tpm };
-}
-
-function errorType(status: number): string {
-  if (status === 400 || status === 404 || status === 409 || status === 413) return "invalid_request_error";
-  if (status === 401) return "authentication_error";
-  return "api_error";
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

@@ -89,15 +89,28 @@ export class CachedUserStore {
   private readonly cache = new Map<string, { user: User | undefined; at: number }>();
   private readonly keyCache = new Map<string, { user: string | undefined; at: number }>();
 
+  /**
+   * `available` is the breaker: while it says the store is down, lookups answer from the cache however old, or
+   * fail at once, instead of each waiting out a command timeout against a store that hangs.
+   */
   constructor(
     private readonly store: UserStore,
     private readonly ttlMs: number,
     private readonly now: () => number = Date.now,
+    private readonly available: () => boolean = () => true,
   ) {}
+
+  private unavailable(): Error {
+    return new Error("user store unreachable");
+  }
 
   async get(name: string): Promise<User | undefined> {
     const hit = this.cache.get(name);
     if (hit && this.now() - hit.at < this.ttlMs) return hit.user;
+    if (!this.available()) {
+      if (hit) return hit.user;
+      throw this.unavailable();
+    }
     try {
       const user = await this.store.get(name);
       this.cache.set(name, { user, at: this.now() });
@@ -111,6 +124,10 @@ export class CachedUserStore {
   async userForKey(id: string): Promise<string | undefined> {
     const hit = this.keyCache.get(id);
     if (hit && this.now() - hit.at < this.ttlMs) return hit.user;
+    if (!this.available()) {
+      if (hit) return hit.user;
+      throw this.unavailable();
+    }
     try {
       const user = await this.store.userForKey(id);
       this.keyCache.set(id, { user, at: this.now() });

@@ -26,6 +26,7 @@ type Webhook = {
   sideEffects: string;
   namespaceSelector?: { matchExpressions: { key: string; operator: string; values: string[] }[] };
   objectSelector?: unknown;
+  matchConditions?: unknown;
 };
 
 describe("e2e: Helm chart", function () {
@@ -74,6 +75,18 @@ describe("e2e: Helm chart", function () {
     expect(docs.filter((d) => d.kind === "CustomResourceDefinition")).to.have.length(0);
     // No ServiceMonitor without the Prometheus Operator API.
     expect(docs.filter((d) => d.kind === "ServiceMonitor")).to.have.length(0);
+  });
+
+  it("points pods at the GPU scheduler only while the chart deploys it", async function () {
+    this.timeout(60_000);
+    const argsOf = (docs: Doc[]) =>
+      (
+        find(docs, "Deployment", "demo-aibrix-ts-webhooks") as Doc & {
+          spec: { template: { spec: { containers: { args: string[] }[] } } };
+        }
+      ).spec.template.spec.containers[0]!.args;
+    expect(argsOf(await template())).to.include("--gpu-scheduler=aibrix-gpu-scheduler");
+    expect(argsOf(await template("--set", "gpuScheduler.enabled=false")).join(" ")).not.to.contain("--gpu-scheduler");
   });
 
   it("grants least privilege: no wildcard verbs, the webhooks touch only their own Secret and configurations", async function () {
@@ -162,6 +175,9 @@ describe("e2e: Helm chart", function () {
     expect(pods?.objectSelector).to.deep.equal({
       matchExpressions: [{ key: "model.aibrix.ai/name", operator: "Exists" }],
     });
+    const deployments = mutating.webhooks.find((w) => w.rules[0]?.resources.includes("deployments"));
+    expect(deployments?.objectSelector).to.equal(undefined);
+    expect(JSON.stringify(deployments?.matchConditions)).to.contain("model.aibrix.ai/sidecar-injection");
   });
 
   it("the GPU scheduler's configuration has one profile (the reference one) and calls the extender Service", async function () {

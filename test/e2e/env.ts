@@ -7,6 +7,7 @@ import { promisify } from "node:util";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseProfiles } from "../../controllers/gpu-optimizer/profiles.js";
 import { startExtender, type ExtenderHandle } from "../../extender/index.js";
+import { Scheduling } from "../../api/labels.js";
 import { startWebhooks, type WebhookServer } from "../../webhooks/server.js";
 import { chartSchedulerProfile, startCluster, type LoopbackCluster } from "../../cluster/index.js";
 import { freePort } from "../../cluster/processes.js";
@@ -106,6 +107,8 @@ export async function startE2eEnv(log: (line: string) => void = () => {}): Promi
       host: "127.0.0.1",
       port: webhookPort,
       logLevel: "error",
+      // The cluster runs the GPU scheduler profile, so GPU model pods are pointed at it.
+      config: { gpuSchedulerName: Scheduling.gpuSchedulerName },
       certificates: { namespace: SYSTEM_NAMESPACE },
       kube: {
         kubeConfig: cluster.kubeconfig,

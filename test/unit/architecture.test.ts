@@ -9,15 +9,16 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 /** Folder → folders (or folder prefixes) of ours it may import, besides itself. */
 const ALLOWED: Record<string, string[]> = {
   api: [],
+  serving: [],
   kube: ["api"],
   engines: ["api"],
-  webhooks: ["api", "kube"],
-  extender: ["api", "kube", "controllers/gpu-optimizer"],
+  webhooks: ["api", "kube", "serving"],
+  extender: ["api", "kube", "serving", "controllers/gpu-optimizer"],
   controllers: ["api", "kube", "engines"],
-  router: ["api", "kube", "engines"],
-  runtime: ["engines", "api"],
+  router: ["api", "kube", "engines", "serving"],
+  runtime: ["engines", "api", "serving"],
   diagnostics: ["api", "kube"],
-  simulator: ["api"],
+  simulator: ["api", "serving"],
   cluster: ["api", "kube", "simulator"],
 };
 

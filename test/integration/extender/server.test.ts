@@ -121,6 +121,18 @@ describe("extender HTTP server", () => {
     expect(wrongVerb.status).to.equal(405);
   });
 
+  it("takes 50,000 node names and refuses a 50 MB body before reading it", async () => {
+    const names = Array.from({ length: 50_000 }, (_, i) => `gpu-node-${i}.rack-${i % 97}.zone-a.example.internal`);
+    const many = await post(`${ext.urlPrefix}/filter`, { Pod: model, Nodes: null, NodeNames: names });
+    expect(many.status).to.equal(200);
+    expect((many.json as { Error: string }).Error).to.equal("");
+    const big = JSON.stringify({ Pod: model, Nodes: null, NodeNames: ["x".repeat(50 * 1024 * 1024)] });
+    const t0 = performance.now();
+    const refused = await post(`${ext.urlPrefix}/filter`, big);
+    expect((refused.json as { Error: string }).Error).to.match(/request body exceeds \d+ bytes/);
+    expect(performance.now() - t0).to.be.below(2000);
+  });
+
   it("binds concurrent pods on one node to disjoint devices and refuses the one that does not fit", async () => {
     const pods = [1, 2, 3, 4, 5].map((i) => pod(`p${i}`, { model: "llama-8b", gpus: 2 }));
     for (const p of pods) state.upsertPod(p);

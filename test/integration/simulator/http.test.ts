@@ -44,8 +44,97 @@ describe("simulator HTTP surface (real server, openai client)", function () {
       prompt_tokens: countTokens("Say hello to the world"),
       completion_tokens: 7,
       total_tokens: countTokens("Say hello to the world") + 7,
+      prompt_tokens_details: { cached_tokens: 0 },
     });
     expect(countTokens(r.choices[0]!.text)).to.equal(7);
+  });
+
+  it("reports prompt tokens served from the prefix cache as usage.prompt_tokens_details.cached_tokens", async () => {
+    const prompt = "a shared system prompt that is long enough to fill several cache blocks ".repeat(20);
+    const first = await client.completions.create({ model: "llama-8b", prompt: prompt + "one", max_tokens: 2 });
+    expect(first.usage?.prompt_tokens_details?.cached_tokens).to.equal(0);
+    const second = await client.completions.create({ model: "llama-8b", prompt: prompt + "two", max_tokens: 2 });
+    const cached = second.usage?.prompt_tokens_details?.cached_tokens ?? 0;
+    expect(cached).to.be.above(countTokens(prompt) / 2);
+    expect(cached).to.be.below(second.usage!.prompt_tokens);
+  });
+
+  it("names the stop string that ended the output in stop_reason, and honours min_tokens", async () => {
+    const word = " "; // every simulated word starts with a space
+    const r = await client.completions.create({ model: "llama-8b", prompt: "x", max_tokens: 12, stop: [word] });
+    const choice = r.choices[0]! as { finish_reason: string; stop_reason?: string | null };
+    expect(choice.finish_reason).to.equal("stop");
+    expect(choice.stop_reason).to.equal(word);
+    const long = await client.completions.create({
+      model: "llama-8b",
+      prompt: "x",
+      max_tokens: 12,
+      stop: [word],
+      min_tokens: 12,
+    } as never);
+    expect((long as { usage?: { completion_tokens: number } }).usage?.completion_tokens).to.equal(12);
+    const plain = await client.completions.create({ model: "llama-8b", prompt: "x", max_tokens: 3 });
+    expect((plain.choices[0] as { stop_reason?: unknown }).stop_reason).to.equal(null);
+  });
+
+  it("serves embeddings in vLLM's shape, floats and base64, deterministic per input", async () => {
+    const r = await client.embeddings.create({ model: "llama-8b", input: ["hello world", "another"] });
+    expect(r.object).to.equal("list");
+    expect(r.data.map((d) => d.index)).to.deep.equal([0, 1]);
+    expect(r.data[0]!.embedding).to.have.length(1024);
+    const norm = Math.sqrt(r.data[0]!.embedding.reduce((s, x) => s + x * x, 0));
+    expect(norm).to.be.closeTo(1, 1e-3);
+    expect(r.usage.prompt_tokens).to.equal(countTokens("hello world") + countTokens("another"));
+    // The SDK asks for base64 by default when no format is given and decodes it: equal to the float answer.
+    const again = await client.embeddings.create({
+      model: "llama-8b",
+      input: "hello world",
+      encoding_format: "base64",
+    });
+    const decoded = again.data[0]!.embedding as unknown as string;
+    const floats = new Float32Array(Buffer.from(decoded, "base64").buffer.slice(0));
+    expect(floats[0]).to.be.closeTo(r.data[0]!.embedding[0]!, 1e-6);
+    let failure: unknown;
+    await client.embeddings.create({ model: "llama-8b", input: [] }).catch((e: unknown) => (failure = e));
+    expect(String(failure)).to.match(/400.*input/);
+  });
+
+  it("refuses parameters it cannot simulate with a 400 naming the field", async () => {
+    const cases: [string, Record<string, unknown>][] = [
+      ["logprobs", { logprobs: true, top_logprobs: 2 }],
+      ["tools", { tools: [{ type: "function", function: { name: "f", parameters: {} } }] }],
+      ["response_format", { response_format: { type: "json_object" } }],
+    ];
+    for (const [field, extra] of cases) {
+      const res = await fetch(`${sim.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "llama-8b", messages: [{ role: "user", content: "hi" }], ...extra }),
+      });
+      expect(res.status, field).to.equal(400);
+      const body = (await res.json()) as { error: { param: string; message: string } };
+      expect(body.error.param).to.equal(field);
+      expect(body.error.message).to.match(/is not simulated/);
+    }
+    const echo = await fetch(`${sim.url}/v1/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "llama-8b", prompt: "hi", echo: true }),
+    });
+    expect(echo.status).to.equal(400);
+    const neutral = await fetch(`${sim.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        model: "llama-8b",
+        messages: [{ role: "user", content: "hi" }],
+        max_tokens: 2,
+        logprobs: false,
+        tools: [],
+        response_format: { type: "text" },
+      }),
+    });
+    expect(neutral.status).to.equal(200);
   });
 
   it("serves chat completions", async () => {

@@ -66,7 +66,9 @@ describe("webhooks over real HTTPS", function () {
       path: string;
       value: unknown;
     }[];
-    expect(patch.map((p) => p.path)).to.include.members(["/spec/containers/-", "/spec/schedulerName"]);
+    // The runtime goes first (AIBrix order); no scheduler switch without a configured GPU scheduler.
+    expect(patch.map((p) => p.path)).to.include("/spec/containers/0");
+    expect(patch.map((p) => p.path)).not.to.include("/spec/schedulerName");
   });
 
   it("denies an invalid PodAutoscaler with HTTP 200, allowed=false and a message naming field, value and rule", async () => {
@@ -104,7 +106,7 @@ describe("webhooks over real HTTPS", function () {
       JSON.stringify({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview" }),
       /needs \.request/,
     ],
-    ["a 4 MiB body", Buffer.alloc(4 * 1024 * 1024, 0x20), /limit is 3145728 bytes/],
+    ["a 4 MiB body", Buffer.alloc(4 * 1024 * 1024, 0x20), /over 3145728 bytes/],
   ];
   for (const [what, body, message] of bad) {
     it(`answers ${what} with 400 and a clear message`, async () => {

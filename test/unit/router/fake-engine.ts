@@ -15,6 +15,8 @@ export interface FakeEngineState {
   tokens: number;
   tokenDelayMs: number;
   extraMetrics: string;
+  /** `max_model_len` reported in /v1/models (absent when undefined). */
+  maxModelLen?: number;
 }
 
 export interface FakeEngine {
@@ -29,6 +31,8 @@ export interface FakeEngine {
   cancelled: number;
   /** GET /metrics requests answered. */
   metricsScrapes: number;
+  /** GET /health requests received. */
+  healthChecks: number;
   close(): Promise<void>;
 }
 
@@ -46,7 +50,7 @@ export async function startFakeEngine(model: string, init: Partial<FakeEngineSta
     ...init,
   };
   const hits: FakeEngine["hits"] = [];
-  const engine = { state, hits, cancelled: 0, metricsScrapes: 0 } as FakeEngine;
+  const engine = { state, hits, cancelled: 0, metricsScrapes: 0, healthChecks: 0 } as FakeEngine;
   const hanging = new Set<ServerResponse>();
 
   const server: Server = createServer((req, res) => {
@@ -70,11 +74,17 @@ export async function startFakeEngine(model: string, init: Partial<FakeEngineSta
         );
         return;
       }
+      if (req.method === "GET" && path === "/health") {
+        engine.healthChecks++;
+        if (state.mode === "hang") return void hanging.add(res);
+        return void res.writeHead(200).end();
+      }
       if (req.method === "GET" && path === "/v1/models") {
         const data = [model, ...state.adapters].map((id) => ({
           id,
           object: "model",
           parent: id === model ? null : model,
+          ...(id === model && state.maxModelLen ? { max_model_len: state.maxModelLen } : {}),
         }));
         res.writeHead(200, { "content-type": "application/json" });
         res.end(JSON.stringify({ object: "list", data }));

@@ -75,7 +75,7 @@ describe("router server", function () {
     expect(unknown.headers["x-error-no-model-backends"]).to.equal("gpt-9");
     const badJson = await post(r, "/v1/chat/completions", "{not json");
     expect(badJson.status).to.equal(400);
-    expect(badJson.json().error.message).to.match(/not a JSON object/);
+    expect(badJson.json().error.message).to.match(/not valid JSON/);
     expect((await post(r, "/v1/completions", { prompt: "x" })).json().error).to.include({
       param: "model",
       type: "invalid_request_error",
@@ -86,8 +86,8 @@ describe("router server", function () {
     expect(strategy.status).to.equal(400);
     expect(strategy.headers["x-error-invalid-routing-strategy"]).to.equal("fastest");
     const other = await request(r.url + "/v1/unknown", { method: "POST", body: "{}" });
-    expect(other.statusCode).to.equal(501);
-    expect(((await other.body.json()) as { error: { type: string } }).error.type).to.equal("api_error");
+    expect(other.statusCode).to.equal(404);
+    expect(((await other.body.json()) as { error: { type: string } }).error.type).to.equal("invalid_request_error");
     expect(e.hits).to.have.length(0);
   });
 
@@ -128,7 +128,8 @@ describe("router server", function () {
       { "x-request-id": "abc-123", authorization: "Bearer secret" },
     );
     expect(own.headers["x-request-id"]).to.equal("abc-123");
-    expect(e.hits[1]!.headers.authorization).to.equal(undefined);
+    // Without admission control the client's key goes through, as behind AIBrix's gateway (engines check it).
+    expect(e.hits[1]!.headers.authorization).to.equal("Bearer secret");
     await r.registry.all()[0]!.pool; // adapters come from the engine's /v1/models
     for (let i = 0; i < 40 && !r.registry.serving("lora-a").length; i++) await new Promise((x) => setTimeout(x, 50));
     const models = (await (await request(r.url + "/v1/models")).body.json()) as {

@@ -90,7 +90,7 @@ describe("simulator wire formats", () => {
     expect(last.choices[0]!.finish_reason).to.equal("length");
     expect(parse(w.usage(usage(2, 3)))).to.deep.include({
       choices: [],
-      usage: { prompt_tokens: 2, completion_tokens: 3, total_tokens: 5 },
+      usage: { prompt_tokens: 2, completion_tokens: 3, total_tokens: 5, prompt_tokens_details: null },
     });
     expect(w.done()).to.equal("data: [DONE]\n\n");
   });

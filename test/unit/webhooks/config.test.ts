@@ -10,11 +10,11 @@ import {
 } from "../../../webhooks/config.js";
 
 describe("webhooks: configuration", () => {
-  it("defaults: runtime on 8080, AIBrix probes and resources, aibrix-gpu-scheduler, nvidia.com/gpu", () => {
+  it("defaults: runtime on 8080, AIBrix probes and resources, no scheduler switch, nvidia.com/gpu", () => {
     const c = defaultWebhookConfig();
     expect(c.sidecar).to.include({ name: "aibrix-runtime", port: 8080, portName: "metrics" });
     expect(c.sidecar.readiness).to.deep.equal({ path: "/ready", initialDelaySeconds: 5, periodSeconds: 10 });
-    expect(c.gpuSchedulerName).to.equal("aibrix-gpu-scheduler");
+    expect(c.gpuSchedulerName).to.equal("");
     expect(c.gpuResourceNames).to.deep.equal(["nvidia.com/gpu"]);
     expect(c.defaultEnginePort).to.equal(8000);
   });

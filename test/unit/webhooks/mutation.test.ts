@@ -4,6 +4,9 @@ import { applied, call, deps, modelPod, patchOf, review, type Json } from "./fix
 
 type Container = Json & { name: string; env?: { name: string; value: string }[]; volumeMounts?: Json[] };
 
+const runtimeOf = (pod: Json): Container => containers(pod).find((c) => c.name === "aibrix-runtime")!;
+const engineOf = (pod: Json): Container => containers(pod).find((c) => c.name !== "aibrix-runtime")!;
+
 function containers(pod: Json, at = "spec"): Container[] {
   let cur: unknown = pod;
   for (const k of at.split(".")) cur = (cur as Json)[k];
@@ -42,8 +45,9 @@ describe("webhooks: sidecar injection", () => {
     for (const c of containers(out)) {
       expect(c.volumeMounts).to.deep.include({ name: "adapter-storage", mountPath: "/tmp/aibrix/adapters" });
     }
-    // The engine stays the first container (kubectl's default), the sidecar is appended.
-    expect(containers(out)[0]?.name).to.equal("vllm-openai");
+    // The runtime goes first, as AIBrix puts it; the engine follows.
+    expect(containers(out).map((c) => c.name)).to.deep.equal(["aibrix-runtime", "vllm-openai"]);
+    expect(sidecar.command).to.deep.equal(["aibrix-ts", "runtime", "--port", "8080"]);
   });
 
   it("takes image, port, env and probes from configuration", async () => {
@@ -63,30 +67,30 @@ describe("webhooks: sidecar injection", () => {
     const a = await mutateTwice(modelPod({ annotations: { "model.aibrix.ai/sidecar-runtime-image": "my/runtime:2" } }));
     expect(containers(a.out).find((c) => c.name === "aibrix-runtime")).to.include({ image: "my/runtime:2" });
     const b = await mutateTwice(modelPod({ labels: { "model.aibrix.ai/engine": "sglang" } }));
-    expect(containers(b.out).at(-1)?.env).to.deep.include({ name: "INFERENCE_ENGINE", value: "sglang" });
+    expect(runtimeOf(b.out).env).to.deep.include({ name: "INFERENCE_ENGINE", value: "sglang" });
     const pod = modelPod();
     containers(pod)[0]!.image = "lmsysorg/sglang:v0.4";
     const c = await mutateTwice(pod);
-    expect(containers(c.out).at(-1)?.env).to.deep.include({ name: "INFERENCE_ENGINE", value: "sglang" });
+    expect(runtimeOf(c.out).env).to.deep.include({ name: "INFERENCE_ENGINE", value: "sglang" });
   });
 
   it("warns about a model.aibrix.ai/port label that is not a port and falls back to 8000", async () => {
     const { out, warnings } = await mutateTwice(modelPod({ labels: { "model.aibrix.ai/port": "http" } }));
     expect(warnings.join()).to.match(/model.aibrix.ai\/port="http".*1\.\.65535/);
-    expect(containers(out).at(-1)?.env).to.deep.include({
+    expect(runtimeOf(out).env).to.deep.include({
       name: "INFERENCE_ENGINE_ENDPOINT",
       value: "http://localhost:8000",
     });
   });
 
-  it("does not inject without the injection flag, without a model name, or when the sidecar exists", async () => {
-    for (const pod of [
-      modelPod({ annotations: { "model.aibrix.ai/sidecar-injection": "false" } }),
-      { ...modelPod(), metadata: { name: "x", annotations: { "model.aibrix.ai/sidecar-injection": "true" } } },
-    ]) {
-      const { out } = await mutateTwice(pod);
-      expect(containers(out).map((c) => c.name)).to.not.include("aibrix-runtime");
-    }
+  it("injects on the injection annotation alone, as AIBrix does, and not without it or when the sidecar exists", async () => {
+    const { out: unlabelled } = await mutateTwice({
+      ...modelPod(),
+      metadata: { name: "x", annotations: { "model.aibrix.ai/sidecar-injection": "true" } },
+    });
+    expect(containers(unlabelled).map((c) => c.name)).to.deep.equal(["aibrix-runtime", "vllm-openai"]);
+    const { out: off } = await mutateTwice(modelPod({ annotations: { "model.aibrix.ai/sidecar-injection": "false" } }));
+    expect(containers(off).map((c) => c.name)).to.not.include("aibrix-runtime");
     const existing = modelPod();
     containers(existing).push({ name: "aibrix-runtime", image: "mine" });
     const { out } = await mutateTwice(existing);
@@ -133,12 +137,20 @@ describe("webhooks: sidecar injection", () => {
 });
 
 describe("webhooks: GPU scheduler profile", () => {
+  const gpuScheduler = () => deps(undefined, { gpuSchedulerName: "aibrix-gpu-scheduler" });
+
+  it("switches no scheduler unless the GPU scheduler is configured (deployed)", async () => {
+    const r = await mutateTwice(modelPod());
+    expect((r.out.spec as Json).schedulerName).to.equal("default-scheduler");
+    expect(r.ops.some((o) => o.path.endsWith("/schedulerName"))).to.equal(false);
+  });
+
   it("sets schedulerName on model pods that request GPUs and name no scheduler", async () => {
-    const defaulted = await mutateTwice(modelPod());
+    const defaulted = await mutateTwice(modelPod(), gpuScheduler());
     expect((defaulted.out.spec as Json).schedulerName).to.equal("aibrix-gpu-scheduler");
     const unset = modelPod();
     delete (unset.spec as Json).schedulerName;
-    const r = await mutateTwice(unset);
+    const r = await mutateTwice(unset, gpuScheduler());
     expect((r.out.spec as Json).schedulerName).to.equal("aibrix-gpu-scheduler");
     expect(r.ops).to.deep.include({ op: "add", path: "/spec/schedulerName", value: "aibrix-gpu-scheduler" });
   });
@@ -146,16 +158,16 @@ describe("webhooks: GPU scheduler profile", () => {
   it("keeps an explicit scheduler, and ignores pods without GPUs, with 0 GPUs, or not of a model", async () => {
     const custom = modelPod({ spec: { schedulerName: "volcano" } });
     containers(custom).push(...containers(modelPod()));
-    expect(((await mutateTwice(custom)).out.spec as Json).schedulerName).to.equal("volcano");
+    expect(((await mutateTwice(custom, gpuScheduler())).out.spec as Json).schedulerName).to.equal("volcano");
     const cpu = modelPod({ spec: { schedulerName: "default-scheduler", containers: [{ name: "e", image: "vllm" }] } });
-    expect(((await mutateTwice(cpu)).out.spec as Json).schedulerName).to.equal("default-scheduler");
+    expect(((await mutateTwice(cpu, gpuScheduler())).out.spec as Json).schedulerName).to.equal("default-scheduler");
     const zero = modelPod({
       spec: { containers: [{ name: "e", image: "vllm", resources: { limits: { "nvidia.com/gpu": "0" } } }] },
     });
-    expect(((await mutateTwice(zero)).out.spec as Json).schedulerName).to.equal("default-scheduler");
+    expect(((await mutateTwice(zero, gpuScheduler())).out.spec as Json).schedulerName).to.equal("default-scheduler");
     const noModel = modelPod();
     (noModel.metadata as Json).labels = {};
-    expect(((await mutateTwice(noModel)).out.spec as Json).schedulerName).to.equal("default-scheduler");
+    expect(((await mutateTwice(noModel, gpuScheduler())).out.spec as Json).schedulerName).to.equal("default-scheduler");
   });
 
   it("counts configured resource names and init containers", async () => {
@@ -191,13 +203,17 @@ describe("webhooks: Deployment and RayClusterFleet templates", () => {
 
   it("injects into a Deployment's pod template on CREATE and UPDATE, idempotently", async () => {
     for (const operation of ["CREATE", "UPDATE"]) {
-      const { out, ops } = await mutateTwice(deployment(), deps(), {
-        operation,
-        oldObject: operation === "UPDATE" ? deployment() : undefined,
-      });
+      const { out, ops } = await mutateTwice(
+        deployment(),
+        deps(undefined, { gpuSchedulerName: "aibrix-gpu-scheduler" }),
+        {
+          operation,
+          oldObject: operation === "UPDATE" ? deployment() : undefined,
+        },
+      );
       expect(ops.every((o) => o.path.startsWith("/spec/template/spec/"))).to.equal(true);
       const spec = ((out.spec as Json).template as Json).spec as Json;
-      expect((spec.containers as Container[]).map((c) => c.name)).to.deep.equal(["vllm-openai", "aibrix-runtime"]);
+      expect((spec.containers as Container[]).map((c) => c.name)).to.deep.equal(["aibrix-runtime", "vllm-openai"]);
       expect(spec.schedulerName).to.equal("aibrix-gpu-scheduler");
     }
   });
@@ -244,11 +260,11 @@ describe("webhooks: Deployment and RayClusterFleet templates", () => {
         },
       },
     };
-    const { out } = await mutateTwice(fleet);
+    const { out } = await mutateTwice(fleet, deps(undefined, { gpuSchedulerName: "aibrix-gpu-scheduler" }));
     const ray = ((out.spec as Json).template as Json).spec as Json;
     const head = ((ray.headGroupSpec as Json).template as Json).spec as Json;
     const workers = (ray.workerGroupSpecs as Json[]).map((w) => (w.template as Json).spec as Json);
-    expect((head.containers as Container[]).map((c) => c.name)).to.deep.equal(["ray", "aibrix-runtime"]);
+    expect((head.containers as Container[]).map((c) => c.name)).to.deep.equal(["aibrix-runtime", "ray"]);
     expect(head.schedulerName).to.equal("aibrix-gpu-scheduler");
     expect((workers[0]!.containers as Container[]).map((c) => c.name)).to.deep.equal(["ray"]);
     expect(workers[0]!.schedulerName).to.equal("aibrix-gpu-scheduler");
@@ -287,7 +303,7 @@ describe("webhooks: KVCache connection env", () => {
 
   it("adds infinistore env pointing at the cache's Redis, to engine containers only", async () => {
     const { out, warnings } = await mutateTwice(consumer(), deps(lookupWith(cache("infinistore", 3))));
-    const engine = containers(out)[0]!;
+    const engine = engineOf(out);
     expect(engine.env).to.deep.include({ name: "AIBRIX_KV_CACHE_OL_L2_CACHE_BACKEND", value: "infinistore" });
     expect(engine.env).to.deep.include({
       name: "AIBRIX_KV_CACHE_OL_META_SERVICE_URL",
@@ -305,16 +321,16 @@ describe("webhooks: KVCache connection env", () => {
   it("uses an external Redis, hpkv's metadata key and vineyard's RPC endpoint", async () => {
     const hpkv = cache("hpkv", 1, { metadata: { redis: { externalConnection: { address: "redis.ext:6380" } } } });
     const a = await mutateTwice(consumer(), deps(lookupWith(hpkv)));
-    expect(containers(a.out)[0]!.env).to.deep.include({
+    expect(engineOf(a.out).env).to.deep.include({
       name: "AIBRIX_KV_CACHE_OL_META_SERVICE_URL",
       value: "redis://redis.ext:6380",
     });
-    expect(containers(a.out)[0]!.env).to.deep.include({
+    expect(engineOf(a.out).env).to.deep.include({
       name: "AIBRIX_KV_CACHE_OL_META_SERVICE_CLUSTER_META_KEY",
       value: "hpkv_cluster_metadata",
     });
     const b = await mutateTwice(consumer(), deps(lookupWith(cache("vineyard", 1))));
-    expect(containers(b.out)[0]!.env).to.deep.include({
+    expect(engineOf(b.out).env).to.deep.include({
       name: "AIBRIX_LLM_KV_CACHE_RPC_ENDPOINT",
       value: "kvc-rpc.default.svc:9600",
     });
@@ -324,7 +340,7 @@ describe("webhooks: KVCache connection env", () => {
     const pod = consumer();
     containers(pod)[0]!.env = [{ name: "AIBRIX_KV_CACHE_OL_META_SERVICE_URL", value: "redis://mine:1" }];
     const { out, warnings } = await mutateTwice(pod, deps(lookupWith(cache("infinistore", 0))));
-    const env = containers(out)[0]!.env!;
+    const env = engineOf(out).env!;
     expect(env.filter((e) => e.name === "AIBRIX_KV_CACHE_OL_META_SERVICE_URL")).to.deep.equal([
       { name: "AIBRIX_KV_CACHE_OL_META_SERVICE_URL", value: "redis://mine:1" },
     ]);
@@ -334,7 +350,7 @@ describe("webhooks: KVCache connection env", () => {
   it("warns and adds nothing when the KVCache is missing or the lookup fails", async () => {
     const missing = await mutateTwice(consumer(), deps(new StaticClusterLookup()));
     expect(missing.warnings.join()).to.match(/KVCache default\/kvc not found/);
-    expect(containers(missing.out)[0]!.env).to.equal(undefined);
+    expect(engineOf(missing.out).env).to.equal(undefined);
     const broken = new StaticClusterLookup();
     broken.getKVCache = async () => {
       throw new Error("connection refused");

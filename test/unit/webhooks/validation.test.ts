@@ -189,4 +189,22 @@ describe("webhooks: custom resource validation", () => {
     expect(((out.spec as Json).strategy as Json).type).to.equal("RollingUpdate");
     expect(patchOf(await call(deps(), "mutate", review(out)))).to.deep.equal([]);
   });
+
+  it("defaults a KVCache's backend and mode annotations to vineyard when absent or empty, as AIBrix does", async () => {
+    const backend = "kvcache.orchestration.aibrix.ai/backend";
+    const mode = "kvcache.orchestration.aibrix.ai/mode";
+    const bare = clone(firstOfKind("KVCache"));
+    delete (bare.metadata as Json).annotations;
+    const out = applied(bare, patchOf(await call(deps(), "mutate", review(bare))));
+    expect((out.metadata as Json).annotations).to.include({ [backend]: "vineyard", [mode]: "vineyard" });
+    expect(patchOf(await call(deps(), "mutate", review(out)))).to.deep.equal([]);
+    const partial = clone(firstOfKind("KVCache"));
+    (partial.metadata as Json).annotations = { [backend]: "infinistore", [mode]: "", keep: "me" };
+    const kept = applied(partial, patchOf(await call(deps(), "mutate", review(partial))));
+    expect((kept.metadata as Json).annotations).to.deep.equal({
+      [backend]: "infinistore",
+      [mode]: "vineyard",
+      keep: "me",
+    });
+  });
 });
