@@ -81,6 +81,11 @@ export class ModelAdapterReconciler {
   private readonly clock: () => number;
   /** adapter key → generation-scoped attempts by pod. */
   private readonly attempts = new Map<string, { generation: number; byPod: Map<string, Attempt> }>();
+  /**
+   * Adapter key → the pod this process placed it on, until the adapter's cached status lists that pod: concurrent
+   * reconciles place from statuses the API server has not echoed back yet, and would all pick the same pod.
+   */
+  private readonly placements = new Map<string, { namespace: string; pod: string }>();
 
   constructor(private readonly deps: AdapterDeps) {
     this.settings = { ...DEFAULT_SETTINGS, ...deps.settings };
@@ -91,6 +96,7 @@ export class ModelAdapterReconciler {
     let adapter = this.deps.adapters.get(key);
     if (!adapter) {
       this.attempts.delete(key);
+      this.placements.delete(key);
       return;
     }
     if (isDeleting(adapter)) return await this.finalize(key, adapter);
@@ -135,7 +141,7 @@ export class ModelAdapterReconciler {
     const targets = oneReplica
       ? instances.length > 0
         ? []
-        : await this.placeOne(adapter, candidates, lost, attempts, now)
+        : await this.placeOne(key, adapter, candidates, lost, attempts, now)
       : candidates.filter((p) => !holding.has(podName(p)));
 
     // 3. Load where the backoff allows.
@@ -169,6 +175,7 @@ export class ModelAdapterReconciler {
 
   /** For `replicas: 1`: a pod that lost the adapter first (reload in place), else one chosen by the policy. */
   private async placeOne(
+    key: string,
     adapter: ModelAdapterObject,
     candidates: Pod[],
     lost: Pod[],
@@ -196,13 +203,22 @@ export class ModelAdapterReconciler {
       })),
     );
     const chosen = choosePod(loads, policy, this.deps.random);
-    return chosen ? eligible.filter((p) => podName(p) === chosen.name) : [];
+    if (!chosen) return [];
+    this.placements.set(key, { namespace: adapter.metadata?.namespace ?? "", pod: chosen.name });
+    return eligible.filter((p) => podName(p) === chosen.name);
   }
 
   private adaptersPerPod(namespace: string): Map<string, number> {
     const counts = new Map<string, number>();
-    for (const a of this.deps.adapters.byIndex("namespace", namespace)) {
-      for (const pod of a.status?.instances ?? []) counts.set(pod, (counts.get(pod) ?? 0) + 1);
+    const add = (pod: string) => counts.set(pod, (counts.get(pod) ?? 0) + 1);
+    for (const a of this.deps.adapters.byIndex("namespace", namespace))
+      for (const pod of a.status?.instances ?? []) add(pod);
+    for (const [key, placed] of this.placements) {
+      if (placed.namespace !== namespace) continue;
+      const listed = this.deps.adapters.get(key)?.status?.instances ?? [];
+      if (listed.includes(placed.pod))
+        this.placements.delete(key); // the status caught up: counted above
+      else add(placed.pod);
     }
     return counts;
   }
@@ -369,6 +385,7 @@ export class ModelAdapterReconciler {
     );
     await this.deps.writer.removeFinalizer(adapter);
     this.attempts.delete(key);
+    this.placements.delete(key);
   }
 }
 

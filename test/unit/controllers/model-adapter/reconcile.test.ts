@@ -149,6 +149,7 @@ function world(pods: Pod[], a: ModelAdapterObject) {
     writer,
     events,
     run: () => reconciler.reconcile("ns/sql-lora"),
+    reconcile: (key: string) => reconciler.reconcile(key),
     advance: (ms: number) => (now += ms),
   };
 }
@@ -232,6 +233,25 @@ describe("controllers/model-adapter reconcile", () => {
     await w.run();
     expect(w.writer.status?.instances).to.have.length(1);
     expect(w.writer.status?.instances?.[0]).to.not.equal("p2");
+  });
+
+  it("spreads one-replica adapters reconciled before their statuses come back from the API server", async () => {
+    const w = world(
+      [pod("p1", "10.244.0.1"), pod("p2", "10.244.0.2"), pod("p3", "10.244.0.3")],
+      adapter({ replicas: 1 }),
+    );
+    // Statuses are written but the cache does not see them yet (the watch lags the writes).
+    w.writer.patchStatus = async (_a, status) => void (w.writer.status = status);
+    const placed: string[] = [];
+    for (const name of ["a1", "a2", "a3", "a4", "a5", "a6"]) {
+      const meta = { name, namespace: "ns", uid: name, generation: 1, finalizers: [Adapter.finalizer] };
+      w.adapters.upsert(adapter({ replicas: 1 }, { metadata: meta }));
+      await w.reconcile(`ns/${name}`);
+      placed.push(w.writer.status?.instances?.[0] ?? "");
+    }
+    const perPod = new Map<string, number>();
+    for (const p of placed) perPod.set(p, (perPod.get(p) ?? 0) + 1);
+    expect([...perPod.values()], placed.join(",")).to.deep.equal([2, 2, 2]);
   });
 
   it("backs off transient failures 5 s, 10 s, ... and keeps the phase short of Failed", async () => {
