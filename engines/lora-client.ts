@@ -2,6 +2,7 @@
 // /load_lora_adapter) or through the runtime sidecar beside it, and reading which adapters an engine holds.
 // Failures are classified once, here: transient ones are retried with backoff, permanent ones need a person.
 import type { EngineKind } from "./metric-names.js";
+import { loadThroughRuntime, runtimeUrl, unloadThroughRuntime, type SidecarAnswer } from "./runtime-client.js";
 
 /** Where one engine pod answers. */
 export interface EngineAddress {
@@ -95,7 +96,10 @@ function engineMessage(text: string): string {
 }
 
 export interface LoraClientOptions {
+  /** Engine calls (default 30 s, upstream's). */
   timeoutMs?: number;
+  /** Loads through the runtime sidecar, which downloads first (default 10 min). */
+  sidecarTimeoutMs?: number;
   /** Counts engine calls (benchmarks report calls per adapter load). */
   onCall?(what: "list" | "load" | "unload", address: EngineAddress): void;
 }
@@ -146,46 +150,56 @@ export class LoraClient {
 
   /** Loads `artifact` (the caller checked it is not loaded); an engine that says it already holds it is success. */
   async load(address: EngineAddress, artifact: AdapterArtifact): Promise<void> {
-    const apiKey = artifact.additionalConfig?.["api-key"];
-    let url: string;
-    let body: unknown;
+    const what = `loading adapter ${artifact.name} from ${artifact.artifactURL}`;
     if (address.sidecarPort) {
-      url = `${LoraClient.base(address, address.sidecarPort)}/v1/lora_adapter/load`;
-      body = {
-        lora_name: artifact.name,
-        artifact_url: artifact.artifactURL,
-        credentials: artifact.credentials ?? {},
-        additional_config: artifact.additionalConfig ?? {},
-      };
-    } else {
-      url = `${LoraClient.base(address)}${address.engine === "sglang" ? "" : "/v1"}/load_lora_adapter`;
-      body = { lora_name: artifact.name, lora_path: enginePath(artifact.artifactURL) };
+      this.options.onCall?.("load", address);
+      const answer = await loadThroughRuntime(
+        runtimeUrl(address.host, address.sidecarPort),
+        {
+          loraName: artifact.name,
+          artifactUrl: artifact.artifactURL,
+          credentials: artifact.credentials,
+          additionalConfig: artifact.additionalConfig,
+        },
+        this.options.sidecarTimeoutMs ?? 600_000,
+      );
+      return LoraClient.settle(what, answer, true);
     }
+    const url = `${LoraClient.base(address)}${address.engine === "sglang" ? "" : "/v1"}/load_lora_adapter`;
+    const body = { lora_name: artifact.name, lora_path: enginePath(artifact.artifactURL) };
+    const apiKey = artifact.additionalConfig?.["api-key"];
     const { status, text } = await this.call("load", address, url, { method: "POST", body, apiKey });
-    if (status === 200 || status === 201) return;
-    const message = engineMessage(text);
-    if (status === 400 && /already been loaded/i.test(message)) return;
-    throw new AdapterLoadError(
-      `loading adapter ${artifact.name} from ${artifact.artifactURL}: HTTP ${status}: ${message}`,
-      // 5xx and 429 are the engine's state, not the request's: retry. Other 4xx will fail the same way again.
-      status < 500 && status !== 429 && status !== 408,
-      status,
-    );
+    LoraClient.settle(what, { ok: status === 200 || status === 201, status, message: engineMessage(text) }, true);
   }
 
   /** Unloads `name`; an engine that does not hold it is success. */
   async unload(address: EngineAddress, name: string, apiKey?: string): Promise<void> {
-    const sidecar = address.sidecarPort !== undefined;
-    const url = sidecar
-      ? `${LoraClient.base(address, address.sidecarPort)}/v1/lora_adapter/unload`
-      : `${LoraClient.base(address)}${address.engine === "sglang" ? "" : "/v1"}/unload_lora_adapter`;
-    const body = sidecar ? { lora_name: name, cleanup_local: true } : { lora_name: name };
-    const { status, text } = await this.call("unload", address, url, { method: "POST", body, apiKey });
-    if (status === 200 || status === 201 || status === 404) return;
-    throw new AdapterLoadError(
-      `unloading adapter ${name}: HTTP ${status}: ${engineMessage(text)}`,
-      status < 500,
-      status,
-    );
+    const what = `unloading adapter ${name}`;
+    if (address.sidecarPort) {
+      this.options.onCall?.("unload", address);
+      const answer = await unloadThroughRuntime(runtimeUrl(address.host, address.sidecarPort), name);
+      return LoraClient.settle(what, answer, false);
+    }
+    const url = `${LoraClient.base(address)}${address.engine === "sglang" ? "" : "/v1"}/unload_lora_adapter`;
+    const { status, text } = await this.call("unload", address, url, {
+      method: "POST",
+      body: { lora_name: name },
+      apiKey,
+    });
+    LoraClient.settle(what, { ok: status === 200 || status === 201, status, message: engineMessage(text) }, false);
+  }
+
+  /**
+   * Success, or the error to throw: "already loaded" on a load and "not found" on an unload are success (the
+   * engine is where we want it); no answer, 5xx, 408 and 429 are the engine's state and worth a retry; other 4xx
+   * will fail the same way again.
+   */
+  private static settle(what: string, answer: SidecarAnswer, loading: boolean): void {
+    if (answer.ok) return;
+    if (loading && answer.status === 400 && /already been loaded/i.test(answer.message)) return;
+    if (!loading && answer.status === 404) return;
+    const permanent = answer.status >= 400 && answer.status < 500 && answer.status !== 429 && answer.status !== 408;
+    const status = answer.status === 0 ? "no answer" : `HTTP ${answer.status}`;
+    throw new AdapterLoadError(`${what}: ${status}: ${answer.message}`, permanent, answer.status || undefined);
   }
 }

@@ -3,20 +3,18 @@
 // Measured per round: seconds from the first apply to every adapter Running, API requests and engine calls per
 // adapter (from the controllers' own /metrics), controller CPU, and how evenly leastAdapters spread them.
 // Needs the pod range of scripts/netns.sh: `scripts/netns.sh npm run bench -- adapter-convergence`.
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
-import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
 import type { TopLevelSpec } from "vega-lite";
 import { startCluster, type LoopbackCluster } from "../../cluster/index.js";
 import { installCrds } from "../../cluster/crds.js";
 import { startEnginePods, type EnginePods } from "../../cluster/engine-pods.js";
 import { assertPodRangeIsLocal, NAMESPACED_POD_CIDR } from "../../cluster/pod-network.js";
 import { parsePrometheusText } from "../../engines/prometheus.js";
+import { loraDeployment, startControllersProcess } from "../../test/support/controllers-process.js";
 import type { Benchmark, BenchContext, BenchResult } from "../lib/result.js";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const NS = "bench";
 const MODEL = "llama-3-8b";
 const TARGET_SECONDS = 30;
@@ -46,39 +44,6 @@ async function scrape(url: string): Promise<{ api: number; engine: Record<string
   return { api: api.reduce((a, s) => a + s.value, 0), engine };
 }
 
-async function startControllerProcess(kubeconfig: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(
-    process.execPath,
-    [
-      "--import",
-      "tsx",
-      "cli/main.ts",
-      "controllers",
-      "--kubeconfig",
-      kubeconfig,
-      "--host",
-      "127.0.0.1",
-      "--port",
-      "0",
-      "--leader-elect-namespace",
-      NS,
-      "--log-level",
-      "warn",
-    ],
-    { cwd: root, stdio: ["ignore", "ignore", "pipe"] },
-  );
-  const url = await new Promise<string>((resolve, reject) => {
-    let err = "";
-    child.stderr!.setEncoding("utf8").on("data", (c: string) => {
-      err += c;
-      const m = /probes and metrics on (http:\/\/\S+)/.exec(err);
-      if (m) resolve(m[1]!);
-    });
-    child.once("exit", (code) => reject(new Error(`aibrix-ts controllers exited ${code}: ${err.slice(-2000)}`)));
-  });
-  return { child, url };
-}
-
 async function run(ctx: BenchContext): Promise<Omit<BenchResult, "name" | "date" | "machine">> {
   await assertPodRangeIsLocal(NAMESPACED_POD_CIDR);
   const rounds = ctx.quick ? 1 : 3;
@@ -97,30 +62,11 @@ async function run(ctx: BenchContext): Promise<Omit<BenchResult, "name" | "date"
     await api.create("/api/v1/namespaces", { metadata: { name: NS } });
     await installCrds(api);
     engines = await startEnginePods({ kubeconfig: cluster.kubeconfig, namespace: NS, speedup: 20 });
-    await api.create(`/apis/apps/v1/namespaces/${NS}/deployments`, {
-      metadata: { name: "llama" },
-      spec: {
-        replicas: pods,
-        selector: { matchLabels: { app: "llama" } },
-        template: {
-          metadata: { labels: { app: "llama", "model.aibrix.ai/name": MODEL } },
-          spec: {
-            containers: [
-              {
-                name: "vllm-openai",
-                image: "vllm/vllm-openai:v0.10.1",
-                args: ["--model", "/models/llama", "--served-model-name", MODEL, "--enable-lora", "--max-loras", "8"],
-                resources: { requests: { "nvidia.com/gpu": "1" }, limits: { "nvidia.com/gpu": "1" } },
-              },
-            ],
-          },
-        },
-      },
-    });
+    await api.create(`/apis/apps/v1/namespaces/${NS}/deployments`, loraDeployment(MODEL, pods, 8));
     ctx.progress(`waiting for ${pods} engine pods`);
     await engines.waitForEngines(pods, { timeoutMs: 180_000 });
     await sleep(6_000); // pods Ready ≥ 5 s, so one-replica placement may use every pod
-    const started = await startControllerProcess(cluster.kubeconfig);
+    const started = await startControllersProcess(cluster.kubeconfig, ["--leader-elect-namespace", NS]);
     controllers = started.child;
     const base = `/apis/model.aibrix.ai/v1alpha1/namespaces/${NS}/modeladapters`;
     const series: Record<string, unknown>[] = [];

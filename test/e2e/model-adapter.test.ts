@@ -2,7 +2,7 @@
 // least-privilege ServiceAccount, against engine-backed pods on 10.244.0.0/16 (inside the network namespace of
 // scripts/netns.sh, so the adapter's EndpointSlice accepts the pod addresses), and through the router.
 import { expect } from "chai";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { execFile } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,6 +16,7 @@ import { startEnginePods, type EnginePods } from "../../cluster/engine-pods.js";
 import { assertPodRangeIsLocal, NAMESPACED_POD_CIDR } from "../../cluster/pod-network.js";
 import { KubernetesDiscovery } from "../../router/discovery/kubernetes.js";
 import { startRouter, type Router } from "../../router/server.js";
+import { loraDeployment, startControllersProcess } from "../support/controllers-process.js";
 import { waitFor } from "./env.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -69,37 +70,10 @@ describe("ModelAdapter controller on the loopback cluster", function () {
       p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
     );
 
-  function startControllers(identity: string): ChildProcess {
-    const child = spawn(
-      process.execPath,
-      [
-        "--import",
-        "tsx",
-        "cli/main.ts",
-        "controllers",
-        "--kubeconfig",
-        kubeconfig,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--leader-elect-namespace",
-        SYSTEM,
-        "--leader-elect-lease-duration",
-        "3",
-        "--log-level",
-        "warn",
-      ],
-      { cwd: root, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, POD_NAME: identity } },
-    );
-    let err = "";
-    child.stderr!.setEncoding("utf8").on("data", (c: string) => (err = (err + c).slice(-4000)));
-    child.once("exit", (code, signal) => {
-      if (code !== 0 && signal !== "SIGKILL" && signal !== "SIGTERM")
-        console.error(`controllers ${identity} exited ${code}: ${err}`);
-    });
+  async function startControllers(identity: string): Promise<void> {
+    const flags = ["--leader-elect-namespace", SYSTEM, "--leader-elect-lease-duration", "3"];
+    const { child } = await startControllersProcess(kubeconfig, flags, { POD_NAME: identity });
     controllers.set(identity, child);
-    return child;
   }
 
   const leaseHolder = async () =>
@@ -180,33 +154,13 @@ describe("ModelAdapter controller on the loopback cluster", function () {
       speedup: 20,
       simulator: { loraApiLoadMs: 50 },
     });
-    await api().create(`/apis/apps/v1/namespaces/${NS}/deployments`, {
-      metadata: { name: "llama" },
-      spec: {
-        replicas: 3,
-        selector: { matchLabels: { app: "llama" } },
-        template: {
-          metadata: { labels: { app: "llama", "model.aibrix.ai/name": MODEL } },
-          spec: {
-            containers: [
-              {
-                name: "vllm-openai",
-                image: "vllm/vllm-openai:v0.10.1",
-                args: ["--model", "/models/llama", "--served-model-name", MODEL, "--enable-lora", "--max-loras", "4"],
-                env: [{ name: "VLLM_ALLOW_RUNTIME_LORA_UPDATING", value: "True" }],
-                resources: { requests: { "nvidia.com/gpu": "1" }, limits: { "nvidia.com/gpu": "1" } },
-              },
-            ],
-          },
-        },
-      },
-    });
+    await api().create(`/apis/apps/v1/namespaces/${NS}/deployments`, loraDeployment(MODEL, 3, 4));
     const up = await engines.waitForEngines(3, { timeoutMs: 60_000 });
     for (const e of up) countLoads(e.ip, e.simulator!);
     await waitFor("3 Ready pods", 30_000, async () => ((await readyPods()).length === 3 ? true : undefined));
-    startControllers("ctl-a");
+    await startControllers("ctl-a");
     await waitFor("a leader", 30_000, async () => ((await leaseHolder().catch(() => "")) ? true : undefined));
-    startControllers("ctl-b");
+    await startControllers("ctl-b");
   });
 
   function countLoads(ip: string, sim: { loadAdapter(name: string, path?: string): Promise<void> }) {

@@ -75,7 +75,8 @@ describe("engines/lora-client", () => {
         { name: "sql", artifactURL: "s3://b/sql", credentials: { k: "v" }, additionalConfig: { "api-key": "sk-1" } },
       );
       await client.load({ host: "127.0.0.1", port, engine: "sglang" }, { name: "sql", artifactURL: "/m/sql" });
-      expect(seen[0]).to.deep.include({ url: "/v1/lora_adapter/load", auth: "Bearer sk-1" });
+      // The sidecar gets the key inside additional_config and uses it on the engine beside it.
+      expect(seen[0]).to.deep.include({ url: "/v1/lora_adapter/load" });
       expect(JSON.parse(seen[0]!.body)).to.deep.equal({
         lora_name: "sql",
         artifact_url: "s3://b/sql",
