@@ -183,11 +183,24 @@ export class ModelAdapterReconciler {
     now: number,
   ): Promise<Pod[]> {
     if (lost[0]) return [lost[0]];
+    // Where this process placed it before: its status write may not have reached the cache yet.
+    const placed = this.placements.get(key);
+    const sticky = placed && candidates.find((p) => podName(p) === placed.pod);
+    if (sticky) return [sticky];
     const waiting = candidates.find((p) => {
       const a = attempts.get(podName(p));
       return a && !a.permanent;
     });
     if (waiting) return [waiting]; // keep retrying where we started rather than hopping between pods
+    // An engine that already holds it (loaded by a controller that died before writing status) keeps it.
+    const name = adapter.metadata?.name ?? "";
+    const apiKey = adapter.spec.additionalConfig?.["api-key"];
+    for (const p of candidates) {
+      const models = await this.deps.engines
+        .models(engineAddress(p, this.settings.useSidecar), apiKey)
+        .catch(() => new Set<string>());
+      if (models.has(name)) return [p];
+    }
     const eligible = candidates.filter((p) => {
       const since = readySince(p) ?? Infinity;
       return now - since >= this.settings.minReadyMs && !attempts.get(podName(p))?.permanent;

@@ -190,7 +190,9 @@ describe("engine-backed pods on the loopback cluster (10.244.0.0/16 in a network
     expect(await models(restarted.url)).to.deep.equal([MODEL]);
     const pod = await waitFor("Ready again with restartCount 1", 20_000, async () => {
       const p = await api().get<Pod>(`/api/v1/namespaces/${NS}/pods/${first!.metadata.name}`);
-      return readyOf(p) === "True" && p.status.containerStatuses?.[0]?.restartCount === 1 ? p : undefined;
+      // The test's own watch must have seen it too (it can lag the read under load).
+      const watched = readiness.get(first!.metadata.name)?.at(-1)?.status === "True";
+      return readyOf(p) === "True" && p.status.containerStatuses?.[0]?.restartCount === 1 && watched ? p : undefined;
     });
     expect(pod.metadata.uid).to.equal(first!.metadata.uid);
     const seen = (readiness.get(first!.metadata.name) ?? []).map((s) => s.status);

@@ -254,6 +254,22 @@ describe("controllers/model-adapter reconcile", () => {
     expect([...perPod.values()], placed.join(",")).to.deep.equal([2, 2, 2]);
   });
 
+  it("with replicas 1 never loads a second copy: not when its status write lags, not after a controller died before writing it", async () => {
+    const w = world([pod("p1", "10.244.0.1"), pod("p2", "10.244.0.2")], adapter({ replicas: 1 }));
+    w.writer.patchStatus = async (_a, status) => void (w.writer.status = status); // the cache never sees the status
+    await w.run();
+    await w.run();
+    w.advance(20_000);
+    await w.run();
+    expect(w.engines.calls.filter((c) => c.startsWith("load"))).to.have.length(1);
+    // A fresh controller (no memory of placements) finds the copy on the engine instead of loading another.
+    const again = world([pod("p1", "10.244.0.1"), pod("p2", "10.244.0.2")], adapter({ replicas: 1 }));
+    again.engines.engine("10.244.0.2").add("sql-lora");
+    await again.run();
+    expect(again.engines.calls.filter((c) => c.startsWith("load"))).to.deep.equal([]);
+    expect(again.writer.status?.instances).to.deep.equal(["p2"]);
+  });
+
   it("backs off transient failures 5 s, 10 s, ... and keeps the phase short of Failed", async () => {
     const w = world([pod("p1", "10.244.0.1")], adapter());
     w.engines.failLoad.set("10.244.0.1", new AdapterLoadError("connect ECONNREFUSED 10.244.0.1:8000", false));
