@@ -44,6 +44,14 @@ async function scrape(url: string): Promise<{ api: number; engine: Record<string
   return { api: api.reduce((a, s) => a + s.value, 0), engine };
 }
 
+/** Adapters of `names` the engines hold, counted per engine. */
+function heldCopies(engines: EnginePods, names: string[]): number {
+  const wanted = new Set(names);
+  let n = 0;
+  for (const e of engines.engines.values()) n += e.simulator?.adapters().filter((a) => wanted.has(a)).length ?? 0;
+  return n;
+}
+
 async function run(ctx: BenchContext): Promise<Omit<BenchResult, "name" | "date" | "machine">> {
   await assertPodRangeIsLocal(NAMESPACED_POD_CIDR);
   const rounds = ctx.quick ? 1 : 3;
@@ -70,7 +78,14 @@ async function run(ctx: BenchContext): Promise<Omit<BenchResult, "name" | "date"
     controllers = started.child;
     const base = `/apis/model.aibrix.ai/v1alpha1/namespaces/${NS}/modeladapters`;
     const series: Record<string, unknown>[] = [];
-    const perRound: { seconds: number; api: number; engine: number; cpu: number; spread: number }[] = [];
+    const perRound: {
+      seconds: number;
+      api: number;
+      engine: number;
+      cpu: number;
+      spread: number;
+      extraCopies: number;
+    }[] = [];
     for (let r = 1; r <= rounds; r++) {
       const before = await scrape(started.url);
       const cpuBefore = cpuSeconds(controllers.pid!);
@@ -116,7 +131,9 @@ async function run(ctx: BenchContext): Promise<Omit<BenchResult, "name" | "date"
         api: (after.api - before.api) / adapters,
         engine: engineCalls / adapters,
         cpu: cpuSeconds(controllers.pid!) - cpuBefore,
-        spread: Math.max(...counts) - Math.min(...counts) + (perPod.size < pods ? Math.min(...counts) : 0),
+        spread: Math.max(...counts) - (perPod.size < pods ? 0 : Math.min(...counts)),
+        // Copies the engines hold beyond one per adapter: a one-replica adapter must never be loaded twice.
+        extraCopies: heldCopies(engines, names) - adapters,
       });
       ctx.progress(
         `round ${r}: ${adapters} adapters Running in ${seconds.toFixed(1)} s; ${perRound.at(-1)!.api.toFixed(1)} API requests and ${perRound.at(-1)!.engine.toFixed(2)} engine calls per adapter`,
@@ -146,6 +163,7 @@ async function run(ctx: BenchContext): Promise<Omit<BenchResult, "name" | "date"
         engine_calls_per_adapter: Math.round(median(perRound.map((p) => p.engine)) * 100) / 100,
         controller_cpu_seconds: Math.round(median(perRound.map((p) => p.cpu)) * 100) / 100,
         placement_spread: median(perRound.map((p) => p.spread)),
+        extra_copies_max: Math.max(...perRound.map((p) => p.extraCopies)),
       },
       series: { running_over_time: series, rounds: perRound },
     };
