@@ -78,7 +78,9 @@ export function parseTuning(annotations: Readonly<Record<string, string>> | unde
     else errors.add(at(key), raw, "float", `must be ${what}`);
   }
   const up = a[AutoscalingAnnotation.scaleUpCooldownWindow];
-  if (up !== undefined) tuning.scaleUpCooldownMs = parseDurationMs(up, AutoscalingAnnotation.scaleUpCooldownWindow, errors) ?? tuning.scaleUpCooldownMs;
+  if (up !== undefined)
+    tuning.scaleUpCooldownMs =
+      parseDurationMs(up, AutoscalingAnnotation.scaleUpCooldownWindow, errors) ?? tuning.scaleUpCooldownMs;
   const down = a[AutoscalingAnnotation.scaleDownCooldownWindow];
   const legacy = a[AutoscalingAnnotation.legacyScaleDownDelay];
   if (down !== undefined) {
@@ -99,6 +101,7 @@ export function parseTuning(annotations: Readonly<Record<string, string>> | unde
   }
   const zero = a[AutoscalingAnnotation.scaleToZero];
   if (zero === "true" || zero === "false") tuning.scaleToZero = zero === "true";
-  else if (zero !== undefined) errors.add(at(AutoscalingAnnotation.scaleToZero), zero, "bool", 'must be "true" or "false"');
+  else if (zero !== undefined)
+    errors.add(at(AutoscalingAnnotation.scaleToZero), zero, "bool", 'must be "true" or "false"');
   return { tuning, errors: errors.items, warnings: warnings.items };
 }

@@ -20,7 +20,6 @@ export interface ResolvedBounds {
   max: number;
 }
 
-const DAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
 function formatter(timeZone: string): Intl.DateTimeFormat {
@@ -83,7 +82,7 @@ export function resolveBounds(
   return { activeSchedule: active.name, min: active.minReplicas ?? base.min, max: active.maxReplicas ?? base.max };
 }
 
-/** The instant a local wall-clock minute (day offset from today's local date) occurs; in a DST gap, just after it. */
+/** The instant a local wall-clock minute occurs (in a spring-forward gap, one of the instants around it). */
 function instantOf(localMidnightUtcMs: number, minuteOfDay: number, timeZone: string): number {
   const wall = localMidnightUtcMs + minuteOfDay * 60_000;
   let guess = wall;
@@ -113,5 +112,26 @@ export function nextTransition(
   }
   candidates.sort((a, b) => a - b);
   const same = (r: ResolvedBounds) => r.activeSchedule === now.activeSchedule && r.min === now.min && r.max === now.max;
-  return candidates.find((t) => !same(resolveBounds(base, schedules, t)));
+  let previous = atMs;
+  for (const t of candidates) {
+    if (!same(resolveBounds(base, schedules, t)))
+      return firstChange(previous, t, (x) => same(resolveBounds(base, schedules, x)));
+    previous = t;
+  }
+  return undefined;
+}
+
+/**
+ * The earliest whole minute in (from, to] where `unchanged` turns false, given it is false at `to`. Needed when a
+ * boundary falls in a spring-forward gap: the change happens where the clock jumps, before the mapped instant.
+ */
+function firstChange(fromMs: number, toMs: number, unchanged: (atMs: number) => boolean): number {
+  let lo = Math.floor(fromMs / 60_000);
+  let hi = Math.ceil(toMs / 60_000);
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (unchanged(mid * 60_000)) lo = mid;
+    else hi = mid;
+  }
+  return Math.min(hi * 60_000, toMs);
 }

@@ -33,7 +33,12 @@ export function tickValue(samples: readonly PodSample[]): TickValue | undefined 
   const answered = counted.map((p) => p.value).filter((v): v is number => v !== undefined && Number.isFinite(v));
   if (answered.length === 0) return undefined;
   const average = answered.reduce((s, v) => s + v, 0) / answered.length;
-  return { total: average * counted.length, average, counted: counted.length, missing: counted.length - answered.length };
+  return {
+    total: average * counted.length,
+    average,
+    counted: counted.length,
+    missing: counted.length - answered.length,
+  };
 }
 
 export interface Sample {
@@ -92,7 +97,10 @@ export function stabilise(
   windows: { upMs: number; downMs: number },
 ): Stabilised {
   const keepMs = Math.max(windows.upMs, windows.downMs);
-  const kept = [...history.filter((r) => r.atMs > nowMs - keepMs && r.atMs <= nowMs), { atMs: nowMs, replicas: recommended }];
+  const kept = [
+    ...history.filter((r) => r.atMs > nowMs - keepMs && r.atMs <= nowMs),
+    { atMs: nowMs, replicas: recommended },
+  ];
   const inWindow = (ms: number) => kept.filter((r) => r.atMs > nowMs - ms || r.atMs === nowMs).map((r) => r.replicas);
   const upLimit = Math.min(...inWindow(windows.upMs));
   const downLimit = Math.max(...inWindow(windows.downMs));
