@@ -47,10 +47,14 @@ function podsFor(value: number, input: KpaInput): number {
   return Math.ceil(value / target);
 }
 
+/**
+ * Growth is limited from the pods that serve (Knative), a fall from the replicas that exist; neither limit may move
+ * replicas the other way — a fleet of mostly warming-up pods must not be cut because few are Ready yet.
+ */
 function clampToRates(pods: number, input: KpaInput): number {
-  const ready = Math.max(1, input.readyPods);
-  const maxUp = Math.max(1, Math.ceil(input.tuning.maxScaleUpRate * ready));
-  const maxDown = Math.floor(ready / input.tuning.maxScaleDownRate);
+  const current = input.currentReplicas;
+  const maxUp = Math.max(1, current, Math.ceil(input.tuning.maxScaleUpRate * Math.max(1, input.readyPods)));
+  const maxDown = Math.floor(current / input.tuning.maxScaleDownRate);
   return Math.min(maxUp, Math.max(maxDown, pods));
 }
 

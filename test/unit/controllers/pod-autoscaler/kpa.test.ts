@@ -191,4 +191,27 @@ describe("pod-autoscaler KPA", () => {
     expect(b.desired).to.equal(1);
     expect(CALM).to.deep.equal({ panicSinceMs: undefined, maxPanicPods: 0 });
   });
+
+  it("does not scale down when engines stop answering metrics (upstream recorded 0 and shrank the fleet)", () => {
+    const totals = [...Array(20).fill(100), ...Array(60).fill(undefined)];
+    const out = replay(totals, { start: 10, bounds: { min: 1, max: 20 } });
+    expect(out.every((o) => o.desired === 10)).to.equal(true);
+  });
+
+  it("counts only ready, warmed-up pods as capacity, and does not cut a fleet whose pods are still loading", () => {
+    const pods = [
+      { pod: "a", ready: true, terminating: false, warmingUp: false, value: 60 },
+      ...["b", "c", "d", "e", "f"].map((pod) => ({ pod, ready: true, terminating: false, warmingUp: true, value: 0 })),
+      { pod: "g", ready: true, terminating: true, warmingUp: false, value: 0 },
+    ];
+    const tick = tickValue(pods)!;
+    expect(tick.counted).to.equal(1);
+    expect(tick.total).to.equal(60);
+    expect(tick.average).to.equal(60);
+    const d = decideKpa(
+      input({ stableValue: tick.total, panicValue: tick.total, readyPods: tick.counted, currentReplicas: 7 }),
+    );
+    // 60 / 10 = 6 pods wanted; a limit from the one Ready pod (at most 2) would have cut the five loading ones.
+    expect(d.desired).to.equal(6);
+  });
 });
