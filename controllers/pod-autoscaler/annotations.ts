@@ -19,7 +19,7 @@ export interface AutoscalerTuning {
   scaleToZero: boolean;
 }
 
-export const DEFAULT_TUNING: AutoscalerTuning = {
+export const DEFAULT_TUNING: Readonly<AutoscalerTuning> = Object.freeze({
   maxScaleUpRate: 2,
   maxScaleDownRate: 2,
   scaleUpTolerance: 0.1,
@@ -28,7 +28,7 @@ export const DEFAULT_TUNING: AutoscalerTuning = {
   scaleUpCooldownMs: 0,
   scaleDownCooldownMs: 300_000,
   scaleToZero: false,
-};
+});
 
 export interface ParsedTuning {
   tuning: AutoscalerTuning;

@@ -10,7 +10,7 @@ export interface KpaState {
   maxPanicPods: number;
 }
 
-export const CALM: KpaState = { panicSinceMs: undefined, maxPanicPods: 0 };
+export const CALM: Readonly<KpaState> = Object.freeze({ panicSinceMs: undefined, maxPanicPods: 0 });
 
 export interface KpaInput {
   nowMs: number;

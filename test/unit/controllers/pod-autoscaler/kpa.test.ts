@@ -4,9 +4,11 @@ import { DEFAULT_TUNING, type AutoscalerTuning } from "../../../../controllers/p
 import { CALM, decideKpa, type KpaInput, type KpaState } from "../../../../controllers/pod-autoscaler/kpa.js";
 import {
   recordSample,
+  stabilise,
   tickValue,
   windowAverage,
   type MetricWindow,
+  type Recommendation,
 } from "../../../../controllers/pod-autoscaler/window.js";
 
 const STABLE_MS = 180_000;
@@ -213,5 +215,38 @@ describe("pod-autoscaler KPA", () => {
     );
     // 60 / 10 = 6 pods wanted; a limit from the one Ready pod (at most 2) would have cut the five loading ones.
     expect(d.desired).to.equal(6);
+  });
+
+  it("with stabilisation, load that stops brings replicas down only after the 300 s window, never below min", () => {
+    let window: MetricWindow = [];
+    let state: KpaState = CALM;
+    let history: readonly Recommendation[] = [];
+    let replicas = 8;
+    const trace: number[] = [];
+    for (let i = 0; i < 120; i++) {
+      const nowMs = i * 10_000;
+      window = recordSample(window, nowMs, i < 20 ? 80 : 0, STABLE_MS);
+      const d = decideKpa(
+        input({
+          nowMs,
+          stableValue: windowAverage(window, nowMs, STABLE_MS),
+          panicValue: windowAverage(window, nowMs, PANIC_MS),
+          readyPods: replicas,
+          currentReplicas: replicas,
+          bounds: { min: 2, max: 20 },
+          state,
+        }),
+      );
+      state = d.state;
+      const s = stabilise(history, nowMs, d.desired, replicas, { upMs: 0, downMs: DEFAULT_TUNING.scaleDownCooldownMs });
+      history = s.history;
+      replicas = s.replicas;
+      trace.push(replicas);
+    }
+    const firstDrop = trace.findIndex((r) => r < 8);
+    // Load stops at tick 20; the stable window still carries it for a while, then 300 s of lower recommendations.
+    expect(firstDrop * 10_000 - 20 * 10_000).to.be.at.least(DEFAULT_TUNING.scaleDownCooldownMs);
+    expect(trace.at(-1)).to.equal(2);
+    expect(Math.min(...trace)).to.equal(2);
   });
 });
