@@ -69,6 +69,7 @@ function overPanicThreshold(stable: number, panic: number, threshold: number): b
   return stable <= 0 || panic / stable > threshold;
 }
 
+/** One KPA tick: the desired replicas within bounds, and the panic state to pass to this PodAutoscaler's next tick. */
 export function decideKpa(input: KpaInput): KpaDecision {
   const { stableValue, panicValue, nowMs, state, tuning, bounds } = input;
   if (stableValue === undefined) {
@@ -87,13 +88,14 @@ export function decideKpa(input: KpaInput): KpaDecision {
     panicSinceMs = undefined;
     maxPanicPods = 0;
   }
+  const panicking = panicSinceMs !== undefined;
   let desired = dStable;
-  let reason = desired > input.currentReplicas ? "ScaleUp" : desired < input.currentReplicas ? "ScaleDown" : "Stable";
-  if (panicSinceMs !== undefined) {
+  if (panicking) {
     desired = Math.max(dStable, dPanic, maxPanicPods);
     maxPanicPods = desired;
-    reason = "Panic";
   }
   desired = clampToBounds(desired, bounds, tuning.scaleToZero);
-  return { desired, state: { panicSinceMs, maxPanicPods }, panicking: panicSinceMs !== undefined, reason };
+  const current = input.currentReplicas;
+  const reason = panicking ? "Panic" : desired > current ? "ScaleUp" : desired < current ? "ScaleDown" : "Stable";
+  return { desired, state: { panicSinceMs, maxPanicPods }, panicking, reason };
 }
