@@ -195,12 +195,16 @@ export class ModelAdapterReconciler {
     // An engine that already holds it (loaded by a controller that died before writing status) keeps it.
     const name = adapter.metadata?.name ?? "";
     const apiKey = adapter.spec.additionalConfig?.["api-key"];
-    for (const p of candidates) {
-      const models = await this.deps.engines
-        .models(engineAddress(p, this.settings.useSidecar), apiKey)
-        .catch(() => new Set<string>());
-      if (models.has(name)) return [p];
-    }
+    const held = await Promise.all(
+      candidates.map((p) =>
+        this.deps.engines
+          .models(engineAddress(p, this.settings.useSidecar), apiKey)
+          .then((m) => m.has(name))
+          .catch(() => false),
+      ),
+    );
+    const holder = candidates.find((_, i) => held[i]);
+    if (holder) return [holder];
     const eligible = candidates.filter((p) => {
       const since = readySince(p) ?? Infinity;
       return now - since >= this.settings.minReadyMs && !attempts.get(podName(p))?.permanent;
