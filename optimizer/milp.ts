@@ -133,6 +133,8 @@ function checkInput(input: MilpInput): void {
   const frac = input.gpuFraction ?? 1;
   if (!Number.isInteger(f) || f < 1) throw new RangeError(`sliceFactor ${f}: must be an integer >= 1`);
   if (!Number.isInteger(frac) || frac < 1) throw new RangeError(`gpuFraction ${frac}: must be an integer >= 1`);
+  const gap = input.relativeGap ?? DEFAULT_RELATIVE_GAP;
+  if (!(gap >= 0 && gap < 1)) throw new RangeError(`relativeGap ${gap}: must be >= 0 and < 1`);
   const seen = new Set<string>();
   for (const p of input.profiles) {
     if (seen.has(p.gpu)) throw new RangeError(`profiles: GPU type "${p.gpu}" appears twice; give one profile per type`);

@@ -72,6 +72,12 @@ describe("optimizer MILP (HiGHS)", () => {
     expect(s.assignments.filter((a) => a.shares.A10G === 1)).to.have.length(1);
   });
 
+  it("proves the same mix with an exact gap", async () => {
+    const s = solved(await solveMix({ profiles: [A10G, A100], load: referenceLoad(), relativeGap: 0 }));
+    expect(s.replicas).to.deep.equal({ A10G: 3, "A100-80GB": 1 });
+    expect(s.costPerHour).to.be.closeTo(6.7, 1e-9);
+  });
+
   it("finer slices let a bucket split across types: 8 slices give {A10G: 2, A100-80GB: 1}, $5.69/h", async () => {
     // Hand-solved: one A100 holds 1 of the 1.125 A100-equivalents; the cheapest way to move the other 0.125 is three
     // eighths of the out-512/in-256 bucket (A10G load 1.125 → 2 GPUs); one A10G can move at most 0.094.
@@ -186,6 +192,7 @@ describe("optimizer MILP (HiGHS)", () => {
     const cases: [MilpInput, string][] = [
       [{ ...base, sliceFactor: 0 }, "sliceFactor"],
       [{ ...base, gpuFraction: 1.5 }, "gpuFraction"],
+      [{ ...base, relativeGap: -0.1 }, "relativeGap"],
       [{ ...base, load: [{ inputTokens: 1, outputTokens: 1, rate: -1 }] }, "load\\[0\\].rate"],
       [{ ...base, profiles: [A10G, A10G] }, "A10G"],
     ];
