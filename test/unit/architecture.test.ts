@@ -20,6 +20,7 @@ const ALLOWED: Record<string, string[]> = {
   diagnostics: ["api", "kube"],
   simulator: ["api", "serving"],
   cluster: ["api", "kube", "simulator"],
+  optimizer: ["api", "kube", "engines", "controllers/gpu-optimizer"],
 };
 
 function sourceFiles(dir: string): string[] {

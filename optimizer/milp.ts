@@ -1,0 +1,285 @@
+// The cheapest GPU mix that serves a workload within its SLO (Mélange's formulation), solved with HiGHS.
+//
+// Each workload bucket b (input × output tokens, rate r_b) is cut into F equal slices; each slice goes to one GPU type
+// g, where it costs r_b / (F · T_g(b)) "GPU-equivalents" (T = the profile's SLO-meeting throughput). Replicas y_g are
+// integers counted in 1/gpuFraction units, so gpuFraction = 100 gives the fractional replicas the external autoscaler
+// consumes. Since slices of one bucket are interchangeable, k_{b,g} = slices of b on g (integer 0..F) replaces the
+// per-slice binaries:
+//
+//   minimise  Σ_g c_g · y_g / gpuFraction
+//   s.t.      Σ_g k_{b,g} = F                                   ∀b  (every bucket fully served)
+//             Σ_b (gpuFraction · r_b / (F · T_g(b))) · k_{b,g} ≤ y_g   ∀g  (capacity)
+//             lower_g ≤ y_g ≤ upper_g                               (per-type min, max and the cluster's free GPUs)
+import highsModule from "highs";
+import type { GpuProfile } from "../controllers/gpu-optimizer/profiles.js";
+
+/** Requests per second of one request shape. */
+export interface BucketLoad {
+  inputTokens: number;
+  outputTokens: number;
+  rate: number;
+}
+
+export interface GpuTypeLimits {
+  /** Replicas this type must keep even at zero load. */
+  minReplicas?: number;
+  /** Replicas this type may never exceed. */
+  maxReplicas?: number;
+  /** Replicas of this model already running on the type (their GPUs are not counted as free). */
+  currentReplicas?: number;
+  /** GPUs of this type free in the cluster; absent = unlimited. */
+  freeGpus?: number;
+  /** GPUs one replica occupies. */
+  gpusPerReplica?: number;
+}
+
+export interface MilpInput {
+  /** One profile per GPU type (the type name is `profile.gpu`, cost per hour `profile.cost`). */
+  profiles: GpuProfile[];
+  limits?: Record<string, GpuTypeLimits>;
+  load: BucketLoad[];
+  /** Slices per bucket (1 = each bucket served by exactly one type). */
+  sliceFactor?: number;
+  /** Replica units per replica (100 = hundredths of a replica). */
+  gpuFraction?: number;
+  /** Seconds HiGHS may spend before the best solution found so far is returned. */
+  timeLimitSeconds?: number;
+  /**
+   * Stop once the mix is proven within this fraction of the cheapest (HiGHS's mip_rel_gap; 0 = exact). The default
+   * 1 % keeps 6 types × 64 buckets near 25 ms median instead of 100+ ms with seconds-long tails (bench/optimizer-solve).
+   */
+  relativeGap?: number;
+}
+
+export interface BucketAssignment {
+  inputTokens: number;
+  outputTokens: number;
+  rate: number;
+  /** GPU type → share of the bucket's requests (sums to 1). */
+  shares: Record<string, number>;
+}
+
+export interface MilpSolution {
+  feasible: true;
+  /** GPU type → replicas (a multiple of 1/gpuFraction). */
+  replicas: Record<string, number>;
+  /** Dollars per hour of that mix. */
+  costPerHour: number;
+  assignments: BucketAssignment[];
+  /** False when the time limit stopped the search before the mix was proven within relativeGap of the cheapest. */
+  optimal: boolean;
+}
+
+export interface MilpInfeasible {
+  feasible: false;
+  /** What cannot be met: the bucket or type and the constraint, in words a person can act on. */
+  reasons: string[];
+}
+
+export type MilpResult = MilpSolution | MilpInfeasible;
+
+interface Prepared {
+  types: string[];
+  costs: number[];
+  lower: number[];
+  upper: number[];
+  load: BucketLoad[];
+  /** gpuEq[b][g]: GPU-equivalents bucket b needs on type g when fully assigned there; undefined = type cannot serve it. */
+  gpuEq: (number | undefined)[][];
+}
+
+/** How close to the cheapest mix a solve must prove its answer (see MilpInput.relativeGap). */
+export const DEFAULT_RELATIVE_GAP = 0.01;
+
+// The package's types describe its CommonJS build (loader under `.default`); its ESM build exports the loader itself.
+type HighsLoader = typeof highsModule.default;
+const highsLoader: HighsLoader = typeof highsModule === "function" ? (highsModule as HighsLoader) : highsModule.default;
+type Highs = Awaited<ReturnType<HighsLoader>>;
+let solverPromise: Promise<Highs> | undefined;
+
+/** HiGHS compiled to WebAssembly, instantiated once per process (each solve still gets a fresh native model). */
+function solver(): Promise<Highs> {
+  solverPromise ??= highsLoader();
+  return solverPromise;
+}
+
+/**
+ * The SLO-meeting throughput of `profile` for a request shape: the smallest profiled bucket at or above each token
+ * count (rounding up is the safe side), 0 when the shape exceeds every profiled bucket or the type misses the SLO.
+ */
+export function throughputFor(profile: GpuProfile, inputTokens: number, outputTokens: number): number {
+  const [outs, ins] = profile.indexes;
+  const o = outs.findIndex((v) => v >= outputTokens);
+  const i = ins.findIndex((v) => v >= inputTokens);
+  if (o < 0 || i < 0) return 0;
+  return profile.tputs[o]?.[i] ?? 0;
+}
+
+function upperBound(limits: GpuTypeLimits, gpuFraction: number): number {
+  let replicas = limits.maxReplicas ?? Infinity;
+  if (limits.freeGpus !== undefined) {
+    const perReplica = limits.gpusPerReplica ?? 1;
+    replicas = Math.min(replicas, (limits.currentReplicas ?? 0) + Math.floor(limits.freeGpus / perReplica));
+  }
+  return replicas === Infinity ? Infinity : Math.floor(replicas * gpuFraction + 1e-9);
+}
+
+function describeBucket(b: BucketLoad): string {
+  return `bucket input ${b.inputTokens} × output ${b.outputTokens} tokens (${b.rate} req/s)`;
+}
+
+function checkInput(input: MilpInput): void {
+  const f = input.sliceFactor ?? 1;
+  const frac = input.gpuFraction ?? 1;
+  if (!Number.isInteger(f) || f < 1) throw new RangeError(`sliceFactor ${f}: must be an integer >= 1`);
+  if (!Number.isInteger(frac) || frac < 1) throw new RangeError(`gpuFraction ${frac}: must be an integer >= 1`);
+  const gap = input.relativeGap ?? DEFAULT_RELATIVE_GAP;
+  if (!(gap >= 0 && gap < 1)) throw new RangeError(`relativeGap ${gap}: must be >= 0 and < 1`);
+  const seen = new Set<string>();
+  for (const p of input.profiles) {
+    if (seen.has(p.gpu)) throw new RangeError(`profiles: GPU type "${p.gpu}" appears twice; give one profile per type`);
+    seen.add(p.gpu);
+  }
+  input.load.forEach((b, i) => {
+    if (!Number.isFinite(b.rate) || b.rate < 0) throw new RangeError(`load[${i}].rate ${b.rate}: must be >= 0`);
+  });
+}
+
+function prepare(input: MilpInput): Prepared {
+  const frac = input.gpuFraction ?? 1;
+  const types = input.profiles.map((p) => p.gpu);
+  const costs = input.profiles.map((p) => p.cost / frac);
+  const limits = types.map((t) => input.limits?.[t] ?? {});
+  const lower = limits.map((l) => Math.max(0, Math.ceil((l.minReplicas ?? 0) * frac - 1e-9)));
+  const upper = limits.map((l) => upperBound(l, frac));
+  const load = input.load.filter((b) => b.rate > 0);
+  const gpuEq = load.map((b) =>
+    input.profiles.map((p, g) => {
+      const tput = throughputFor(p, b.inputTokens, b.outputTokens);
+      return tput > 0 && upper[g]! > 0 ? (frac * b.rate) / tput : undefined;
+    }),
+  );
+  return { types, costs, lower, upper, load, gpuEq };
+}
+
+/** Reasons no mix can exist, found without the solver: per-type bounds and buckets no type can take. */
+function obviousInfeasibility(p: Prepared, frac: number): string[] {
+  const reasons: string[] = [];
+  p.types.forEach((t, g) => {
+    if (p.lower[g]! > p.upper[g]!) {
+      reasons.push(
+        `GPU type ${t}: minimum ${p.lower[g]! / frac} replicas exceeds its limit of ${p.upper[g]! / frac} ` +
+          `(maxReplicas or free GPUs); lower the minimum or free GPUs of that type`,
+      );
+    }
+  });
+  p.load.forEach((b, i) => {
+    const row = p.gpuEq[i]!;
+    if (row.every((x) => x === undefined)) {
+      reasons.push(
+        `${describeBucket(b)}: no GPU type with capacity meets the SLO for it (throughput 0 or unprofiled ` +
+          `in every profile, or no replicas allowed); profile a larger GPU type or relax the SLO`,
+      );
+    }
+  });
+  return reasons;
+}
+
+/** When the solver finds no mix although each bucket has some type: name the buckets that alone overflow every type. */
+function capacityReasons(p: Prepared, frac: number): string[] {
+  const reasons: string[] = [];
+  p.load.forEach((b, i) => {
+    const fits = p.gpuEq[i]!.some((x, g) => x !== undefined && x <= p.upper[g]!);
+    if (!fits) reasons.push(`${describeBucket(b)}: exceeds the capacity limit (maxReplicas / free GPUs) of every type`);
+  });
+  if (reasons.length === 0) {
+    const caps = p.types.map((t, g) => `${t} ≤ ${p.upper[g]! / frac}`).join(", ");
+    reasons.push(`the combined load exceeds the capacity limits (${caps}); raise maxReplicas or free GPUs`);
+  }
+  return reasons;
+}
+
+const fmt = (x: number): string => (Number.isInteger(x) ? String(x) : x.toPrecision(15));
+
+function lpText(p: Prepared, slices: number): string {
+  const objective = p.types.map((_, g) => `${fmt(p.costs[g]!)} y${g}`).join(" + ");
+  const rows: string[] = [];
+  const bounds: string[] = [];
+  const ints: string[] = p.types.map((_, g) => `y${g}`);
+  p.load.forEach((_, b) => {
+    const terms: string[] = [];
+    p.gpuEq[b]!.forEach((eq, g) => {
+      if (eq === undefined) return;
+      terms.push(`k${b}_${g}`);
+      bounds.push(`0 <= k${b}_${g} <= ${slices}`);
+      ints.push(`k${b}_${g}`);
+    });
+    rows.push(` serve${b}: ${terms.join(" + ")} = ${slices}`);
+  });
+  p.types.forEach((_, g) => {
+    const terms = p.load.flatMap((_, b) => {
+      const eq = p.gpuEq[b]![g];
+      return eq === undefined ? [] : [`${fmt(eq / slices)} k${b}_${g}`];
+    });
+    if (terms.length > 0) rows.push(` cap${g}: ${terms.join(" + ")} - y${g} <= 0`);
+    bounds.push(p.upper[g] === Infinity ? `y${g} >= ${p.lower[g]}` : `${p.lower[g]} <= y${g} <= ${p.upper[g]}`);
+  });
+  return [
+    "Minimize",
+    ` obj: ${objective}`,
+    "Subject To",
+    ...rows,
+    "Bounds",
+    ...bounds.map((b) => ` ${b}`),
+    "General",
+    ` ${ints.join(" ")}`,
+    "End",
+  ].join("\n");
+}
+
+function zeroLoadSolution(p: Prepared, frac: number): MilpSolution {
+  const replicas = Object.fromEntries(p.types.map((t, g) => [t, p.lower[g]! / frac]));
+  const costPerHour = p.types.reduce((sum, _, g) => sum + p.costs[g]! * p.lower[g]!, 0);
+  return { feasible: true, replicas, costPerHour, assignments: [], optimal: true };
+}
+
+/** Solves for the cheapest mix; never throws for an infeasible workload (that is a result), only for bad input. */
+export async function solveMix(input: MilpInput): Promise<MilpResult> {
+  checkInput(input);
+  const frac = input.gpuFraction ?? 1;
+  const slices = input.sliceFactor ?? 1;
+  const p = prepare(input);
+  const obvious = obviousInfeasibility(p, frac);
+  if (obvious.length > 0) return { feasible: false, reasons: obvious };
+  if (p.load.length === 0) return zeroLoadSolution(p, frac);
+  const highs = await solver();
+  const result = highs.solve(lpText(p, slices), {
+    time_limit: input.timeLimitSeconds ?? 10,
+    output_flag: false,
+    mip_rel_gap: input.relativeGap ?? DEFAULT_RELATIVE_GAP,
+  });
+  const found =
+    result.Status === "Optimal" || (result.Status === "Time limit reached" && Number.isFinite(result.ObjectiveValue));
+  if (!found) {
+    // Costs are >= 0 and replicas >= 0, so "infeasible or unbounded" can only mean infeasible here.
+    if (result.Status === "Infeasible" || result.Status === "Primal infeasible or unbounded") {
+      return { feasible: false, reasons: capacityReasons(p, frac) };
+    }
+    throw new Error(`HiGHS stopped with status "${result.Status}" on the GPU mix model`);
+  }
+  const value = (name: string): number => {
+    const col = result.Columns[name];
+    return col && "Primal" in col ? Math.max(0, Math.round(col.Primal)) : 0;
+  };
+  const replicas = Object.fromEntries(p.types.map((t, g) => [t, value(`y${g}`) / frac]));
+  const costPerHour = p.types.reduce((sum, _, g) => sum + p.costs[g]! * value(`y${g}`), 0);
+  const assignments = p.load.map((b, bi) => {
+    const shares: Record<string, number> = {};
+    p.gpuEq[bi]!.forEach((eq, g) => {
+      const k = eq === undefined ? 0 : value(`k${bi}_${g}`);
+      if (k > 0) shares[p.types[g]!] = k / slices;
+    });
+    return { ...b, shares };
+  });
+  return { feasible: true, replicas, costPerHour, assignments, optimal: result.Status === "Optimal" };
+}
