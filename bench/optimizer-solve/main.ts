@@ -5,6 +5,7 @@ import type { TopLevelSpec } from "vega-lite";
 import type { GpuProfile } from "../../controllers/gpu-optimizer/profiles.js";
 import { DEFAULT_RELATIVE_GAP, solveMix, type BucketLoad } from "../../optimizer/milp.js";
 import type { Benchmark, BenchResult } from "../lib/result.js";
+import { seededRandom } from "../../test/support/seeded-random.js";
 
 const TARGET_P99_MS = 50;
 const OUTS = [4, 8, 16, 32, 64, 128, 256, 512];
@@ -18,18 +19,6 @@ const TYPES: [string, number, number, number][] = [
   ["A100-80GB", 3.67, 1.4, 16384],
   ["H100", 6.98, 2.6, 16384],
 ];
-
-/** A small seeded generator (mulberry32) so every run solves the same sequence of problems. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function profiles(): GpuProfile[] {
   return TYPES.map(([gpu, cost, speed, maxInput]) => ({
@@ -61,7 +50,7 @@ const bench: Benchmark = {
     const rounds = quick ? 3 : 5;
     const solvesPerRound = quick ? 40 : 200;
     const gpus = profiles();
-    const next = random(42);
+    const next = seededRandom(42);
     await solveMix({ profiles: gpus, load: workload(next), gpuFraction: 100 }); // loads the WebAssembly module
     const perRound: { p50: number; p99: number; max: number }[] = [];
     let notOptimal = 0;

