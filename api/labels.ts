@@ -24,6 +24,12 @@ export const Model = {
 
 export const ModelDefaults = { port: 8000, metricPort: 8000, engine: "vllm" } as const;
 
+/** A port from a label value (`model.aibrix.ai/port`, `.../metric-port`); `fallback` when absent or not a port. */
+export function portLabel(value: string | undefined, fallback: number): number {
+  const n = Number(value);
+  return Number.isInteger(n) && n > 0 && n < 65536 ? n : fallback;
+}
+
 /** LoRA adapters. */
 export const Adapter = {
   enabled: "adapter.model.aibrix.ai/enabled",

@@ -1,6 +1,6 @@
 // Which pods can hold an adapter, and how to reach each one's engine. Pure functions over cached pods.
 import { selectorMatches, type LabelSelector } from "../../api/index.js";
-import { Model, ModelDefaults } from "../../api/labels.js";
+import { Model, ModelDefaults, portLabel } from "../../api/labels.js";
 import type { EngineAddress } from "../../engines/lora-client.js";
 import type { KubeObject } from "../../kube/objects.js";
 
@@ -38,17 +38,12 @@ export function candidatePods(pods: readonly Pod[], selector: LabelSelector): Po
     .sort((a, b) => (a.metadata?.name ?? "").localeCompare(b.metadata?.name ?? ""));
 }
 
-function port(value: string | undefined, fallback: number): number {
-  const n = Number(value);
-  return Number.isInteger(n) && n > 0 && n < 65536 ? n : fallback;
-}
-
 export function engineAddress(pod: Pod, useSidecar: boolean): EngineAddress {
   const labels = pod.metadata?.labels ?? {};
   const hasSidecar = pod.spec?.containers?.some((c) => c.name === RUNTIME_CONTAINER) ?? false;
   return {
     host: pod.status?.podIP ?? "",
-    port: port(labels[Model.port], ModelDefaults.port),
+    port: portLabel(labels[Model.port], ModelDefaults.port),
     engine: labels[Model.engine] === "sglang" ? "sglang" : "vllm",
     ...(useSidecar && hasSidecar ? { sidecarPort: RUNTIME_PORT } : {}),
   };

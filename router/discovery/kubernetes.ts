@@ -1,7 +1,7 @@
 // Kubernetes discovery: informers over pods labelled model.aibrix.ai/name and over ModelAdapters (whose
 // status.instances name the pods an adapter is loaded on). Pod → endpoint mapping is a pure function, tested alone.
 import type * as k8s from "@kubernetes/client-node";
-import { Model, ModelDefaults, Orchestration } from "../../api/labels.js";
+import { Model, ModelDefaults, Orchestration, portLabel } from "../../api/labels.js";
 import type { EngineKind } from "../../engines/metric-names.js";
 import { loadKubeConfig } from "../../kube/client.js";
 import { Informers } from "../../kube/informers.js";
@@ -28,11 +28,6 @@ export function podRoutable(pod: k8s.V1Pod): boolean {
   if (!pod.status?.podIP || pod.metadata?.deletionTimestamp) return false;
   if (pod.status.phase && pod.status.phase !== "Running") return false;
   return (pod.status.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True");
-}
-
-function intLabel(v: string | undefined, fallback: number): number {
-  const n = Number(v);
-  return Number.isInteger(n) && n > 0 && n < 65536 ? n : fallback;
 }
 
 /** Told about a pod whose `model.aibrix.ai/config` annotation is malformed (the pod still routes, without it). */
@@ -81,8 +76,8 @@ export function podToEndpoint(
   if (!model || !podRoutable(pod)) return undefined;
   const labels = pod.metadata?.labels ?? {};
   if (labels[Orchestration.rayNodeType] === "worker") return undefined;
-  const port = intLabel(labels[Model.port], ModelDefaults.port);
-  const metricsPort = intLabel(labels[Model.metricPort], port);
+  const port = portLabel(labels[Model.port], ModelDefaults.port);
+  const metricsPort = portLabel(labels[Model.metricPort], port);
   const engine = (labels[Model.engine] === "sglang" ? "sglang" : "vllm") as EngineKind;
   const ip = pod.status!.podIP!;
   const host = ip.includes(":") ? `[${ip}]` : ip;
