@@ -92,10 +92,18 @@ export async function ensureObject<T extends KubeObject>(
     }
   }
   if (!differs(cached, desired)) return "unchanged";
+  // Replace over the version we hold; only a conflict (someone wrote since) costs a read of the live one.
+  let version = cached.metadata?.resourceVersion;
   await retryOnConflict(async () => {
-    const live = await client.get<T>(objectPath(ref, key));
-    const body = { ...desired, metadata: { ...desired.metadata, resourceVersion: live.metadata?.resourceVersion } };
-    await client.replace(objectPath(ref, key), body);
+    try {
+      await client.replace(objectPath(ref, key), {
+        ...desired,
+        metadata: { ...desired.metadata, resourceVersion: version },
+      });
+    } catch (err) {
+      if (isConflict(err)) version = (await client.get<T>(objectPath(ref, key))).metadata?.resourceVersion;
+      throw err;
+    }
   });
   return "updated";
 }

@@ -12,7 +12,7 @@ import { NAMESPACE_INDEX } from "../../kube/store.js";
 import { addFinalizer, ensureObject, patchStatus, removeFinalizer } from "../../kube/writes.js";
 import { EngineView } from "./engine-view.js";
 import { PodStatsReader } from "./pod-stats.js";
-import type { Pod } from "./pods.js";
+import { engineAddress, type Pod } from "./pods.js";
 import {
   ModelAdapterReconciler,
   DEFAULT_SETTINGS,
@@ -90,6 +90,8 @@ export function modelAdapterController(options: ModelAdapterControllerOptions = 
         podStats: new PodStatsReader(settings.resyncMs).read,
         settings,
       });
+      // A deleted pod's engine is forgotten, so the view does not grow with pod churn.
+      pods.addHandler({ onDelete: (pod) => engines.forget(engineAddress(pod, false)) });
       const adaptersSelecting = (obj: KubeObject): string[] => {
         const ns = obj.metadata?.namespace ?? "";
         const labels = obj.metadata?.labels ?? {};
