@@ -13,6 +13,7 @@ import { startEnginePods, type EnginePods } from "../../cluster/engine-pods.js";
 import { assertPodRangeIsLocal, NAMESPACED_POD_CIDR } from "../../cluster/pod-network.js";
 import { parsePrometheusText } from "../../engines/prometheus.js";
 import { loraDeployment, startControllersProcess } from "../../test/support/controllers-process.js";
+import { median } from "../lib/stats.js";
 import type { Benchmark, BenchContext, BenchResult } from "../lib/result.js";
 
 const NS = "bench";
@@ -21,12 +22,6 @@ const TARGET_SECONDS = 30;
 const TARGET_ENGINE_CALLS = 3;
 
 type Adapter = { metadata: { name: string }; status?: { phase?: string; instances?: string[] } };
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
 
 /** CPU seconds (user + system) a process has used, from /proc. */
 function cpuSeconds(pid: number): number {

@@ -19,6 +19,7 @@ import type { ProbeBackend } from "../../diagnostics/probe.js";
 import { nodeView } from "../../diagnostics/publish.js";
 import { startExtender } from "../../extender/index.js";
 import { startCluster } from "../../cluster/index.js";
+import { median } from "../lib/stats.js";
 import type { Benchmark, BenchResult } from "../lib/result.js";
 
 const FIXTURE = path.resolve(import.meta.dirname, "../../test/fixtures/nvidia-smi/h100-sxm-8-healthy");
@@ -27,11 +28,6 @@ const INTERVAL_MS = 5_000; // the product default (aibrix-ts diagnose --interval
 const TARGET_PROBE_CPU_MS = 200;
 const TARGET_FAULT_TO_REFUSAL_MS = 10_000;
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 const round2 = (x: number) => Math.round(x * 100) / 100;
 
 /** A stand-in for nvidia-smi and dmesg that prints the recorded outputs. */

@@ -14,6 +14,7 @@ import { parseAllDocuments } from "yaml";
 import { admit } from "../../webhooks/admission.js";
 import { resolveWebhookConfig } from "../../webhooks/config.js";
 import { startWebhooks } from "../../webhooks/server.js";
+import { median } from "../lib/stats.js";
 import type { Benchmark, BenchResult } from "../lib/result.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -312,7 +313,6 @@ const bench: Benchmark = {
     } finally {
       await server.close();
     }
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
     const med = (name: string, f: (r: LoadResult) => number) => median(results[name]!.map(f));
     const medServer = (name: string) => median(serverSide[name]!.map((x) => x.p99));
     const failed = Object.values(results)
