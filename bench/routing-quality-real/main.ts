@@ -1,10 +1,16 @@
 // Routing quality on real engines: two vLLM 0.32 CPU engines serving the tiny model (each on its own core, with a
-// KV cache small enough to evict: 44 blocks of 128 tokens), a shared-prefix multi-tenant workload sized for them
-// (12 tenants whose prompts are about 510 tokens — 3 full blocks and a partial one —, tenants drawn uniformly, two
-// requests in flight),
-// routed by kv-prefix-load (the engines' KV events, keyed with the model's tokenizer), prefix-cache (approximate)
-// and random. The figure of merit is the engines' own prefix-cache hit rate: vLLM's prefix_cache_hits_total over
-// prefix_cache_queries_total, summed over both engines, for the tokens of each run.
+// KV cache small enough to evict: 44 blocks of 128 tokens), shared-prefix multi-tenant workloads (tenants whose system
+// prompts are about 510 tokens — 3 full blocks, the only ones vLLM caches, and a partial one —, tenants drawn
+// uniformly, two requests in flight), routed by kv-prefix-load (the engines' KV events, keyed with the model's
+// tokenizer), prefix-cache (approximate) and random. The figure of merit is the engines' own prefix-cache hit rate:
+// vLLM's prefix_cache_hits_total over prefix_cache_queries_total, summed over both engines, for the tokens of each run.
+//
+// Two workloads, sized against the engines' caches before measuring:
+// - fits: 12 tenants × 3 blocks = 36 ≤ 44, so each engine can hold every tenant; random only pays a second cold miss
+//   per tenant (one per engine) and the odd eviction.
+// - kv-pressure: 26 tenants × 3 blocks = 78 > 44, so an engine sent every tenant (random) evicts; split by affinity,
+//   13 × 3 = 39 ≤ 44 per engine fits. With two engines and uniform tenants, affinity can at most halve each engine's
+//   working set, so even a perfect router's hit rate is under 2× random's here.
 //
 // Each run uses tenant prompts no earlier run used, so every run starts cold for its own prefixes; runs alternate
 // strategies round by round, so a drifting machine affects them alike. Needs scripts/prereqs.sh (the vLLM venv).
@@ -14,13 +20,24 @@ import { StaticDiscovery } from "../../router/discovery/static.js";
 import { startRouter } from "../../router/server.js";
 import { realEngineSetup, startRealEngine, type RealEngine } from "../../test/support/real-vllm.js";
 import type { Benchmark, BenchResult } from "../lib/result.js";
+import { median, spread } from "../lib/stats.js";
 import { seededRandom } from "../../test/support/seeded-random.js";
 
 const MODEL = "tiny";
 const STRATEGIES = ["kv-prefix-load", "prefix-cache", "random"] as const;
 const ENGINE_BLOCKS = 44;
+interface Workload {
+  name: string;
+  tenants: number;
+  requestsPerTenant: number;
+}
+const WORKLOADS: readonly Workload[] = [
+  { name: "fits", tenants: 12, requestsPerTenant: 8 },
+  { name: "kv-pressure", tenants: 26, requestsPerTenant: 8 },
+];
 
 interface Run {
+  workload: string;
   round: number;
   strategy: string;
   requests: number;
@@ -33,14 +50,12 @@ interface Run {
 function params(quick: boolean) {
   return {
     rounds: quick ? 1 : 3,
-    /**
-     * 12 tenants of 4 blocks each: one engine holds half of them (kv-prefix), not all of them (random sends every
-     * tenant to both engines, so they evict each other).
-     */
-    tenants: 12,
+    workloads: WORKLOADS.map((w) => ({
+      ...w,
+      requestsPerTenant: quick ? w.requestsPerTenant / 2 : w.requestsPerTenant,
+    })),
     /** Copies of the sentence in a tenant's system prompt (about 510 tokens with the tiny model's tokenizer). */
     promptRepeats: 20,
-    requests: quick ? 48 : 96,
     concurrency: 2,
     maxTokens: 2,
     engineBlocks: ENGINE_BLOCKS,
@@ -65,6 +80,7 @@ async function runOnce(
   modelDir: string,
   strategy: string,
   round: number,
+  workload: Workload,
   p: ReturnType<typeof params>,
 ): Promise<Run> {
   const router = await startRouter({
@@ -87,15 +103,20 @@ async function runOnce(
   try {
     await router.scrapeNow();
     // The same shape and length for every run; only the run number differs, so no run reuses another's blocks.
-    const run = String(round * 10 + STRATEGIES.indexOf(strategy as (typeof STRATEGIES)[number])).padStart(3, "0");
+    const run = [
+      WORKLOADS.findIndex((w) => w.name === workload.name),
+      round,
+      STRATEGIES.indexOf(strategy as (typeof STRATEGIES)[number]),
+    ].join("");
+    const requests = workload.tenants * workload.requestsPerTenant;
     const prompts = Array.from(
-      { length: p.tenants },
+      { length: workload.tenants },
       (_, t) =>
         `Run ${run}, tenant ${String(t).padStart(2, "0")}. ` +
         "Answer from the handbook, cite the section, keep it short. ".repeat(p.promptRepeats),
     );
     const random = seededRandom(1000 + round);
-    const plan = Array.from({ length: p.requests }, (_, i) => ({ tenant: Math.floor(random() * p.tenants), i }));
+    const plan = Array.from({ length: requests }, (_, i) => ({ tenant: Math.floor(random() * workload.tenants), i }));
     const before = await counters(engines);
     const started = performance.now();
     let next = 0;
@@ -124,9 +145,10 @@ async function runOnce(
     const hits = after.hits - before.hits;
     const queries = after.queries - before.queries;
     return {
+      workload: workload.name,
       round,
       strategy,
-      requests: p.requests,
+      requests,
       hits,
       queries,
       hit_rate: queries > 0 ? hits / queries : 0,
@@ -136,11 +158,6 @@ async function runOnce(
     await router.close();
   }
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s[Math.floor((s.length - 1) / 2)]!;
-};
 
 const bench: Benchmark = {
   async run(ctx) {
@@ -157,34 +174,38 @@ const bench: Benchmark = {
       const failed = started.find((s) => s.status === "rejected");
       if (failed) throw failed.reason;
       const runs: Run[] = [];
-      for (let round = 1; round <= p.rounds; round++) {
-        for (const strategy of STRATEGIES) {
-          ctx.progress(`round ${round}: ${strategy}`);
-          const r = await runOnce(engines, setup.model, strategy, round, p);
-          ctx.progress(
-            `  hit rate ${(r.hit_rate * 100).toFixed(1)} % (${r.hits}/${r.queries} tokens, ${r.seconds.toFixed(1)} s)`,
-          );
-          runs.push(r);
+      for (const workload of p.workloads) {
+        for (let round = 1; round <= p.rounds; round++) {
+          for (const strategy of STRATEGIES) {
+            ctx.progress(`${workload.name}, round ${round}: ${strategy}`);
+            const r = await runOnce(engines, setup.model, strategy, round, workload, p);
+            ctx.progress(
+              `  hit rate ${(r.hit_rate * 100).toFixed(1)} % (${r.hits}/${r.queries} tokens, ${r.seconds.toFixed(1)} s)`,
+            );
+            runs.push(r);
+          }
         }
       }
-      const rate = (s: string) => median(runs.filter((r) => r.strategy === s).map((r) => r.hit_rate));
-      const spread = (s: string) => {
-        const xs = runs.filter((r) => r.strategy === s).map((r) => r.hit_rate);
-        return Math.max(...xs) - Math.min(...xs);
-      };
-      const kv = rate("kv-prefix-load");
-      const approx = rate("prefix-cache");
-      const rnd = rate("random");
+      const rates = (w: string, s: string) =>
+        runs.filter((r) => r.workload === w && r.strategy === s).map((r) => r.hit_rate);
+      const summary: Record<string, number> = {};
+      for (const w of WORKLOADS) {
+        // The first workload keeps the keys it has always had; the others carry their name.
+        const suffix = w === WORKLOADS[0] ? "" : `_${w.name.replaceAll("-", "_")}`;
+        const kv = median(rates(w.name, "kv-prefix-load"));
+        const rnd = median(rates(w.name, "random"));
+        Object.assign(summary, {
+          [`real_engine_hit_rate_kv_prefix${suffix}`]: kv,
+          [`real_engine_hit_rate_prefix_cache${suffix}`]: median(rates(w.name, "prefix-cache")),
+          [`real_engine_hit_rate_random${suffix}`]: rnd,
+          [`real_engine_kv_prefix_over_random${suffix}`]: rnd > 0 ? kv / rnd : NaN,
+          [`real_engine_hit_rate_kv_prefix${suffix}_spread`]: spread(rates(w.name, "kv-prefix-load")),
+          [`real_engine_hit_rate_random${suffix}_spread`]: spread(rates(w.name, "random")),
+        });
+      }
       return {
         params: p,
-        summary: {
-          real_engine_hit_rate_kv_prefix: kv,
-          real_engine_hit_rate_prefix_cache: approx,
-          real_engine_hit_rate_random: rnd,
-          real_engine_kv_prefix_over_random: rnd > 0 ? kv / rnd : NaN,
-          real_engine_hit_rate_kv_prefix_spread: spread("kv-prefix-load"),
-          real_engine_hit_rate_random_spread: spread("random"),
-        },
+        summary,
         series: { runs },
       };
     } finally {
@@ -197,23 +218,26 @@ const bench: Benchmark = {
     return {
       title: "Engines' own prefix-cache hit rate, two real vLLM CPU engines (each point a round)",
       data: { values: runs },
-      layer: [
-        {
-          mark: { type: "bar", opacity: 0.5 },
-          encoding: {
-            x: { field: "strategy", type: "nominal" },
-            y: { aggregate: "median", field: "hit_rate", type: "quantitative", title: "prefix-cache hit rate" },
-            color: { field: "strategy", type: "nominal" },
+      facet: { column: { field: "workload", type: "nominal" } },
+      spec: {
+        layer: [
+          {
+            mark: { type: "bar", opacity: 0.5 },
+            encoding: {
+              x: { field: "strategy", type: "nominal" },
+              y: { aggregate: "median", field: "hit_rate", type: "quantitative", title: "prefix-cache hit rate" },
+              color: { field: "strategy", type: "nominal" },
+            },
           },
-        },
-        {
-          mark: "point",
-          encoding: {
-            x: { field: "strategy", type: "nominal" },
-            y: { field: "hit_rate", type: "quantitative" },
+          {
+            mark: "point",
+            encoding: {
+              x: { field: "strategy", type: "nominal" },
+              y: { field: "hit_rate", type: "quantitative" },
+            },
           },
-        },
-      ],
+        ],
+      },
     } as TopLevelSpec;
   },
 };
