@@ -266,6 +266,41 @@ describe("e2e: Helm chart", function () {
     expect(err?.stderr ?? "").to.match(/development\.(webhookUrl|extenderUrl) is required/);
   });
 
+  it("mounts each model's tokenizer in the router and names it in a --tokenizer flag", async function () {
+    this.timeout(60_000);
+    const docs = await template(
+      ...["--set", "router.tokenizers[0].model=llama-3-8b", "--set", "router.tokenizers[0].configMap=llama-tok"],
+      ...["--set", "router.tokenizers[1].model=qwen", "--set", "router.tokenizers[1].subPath=qwen"],
+      ...["--set", "router.tokenizers[1].volume.persistentVolumeClaim.claimName=files"],
+    );
+    type PodSpec = {
+      containers: { args: string[]; volumeMounts: { name: string; mountPath: string; subPath?: string }[] }[];
+      volumes: Record<string, unknown>[];
+    };
+    const pod = (find(docs, "Deployment", "demo-aibrix-ts-router") as Doc & { spec: { template: { spec: PodSpec } } })
+      .spec.template.spec;
+    const router = pod.containers[0]!;
+    expect(router.args).to.include.members([
+      "--tokenizer=llama-3-8b=/etc/aibrix-ts/tokenizers/0",
+      "--tokenizer=qwen=/etc/aibrix-ts/tokenizers/1",
+    ]);
+    expect(router.volumeMounts).to.deep.include({
+      name: "tokenizer-1",
+      mountPath: "/etc/aibrix-ts/tokenizers/1",
+      readOnly: true,
+      subPath: "qwen",
+    });
+    expect(pod.volumes).to.deep.equal([
+      { name: "tokenizer-0", configMap: { name: "llama-tok" } },
+      { name: "tokenizer-1", persistentVolumeClaim: { claimName: "files" } },
+    ]);
+    const err = await template("--set", "router.tokenizers[0].model=x").then(
+      () => undefined,
+      (e: Error & { stderr?: string }) => e,
+    );
+    expect(err?.stderr ?? "").to.match(/router\.tokenizers\[0\]: set exactly one of configMap or volume/);
+  });
+
   it("renders ServiceMonitors when the Prometheus Operator API is present", async function () {
     this.timeout(60_000);
     const docs = await template("--api-versions", "monitoring.coreos.com/v1", "--set", "controllers.enabled=true");
