@@ -60,11 +60,27 @@ export interface EngineInfo {
   starts: number;
   /** When the engine listens (or listened), epoch ms. */
   listenAt: number;
+  /** The in-process simulator, when the engine is one (the default). */
   simulator?: RunningSimulator;
 }
 
+/** Where a pod's engine must listen, and how the pod asks it to run. */
+export interface EngineTarget {
+  /** The pod as last seen (its containers say, e.g., whether a runtime sidecar runs beside the engine). */
+  pod: Pod;
+  podKey: string;
+  host: string;
+  port: number;
+  settings: EngineSettings;
+}
+
+/** Starts a pod's engine; resolves once it serves. */
+export type EngineStarter = (target: EngineTarget) => Promise<{ close(): Promise<void> }>;
+
 interface EngineRecord extends EngineInfo {
   restart?: { startupDelayMs: number };
+  /** The running engine, whatever starts it. */
+  running?: { close(): Promise<void> };
 }
 
 export interface EnginePodsOptions {
@@ -82,6 +98,11 @@ export interface EnginePodsOptions {
   speedup?: number;
   /** Further simulator settings for every engine (e.g. loraApiLoadMs); the pod's own settings win. */
   simulator?: Partial<SimulatorOptions>;
+  /**
+   * Runs something other than the simulator as each pod's engine (a real vLLM, say); `speedup` and `simulator` then
+   * do not apply.
+   */
+  startEngine?: EngineStarter;
   /** Concurrent reconciles of different pods (default 8). */
   workers?: number;
   log?: (line: string) => void;
@@ -208,7 +229,8 @@ class Launcher implements EnginePods {
     }
     rec ??= await this.admit(key, pod);
     if (rec.restart) {
-      await rec.simulator?.close();
+      await rec.running?.close();
+      rec.running = undefined;
       rec.simulator = undefined;
       rec.state = "starting";
       rec.listenAt = Date.now() + rec.restart.startupDelayMs;
@@ -219,7 +241,7 @@ class Launcher implements EnginePods {
       await this.writeReadiness(pod, rec, false);
       const wait = rec.listenAt - Date.now();
       if (wait > 0) return { requeueAfterMs: wait };
-      await this.listen(key, rec);
+      await this.listen(key, pod, rec);
     }
     await this.writeReadiness(pod, rec, rec.state === "running");
   }
@@ -263,23 +285,12 @@ class Launcher implements EnginePods {
     return rec;
   }
 
-  private async listen(key: string, rec: EngineRecord): Promise<void> {
+  private async listen(key: string, pod: Pod, rec: EngineRecord): Promise<void> {
     const s = rec.settings as EngineSettings;
     try {
-      rec.simulator = await startSimulator({
-        speedup: this.options.speedup,
-        ...this.options.simulator,
-        host: rec.ip,
-        port: s.port,
-        model: s.model,
-        profile: s.profile,
-        adapters: s.adapters,
-        ...(s.maxLoras !== undefined ? { maxLoras: s.maxLoras } : {}),
-        ...(s.maxModelLen !== undefined ? { maxModelLen: s.maxModelLen } : {}),
-        ...(s.maxNumSeqs !== undefined ? { maxNumSeqs: s.maxNumSeqs } : {}),
-        ...(s.maxNumBatchedTokens !== undefined ? { maxNumBatchedTokens: s.maxNumBatchedTokens } : {}),
-        ...(s.blockSize !== undefined ? { blockSize: s.blockSize } : {}),
-      });
+      const started = await this.startEngine(pod, key, rec.ip, s);
+      rec.running = started.running;
+      rec.simulator = started.simulator;
     } catch (err) {
       const code = (err as { code?: string }).code;
       rec.error =
@@ -290,7 +301,7 @@ class Launcher implements EnginePods {
       throw new Error(rec.error, { cause: err });
     }
     if (this.stopped || this.records.get(key) !== rec) {
-      await rec.simulator.close();
+      await rec.running.close();
       return;
     }
     rec.state = "running";
@@ -300,10 +311,36 @@ class Launcher implements EnginePods {
     this.log(`engine ${key}: listening on ${rec.url}`);
   }
 
+  private async startEngine(
+    pod: Pod,
+    podKey: string,
+    host: string,
+    s: EngineSettings,
+  ): Promise<{ running: { close(): Promise<void> }; simulator?: RunningSimulator }> {
+    if (this.options.startEngine) {
+      return { running: await this.options.startEngine({ pod, podKey, host, port: s.port, settings: s }) };
+    }
+    const simulator = await startSimulator({
+      speedup: this.options.speedup,
+      ...this.options.simulator,
+      host,
+      port: s.port,
+      model: s.model,
+      profile: s.profile,
+      adapters: s.adapters,
+      ...(s.maxLoras !== undefined ? { maxLoras: s.maxLoras } : {}),
+      ...(s.maxModelLen !== undefined ? { maxModelLen: s.maxModelLen } : {}),
+      ...(s.maxNumSeqs !== undefined ? { maxNumSeqs: s.maxNumSeqs } : {}),
+      ...(s.maxNumBatchedTokens !== undefined ? { maxNumBatchedTokens: s.maxNumBatchedTokens } : {}),
+      ...(s.blockSize !== undefined ? { blockSize: s.blockSize } : {}),
+    });
+    return { running: simulator, simulator };
+  }
+
   private async remove(key: string, rec: EngineRecord, why: string): Promise<void> {
     this.records.delete(key);
-    await rec.simulator?.close();
-    if (rec.simulator) this.log(`engine ${key}: stopped (${why})`);
+    await rec.running?.close();
+    if (rec.running) this.log(`engine ${key}: stopped (${why})`);
   }
 
   /** Brings the pod's Ready condition to `ready` through /status (read again and retried on conflict). */
@@ -378,7 +415,7 @@ class Launcher implements EnginePods {
       await this.informers.stop();
       this.client.close();
     }
-    await Promise.all([...this.records.values()].map((r) => r.simulator?.close()));
+    await Promise.all([...this.records.values()].map((r) => r.running?.close()));
     this.records.clear();
   }
 }

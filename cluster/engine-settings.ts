@@ -16,6 +16,7 @@ export interface ContainerLike {
   command?: string[];
   args?: string[];
   env?: { name: string; value?: string }[];
+  ports?: { containerPort: number; name?: string }[];
 }
 
 export interface EngineSettings {
