@@ -9,7 +9,7 @@ import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { freePort } from "../../../cluster/processes.js";
+import { freePort } from "../../cluster/processes.js";
 
 export const MOTO_VERSION = "5.2.5";
 

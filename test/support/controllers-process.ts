@@ -10,6 +10,8 @@ export interface ControllersProcess {
   child: ChildProcess;
   /** Where /healthz, /readyz and /metrics answer. */
   url: string;
+  /** The last 8 kB the process wrote to stderr (its warnings and errors), for a failing test's message. */
+  stderr(): string;
 }
 
 /** Starts the controllers with `flags` after the common ones; resolves once they serve probes and metrics. */
@@ -40,7 +42,7 @@ export async function startControllersProcess(
   child.once("exit", (code, signal) => {
     if (code !== 0 && signal !== "SIGKILL" && signal !== "SIGTERM") console.error(`controllers exited ${code}: ${err}`);
   });
-  return { child, url };
+  return { child, url, stderr: () => err };
 }
 
 /** A Deployment of vLLM pods serving `model` with run-time LoRA loading, one GPU each. */

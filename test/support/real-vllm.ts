@@ -72,11 +72,15 @@ export async function startRealEngine(
     extraArgs?: string[];
     /** Mostly Python imports: 24 s on a quiet machine, minutes on a loaded one. */
     readyTimeoutMs?: number;
+    /** Address and port to serve on (default 127.0.0.1 and a free port), e.g. a pod's IP and container port. */
+    host?: string;
+    port?: number;
   } = {},
 ): Promise<RealEngine> {
   const readyTimeoutMs = o.readyTimeoutMs ?? 480_000;
   const dir = mkdtempSync(path.join(tmpdir(), "vllm-"));
-  const port = await freePort();
+  const host = o.host ?? "127.0.0.1";
+  const port = o.port ?? (await freePort());
   const kvEndpoint = `ipc://${dir}/kv.ipc`;
   const kvReplayEndpoint = `ipc://${dir}/kvr.ipc`;
   const logFile = path.join(dir, "engine.log");
@@ -95,7 +99,7 @@ export async function startRealEngine(
       "-m",
       "vllm.entrypoints.openai.api_server",
       ...["--model", setup.model, "--served-model-name", servedName, "--dtype", "bfloat16", "--enforce-eager"],
-      ...["--max-model-len", "1024", "--host", "127.0.0.1", "--port", String(port), "--enable-prefix-caching"],
+      ...["--max-model-len", "1024", "--host", host, "--port", String(port), "--enable-prefix-caching"],
       ...["--kv-events-config", JSON.stringify(kvConfig)],
       ...["--enable-lora", "--max-loras", "2", "--max-lora-rank", "8"],
       ...(o.extraArgs ?? []),
@@ -116,11 +120,11 @@ export async function startRealEngine(
       },
     },
   );
-  const url = `http://127.0.0.1:${port}`;
+  const url = `http://${host}:${port}`;
   const engine: RealEngine = {
     name: servedName,
     url,
-    host: "127.0.0.1",
+    host,
     port,
     kvEndpoint,
     kvReplayEndpoint,

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { loadThroughRuntime, unloadThroughRuntime } from "../../../engines/runtime-client.js";
 import { startRuntime, type RunningRuntime } from "../../../runtime/index.js";
 import { startSimulator, type RunningSimulator } from "../../../simulator/index.js";
-import { startHub, startMoto, type FakeHub, type Moto } from "./servers.js";
+import { startHub, startMoto, type FakeHub, type Moto } from "../../support/artifact-servers.js";
 
 const CREDS = { AWS_ACCESS_KEY_ID: "testing", AWS_SECRET_ACCESS_KEY: "testing", AWS_REGION: "us-east-1" };
 
