@@ -42,74 +42,45 @@ const OBJECT_PATHS: Record<string, string> = {
 };
 
 /**
- * Starts a cluster on the namespaced pod range (run under scripts/netns.sh), creates `namespaces` and the system
- * namespace, installs CRDs and the controllers' RBAC, and returns the ServiceAccount's kubeconfig. With `webhooks`,
- * our admission webhooks run in this process and the chart's webhook configurations point the API server at them.
+ * Creates what the chart renders in development mode from `templates` (development mode renders, of those, only
+ * RBAC and webhook configurations: anything else fails the test).
  */
-export async function startControllersCluster(
-  options: Pick<ClusterOptions, "nodes"> & { namespaces: string[]; webhooks?: boolean },
-): Promise<ControllersCluster> {
-  await assertPodRangeIsLocal(NAMESPACED_POD_CIDR);
-  const cluster = await startCluster({
-    log: process.env.AIBRIX_TS_E2E_LOG ? (l) => console.error(`[cluster] ${l}`) : undefined,
-    podCidr: NAMESPACED_POD_CIDR,
-    nodes: options.nodes,
-  });
-  let webhooks: WebhookServer | undefined;
-  const stop = async () => {
-    await webhooks?.close();
-    await cluster.stop();
-  };
-  try {
-    const api = cluster.api;
-    for (const ns of [...options.namespaces, SYSTEM_NAMESPACE]) {
-      await api.create("/api/v1/namespaces", { metadata: { name: ns } });
-    }
-    await installCrds(api);
-    const templates = ["--show-only", "templates/controllers.yaml"];
-    if (options.webhooks) {
-      const port = await freePort();
-      webhooks = await startWebhooks({
-        host: "127.0.0.1",
-        port,
-        logLevel: "error",
-        certificates: { namespace: SYSTEM_NAMESPACE },
-        kube: { kubeConfig: cluster.kubeconfig, webhookUrl: `https://127.0.0.1:${port}` },
-      });
-      templates.push("--show-only", "templates/webhooks.yaml");
-    }
-    const { stdout } = await run(join(cluster.state.binDir, "helm"), [
-      ...["template", "aibrix-ts", join(root, "charts/aibrix-ts"), "--namespace", SYSTEM_NAMESPACE],
-      ...["--set", "development.enabled=true", "--set", "development.extenderUrl=http://127.0.0.1:8383/scheduler"],
-      ...["--set", `development.webhookUrl=${webhooks?.url ?? "https://127.0.0.1:9443"}`],
-      ...(webhooks
-        ? ["--set", `development.webhookCaBundle=${Buffer.from(webhooks.caBundle).toString("base64")}`]
-        : []),
-      ...templates,
-    ]);
-    for (const doc of parseAllDocuments(stdout).map((d) => d.toJSON() as { kind: string } | null)) {
-      if (!doc) continue;
-      expect(
-        OBJECT_PATHS[doc.kind],
-        `development mode renders only RBAC and webhook configurations, got ${doc.kind}`,
-      ).to.be.a("string");
-      await api.create(OBJECT_PATHS[doc.kind]!, doc);
-    }
-    return { cluster, kubeconfig: await serviceAccountKubeconfig(cluster), webhooks, stop };
-  } catch (err) {
-    await stop();
-    throw err;
+async function applyChartTemplates(cluster: LoopbackCluster, templates: string[], sets: string[] = []): Promise<void> {
+  const { stdout } = await run(join(cluster.state.binDir, "helm"), [
+    ...["template", "aibrix-ts", join(root, "charts/aibrix-ts"), "--namespace", SYSTEM_NAMESPACE],
+    ...["--set", "development.enabled=true", "--set", "development.extenderUrl=http://127.0.0.1:8383/scheduler"],
+    ...["--set", "development.webhookUrl=https://127.0.0.1:9443"],
+    ...sets.flatMap((s) => ["--set", s]),
+    ...templates.flatMap((t) => ["--show-only", `templates/${t}`]),
+  ]);
+  for (const doc of parseAllDocuments(stdout).map((d) => d.toJSON() as { kind: string } | null)) {
+    if (!doc) continue;
+    const where = OBJECT_PATHS[doc.kind];
+    expect(where, `development mode renders only RBAC and webhook configurations, got ${doc.kind}`).to.be.a("string");
+    await cluster.api.create(where!, doc);
   }
 }
 
-/** A kubeconfig that authenticates as the chart's controllers ServiceAccount. */
-async function serviceAccountKubeconfig(cluster: LoopbackCluster): Promise<string> {
-  const api = cluster.api;
-  const token = await api.create<{ status: { token: string } }>(
-    `/api/v1/namespaces/${SYSTEM_NAMESPACE}/serviceaccounts/aibrix-ts-controllers/token`,
+/**
+ * The controllers' ServiceAccount and RBAC exactly as the chart renders them, and a kubeconfig acting as that
+ * ServiceAccount. The system namespace must exist.
+ */
+export async function chartControllersKubeconfig(cluster: LoopbackCluster): Promise<string> {
+  await applyChartTemplates(cluster, ["controllers.yaml"]);
+  return await serviceAccountKubeconfig(cluster, SYSTEM_NAMESPACE, "aibrix-ts-controllers");
+}
+
+/** A kubeconfig that authenticates as ServiceAccount `namespace/name` with a fresh token. */
+export async function serviceAccountKubeconfig(
+  cluster: LoopbackCluster,
+  namespace: string,
+  name: string,
+): Promise<string> {
+  const token = await cluster.api.create<{ status: { token: string } }>(
+    `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`,
     { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: 3600 } },
   );
-  const kubeconfig = join(mkdtempSync(join(tmpdir(), "aibrix-ts-controllers-")), "kubeconfig");
+  const kubeconfig = join(mkdtempSync(join(tmpdir(), `aibrix-ts-${name}-`)), "kubeconfig");
   writeFileSync(
     kubeconfig,
     stringify({
@@ -130,4 +101,54 @@ async function serviceAccountKubeconfig(cluster: LoopbackCluster): Promise<strin
     }),
   );
   return kubeconfig;
+}
+
+/**
+ * Starts a cluster on the namespaced pod range (run under scripts/netns.sh), creates `namespaces` and the system
+ * namespace, installs CRDs and the controllers' RBAC, and returns the ServiceAccount's kubeconfig. With `webhooks`,
+ * our admission webhooks run in this process and the chart's webhook configurations point the API server at them.
+ */
+export async function startControllersCluster(
+  options: Pick<ClusterOptions, "nodes"> & { namespaces: string[]; webhooks?: boolean },
+): Promise<ControllersCluster> {
+  await assertPodRangeIsLocal(NAMESPACED_POD_CIDR);
+  const cluster = await startCluster({
+    log: process.env.AIBRIX_TS_E2E_LOG ? (l) => console.error(`[cluster] ${l}`) : undefined,
+    podCidr: NAMESPACED_POD_CIDR,
+    nodes: options.nodes,
+  });
+  let webhooks: WebhookServer | undefined;
+  const stop = async () => {
+    await webhooks?.close();
+    await cluster.stop();
+  };
+  try {
+    for (const ns of [...options.namespaces, SYSTEM_NAMESPACE]) {
+      await cluster.api.create("/api/v1/namespaces", { metadata: { name: ns } });
+    }
+    await installCrds(cluster.api);
+    const kubeconfig = await chartControllersKubeconfig(cluster);
+    if (options.webhooks) {
+      const port = await freePort();
+      webhooks = await startWebhooks({
+        host: "127.0.0.1",
+        port,
+        logLevel: "error",
+        certificates: { namespace: SYSTEM_NAMESPACE },
+        kube: { kubeConfig: cluster.kubeconfig, webhookUrl: `https://127.0.0.1:${port}` },
+      });
+      await applyChartTemplates(
+        cluster,
+        ["webhooks.yaml"],
+        [
+          `development.webhookUrl=${webhooks.url}`,
+          `development.webhookCaBundle=${Buffer.from(webhooks.caBundle).toString("base64")}`,
+        ],
+      );
+    }
+    return { cluster, kubeconfig, webhooks, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 }
