@@ -65,7 +65,10 @@ export function deletionOrder(a: RayCluster, b: RayCluster): number {
 
 /** The RayCluster a replica set creates: its template, a generated name, the replica set as controller. */
 export function clusterFor(rs: ReplicaSetObject): RayCluster {
-  const meta = (rs.spec.template?.metadata ?? {}) as { labels?: Record<string, string>; annotations?: Record<string, string> };
+  const meta = (rs.spec.template?.metadata ?? {}) as {
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
   return {
     apiVersion: "ray.io/v1",
     kind: "RayCluster",
@@ -104,7 +107,13 @@ export class ReplicaSetReconciler {
     const failed = live.filter(isFailed);
     for (const cluster of failed) {
       const name = cluster.metadata?.name ?? "";
-      this.deps.recorder.record(rs, "Warning", "ClusterFailed", "Replace", `RayCluster ${name} is no longer ready; replacing it`);
+      this.deps.recorder.record(
+        rs,
+        "Warning",
+        "ClusterFailed",
+        "Replace",
+        `RayCluster ${name} is no longer ready; replacing it`,
+      );
       failure ??= await this.remove(rs, pending, name, now);
     }
     const active = live.filter((c) => !isFailed(c));
@@ -149,7 +158,8 @@ export class ReplicaSetReconciler {
       else failure ??= { reason: "FailedCreate", message: (r.reason as Error).message };
     }
     const created = results.filter((r) => r.status === "fulfilled").length;
-    if (created > 0) this.deps.recorder.record(rs, "Normal", "SuccessfulCreate", "Create", `Created ${created} RayCluster(s)`);
+    if (created > 0)
+      this.deps.recorder.record(rs, "Normal", "SuccessfulCreate", "Create", `Created ${created} RayCluster(s)`);
     if (failure) this.deps.recorder.record(rs, "Warning", failure.reason, "Create", failure.message);
     return failure;
   }
@@ -189,7 +199,11 @@ export class ReplicaSetReconciler {
     const labels = (rs.spec.template?.metadata as { labels?: Record<string, string> } | undefined)?.labels ?? {};
     const fullyLabeled = active.filter((c) => selectorMatches({ matchLabels: labels }, c.metadata?.labels ?? {}));
     const conditions = failure
-      ? setDeploymentCondition(rs.status?.conditions, { type: "ReplicaFailure", status: "True", ...failure }, apiTime(now))
+      ? setDeploymentCondition(
+          rs.status?.conditions,
+          { type: "ReplicaFailure", status: "True", ...failure },
+          apiTime(now),
+        )
       : removeCondition(rs.status?.conditions, "ReplicaFailure");
     const status: Status = {
       replicas: active.length,

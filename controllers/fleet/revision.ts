@@ -66,7 +66,7 @@ export function revisionAnnotations(
   annotations: Record<string, string> | undefined,
   revision: number,
 ): Record<string, string> {
-  const next = { ...annotations, [Orchestration.revision]: String(revision) };
+  const next: Record<string, string> = { ...annotations, [Orchestration.revision]: String(revision) };
   const previous = revisionOf(annotations);
   if (previous > 0 && previous !== revision) {
     const history = annotations?.[Orchestration.revisionHistory];
