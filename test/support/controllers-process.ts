@@ -1,8 +1,16 @@
 // `aibrix-ts controllers` as a process of its own (as it runs in a cluster), for e2e tests and benchmarks, and the
 // LoRA-enabled vLLM Deployment those place adapters on.
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { parseAllDocuments, stringify } from "yaml";
+import type { LoopbackCluster } from "../../cluster/index.js";
+import { installCrds } from "../../cluster/crds.js";
+
+const run = promisify(execFile);
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -74,4 +82,65 @@ export function loraDeployment(model: string, replicas: number, maxLoras: number
       },
     },
   };
+}
+
+/**
+ * Installs the chart's CRDs and the controllers' ServiceAccount and RBAC as the chart renders them into `system`,
+ * and returns a kubeconfig that acts as that ServiceAccount: what its roles do not allow fails as in a cluster.
+ */
+export async function controllersServiceAccountKubeconfig(cluster: LoopbackCluster, system: string): Promise<string> {
+  const api = cluster.api;
+  await installCrds(api);
+  const { stdout } = await run(path.join(cluster.state.binDir, "helm"), [
+    "template",
+    "aibrix-ts",
+    path.join(root, "charts/aibrix-ts"),
+    "--namespace",
+    system,
+    "--set",
+    "development.enabled=true",
+    "--set",
+    "development.webhookUrl=https://127.0.0.1:9443",
+    "--set",
+    "development.extenderUrl=http://127.0.0.1:8383/scheduler",
+    "--show-only",
+    "templates/controllers.yaml",
+  ]);
+  const base: Record<string, string> = {
+    ServiceAccount: `/api/v1/namespaces/${system}/serviceaccounts`,
+    ClusterRole: "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+    ClusterRoleBinding: "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+    Role: `/apis/rbac.authorization.k8s.io/v1/namespaces/${system}/roles`,
+    RoleBinding: `/apis/rbac.authorization.k8s.io/v1/namespaces/${system}/rolebindings`,
+  };
+  for (const doc of parseAllDocuments(stdout).map((d) => d.toJSON() as { kind: string } | null)) {
+    if (!doc) continue;
+    if (!base[doc.kind]) throw new Error(`development mode renders only RBAC, got ${doc.kind}`);
+    await api.create(base[doc.kind]!, doc);
+  }
+  const token = await api.create<{ status: { token: string } }>(
+    `/api/v1/namespaces/${system}/serviceaccounts/aibrix-ts-controllers/token`,
+    { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: 3600 } },
+  );
+  const kubeconfig = path.join(mkdtempSync(path.join(tmpdir(), "aibrix-ts-controllers-")), "kubeconfig");
+  writeFileSync(
+    kubeconfig,
+    stringify({
+      apiVersion: "v1",
+      kind: "Config",
+      clusters: [
+        {
+          name: "c",
+          cluster: {
+            server: cluster.state.server,
+            "certificate-authority-data": Buffer.from(cluster.pki.ca.certPem).toString("base64"),
+          },
+        },
+      ],
+      users: [{ name: "sa", user: { token: token.status.token } }],
+      contexts: [{ name: "c", context: { cluster: "c", user: "sa" } }],
+      "current-context": "c",
+    }),
+  );
+  return kubeconfig;
 }

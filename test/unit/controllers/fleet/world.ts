@@ -81,7 +81,7 @@ export class World {
     this.onWrite();
   }
 
-  private stamp<T extends { metadata?: Record<string, unknown> }>(obj: T, name: string): T {
+  private stamp<T extends { metadata?: object }>(obj: T, name: string): T {
     return {
       ...obj,
       metadata: {
