@@ -19,7 +19,7 @@ const MODEL = "facebook-opt-13b";
 
 type Condition = { type: string; status: string; reason?: string; message?: string };
 type Fleet = {
-  metadata: { name: string; annotations?: Record<string, string> };
+  metadata: { name: string; generation?: number; annotations?: Record<string, string> };
   spec: { replicas: number; paused?: boolean; template: { spec: { headGroupSpec: unknown } } };
   status?: {
     replicas?: number;
@@ -116,7 +116,9 @@ describe("RayClusterFleet controllers with KubeRay on the loopback cluster", fun
     waitFor(`${name} complete with ${replicas} clusters`, timeoutMs, async () => {
       const f = await getFleet(name);
       const s = f.status ?? {};
+      // A status of this generation: the one before may still say "complete".
       const done =
+        (s.observedGeneration ?? 0) >= (f.metadata.generation ?? 1) &&
         s.replicas === replicas &&
         s.updatedReplicas === replicas &&
         s.availableReplicas === replicas &&
