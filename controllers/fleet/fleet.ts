@@ -46,6 +46,8 @@ export interface FleetWriter {
   updateReplicaSet(rs: ReplicaSetObject): Promise<void>;
   deleteReplicaSet(namespace: string, name: string): Promise<void>;
   updateFleet(fleet: FleetObject): Promise<void>;
+  /** Merges these annotations into the fleet's. */
+  annotateFleet(fleet: FleetObject, annotations: Record<string, string>): Promise<void>;
   patchStatus(fleet: FleetObject, status: FleetStatus): Promise<void>;
 }
 
@@ -113,6 +115,11 @@ export class FleetReconciler {
       return await this.writeStatus(plan, owned);
     }
     if (!(await this.ensureNewSet(plan))) return await this.writeStatus(plan, owned);
+    // The fleet carries its current revision too, as a Deployment does.
+    const revision = plan.newSet!.metadata?.annotations?.[Orchestration.revision];
+    if (revision && fleet.metadata?.annotations?.[Orchestration.revision] !== revision) {
+      await this.deps.writer.annotateFleet(fleet, { [Orchestration.revision]: revision });
+    }
     const wrote = recreate ? await this.recreate(plan) : await this.rolling(plan);
     if (!wrote && plan.oldSets.every((rs) => (rs.spec.replicas ?? 1) === 0)) await this.pruneHistory(plan);
     return await this.writeStatus(plan, [...plan.oldSets, plan.newSet!]);

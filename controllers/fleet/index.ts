@@ -45,6 +45,10 @@ function fleetWriter(ctx: ManagerContext): FleetWriter {
       }
     },
     updateFleet: async (fleet) => await replace(ctx, fleets, fleet),
+    annotateFleet: async (fleet, annotations) =>
+      void (await client.patch(objectPath(fleets, `${fleet.metadata?.namespace}/${fleet.metadata?.name}`), {
+        metadata: { annotations },
+      })),
     patchStatus: async (fleet, status) => void (await patchStatus(client, fleets, fleet, status)),
   };
 }

@@ -255,7 +255,9 @@ describe("RayClusterFleet controllers with KubeRay on the loopback cluster", fun
       "deployment.kubernetes.io/revision": "3",
       "deployment.kubernetes.io/revision-history": "1",
     });
-    expect((await getFleet(MODEL)).metadata.annotations?.["deprecated.deployment.rollback.to"]).to.equal(undefined);
+    const annotations = (await getFleet(MODEL)).metadata.annotations ?? {};
+    expect(annotations["deprecated.deployment.rollback.to"]).to.equal(undefined);
+    expect(annotations["deployment.kubernetes.io/revision"]).to.equal("3");
   });
 
   it("kubectl scale goes through /scale: to 5 and back to 3", async function () {

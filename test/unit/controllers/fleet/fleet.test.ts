@@ -81,6 +81,7 @@ describe("RayClusterFleet reconciler", () => {
     const f = w.fleet("llama");
     expect(f.status).to.deep.include({ replicas: 3, updatedReplicas: 3, availableReplicas: 3, observedGeneration: 2 });
     expect(condition(f, "Progressing")?.reason).to.equal("NewReplicaSetAvailable");
+    expect(f.metadata?.annotations?.[Orchestration.revision]).to.equal("2");
     expect(w.events.some((e) => e.includes("Scaled down RayClusterReplicaSet"))).to.equal(true);
   });
 

@@ -138,6 +138,12 @@ export class World {
           this.clusters.remove(objectKey(c));
         this.wrote();
       },
+      annotateFleet: async (fleet, annotations) => {
+        const live = this.fleets.get(objectKey(fleet))!;
+        const metadata = { ...live.metadata, annotations: { ...live.metadata?.annotations, ...annotations } };
+        this.fleets.upsert({ ...live, metadata });
+        this.wrote();
+      },
       updateFleet: async (fleet) => {
         this.apply(fleet);
         this.wrote();
