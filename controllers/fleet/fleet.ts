@@ -99,7 +99,11 @@ export class FleetReconciler {
     const params = recreate
       ? { maxSurge: 0, maxUnavailable: 0 }
       : rollingParams(replicas, fleet.spec.strategy?.rollingUpdate);
-    const newSet = owned.find((rs) => sameTemplate(rs.spec.template as ClusterTemplate, fleet.spec.template));
+    // By the hash label first: a mutating webhook may have added to the replica set's copy of the template.
+    const hash = templateHash(fleet.spec.template, fleet.status?.collisionCount ?? 0);
+    const newSet =
+      owned.find((rs) => rs.metadata?.labels?.[Orchestration.podTemplateHash] === hash) ??
+      owned.find((rs) => sameTemplate(rs.spec.template as ClusterTemplate, fleet.spec.template));
     const plan: Plan = {
       fleet,
       replicas,

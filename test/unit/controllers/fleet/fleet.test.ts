@@ -150,6 +150,20 @@ describe("RayClusterFleet reconciler", () => {
     expect(w.events.some((e) => e.includes("DeploymentRollback"))).to.equal(true);
   });
 
+  it("knows its replica set by the hash label even when a webhook added to the replica set's template", async () => {
+    const w = new World();
+    w.apply(fleetManifest("llama"));
+    await w.settle();
+    const [rs] = w.setsOf("llama");
+    const mutated = structuredClone(rs!);
+    (mutated.spec.template!.spec as Record<string, unknown>).injected = { schedulerName: "aibrix-gpu-scheduler" };
+    w.sets.upsert(mutated);
+    await w.settle();
+    expect(w.setsOf("llama")).to.have.length(1);
+    expect(w.fleet("llama").status?.collisionCount).to.equal(undefined);
+    expect(w.clusters.size).to.equal(3);
+  });
+
   it("keeps revisionHistoryLimit old replica sets", async () => {
     const w = new World();
     w.apply(fleetManifest("llama", { revisionHistoryLimit: 1 }));
