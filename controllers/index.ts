@@ -35,7 +35,10 @@ const NEEDS_API: Record<string, { path: string; what: string }> = {
 };
 
 /** The enabled controllers whose add-on API is not served: they are left out (caches that never sync would stall). */
-async function unservedControllers(client: KubeClient, enabled: readonly string[]): Promise<Map<string, string>> {
+export async function unservedControllers(
+  client: KubeClient,
+  enabled: readonly string[],
+): Promise<Map<string, string>> {
   const missing = new Map<string, string>();
   for (const name of enabled) {
     const need = NEEDS_API[name];
