@@ -103,9 +103,21 @@ export class ReplicaSetReconciler {
     const owned = this.deps.clusters.byIndex(CONTROLLER_UID_INDEX, rs.metadata?.uid ?? "");
     const pending = this.pendingFor(key, owned, now);
     const live = owned.filter((c) => !isDeleting(c) && !pending.deletes.has(c.metadata?.name ?? ""));
-    let failure: { reason: string; message: string } | undefined;
-    const failed = live.filter(isFailed);
-    for (const cluster of failed) {
+    const active = live.filter((c) => !isFailed(c));
+    const failure = await this.converge(rs, pending, live, active, now);
+    return await this.writeStatus(rs, active, failure, now);
+  };
+
+  /** Replaces failed clusters and creates or deletes to reach spec.replicas; the first failure, if any. */
+  private async converge(
+    rs: ReplicaSetObject,
+    pending: Expectations,
+    live: RayCluster[],
+    active: RayCluster[],
+    now: number,
+  ): Promise<{ reason: string; message: string } | undefined> {
+    const failures: ({ reason: string; message: string } | undefined)[] = [];
+    for (const cluster of live.filter(isFailed)) {
       const name = cluster.metadata?.name ?? "";
       this.deps.recorder.record(
         rs,
@@ -114,19 +126,18 @@ export class ReplicaSetReconciler {
         "Replace",
         `RayCluster ${name} is no longer ready; replacing it`,
       );
-      failure ??= await this.remove(rs, pending, name, now);
+      failures.push(await this.remove(rs, pending, name, now));
     }
-    const active = live.filter((c) => !isFailed(c));
     const want = rs.spec.replicas ?? 1;
     const counted = active.length + pending.creates.size;
-    if (counted < want) failure ??= await this.create(rs, pending, want - counted, now);
+    if (counted < want) failures.push(await this.create(rs, pending, want - counted, now));
     else if (counted > want) {
       // Unobserved creates cannot be chosen as victims; the cache will show them and the next pass trims.
       const victims = [...active].sort(deletionOrder).slice(0, Math.min(active.length, counted - want));
-      for (const victim of victims) failure ??= await this.remove(rs, pending, victim.metadata?.name ?? "", now);
+      for (const victim of victims) failures.push(await this.remove(rs, pending, victim.metadata?.name ?? "", now));
     }
-    return await this.writeStatus(rs, active, failure, now);
-  };
+    return failures.find((f) => f !== undefined);
+  }
 
   /** This replica set's unobserved creates and deletes, with those the cache now shows (or that expired) dropped. */
   private pendingFor(key: string, owned: RayCluster[], now: number): Expectations {

@@ -97,6 +97,25 @@ describe("RayClusterReplicaSet reconciler", () => {
     expect(h.log).to.deep.equal(["delete b", "create llama-abc-"]);
   });
 
+  it("a delete that fails does not stop the other deletes and creates of the pass", async () => {
+    const h = harness(replicaSet(2), [cluster("a", "failed"), cluster("b", "failed")]);
+    const writer = (
+      h.reconciler as unknown as { deps: { writer: { deleteCluster(ns: string, n: string): Promise<void> } } }
+    ).deps.writer;
+    const original = writer.deleteCluster;
+    writer.deleteCluster = async (ns, name) => {
+      if (name === "a") throw new Error("etcd timeout");
+      await original(ns, name);
+    };
+    const err = await h.reconciler.reconcile(h.key).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(h.log).to.deep.equal(["delete b", "create llama-abc-", "create llama-abc-"]);
+    expect(err?.message).to.match(/etcd timeout/);
+    expect(h.status()?.conditions?.[0]).to.deep.include({ type: "ReplicaFailure", reason: "FailedDelete" });
+  });
+
   it("waits for a cluster still coming up rather than replacing it", async () => {
     const h = harness(replicaSet(2), [cluster("a", "ready"), cluster("b", "pending")]);
     await h.reconciler.reconcile(h.key);
