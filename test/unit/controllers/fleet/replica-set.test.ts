@@ -50,7 +50,7 @@ function cluster(
   };
 }
 
-function harness(rs: ReplicaSetObject, clusters: RayCluster[], now = T0 + 1000) {
+function harness(rs: ReplicaSetObject, clusters: RayCluster[], now = T0 + 1000, failDeletes = new Set<string>()) {
   const sets = new ObjectStore<ReplicaSetObject>();
   sets.upsert(rs);
   const store = new ObjectStore<RayCluster>({ [CONTROLLER_UID_INDEX]: controllerUidIndex });
@@ -68,7 +68,10 @@ function harness(rs: ReplicaSetObject, clusters: RayCluster[], now = T0 + 1000) 
         log.push(`create ${c.metadata?.generateName}`);
         return `${c.metadata?.generateName}new${++n}`;
       },
-      deleteCluster: async (_ns, name) => void log.push(`delete ${name}`),
+      deleteCluster: async (_ns, name) => {
+        if (failDeletes.has(name)) throw new Error("etcd timeout");
+        log.push(`delete ${name}`);
+      },
       patchStatus: async (_rs, s) => {
         status = s;
       },
@@ -98,15 +101,7 @@ describe("RayClusterReplicaSet reconciler", () => {
   });
 
   it("a delete that fails does not stop the other deletes and creates of the pass", async () => {
-    const h = harness(replicaSet(2), [cluster("a", "failed"), cluster("b", "failed")]);
-    const writer = (
-      h.reconciler as unknown as { deps: { writer: { deleteCluster(ns: string, n: string): Promise<void> } } }
-    ).deps.writer;
-    const original = writer.deleteCluster;
-    writer.deleteCluster = async (ns, name) => {
-      if (name === "a") throw new Error("etcd timeout");
-      await original(ns, name);
-    };
+    const h = harness(replicaSet(2), [cluster("a", "failed"), cluster("b", "failed")], T0 + 1000, new Set(["a"]));
     const err = await h.reconciler.reconcile(h.key).then(
       () => undefined,
       (e: Error) => e,
