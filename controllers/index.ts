@@ -4,6 +4,7 @@ import { pino } from "pino";
 import { loadKubeConfig } from "../kube/client.js";
 import { selectControllers, startManager, type ControllerSetup, type RunningManager } from "../kube/manager.js";
 import { KubeClient } from "../kube/request.js";
+import { FLEET_CONTROLLER, fleetController, replicaSetController, REPLICA_SET_CONTROLLER } from "./fleet/index.js";
 import { modelAdapterController, type ModelAdapterControllerOptions } from "./model-adapter/index.js";
 
 export interface ControllersOptions {
@@ -23,7 +24,32 @@ export interface ControllersOptions {
 
 /** Name → setup, in the order they start. */
 export function knownControllers(options: ControllersOptions = {}): ControllerSetup[] {
-  return [modelAdapterController(options.modelAdapter)];
+  return [modelAdapterController(options.modelAdapter), fleetController(), replicaSetController()];
+}
+
+/** Controllers that need a resource only an add-on serves (KubeRay's RayCluster), with that resource's API. */
+const KUBERAY = { path: "/apis/ray.io/v1", what: "ray.io/v1 RayCluster (install the KubeRay operator)" };
+const NEEDS_API: Record<string, { path: string; what: string }> = {
+  [FLEET_CONTROLLER]: KUBERAY,
+  [REPLICA_SET_CONTROLLER]: KUBERAY,
+};
+
+/** The enabled controllers whose add-on API is not served: they are left out (caches that never sync would stall). */
+export async function unservedControllers(
+  client: KubeClient,
+  enabled: readonly string[],
+): Promise<Map<string, string>> {
+  const missing = new Map<string, string>();
+  for (const name of enabled) {
+    const need = NEEDS_API[name];
+    if (!need) continue;
+    const served = await client.get(need.path).then(
+      () => true,
+      () => false,
+    );
+    if (!served) missing.set(name, need.what);
+  }
+  return missing;
 }
 
 export const DEFAULT_LEASE_NAME = "aibrix-ts-controllers";
@@ -38,6 +64,10 @@ export async function startControllers(
   );
   const log = pino({ name: "aibrix-ts-controllers", level: options.logLevel ?? "info" });
   const client = new KubeClient(loadKubeConfig(options.kubeconfig));
+  for (const [name, what] of await unservedControllers(client, enabled)) {
+    log.warn({ controller: name }, `${what} is not served; ${name} is left out until a restart finds it`);
+    enabled.splice(enabled.indexOf(name), 1);
+  }
   const election = options.leaderElection ?? { namespace: "aibrix-system" };
   const manager = await startManager({
     client,

@@ -257,6 +257,22 @@ describe("e2e: Helm chart", function () {
     expect(off.filter((d) => d.metadata?.name === "demo-aibrix-ts-controllers-model-adapter")).to.have.length(0);
   });
 
+  it("gives the fleet controllers their own roles: only the replica-set controller writes RayClusters", async function () {
+    this.timeout(60_000);
+    type Role = Doc & { rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] };
+    const docs = await template();
+    const verbsOn = (role: Role, resource: string) =>
+      role.rules.filter((r) => r.resources.includes(resource)).flatMap((r) => r.verbs);
+    const fleet = find(docs, "ClusterRole", "demo-aibrix-ts-controllers-raycluster-fleet") as Role;
+    const replicaSet = find(docs, "ClusterRole", "demo-aibrix-ts-controllers-raycluster-replicaset") as Role;
+    expect(verbsOn(fleet, "rayclusters")).to.deep.equal(["get", "list", "watch"]);
+    expect(verbsOn(fleet, "rayclusterreplicasets")).to.include.members(["create", "delete"]);
+    expect(verbsOn(replicaSet, "rayclusters")).to.include.members(["create", "delete"]);
+    expect(verbsOn(replicaSet, "rayclusterreplicasets/finalizers")).to.include("update");
+    const off = await template("--set", "controllers.disabled={raycluster-fleet,raycluster-replicaset}");
+    expect(off.filter((d) => d.metadata?.name?.includes("raycluster"))).to.have.length(0);
+  });
+
   it("refuses development mode without the URLs, naming the missing value", async function () {
     this.timeout(60_000);
     const err = await template("--set", "development.enabled=true").then(
