@@ -5,6 +5,7 @@ import { loadKubeConfig } from "../kube/client.js";
 import { selectControllers, startManager, type ControllerSetup, type RunningManager } from "../kube/manager.js";
 import { KubeClient } from "../kube/request.js";
 import { modelAdapterController, type ModelAdapterControllerOptions } from "./model-adapter/index.js";
+import { podAutoscalerController, type PodAutoscalerControllerOptions } from "./pod-autoscaler/index.js";
 
 export interface ControllersOptions {
   kubeconfig?: string;
@@ -18,12 +19,13 @@ export interface ControllersOptions {
   port?: number;
   logLevel?: string;
   modelAdapter?: ModelAdapterControllerOptions;
+  podAutoscaler?: PodAutoscalerControllerOptions;
   onLostLeadership?(): void;
 }
 
 /** Name → setup, in the order they start. */
 export function knownControllers(options: ControllersOptions = {}): ControllerSetup[] {
-  return [modelAdapterController(options.modelAdapter)];
+  return [modelAdapterController(options.modelAdapter), podAutoscalerController(options.podAutoscaler)];
 }
 
 export const DEFAULT_LEASE_NAME = "aibrix-ts-controllers";

@@ -1,7 +1,12 @@
 // One metric's value out of an engine's Prometheus exposition, whatever the engine calls it: a vLLM name asked of
 // an SGLang pod (or the reverse, or an engine-neutral `aibrix:*` name, or a name without its `vllm:` prefix as
 // upstream's samples write it) is read through engines/'s name maps; any other name is read as written.
-import { METRIC_NAMES, parseEngineMetrics, type EngineKind, type EngineMetrics } from "../../../engines/metric-names.js";
+import {
+  METRIC_NAMES,
+  parseEngineMetrics,
+  type EngineKind,
+  type EngineMetrics,
+} from "../../../engines/metric-names.js";
 import { parsePrometheusText } from "../../../engines/prometheus.js";
 import { STANDARD_RENAMES } from "../../../engines/standard-metrics.js";
 

@@ -1,6 +1,6 @@
 // One bounded GET for a metrics body: a deadline and a size cap, so an engine or endpoint that hangs or streams
 // without end costs one tick's sample, not the controller's time or memory.
-import { Agent, type Dispatcher } from "undici";
+import { Agent, fetch, type Dispatcher } from "undici";
 
 export interface HttpTextOptions {
   timeoutMs: number;
@@ -19,11 +19,10 @@ export const UNVERIFIED_TLS: Dispatcher = new Agent({ connect: { rejectUnauthori
 export class HttpTextError extends Error {}
 
 export async function fetchText(url: string, options: HttpTextOptions = DEFAULT_HTTP_TEXT): Promise<string> {
-  const init: RequestInit & { dispatcher?: Dispatcher } = {
+  const res = await fetch(url, {
     signal: AbortSignal.timeout(options.timeoutMs),
     ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
-  };
-  const res = await fetch(url, init);
+  });
   if (!res.ok) {
     await res.body?.cancel();
     throw new HttpTextError(`GET ${url}: HTTP ${res.status}`);
