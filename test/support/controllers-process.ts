@@ -1,10 +1,17 @@
 // `aibrix-ts controllers` as a process of its own (as it runs in a cluster), for e2e tests and benchmarks, and the
 // LoRA-enabled vLLM Deployment those place adapters on.
-import { spawn, type ChildProcess } from "node:child_process";
-import path from "node:path";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path, { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { expect } from "chai";
+import { parseAllDocuments, stringify } from "yaml";
+import type { LoopbackCluster } from "../../cluster/index.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const run = promisify(execFile);
 
 export interface ControllersProcess {
   child: ChildProcess;
@@ -74,4 +81,68 @@ export function loraDeployment(model: string, replicas: number, maxLoras: number
       },
     },
   };
+}
+
+/**
+ * Creates the controllers' ServiceAccount and RBAC exactly as the chart renders them (development mode) in
+ * `systemNamespace`, and returns a kubeconfig that acts as that ServiceAccount: what its roles do not allow fails in
+ * a test as in a cluster.
+ */
+export async function chartControllersKubeconfig(cluster: LoopbackCluster, systemNamespace: string): Promise<string> {
+  const api = cluster.api;
+  const { stdout } = await run(join(cluster.state.binDir, "helm"), [
+    "template",
+    "aibrix-ts",
+    join(root, "charts/aibrix-ts"),
+    "--namespace",
+    systemNamespace,
+    "--set",
+    "development.enabled=true",
+    "--set",
+    "development.webhookUrl=https://127.0.0.1:9443",
+    "--set",
+    "development.extenderUrl=http://127.0.0.1:8383/scheduler",
+    "--show-only",
+    "templates/controllers.yaml",
+  ]);
+  for (const doc of parseAllDocuments(stdout).map(
+    (d) => d.toJSON() as { kind: string; metadata: { name: string } } | null,
+  )) {
+    if (!doc) continue;
+    const base: Record<string, string> = {
+      ServiceAccount: `/api/v1/namespaces/${systemNamespace}/serviceaccounts`,
+      ClusterRole: "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+      ClusterRoleBinding: "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+      Role: `/apis/rbac.authorization.k8s.io/v1/namespaces/${systemNamespace}/roles`,
+      RoleBinding: `/apis/rbac.authorization.k8s.io/v1/namespaces/${systemNamespace}/rolebindings`,
+    };
+    expect(base[doc.kind], `development mode renders only RBAC, got ${doc.kind}`).to.be.a("string");
+    await api.create(base[doc.kind]!, doc);
+  }
+  // The controllers act as the chart's ServiceAccount: what its roles do not allow fails here as in a cluster.
+  const token = await api.create<{ status: { token: string } }>(
+    `/api/v1/namespaces/${systemNamespace}/serviceaccounts/aibrix-ts-controllers/token`,
+    { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: 3600 } },
+  );
+  const kubeconfig = join(mkdtempSync(join(tmpdir(), "aibrix-ts-controllers-")), "kubeconfig");
+  writeFileSync(
+    kubeconfig,
+    stringify({
+      apiVersion: "v1",
+      kind: "Config",
+      clusters: [
+        {
+          name: "c",
+          cluster: {
+            server: cluster.state.server,
+            "certificate-authority-data": Buffer.from(cluster.pki.ca.certPem).toString("base64"),
+          },
+        },
+      ],
+      users: [{ name: "sa", user: { token: token.status.token } }],
+      contexts: [{ name: "c", context: { cluster: "c", user: "sa" } }],
+      "current-context": "c",
+    }),
+  );
+  return kubeconfig;
 }
