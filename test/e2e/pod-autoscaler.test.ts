@@ -117,6 +117,38 @@ describe("PodAutoscaler controller on the loopback cluster", function () {
     return stop;
   }
 
+  /** What a failed wait should say: the PodAutoscaler's view, the engines' queues, one request's answer. */
+  async function diagnose(): Promise<string> {
+    const pa = await api()
+      .get<PodAutoscalerView>(paPath("llama-kpa"))
+      .catch((e: Error) => ({ error: e.message }));
+    const queues = await Promise.all(
+      [...engines.engines.values()].map(async (e) => {
+        const text = await fetch(`${e.url}/metrics`, { signal: AbortSignal.timeout(1_000) })
+          .then((r) => r.text())
+          .catch((err: Error) => err.message);
+        return `${e.podKey} ${e.state}: ${/^vllm:num_requests_(waiting|running).*$/m.exec(text)?.[0] ?? text.slice(0, 200)}`;
+      }),
+    );
+    const probe = await fetch(`${router.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: MODEL, messages: [{ role: "user", content: "probe" }], max_tokens: 2 }),
+      signal: AbortSignal.timeout(5_000),
+    })
+      .then(async (r) => `${r.status} ${(await r.text()).slice(0, 200)}`)
+      .catch((err: Error) => err.message);
+    return JSON.stringify({ pa, queues, probe }, null, 1);
+  }
+
+  async function waitOrExplain<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
+    try {
+      return await waitFor(what, ms, probe);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n${await diagnose()}`, { cause: err });
+    }
+  }
+
   before(async function () {
     this.timeout(10 * 60_000);
     await assertPodRangeIsLocal(NAMESPACED_POD_CIDR);
@@ -161,7 +193,7 @@ describe("PodAutoscaler controller on the loopback cluster", function () {
     expect(await replicasOf("llama")).to.equal(1);
     load = startLoad(12);
     const started = Date.now();
-    await waitFor("replicas above 1", 30_000, async () => ((await replicasOf("llama")) > 1 ? true : undefined));
+    await waitOrExplain("replicas above 1", 30_000, async () => ((await replicasOf("llama")) > 1 ? true : undefined));
     // The panic window is 4 s and a tick 2 s: a queue of ~10 on one pod is seen within a few ticks.
     expect(Date.now() - started).to.be.below(20_000);
     const pa = await waitFor("status to show the scale", 10_000, async () => {

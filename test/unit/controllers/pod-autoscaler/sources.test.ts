@@ -1,5 +1,7 @@
 import { expect } from "chai";
 import { createServer, type Server } from "node:http";
+import { createServer as createTlsServer } from "node:https";
+import { CertificateAuthority } from "../../../../cluster/certs.js";
 import type { AddressInfo } from "node:net";
 import { engineMetricValue } from "../../../../controllers/pod-autoscaler/sources/engine-metric.js";
 import { externalValue } from "../../../../controllers/pod-autoscaler/sources/external-endpoint.js";
@@ -154,6 +156,34 @@ describe("pod-autoscaler metric sources", () => {
       );
       expect(broken).to.deep.equal({ kind: "total", value: undefined });
     });
+  });
+
+  it("scrapes pods over https (pods have no verifiable name); verifies an external endpoint's certificate", async () => {
+    const ca = CertificateAuthority.create("pod-autoscaler-test-ca", 1);
+    const leaf = ca.serving({ commonName: "engine", ips: ["127.0.0.1"] });
+    const server = createTlsServer({ cert: leaf.certPem, key: leaf.keyPem }, (_req, res) => res.end(VLLM));
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const s = new MetricSources({ get: () => Promise.reject(new Error("no API")) });
+      const metric = { targetMetric: "vllm:num_requests_waiting", targetValue: "1", protocolType: "https" as const };
+      const pods = await s.read(
+        { ...metric, metricSourceType: "pod", port: String(port), path: "/metrics" },
+        { namespace: "ns", selector: "", pods: [pod("a", port)] },
+      );
+      expect(pods.kind === "pods" && pods.values.get("a")).to.equal(7);
+      const external = await s.read(
+        { ...metric, metricSourceType: "external", endpoint: `127.0.0.1:${port}`, path: "/metrics" },
+        { namespace: "ns", selector: "", pods: [] },
+      );
+      expect(external, "a certificate from an unknown authority is refused").to.deep.equal({
+        kind: "total",
+        value: undefined,
+      });
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
   });
 
   it("reads metrics.k8s.io in millicores per pod, and custom and external metrics APIs", async () => {
