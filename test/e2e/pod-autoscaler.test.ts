@@ -43,7 +43,8 @@ function engineDeployment(name: string, replicas: number) {
               name: "vllm-openai",
               image: "vllm/vllm-openai:v0.10.1",
               // Two sequences at a time: a dozen clients make a queue a KPA on num_requests_waiting sees.
-              args: ["--model", "/models/llama", "--served-model-name", MODEL, "--max-num-seqs", "2"],
+              command: ["vllm", "serve"],
+              args: ["/models/llama", "--served-model-name", MODEL, "--max-num-seqs", "2"],
               resources: { requests: { "nvidia.com/gpu": "1" }, limits: { "nvidia.com/gpu": "1" } },
             },
           ],
@@ -217,7 +218,8 @@ describe("PodAutoscaler controller on the loopback cluster", function () {
     const held = await replicasOf("llama");
     expect(held).to.be.greaterThan(1);
     load?.abort();
-    for (const e of engines.engines.values()) e.simulator?.setFaults({ hang: true });
+    // The engines go away under Ready pods: every scrape is refused.
+    for (const e of engines.engines.values()) await e.simulator?.close();
     // Well past the down window and the observe window: an autoscaler that read the silence as zero load would
     // have scaled down by now.
     const until = Date.now() + (DOWN_WINDOW_S + 20) * 1000;
@@ -235,7 +237,7 @@ describe("PodAutoscaler controller on the loopback cluster", function () {
   it("KPA: once load has stopped, replicas fall after the down window, never below min", async function () {
     this.timeout(120_000);
     const high = await replicasOf("llama");
-    for (const e of engines.engines.values()) e.simulator?.setFaults({ hang: false });
+    await Promise.all([...engines.engines.keys()].map((key) => engines.restartEngine(key)));
     const answered = Date.now();
     const seen: number[] = [];
     await waitFor("replicas back to 1", 90_000, async () => {
