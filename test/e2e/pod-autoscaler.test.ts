@@ -54,6 +54,21 @@ function engineDeployment(name: string, replicas: number) {
   };
 }
 
+/** Pods that are no engine (the engine launcher ignores them): CPU requests for an HPA's Utilization target. */
+function plainDeployment(name: string) {
+  return {
+    metadata: { name },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: { containers: [{ name, image: "nginx", resources: { requests: { cpu: "100m" } } }] },
+      },
+    },
+  };
+}
+
 function podAutoscaler(name: string, target: string, strategy: "KPA" | "HPA", annotations: Record<string, string>) {
   return {
     apiVersion: "autoscaling.aibrix.ai/v1alpha1",
@@ -251,19 +266,38 @@ describe("PodAutoscaler controller on the loopback cluster", function () {
     expect(Math.min(...seen)).to.equal(1);
   });
 
+  it("a schedule raises min at its start time", async function () {
+    this.timeout(150_000);
+    await api().create(`/apis/apps/v1/namespaces/${NS}/deployments`, plainDeployment("batch"));
+    // A window from the next whole minute, in a zone where it does not cross midnight.
+    const startAt = Math.ceil((Date.now() + 5_000) / 60_000) * 60_000;
+    const zone = new Date(startAt).getUTCHours() >= 22 ? "Asia/Tokyo" : "UTC";
+    const hhmm = (ms: number) =>
+      new Intl.DateTimeFormat("en-GB", { timeZone: zone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).format(
+        new Date(ms),
+      );
+    const pa = podAutoscaler("batch-pa", "batch", "KPA", {});
+    Object.assign(pa.spec, {
+      schedules: [
+        { name: "peak", timezone: zone, startTime: hhmm(startAt), endTime: hhmm(startAt + 5 * 60_000), minReplicas: 3 },
+      ],
+    });
+    await api().create(paPath(), pa);
+    await sleep(Math.max(0, startAt - Date.now() - 3_000));
+    expect(await replicasOf("batch"), "before the start").to.equal(1);
+    await waitFor("min raised to 3", 20_000, async () => ((await replicasOf("batch")) === 3 ? true : undefined));
+    expect(Date.now()).to.be.at.least(startAt);
+    const status = await api().get<{ status?: { scheduledBounds?: Record<string, unknown> } }>(paPath("batch-pa"));
+    expect(status.status?.scheduledBounds).to.deep.equal({
+      activeSchedule: "peak",
+      effectiveMinReplicas: 3,
+      effectiveMaxReplicas: 4,
+    });
+  });
+
   it("HPA strategy: creates <pa>-hpa, owned by the PodAutoscaler, which the kube-controller-manager acts on", async function () {
     this.timeout(120_000);
-    await api().create(`/apis/apps/v1/namespaces/${NS}/deployments`, {
-      metadata: { name: "web" },
-      spec: {
-        replicas: 1,
-        selector: { matchLabels: { app: "web" } },
-        template: {
-          metadata: { labels: { app: "web" } },
-          spec: { containers: [{ name: "web", image: "nginx", resources: { requests: { cpu: "100m" } } }] },
-        },
-      },
-    });
+    await api().create(`/apis/apps/v1/namespaces/${NS}/deployments`, plainDeployment("web"));
     const pa = await api().create<{ metadata: { uid: string } }>(
       paPath(),
       podAutoscaler("web-hpa-pa", "web", "HPA", { "autoscaling.aibrix.ai/max-scale-up-rate": "3" }),
