@@ -67,7 +67,19 @@ export function desiredHpa(pa: PodAutoscaler, tuning: AutoscalerTuning): Horizon
   };
 }
 
+/** True when every field `want` sets is in `have` with the same value (the API server adds defaults of its own). */
+function contains(have: unknown, want: unknown): boolean {
+  if (Array.isArray(want))
+    return Array.isArray(have) && have.length === want.length && want.every((w, i) => contains(have[i], w));
+  if (want && typeof want === "object") {
+    if (!have || typeof have !== "object") return false;
+    return Object.entries(want).every(([k, w]) => contains((have as Record<string, unknown>)[k], w));
+  }
+  return have === want;
+}
+
+/** Replace only when a field we set changed or the owner is not this PodAutoscaler; server defaults are no change. */
 export function hpaDiffers(cached: HorizontalPodAutoscaler, want: HorizontalPodAutoscaler): boolean {
   const owner = (o: HorizontalPodAutoscaler) => o.metadata?.ownerReferences?.find((r) => r.controller)?.uid;
-  return owner(cached) !== owner(want) || JSON.stringify(cached.spec) !== JSON.stringify(want.spec);
+  return owner(cached) !== owner(want) || !contains(cached.spec, want.spec);
 }

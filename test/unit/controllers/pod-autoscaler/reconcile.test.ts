@@ -1,5 +1,7 @@
 import { expect } from "chai";
 import { AutoscalingAnnotation } from "../../../../api/labels.js";
+import { parseTuning } from "../../../../controllers/pod-autoscaler/annotations.js";
+import { desiredHpa, hpaDiffers } from "../../../../controllers/pod-autoscaler/hpa.js";
 import { Conditions } from "../../../../controllers/pod-autoscaler/status.js";
 import { autoscaler, makePod, QUEUE, T0, World } from "./world.js";
 
@@ -290,5 +292,20 @@ describe("pod-autoscaler reconciler", () => {
         policies: [{ type: "Percent", value: 50, periodSeconds: 60 }],
       },
     });
+  });
+});
+
+describe("pod-autoscaler HPA object", () => {
+  it("is replaced when a field it sets changes, not for defaults the API server adds", () => {
+    const want = desiredHpa(autoscaler("pa", { scalingStrategy: "HPA" }), parseTuning(undefined).tuning);
+    const defaulted = structuredClone(want);
+    (defaulted.spec!.behavior as { scaleUp: Record<string, unknown> }).scaleUp.tolerance = "100m";
+    expect(hpaDiffers(defaulted, want)).to.equal(false);
+    const changed = structuredClone(want);
+    changed.spec!.maxReplicas = 99;
+    expect(hpaDiffers(changed, want)).to.equal(true);
+    const foreign = structuredClone(want);
+    foreign.metadata!.ownerReferences = [];
+    expect(hpaDiffers(foreign, want)).to.equal(true);
   });
 });
