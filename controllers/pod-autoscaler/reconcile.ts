@@ -188,7 +188,15 @@ export class PodAutoscalerReconciler {
       return requeue;
     }
     const namespace = pa.metadata?.namespace ?? "";
-    const pods = scale.selector ? await this.deps.cluster.listPods(namespace, scale.selector) : [];
+    let pods: Pod[] = [];
+    try {
+      if (scale.selector) pods = await this.deps.cluster.listPods(namespace, scale.selector);
+    } catch (err) {
+      // Held, and told; the next tick tries again (an error here would back the key off for minutes).
+      const scalingActive: ConditionState = { status: "False", reason: "FailedGetPods", message: errorText(err) };
+      await this.publish(pa, { ...base, validSpec, scalingActive, actual: scale.replicas });
+      return requeue;
+    }
     const standings = pods.map((p) => podStanding(p, now, this.settings.warmUpMs));
     const counted = standings.filter(countsAsCapacity).map((s) => s.pod);
     const readings = await Promise.all(

@@ -309,3 +309,21 @@ describe("pod-autoscaler HPA object", () => {
     expect(hpaDiffers(foreign, want)).to.equal(true);
   });
 });
+
+describe("pod-autoscaler reconciler errors", () => {
+  it("holds and says so when the pods cannot be listed, and comes back at the next tick", async () => {
+    const w = new World();
+    w.addTarget("llama", 3);
+    w.add(autoscaler("pa"));
+    w.podsError = new Error("pods is forbidden");
+    w.now += 10_000;
+    const result = await w.reconciler.reconcile("ns/pa");
+    expect(result && result.requeueAfterMs).to.equal(10_000);
+    expect(w.scaleWrites).to.deep.equal([]);
+    expect(w.pa("pa").status?.conditions?.find((c) => c.type === Conditions.scalingActive)).to.include({
+      status: "False",
+      reason: "FailedGetPods",
+      message: "pods is forbidden",
+    });
+  });
+});

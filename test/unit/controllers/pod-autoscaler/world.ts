@@ -107,6 +107,8 @@ export class World {
   /** Pods whose metrics the reader was asked for, per tick. */
   readonly scraped: string[][] = [];
   readonly reconciler: PodAutoscalerReconciler;
+  /** When set, listing pods fails with it. */
+  podsError: Error | undefined;
 
   constructor(settings: Partial<AutoscalerSettings> = {}) {
     const cluster: AutoscalerCluster = {
@@ -119,7 +121,10 @@ export class World {
         this.scaleWrites.push({ target: name, replicas });
         this.resize(name, replicas);
       },
-      listPods: async (_ns, selector) => this.target(selector.replace(/^app=/, "")).pods,
+      listPods: async (_ns, selector) => {
+        if (this.podsError) throw this.podsError;
+        return this.target(selector.replace(/^app=/, "")).pods;
+      },
       patchStatus: async (pa, status: AutoscalerStatus) => {
         this.autoscalers.upsert({ ...pa, status });
       },
