@@ -12,13 +12,15 @@ interface ControllersFlags {
   host: string;
   port: string;
   enableRuntimeSidecar: boolean;
+  podAutoscalerSyncPeriod: string;
+  podAutoscalerWarmUp: string;
   logLevel: string;
 }
 
 export function registerControllers(program: Command): void {
   program
     .command("controllers")
-    .description("run the controllers (model-adapter, ...) in one leader-elected process")
+    .description("run the controllers (model-adapter, pod-autoscaler) in one leader-elected process")
     .option(
       "--controllers <list>",
       'controllers to run: "*" for all, a comma list, "-name" to leave one out (e.g. "*,-kvcache")',
@@ -35,8 +37,16 @@ export function registerControllers(program: Command): void {
     .option("--host <addr>", "address of /healthz, /readyz and /metrics", "0.0.0.0")
     .option("--port <n>", "port of /healthz, /readyz and /metrics", "8080")
     .option("--no-enable-runtime-sidecar", "load adapters directly on engines even where a runtime sidecar runs")
+    .option("--pod-autoscaler-sync-period <seconds>", "how often each PodAutoscaler is evaluated", "10")
+    .option(
+      "--pod-autoscaler-warm-up <seconds>",
+      "a pod Ready for less than this is not yet counted as capacity nor scraped",
+      "10",
+    )
     .option("--log-level <level>", "pino log level", "info")
     .action(async (flags: ControllersFlags) => {
+      const syncSeconds = wholeNumberFlag("pod-autoscaler-sync-period", flags.podAutoscalerSyncPeriod);
+      if (syncSeconds < 1) throw new Error("--pod-autoscaler-sync-period must be at least 1 second");
       const leaseSeconds = wholeNumberFlag("leader-elect-lease-duration", flags.leaderElectLeaseDuration);
       if (leaseSeconds < 2) throw new Error("--leader-elect-lease-duration must be at least 2 seconds");
       const manager = await startControllers({
@@ -54,6 +64,12 @@ export function registerControllers(program: Command): void {
         port: portFlag("port", flags.port),
         logLevel: flags.logLevel,
         modelAdapter: { settings: { useSidecar: flags.enableRuntimeSidecar } },
+        podAutoscaler: {
+          settings: {
+            tickMs: syncSeconds * 1000,
+            warmUpMs: wholeNumberFlag("pod-autoscaler-warm-up", flags.podAutoscalerWarmUp) * 1000,
+          },
+        },
       });
       console.error(`aibrix-ts controllers: probes and metrics on ${manager.url} (identity ${manager.identity})`);
       closeOnSignal(() => manager.close());

@@ -6,6 +6,7 @@ import { selectControllers, startManager, type ControllerSetup, type RunningMana
 import { KubeClient } from "../kube/request.js";
 import { FLEET_CONTROLLER, fleetController, replicaSetController, REPLICA_SET_CONTROLLER } from "./fleet/index.js";
 import { modelAdapterController, type ModelAdapterControllerOptions } from "./model-adapter/index.js";
+import { podAutoscalerController, type PodAutoscalerControllerOptions } from "./pod-autoscaler/index.js";
 
 export interface ControllersOptions {
   kubeconfig?: string;
@@ -19,12 +20,18 @@ export interface ControllersOptions {
   port?: number;
   logLevel?: string;
   modelAdapter?: ModelAdapterControllerOptions;
+  podAutoscaler?: PodAutoscalerControllerOptions;
   onLostLeadership?(): void;
 }
 
 /** Name → setup, in the order they start. */
 export function knownControllers(options: ControllersOptions = {}): ControllerSetup[] {
-  return [modelAdapterController(options.modelAdapter), fleetController(), replicaSetController()];
+  return [
+    modelAdapterController(options.modelAdapter),
+    podAutoscalerController(options.podAutoscaler),
+    fleetController(),
+    replicaSetController(),
+  ];
 }
 
 /** Controllers that need a resource only an add-on serves (KubeRay's RayCluster), with that resource's API. */

@@ -23,7 +23,7 @@ export interface TickValue {
   missing: number;
 }
 
-export function countsAsCapacity(p: PodSample): boolean {
+export function countsAsCapacity(p: Pick<PodSample, "ready" | "terminating" | "warmingUp">): boolean {
   return p.ready && !p.terminating && !p.warmingUp;
 }
 

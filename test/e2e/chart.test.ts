@@ -250,6 +250,14 @@ describe("e2e: Helm chart", function () {
     const secrets = role.rules.find((r) => r.resources.includes("secrets"));
     expect(secrets?.verbs, "Secrets are only read, never listed").to.deep.equal(["get"]);
     expect(role.rules.flatMap((r) => r.resources)).to.not.include("nodes");
+    const autoscaler = find(docs, "ClusterRole", "demo-aibrix-ts-controllers-pod-autoscaler") as typeof role;
+    const writes = autoscaler.rules.filter((r) => r.verbs.some((v) => ["create", "update", "patch"].includes(v)));
+    expect(writes.flatMap((r) => r.resources).sort(), "the autoscaler writes only these").to.deep.equal([
+      "*/scale",
+      "events",
+      "horizontalpodautoscalers",
+      "podautoscalers/status",
+    ]);
     const off = await template("--set", "controllers.disabled={model-adapter}");
     const args = (find(off, "Deployment", "demo-aibrix-ts-controllers") as typeof deployment).spec.template.spec
       .containers[0]!.args;
