@@ -28,8 +28,8 @@ async function apiServer(missing: string[]): Promise<{ client: KubeClient; close
 describe("aibrix-ts controllers: which controllers run", () => {
   const names = knownControllers().map((c) => c.name);
 
-  it("knows the fleet controllers", () => {
-    expect(names).to.deep.equal(["model-adapter", "raycluster-fleet", "raycluster-replicaset"]);
+  it("knows every controller, in start order", () => {
+    expect(names).to.deep.equal(["model-adapter", "pod-autoscaler", "raycluster-fleet", "raycluster-replicaset"]);
   });
 
   it("leaves the fleet controllers out, saying what to install, where KubeRay's API is not served", async () => {
