@@ -40,6 +40,11 @@ export class WorkloadWindow {
     }
   }
 
+  /** Whether any flush arrived yet: before that the workload is unknown, not zero. */
+  get heard(): boolean {
+    return this.since !== undefined;
+  }
+
   /** Records one flush. Throws naming the key or count when the point is malformed; nothing is recorded then. */
   add(point: SignalPoint): void {
     if (!Number.isFinite(point.time)) throw new RangeError(`time ${point.time}: must be unix seconds`);
