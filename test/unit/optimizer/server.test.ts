@@ -81,7 +81,7 @@ describe("optimizer service API", () => {
   });
 
   it("reports current replicas × 100 before any traffic, then the solved mix for the reference workload", async () => {
-    let res = await get("/metrics/default/m-a10g");
+    const res = await get("/metrics/default/m-a10g");
     expect(res.status).to.equal(200);
     expect(await res.text()).to.contain('vllm:deployment_replicas{model_name="m"} 100');
     // 10 s of the reference workload (λ = 30 req/s): [output][input] shares [[0.2, 0.1], [0.5, 0.2]].
