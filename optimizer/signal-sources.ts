@@ -1,6 +1,8 @@
 // Where the optimizer reads the router's workload signal (api/workload-signal.ts): the routers' /metrics (the counter's
 // growth between two scrapes is one interval's counts) or upstream's per-interval trace keys in Redis. A router that
 // cannot be reached gives no point for that interval — never a zero, which would read as "no traffic".
+import { lookup } from "node:dns/promises";
+import { isIP } from "node:net";
 import type { Redis } from "ioredis";
 import { parsePrometheusText } from "../engines/prometheus.js";
 import { decodeTrace, traceKeyPrefix, WORKLOAD_METRIC } from "../api/workload-signal.js";
@@ -42,13 +44,42 @@ export class RouterMetricsSource implements SignalSource {
     return totals;
   }
 
+  /**
+   * Each router URL, one per address its host name resolves to: behind a headless Service every replica is scraped
+   * (a load-balanced name would hand each scrape to a different replica and make the differences meaningless).
+   */
+  private async replicaUrls(errors: string[]): Promise<string[]> {
+    const lists = await Promise.all(
+      this.urls.map(async (raw) => {
+        const url = new URL(raw);
+        const host = url.hostname.replace(/^\[|\]$/g, "");
+        if (isIP(host) || host === "localhost") return [raw];
+        try {
+          const addrs = await lookup(host, { all: true });
+          return addrs.map((a) => {
+            const u = new URL(raw);
+            u.hostname = a.family === 6 ? `[${a.address}]` : a.address;
+            return u.toString();
+          });
+        } catch (err) {
+          errors.push(`router ${raw}: ${(err as Error).message}`);
+          return [];
+        }
+      }),
+    );
+    return lists.flat();
+  }
+
   async poll(models: readonly string[], now: number): Promise<Map<string, SignalPoint[]>> {
     const wanted = new Set(models);
     const counts = new Map<string, Record<string, number>>();
     const errors: string[] = [];
     const heard = new Set<string>();
+    const urls = await this.replicaUrls(errors);
+    // A replica gone from the name forgets its baseline, so one that comes back starts from a fresh one.
+    for (const known of this.baselines.keys()) if (!urls.includes(known)) this.baselines.delete(known);
     await Promise.all(
-      this.urls.map(async (url) => {
+      urls.map(async (url) => {
         let totals: Totals;
         try {
           totals = await this.scrape(url);
