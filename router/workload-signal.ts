@@ -14,6 +14,25 @@ import {
 import { admitAll, type AdmissionControl, type AdmissionDecision, type AdmissionRequest } from "./admission.js";
 import { FAIL_FAST_REDIS } from "./redis-options.js";
 
+// Adds one interval's counts into the key (creating it): router replicas, and a flush at shutdown, share a key when
+// they write for the same interval, and none may overwrite another's counts.
+const MERGE_TRACE = `
+local add = cjson.decode(ARGV[1])
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local merged = cjson.decode(cur)
+  for k, v in pairs(add) do
+    if string.sub(k, 1, 5) ~= 'meta_' or k == 'meta_total_reqs' or k == 'meta_pending_reqs' then
+      merged[k] = (merged[k] or 0) + v
+    else
+      merged[k] = v
+    end
+  end
+  add = merged
+end
+redis.call('SET', KEYS[1], cjson.encode(add), 'EX', tonumber(ARGV[2]))
+return 1`;
+
 export interface WorkloadSignalOptions {
   /** Also write upstream's trace keys to this Redis every interval. */
   redisUrl?: string;
@@ -60,7 +79,7 @@ export class WorkloadSignal {
       const multi = this.redis.multi();
       for (const [model, byBucket] of done) {
         const text = encodeTrace(Object.fromEntries(byBucket), this.intervalSeconds);
-        multi.set(traceKey(model, start, this.intervalSeconds), text, "EX", TRACE_TTL_SECONDS);
+        multi.eval(MERGE_TRACE, 1, traceKey(model, start, this.intervalSeconds), text, TRACE_TTL_SECONDS);
       }
       await multi.exec();
     } catch (err) {
