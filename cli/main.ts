@@ -14,6 +14,7 @@ import { registerControllers } from "./controllers.js";
 import { registerDiagnose } from "./diagnose.js";
 import { registerRuntime } from "./runtime.js";
 import { registerOptimizer } from "./optimizer.js";
+import { registerProfile } from "./profile.js";
 
 export function buildProgram(): Command {
   const program = new Command("aibrix-ts")
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerDiagnose(program);
   registerRuntime(program);
   registerOptimizer(program);
+  registerProfile(program);
   return program;
 }
 
