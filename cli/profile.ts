@@ -5,9 +5,11 @@ import { writeFile } from "node:fs/promises";
 import { cutProfile } from "../optimizer/profiling/cut.js";
 import { runSweep } from "../optimizer/profiling/sweep.js";
 import type { SloSpec } from "../api/gpu-profile.js";
+import { simulatedPoint } from "./simulated-sweep.js";
 
 interface ProfileFlags {
-  url: string;
+  url?: string;
+  simulated?: string;
   model: string;
   gpu: string;
   cost: string;
@@ -55,8 +57,9 @@ export function registerProfile(program: Command): void {
   program
     .command("profile")
     .description("benchmark one OpenAI-compatible engine and write its GPU profile for the optimizer (resumable)")
-    .requiredOption("--url <url>", "engine base URL, e.g. http://127.0.0.1:8000")
-    .requiredOption("--model <name>", "served model name")
+    .option("--url <url>", "engine base URL, e.g. http://127.0.0.1:8000")
+    .option("--simulated <profile>", "instead of --url: the simulator's engine profile (e.g. a10g-8b), in virtual time")
+    .option("--model <name>", "served model name (with --url)", "")
     .requiredOption("--gpu <type>", "GPU type the engine runs on (the profile's `gpu`)")
     .requiredOption("--cost <dollars>", "$ per hour of one replica")
     .requiredOption("--out <file>", "profile JSON to write; measured points go to <file>.rows.jsonl")
@@ -71,7 +74,11 @@ export function registerProfile(program: Command): void {
     .option("--time-scale <k>", "the engine's time runs k times faster (a simulator's --speedup)", "1")
     .option("--api-key <key>", "Bearer key for the engine")
     .action(async (f: ProfileFlags) => {
-      if (!/^https?:\/\//.test(f.url)) throw new Error(`--url ${JSON.stringify(f.url)} must be an http(s) URL`);
+      if (Boolean(f.url) === Boolean(f.simulated))
+        throw new Error("give one engine: --url <url> or --simulated <profile>");
+      if (f.url && !/^https?:\/\//.test(f.url))
+        throw new Error(`--url ${JSON.stringify(f.url)} must be an http(s) URL`);
+      if (f.url && !f.model) throw new Error("--model is required with --url: the served model name");
       const percentile = Number(f.percentile);
       if (![0, 50, 90, 99].includes(percentile)) throw new Error(`--percentile ${f.percentile}: use 0, 50, 90 or 99`);
       const slo: SloSpec = { percentile };
@@ -85,18 +92,23 @@ export function registerProfile(program: Command): void {
       const inputBuckets = numberList("inputs", f.inputs, true);
       const outputBuckets = numberList("outputs", f.outputs, true);
       const rowsFile = `${f.out}.rows.jsonl`;
+      const requestsPerPoint = numberList("requests", f.requests, true)[0]!;
+      const simulated = f.simulated;
       const rows = await runSweep({
-        url: f.url,
+        url: f.url ?? "",
         model: f.model,
         inputBuckets,
         outputBuckets,
         rates: numberList("rates", f.rates, false),
-        requestsPerPoint: numberList("requests", f.requests, true)[0]!,
+        requestsPerPoint,
         slo,
         rowsFile,
         timeScale: positive("time-scale", f.timeScale) ?? 1,
         ...(f.apiKey ? { apiKey: f.apiKey } : {}),
         onProgress: progressBar,
+        ...(simulated
+          ? { measure: async (i: number, o: number, r: number) => simulatedPoint(simulated, i, o, r, requestsPerPoint) }
+          : {}),
       });
       if (process.stderr.isTTY) process.stderr.write("\n");
       const profile = cutProfile(rows, {

@@ -7,7 +7,7 @@ import type { SloSpec } from "../../api/gpu-profile.js";
 import { meetsSlo, percentiles, type SweepRow } from "./cut.js";
 
 export interface SweepPlan {
-  /** Base URL of the engine, e.g. http://127.0.0.1:8000. */
+  /** Base URL of the engine, e.g. http://127.0.0.1:8000 (unused with `measure`). */
   url: string;
   model: string;
   inputBuckets: number[];
@@ -26,6 +26,8 @@ export interface SweepPlan {
   onProgress?: (done: number, total: number, what: string) => void;
   /** Seconds one request may take before it counts as failed. */
   requestTimeoutSeconds?: number;
+  /** Measures one point some other way (e.g. an engine model in virtual time) instead of over HTTP. */
+  measure?: (input: number, output: number, rate: number) => Promise<SweepRow>;
 }
 
 const pointKey = (i: number, o: number, r: number) => `${i}x${o}@${r}`;
@@ -150,7 +152,7 @@ export async function runSweep(plan: SweepPlan): Promise<SweepRow[]> {
         }
         let row = done.get(pointKey(input, output, rate));
         if (!row) {
-          row = await measurePoint(plan, input, output, rate);
+          row = await (plan.measure ?? ((i, o, r) => measurePoint(plan, i, o, r)))(input, output, rate);
           await appendFile(plan.rowsFile, JSON.stringify(row) + "\n");
           rows.push(row);
         }
