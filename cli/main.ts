@@ -15,6 +15,7 @@ import { registerDiagnose } from "./diagnose.js";
 import { registerRuntime } from "./runtime.js";
 import { registerOptimizer } from "./optimizer.js";
 import { registerProfile } from "./profile.js";
+import { registerWhatIf } from "./what-if.js";
 
 export function buildProgram(): Command {
   const program = new Command("aibrix-ts")
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerRuntime(program);
   registerOptimizer(program);
   registerProfile(program);
+  registerWhatIf(program);
   return program;
 }
 

@@ -3,6 +3,7 @@
 import { engineConfigFor, getProfile } from "../simulator/profiles.js";
 import { runTrace, uniquePrompt, type TraceRequest } from "../simulator/offline.js";
 import { percentiles, type SweepRow } from "../optimizer/profiling/cut.js";
+import { achievedRate } from "../optimizer/profiling/sweep.js";
 
 /** `count` Poisson arrivals at `rate` (seeded by the point) served by one simulated engine of `profile`. */
 export function simulatedPoint(profile: string, input: number, output: number, rate: number, count: number): SweepRow {
@@ -23,7 +24,7 @@ export function simulatedPoint(profile: string, input: number, output: number, r
     inputTokens: input,
     outputTokens: output,
     rate,
-    achievedRate: done.length > 1 ? (done.length - 1) / span : 0,
+    achievedRate: achievedRate(rate, trace.at(-1)!.at, span, done.length, count),
     samples: done.length,
     failures: results.length - done.length,
     e2e: percentiles(done.map((r) => r.e2e)),

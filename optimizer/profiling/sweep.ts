@@ -94,6 +94,22 @@ async function oneRequest(plan: SweepPlan, input: number, output: number, seq: n
   }
 }
 
+/**
+ * The offered rate scaled by how the completions kept pace with the arrivals actually drawn: an engine that keeps up
+ * completes over the same span the requests arrived over (Poisson draws make that span vary from point to point, so
+ * comparing against it, not the nominal rate, keeps a keeping-up engine at ~100 %).
+ */
+export function achievedRate(
+  rate: number,
+  arrivalSpan: number,
+  completionSpan: number,
+  done: number,
+  sent: number,
+): number {
+  if (done < 2 || !(completionSpan > 0)) return 0;
+  return rate * (arrivalSpan / completionSpan) * ((done - 1) / Math.max(1, sent - 1));
+}
+
 /** Measures one point: `requestsPerPoint` Poisson arrivals at `rate` (in the engine's time). */
 export async function measurePoint(plan: SweepPlan, input: number, output: number, rate: number): Promise<SweepRow> {
   const scale = plan.timeScale ?? 1;
@@ -104,9 +120,11 @@ export async function measurePoint(plan: SweepPlan, input: number, output: numbe
   const t0 = performance.now();
   const pending: Promise<Timing>[] = [];
   let at = 0;
+  let lastArrival = 0;
   for (let i = 0; i < plan.requestsPerPoint; i++) {
     const wait = t0 + at * 1000 - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    lastArrival = at;
     pending.push(oneRequest(plan, input, output, i));
     at += -Math.log(1 - random()) / realRate;
   }
@@ -121,7 +139,7 @@ export async function measurePoint(plan: SweepPlan, input: number, output: numbe
     inputTokens: input,
     outputTokens: output,
     rate,
-    achievedRate: ok.length > 1 ? (ok.length - 1) / span / scale : 0,
+    achievedRate: achievedRate(rate, lastArrival * scale, span * scale, ok.length, plan.requestsPerPoint),
     samples: ok.length,
     failures: timings.length - ok.length,
     e2e: percentiles(ok.map((t) => t.e2e * scale)),
