@@ -20,7 +20,7 @@ const TYPES: [string, number, number, number][] = [
   ["H100", 6.98, 2.6, 16384],
 ];
 
-function profiles(): GpuProfile[] {
+export function profiles(): GpuProfile[] {
   return TYPES.map(([gpu, cost, speed, maxInput]) => ({
     gpu,
     cost,
@@ -30,7 +30,7 @@ function profiles(): GpuProfile[] {
   }));
 }
 
-function workload(next: () => number): BucketLoad[] {
+export function workload(next: () => number): BucketLoad[] {
   const totalRate = 5 + next() * 95;
   const weights = OUTS.flatMap(() => INS.map(() => next() ** 3));
   const sum = weights.reduce((a, b) => a + b, 0);
