@@ -1,5 +1,6 @@
 import { expect } from "chai";
-import { ProfileSet, type GpuProfile } from "../../../api/gpu-profile.js";
+import { loadProfilesFile, ProfileSet, type GpuProfile } from "../../../api/gpu-profile.js";
+import { solveMix } from "../../../optimizer/milp.js";
 import { freeGpusByType, modelDeployment, type Deployment, type ModelDeployment } from "../../../optimizer/fleet.js";
 import { planModel } from "../../../optimizer/plan.js";
 import type { WindowRates } from "../../../optimizer/window.js";
@@ -157,5 +158,18 @@ describe("optimizer plan", () => {
       PROFILES,
     );
     expect(free).to.deep.equal({ A10G: 6, "A100-80GB": 0 });
+  });
+});
+
+describe("shipped profiles", () => {
+  it("the simulator GPU types' document validates, carries its SLO, and gives a mix for a chat workload", async () => {
+    const set = await loadProfilesFile(
+      new URL("../../../optimizer/profiles/simulator-llama-3.1-8b.yaml", import.meta.url).pathname,
+    );
+    const profiles = set.doc.models["llama-3.1-8b"]!.profiles;
+    expect(profiles.map((p) => p.gpu)).to.include.members(["L4", "A10G", "L40S", "A100-80GB"]);
+    for (const p of profiles) expect(p.slos).to.deep.equal({ percentile: 99, ttft: 2, tpot: 0.1 });
+    const mix = await solveMix({ profiles, load: [{ inputTokens: 256, outputTokens: 128, rate: 10 }] });
+    expect(mix.feasible).to.equal(true);
   });
 });
