@@ -23,9 +23,9 @@ const TARGETS = { short: 15, long: 9, attainment: 0.99, solveMs: 50 };
 /** Log-normal request shapes (median, spread), clamped to the profiled range. */
 const MIXES = {
   // Chat (ShareGPT-like): short prompts, answers of a few hundred tokens.
-  short: { rate: 12, input: [220, 0.9], output: [160, 0.8] },
+  short: { rate: 40, input: [220, 0.9], output: [160, 0.8] },
   // Long context (summarisation / RAG): long prompts, short answers.
-  long: { rate: 2.5, input: [1500, 0.5], output: [96, 0.7] },
+  long: { rate: 8, input: [1500, 0.5], output: [96, 0.7] },
 } as const;
 
 function trace(mix: keyof typeof MIXES, seconds: number, seed: number): ReplayRequest[] {
@@ -115,7 +115,7 @@ const bench: Benchmark = {
     const profiles = set.doc.models[MODEL]!.profiles.filter((p) => TYPES.includes(p.gpu));
     const slo = profiles[0]!.slos!;
     const costs = Object.fromEntries(profiles.map((p) => [p.gpu, p.cost]));
-    const seconds = quick ? 60 : 180;
+    const seconds = quick ? 45 : 120;
     const rounds = quick ? 1 : 3;
     const rows: (Fleet & { workload: string; round: number })[] = [];
     const savings: Record<string, number[]> = { short: [], long: [] };
