@@ -119,7 +119,7 @@ const bench: Benchmark = {
     const rounds = quick ? 1 : 3;
     const rows: (Fleet & { workload: string; round: number })[] = [];
     const savings: Record<string, number[]> = { short: [], long: [] };
-    const attainments: number[] = [];
+    const attainments: Record<string, number[]> = { short: [], long: [] };
     for (let round = 0; round < rounds; round++) {
       for (const mix of ["short", "long"] as const) {
         const reqs = trace(mix, seconds, 1000 * round + (mix === "short" ? 1 : 2));
@@ -139,7 +139,7 @@ const bench: Benchmark = {
         const single = await cheapestSingle(reqs, load, profiles, costs, slo);
         rows.push({ ...opt, workload: mix, round });
         if (single) rows.push({ ...single, workload: mix, round });
-        attainments.push(opt.attainment);
+        attainments[mix]!.push(opt.attainment);
         if (single) savings[mix]!.push((1 - opt.costPerHour / single.costPerHour) * 100);
         progress(
           `round ${round + 1}/${rounds} ${mix}: ${reqs.length} requests; optimizer ${JSON.stringify(mixUsed)} ` +
@@ -164,7 +164,7 @@ const bench: Benchmark = {
     const solveP99 = sorted[Math.ceil(0.99 * sorted.length) - 1]!;
     const short = savings.short!.length ? median(savings.short!) : NaN;
     const long = savings.long!.length ? median(savings.long!) : NaN;
-    const attainment = Math.min(...attainments);
+    const attainment = Math.min(...attainments.short!, ...attainments.long!);
     return {
       params: {
         model: MODEL,
@@ -184,9 +184,12 @@ const bench: Benchmark = {
         cost_saving_pct_long_min: round3(Math.min(...savings.long!)),
         cost_saving_pct_long_max: round3(Math.max(...savings.long!)),
         slo_attainment_optimizer: round3(attainment),
+        // A saving only counts where the optimizer's own mix met the SLO on replay.
+        slo_attainment_optimizer_short: round3(median(attainments.short!)),
+        slo_attainment_optimizer_long: round3(median(attainments.long!)),
         solve_ms_p99: round3(solveP99),
-        target_saving_short_met: short >= TARGETS.short ? 1 : 0,
-        target_saving_long_met: long >= TARGETS.long ? 1 : 0,
+        target_saving_short_met: short >= TARGETS.short && median(attainments.short!) >= TARGETS.attainment ? 1 : 0,
+        target_saving_long_met: long >= TARGETS.long && median(attainments.long!) >= TARGETS.attainment ? 1 : 0,
         target_attainment_met: attainment >= TARGETS.attainment ? 1 : 0,
         target_solve_met: solveP99 <= TARGETS.solveMs ? 1 : 0,
       },
