@@ -1,8 +1,8 @@
 import type { Command } from "commander";
-import { startExtender, type ObjectRef } from "../extender/server.js";
+import { startExtender } from "../extender/server.js";
 import type { PlacementWeights } from "../extender/policy.js";
 import { closeOnSignal } from "./shutdown.js";
-import { wholeNumberFlag } from "./flags.js";
+import { objectRef, wholeNumberFlag } from "./flags.js";
 import { reportProcessMetrics } from "./process-metrics.js";
 
 interface ExtenderFlags {
@@ -24,13 +24,6 @@ interface ExtenderFlags {
   requireProfile: boolean;
   weights: string;
   logLevel: string;
-}
-
-function objectRef(flag: string, value: string | undefined): ObjectRef | undefined {
-  if (value === undefined) return undefined;
-  const m = /^([a-z0-9-]+)\/([a-z0-9.-]+)$/.exec(value);
-  if (!m) throw new Error(`--${flag} ${JSON.stringify(value)} must be <namespace>/<name>`);
-  return { namespace: m[1]!, name: m[2]! };
 }
 
 /** `cost=1,deficit=2,packing=0.5` → weights; unnamed terms keep their default. */

@@ -20,3 +20,11 @@ export function portFlag(flag: string, value: string): number {
 export function wholeNumberOption(flag: string): (value: string) => number {
   return (value) => wholeNumberFlag(flag, value);
 }
+
+/** `<namespace>/<name>` from a flag, or undefined when the flag is absent; the error names the flag. */
+export function objectRef(flag: string, value: string | undefined): { namespace: string; name: string } | undefined {
+  if (value === undefined) return undefined;
+  const m = /^([a-z0-9-]+)\/([a-z0-9.-]+)$/.exec(value);
+  if (!m) throw new Error(`--${flag} ${JSON.stringify(value)} must be <namespace>/<name>`);
+  return { namespace: m[1]!, name: m[2]! };
+}

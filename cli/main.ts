@@ -13,6 +13,9 @@ import { registerExtender } from "./extender.js";
 import { registerControllers } from "./controllers.js";
 import { registerDiagnose } from "./diagnose.js";
 import { registerRuntime } from "./runtime.js";
+import { registerOptimizer } from "./optimizer.js";
+import { registerProfile } from "./profile.js";
+import { registerWhatIf } from "./what-if.js";
 
 export function buildProgram(): Command {
   const program = new Command("aibrix-ts")
@@ -30,6 +33,9 @@ export function buildProgram(): Command {
   registerControllers(program);
   registerDiagnose(program);
   registerRuntime(program);
+  registerOptimizer(program);
+  registerProfile(program);
+  registerWhatIf(program);
   return program;
 }
 

@@ -10,6 +10,7 @@ import { closeOnSignal } from "./shutdown.js";
 import { StaticKeys } from "../router/auth/static-keys.js";
 import { portFlag } from "./flags.js";
 import { reportProcessMetrics } from "./process-metrics.js";
+import { WorkloadSignal } from "../router/workload-signal.js";
 
 export interface RouterCommandOptions {
   endpoints?: string;
@@ -104,16 +105,18 @@ export function registerRouter(program: Command): void {
       const options = await routerOptionsFromFlags(o);
       const admitted = await admissionFromFlags(o);
       const redisUrl = o.redisUrl ?? process.env.REDIS_URL;
+      const workload = new WorkloadSignal({ redisUrl, onError: (e) => console.error(`workload signal: ${e.message}`) });
       const router: Router = await startRouter({
         ...options,
-        admission: admitted?.admission.control,
+        admission: workload.wrap(admitted?.admission.control),
         // Engines started with --api-key check the client's token, unless the router's own keys are in use.
         forwardAuthorization: o.auth !== "keys",
         ...(redisUrl ? { prefixSync: { redisUrl }, sharedPicking: { redisUrl } } : {}),
       });
       if (admitted) console.error(`aibrix-ts router: users API and admission metrics on ${admitted.adminUrl}`);
       reportProcessMetrics(router.metrics.registry);
+      workload.publishOn(router.metrics.registry);
       console.error(`aibrix-ts router listening on ${router.url}`);
-      closeOnSignal(() => router.close());
+      closeOnSignal(() => Promise.all([router.close(), workload.close()]).then(() => undefined));
     });
 }

@@ -1,7 +1,7 @@
 // The placement policy: which nodes can take a model pod (filter) and which are best (prioritize). Pure functions over
 // the cluster state, the GPU profiles and the optimizer's recommended mix; the HTTP layer only parses and encodes.
-import type { ProfileFacts, ProfileSet } from "../controllers/gpu-optimizer/profiles.js";
-import type { RecommendationSet } from "../controllers/gpu-optimizer/recommendation.js";
+import type { ProfileFacts, ProfileSet } from "../api/gpu-profile.js";
+import type { RecommendationSet } from "../api/gpu-recommendation.js";
 import { Diagnostics } from "../api/labels.js";
 import type { NodeRecord } from "./node.js";
 import type { ClusterState } from "./state.js";

@@ -6,12 +6,8 @@ import { pino, type Logger } from "pino";
 import { Scheduling } from "../api/labels.js";
 import { loadKubeConfig } from "../kube/client.js";
 import { KubeClient } from "../kube/request.js";
-import { parseProfiles, PROFILES_CONFIGMAP_KEYS, ProfileSet } from "../controllers/gpu-optimizer/profiles.js";
-import {
-  parseRecommendations,
-  RECOMMENDATIONS_CONFIGMAP_KEY,
-  RecommendationSet,
-} from "../controllers/gpu-optimizer/recommendation.js";
+import { parseProfiles, PROFILES_CONFIGMAP_KEYS, ProfileSet } from "../api/gpu-profile.js";
+import { parseRecommendations, RECOMMENDATIONS_CONFIGMAP_KEY, RecommendationSet } from "../api/gpu-recommendation.js";
 import { bindPod, type PodBinder } from "./bind.js";
 import { KubePodBinder, NoClusterBinder, startInformers, type InformerHandle } from "./kube.js";
 import { ExtenderMetrics, type Outcome, type Verb } from "./metrics.js";

@@ -11,7 +11,7 @@
 //             Σ_b (gpuFraction · r_b / (F · T_g(b))) · k_{b,g} ≤ y_g   ∀g  (capacity)
 //             lower_g ≤ y_g ≤ upper_g                               (per-type min, max and the cluster's free GPUs)
 import highsModule from "highs";
-import type { GpuProfile } from "../controllers/gpu-optimizer/profiles.js";
+import type { GpuProfile } from "../api/gpu-profile.js";
 
 /** Requests per second of one request shape. */
 export interface BucketLoad {

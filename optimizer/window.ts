@@ -2,6 +2,7 @@
 // finished per shape, keyed "<round(log2 input)>-<round(log2 output)>". The window turns those counts into a rate per
 // bucket for the MILP: the window's shape distribution w_b, scaled by λ = max(window mean rate, latest rate) so a
 // sudden rise is served at once while a fall is smoothed over the window.
+import { parseBucketKey } from "../api/workload-signal.js";
 import type { BucketLoad } from "./milp.js";
 
 export const DEFAULT_WINDOW_SECONDS = 240;
@@ -24,21 +25,6 @@ export interface WindowRates {
   buckets: BucketLoad[];
 }
 
-const KEY = /^(\d{1,2})-(\d{1,2})$/;
-
-/** The token counts a bucket key stands for: 2^a input tokens, 2^b output tokens. Throws naming a malformed key. */
-export function parseBucketKey(key: string): { inputTokens: number; outputTokens: number } {
-  const m = KEY.exec(key);
-  if (!m) throw new RangeError(`workload bucket key "${key}": must be "<log2 input>-<log2 output>", e.g. "7-4"`);
-  return { inputTokens: 2 ** Number(m[1]), outputTokens: 2 ** Number(m[2]) };
-}
-
-/** The bucket key the router records for a finished request. */
-export function bucketKey(inputTokens: number, outputTokens: number): string {
-  const log = (n: number) => Math.max(0, Math.round(Math.log2(Math.max(1, n))));
-  return `${log(inputTokens)}-${log(outputTokens)}`;
-}
-
 export class WorkloadWindow {
   private points: SignalPoint[] = [];
   /** Start of the first interval ever observed: before it there is no evidence, so it does not dilute the mean. */
@@ -52,6 +38,11 @@ export class WorkloadWindow {
     if (!(windowSeconds >= intervalSeconds)) {
       throw new RangeError(`windowSeconds ${windowSeconds}: must be >= intervalSeconds (${intervalSeconds})`);
     }
+  }
+
+  /** Whether any flush arrived yet: before that the workload is unknown, not zero. */
+  get heard(): boolean {
+    return this.since !== undefined;
   }
 
   /** Records one flush. Throws naming the key or count when the point is malformed; nothing is recorded then. */

@@ -1,8 +1,8 @@
 // The benchmark fleet: H100/A100/L4/A10G nodes of realistic size, about half their GPUs taken by pinned pods of the
 // deployment being placed. Deterministic, so the client and the extender process build the same one.
 import { Diagnostics, Model, Orchestration, Scheduling } from "../../api/labels.js";
-import { parseProfiles, type ProfileSet } from "../../controllers/gpu-optimizer/profiles.js";
-import { RecommendationSet } from "../../controllers/gpu-optimizer/recommendation.js";
+import { parseProfiles, type ProfileSet } from "../../api/gpu-profile.js";
+import { RecommendationSet } from "../../api/gpu-recommendation.js";
 import { ClusterState } from "../../extender/state.js";
 import type { NodeObject, PodObject } from "../../extender/wire.js";
 

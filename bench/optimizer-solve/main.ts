@@ -2,7 +2,7 @@
 // hundredths of a replica (gpuFraction 100, what the external autoscaler consumes), the product's default MIP gap (1 %). Each solve gets a fresh workload
 // mix and rate from a seeded generator, so the solver cannot reuse a previous answer. Target: p99 ≤ 50 ms.
 import type { TopLevelSpec } from "vega-lite";
-import type { GpuProfile } from "../../controllers/gpu-optimizer/profiles.js";
+import type { GpuProfile } from "../../api/gpu-profile.js";
 import { DEFAULT_RELATIVE_GAP, solveMix, type BucketLoad } from "../../optimizer/milp.js";
 import type { Benchmark, BenchResult } from "../lib/result.js";
 import { seededRandom } from "../../test/support/seeded-random.js";
@@ -20,7 +20,7 @@ const TYPES: [string, number, number, number][] = [
   ["H100", 6.98, 2.6, 16384],
 ];
 
-function profiles(): GpuProfile[] {
+export function profiles(): GpuProfile[] {
   return TYPES.map(([gpu, cost, speed, maxInput]) => ({
     gpu,
     cost,
@@ -30,7 +30,7 @@ function profiles(): GpuProfile[] {
   }));
 }
 
-function workload(next: () => number): BucketLoad[] {
+export function workload(next: () => number): BucketLoad[] {
   const totalRate = 5 + next() * 95;
   const weights = OUTS.flatMap(() => INS.map(() => next() ** 3));
   const sum = weights.reduce((a, b) => a + b, 0);

@@ -336,4 +336,32 @@ describe("e2e: Helm chart", function () {
       "demo-aibrix-ts-router",
     ]);
   });
+  it("renders the GPU optimizer only when enabled, under upstream's Service name, scraping every router replica", async function () {
+    this.timeout(60_000);
+    const off = await template();
+    expect(off.filter((d) => d.metadata.name === "demo-aibrix-ts-optimizer")).to.have.length(0);
+    const docs = await template("--set", "optimizer.enabled=true");
+    const service = find(docs, "Service", "aibrix-gpu-optimizer") as Doc & { spec: { ports: { port: number }[] } };
+    expect(service.spec.ports[0]!.port).to.equal(8080);
+    const headless = find(docs, "Service", "demo-aibrix-ts-router-replicas") as Doc & { spec: { clusterIP: string } };
+    expect(headless.spec.clusterIP).to.equal("None");
+    const deployment = find(docs, "Deployment", "demo-aibrix-ts-optimizer") as Doc & {
+      spec: { template: { spec: { containers: { args: string[] }[] } } };
+    };
+    const args = deployment.spec.template.spec.containers[0]!.args;
+    expect(args).to.include("--profiles-configmap=aibrix-system/aibrix-gpu-profiles");
+    expect(args).to.include("--router-url=http://demo-aibrix-ts-router-replicas.aibrix-system.svc:8888");
+    const role = find(docs, "Role", "demo-aibrix-ts-optimizer") as Doc & { rules: Rule[] };
+    expect(role.rules[0]!.resourceNames).to.deep.equal(["aibrix-gpu-profiles", "aibrix-gpu-optimizer-recommendations"]);
+    const withRedis = await template(
+      "--set",
+      "optimizer.enabled=true",
+      "--set",
+      "optimizer.redisUrl=redis://redis:6379",
+    );
+    const redisArgs = (find(withRedis, "Deployment", "demo-aibrix-ts-optimizer") as typeof deployment).spec.template
+      .spec.containers[0]!.args;
+    expect(redisArgs).to.include("--redis-url=redis://redis:6379");
+    expect(withRedis.filter((d) => d.metadata.name === "demo-aibrix-ts-router-replicas")).to.have.length(0);
+  });
 });

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { stringify } from "yaml";
-import { parseProfiles } from "../../controllers/gpu-optimizer/profiles.js";
+import { parseProfiles } from "../../api/gpu-profile.js";
 import { Diagnostics, Model, Scheduling } from "../../api/labels.js";
 import { startDiagnostics, type DiagnosticsAgent } from "../../diagnostics/index.js";
 import { startExtender, type ExtenderHandle } from "../../extender/index.js";

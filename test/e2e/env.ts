@@ -5,7 +5,7 @@ import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { setTimeout as sleep } from "node:timers/promises";
-import { parseProfiles } from "../../controllers/gpu-optimizer/profiles.js";
+import { parseProfiles } from "../../api/gpu-profile.js";
 import { startExtender, type ExtenderHandle } from "../../extender/index.js";
 import { Scheduling } from "../../api/labels.js";
 import { startWebhooks, type WebhookServer } from "../../webhooks/server.js";

@@ -13,14 +13,14 @@ const ALLOWED: Record<string, string[]> = {
   kube: ["api"],
   engines: ["api"],
   webhooks: ["api", "kube", "serving"],
-  extender: ["api", "kube", "serving", "controllers/gpu-optimizer"],
+  extender: ["api", "kube", "serving"],
   controllers: ["api", "kube", "engines"],
   router: ["api", "kube", "engines", "serving"],
   runtime: ["engines", "api", "serving"],
   diagnostics: ["api", "kube"],
   simulator: ["api", "serving"],
   cluster: ["api", "kube", "simulator"],
-  optimizer: ["api", "kube", "engines", "controllers/gpu-optimizer"],
+  optimizer: ["api", "kube", "engines", "serving"],
 };
 
 function sourceFiles(dir: string): string[] {

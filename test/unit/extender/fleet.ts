@@ -1,6 +1,6 @@
 // A heterogeneous fleet for placement tests: H100, A100, L4 and A10G nodes, some failing, some full.
 import { Diagnostics, Model, Orchestration, Scheduling } from "../../../api/labels.js";
-import { parseProfiles, type ProfileSet } from "../../../controllers/gpu-optimizer/profiles.js";
+import { parseProfiles, type ProfileSet } from "../../../api/gpu-profile.js";
 import type { NodeObject, PodObject } from "../../../extender/wire.js";
 
 export const NOW = Date.parse("2026-01-01T12:00:00Z");

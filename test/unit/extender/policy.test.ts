@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { RecommendationSet } from "../../../controllers/gpu-optimizer/recommendation.js";
+import { RecommendationSet } from "../../../api/gpu-recommendation.js";
 import {
   DEFAULT_WEIGHTS,
   deficitByType,

@@ -2,13 +2,8 @@ import { expect } from "chai";
 import { mkdtemp, writeFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import {
-  loadProfilesFile,
-  parseProfiles,
-  ProfileError,
-  profileFacts,
-} from "../../../controllers/gpu-optimizer/profiles.js";
-import { parseRecommendations, RecommendationError } from "../../../controllers/gpu-optimizer/recommendation.js";
+import { loadProfilesFile, parseProfiles, ProfileError, profileFacts } from "../../../api/gpu-profile.js";
+import { parseRecommendations, RecommendationError } from "../../../api/gpu-recommendation.js";
 import { fleetProfiles, PRODUCTS, PROFILE_YAML } from "./fleet.js";
 
 function problemsOf(fn: () => unknown): string {

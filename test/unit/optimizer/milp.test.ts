@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import type { GpuProfile } from "../../../controllers/gpu-optimizer/profiles.js";
+import type { GpuProfile } from "../../../api/gpu-profile.js";
 import {
   solveMix,
   throughputFor,

@@ -1,5 +1,6 @@
 import { expect } from "chai";
-import { bucketKey, parseBucketKey, WorkloadWindow } from "../../../optimizer/window.js";
+import { bucketKey, parseBucketKey } from "../../../api/workload-signal.js";
+import { WorkloadWindow } from "../../../optimizer/window.js";
 
 const T0 = 1_700_000_000;
 

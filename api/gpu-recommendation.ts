@@ -7,7 +7,7 @@
 //         "recommended": { "A10G": 3, "A100-80GB": 1 }, "created": 1730000000 } ] }
 import { readFile } from "node:fs/promises";
 import { parse as parseYaml } from "yaml";
-import { formatProblem, joinPath, ProblemList, type Problem } from "../../api/problem.js";
+import { formatProblem, joinPath, ProblemList, type Problem } from "./problem.js";
 
 export const RECOMMENDATIONS_CONFIGMAP = "aibrix-gpu-optimizer-recommendations";
 export const RECOMMENDATIONS_CONFIGMAP_KEY = "recommendations.json";

@@ -12,7 +12,7 @@
 //             e2e: [[1.2, 1.5], [2.1, 3.0]], slos: { percentile: 99, e2e: 5 }, created: 1730000000 }
 import { readFile } from "node:fs/promises";
 import { parse as parseYaml } from "yaml";
-import { formatProblem, joinPath, ProblemList, type Problem } from "../../api/problem.js";
+import { formatProblem, joinPath, ProblemList, type Problem } from "./problem.js";
 
 /** Where the profiles live in the cluster (namespace is a deployment choice). */
 export const PROFILES_CONFIGMAP = "aibrix-gpu-profiles";

@@ -1,0 +1,70 @@
+// `aibrix-ts profile`'s sweep against a real simulated engine over HTTP: points measured, kept, and not measured again
+// on resume; a line cut short by a stop is measured again.
+import { expect } from "chai";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { startSimulator, type RunningSimulator } from "../../../simulator/index.js";
+import { runSweep, type SweepPlan } from "../../../optimizer/profiling/sweep.js";
+import { cutProfile } from "../../../optimizer/profiling/cut.js";
+
+describe("profile sweep against a simulated engine", function () {
+  this.timeout(60_000);
+  let sim: RunningSimulator;
+  let dir: string;
+
+  before(async () => {
+    sim = await startSimulator({ model: "p", profile: "a10g-8b", speedup: 10 });
+    dir = await mkdtemp(path.join(os.tmpdir(), "sweep-"));
+  });
+  after(async () => {
+    await sim?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("measures each point once, resumes from the rows file, and cuts a profile at the SLO", async () => {
+    const rowsFile = path.join(dir, "rows.jsonl");
+    const progress: string[] = [];
+    const plan: SweepPlan = {
+      url: sim.url,
+      model: "p",
+      inputBuckets: [128],
+      outputBuckets: [8, 1024],
+      rates: [0.5, 1],
+      requestsPerPoint: 6,
+      slo: { percentile: 99, e2e: 10 },
+      rowsFile,
+      timeScale: 10,
+      onProgress: (done, total, what) => progress.push(`${done}/${total} ${what}`),
+    };
+    const rows = await runSweep(plan);
+    expect(progress.at(-1)).to.match(/^4\/4 /);
+    const short = rows.filter((r) => r.outputTokens === 8);
+    expect(short).to.have.length(2);
+    for (const r of short) {
+      expect(r.samples).to.equal(6);
+      expect(r.failures).to.equal(0);
+      expect(r.e2e.p99).to.be.greaterThan(0).and.lessThan(10);
+    }
+    const text = await readFile(rowsFile, "utf8");
+    // Resume: nothing new is measured.
+    const again = await runSweep({ ...plan, onProgress: undefined });
+    expect(again).to.have.length(rows.length);
+    expect(await readFile(rowsFile, "utf8")).to.equal(text);
+    // A stop mid-write: the cut line's point is measured again, the others are kept.
+    const lines = text.trim().split("\n");
+    await writeFile(rowsFile, lines.slice(0, -1).join("\n") + "\n" + lines.at(-1)!.slice(0, 20));
+    const healed = await runSweep({ ...plan, onProgress: undefined });
+    expect(healed).to.have.length(rows.length);
+    const p = cutProfile(healed, {
+      gpu: "A10G",
+      cost: 1.01,
+      slo: plan.slo,
+      inputBuckets: [128],
+      outputBuckets: [8, 1024],
+    });
+    expect(p.tputs[0]![0]).to.equal(1);
+    // 1024 output tokens at ~30 ms each cannot finish within 10 s.
+    expect(p.tputs[1]![0]).to.equal(0);
+  });
+});
