@@ -4,6 +4,7 @@ import { pino } from "pino";
 import { loadKubeConfig } from "../kube/client.js";
 import { selectControllers, startManager, type ControllerSetup, type RunningManager } from "../kube/manager.js";
 import { KubeClient } from "../kube/request.js";
+import { kvCacheController, type KVCacheControllerOptions } from "./kvcache/index.js";
 import { modelAdapterController, type ModelAdapterControllerOptions } from "./model-adapter/index.js";
 
 export interface ControllersOptions {
@@ -18,12 +19,13 @@ export interface ControllersOptions {
   port?: number;
   logLevel?: string;
   modelAdapter?: ModelAdapterControllerOptions;
+  kvCache?: KVCacheControllerOptions;
   onLostLeadership?(): void;
 }
 
 /** Name → setup, in the order they start. */
 export function knownControllers(options: ControllersOptions = {}): ControllerSetup[] {
-  return [modelAdapterController(options.modelAdapter)];
+  return [modelAdapterController(options.modelAdapter), kvCacheController(options.kvCache)];
 }
 
 export const DEFAULT_LEASE_NAME = "aibrix-ts-controllers";
