@@ -13,6 +13,7 @@ interface ControllersFlags {
   port: string;
   enableRuntimeSidecar: boolean;
   logLevel: string;
+  kvcacheWatcherImage?: string;
 }
 
 export function registerControllers(program: Command): void {
@@ -35,6 +36,10 @@ export function registerControllers(program: Command): void {
     .option("--host <addr>", "address of /healthz, /readyz and /metrics", "0.0.0.0")
     .option("--port <n>", "port of /healthz, /readyz and /metrics", "8080")
     .option("--no-enable-runtime-sidecar", "load adapters directly on engines even where a runtime sidecar runs")
+    .option(
+      "--kvcache-watcher-image <image>",
+      "image the kvcache controller runs `aibrix-ts kvcache-watcher` from (default this release's image)",
+    )
     .option("--log-level <level>", "pino log level", "info")
     .action(async (flags: ControllersFlags) => {
       const leaseSeconds = wholeNumberFlag("leader-elect-lease-duration", flags.leaderElectLeaseDuration);
@@ -54,6 +59,7 @@ export function registerControllers(program: Command): void {
         port: portFlag("port", flags.port),
         logLevel: flags.logLevel,
         modelAdapter: { settings: { useSidecar: flags.enableRuntimeSidecar } },
+        kvCache: { watcherImage: flags.kvcacheWatcherImage },
       });
       console.error(`aibrix-ts controllers: probes and metrics on ${manager.url} (identity ${manager.identity})`);
       closeOnSignal(() => manager.close());
