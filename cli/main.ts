@@ -13,6 +13,7 @@ import { registerExtender } from "./extender.js";
 import { registerControllers } from "./controllers.js";
 import { registerDiagnose } from "./diagnose.js";
 import { registerRuntime } from "./runtime.js";
+import { registerKVCacheWatcher } from "./kvcache-watcher.js";
 
 export function buildProgram(): Command {
   const program = new Command("aibrix-ts")
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerControllers(program);
   registerDiagnose(program);
   registerRuntime(program);
+  registerKVCacheWatcher(program);
   return program;
 }
 
