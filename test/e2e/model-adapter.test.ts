@@ -4,22 +4,17 @@
 import { expect } from "chai";
 import type { ChildProcess } from "node:child_process";
 import { execFile } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path, { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { promisify } from "node:util";
-import { parseAllDocuments, stringify } from "yaml";
 import { startCluster, type LoopbackCluster } from "../../cluster/index.js";
 import { installCrds } from "../../cluster/crds.js";
 import { startEnginePods, type EnginePods } from "../../cluster/engine-pods.js";
 import { assertPodRangeIsLocal, NAMESPACED_POD_CIDR } from "../../cluster/pod-network.js";
 import { KubernetesDiscovery } from "../../router/discovery/kubernetes.js";
 import { startRouter, type Router } from "../../router/server.js";
-import { loraDeployment, startControllersProcess } from "../support/controllers-process.js";
+import { chartControllersKubeconfig, loraDeployment, startControllersProcess } from "../support/controllers-process.js";
 import { waitFor } from "./env.js";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const run = promisify(execFile);
 const NS = "serving";
 const SYSTEM = "aibrix-system";
@@ -94,60 +89,7 @@ describe("ModelAdapter controller on the loopback cluster", function () {
     for (const ns of [NS, SYSTEM]) await api().create("/api/v1/namespaces", { metadata: { name: ns } });
     // CRDs as the chart ships them, then the controllers' ServiceAccount and RBAC as the chart renders them.
     await installCrds(api());
-    const { stdout } = await run(join(cluster.state.binDir, "helm"), [
-      "template",
-      "aibrix-ts",
-      join(root, "charts/aibrix-ts"),
-      "--namespace",
-      SYSTEM,
-      "--set",
-      "development.enabled=true",
-      "--set",
-      "development.webhookUrl=https://127.0.0.1:9443",
-      "--set",
-      "development.extenderUrl=http://127.0.0.1:8383/scheduler",
-      "--show-only",
-      "templates/controllers.yaml",
-    ]);
-    for (const doc of parseAllDocuments(stdout).map(
-      (d) => d.toJSON() as { kind: string; metadata: { name: string } } | null,
-    )) {
-      if (!doc) continue;
-      const base: Record<string, string> = {
-        ServiceAccount: `/api/v1/namespaces/${SYSTEM}/serviceaccounts`,
-        ClusterRole: "/apis/rbac.authorization.k8s.io/v1/clusterroles",
-        ClusterRoleBinding: "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
-        Role: `/apis/rbac.authorization.k8s.io/v1/namespaces/${SYSTEM}/roles`,
-        RoleBinding: `/apis/rbac.authorization.k8s.io/v1/namespaces/${SYSTEM}/rolebindings`,
-      };
-      expect(base[doc.kind], `development mode renders only RBAC, got ${doc.kind}`).to.be.a("string");
-      await api().create(base[doc.kind]!, doc);
-    }
-    // The controllers act as the chart's ServiceAccount: what its roles do not allow fails here as in a cluster.
-    const token = await api().create<{ status: { token: string } }>(
-      `/api/v1/namespaces/${SYSTEM}/serviceaccounts/aibrix-ts-controllers/token`,
-      { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: 3600 } },
-    );
-    kubeconfig = join(mkdtempSync(join(tmpdir(), "aibrix-ts-controllers-")), "kubeconfig");
-    writeFileSync(
-      kubeconfig,
-      stringify({
-        apiVersion: "v1",
-        kind: "Config",
-        clusters: [
-          {
-            name: "c",
-            cluster: {
-              server: cluster.state.server,
-              "certificate-authority-data": Buffer.from(cluster.pki.ca.certPem).toString("base64"),
-            },
-          },
-        ],
-        users: [{ name: "sa", user: { token: token.status.token } }],
-        contexts: [{ name: "c", context: { cluster: "c", user: "sa" } }],
-        "current-context": "c",
-      }),
-    );
+    kubeconfig = await chartControllersKubeconfig(cluster, SYSTEM);
     engines = await startEnginePods({
       kubeconfig: cluster.kubeconfig,
       namespace: NS,
