@@ -173,6 +173,19 @@ describe("KVCache controller on the loopback cluster", function () {
     await waitForReady("hp", 2);
     expect((await runningPods("hp", "cache")).map((p) => p.metadata.name).sort()).to.deep.equal(["hp-0", "hp-1"]);
     expect(await runningPods("hp", "kvwatcher")).to.have.length(1);
+
+    // A new cache image rolls the cache servers; the metadata store keeps running, the same pod throughout.
+    const [store] = await runningPods("hp", "metadata");
+    await api().mergePatch(`${KVCACHES}/hp`, { spec: { cache: { image: "aibrix/kvcache:20250101" } } });
+    await waitFor("the StatefulSet to take the new image", 30_000, async () => {
+      const sts = await api().get<{ spec: { template: { spec: { containers: { image: string }[] } } } }>(
+        `${KINDS.StatefulSet}/hp`,
+      );
+      return sts.spec.template.spec.containers[0]!.image === "aibrix/kvcache:20250101" ? true : undefined;
+    });
+    await waitForReady("hp", 2);
+    const stores = await runningPods("hp", "metadata");
+    expect(stores.map((p) => p.metadata.uid)).to.deep.equal([store!.metadata.uid]);
     await deleteAndWaitGone("hp");
   });
 
