@@ -15,6 +15,7 @@ interface ControllersFlags {
   podAutoscalerSyncPeriod: string;
   podAutoscalerWarmUp: string;
   logLevel: string;
+  kvcacheWatcherImage?: string;
 }
 
 export function registerControllers(program: Command): void {
@@ -43,6 +44,10 @@ export function registerControllers(program: Command): void {
       "a pod Ready for less than this is not yet counted as capacity nor scraped",
       "10",
     )
+    .option(
+      "--kvcache-watcher-image <image>",
+      "image the kvcache controller runs `aibrix-ts kvcache-watcher` from (default this release's image)",
+    )
     .option("--log-level <level>", "pino log level", "info")
     .action(async (flags: ControllersFlags) => {
       const syncSeconds = wholeNumberFlag("pod-autoscaler-sync-period", flags.podAutoscalerSyncPeriod);
@@ -70,6 +75,7 @@ export function registerControllers(program: Command): void {
             warmUpMs: wholeNumberFlag("pod-autoscaler-warm-up", flags.podAutoscalerWarmUp) * 1000,
           },
         },
+        kvCache: { watcherImage: flags.kvcacheWatcherImage },
       });
       console.error(`aibrix-ts controllers: probes and metrics on ${manager.url} (identity ${manager.identity})`);
       closeOnSignal(() => manager.close());

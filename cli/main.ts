@@ -16,6 +16,7 @@ import { registerRuntime } from "./runtime.js";
 import { registerOptimizer } from "./optimizer.js";
 import { registerProfile } from "./profile.js";
 import { registerWhatIf } from "./what-if.js";
+import { registerKVCacheWatcher } from "./kvcache-watcher.js";
 
 export function buildProgram(): Command {
   const program = new Command("aibrix-ts")
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerOptimizer(program);
   registerProfile(program);
   registerWhatIf(program);
+  registerKVCacheWatcher(program);
   return program;
 }
 

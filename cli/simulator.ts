@@ -3,6 +3,7 @@ import type { PrefixHashAlgo } from "../api/block-hash.js";
 import { writeFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { profiles, startSimulatorFleet, DEFAULT_PROFILE } from "../simulator/index.js";
+import { SharedKvTier } from "../simulator/shared-tier.js";
 import { closeOnSignal } from "./shutdown.js";
 import { wholeNumberOption } from "./flags.js";
 
@@ -55,8 +56,35 @@ export function registerSimulator(program: Command): void {
     .option("--tokenizer <dir>", "the model's tokenizer files: prompts get the token ids a real engine computes")
     .option("--prefix-caching-hash-algo <algo>", "block hash, as vLLM's flag: sha256 (default) or sha256_cbor")
     .option("--api-key <key>", "as vLLM: /v1 requests must send Authorization: Bearer <key>")
+    .option(
+      "--shared-tier-blocks <n>",
+      "give the replicas a shared KV tier of n blocks: GPU evictions go there, prefixes found there are loaded",
+      wholeNumberOption("shared-tier-blocks"),
+    )
+    .option(
+      "--shared-tier-gbps <g>",
+      "bandwidth between an engine and the shared tier, Gbit/s",
+      positive("shared-tier-gbps"),
+      100,
+    )
+    .option(
+      "--kv-bytes-per-token <n>",
+      "KV bytes per token over all layers (default Llama-3-8B fp16: 2 × 32 layers × 8 heads × 128 × 2 B)",
+      wholeNumberOption("kv-bytes-per-token"),
+      131_072,
+    )
     .action(async (o: Record<string, unknown>) => {
+      const tierBlocks = o.sharedTierBlocks as number | undefined;
+      const sharedTier =
+        tierBlocks === undefined
+          ? undefined
+          : new SharedKvTier({
+              capacityBlocks: tierBlocks,
+              bytesPerBlock: (o.kvBytesPerToken as number) * ((o.blockSize as number | undefined) ?? 16),
+              bandwidthBytesPerSecond: ((o.sharedTierGbps as number) * 1e9) / 8,
+            });
       const fleet = await startSimulatorFleet({
+        sharedTier,
         replicas: o.replicas as number,
         hosts: o.hosts as string[] | undefined,
         model: o.model as string,

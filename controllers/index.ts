@@ -5,6 +5,7 @@ import { loadKubeConfig } from "../kube/client.js";
 import { selectControllers, startManager, type ControllerSetup, type RunningManager } from "../kube/manager.js";
 import { KubeClient } from "../kube/request.js";
 import { FLEET_CONTROLLER, fleetController, replicaSetController, REPLICA_SET_CONTROLLER } from "./fleet/index.js";
+import { kvCacheController, type KVCacheControllerOptions } from "./kvcache/index.js";
 import { modelAdapterController, type ModelAdapterControllerOptions } from "./model-adapter/index.js";
 import { podAutoscalerController, type PodAutoscalerControllerOptions } from "./pod-autoscaler/index.js";
 
@@ -21,6 +22,7 @@ export interface ControllersOptions {
   logLevel?: string;
   modelAdapter?: ModelAdapterControllerOptions;
   podAutoscaler?: PodAutoscalerControllerOptions;
+  kvCache?: KVCacheControllerOptions;
   onLostLeadership?(): void;
 }
 
@@ -31,6 +33,7 @@ export function knownControllers(options: ControllersOptions = {}): ControllerSe
     podAutoscalerController(options.podAutoscaler),
     fleetController(),
     replicaSetController(),
+    kvCacheController(options.kvCache),
   ];
 }
 

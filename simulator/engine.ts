@@ -13,6 +13,7 @@
 // Step time: t = b0 + b1·prefill_tokens + b2·decode_tokens + b3·(context tokens read by decodes) [+ LoRA loads].
 import { blockDigests, digestKey, type BlockHashOptions, type PrefixHashAlgo } from "../api/block-hash.js";
 import { BlockPool, type KvEvent } from "./kv-cache.js";
+import type { SharedKvTier } from "./shared-tier.js";
 
 export interface StepCoefficients {
   /** Fixed cost per step, seconds. */
@@ -91,6 +92,8 @@ export interface Step {
   decodeTokens: number;
   contextTokens: number;
   loraLoads: number;
+  /** Blocks loaded from the shared tier for this step's admissions. */
+  tierBlocks: number;
   duration: number;
 }
 
@@ -115,9 +118,22 @@ export class Engine {
   observer: StepObserver = {};
   preemptions = 0;
 
-  constructor(config: EngineConfig) {
+  /** The fleet's shared KV tier, when one is configured. */
+  readonly sharedTier?: SharedKvTier;
+  /** Stops forwarding the shared tier's events (the engine is going away; the tier lives on). */
+  detach: () => void = () => undefined;
+
+  constructor(config: EngineConfig, options: { sharedTier?: SharedKvTier } = {}) {
     this.config = config;
     this.pool = new BlockPool(config.numGpuBlocks);
+    const tier = options.sharedTier;
+    if (tier) {
+      this.sharedTier = tier;
+      this.pool.onEvict = (hashes) => tier.put(hashes);
+      this.detach = tier.subscribe((event) =>
+        this.pool.pushEvent(event.type === "BlockStored" ? { ...event, blockSize: config.blockSize } : event),
+      );
+    }
   }
 
   private hashOptions(req: EngineRequest): BlockHashOptions {
@@ -229,6 +245,7 @@ export class Engine {
 
     // 2. Waiting requests in arrival order, unless this step had to preempt (as vLLM does).
     let loraLoads = 0;
+    let tierBlocks = 0;
     if (!preempted) {
       const skipped: Seq[] = [];
       while (this.waiting.length > 0 && budget > 0 && this.running.length < cfg.maxNumSeqs) {
@@ -249,7 +266,9 @@ export class Engine {
         // Never reuse the very last token: at least one token is computed to produce logits.
         const maxHit = Math.floor((seq.tokens.length - 1) / cfg.blockSize);
         const hitBlocks = fresh ? this.pool.longestCachedPrefix(seq.hashes, maxHit) : 0;
-        const cachedTokens = hitBlocks * cfg.blockSize;
+        // The prompt's next blocks from the shared tier: loaded into fresh GPU blocks instead of computed.
+        const loaded = fresh && this.sharedTier ? this.sharedTier.prefixRun(seq.hashes, hitBlocks, maxHit) : 0;
+        const cachedTokens = (hitBlocks + loaded) * cfg.blockSize;
         const n = Math.min(seq.tokens.length - cachedTokens, budget);
         const need = Math.ceil((cachedTokens + n) / cfg.blockSize) - hitBlocks;
         // Take the hit first so allocation cannot evict the very blocks we are about to reuse.
@@ -261,6 +280,8 @@ export class Engine {
         }
         this.waiting.shift();
         if (loadsLora) loraLoads++;
+        if (fresh && this.sharedTier) this.sharedTier.markLoaded(seq.hashes, hitBlocks, loaded);
+        tierBlocks += loaded;
         if (lora !== undefined) {
           // Refresh LRU position.
           this.gpuLoras.delete(lora);
@@ -295,8 +316,13 @@ export class Engine {
     }
     const c = cfg.step;
     const duration =
-      c.b0 + c.b1 * prefillTokens + c.b2 * decodeTokens + c.b3 * contextTokens + loraLoads * cfg.loraLoadSeconds;
-    return { work, prefillTokens, decodeTokens, contextTokens, loraLoads, duration };
+      c.b0 +
+      c.b1 * prefillTokens +
+      c.b2 * decodeTokens +
+      c.b3 * contextTokens +
+      loraLoads * cfg.loraLoadSeconds +
+      (this.sharedTier?.loadSeconds(tierBlocks) ?? 0);
+    return { work, prefillTokens, decodeTokens, contextTokens, loraLoads, tierBlocks, duration };
   }
 
   /** Applies a planned step that ended at `now`: advances requests, emits tokens, finishes and frees. */

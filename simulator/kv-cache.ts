@@ -16,8 +16,10 @@ export type KvEvent =
       blockSize: number;
       loraId: number | null;
       loraName: string | null;
+      /** Where the block lives (vLLM's `medium`); absent means the engine's GPU pool. */
+      medium?: string;
     }
-  | { type: "BlockRemoved"; blockHashes: bigint[] }
+  | { type: "BlockRemoved"; blockHashes: bigint[]; medium?: string }
   | { type: "AllBlocksCleared" };
 
 interface Block {
@@ -40,6 +42,8 @@ export class BlockPool {
   /** Events since the last `drainEvents()`. */
   private events: KvEvent[] = [];
   private removedBatch: bigint[] = [];
+  /** Called with the hashes of cached blocks allocation evicts (an offloading tier keeps them). */
+  onEvict?: (hashes: readonly bigint[]) => void;
 
   constructor(numBlocks: number) {
     this.numBlocks = numBlocks;
@@ -145,8 +149,14 @@ export class BlockPool {
     return out;
   }
 
+  /** Queues an event about another place this engine reads from (a shared tier), in order with its own. */
+  pushEvent(event: KvEvent): void {
+    this.events.push(event);
+  }
+
   private flushRemoved(): void {
     if (this.removedBatch.length === 0) return;
+    this.onEvict?.(this.removedBatch);
     this.events.push({ type: "BlockRemoved", blockHashes: this.removedBatch });
     this.removedBatch = [];
   }

@@ -33,13 +33,13 @@ export function eventToWire(e: KvEvent): Record<string, unknown> {
         token_ids: e.tokenIds,
         block_size: e.blockSize,
         lora_id: e.loraId,
-        medium: KV_MEDIUM,
+        medium: e.medium ?? KV_MEDIUM,
         lora_name: e.loraName,
         ...(e.loraName !== null ? { extra_keys: e.blockHashes.map(() => [e.loraName]) } : {}),
         group_idx: 0,
       };
     case "BlockRemoved":
-      return { type: "BlockRemoved", block_hashes: e.blockHashes, medium: KV_MEDIUM, group_idx: 0 };
+      return { type: "BlockRemoved", block_hashes: e.blockHashes, medium: e.medium ?? KV_MEDIUM, group_idx: 0 };
     case "AllBlocksCleared":
       return { type: "AllBlocksCleared" };
   }

@@ -1,5 +1,6 @@
 // One simulated engine: the engine model, its real-time loop, metrics, LoRA registry, fault state, KV event publisher
 // and vLLM's HTTP surface on a plain node:http server (no framework: thousands of open SSE streams stay cheap).
+import type { SharedKvTier } from "./shared-tier.js";
 import { fileURLToPath } from "node:url";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { readBody as readBoundedBody } from "../serving/body.js";
@@ -75,6 +76,8 @@ export interface SimulatorOptions {
   defaultMaxTokens?: number;
   /** Runtime fault settings at start. */
   faults?: Partial<FaultSettings>;
+  /** A KV tier shared with other engines (a fleet passes one object to all): evicted blocks go there. */
+  sharedTier?: SharedKvTier;
   /** Called when a crash is injected (the CLI exits the process here); default: the server just stops. */
   onCrash?: (code: number) => void;
 }
@@ -253,7 +256,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   const model = options.model;
   const defaultMaxTokens = options.defaultMaxTokens ?? 128;
   const loraApiLoadMs = options.loraApiLoadMs ?? 200;
-  const engine = new Engine(config);
+  const engine = new Engine(config, { sharedTier: options.sharedTier });
   const loop = new EngineLoop(engine, speedup);
   const faults = new FaultState(options.faults);
   const metrics = new EngineMetrics(model, {
@@ -630,6 +633,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     if (closed) return;
     closed = true;
     loop.stop();
+    engine.detach();
     publisher?.close();
     for (const r of hung) r.destroy();
     for (const s of sockets) s.destroy();

@@ -11,9 +11,29 @@ function placeOf(medium: string | undefined, groupIdx: number | undefined): stri
   return `${medium ?? "GPU"}/${groupIdx ?? 0}`;
 }
 
+const inGpu = (place: string) => place.startsWith("GPU/");
+
+/** A block's holders: endpoints holding it anywhere, and those holding it in GPU memory (no load needed). */
+type Holders = Map<bigint, Set<string>>;
+
+function hold(holders: Holders, h: bigint, id: string): void {
+  let s = holders.get(h);
+  if (!s) holders.set(h, (s = new Set()));
+  s.add(id);
+}
+
+function release(holders: Holders, h: bigint, id: string): void {
+  const s = holders.get(h);
+  if (!s) return;
+  s.delete(id);
+  if (s.size === 0) holders.delete(h);
+}
+
 export class KvBlockIndex {
   /** block hash → endpoint ids holding it somewhere. */
-  private holders = new Map<bigint, Set<string>>();
+  private holders: Holders = new Map();
+  /** block hash → endpoint ids holding it in GPU memory. */
+  private gpuHolders: Holders = new Map();
   /** endpoint id → its blocks, each with the places holding it (for removals, clears and endpoint removal). */
   private byEndpoint = new Map<string, Map<bigint, string[]>>();
   events = 0;
@@ -35,14 +55,14 @@ export class KvBlockIndex {
     let mine = this.byEndpoint.get(id);
     if (!mine) this.byEndpoint.set(id, (mine = new Map()));
     const places = mine.get(h);
+    if (places?.includes(place)) return;
+    if (inGpu(place) && !places?.some(inGpu)) hold(this.gpuHolders, h, id);
     if (places) {
-      if (!places.includes(place)) places.push(place);
+      places.push(place);
       return;
     }
     mine.set(h, [place]);
-    let s = this.holders.get(h);
-    if (!s) this.holders.set(h, (s = new Set()));
-    s.add(id);
+    hold(this.holders, h, id);
   }
 
   private remove(id: string, h: bigint, place: string): void {
@@ -52,52 +72,67 @@ export class KvBlockIndex {
     const at = places.indexOf(place);
     if (at < 0) return;
     places.splice(at, 1);
+    if (inGpu(place) && !places.some(inGpu)) release(this.gpuHolders, h, id);
     if (places.length > 0) return;
     mine.delete(h);
-    const s = this.holders.get(h);
-    if (s) {
-      s.delete(id);
-      if (s.size === 0) this.holders.delete(h);
-    }
+    release(this.holders, h, id);
   }
 
   forget(id: string): void {
     const mine = this.byEndpoint.get(id);
     if (!mine) return;
     for (const h of mine.keys()) {
-      const s = this.holders.get(h);
-      if (s) {
-        s.delete(id);
-        if (s.size === 0) this.holders.delete(h);
-      }
+      release(this.holders, h, id);
+      release(this.gpuHolders, h, id);
     }
     this.byEndpoint.delete(id);
   }
 
   /** Leading blocks of `hashes` each endpoint in `ids` holds (endpoints holding none are absent). */
   matchDepths(hashes: readonly bigint[], ids: readonly string[]): Map<string, number> {
-    const depths = new Map<string, number>();
-    // Endpoints still holding every block so far, compacted in place; an endpoint's depth is recorded once, when
-    // it drops out or at the end (no per-block allocation: prompts run to hundreds of blocks).
-    const alive = ids.slice();
-    let n = alive.length;
-    let i = 0;
-    for (; i < hashes.length && n > 0; i++) {
-      const s = this.holders.get(hashes[i]!);
-      if (!s) break;
-      let k = 0;
-      for (let j = 0; j < n; j++) {
-        const id = alive[j]!;
-        if (s.has(id)) alive[k++] = id;
-        else if (i > 0) depths.set(id, i);
-      }
-      n = k;
+    return leadingDepths(this.holders, hashes, ids);
+  }
+
+  /**
+   * Prefix depth weighted by where the blocks are: a block in the endpoint's GPU counts 1, one it would load from
+   * an offload or shared tier (`medium` other than GPU) counts `offloadedWeight` — cheaper than computing it, dearer
+   * than having it. An endpoint with the prefix in GPU ranks first, then one that can load it, then recompute.
+   */
+  weightedDepths(hashes: readonly bigint[], ids: readonly string[], offloadedWeight: number): Map<string, number> {
+    const any = leadingDepths(this.holders, hashes, ids);
+    if (offloadedWeight === 1) return any;
+    const gpu = leadingDepths(this.gpuHolders, hashes, ids);
+    for (const [id, d] of any) {
+      const g = gpu.get(id) ?? 0;
+      any.set(id, g + offloadedWeight * (d - g));
     }
-    for (let j = 0; j < n; j++) if (i > 0) depths.set(alive[j]!, i);
-    return depths;
+    return any;
   }
 
   blocks(id: string): number {
     return this.byEndpoint.get(id)?.size ?? 0;
   }
+}
+
+/** Leading blocks of `hashes` each endpoint in `ids` holds per `holders` (endpoints holding none are absent). */
+function leadingDepths(holders: Holders, hashes: readonly bigint[], ids: readonly string[]): Map<string, number> {
+  const depths = new Map<string, number>();
+  // Endpoints still holding every block so far, compacted in place; an endpoint's depth is recorded once, when
+  // it drops out or at the end (no per-block allocation: prompts run to hundreds of blocks).
+  const alive = ids.slice();
+  let n = alive.length;
+  let i = 0;
+  for (; i < hashes.length && n > 0; i++) {
+    const s = holders.get(hashes[i]!);
+    if (!s) break;
+    let k = 0;
+    for (let j = 0; j < n; j++) {
+      const id = alive[j]!;
+      if (s.has(id)) alive[k++] = id;
+      else if (i > 0) depths.set(id, i);
+    }
+    n = k;
+  }
+  for (let j = 0; j < n; j++) if (i > 0) depths.set(alive[j]!, i);
+  return depths;
 }

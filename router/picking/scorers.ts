@@ -194,7 +194,15 @@ export interface PrefixScorerOptions {
   imbalanceRel?: number;
   /** Endpoints with in-flight above mean + k·σ get no prefix credit. */
   stdDevFactor: number;
+  /**
+   * Credit per block an engine would load from an offload or shared tier (KV events with a `medium` other than
+   * GPU), against 1 for a block in its GPU and 0 for one to compute (default 0.5).
+   */
+  offloadedBlockWeight?: number;
 }
+
+/** A loaded block costs a transfer, a computed one a prefill: credit half way between. */
+export const DEFAULT_OFFLOADED_BLOCK_WEIGHT = 0.5;
 
 export const defaultPrefixScorerOptions: PrefixScorerOptions = { blockSize: 16, imbalanceAbs: 8, stdDevFactor: 1 };
 
@@ -351,7 +359,7 @@ export function kvPrefixScorer(
         return;
       }
       const ids = cands.map((c) => c.id);
-      const depths = index.matchDepths(hashes, ids);
+      const depths = index.weightedDepths(hashes, ids, o.offloadedBlockWeight ?? DEFAULT_OFFLOADED_BLOCK_WEIGHT);
       for (const [id, d] of speculative.matchDepths(req.model, hashes, ids, env.now)) {
         if (d > (depths.get(id) ?? 0)) depths.set(id, d);
       }

@@ -258,6 +258,13 @@ describe("e2e: Helm chart", function () {
       "horizontalpodautoscalers",
       "podautoscalers/status",
     ]);
+    const kvcache = find(docs, "ClusterRole", "demo-aibrix-ts-controllers-kvcache") as typeof role;
+    // It grants its watchers a Role over pods, so it must hold that itself; it never lists Secrets.
+    expect(kvcache.rules.find((r) => r.resources.includes("pods"))?.verbs).to.include.members(["get", "list", "watch"]);
+    expect(kvcache.rules.find((r) => r.resources.includes("secrets"))?.verbs).to.deep.equal(["get"]);
+    expect(deployment.spec.template.spec.containers[0]!.args).to.include(
+      "--kvcache-watcher-image=aibrix-ts/aibrix-ts:0.1.0",
+    );
     const off = await template("--set", "controllers.disabled={model-adapter}");
     const args = (find(off, "Deployment", "demo-aibrix-ts-controllers") as typeof deployment).spec.template.spec
       .containers[0]!.args;

@@ -11,6 +11,7 @@ import { startRouter, type Router } from "../../router/server.js";
 import { startSimulator, type RunningSimulator } from "../../simulator/index.js";
 import { ApiError } from "../../cluster/api.js";
 import { clusterStatus } from "../../cluster/index.js";
+import { startControllers } from "../../controllers/index.js";
 import {
   CHART,
   helmRun,
@@ -25,7 +26,11 @@ import {
 } from "./env.js";
 
 type Meta = { name: string; labels?: Record<string, string>; annotations?: Record<string, string>; uid?: string };
-type Container = { name: string; resources?: { requests?: Record<string, string> } };
+type Container = {
+  name: string;
+  resources?: { requests?: Record<string, string> };
+  env?: { name: string; value?: string }[];
+};
 type Pod = {
   metadata: Meta;
   spec: { nodeName?: string; schedulerName?: string; containers: Container[] };
@@ -61,8 +66,15 @@ function gpuPod(name: string, gpus: number, labels: Record<string, string> = {},
   };
 }
 
-function modelDeployment(name: string, model: string, replicas: number, gpus: number, annotations = {}) {
-  const labels = { [Model.name]: model, app: name };
+function modelDeployment(
+  name: string,
+  model: string,
+  replicas: number,
+  gpus: number,
+  annotations = {},
+  extraLabels: Record<string, string> = {},
+) {
+  const labels = { [Model.name]: model, app: name, ...extraLabels };
   return {
     apiVersion: "apps/v1",
     kind: "Deployment",
@@ -290,6 +302,58 @@ describe("e2e: loopback Kubernetes with our webhooks, extender and chart", funct
       }
       const metrics = await e().webhooks.metrics.registry.metrics();
       expect(metrics).to.match(/patched/);
+    });
+
+    it("engines of a Deployment labelled for a KVCache get the env that reaches what the kvcache controller made", async function () {
+      this.timeout(120_000);
+      const controllers = await startControllers({
+        kubeconfig: e().cluster.kubeconfig,
+        controllers: "kvcache",
+        leaderElection: false,
+        host: "127.0.0.1",
+        port: 0,
+        logLevel: "error",
+      });
+      try {
+        await api().create("/apis/orchestration.aibrix.ai/v1alpha1/namespaces/models/kvcaches", {
+          apiVersion: "orchestration.aibrix.ai/v1alpha1",
+          kind: "KVCache",
+          metadata: { name: "shared-kv", annotations: { "kvcache.orchestration.aibrix.ai/backend": "infinistore" } },
+          spec: { cache: { replicas: 1 } },
+        });
+        await waitFor("shared-kv ready", 60_000, async () => {
+          const kv = await api().get<{ status?: { current?: number } }>(
+            "/apis/orchestration.aibrix.ai/v1alpha1/namespaces/models/kvcaches/shared-kv",
+          );
+          return (kv.status?.current ?? 0) >= 1 ? true : undefined;
+        });
+        await api().create(
+          "/apis/apps/v1/namespaces/models/deployments",
+          modelDeployment(
+            "kv-engine",
+            "llama-70b",
+            1,
+            1,
+            {},
+            { "kvcache.orchestration.aibrix.ai/kvcache-name": "shared-kv" },
+          ),
+        );
+        const [pod] = await waitRunning("models", "app=kv-engine", 1);
+        const env = new Map(
+          (pod!.spec.containers.find((c) => c.name === "vllm-openai")?.env ?? []).map((v) => [v.name, v.value]),
+        );
+        expect(env.get("AIBRIX_KV_CACHE_OL_L2_CACHE_BACKEND")).to.equal("infinistore");
+        expect(env.get("AIBRIX_KV_CACHE_OL_META_SERVICE_CLUSTER_META_KEY")).to.equal("kvcache_nodes");
+        // The URL names a Service the controller created, on the port it serves.
+        const url = new URL(env.get("AIBRIX_KV_CACHE_OL_META_SERVICE_URL") ?? "");
+        expect(url.hostname).to.equal("shared-kv-redis.models.svc");
+        const svc = await api().get<{ spec: { ports: { port: number }[] } }>(
+          "/api/v1/namespaces/models/services/shared-kv-redis",
+        );
+        expect(svc.spec.ports.map((p) => p.port)).to.include(Number(url.port));
+      } finally {
+        await controllers.close();
+      }
     });
 
     it("refuses invalid ModelAdapter, PodAutoscaler, RayClusterFleet and KVCache with our messages", async function () {

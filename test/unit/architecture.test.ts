@@ -18,6 +18,7 @@ const ALLOWED: Record<string, string[]> = {
   router: ["api", "kube", "engines", "serving"],
   runtime: ["engines", "api", "serving"],
   diagnostics: ["api", "kube"],
+  "kvcache-watcher": ["api", "kube"],
   simulator: ["api", "serving"],
   cluster: ["api", "kube", "simulator"],
   optimizer: ["api", "kube", "engines", "serving"],

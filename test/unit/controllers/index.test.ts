@@ -29,7 +29,13 @@ describe("aibrix-ts controllers: which controllers run", () => {
   const names = knownControllers().map((c) => c.name);
 
   it("knows every controller, in start order", () => {
-    expect(names).to.deep.equal(["model-adapter", "pod-autoscaler", "raycluster-fleet", "raycluster-replicaset"]);
+    expect(names).to.deep.equal([
+      "model-adapter",
+      "pod-autoscaler",
+      "raycluster-fleet",
+      "raycluster-replicaset",
+      "kvcache",
+    ]);
   });
 
   it("leaves the fleet controllers out, saying what to install, where KubeRay's API is not served", async () => {

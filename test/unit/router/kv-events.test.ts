@@ -149,6 +149,25 @@ describe("vLLM KV events", () => {
     expect(idx.blocks("a")).to.equal(1);
   });
 
+  it("weighs a prefix by where it lives: GPU first, then a tier to load from, then nothing", () => {
+    const idx = new KvBlockIndex();
+    const store = (id: string, hashes: bigint[], medium: string) =>
+      idx.apply(id, { ts: 0, events: [{ type: "BlockStored", hashes, tokenIds: [], blockSize: 16, medium }] });
+    const prefix = [1n, 2n, 3n, 4n];
+    // The shared tier holds the whole prefix for every engine; "hot" also has the first three blocks in GPU.
+    for (const id of ["hot", "warm"]) store(id, prefix, "CPU");
+    store("hot", [1n, 2n, 3n], "GPU");
+    store("gpu-only", [1n, 2n], "GPU");
+    const depths = Object.fromEntries(idx.weightedDepths(prefix, ["hot", "warm", "gpu-only", "cold"], 0.5));
+    expect(depths).to.deep.equal({ hot: 3 + 0.5 * 1, warm: 0.5 * 4, "gpu-only": 2 });
+    // Weight 1 is the unweighted match; removing the GPU copy leaves the tier's.
+    expect(Object.fromEntries(idx.weightedDepths(prefix, ["hot"], 1))).to.deep.equal({ hot: 4 });
+    idx.apply("hot", { ts: 0, events: [{ type: "BlockRemoved", hashes: [1n], medium: "GPU" }] });
+    expect(Object.fromEntries(idx.weightedDepths(prefix, ["hot"], 0.5))).to.deep.equal({ hot: 2 });
+    idx.forget("hot");
+    expect(idx.weightedDepths(prefix, ["hot"], 0.5).size).to.equal(0);
+  });
+
   it("the block index follows stores, removals and clears", () => {
     const idx = new KvBlockIndex();
     idx.apply("a", { ts: 0, events: [{ type: "BlockStored", hashes: [1n, 2n, 3n], tokenIds: [], blockSize: 16 }] });
