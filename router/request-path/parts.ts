@@ -1,0 +1,47 @@
+// What the request path needs from the router that runs it: its registries, indexes, policies and counters. The
+// router builds one of these at start; every stage reads what it needs from it.
+import type { Logger } from "pino";
+import type { ModelTokenizer } from "../../api/model-tokenizer.js";
+import type { AdmissionControl } from "../admission.js";
+import type { StaticKeys } from "../auth/static-keys.js";
+import type { Endpoint, EndpointRegistry } from "../endpoints.js";
+import type { RouterMetrics } from "../metrics.js";
+import type { PrefillCoalescer, PrefillCoalescingOptions } from "../prefill-coalescing.js";
+import type { PromptCache } from "../prompt-cache.js";
+import type { StrategySelector } from "../profiles/strategy.js";
+import type { PhaseTimeouts, sendUpstream } from "../proxy.js";
+import type { Turns } from "../turns.js";
+import type { RetryBudget, RetryPolicy } from "./retry.js";
+
+export interface RequestPathParts {
+  log: Logger;
+  registry: EndpointRegistry;
+  metrics: RouterMetrics;
+  strategies: StrategySelector;
+  admission: AdmissionControl;
+  apiKeys?: StaticKeys;
+  /** Largest request body before the engines report their context lengths. */
+  maxBodyBytes: number;
+  /** Yields between the steps of a large body's processing. */
+  largeSteps: Turns;
+  promptCache: PromptCache;
+  tokenizers: ReadonlyMap<string, ModelTokenizer>;
+  /** The engines' PYTHONHASHSEED, when they run with one. */
+  prefixHashSeed?: string;
+  prefills: PrefillCoalescer;
+  coalescing: PrefillCoalescingOptions;
+  staleAfterMs: number;
+  timeouts: PhaseTimeouts;
+  retry: RetryPolicy;
+  budget: RetryBudget;
+  upstream: { apiKey?: string; forwardAuthorization: boolean };
+  /** One JSON line per request at info level (unless false). */
+  accessLog?: boolean;
+  /** Models discovery has named, served or not. */
+  knownModel(model: string): boolean;
+  /** Says once per model that its config profile's requestsPerSecond is not enforced without admission control. */
+  warnUnenforcedRps(model: string): void;
+  /** Records a failure of `ep` (and ejects it when the policy says so). */
+  onEndpointFailure(ep: Endpoint, why: string): void;
+  send: typeof sendUpstream;
+}
