@@ -1,6 +1,7 @@
 // The router: wires discovery, the endpoint registry, metric scrapes, health checks, KV event feeds, indexes and
 // admission control around the request path (request-path/handler.ts), and serves it over HTTP.
 import { randomBytes } from "node:crypto";
+import type { Server } from "node:http";
 import { pino, type Logger } from "pino";
 import { KvEventSubscriber } from "../engines/kv-events.js";
 import { admitAll, type AdmissionControl } from "./admission.js";
@@ -24,7 +25,7 @@ import { MetricsScraper } from "./scraper.js";
 import { Turns } from "./turns.js";
 import type { StaticKeys } from "./auth/static-keys.js";
 import { defaultHealthCheck, HealthChecker, type HealthCheckPolicy } from "./health-check.js";
-import { createRequestHandler } from "./request-path/handler.js";
+import { createRequestHandler, type RequestHandler } from "./request-path/handler.js";
 import type { RequestPathParts } from "./request-path/parts.js";
 import { defaultRetry, RetryBudget, type RetryPolicy } from "./request-path/retry.js";
 import { RequestIds } from "./request-path/routes.js";
@@ -118,17 +119,9 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
   const staleAfterMs = options.staleAfterMs ?? Math.max(200, 3 * scrapeIntervalMs);
   const timeouts: PhaseTimeouts = { ...defaultTimeouts, ...options.timeouts };
   const metrics = new RouterMetrics();
-  const prefixIndex = new PrefixIndex(defaultPrefixIndexOptions);
-  const prefixSync = options.prefixSync
-    ? new PrefixSync(prefixIndex, {
-        redisUrl: options.prefixSync.redisUrl,
-        onError: (err) => log.warn({ err: err.message }, "prefix index sharing paused; serving with the local index"),
-      })
-    : undefined;
-  const kvIndex = new KvBlockIndex();
+  const { prefixIndex, kvIndex, coalescing, prefills } = createIndexes(options);
+  const prefixSync = options.prefixSync && createPrefixSync(prefixIndex, options.prefixSync.redisUrl, log);
   const tokenizers = await loadModelTokenizers(options.tokenizers ?? {}, log);
-  const coalescing = { ...defaultPrefillCoalescing, ...options.prefillCoalescing };
-  const prefills = new PrefillCoalescer(kvIndex, coalescing);
   const feeds = new KvEventFeeds(kvIndex, prefills, prefixIndex, metrics, log);
   const registry = new EndpointRegistry(
     { connections: options.connectionsPerEndpoint ?? 256, connectTimeoutMs: timeouts.connectMs },
@@ -142,69 +135,32 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
     onError: (what, err) => log.warn({ err: err.message }, `${what} sharing paused; serving with local state`),
   });
   const catalog = createCatalog(options, prefixIndex, kvIndex, shared, log);
-  const defaultProfile = catalog.resolve(options.defaultStrategy ?? "least-request");
-  const scraper = new MetricsScraper(
-    registry,
-    {
-      intervalMs: scrapeIntervalMs,
-      idleIntervalMs: options.idleScrapeIntervalMs ?? Math.max(1000, scrapeIntervalMs),
-      modelsIntervalMs: options.modelsRefreshMs ?? 2000,
-      timeoutMs: Math.max(500, 5 * scrapeIntervalMs),
-    },
-    () => registry.reindex(),
-  );
+  const fallback = catalog.resolve(options.defaultStrategy ?? "least-request");
+  const scraper = createScraper(registry, options, scrapeIntervalMs);
   const health = createHealthChecker(registry, options.healthCheck, log);
   const discovered = new DiscoveredModels(registry, log);
   const maxBodyBytes = options.maxBodyBytes ?? 16 * 1024 * 1024;
-  const retry: RetryPolicy = { ...defaultRetry, ...options.retry };
-  const parts: RequestPathParts = {
+  const parts = requestPathParts(options, {
     log,
     registry,
     metrics,
-    strategies: new StrategySelector(catalog, defaultProfile, (m) => log.warn(m)),
+    strategies: new StrategySelector(catalog, fallback, (m) => log.warn(m)),
     admission,
-    apiKeys: options.apiKeys,
     maxBodyBytes,
-    largeSteps: new Turns(),
-    // Long shared prompt prefixes (system prompts, earlier turns) are tokenized and hashed once, not per request.
-    promptCache: new PromptCache(),
     tokenizers,
-    prefixHashSeed: options.prefixHashSeed,
     prefills,
     coalescing,
     staleAfterMs,
     timeouts,
-    retry,
-    budget: new RetryBudget(retry),
-    upstream: {
-      apiKey: options.upstreamApiKey,
-      forwardAuthorization: options.forwardAuthorization ?? options.admission === undefined,
-    },
-    accessLog: options.accessLog,
     knownModel: (model) => discovered.known(model),
-    warnUnenforcedRps: unenforcedRpsWarning(log),
-    onEndpointFailure: endpointFailureRecorder(registry, { ...defaultEjection, ...options.ejection }, metrics, log),
-    send: sendUpstream,
-  };
-  const getRoutes = {
-    registry,
-    metrics,
-    maxBodyBytes,
-    startedAt: Math.floor(Date.now() / 1000),
-    synced: () => discovered.synced,
-  };
+  });
+  const startedAt = Math.floor(Date.now() / 1000);
+  const getRoutes = { registry, metrics, maxBodyBytes, startedAt, synced: () => discovered.synced };
   const handle = createRequestHandler(parts, getRoutes, new RequestIds(randomBytes(4).toString("hex")));
   const sweepTimer = setInterval(() => prefixIndex.sweep(Date.now()), 10_000);
   sweepTimer.unref();
 
-  const { server } = createServer(handle, {
-    limits: options.limits,
-    log,
-    onUnexpected: (err, _req, res) => {
-      metrics.requests.inc("(unknown)", "500", "");
-      sendError(res, { status: 500, message: `router error: ${err.message}`, code: "internal_error" });
-    },
-  });
+  const server = httpServer(handle, options.limits, log, metrics);
 
   await options.discovery.start((s) => discovered.onSnapshot(s));
   admission.attachFleet?.(registry);
@@ -212,10 +168,9 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
   health.start();
   const host = options.host ?? "127.0.0.1";
   const port = await listen(server, options.port ?? 8888, host);
-  const urlHost = host.includes(":") ? `[${host}]` : host;
 
   return {
-    url: `http://${urlHost}:${port}`,
+    url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
     host,
     port,
     fleet: registry,
@@ -228,15 +183,95 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
     async close() {
       clearInterval(sweepTimer);
       await shutdown(server);
-      await options.discovery.close();
-      await scraper.close();
-      await health.close();
-      feeds.close();
-      await registry.close();
-      await admission.close();
-      await prefixSync?.close();
-      await shared.close();
+      // In order: nothing new arrives, then the sources of state stop, then the state's sharing ends.
+      for (const part of [options.discovery, scraper, health, feeds, registry, admission, prefixSync, shared])
+        await part?.close();
     },
+  };
+}
+
+/** What the router learns of the engines' caches: approximate prefixes, the engines' own blocks, prefills under way. */
+function createIndexes(options: RouterOptions) {
+  const prefixIndex = new PrefixIndex(defaultPrefixIndexOptions);
+  const kvIndex = new KvBlockIndex();
+  const coalescing = { ...defaultPrefillCoalescing, ...options.prefillCoalescing };
+  return { prefixIndex, kvIndex, coalescing, prefills: new PrefillCoalescer(kvIndex, coalescing) };
+}
+
+function httpServer(
+  handle: RequestHandler,
+  limits: Partial<ServerLimits> | undefined,
+  log: Logger,
+  metrics: RouterMetrics,
+): Server {
+  return createServer(handle, {
+    limits,
+    log,
+    onUnexpected: (err, _req, res) => {
+      metrics.requests.inc("(unknown)", "500", "");
+      sendError(res, { status: 500, message: `router error: ${err.message}`, code: "internal_error" });
+    },
+  }).server;
+}
+
+function createPrefixSync(prefixIndex: PrefixIndex, redisUrl: string, log: Logger): PrefixSync {
+  return new PrefixSync(prefixIndex, {
+    redisUrl,
+    onError: (err) => log.warn({ err: err.message }, "prefix index sharing paused; serving with the local index"),
+  });
+}
+
+function createScraper(registry: EndpointRegistry, options: RouterOptions, intervalMs: number): MetricsScraper {
+  return new MetricsScraper(
+    registry,
+    {
+      intervalMs,
+      idleIntervalMs: options.idleScrapeIntervalMs ?? Math.max(1000, intervalMs),
+      modelsIntervalMs: options.modelsRefreshMs ?? 2000,
+      timeoutMs: Math.max(500, 5 * intervalMs),
+    },
+    () => registry.reindex(),
+  );
+}
+
+/** The request path's view of the router: what startRouter built, plus the policies the options set. */
+function requestPathParts(
+  options: RouterOptions,
+  built: Pick<
+    RequestPathParts,
+    | "log"
+    | "registry"
+    | "metrics"
+    | "strategies"
+    | "admission"
+    | "maxBodyBytes"
+    | "tokenizers"
+    | "prefills"
+    | "coalescing"
+    | "staleAfterMs"
+    | "timeouts"
+    | "knownModel"
+  >,
+): RequestPathParts {
+  const retry: RetryPolicy = { ...defaultRetry, ...options.retry };
+  const ejection: EjectionPolicy = { ...defaultEjection, ...options.ejection };
+  return {
+    ...built,
+    apiKeys: options.apiKeys,
+    largeSteps: new Turns(),
+    // Long shared prompt prefixes (system prompts, earlier turns) are tokenized and hashed once, not per request.
+    promptCache: new PromptCache(),
+    prefixHashSeed: options.prefixHashSeed,
+    retry,
+    budget: new RetryBudget(retry),
+    upstream: {
+      apiKey: options.upstreamApiKey,
+      forwardAuthorization: options.forwardAuthorization ?? options.admission === undefined,
+    },
+    accessLog: options.accessLog,
+    warnUnenforcedRps: unenforcedRpsWarning(built.log),
+    onEndpointFailure: endpointFailureRecorder(built.registry, ejection, built.metrics, built.log),
+    send: sendUpstream,
   };
 }
 
