@@ -15,7 +15,7 @@ import { PrefixIndex, defaultPrefixIndexOptions } from "./picking/prefix-index.j
 import { PrefixSync } from "./picking/prefix-sync.js";
 import { createSharedScorers, type SharedScorers } from "./picking/shared-scorers.js";
 import { ProfileCatalog, type ProfileConfig } from "./picking/profiles.js";
-import { defaultPrefixScorerOptions, type PrefixScorerOptions } from "./picking/scorers.js";
+import { defaultPrefixScorerOptions, type PrefixScorerOptions } from "./picking/scorers/prefix-affinity.js";
 import { loadModelTokenizers } from "./tokenizers.js";
 import { PromptCache } from "./prompt-cache.js";
 import { defaultPrefillCoalescing, PrefillCoalescer, type PrefillCoalescingOptions } from "./prefill-coalescing.js";

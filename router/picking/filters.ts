@@ -1,5 +1,5 @@
 // Filters: narrow the candidate endpoints before scoring.
-import { utilization } from "./scorers.js";
+import { utilization } from "./scorers/least-utilization.js";
 import type { Filter } from "./types.js";
 
 /** Adapter requests go only to endpoints that have the adapter loaded (a hard rule: never fails open). */

@@ -23,7 +23,7 @@ import {
 } from "./scorers.js";
 import type { Filter, PickerName, Profile, Scorer, WeightedScorer } from "./types.js";
 import { UserTokenWindow } from "./user-token-window.js";
-import { vtcBasicScorer } from "./vtc-basic.js";
+import { vtcBasicScorer } from "./scorers/vtc-basic.js";
 
 /** A profile as written in the router's YAML configuration. */
 export interface ProfileConfig {

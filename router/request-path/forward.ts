@@ -4,7 +4,7 @@ import type { ServerResponse } from "node:http";
 import type { AdmissionTicket, TokenUsage } from "../admission.js";
 import type { Endpoint } from "../endpoints.js";
 import type { Admission as PrefillSlot } from "../prefill-coalescing.js";
-import { defaultPrefixScorerOptions, engineKeysFor } from "../picking/scorers.js";
+import { defaultPrefixScorerOptions, engineKeysFor } from "../picking/scorers/prefix-affinity.js";
 import type { Profile } from "../picking/types.js";
 import type { Cancellation, PhaseTimeouts } from "../proxy.js";
 import type { PickRequestView } from "../request-views.js";

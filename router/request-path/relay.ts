@@ -3,7 +3,7 @@
 import type { TokenUsage } from "../admission.js";
 import type { Endpoint } from "../endpoints.js";
 import { openAIErrorFrom } from "../errors.js";
-import { encodeSessionId, sessionAffinity } from "../picking/scorers.js";
+import { encodeSessionId, sessionAffinity } from "../picking/scorers/session-affinity.js";
 import type { UpstreamResponse } from "../proxy.js";
 import { bodyFailure } from "./failure.js";
 import type { Forwarding } from "./forward.js";

@@ -2,9 +2,9 @@
 // an adaptive bucket size, gives a position among the candidates (light users toward the first, heavy users toward the
 // last); the engine's load pulls requests away from busy endpoints; a small jitter breaks ties. Lowest score wins.
 // Without a `user` header there is no opinion (random).
-import type { Endpoint } from "../endpoints.js";
-import type { PickEnv, PickRequest, Scorer } from "./types.js";
-import type { UserTokenWindow } from "./user-token-window.js";
+import type { Endpoint } from "../../endpoints.js";
+import type { PickEnv, PickRequest, Scorer } from "../types.js";
+import type { UserTokenWindow } from "../user-token-window.js";
 
 export interface VtcBasicOptions {
   /** Bucket size floor, and the min user count assumed when no user has tokens yet. */

@@ -1,0 +1,6 @@
+// least-kv-cache: lowest KV-cache usage, GPU plus CPU offload.
+import { lowerMetric } from "./lower-metric.js";
+
+export const leastKvCache = lowerMetric("least-kv-cache", (ep) =>
+  ep.metrics.kvUsage === undefined ? undefined : ep.metrics.kvUsage + (ep.metrics.cpuKvUsage ?? 0),
+);
