@@ -1,41 +1,13 @@
 // The forward stage: one attempt on one endpoint (a cold-prefix wait where it applies, the request, the engine's
 // headers), handed to the relay stage once the engine answers; the retry loop runs as many as the policy allows.
-import type { ServerResponse } from "node:http";
-import type { AdmissionTicket, TokenUsage } from "../admission.js";
 import type { Endpoint } from "../endpoints.js";
-import type { Admission as PrefillSlot } from "../prefill-coalescing.js";
 import { defaultPrefixScorerOptions, engineKeysFor } from "../picking/scorers/prefix-affinity.js";
-import type { Profile } from "../picking/types.js";
-import type { Cancellation, PhaseTimeouts } from "../proxy.js";
-import type { PickRequestView } from "../request-views.js";
+import type { PhaseTimeouts } from "../proxy.js";
 import { chooseEndpoint } from "./choose-endpoint.js";
 import { statusFailure, transportFailure } from "./failure.js";
-import type { RequestPathParts } from "./parts.js";
+import type { Forwarding, RequestPathParts } from "./parts.js";
 import { relayBuffered, relayStream } from "./relay.js";
 import { runWithRetries, type AttemptOutcome, type LoopEnd } from "./retry-loop.js";
-
-/** One admitted request on its way to an engine. */
-export interface Forwarding {
-  requestId: string;
-  model: string;
-  path: string;
-  raw: Buffer;
-  stream: boolean;
-  profile: Profile;
-  pickRequest: PickRequestView;
-  pool: readonly Endpoint[];
-  res: ServerResponse;
-  cancel: Cancellation;
-  ticket?: AdmissionTicket;
-  /** Headers every answer carries (request id, strategy, config profile). */
-  baseHeaders: Record<string, string>;
-  upstreamHeaders: Record<string, string>;
-  started: number;
-  /** Ends the request's accounting (admission ticket, request counter) once. */
-  finish(status: number, usage?: TokenUsage): void;
-  /** The cold-prefix slot of the attempt in flight. */
-  prefill?: PrefillSlot;
-}
 
 export function forward(p: RequestPathParts, f: Forwarding): Promise<LoopEnd> {
   const timeouts = f.stream ? { ...p.timeouts, firstByteMs: p.timeouts.streamFirstByteMs } : p.timeouts;

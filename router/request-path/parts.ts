@@ -1,15 +1,18 @@
 // What the request path needs from the router that runs it: its registries, indexes, policies and counters. The
 // router builds one of these at start; every stage reads what it needs from it.
+import type { ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import type { ModelTokenizer } from "../../api/model-tokenizer.js";
-import type { AdmissionControl } from "../admission.js";
+import type { AdmissionControl, AdmissionTicket, TokenUsage } from "../admission.js";
 import type { StaticKeys } from "../auth/static-keys.js";
 import type { Endpoint, EndpointRegistry } from "../endpoints.js";
 import type { RouterMetrics } from "../metrics.js";
-import type { PrefillCoalescer, PrefillCoalescingOptions } from "../prefill-coalescing.js";
+import type { Admission as PrefillSlot, PrefillCoalescer, PrefillCoalescingOptions } from "../prefill-coalescing.js";
+import type { Profile } from "../picking/types.js";
 import type { PromptCache } from "../prompt-cache.js";
 import type { StrategySelector } from "../profiles/strategy.js";
-import type { PhaseTimeouts, sendUpstream } from "../proxy.js";
+import type { Cancellation, PhaseTimeouts, sendUpstream } from "../proxy.js";
+import type { PickRequestView } from "../request-views.js";
 import type { Turns } from "../turns.js";
 import type { RetryBudget, RetryPolicy } from "./retry.js";
 
@@ -44,4 +47,27 @@ export interface RequestPathParts {
   /** Records a failure of `ep` (and ejects it when the policy says so). */
   onEndpointFailure(ep: Endpoint, why: string): void;
   send: typeof sendUpstream;
+}
+
+/** One admitted request on its way to an engine. */
+export interface Forwarding {
+  requestId: string;
+  model: string;
+  path: string;
+  raw: Buffer;
+  stream: boolean;
+  profile: Profile;
+  pickRequest: PickRequestView;
+  pool: readonly Endpoint[];
+  res: ServerResponse;
+  cancel: Cancellation;
+  ticket?: AdmissionTicket;
+  /** Headers every answer carries (request id, strategy, config profile). */
+  baseHeaders: Record<string, string>;
+  upstreamHeaders: Record<string, string>;
+  started: number;
+  /** Ends the request's accounting (admission ticket, request counter) once. */
+  finish(status: number, usage?: TokenUsage): void;
+  /** The cold-prefix slot of the attempt in flight. */
+  prefill?: PrefillSlot;
 }

@@ -6,8 +6,7 @@ import { openAIErrorFrom } from "../errors.js";
 import { encodeSessionId, sessionAffinity } from "../picking/scorers/session-affinity.js";
 import type { UpstreamResponse } from "../proxy.js";
 import { bodyFailure } from "./failure.js";
-import type { Forwarding } from "./forward.js";
-import type { RequestPathParts } from "./parts.js";
+import type { Forwarding, RequestPathParts } from "./parts.js";
 import type { AttemptOutcome } from "./retry-loop.js";
 
 export interface AttemptTiming {
