@@ -1,4 +1,5 @@
 // kv-prefix: exact prefix affinity from the engines' KV events.
+import { scorerPlugin } from "../plugin.js";
 import type { KvBlockIndex } from "../kv-index.js";
 import { PrefixIndex } from "../prefix-index.js";
 import type { PickRequest, Scorer } from "../types.js";
@@ -8,6 +9,7 @@ import {
   fillFromDepths,
   loadBound,
   placeNewPrefix,
+  PrefixParameters,
   type PrefixScorerOptions,
 } from "./prefix-affinity.js";
 
@@ -71,3 +73,18 @@ export function kvPrefixScorer(
     },
   };
 }
+
+export const plugin = scorerPlugin({
+  name: "kv-prefix",
+  summary:
+    "exact prefix affinity from the engines' KV events (needs the model's tokenizer; else scores like prefix-cache)",
+  parameters: PrefixParameters,
+  create: (params, ctx) =>
+    kvPrefixScorer(
+      ctx.kvIndex,
+      { ...ctx.prefixOptions, ...params },
+      undefined,
+      ctx.serving("prefix-cache"),
+      ctx.onKvPrefixFallback,
+    ),
+});

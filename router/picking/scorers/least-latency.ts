@@ -1,5 +1,6 @@
 // least-latency: lowest expected latency from the engine's own timing histograms.
 import type { Scorer } from "../types.js";
+import { fixedScorer } from "../plugin.js";
 
 /** queue time + prefill time per prompt token · p̂ + decode time per generated token · ĝ (p̂, ĝ: fleet means). */
 export const leastLatency: Scorer = {
@@ -42,3 +43,5 @@ export const leastLatency: Scorer = {
     }
   },
 };
+
+export const plugin = fixedScorer(leastLatency, "lowest expected latency from the engine's timing histograms");

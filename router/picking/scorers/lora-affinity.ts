@@ -1,5 +1,6 @@
 // lora-affinity: prefer endpoints where the requested adapter runs, or can be loaded.
 import type { Scorer } from "../types.js";
+import { fixedScorer } from "../plugin.js";
 
 /** LoRA affinity: adapter already running 1.0, free slot 0.8, adapter waiting 0.6, full 0. */
 export const loraAffinity: Scorer = {
@@ -26,3 +27,5 @@ export const loraAffinity: Scorer = {
     }
   },
 };
+
+export const plugin = fixedScorer(loraAffinity, "the requested adapter running, else a free adapter slot");

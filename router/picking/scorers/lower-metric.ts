@@ -1,9 +1,8 @@
 // Scorers that prefer the endpoint with the lower value of one scraped metric.
-import type { Endpoint } from "../../endpoints.js";
-import type { PickEnv, Scorer } from "../types.js";
+import type { Candidate, PickEnv, Scorer } from "../types.js";
 
 /** Lower metric is better; stale or missing metric → no opinion. */
-export function lowerMetric(name: string, read: (ep: Endpoint, env: PickEnv) => number | undefined): Scorer {
+export function lowerMetric(name: string, read: (ep: Candidate, env: PickEnv) => number | undefined): Scorer {
   return {
     name,
     score(_req, cands, out, env) {

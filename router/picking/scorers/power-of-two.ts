@@ -1,9 +1,9 @@
 // power-of-two: two random candidates, the less loaded one wins.
-import type { Endpoint } from "../../endpoints.js";
-import type { Scorer } from "../types.js";
+import type { Candidate, Scorer } from "../types.js";
+import { fixedScorer } from "../plugin.js";
 
 /** Power of two choices over a count: two distinct random candidates, the lower count wins (ties to the first). */
-export function powerOfTwoBy(name: string, count: (ep: Endpoint) => number): Scorer {
+export function powerOfTwoBy(name: string, count: (ep: Candidate) => number): Scorer {
   return {
     name,
     prescaled: true,
@@ -26,3 +26,5 @@ export function powerOfTwoBy(name: string, count: (ep: Endpoint) => number): Sco
 
 /** Two random candidates; the one with fewer in-flight requests wins (local counts). */
 export const powerOfTwo: Scorer = powerOfTwoBy("power-of-two", (ep) => ep.inFlight);
+
+export const plugin = fixedScorer(powerOfTwo, "two random candidates, fewer in flight wins");

@@ -1,9 +1,9 @@
 // What both prefix scorers share: their options, the load guard, scores from match depths, new-prefix placement,
 // and the engine's own block keys of a request.
+import { Type } from "@sinclair/typebox";
 import { isPrefixHashAlgo } from "../../../api/block-hash.js";
 import type { LoraKey } from "../../engine-prompt.js";
-import type { Endpoint } from "../../endpoints.js";
-import type { PickRequest } from "../types.js";
+import type { Candidate, PickRequest } from "../types.js";
 
 export interface PrefixScorerOptions {
   blockSize: number;
@@ -22,7 +22,7 @@ export interface PrefixScorerOptions {
 export const defaultPrefixScorerOptions: PrefixScorerOptions = { blockSize: 16, imbalanceAbs: 8, stdDevFactor: 1 };
 
 /** Load guard shared by both prefix scorers: undefined = imbalanced (no prefix opinion), else the in-flight bound. */
-export function loadBound(cands: readonly Endpoint[], o: PrefixScorerOptions): number | undefined {
+export function loadBound(cands: readonly Candidate[], o: PrefixScorerOptions): number | undefined {
   let min = Infinity;
   let max = -Infinity;
   let sum = 0;
@@ -39,7 +39,7 @@ export function loadBound(cands: readonly Endpoint[], o: PrefixScorerOptions): n
 }
 
 export function fillFromDepths(
-  cands: readonly Endpoint[],
+  cands: readonly Candidate[],
   out: Float64Array,
   depths: Map<string, number>,
   blocks: number,
@@ -62,7 +62,7 @@ const NEW_PREFIX_CREDIT = 0.5;
  * held, so it outweighs a least-request tie-break of equal weight.
  */
 export function placeNewPrefix(
-  cands: readonly Endpoint[],
+  cands: readonly Candidate[],
   out: Float64Array,
   held: (id: string) => number,
   bound: number,
@@ -90,7 +90,7 @@ export function placeNewPrefix(
  */
 export function engineKeysFor(
   req: PickRequest,
-  cands: readonly Endpoint[],
+  cands: readonly Candidate[],
   o: PrefixScorerOptions,
 ): readonly bigint[] | undefined {
   const first = cands[0];
@@ -105,3 +105,14 @@ export function engineKeysFor(
   }
   return req.engineKeys(first.metrics.blockSize ?? o.blockSize, algo, lora);
 }
+
+/** The parameters both prefix scorers take; each overrides the router-wide `prefix:` setting of its name. */
+export const PrefixParameters = Type.Object(
+  {
+    blockSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 4096 })),
+    imbalanceAbs: Type.Optional(Type.Number({ minimum: 0 })),
+    imbalanceRel: Type.Optional(Type.Number({ minimum: 1 })),
+    stdDevFactor: Type.Optional(Type.Number({ minimum: 0 })),
+  },
+  { additionalProperties: false },
+);

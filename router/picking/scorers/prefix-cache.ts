@@ -1,4 +1,5 @@
 // prefix-cache: approximate prefix affinity learned from the router's own routing history.
+import { scorerPlugin } from "../plugin.js";
 import type { PrefixIndex } from "../prefix-index.js";
 import type { Scorer } from "../types.js";
 import {
@@ -6,6 +7,7 @@ import {
   fillFromDepths,
   loadBound,
   placeNewPrefix,
+  PrefixParameters,
   type PrefixScorerOptions,
 } from "./prefix-affinity.js";
 
@@ -36,3 +38,10 @@ export function prefixCacheScorer(index: PrefixIndex, o: PrefixScorerOptions = d
     },
   };
 }
+
+export const plugin = scorerPlugin({
+  name: "prefix-cache",
+  summary: "approximate prefix affinity learned from routing history, yielding to balance when load is uneven",
+  parameters: PrefixParameters,
+  create: (params, ctx) => prefixCacheScorer(ctx.prefixIndex, { ...ctx.prefixOptions, ...params }),
+});

@@ -1,5 +1,6 @@
 // session-affinity: a session stays on its endpoint (x-session-id), or a session key hashes to one.
 import type { Scorer } from "../types.js";
+import { fixedScorer } from "../plugin.js";
 
 const FNV_OFFSET = 0xcbf29ce484222325n;
 const FNV_PRIME = 0x100000001b3n;
@@ -57,3 +58,8 @@ export const sessionAffinity: Scorer = {
     }
   },
 };
+
+export const plugin = fixedScorer(
+  sessionAffinity,
+  "x-session-id keeps a session on its endpoint; x-aibrix-session-key hashes to one",
+);

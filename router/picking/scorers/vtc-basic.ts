@@ -2,8 +2,9 @@
 // an adaptive bucket size, gives a position among the candidates (light users toward the first, heavy users toward the
 // last); the engine's load pulls requests away from busy endpoints; a small jitter breaks ties. Lowest score wins.
 // Without a `user` header there is no opinion (random).
-import type { Endpoint } from "../../endpoints.js";
-import type { PickEnv, PickRequest, Scorer } from "../types.js";
+import { Type } from "@sinclair/typebox";
+import { scorerPlugin } from "../plugin.js";
+import type { Candidate, PickEnv, PickRequest, Scorer } from "../types.js";
 import type { UserTokenWindow } from "../user-token-window.js";
 
 export interface VtcBasicOptions {
@@ -40,7 +41,7 @@ function userOf(req: PickRequest): string | undefined {
 }
 
 /** Engine running requests when the scrape is fresh, else the router's own in-flight count. */
-function loadOf(ep: Endpoint, env: PickEnv): number {
+function loadOf(ep: Candidate, env: PickEnv): number {
   const running = ep.metricsFresh(env.now, env.staleAfterMs) ? ep.metrics.running : undefined;
   return running ?? ep.inFlight;
 }
@@ -84,3 +85,22 @@ export function vtcBasicScorer(window: UserTokenWindow, opts: Partial<VtcBasicOp
     },
   };
 }
+
+const VtcBasicParameters = Type.Object(
+  {
+    minTokens: Type.Optional(Type.Number({ minimum: 1 })),
+    maxTokens: Type.Optional(Type.Number({ minimum: 1 })),
+    maxPodLoad: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+    inputTokenWeight: Type.Optional(Type.Number({ minimum: 0 })),
+    outputTokenWeight: Type.Optional(Type.Number({ minimum: 0 })),
+    jitter: Type.Optional(Type.Number({ minimum: 0 })),
+  },
+  { additionalProperties: false },
+);
+
+export const plugin = scorerPlugin({
+  name: "vtc-basic",
+  summary: "spreads users over endpoints by their recent token use (the user header), away from busy engines",
+  parameters: VtcBasicParameters,
+  create: (params, ctx) => vtcBasicScorer(ctx.userTokens, params),
+});

@@ -6,6 +6,7 @@ import { validateBody } from "../../../../router/request-path/parse.js";
 import { pathOf, RequestIds, routeRefusal } from "../../../../router/request-path/routes.js";
 import { noEndpointsFor } from "../../../../router/request-path/strategy.js";
 import { SelectorError } from "../../../../router/picking/filters.js";
+import { maxScore } from "../../../../router/picking/pickers.js";
 import type { PickRequest, Profile } from "../../../../router/picking/types.js";
 import { contextBodyBytes } from "../../../../router/prompt-bounds.js";
 
@@ -84,7 +85,7 @@ describe("request path: strategy and pick stages", () => {
     name: "p",
     filters: filter ? [filter] : [],
     scorers: [],
-    picker: "max-score",
+    picker: maxScore,
   });
   const env = {
     now: Date.now(),
