@@ -272,6 +272,7 @@ function requestPathParts(
     warnUnenforcedRps: unenforcedRpsWarning(built.log),
     onEndpointFailure: endpointFailureRecorder(built.registry, ejection, built.metrics, built.log),
     send: sendUpstream,
+    pluginTiming: (kind, name, seconds) => built.metrics.pluginSeconds.observe(seconds, kind, name),
   };
 }
 

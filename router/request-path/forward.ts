@@ -22,7 +22,7 @@ export function forward(p: RequestPathParts, f: Forwarding): Promise<LoopEnd> {
         profile: f.profile,
         request: f.pickRequest,
         pool: f.pool,
-        env: { now: Date.now(), staleAfterMs: p.staleAfterMs, registry: p.registry },
+        env: { now: Date.now(), staleAfterMs: p.staleAfterMs, registry: p.registry, timing: p.pluginTiming },
         exclude,
         attempt,
         lastFailure,

@@ -8,7 +8,7 @@ import type { StaticKeys } from "../auth/static-keys.js";
 import type { Endpoint, EndpointRegistry } from "../endpoints.js";
 import type { RouterMetrics } from "../metrics.js";
 import type { Admission as PrefillSlot, PrefillCoalescer, PrefillCoalescingOptions } from "../prefill-coalescing.js";
-import type { Profile } from "../picking/types.js";
+import type { PluginTiming, Profile } from "../picking/types.js";
 import type { PromptCache } from "../prompt-cache.js";
 import type { StrategySelector } from "../profiles/strategy.js";
 import type { Cancellation, PhaseTimeouts, sendUpstream } from "../proxy.js";
@@ -47,6 +47,8 @@ export interface RequestPathParts {
   /** Records a failure of `ep` (and ejects it when the policy says so). */
   onEndpointFailure(ep: Endpoint, why: string): void;
   send: typeof sendUpstream;
+  /** Records each picking plugin's time (router_picking_plugin_seconds). */
+  pluginTiming: PluginTiming;
 }
 
 /** One admitted request on its way to an engine. */
