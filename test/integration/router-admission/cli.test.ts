@@ -6,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { expect } from "chai";
 import { endpointEntry, endpointFileText, startSimulator, type RunningSimulator } from "../../../simulator/index.js";
-import { startRedis, type RunningRedis } from "./redis-server.js";
+import { startRedis, type RunningRedis } from "../../support/redis-server.js";
 
 interface RouterProcess {
   child: ChildProcess;

@@ -7,7 +7,7 @@ import { createAdmission } from "../../../router/admission-control/index.js";
 import { StaticDiscovery } from "../../../router/discovery/static.js";
 import { startRouter, type Router } from "../../../router/server.js";
 import { startFakeEngine, type FakeEngine } from "../../unit/router/fake-engine.js";
-import { startRedis, type RunningRedis } from "./redis-server.js";
+import { startRedis, type RunningRedis } from "../../support/redis-server.js";
 import { until } from "../../support/until.js";
 
 const silent = pino({ level: "silent" });

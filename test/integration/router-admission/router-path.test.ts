@@ -5,7 +5,7 @@ import { createAdmission, type Admission } from "../../../router/admission-contr
 import { StaticDiscovery, toEndpointSpec } from "../../../router/discovery/static.js";
 import { startRouter, type Router } from "../../../router/server.js";
 import { endpointEntry, startSimulator, type RunningSimulator } from "../../../simulator/index.js";
-import { startRedis, type RunningRedis } from "./redis-server.js";
+import { startRedis, type RunningRedis } from "../../support/redis-server.js";
 
 const silent = pino({ level: "silent" });
 

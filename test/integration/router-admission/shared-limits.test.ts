@@ -4,7 +4,7 @@ import { expect } from "chai";
 import { pino } from "pino";
 import type { AdmissionRequest } from "../../../router/admission.js";
 import { createAdmission, type Admission } from "../../../router/admission-control/index.js";
-import { freePort, startRedis, type RunningRedis } from "./redis-server.js";
+import { freePort, startRedis, type RunningRedis } from "../../support/redis-server.js";
 
 const silent = pino({ level: "silent" });
 let seq = 0;

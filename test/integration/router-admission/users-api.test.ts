@@ -2,7 +2,7 @@
 import { expect } from "chai";
 import { pino } from "pino";
 import { createAdmission, type Admission } from "../../../router/admission-control/index.js";
-import { startRedis, type RunningRedis } from "./redis-server.js";
+import { startRedis, type RunningRedis } from "../../support/redis-server.js";
 
 const silent = pino({ level: "silent" });
 

@@ -2,7 +2,7 @@
 import { expect } from "chai";
 import { Redis } from "ioredis";
 import { RedisVtcCounters } from "../../../router/fairness/vtc-counters.js";
-import { startRedis, type RunningRedis } from "./redis-server.js";
+import { startRedis, type RunningRedis } from "../../support/redis-server.js";
 
 describe("shared VTC counters", function () {
   this.timeout(20_000);
