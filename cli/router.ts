@@ -8,7 +8,7 @@ import { pickingHelp } from "../router/picking/help.js";
 import { startRouter, type Router, type RouterOptions } from "../router/server.js";
 import { admissionFromFlags, type AdmissionFlags } from "../router/admission-control/from-flags.js";
 import { closeOnSignal } from "./shutdown.js";
-import { StaticKeys } from "../router/auth/static-keys.js";
+import { StaticKeys } from "../router/admission-control/auth/static-keys.js";
 import { portFlag } from "./flags.js";
 import { reportProcessMetrics } from "./process-metrics.js";
 

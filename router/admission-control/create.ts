@@ -11,21 +11,16 @@ import type {
   AdmissionRequest,
   AdmissionTicket,
   TokenUsage,
-} from "../admission.js";
-import { identify, type AuthMode, type Identity } from "../auth/authenticate.js";
-import {
-  defaultFairQueueOptions,
-  FairQueue,
-  type FairQueueOptions,
-  type QueueRefusal,
-} from "../fairness/fair-queue.js";
-import { parsePriority, priorityClass } from "../fairness/priority.js";
-import { defaultSaturation, type SaturationThresholds } from "../fairness/saturation.js";
-import { MemoryVtcCounters, RedisVtcCounters, type VtcCounters } from "../fairness/vtc-counters.js";
-import { LimitBackend, SharedStateUnavailable, type RedisFailureMode } from "../limits/backend.js";
-import { defaultLimitsConfig, RateLimiter, type LimitsConfig, type UserCharge } from "../limits/limiter.js";
-import { usersApiHandler, type UsersHandler } from "../users/api.js";
-import { CachedUserStore, MemoryUserStore, RedisUserStore, type UserStore } from "../users/store.js";
+} from "./control.js";
+import { identify, type AuthMode, type Identity } from "./auth/authenticate.js";
+import { defaultFairQueueOptions, FairQueue, type FairQueueOptions, type QueueRefusal } from "./fairness/fair-queue.js";
+import { parsePriority, priorityClass } from "./fairness/priority.js";
+import { defaultSaturation, type SaturationThresholds } from "./fairness/saturation.js";
+import { MemoryVtcCounters, RedisVtcCounters, type VtcCounters } from "./fairness/vtc-counters.js";
+import { LimitBackend, SharedStateUnavailable, type RedisFailureMode } from "./limits/backend.js";
+import { defaultLimitsConfig, RateLimiter, type LimitsConfig, type UserCharge } from "./limits/limiter.js";
+import { usersApiHandler, type UsersHandler } from "./users/api.js";
+import { CachedUserStore, MemoryUserStore, RedisUserStore, type UserStore } from "./users/store.js";
 import { ModelGate } from "./gate.js";
 import { createServer, listen, shutdown } from "../../serving/http-server.js";
 import { limitRejection, rejection } from "./rejections.js";

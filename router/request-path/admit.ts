@@ -1,7 +1,12 @@
 // The admit stage: admission control (auth, limits, fair queue) decides whether the request goes on, and may hold
 // it in a queue. The client going away aborts both the wait and, later, the upstream request.
 import type { ServerResponse } from "node:http";
-import { admitAll, type AdmissionControl, type AdmissionRejection, type AdmissionTicket } from "../admission.js";
+import {
+  admitAll,
+  type AdmissionControl,
+  type AdmissionRejection,
+  type AdmissionTicket,
+} from "../admission-control/control.js";
 import type { OpenAIError } from "../errors.js";
 import type { Cancellation } from "../proxy.js";
 import type { AdmissionRequestView } from "../request-views.js";

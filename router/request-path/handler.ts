@@ -2,7 +2,7 @@
 // lives in its own module and either hands the request on or says what to answer; this file only strings them
 // together and counts every answer once.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { admitAll, type TokenUsage } from "../admission.js";
+import { admitAll, type TokenUsage } from "../admission-control/control.js";
 import { sendError, type OpenAIError } from "../errors.js";
 import { EnginePrompt } from "../engine-prompt.js";
 import { boundedText, DEFAULT_CONTEXT_TOKENS, promptCharsFor } from "../prompt-bounds.js";

@@ -3,8 +3,8 @@
 import type { ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import type { ModelTokenizer } from "../../api/model-tokenizer.js";
-import type { AdmissionControl, AdmissionTicket, TokenUsage } from "../admission.js";
-import type { StaticKeys } from "../auth/static-keys.js";
+import type { AdmissionControl, AdmissionTicket, TokenUsage } from "../admission-control/control.js";
+import type { StaticKeys } from "../admission-control/auth/static-keys.js";
 import type { Endpoint, EndpointRegistry } from "../endpoints.js";
 import type { RouterMetrics } from "../metrics.js";
 import type { Admission as PrefillSlot, PrefillCoalescer, PrefillCoalescingOptions } from "../prefill-coalescing.js";

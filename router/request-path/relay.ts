@@ -1,6 +1,6 @@
 // The relay stage: the engine's answer to the client. A buffered body can still fail over to another endpoint
 // (nothing was sent yet) and its errors are put in the router's own vocabulary; a stream is relayed chunk by chunk.
-import type { TokenUsage } from "../admission.js";
+import type { TokenUsage } from "../admission-control/control.js";
 import type { Endpoint } from "../endpoints.js";
 import { openAIErrorFrom } from "../errors.js";
 import { encodeSessionId, sessionAffinity } from "../picking/scorers/session-affinity.js";

@@ -3,7 +3,7 @@
 import { expect } from "chai";
 import { pino } from "pino";
 import { createAdmission } from "../../../router/admission-control/index.js";
-import type { LimitsConfig } from "../../../router/limits/limiter.js";
+import type { LimitsConfig } from "../../../router/admission-control/limits/limiter.js";
 import { StaticDiscovery } from "../../../router/discovery/static.js";
 import type { EndpointSpec } from "../../../router/endpoints.js";
 import type { ConfigProfileDoc } from "../../../router/profiles/types.js";

@@ -2,8 +2,12 @@
 // differs by at most 2·U, where U is the largest cost of one request — whatever the request sizes.
 import { expect } from "chai";
 import fc from "fast-check";
-import { FairQueue, defaultFairQueueOptions, type CapacityGate } from "../../../router/fairness/fair-queue.js";
-import { MemoryVtcCounters } from "../../../router/fairness/vtc-counters.js";
+import {
+  FairQueue,
+  defaultFairQueueOptions,
+  type CapacityGate,
+} from "../../../../router/admission-control/fairness/fair-queue.js";
+import { MemoryVtcCounters } from "../../../../router/admission-control/fairness/vtc-counters.js";
 
 class OneSlot implements CapacityGate {
   busy = false;

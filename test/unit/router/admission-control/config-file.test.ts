@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { pino } from "pino";
-import { parseAdmissionConfig, AdmissionConfigError } from "../../../router/admission-control/config-file.js";
-import { admissionFromFlags } from "../../../router/admission-control/from-flags.js";
+import { parseAdmissionConfig, AdmissionConfigError } from "../../../../router/admission-control/config-file.js";
+import { admissionFromFlags } from "../../../../router/admission-control/from-flags.js";
 
 describe("admission config file", () => {
   it("parses a full file", () => {

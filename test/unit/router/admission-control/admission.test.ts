@@ -1,8 +1,12 @@
 import { expect } from "chai";
 import { pino } from "pino";
-import type { AdmissionRequest, AdmissionRejection, AdmissionTicket } from "../../../router/admission.js";
-import { createAdmission, type Admission } from "../../../router/admission-control/index.js";
-import { generateKey } from "../../../router/users/keys.js";
+import type {
+  AdmissionRequest,
+  AdmissionRejection,
+  AdmissionTicket,
+} from "../../../../router/admission-control/control.js";
+import { createAdmission, type Admission } from "../../../../router/admission-control/index.js";
+import { generateKey } from "../../../../router/admission-control/users/keys.js";
 
 const silent = pino({ level: "silent" });
 let seq = 0;

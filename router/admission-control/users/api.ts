@@ -12,8 +12,8 @@
 // Errors are OpenAI-shaped and name the field and the rule: {"error":{"message","type","code","param"}}.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { timingSafeEqual } from "node:crypto";
-import { readBody, parseJsonObject } from "../../serving/body.js";
-import { errorType, HttpError } from "../../serving/errors.js";
+import { readBody, parseJsonObject } from "../../../serving/body.js";
+import { errorType, HttpError } from "../../../serving/errors.js";
 import { generateKey } from "./keys.js";
 import type { CachedUserStore, UserStore } from "./store.js";
 import { applyUserInput, publicUser, validateUserInput, type User, type UserInput } from "./user.js";

@@ -2,10 +2,10 @@
 // refused with 429 while critical ones wait in the fair queue and are served when the engine drains.
 import { expect } from "chai";
 import { pino } from "pino";
-import { createAdmission } from "../../../router/admission-control/index.js";
-import { StaticDiscovery } from "../../../router/discovery/static.js";
-import { startRouter, type Router } from "../../../router/server.js";
-import { startSimulator, type RunningSimulator } from "../../../simulator/index.js";
+import { createAdmission } from "../../../../router/admission-control/index.js";
+import { StaticDiscovery } from "../../../../router/discovery/static.js";
+import { startRouter, type Router } from "../../../../router/server.js";
+import { startSimulator, type RunningSimulator } from "../../../../simulator/index.js";
 
 const silent = pino({ level: "silent" });
 

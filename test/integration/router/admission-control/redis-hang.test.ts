@@ -3,12 +3,12 @@
 import { expect } from "chai";
 import { pino } from "pino";
 import { request } from "undici";
-import { createAdmission } from "../../../router/admission-control/index.js";
-import { StaticDiscovery } from "../../../router/discovery/static.js";
-import { startRouter, type Router } from "../../../router/server.js";
-import { startFakeEngine, type FakeEngine } from "../../unit/router/fake-engine.js";
-import { startRedis, type RunningRedis } from "../../support/redis-server.js";
-import { until } from "../../support/until.js";
+import { createAdmission } from "../../../../router/admission-control/index.js";
+import { StaticDiscovery } from "../../../../router/discovery/static.js";
+import { startRouter, type Router } from "../../../../router/server.js";
+import { startFakeEngine, type FakeEngine } from "../../../unit/router/fake-engine.js";
+import { startRedis, type RunningRedis } from "../../../support/redis-server.js";
+import { until } from "../../../support/until.js";
 
 const silent = pino({ level: "silent" });
 

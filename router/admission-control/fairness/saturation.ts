@@ -1,6 +1,6 @@
 // Is a model's fleet saturated? Defaults follow the inference-extension detector: queue depth 5 and KV usage 0.8.
 // A model is saturated when no endpoint with fresh metrics is under both thresholds.
-import type { FleetEndpointState } from "../admission.js";
+import type { FleetEndpointState } from "../control.js";
 
 export interface SaturationThresholds {
   /** Engine waiting-queue depth above which an endpoint is saturated. */

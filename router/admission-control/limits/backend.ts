@@ -9,7 +9,7 @@ import { Counter, Gauge, type Registry } from "prom-client";
 import { MemoryLeaseStore, RedisLeaseStore, type LeaseStore } from "./leases.js";
 import { RedisWindowStore } from "./redis-window-store.js";
 import { MemoryWindowStore, type WindowStore } from "./window-store.js";
-import { FAIL_FAST_REDIS } from "../redis-options.js";
+import { FAIL_FAST_REDIS } from "../../redis-options.js";
 
 export type RedisFailureMode = "open" | "closed";
 

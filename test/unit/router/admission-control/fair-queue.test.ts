@@ -4,8 +4,8 @@ import {
   defaultFairQueueOptions,
   type CapacityGate,
   type QueueOutcome,
-} from "../../../router/fairness/fair-queue.js";
-import { MemoryVtcCounters } from "../../../router/fairness/vtc-counters.js";
+} from "../../../../router/admission-control/fairness/fair-queue.js";
+import { MemoryVtcCounters } from "../../../../router/admission-control/fairness/vtc-counters.js";
 
 /** A gate with `slots` capacity that the test frees by hand. */
 class Slots implements CapacityGate {

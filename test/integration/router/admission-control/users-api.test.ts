@@ -1,8 +1,8 @@
 // The users API over real HTTP, backed by a real Redis shared by two replicas.
 import { expect } from "chai";
 import { pino } from "pino";
-import { createAdmission, type Admission } from "../../../router/admission-control/index.js";
-import { startRedis, type RunningRedis } from "../../support/redis-server.js";
+import { createAdmission, type Admission } from "../../../../router/admission-control/index.js";
+import { startRedis, type RunningRedis } from "../../../support/redis-server.js";
 
 const silent = pino({ level: "silent" });
 

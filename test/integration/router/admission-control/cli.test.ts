@@ -5,8 +5,8 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { expect } from "chai";
-import { endpointEntry, endpointFileText, startSimulator, type RunningSimulator } from "../../../simulator/index.js";
-import { startRedis, type RunningRedis } from "../../support/redis-server.js";
+import { endpointEntry, endpointFileText, startSimulator, type RunningSimulator } from "../../../../simulator/index.js";
+import { startRedis, type RunningRedis } from "../../../support/redis-server.js";
 
 interface RouterProcess {
   child: ChildProcess;

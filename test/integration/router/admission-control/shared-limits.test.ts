@@ -2,9 +2,9 @@
 // and coming back neither crashes nor loses requests; fail-closed refuses instead.
 import { expect } from "chai";
 import { pino } from "pino";
-import type { AdmissionRequest } from "../../../router/admission.js";
-import { createAdmission, type Admission } from "../../../router/admission-control/index.js";
-import { freePort, startRedis, type RunningRedis } from "../../support/redis-server.js";
+import type { AdmissionRequest } from "../../../../router/admission-control/control.js";
+import { createAdmission, type Admission } from "../../../../router/admission-control/index.js";
+import { freePort, startRedis, type RunningRedis } from "../../../support/redis-server.js";
 
 const silent = pino({ level: "silent" });
 let seq = 0;

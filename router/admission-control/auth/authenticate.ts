@@ -1,6 +1,6 @@
 // Who is calling. With auth on, the tenant is the owner of the `Authorization: Bearer` API key; with auth off, it is
 // the `user` header, as in AIBrix (no header = anonymous: no per-user limits, one shared fairness identity).
-import type { AdmissionRequest } from "../admission.js";
+import type { AdmissionRequest } from "../control.js";
 import { KEY_FORMAT, parseKey, verifySecret } from "../users/keys.js";
 import type { CachedUserStore } from "../users/store.js";
 import type { User } from "../users/user.js";

@@ -1,8 +1,8 @@
 import { expect } from "chai";
-import { generateKey, parseKey, verifySecret } from "../../../router/users/keys.js";
-import { applyUserInput, validateUserInput } from "../../../router/users/user.js";
-import { parsePriority, priorityClass } from "../../../router/fairness/priority.js";
-import { isSaturated } from "../../../router/fairness/saturation.js";
+import { generateKey, parseKey, verifySecret } from "../../../../router/admission-control/users/keys.js";
+import { applyUserInput, validateUserInput } from "../../../../router/admission-control/users/user.js";
+import { parsePriority, priorityClass } from "../../../../router/admission-control/fairness/priority.js";
+import { isSaturated } from "../../../../router/admission-control/fairness/saturation.js";
 
 describe("API keys", () => {
   it("round-trips: a generated key parses and verifies; the stored form holds no secret", () => {

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { pino } from "pino";
-import { createAdmission } from "../../../router/admission-control/create.js";
+import { createAdmission } from "../../../../router/admission-control/create.js";
 
 describe("users admin API exposure", () => {
   const logger = pino({ level: "silent" });

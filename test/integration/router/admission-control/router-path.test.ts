@@ -1,11 +1,11 @@
 // The whole request path: clients → two router replicas (real HTTP) sharing one real Redis → simulated engines.
 import { expect } from "chai";
 import { pino } from "pino";
-import { createAdmission, type Admission } from "../../../router/admission-control/index.js";
-import { StaticDiscovery, toEndpointSpec } from "../../../router/discovery/static.js";
-import { startRouter, type Router } from "../../../router/server.js";
-import { endpointEntry, startSimulator, type RunningSimulator } from "../../../simulator/index.js";
-import { startRedis, type RunningRedis } from "../../support/redis-server.js";
+import { createAdmission, type Admission } from "../../../../router/admission-control/index.js";
+import { StaticDiscovery, toEndpointSpec } from "../../../../router/discovery/static.js";
+import { startRouter, type Router } from "../../../../router/server.js";
+import { endpointEntry, startSimulator, type RunningSimulator } from "../../../../simulator/index.js";
+import { startRedis, type RunningRedis } from "../../../support/redis-server.js";
 
 const silent = pino({ level: "silent" });
 

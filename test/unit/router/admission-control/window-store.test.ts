@@ -1,6 +1,10 @@
 import { expect } from "chai";
 import fc from "fast-check";
-import { MemoryWindowStore, oldestLiveBucket, type WindowSpec } from "../../../router/limits/window-store.js";
+import {
+  MemoryWindowStore,
+  oldestLiveBucket,
+  type WindowSpec,
+} from "../../../../router/admission-control/limits/window-store.js";
 
 const minute: WindowSpec = { windowMs: 60_000, slices: 60 };
 

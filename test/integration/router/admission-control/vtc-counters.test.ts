@@ -1,8 +1,8 @@
 // VTC counters charged on one replica become visible on another through Redis.
 import { expect } from "chai";
 import { Redis } from "ioredis";
-import { RedisVtcCounters } from "../../../router/fairness/vtc-counters.js";
-import { startRedis, type RunningRedis } from "../../support/redis-server.js";
+import { RedisVtcCounters } from "../../../../router/admission-control/fairness/vtc-counters.js";
+import { startRedis, type RunningRedis } from "../../../support/redis-server.js";
 
 describe("shared VTC counters", function () {
   this.timeout(20_000);
