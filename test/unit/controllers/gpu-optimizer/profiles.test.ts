@@ -7,9 +7,9 @@ import {
   parseProfiles,
   ProfileError,
   profileFacts,
-} from "../../../controllers/gpu-optimizer/profiles.js";
-import { parseRecommendations, RecommendationError } from "../../../controllers/gpu-optimizer/recommendation.js";
-import { fleetProfiles, PRODUCTS, PROFILE_YAML } from "./fleet.js";
+} from "../../../../controllers/gpu-optimizer/profiles.js";
+import { parseRecommendations, RecommendationError } from "../../../../controllers/gpu-optimizer/recommendation.js";
+import { fleetProfiles, PRODUCTS, PROFILE_YAML } from "../../extender/fleet.js";
 
 function problemsOf(fn: () => unknown): string {
   try {
