@@ -7,7 +7,7 @@ import type { AdmissionControl, AdmissionTicket, TokenUsage } from "../admission
 import type { StaticKeys } from "../admission-control/auth/static-keys.js";
 import type { Endpoint, EndpointRegistry } from "../endpoints.js";
 import type { RouterMetrics } from "../metrics.js";
-import type { Admission as PrefillSlot, PrefillCoalescer, PrefillCoalescingOptions } from "../prefill-coalescing.js";
+import type { PrefillCoalescer, PrefillCoalescingOptions, PrefillSlot } from "../prefill-coalescing.js";
 import type { PluginTiming, Profile } from "../picking/types.js";
 import type { PromptCache } from "../prompt-cache.js";
 import type { StrategySelector } from "../profiles/strategy.js";
