@@ -4,10 +4,11 @@ import { loadRouterConfig } from "../router/config.js";
 import { FileDiscovery } from "../router/discovery/static.js";
 import { KubernetesDiscovery } from "../router/discovery/kubernetes.js";
 import type { Discovery } from "../router/discovery/types.js";
+import { pickingHelp } from "../router/picking/help.js";
 import { startRouter, type Router, type RouterOptions } from "../router/server.js";
 import { admissionFromFlags, type AdmissionFlags } from "../router/admission-control/from-flags.js";
 import { closeOnSignal } from "./shutdown.js";
-import { StaticKeys } from "../router/auth/static-keys.js";
+import { StaticKeys } from "../router/admission-control/auth/static-keys.js";
 import { portFlag } from "./flags.js";
 import { reportProcessMetrics } from "./process-metrics.js";
 import { WorkloadSignal } from "../router/workload-signal.js";
@@ -101,6 +102,7 @@ export function registerRouter(program: Command): void {
     .option("--admission-config <file>", "admission YAML: per-model rps/concurrency, fairness, saturation, users")
     .option("--admin-port <port>", "users API, admission metrics and health (default 8890 when admission is on)")
     .option("--admin-host <host>", "admin listen address (default 127.0.0.1; set $AIBRIX_ADMIN_TOKEN to protect it)")
+    .addHelpText("after", pickingHelp())
     .action(async (o: RouterCommandOptions & AdmissionFlags) => {
       const options = await routerOptionsFromFlags(o);
       const admitted = await admissionFromFlags(o);

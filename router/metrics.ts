@@ -112,6 +112,14 @@ export class RouterMetrics {
     [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01],
     this.registry,
   );
+  /** observe(seconds, kind, plugin): each filter, scorer and picker call of a pick. */
+  readonly pluginSeconds = new HotHistogram(
+    "aibrix_router_picking_plugin_seconds",
+    "Time spent in one picking plugin (filter, scorer or picker) per pick",
+    ["kind", "plugin"],
+    [0.000001, 0.0000025, 0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.001],
+    this.registry,
+  );
   /** observe(seconds, model) */
   readonly upstreamTtft = new HotHistogram(
     "aibrix_router_upstream_ttft_seconds",

@@ -32,7 +32,7 @@ class Prefill {
   }
 }
 
-export interface Admission {
+export interface PrefillSlot {
   /** Resolves when the request may go (absent: go now). */
   wait?: Promise<WaitOutcome>;
   /** The request is over (answered, failed or abandoned): nobody waits on its prefill any longer. */
@@ -52,7 +52,7 @@ export class PrefillCoalescer {
    * Called when `hashes` (the request's full-block hashes) are about to be sent to endpoint `id`; undefined when
    * the request neither waits nor computes a prefix long enough for others to wait on.
    */
-  enter(id: string, hashes: readonly bigint[]): Admission | undefined {
+  enter(id: string, hashes: readonly bigint[]): PrefillSlot | undefined {
     const held = this.stored.matchDepths(hashes, [id]).get(id) ?? 0;
     if (hashes.length - held < this.o.minBlocks) return undefined;
     let byHash = this.computing.get(id);

@@ -11,7 +11,12 @@ import {
   traceKey,
   WORKLOAD_METRIC,
 } from "../api/workload-signal.js";
-import { admitAll, type AdmissionControl, type AdmissionDecision, type AdmissionRequest } from "./admission.js";
+import {
+  admitAll,
+  type AdmissionControl,
+  type AdmissionDecision,
+  type AdmissionRequest,
+} from "./admission-control/control.js";
 import { FAIL_FAST_REDIS } from "./redis-options.js";
 
 // Adds one interval's counts into the key (creating it): router replicas, and a flush at shutdown, share a key when

@@ -15,7 +15,7 @@ import { createAdmission } from "../../router/admission-control/index.js";
 import { StaticDiscovery } from "../../router/discovery/static.js";
 import { startRouter, type Router } from "../../router/server.js";
 import { startSimulator, type RunningSimulator } from "../../simulator/index.js";
-import { startRedis } from "../../test/integration/router-admission/redis-server.js";
+import { startRedis } from "../../test/support/redis-server.js";
 import type { Benchmark, BenchContext, BenchResult } from "../lib/result.js";
 
 const MODEL = "fair-model";

@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import { Pool } from "undici";
 import type { TopLevelSpec } from "vega-lite";
 import { endpointEntry, endpointFileText, startSimulator } from "../../simulator/index.js";
-import { startRedis } from "../../test/integration/router-admission/redis-server.js";
+import { startRedis } from "../../test/support/redis-server.js";
 import type { Benchmark, BenchContext, BenchResult } from "../lib/result.js";
 import { stopChild } from "../lib/child.js";
 

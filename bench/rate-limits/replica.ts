@@ -4,7 +4,7 @@
 // free of any queueing in the load generator.
 import { writeFileSync } from "node:fs";
 import { pino } from "pino";
-import type { AdmissionControl } from "../../router/admission.js";
+import type { AdmissionControl } from "../../router/admission-control/control.js";
 import { createAdmission } from "../../router/admission-control/index.js";
 import { FileDiscovery } from "../../router/discovery/static.js";
 import { startRouter } from "../../router/server.js";

@@ -14,8 +14,8 @@
 // Every error names the field, the value and the rule.
 import { readFile } from "node:fs/promises";
 import { parse as parseYaml } from "yaml";
-import type { FieldProblem } from "../users/user.js";
-import { validateUserInput, type UserInput } from "../users/user.js";
+import type { FieldProblem } from "./users/user.js";
+import { validateUserInput, type UserInput } from "./users/user.js";
 import type { AdmissionConfig } from "./create.js";
 
 export interface AdmissionFile {

@@ -11,21 +11,17 @@ import type {
   AdmissionRequest,
   AdmissionTicket,
   TokenUsage,
-} from "../admission.js";
-import { identify, type AuthMode, type Identity } from "../auth/authenticate.js";
-import {
-  defaultFairQueueOptions,
-  FairQueue,
-  type FairQueueOptions,
-  type QueueRefusal,
-} from "../fairness/fair-queue.js";
-import { parsePriority, priorityClass } from "../fairness/priority.js";
-import { defaultSaturation, type SaturationThresholds } from "../fairness/saturation.js";
-import { MemoryVtcCounters, RedisVtcCounters, type VtcCounters } from "../fairness/vtc-counters.js";
-import { LimitBackend, SharedStateUnavailable, type RedisFailureMode } from "../limits/backend.js";
-import { defaultLimitsConfig, RateLimiter, type LimitsConfig, type UserCharge } from "../limits/limiter.js";
-import { usersApiHandler, type UsersHandler } from "../users/api.js";
-import { CachedUserStore, MemoryUserStore, RedisUserStore, type UserStore } from "../users/store.js";
+} from "./control.js";
+import { identify, type AuthMode, type Identity } from "./auth/authenticate.js";
+import type { User } from "./users/user.js";
+import { defaultFairQueueOptions, FairQueue, type FairQueueOptions, type QueueRefusal } from "./fairness/fair-queue.js";
+import { parsePriority, priorityClass } from "./fairness/priority.js";
+import { defaultSaturation, type SaturationThresholds } from "./fairness/saturation.js";
+import { MemoryVtcCounters, RedisVtcCounters, type VtcCounters } from "./fairness/vtc-counters.js";
+import { LimitBackend, SharedStateUnavailable, type RedisFailureMode } from "./limits/backend.js";
+import { defaultLimitsConfig, RateLimiter, type LimitsConfig, type UserCharge } from "./limits/limiter.js";
+import { usersApiHandler, type UsersHandler } from "./users/api.js";
+import { CachedUserStore, MemoryUserStore, RedisUserStore, type UserStore } from "./users/store.js";
 import { ModelGate } from "./gate.js";
 import { createServer, listen, shutdown } from "../../serving/http-server.js";
 import { limitRejection, rejection } from "./rejections.js";
@@ -110,55 +106,66 @@ export async function createAdmission(config: AdmissionConfig = {}): Promise<Adm
   const authMode = config.auth ?? "off";
   const metrics = admissionMetrics(registry, queue);
 
+  const refuse = (r: ReturnType<typeof rejection>, reason: string): AdmissionDecision => {
+    metrics.outcomes.inc({ outcome: "rejected", reason });
+    return { ok: false, rejection: r };
+  };
+
+  /** Who is asking, whether they may use the model, and at what priority; else the refusal. */
+  async function authorize(
+    req: AdmissionRequest,
+  ): Promise<{ tenant?: string; user?: User; priority: number } | AdmissionDecision> {
+    let who: Identity;
+    try {
+      who = await identify(req, authMode, cache);
+    } catch (err) {
+      // The user store is unreachable and this user is not cached. Without auth, fail-open serves the request
+      // with no per-user limits; a key cannot be verified, so with auth on (or fail-closed) the answer is 503.
+      const message = err instanceof Error ? err.message : String(err);
+      if (authMode === "keys" || config.onRedisFailure === "closed") {
+        return refuse(
+          rejection(503, "service_unavailable", `cannot look up the caller: user store unreachable (${message})`, {
+            "retry-after": "1",
+          }),
+          "redis-down",
+        );
+      }
+      logger.debug({ err: message }, "user store unreachable; serving without per-user limits");
+      who = { ok: true, name: req.user ?? headerString(req.headers["user"]) };
+    }
+    if (!who.ok) return refuse(rejection(401, who.code, who.message, { "x-error-user": who.header }), "auth");
+    const user = who.user;
+    if (who.name && !user && config.unknownUsers === "reject") {
+      return refuse(
+        rejection(401, "user_not_found", `user ${who.name} does not exist`, { "x-error-user": "true" }, "user"),
+        "auth",
+      );
+    }
+    if (user?.models && !user.models.includes(req.model)) {
+      return refuse(
+        rejection(
+          403,
+          "model_not_allowed",
+          `user ${user.name} may not use model ${req.model}; allowed: ${user.models.join(", ")}`,
+          {},
+          "model",
+        ),
+        "model",
+      );
+    }
+    const priority = resolvePriority(req, user?.priority, authMode);
+    if (typeof priority !== "number") {
+      return refuse(rejection(400, "invalid_value", `priority header ${priority.error}`, {}, "priority"), "priority");
+    }
+    return { tenant: who.name, user, priority };
+  }
+
   async function admit(req: AdmissionRequest, signal: AbortSignal): Promise<AdmissionDecision> {
     const started = now();
-    const refuse = (r: ReturnType<typeof rejection>, reason: string): AdmissionDecision => {
-      metrics.outcomes.inc({ outcome: "rejected", reason });
-      return { ok: false, rejection: r };
-    };
     try {
-      let who: Identity;
-      try {
-        who = await identify(req, authMode, cache);
-      } catch (err) {
-        // The user store is unreachable and this user is not cached. Without auth, fail-open serves the request
-        // with no per-user limits; a key cannot be verified, so with auth on (or fail-closed) the answer is 503.
-        const message = err instanceof Error ? err.message : String(err);
-        if (authMode === "keys" || config.onRedisFailure === "closed") {
-          return refuse(
-            rejection(503, "service_unavailable", `cannot look up the caller: user store unreachable (${message})`, {
-              "retry-after": "1",
-            }),
-            "redis-down",
-          );
-        }
-        logger.debug({ err: message }, "user store unreachable; serving without per-user limits");
-        who = { ok: true, name: req.user ?? headerString(req.headers["user"]) };
-      }
-      if (!who.ok) return refuse(rejection(401, who.code, who.message, { "x-error-user": who.header }), "auth");
-      const user = who.user;
-      if (who.name && !user && config.unknownUsers === "reject") {
-        return refuse(
-          rejection(401, "user_not_found", `user ${who.name} does not exist`, { "x-error-user": "true" }, "user"),
-          "auth",
-        );
-      }
-      if (user?.models && !user.models.includes(req.model)) {
-        return refuse(
-          rejection(
-            403,
-            "model_not_allowed",
-            `user ${user.name} may not use model ${req.model}; allowed: ${user.models.join(", ")}`,
-            {},
-            "model",
-          ),
-          "model",
-        );
-      }
-      const priority = resolvePriority(req, user?.priority, authMode);
-      if (typeof priority !== "number") {
-        return refuse(rejection(400, "invalid_value", `priority header ${priority.error}`, {}, "priority"), "priority");
-      }
+      const caller = await authorize(req);
+      if ("ok" in caller) return caller;
+      const { tenant, user, priority } = caller;
 
       const rps = await limiter.takeModelRps(req.model, req.profileRps);
       if (rps && "limit" in rps) return refuse(limitRejection(rps, req.model, 1000), "model-rps");
@@ -166,7 +173,6 @@ export async function createAdmission(config: AdmissionConfig = {}): Promise<Adm
       const refundRps = () => (rpsBucket !== undefined ? limiter.refundModelRps(req.model, rpsBucket) : undefined);
 
       let charge: UserCharge | undefined;
-      const tenant = who.name;
       if (user && tenant && (user.rpm !== null || user.tpm !== null)) {
         const reserve = req.promptTokens + (req.maxTokens ?? 0);
         const taken = await limiter.takeUser(tenant, user.rpm, user.tpm, reserve);

@@ -1,7 +1,7 @@
 // Command-line and environment wiring for `aibrix-ts router`: builds admission control only when something asks for
 // it (Redis, auth, an admission file or an admin port), so the plain router keeps its zero-cost `admitAll` path.
 import type { Logger } from "pino";
-import { applyUserInput } from "../users/user.js";
+import { applyUserInput } from "./users/user.js";
 import { loadAdmissionConfig } from "./config-file.js";
 import { createAdmission, type Admission, type AdmissionConfig } from "./create.js";
 

@@ -5,10 +5,10 @@
 // releases at most the fleet's queue headroom (Σ queueDepth − waiting over usable endpoints) from the queue per
 // interval; without this a long queue would empty into the engines the moment one scrape showed room. Requests that
 // find no queue go straight through while any endpoint is usable (no throttling of an unsaturated fleet).
-import type { AdmissionFleetView } from "../admission.js";
-import type { CapacityGate } from "../fairness/fair-queue.js";
-import { endpointUtilisation, hasSignal, isSaturated, type SaturationThresholds } from "../fairness/saturation.js";
-import type { RateLimiter } from "../limits/limiter.js";
+import type { AdmissionFleetView } from "./control.js";
+import type { CapacityGate } from "./fairness/fair-queue.js";
+import { endpointUtilisation, hasSignal, isSaturated, type SaturationThresholds } from "./fairness/saturation.js";
+import type { RateLimiter } from "./limits/limiter.js";
 
 export class ModelGate implements CapacityGate {
   fleet?: AdmissionFleetView;

@@ -1,7 +1,7 @@
 // OpenAI-shaped refusals with the headers clients and operators look for: `Retry-After`, `x-ratelimit-*` (which
 // limit was hit, its size, what remains, when it resets) and the AIBrix `x-error-*` diagnostics.
-import type { AdmissionRejection } from "../admission.js";
-import type { LimitHit } from "../limits/limiter.js";
+import type { AdmissionRejection } from "./control.js";
+import type { LimitHit } from "./limits/limiter.js";
 import { errorType } from "../../serving/errors.js";
 
 export function rejection(

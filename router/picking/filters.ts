@@ -1,5 +1,6 @@
 // Filters: narrow the candidate endpoints before scoring.
-import { utilization } from "./scorers.js";
+import { utilization } from "./scorers/least-utilization.js";
+import { fixedFilter, type FilterPlugin } from "./plugin.js";
 import type { Filter } from "./types.js";
 
 /** Adapter requests go only to endpoints that have the adapter loaded (a hard rule: never fails open). */
@@ -69,3 +70,11 @@ export const notSaturated: Filter = {
 export const FILTERS: Record<string, Filter> = {
   [notSaturated.name]: notSaturated,
 };
+
+/** Filters a profile may name (`filters:`); adapter-loaded and external-filter are in every profile already. */
+export const FILTER_PLUGINS: readonly FilterPlugin[] = [
+  fixedFilter(
+    notSaturated,
+    "drops saturated (utilisation > 1.2) or stale endpoints; keeps all when none would be left",
+  ),
+];

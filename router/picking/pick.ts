@@ -1,9 +1,8 @@
 // Runs a profile: filters → weighted scorers (min-max normalised, NaN → 0, all equal → 1) → picker.
-import type { Endpoint } from "../endpoints.js";
-import type { PickEnv, PickRequest, Profile } from "./types.js";
+import type { Candidate, PickEnv, PickRequest, Profile, Scorer } from "./types.js";
 
-export interface PickResult {
-  endpoint?: Endpoint;
+export interface PickResult<C extends Candidate = Candidate> {
+  endpoint?: C;
   /** Candidates left after filtering (0 → nothing can serve the request). */
   candidates: number;
 }
@@ -12,14 +11,14 @@ export interface PickResult {
  * Pick one endpoint from `pool` (endpoints serving the model). Ejected endpoints and those in `exclude` are skipped;
  * if every endpoint is ejected they are used anyway (a fleet-wide ejection is more likely a router-side fault).
  */
-export function pick(
+export function pick<C extends Candidate>(
   profile: Profile,
   req: PickRequest,
-  pool: readonly Endpoint[],
+  pool: readonly C[],
   env: PickEnv,
-  exclude?: ReadonlySet<Endpoint>,
-): PickResult {
-  let cands: Endpoint[] = [];
+  exclude?: ReadonlySet<C>,
+): PickResult<C> {
+  let cands: C[] = [];
   let anyEjected = false;
   for (const ep of pool) {
     if (exclude?.has(ep)) continue;
@@ -27,9 +26,12 @@ export function pick(
     else cands.push(ep);
   }
   if (cands.length === 0 && anyEjected) cands = pool.filter((ep) => !exclude?.has(ep));
+  const timing = env.timing;
   for (const f of profile.filters) {
     if (cands.length === 0) break;
+    const t0 = timing && performance.now();
     cands = f.filter(req, cands, env);
+    if (timing) timing("filter", f.name, (performance.now() - t0!) / 1000);
   }
   const n = cands.length;
   if (n === 0) return { candidates: 0 };
@@ -40,63 +42,41 @@ export function pick(
   const total = new Float64Array(n);
   const raw = new Float64Array(n);
   for (const { scorer, weight } of profile.scorers) {
+    const t0 = timing && performance.now();
     scorer.score(req, cands, raw, env);
-    if (scorer.prescaled) {
-      for (let i = 0; i < n; i++) {
-        const v = raw[i]!;
-        if (v === v) total[i]! += weight * v;
-      }
-      continue;
-    }
-    let min = Infinity;
-    let max = -Infinity;
-    for (let i = 0; i < n; i++) {
-      const v = raw[i]!;
-      if (v !== v) continue;
-      if (v < min) min = v;
-      if (v > max) max = v;
-    }
-    if (min === Infinity) continue; // no opinion at all: adds the same (nothing) to everyone
-    const span = max - min;
-    for (let i = 0; i < n; i++) {
-      const v = raw[i]!;
-      if (v !== v) continue;
-      total[i]! += weight * (span === 0 ? 1 : (v - min) / span);
-    }
+    if (timing) timing("scorer", scorer.name, (performance.now() - t0!) / 1000);
+    addWeighted(scorer, weight, raw, total);
   }
-  const chosen = cands[choose(profile.picker, total)]!;
+  const t0 = timing && performance.now();
+  const chosen = cands[profile.picker.choose(total)]!;
+  if (timing) timing("picker", profile.picker.name, (performance.now() - t0!) / 1000);
   for (const { scorer } of profile.scorers) scorer.onPicked?.(req, chosen, env);
   return { endpoint: chosen, candidates: n };
 }
 
-/** Index of the winner; ties among the best are broken uniformly at random (reservoir sampling). */
-function choose(picker: Profile["picker"], total: Float64Array): number {
+/** Adds one scorer's scores to the totals: as they are when prescaled, else min-max normalised; NaN adds nothing. */
+function addWeighted(scorer: Scorer, weight: number, raw: Float64Array, total: Float64Array): void {
   const n = total.length;
-  if (picker === "random") return Math.floor(Math.random() * n);
-  if (picker === "weighted-random") {
-    let sum = 0;
-    for (let i = 0; i < n; i++) sum += Math.max(0, total[i]!);
-    if (sum > 0) {
-      let r = Math.random() * sum;
-      for (let i = 0; i < n; i++) {
-        r -= Math.max(0, total[i]!);
-        if (r <= 0) return i;
-      }
+  if (scorer.prescaled) {
+    for (let i = 0; i < n; i++) {
+      const v = raw[i]!;
+      if (v === v) total[i]! += weight * v;
     }
-    return Math.floor(Math.random() * n);
+    return;
   }
-  let best = 0;
-  let ties = 1;
-  const eps = 1e-9;
-  for (let i = 1; i < n; i++) {
-    const d = total[i]! - total[best]!;
-    if (d > eps) {
-      best = i;
-      ties = 1;
-    } else if (d > -eps) {
-      ties++;
-      if (Math.random() * ties < 1) best = i;
-    }
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < n; i++) {
+    const v = raw[i]!;
+    if (v !== v) continue;
+    if (v < min) min = v;
+    if (v > max) max = v;
   }
-  return best;
+  if (min === Infinity) return; // no opinion at all: adds the same (nothing) to everyone
+  const span = max - min;
+  for (let i = 0; i < n; i++) {
+    const v = raw[i]!;
+    if (v !== v) continue;
+    total[i]! += weight * (span === 0 ? 1 : (v - min) / span);
+  }
 }

@@ -1,47 +1,47 @@
 // Strategy names and weighted expressions ("prefix-cache:3,least-request:2") resolved into profiles, plus named
-// profiles from configuration. Every AIBrix strategy name is a ready profile.
-import { adapterLoaded, externalFilter, FILTERS } from "./filters.js";
+// profiles from configuration, all built from the plugin registry. Every AIBrix strategy name is a ready profile.
+import { adapterLoaded, externalFilter } from "./filters.js";
 import type { KvBlockIndex } from "./kv-index.js";
+import { PICKERS } from "./pickers.js";
+import type { PluginContext } from "./plugin.js";
 import type { PrefixIndex } from "./prefix-index.js";
-import {
-  defaultPrefixScorerOptions,
-  kvPrefixScorer,
-  leastBusyTime,
-  leastGpuCache,
-  leastKvCache,
-  leastLatency,
-  leastRequest,
-  leastUtilization,
-  loraAffinity,
-  powerOfTwo,
-  prefixCacheScorer,
-  queueScorer,
-  randomScorer,
-  sessionAffinity,
-  throughput,
-  type PrefixScorerOptions,
-} from "./scorers.js";
+import { buildFilter, buildScorer, FILTER_PLUGINS, PluginError, SCORER_PLUGINS } from "./registry.js";
+import { leastRequest } from "./scorers/least-request.js";
+import { loraAffinity } from "./scorers/lora-affinity.js";
+import { defaultPrefixScorerOptions, type PrefixScorerOptions } from "./scorers/prefix-affinity.js";
 import type { Filter, PickerName, Profile, Scorer, WeightedScorer } from "./types.js";
 import { UserTokenWindow } from "./user-token-window.js";
-import { vtcBasicScorer } from "./vtc-basic.js";
 
 /** A profile as written in the router's YAML configuration. */
 export interface ProfileConfig {
   filters?: string[];
-  scorers: { name: string; weight?: number }[];
+  /** `parameters` are the scorer's own (see its plugin's schema); without them the shared instance serves. */
+  scorers: { name: string; weight?: number; parameters?: Record<string, unknown> }[];
   picker?: PickerName;
 }
 
 export class StrategyError extends Error {}
 
 const MAX_WEIGHT = 1e6;
-/** Small weight for the in-flight tie-break so equal scores go to the less loaded endpoint. */
-const TIE_BREAK = 1e-3;
+
+/**
+ * What every profile gets besides what it names, shown as such by `describeProfile` (and in `--help` and
+ * docs/architecture.md): two filters first, and two scorers last.
+ */
+export const PROFILE_DEFAULTS = {
+  /** Adapter requests go only where the adapter is loaded; the `external-filter` header narrows by labels. */
+  filters: [adapterLoaded, externalFilter] as readonly Filter[],
+  /** Equal scores go to the less loaded endpoint, unless the profile weighs in-flight requests or is random alone. */
+  tieBreak: { scorer: leastRequest, weight: 1e-3 },
+  /** Where an adapter is resident always counts a little. */
+  adapterResidency: { scorer: loraAffinity, weight: 0.5 },
+} as const;
 
 export class ProfileCatalog {
-  readonly scorers: Map<string, Scorer>;
+  readonly scorers = new Map<string, Scorer>();
   private named = new Map<string, Profile>();
   private cache = new Map<string, Profile>();
+  private readonly ctx: PluginContext;
 
   constructor(
     prefixIndex: PrefixIndex,
@@ -53,28 +53,21 @@ export class ProfileCatalog {
     /** Told once per model that kv-prefix cannot name the engine's blocks and scores like prefix-cache instead. */
     onKvPrefixFallback: (model: string) => void = () => {},
   ) {
-    // kv-prefix falls back to whichever prefix-cache scorer serves (a Redis-shared one replaces the local one).
-    const prefixCache =
-      overrides.find((s) => s.name === "prefix-cache") ?? prefixCacheScorer(prefixIndex, prefixOptions);
-    const list: Scorer[] = [
-      randomScorer,
-      leastRequest,
-      throughput,
-      leastKvCache,
-      leastGpuCache,
-      leastBusyTime,
-      leastUtilization,
-      leastLatency,
-      powerOfTwo,
-      prefixCache,
-      sessionAffinity,
-      kvPrefixScorer(kvIndex, prefixOptions, undefined, prefixCache, onKvPrefixFallback),
-      queueScorer,
-      loraAffinity,
-      vtcBasicScorer(new UserTokenWindow()),
-      ...overrides,
-    ];
-    this.scorers = new Map(list.map((s) => [s.name, s]));
+    this.ctx = {
+      prefixIndex,
+      kvIndex,
+      prefixOptions,
+      userTokens: new UserTokenWindow(),
+      serving: (name) => this.scorers.get(name),
+      onKvPrefixFallback,
+    };
+    // In registry order, a shared version in place of the local one: kv-prefix falls back to the prefix-cache
+    // scorer that serves.
+    for (const plugin of SCORER_PLUGINS) {
+      const shared = overrides.find((s) => s.name === plugin.name);
+      this.scorers.set(plugin.name, shared ?? buildScorer(plugin.name, {}, this.ctx, plugin.name)!);
+    }
+    for (const s of overrides) if (!this.scorers.has(s.name)) this.scorers.set(s.name, s);
     // Ready-made combinations. Load is judged by the router's own in-flight counts (always current): KV usage is a
     // poor load signal under prefix caching (caches stay full of reusable blocks) and scraped numbers lag.
     this.defineNamed("kv-prefix-load", {
@@ -95,24 +88,28 @@ export class ProfileCatalog {
       throw new StrategyError(`profiles.${name}.scorers: must list at least one scorer (e.g. [{name: least-request}])`);
     }
     const filters: Filter[] = (cfg.filters ?? []).map((f, i) => {
-      const found = FILTERS[f];
+      const found = pluginOrError(() => buildFilter(f, {}, this.ctx, `profiles.${name}.filters[${i}]`));
       if (!found) {
-        throw new StrategyError(
-          `profiles.${name}.filters[${i}]: "${f}" is not a filter; known: ${Object.keys(FILTERS).join(", ")}`,
-        );
+        const known = FILTER_PLUGINS.map((p) => p.name).join(", ");
+        throw new StrategyError(`profiles.${name}.filters[${i}]: "${f}" is not a filter; known: ${known}`);
       }
       return found;
     });
-    const scorers = cfg.scorers.map((s, i) => this.weighted(s.name, s.weight ?? 1, `profiles.${name}.scorers[${i}]`));
+    const scorers = cfg.scorers.map((s, i) =>
+      this.weighted(s.name, s.weight ?? 1, `profiles.${name}.scorers[${i}]`, s.parameters),
+    );
     const picker = cfg.picker ?? "max-score";
-    if (!["max-score", "random", "weighted-random"].includes(picker)) {
+    if (!Object.hasOwn(PICKERS, picker)) {
       throw new StrategyError(`profiles.${name}.picker: "${picker}" must be max-score, random or weighted-random`);
     }
     this.named.set(name, this.finish(name, filters, scorers, picker));
   }
 
-  private weighted(name: string, weight: number, where: string): WeightedScorer {
-    const scorer = this.scorers.get(name);
+  private weighted(name: string, weight: number, where: string, parameters?: Record<string, unknown>): WeightedScorer {
+    const scorer =
+      parameters === undefined
+        ? this.scorers.get(name)
+        : pluginOrError(() => buildScorer(name, parameters, this.ctx, where));
     if (!scorer) {
       throw new StrategyError(`${where}: unknown routing strategy "${name}"; known: ${this.names().join(", ")}`);
     }
@@ -122,17 +119,20 @@ export class ProfileCatalog {
     return { scorer, weight };
   }
 
-  /** Built-in filters first; in-flight tie-break last, unless the profile already weighs in-flight requests. */
+  /** The profile's own plugins with PROFILE_DEFAULTS added, each default marked as one. */
   private finish(name: string, filters: Filter[], scorers: WeightedScorer[], picker: PickerName): Profile {
     const all = [...scorers];
-    if (!all.some((s) => s.scorer === leastRequest) && !all.some((s) => s.scorer === randomScorer && all.length === 1))
-      all.push({ scorer: leastRequest, weight: TIE_BREAK });
-    all.push({ scorer: loraAffinity, weight: 0.5 });
+    const { tieBreak, adapterResidency } = PROFILE_DEFAULTS;
+    const weighsLoad = all.some((s) => s.scorer.name === tieBreak.scorer.name);
+    const randomAlone = all.length === 1 && all[0]!.scorer.name === "random";
+    if (!weighsLoad && !randomAlone) all.push({ ...tieBreak, byDefault: true });
+    all.push({ ...adapterResidency, byDefault: true });
     return {
       name,
-      filters: [adapterLoaded, externalFilter, ...filters],
+      filters: [...PROFILE_DEFAULTS.filters, ...filters],
+      defaultFilters: PROFILE_DEFAULTS.filters.map((f) => f.name),
       scorers: all.filter((s) => s.weight > 0),
-      picker,
+      picker: PICKERS[picker],
     };
   }
 
@@ -144,23 +144,7 @@ export class ProfileCatalog {
     const named = this.named.get(key);
     if (named) return named;
     if (key === "") throw new StrategyError(`routing-strategy is empty; known: ${this.names().join(", ")}`);
-    const scorers = key.split(",").map((part) => {
-      const [rawName, rawWeight, extra] = part.split(":").map((x) => x.trim());
-      if (extra !== undefined || !rawName) {
-        throw new StrategyError(`routing-strategy "${expr}": "${part.trim()}" must be name or name:weight`);
-      }
-      const weight = rawWeight === undefined || rawWeight === "" ? 1 : Number(rawWeight);
-      if (rawWeight !== undefined && !/^\d+(\.\d+)?$/.test(rawWeight)) {
-        throw new StrategyError(
-          `routing-strategy "${expr}": weight "${rawWeight}" for "${rawName}" must be a number from 0 to ${MAX_WEIGHT}`,
-        );
-      }
-      const namedOne = this.named.get(rawName);
-      if (namedOne && namedOne.scorers.length > 0 && !this.scorers.has(rawName)) {
-        throw new StrategyError(`routing-strategy "${expr}": profile "${rawName}" cannot be combined; use it alone`);
-      }
-      return this.weighted(rawName!, weight, `routing-strategy "${expr}"`);
-    });
+    const scorers = key.split(",").map((part) => this.weightedPart(expr, part));
     if (scorers.every((s) => s.weight === 0)) {
       throw new StrategyError(`routing-strategy "${expr}": every weight is 0; at least one must be positive`);
     }
@@ -168,4 +152,43 @@ export class ProfileCatalog {
     if (this.cache.size < 1000) this.cache.set(key, profile);
     return profile;
   }
+
+  /** One `name` or `name:weight` of a strategy expression. */
+  private weightedPart(expr: string, part: string): WeightedScorer {
+    const [rawName, rawWeight, extra] = part.split(":").map((x) => x.trim());
+    if (extra !== undefined || !rawName) {
+      throw new StrategyError(`routing-strategy "${expr}": "${part.trim()}" must be name or name:weight`);
+    }
+    const weight = rawWeight === undefined || rawWeight === "" ? 1 : Number(rawWeight);
+    if (rawWeight !== undefined && !/^\d+(\.\d+)?$/.test(rawWeight)) {
+      throw new StrategyError(
+        `routing-strategy "${expr}": weight "${rawWeight}" for "${rawName}" must be a number from 0 to ${MAX_WEIGHT}`,
+      );
+    }
+    const namedOne = this.named.get(rawName);
+    if (namedOne && namedOne.scorers.length > 0 && !this.scorers.has(rawName)) {
+      throw new StrategyError(`routing-strategy "${expr}": profile "${rawName}" cannot be combined; use it alone`);
+    }
+    return this.weighted(rawName, weight, `routing-strategy "${expr}"`);
+  }
+}
+
+function pluginOrError<T>(build: () => T): T {
+  try {
+    return build();
+  } catch (err) {
+    if (err instanceof PluginError) throw new StrategyError(err.message);
+    throw err;
+  }
+}
+
+/**
+ * A profile in one line, defaults marked: `adapter-loaded* → external-filter* → prefix-cache×3 + least-request×0.001*
+ * + lora-affinity×0.5* → max-score` (`*`: added to every profile, see PROFILE_DEFAULTS).
+ */
+export function describeProfile(p: Profile): string {
+  const defaults = new Set(p.defaultFilters ?? []);
+  const filters = p.filters.map((f) => (defaults.has(f.name) ? `${f.name}*` : f.name));
+  const scorers = p.scorers.map((s) => `${s.scorer.name}×${s.weight}${s.byDefault ? "*" : ""}`).join(" + ");
+  return [...filters, scorers, p.picker.name].join(" → ");
 }

@@ -4,7 +4,7 @@
 // synchronously; a replica that stops writing drops out of the sum after `staleMs`.
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
-import { powerOfTwoBy } from "./scorers.js";
+import { powerOfTwoBy } from "./scorers/power-of-two.js";
 import type { Scorer } from "./types.js";
 import { FAIL_FAST_REDIS } from "../redis-options.js";
 

@@ -3,7 +3,7 @@
 import { SharedInFlight, sharedPowerOfTwo } from "./shared-inflight.js";
 import type { Scorer } from "./types.js";
 import { RedisUserTokenWindow } from "./user-token-window.js";
-import { vtcBasicScorer } from "./vtc-basic.js";
+import { vtcBasicScorer } from "./scorers/vtc-basic.js";
 
 export interface SharedScorerOptions {
   redisUrl?: string;

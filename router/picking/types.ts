@@ -1,8 +1,31 @@
-// Endpoint picking as plugins: filters narrow the candidates, scorers rate them, a picker chooses one.
+// Endpoint picking as plugins: filters narrow the candidates, scorers rate them, a picker chooses one. Picking reads
+// endpoints through `Candidate`, never the router's own endpoint class.
 import type { IncomingHttpHeaders } from "node:http";
 import type { PrefixHashAlgo } from "../../api/block-hash.js";
+import type { EngineMetrics } from "../../engines/metric-names.js";
 import type { LoraKey } from "../engine-prompt.js";
-import type { Endpoint, EndpointRegistry } from "../endpoints.js";
+
+/** One endpoint as picking sees it: what filters and scorers read, and the read marks they leave. */
+export interface Candidate {
+  readonly id: string;
+  /** Requests the router has in flight there now (always current). */
+  readonly inFlight: number;
+  /** The last scrape (read it through `metricsFresh`, or `wantMetrics` when age does not matter). */
+  readonly metrics: EngineMetrics;
+  /** Token rates between scrapes (tok/s). */
+  readonly promptTps?: number;
+  readonly genTps?: number;
+  /** Share of recent scrapes in which the engine was running something. */
+  readonly busyRatio?: number;
+  /** Adapter name → the path the engine loaded it from. */
+  readonly adapterPaths: ReadonlyMap<string, string>;
+  readonly spec: { readonly labels?: Readonly<Record<string, string>> };
+  hasAdapter(name: string): boolean;
+  freeAdapterSlots(): number | undefined;
+  isEjected(now: number): boolean;
+  metricsFresh(now: number, staleAfterMs: number): boolean;
+  wantMetrics(now: number): void;
+}
 
 /** What picking knows about one request. */
 export interface PickRequest {
@@ -24,10 +47,16 @@ export interface PickRequest {
   attempt?: number;
 }
 
+/** How long each plugin took, by kind and name (the router's `router_picking_plugin_seconds`). */
+export type PluginTiming = (kind: "filter" | "scorer" | "picker", name: string, seconds: number) => void;
+
 export interface PickEnv {
   now: number;
   staleAfterMs: number;
-  registry: EndpointRegistry;
+  /** Every endpoint the router knows (not only the model's). */
+  registry?: { all(): readonly Candidate[] };
+  /** Set to time every plugin call. */
+  timing?: PluginTiming;
 }
 
 export interface Scorer {
@@ -36,23 +65,32 @@ export interface Scorer {
    * Fill `out[i]` with a raw score for `cands[i]`, higher is better; NaN means "no opinion" (e.g. stale metrics).
    * Raw scores are min-max normalised to [0,1] per request unless `prescaled`.
    */
-  score(req: PickRequest, cands: readonly Endpoint[], out: Float64Array, env: PickEnv): void;
+  score(req: PickRequest, cands: readonly Candidate[], out: Float64Array, env: PickEnv): void;
   readonly prescaled?: boolean;
   /** Told which endpoint was chosen (indices learn from routing decisions). */
-  onPicked?(req: PickRequest, ep: Endpoint, env: PickEnv): void;
+  onPicked?(req: PickRequest, ep: Candidate, env: PickEnv): void;
 }
 
 export interface Filter {
   readonly name: string;
   /** Returns the kept candidates; must fail open (return the input) rather than return nothing when it is a preference. */
-  filter(req: PickRequest, cands: Endpoint[], env: PickEnv): Endpoint[];
+  filter<C extends Candidate>(req: PickRequest, cands: C[], env: PickEnv): C[];
 }
 
 export type PickerName = "max-score" | "random" | "weighted-random";
 
+/** Chooses the winner from the weighted total scores of the candidates left after filtering. */
+export interface Picker {
+  readonly name: PickerName;
+  /** Index of the chosen candidate in `total`. */
+  choose(total: Float64Array): number;
+}
+
 export interface WeightedScorer {
   scorer: Scorer;
   weight: number;
+  /** Set on the scorers every profile gets (see `PROFILE_DEFAULTS`), so they are shown as such. */
+  byDefault?: true;
 }
 
 /** A resolved routing profile. `name` is reported in the `routing-strategy` response header. */
@@ -60,5 +98,7 @@ export interface Profile {
   name: string;
   filters: Filter[];
   scorers: WeightedScorer[];
-  picker: PickerName;
+  picker: Picker;
+  /** Names of the filters every profile gets (listed first in `filters`). */
+  defaultFilters?: readonly string[];
 }

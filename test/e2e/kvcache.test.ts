@@ -10,7 +10,7 @@ import { installCrds } from "../../cluster/crds.js";
 import { startKVCacheWatcher, type RunningWatcher } from "../../kvcache-watcher/index.js";
 import { chartControllersKubeconfig, serviceAccountKubeconfig } from "../support/controllers-cluster.js";
 import { startControllersProcess } from "../support/controllers-process.js";
-import { startRedis, type RunningRedis } from "../integration/router-admission/redis-server.js";
+import { startRedis, type RunningRedis } from "../support/redis-server.js";
 import { loopbackPodCidr, waitFor } from "./env.js";
 
 const NS = "cache";

@@ -6,6 +6,24 @@ import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
+/** The folders that ship. */
+const PRODUCT = [
+  "api",
+  "serving",
+  "kube",
+  "engines",
+  "webhooks",
+  "extender",
+  "controllers",
+  "router",
+  "runtime",
+  "diagnostics",
+  "kvcache-watcher",
+  "simulator",
+  "cluster",
+  "optimizer",
+];
+
 /** Folder → folders (or folder prefixes) of ours it may import, besides itself. */
 const ALLOWED: Record<string, string[]> = {
   api: [],
@@ -22,6 +40,11 @@ const ALLOWED: Record<string, string[]> = {
   simulator: ["api", "serving"],
   cluster: ["api", "kube", "simulator"],
   optimizer: ["api", "kube", "engines", "serving"],
+  // Entry points, benchmarks and tests may use any deployable, never the other way round; a benchmark shares only
+  // test/support with the tests (whose unit tests check the benchmarks' own code), and the CLI imports neither.
+  cli: PRODUCT,
+  bench: [...PRODUCT, "cli", "test/support"],
+  test: [...PRODUCT, "cli", "bench"],
 };
 
 function sourceFiles(dir: string): string[] {

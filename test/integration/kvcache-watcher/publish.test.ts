@@ -4,7 +4,7 @@ import { expect } from "chai";
 import { Redis } from "ioredis";
 import { publish } from "../../../kvcache-watcher/membership.js";
 import { clusterNodes } from "../../../kvcache-watcher/ring.js";
-import { startRedis, type RunningRedis } from "../router-admission/redis-server.js";
+import { startRedis, type RunningRedis } from "../../support/redis-server.js";
 
 describe("kvcache-watcher membership in Redis", function () {
   this.timeout(30_000);

@@ -12,7 +12,7 @@ import { endpointEntry, startSimulator, type RunningSimulator } from "../../../s
 import { RedisTraceSource, RouterMetricsSource } from "../../../optimizer/signal-sources.js";
 import { startOptimizer } from "../../../optimizer/server.js";
 import type { ModelDeployment } from "../../../optimizer/fleet.js";
-import { startRedis, type RunningRedis } from "../router-admission/redis-server.js";
+import { startRedis, type RunningRedis } from "../../support/redis-server.js";
 
 const MODEL = "opt-model";
 const PROFILES = new ProfileSet({

@@ -3,13 +3,13 @@
 import { expect } from "chai";
 import { pino } from "pino";
 import { createAdmission } from "../../../router/admission-control/index.js";
-import type { LimitsConfig } from "../../../router/limits/limiter.js";
+import type { LimitsConfig } from "../../../router/admission-control/limits/limiter.js";
 import { StaticDiscovery } from "../../../router/discovery/static.js";
 import type { EndpointSpec } from "../../../router/endpoints.js";
 import type { ConfigProfileDoc } from "../../../router/profiles/types.js";
 import { startRouter, type Router } from "../../../router/server.js";
 import { startSimulator, type RunningSimulator } from "../../../simulator/index.js";
-import { startRedis, type RunningRedis } from "../router-admission/redis-server.js";
+import { startRedis, type RunningRedis } from "../../support/redis-server.js";
 
 const MODEL = "llama-3-8b";
 const OTHER = "qwen-7b";

@@ -6,7 +6,7 @@ import { StaticDiscovery, toEndpointSpec } from "../../../router/discovery/stati
 import { prefixSyncChannel } from "../../../router/picking/prefix-sync.js";
 import { startRouter, type Router } from "../../../router/server.js";
 import { endpointEntry, startSimulator, type RunningSimulator } from "../../../simulator/index.js";
-import { startRedis, type RunningRedis } from "../router-admission/redis-server.js";
+import { startRedis, type RunningRedis } from "../../support/redis-server.js";
 
 const MODEL = "llama-3-8b";
 

@@ -3,7 +3,7 @@
 import { expect } from "chai";
 import { PrefixIndex } from "../../../router/picking/prefix-index.js";
 import { PrefixSync } from "../../../router/picking/prefix-sync.js";
-import { startRedis, type RunningRedis } from "../router-admission/redis-server.js";
+import { startRedis, type RunningRedis } from "../../support/redis-server.js";
 import { until } from "../../support/until.js";
 
 const opts = { maxBlocks: 10_000, ttlMs: 60_000 };

@@ -4,7 +4,7 @@ import { expect } from "chai";
 import { Redis } from "ioredis";
 import { SharedInFlight } from "../../../router/picking/shared-inflight.js";
 import { RedisUserTokenWindow } from "../../../router/picking/user-token-window.js";
-import { startRedis, type RunningRedis } from "../router-admission/redis-server.js";
+import { startRedis, type RunningRedis } from "../../support/redis-server.js";
 import { until } from "../../support/until.js";
 
 describe("picking state shared through Redis", function () {

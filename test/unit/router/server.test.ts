@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { request } from "undici";
-import type { AdmissionControl, AdmissionRequest, TokenUsage } from "../../../router/admission.js";
+import type { AdmissionControl, AdmissionRequest, TokenUsage } from "../../../router/admission-control/control.js";
 import { StaticDiscovery } from "../../../router/discovery/static.js";
 import type { Discovery } from "../../../router/discovery/types.js";
 import type { EndpointSpec } from "../../../router/endpoints.js";

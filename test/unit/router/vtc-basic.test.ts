@@ -11,7 +11,7 @@ import {
   estimateTokens,
   vtcBasicScorer,
   vtcPosition,
-} from "../../../router/picking/vtc-basic.js";
+} from "../../../router/picking/scorers/vtc-basic.js";
 
 const made: Endpoint[] = [];
 function ep(n: number, running?: number): Endpoint {

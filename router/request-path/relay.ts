@@ -1,0 +1,105 @@
+// The relay stage: the engine's answer to the client. A buffered body can still fail over to another endpoint
+// (nothing was sent yet) and its errors are put in the router's own vocabulary; a stream is relayed chunk by chunk.
+import type { TokenUsage } from "../admission-control/control.js";
+import type { Endpoint } from "../endpoints.js";
+import { openAIErrorFrom } from "../errors.js";
+import { encodeSessionId, sessionAffinity } from "../picking/scorers/session-affinity.js";
+import type { UpstreamResponse } from "../proxy.js";
+import { bodyFailure } from "./failure.js";
+import type { Forwarding, RequestPathParts } from "./parts.js";
+import type { AttemptOutcome } from "./retry-loop.js";
+
+export interface AttemptTiming {
+  /** When the request went to the engine (performance.now()). */
+  sent: number;
+  attempt: number;
+}
+
+export async function relayBuffered(
+  p: RequestPathParts,
+  f: Forwarding,
+  ep: Endpoint,
+  result: UpstreamResponse,
+  t: AttemptTiming,
+): Promise<AttemptOutcome> {
+  let buf: Buffer;
+  try {
+    buf = await result.readAll();
+  } catch (err) {
+    if (f.cancel.cancelled) return { kind: "client-gone" };
+    return { kind: "failed", failure: bodyFailure(ep.id, err as Error) };
+  }
+  const status = result.status;
+  p.metrics.upstreamTtft.observe((performance.now() - t.sent) / 1000, f.model);
+  if (status < 500) ep.recordSuccess();
+  else p.onEndpointFailure(ep, `status ${status}`);
+  // Engine errors in the router's own vocabulary, so clients read one error shape.
+  const normalized = status >= 400 ? openAIErrorFrom(status, buf) : undefined;
+  if (normalized !== undefined) buf = Buffer.from(normalized);
+  const headers = answerHeaders(f, ep, result);
+  headers["content-length"] = String(buf.length);
+  f.res.writeHead(status, headers);
+  f.res.end(buf);
+  // Only admission control wants the engine's usage; without a ticket the body is not parsed.
+  f.finish(status, f.ticket && status === 200 ? usageOf(buf) : undefined);
+  accessLog(p, f, status, ep, t.attempt);
+  return { kind: "answered" };
+}
+
+export async function relayStream(
+  p: RequestPathParts,
+  f: Forwarding,
+  ep: Endpoint,
+  result: UpstreamResponse,
+  t: AttemptTiming,
+): Promise<AttemptOutcome> {
+  const status = result.status;
+  f.res.writeHead(status, { ...answerHeaders(f, ep, result), "cache-control": "no-cache" });
+  let usage: TokenUsage | undefined;
+  const outcome = await result.relay(f.res, {
+    onFirstChunk: () => p.metrics.upstreamTtft.observe((performance.now() - t.sent) / 1000, f.model),
+    onEvents: (n) => f.ticket?.onCompletionTokens(n),
+    onUsage: (u) => (usage = u),
+  });
+  if (outcome === "ok") ep.recordSuccess();
+  else if (outcome === "upstream-failed") {
+    p.metrics.streamErrors.inc({ model: f.model });
+    p.onEndpointFailure(ep, "failed mid-stream");
+  } else f.cancel.cancel();
+  f.finish(outcome === "ok" ? status : outcome === "client-gone" ? 499 : 502, usage);
+  accessLog(p, f, outcome === "ok" ? status : 502, ep, t.attempt);
+  return { kind: "answered" };
+}
+
+function answerHeaders(f: Forwarding, ep: Endpoint, result: UpstreamResponse): Record<string, string> {
+  const headers: Record<string, string> = {
+    ...f.ticket?.headers,
+    ...f.baseHeaders,
+    "content-type": result.contentType ?? "application/json",
+    "target-pod": ep.id,
+  };
+  if (f.profile.scorers.some((s) => s.scorer === sessionAffinity)) headers["x-session-id"] = encodeSessionId(ep.id);
+  return headers;
+}
+
+/** The `usage` of a buffered answer, when it reports one. */
+export function usageOf(buf: Buffer): TokenUsage | undefined {
+  if (buf.indexOf('"usage"') === -1) return undefined;
+  try {
+    const u = (JSON.parse(buf.toString("utf8")) as { usage?: Partial<TokenUsage> }).usage;
+    if (u && typeof u.completion_tokens === "number")
+      return { prompt_tokens: u.prompt_tokens ?? 0, completion_tokens: u.completion_tokens };
+  } catch {
+    // Not JSON: no usage to report.
+  }
+  return undefined;
+}
+
+function accessLog(p: RequestPathParts, f: Forwarding, status: number, ep: Endpoint, retries: number): void {
+  if (p.accessLog === false || !p.log.isLevelEnabled("info")) return;
+  const ms = Math.round((performance.now() - f.started) * 100) / 100;
+  p.log.info(
+    { requestId: f.requestId, model: f.model, status, target: ep.id, strategy: f.profile.name, retries, ms },
+    "request",
+  );
+}
