@@ -88,7 +88,10 @@ export function routerSetupNotes(params: Record<string, unknown>): string[] {
   const routers = params.routers;
   if (routers === null || typeof routers !== "object")
     return ["peer versions and flags not recorded in this result (measured before results recorded them)"];
-  return Object.entries(routers as Record<string, { version?: string; args?: string[] }>).map(
-    ([name, r]) => `${name} ${r.version ?? "(version unknown)"}${r.args?.length ? ` \`${r.args.join(" ")}\`` : ""}`,
-  );
+  type Setup = { version?: string; args?: string[]; defaults?: Record<string, string> };
+  return Object.entries(routers as Record<string, Setup>).map(([name, r]) => {
+    const args = r.args?.length ? ` \`${r.args.join(" ")}\`` : "";
+    const defaults = Object.entries(r.defaults ?? {}).map(([flag, v]) => `${flag} ${v}`);
+    return `${name} ${r.version ?? "(version unknown)"}${args}${defaults.length ? ` (defaults: ${defaults.join(", ")})` : ""}`;
+  });
 }

@@ -24,8 +24,11 @@ function perRound(r: BenchResult, workload: string, router: string, field: "ttft
 
 function thresholds(params: Record<string, unknown>): string {
   const o = params.prefix_cache_options as Record<string, unknown> | undefined;
-  if (!o || typeof o !== "object") return "our router ran its default prefix-cache balance thresholds";
-  return `our router ran prefix-cache with balance thresholds ${String(o.imbalanceAbs)} / ${String(o.imbalanceRel)}× (options given, not the product defaults)`;
+  if (!o || typeof o !== "object") return "our router's prefix-cache options not recorded";
+  const values = `imbalanceAbs ${String(o.imbalanceAbs)}, imbalanceRel ${String(o.imbalanceRel ?? "unset")}, stdDevFactor ${String(o.stdDevFactor)}`;
+  return typeof o.given === "string"
+    ? `our router ran its default prefix-cache options (${values})`
+    : `our router ran prefix-cache with options given, not the product defaults (${values})`;
 }
 
 const entry: ReadmeEntry = {
