@@ -22,6 +22,7 @@ const entry: ReadmeEntry = {
       digits: 1,
       target: TARGETS.worstWindowPct,
     },
+    { key: "tpm_outputs_below_max_tokens_share", label: "TPM outputs shorter than max_tokens (refund path)" },
     { key: "requests_failed", label: "failed requests", digits: 0 },
     { key: "redis_outage_failed_requests", label: "failed during a Redis outage", digits: 0 },
   ],

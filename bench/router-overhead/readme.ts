@@ -48,6 +48,7 @@ const entry: ReadmeEntry = {
   figures: [
     { key: "added_p50_ms", label: "added p50", unit: " ms", digits: 3, target: TARGETS.addedP50Ms },
     { key: "added_p99_ms", label: "added p99", unit: " ms", digits: 3, target: TARGETS.addedP99Ms },
+    { key: "p99_ms_spread", label: "our p99 spread over rounds", unit: " ms", digits: 3 },
     { key: "added_stream_p99_ms", label: "streaming added p99", unit: " ms", digits: 3 },
     { key: "max_rps", label: "closed-loop req/s", digits: 0, target: TARGETS.maxRps },
     { key: "rps_x_sglang_router", label: "× sglang-router's", unit: "×", target: TARGETS.rpsOverEachPeer },

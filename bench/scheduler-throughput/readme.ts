@@ -12,6 +12,7 @@ const entry: ReadmeEntry = {
       unit: "×",
       target: TARGETS.withOverWithoutExtender,
     },
+    { key: "extender_to_plain_ratio_spread", label: "spread over rounds", unit: "×" },
     {
       key: "pods_per_s_with_extender",
       label: "pods/s with the extender binding",
