@@ -88,7 +88,7 @@ const bench: Benchmark = {
       const { procs: engines, fleet } = await startCannedEngines(MODEL, 2);
       procs.push(...engines);
       // Each router runs alone (started, measured, stopped) so an idle peer's background work cannot tax another;
-      // rounds interleave the targets so drift in machine load hits all of them alike, and the median round counts.
+      // rounds interleave the targets so drift in machine load hits all of them alike, and each figure is the median over rounds.
       const starters: { name: string; start: () => Promise<Proc | undefined> }[] = [
         { name: "direct", start: async () => undefined },
         { name: "aibrix-ts", start: () => startOurRouter(fleet, MODEL, "least-request") },
