@@ -314,7 +314,7 @@ export function peerUnavailable(peer: PeerName): string | undefined {
 }
 
 /** The defaults a peer's --help states for the thresholds that decide between cache affinity and balance. */
-function thresholdDefaults(help: string, given: readonly string[]): Record<string, string> {
+export function thresholdDefaults(help: string, given: readonly string[]): Record<string, string> {
   const text = help.replace(/\s+/g, " ");
   const out: Record<string, string> = {};
   for (const flag of ["--cache-threshold", "--balance-abs-threshold", "--balance-rel-threshold"]) {
