@@ -10,15 +10,15 @@ const entry: ReadmeEntry = {
     { key: "tpm_error_pct", label: "TPM error", unit: " %", digits: 1, target: TARGETS.errorPct },
     {
       key: "rpm_max_sliding_window_pct",
-      label: "worst sliding window, RPM",
-      unit: " % of the limit",
+      label: "worst sliding window (% of the limit), RPM",
+      unit: " %",
       digits: 1,
       target: TARGETS.worstWindowPct,
     },
     {
       key: "tpm_max_sliding_window_pct",
       label: "TPM",
-      unit: " % of the limit",
+      unit: " %",
       digits: 1,
       target: TARGETS.worstWindowPct,
     },
