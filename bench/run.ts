@@ -2,7 +2,14 @@
 import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { cpuReferenceMs, machineFacts, writeResult, type Benchmark, type BenchResult } from "./lib/result.js";
+import {
+  cpuReferenceMs,
+  loadAverage1m,
+  machineFacts,
+  writeResult,
+  type Benchmark,
+  type BenchResult,
+} from "./lib/result.js";
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 
@@ -29,14 +36,24 @@ async function main(): Promise<void> {
   const mod = (await import(pathToFileURL(path.join(benchDir, name, "main.ts")).href)) as { default: Benchmark };
   const started = Date.now();
   const progress = (m: string) => console.error(`[${name} +${((Date.now() - started) / 1000).toFixed(1)}s] ${m}`);
+  const loadBefore = loadAverage1m();
   const referenceBefore = cpuReferenceMs();
-  progress(`machine speed reference: ${referenceBefore} ms (lower is faster)`);
+  progress(`machine speed reference: ${referenceBefore} ms (lower is faster); load average (1 min) ${loadBefore}`);
   const body = await mod.default.run({ quick, progress });
   const reference: [number, number] = [referenceBefore, cpuReferenceMs()];
-  const result: BenchResult = { name, date: new Date().toISOString(), machine: machineFacts(reference), ...body };
+  const load: [number, number] = [loadBefore, loadAverage1m()];
+  const result: BenchResult = {
+    name,
+    date: new Date().toISOString(),
+    machine: machineFacts(reference, load),
+    ...(quick ? { quick: true } : {}),
+    ...body,
+  };
   const files = await writeResult(result, mod.default.plot(result));
   console.log(JSON.stringify(result.summary, null, 2));
   console.error(`wrote ${files.join(", ")}`);
+  if (quick) console.error("a --quick result is a smoke run: restore bench/results/ before committing");
+  else console.error("then `npm run bench:readme` renders the README's figures from the results");
 }
 
 main().catch((err: unknown) => {

@@ -15,11 +15,12 @@ import { parsePrometheusText } from "../../engines/prometheus.js";
 import { loraDeployment, startControllersProcess } from "../../test/support/controllers-process.js";
 import { median } from "../lib/stats.js";
 import type { Benchmark, BenchContext, BenchResult } from "../lib/result.js";
+import { TARGETS } from "./readme.js";
 
 const NS = "bench";
 const MODEL = "llama-3-8b";
-const TARGET_SECONDS = 30;
-const TARGET_ENGINE_CALLS = 3;
+const TARGET_SECONDS = TARGETS.secondsToReady.value;
+const TARGET_ENGINE_CALLS = TARGETS.engineCallsPerAdapter.value;
 
 type Adapter = { metadata: { name: string }; status?: { phase?: string; instances?: string[] } };
 

@@ -21,12 +21,13 @@ import { startExtender } from "../../extender/index.js";
 import { startCluster } from "../../cluster/index.js";
 import { median } from "../lib/stats.js";
 import type { Benchmark, BenchResult } from "../lib/result.js";
+import { TARGETS } from "./readme.js";
 
 const FIXTURE = path.resolve(import.meta.dirname, "../../test/fixtures/nvidia-smi/h100-sxm-8-healthy");
 const NODE = "gpu-h100-0";
 const INTERVAL_MS = 5_000; // the product default (aibrix-ts diagnose --interval 5)
-const TARGET_PROBE_CPU_MS = 200;
-const TARGET_FAULT_TO_REFUSAL_MS = 10_000;
+const TARGET_PROBE_CPU_MS = TARGETS.probeCpuMs.value;
+const TARGET_FAULT_TO_REFUSAL_MS = TARGETS.faultToRefusalMs.value;
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
 

@@ -21,7 +21,11 @@ export interface BenchResult {
      * same code, so the ratio to another file's figure says how much faster or slower the machine itself was.
      */
     cpuReferenceMs?: [number, number];
+    /** The host's one-minute load average just before and just after the run: other work competing for the cores. */
+    loadAverage1m?: [number, number];
   };
+  /** Set by `--quick`: a smoke run of the method, not a measurement to quote. */
+  quick?: boolean;
   params: Record<string, unknown>;
   summary: Record<string, number>;
   series: Record<string, unknown>;
@@ -41,7 +45,10 @@ export interface Benchmark {
   plot(result: BenchResult): TopLevelSpec;
 }
 
-export function machineFacts(cpuReferenceMs?: [number, number]): BenchResult["machine"] {
+export function machineFacts(
+  cpuReferenceMs?: [number, number],
+  loadAverage1m?: [number, number],
+): BenchResult["machine"] {
   const cpus = os.cpus();
   return {
     cpus: cpus.length,
@@ -49,7 +56,13 @@ export function machineFacts(cpuReferenceMs?: [number, number]): BenchResult["ma
     node: process.version,
     platform: process.platform,
     ...(cpuReferenceMs ? { cpuReferenceMs } : {}),
+    ...(loadAverage1m ? { loadAverage1m } : {}),
   };
+}
+
+/** The one-minute load average now, to two places. */
+export function loadAverage1m(): number {
+  return Math.round(os.loadavg()[0]! * 100) / 100;
 }
 
 /**

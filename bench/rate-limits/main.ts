@@ -36,7 +36,15 @@ interface Sample {
   replica: number;
   status: number;
   tokens: number;
+  /** completion_tokens from `usage` (client samples only). */
+  outputTokens?: number;
 }
+
+/**
+ * Stop strings for the TPM phase: common words of the simulator's replies, so outputs end before `max_tokens` at
+ * varied lengths (with `min_tokens` = request index mod 8) and the limiter's refund of unused reserved tokens runs.
+ */
+const STOP_WORDS = [" the", " of", " and", " to", " in", " is", " it", " was", " for", " on"];
 
 async function startReplica(env: Record<string, string>): Promise<Replica> {
   const child = spawn(process.execPath, ["--import", "tsx", path.join(here, "replica.ts")], {
@@ -65,7 +73,14 @@ async function stopReplica(r: Replica): Promise<void> {
   await stopChild(r.child, 5000);
 }
 
-async function send(r: Replica, index: number, user: string, stream: boolean, maxTokens: number): Promise<Sample> {
+async function send(
+  r: Replica,
+  index: number,
+  user: string,
+  stream: boolean,
+  maxTokens: number,
+  stop?: readonly string[],
+): Promise<Sample> {
   const sentAt = performance.now();
   const body = {
     model: MODEL,
@@ -73,6 +88,7 @@ async function send(r: Replica, index: number, user: string, stream: boolean, ma
     max_tokens: maxTokens,
     stream,
     ...(stream ? { stream_options: { include_usage: true } } : {}),
+    ...(stop ? { stop, min_tokens: Math.min(index % 8, maxTokens) } : {}),
   };
   try {
     const res = await r.pool.request({
@@ -83,11 +99,20 @@ async function send(r: Replica, index: number, user: string, stream: boolean, ma
     });
     const text = await res.body.text();
     let tokens = 0;
+    let outputTokens: number | undefined;
     if (res.statusCode === 200) {
       const m = [...text.matchAll(/"total_tokens":(\d+)/g)].at(-1);
       tokens = m ? Number(m[1]) : 0;
+      const out = [...text.matchAll(/"completion_tokens":(\d+)/g)].at(-1);
+      outputTokens = out ? Number(out[1]) : undefined;
     }
-    return { sentAt, replica: 0, status: res.statusCode, tokens };
+    return {
+      sentAt,
+      replica: 0,
+      status: res.statusCode,
+      tokens,
+      ...(outputTokens !== undefined ? { outputTokens } : {}),
+    };
   } catch {
     return { sentAt, replica: 0, status: -1, tokens: 0 };
   }
@@ -101,6 +126,7 @@ async function load(
   user: string,
   stream: boolean,
   maxTokens: number,
+  stop?: readonly string[],
 ): Promise<{ samples: Sample[]; t0: number }> {
   const t0 = performance.now();
   const inflight: Array<Promise<Sample>> = [];
@@ -110,7 +136,7 @@ async function load(
     while (sent < due) {
       const i = sent++;
       const r = replicas[i % replicas.length]!;
-      inflight.push(send(r, i, user, stream, maxTokens).then((s) => ({ ...s, replica: i % replicas.length })));
+      inflight.push(send(r, i, user, stream, maxTokens, stop).then((s) => ({ ...s, replica: i % replicas.length })));
     }
     await new Promise((r) => setTimeout(r, 1));
   }
@@ -183,7 +209,7 @@ async function run(ctx: BenchContext): Promise<Omit<BenchResult, "name" | "date"
     ctx.progress(
       `TPM (streaming): ${rate} req/s for ${durationMs / 1000}s, limit ${tpm} tokens per ${windowMs / 1000}s`,
     );
-    const tpmRun = await load(replicas, rate, durationMs, "tpm-user", true, maxTokens);
+    const tpmRun = await load(replicas, rate, durationMs, "tpm-user", true, maxTokens, STOP_WORDS);
 
     // Redis killed and restarted under the same load: every request must still get an answer, and both replicas
     // must be back on shared state afterwards.
@@ -231,6 +257,9 @@ async function run(ctx: BenchContext): Promise<Omit<BenchResult, "name" | "date"
     );
     // The client's view (by send time) for comparison: queueing in the load generator blurs it on short windows.
     const clientRpm = firstWindow(rpmRun.samples, rpmRun.t0, windowMs, count);
+    // Evidence that the refund path ran: TPM outputs shorter than the max_tokens reserved at admission.
+    const tpmOutputs = tpmRun.samples.filter((x) => x.status === 200 && x.outputTokens !== undefined);
+    const shortOutputs = tpmOutputs.filter((x) => x.outputTokens! < maxTokens).length;
     return {
       params: {
         windowMs,
@@ -240,6 +269,8 @@ async function run(ctx: BenchContext): Promise<Omit<BenchResult, "name" | "date"
         rpm,
         tpm,
         maxTokens,
+        tpmStop: STOP_WORDS,
+        tpmMinTokens: "request index mod 8",
         model: MODEL,
         quick: ctx.quick,
       },
@@ -250,6 +281,10 @@ async function run(ctx: BenchContext): Promise<Omit<BenchResult, "name" | "date"
         tpm_tokens_first_window: tpmAdmitted,
         rpm_max_sliding_window_pct: round((maxSliding(rpmRows, windowMs, count) / rpm) * 100),
         tpm_max_sliding_window_pct: round((maxSliding(tpmRows, windowMs, tokens) / tpm) * 100),
+        tpm_outputs_below_max_tokens_share: tpmOutputs.length > 0 ? round(shortOutputs / tpmOutputs.length) : 0,
+        tpm_output_tokens_mean: tpmOutputs.length
+          ? round(tpmOutputs.reduce((a, x) => a + x.outputTokens!, 0) / tpmOutputs.length)
+          : 0,
         rpm_admitted_first_window_client_view: clientRpm,
         rpm_admitted_replica_a: perReplica[0]!,
         rpm_admitted_replica_b: perReplica[1]!,

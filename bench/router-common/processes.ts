@@ -234,28 +234,111 @@ export async function startOurRouter(
     ],
     { cwd: repo, stdio: ["ignore", "pipe", "pipe"] },
   );
+  setups[`aibrix-ts (${strategy})`] = {
+    version: ourVersion(),
+    args: [`--config ${JSON.stringify({ defaultStrategy: strategy, ...extra })}`],
+  };
   const p = track(`aibrix-ts router (${strategy})`, child, `http://127.0.0.1:${port}`);
   await waitReady(p, completionProbe(p.url, model));
   return p;
 }
 
+/** package.json's version and the commit the working tree is at (with "+changes" when it differs from it). */
+function ourVersion(): string {
+  const pkg = JSON.parse(readFileSync(path.join(repo, "package.json"), "utf8")) as { version: string };
+  const head = spawnSync("git", ["rev-parse", "--short", "HEAD"], { cwd: repo, encoding: "utf8" });
+  const dirty = spawnSync("git", ["status", "--porcelain", "--untracked-files=no"], { cwd: repo, encoding: "utf8" });
+  const commit = head.status === 0 ? head.stdout.trim() : "unknown commit";
+  return `${pkg.version} (${commit}${dirty.stdout.trim() ? "+changes" : ""})`;
+}
+
 export type PeerName = "sglang-router" | "vllm-router";
+
+/** How a router in a result ran: its version and the flags or options that shape routing (thresholds included). */
+export interface RouterSetup {
+  version: string;
+  args: string[];
+  /** Defaults the router reports for thresholds it was not given, from its own --help. */
+  defaults?: Record<string, string>;
+}
+
+const setups: Record<string, RouterSetup> = {};
+
+/** Every router started so far in this process and how: a result records it as `params.routers`. */
+export function routerSetups(): Record<string, RouterSetup> {
+  return structuredClone(setups);
+}
+
+interface PeerInstall {
+  version: string;
+  command: string[];
+  help: string;
+}
+
+let peerInstalls: Map<PeerName, PeerInstall> | string | undefined;
+
+/**
+ * The peer routers at the versions scripts/peer-routers.sh pins, installed on first use (its progress goes to
+ * stderr); a string saying why when they cannot be.
+ */
+function pinnedPeers(): Map<PeerName, PeerInstall> | string {
+  if (peerInstalls !== undefined) return peerInstalls;
+  const r = spawnSync(path.join(repo, "scripts", "peer-routers.sh"), {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  if (r.status !== 0) {
+    peerInstalls = `scripts/peer-routers.sh exited ${r.status ?? r.signal}: run it by hand to see why`;
+    return peerInstalls;
+  }
+  const found = new Map<PeerName, PeerInstall>();
+  for (const line of r.stdout.trim().split("\n")) {
+    const [name, version, command] = line.split("\t");
+    if (name !== "sglang-router" && name !== "vllm-router") continue;
+    const argv = command!.split(" ");
+    const help = spawnSync(argv[0]!, [...argv.slice(1), "--help"], { encoding: "utf8" });
+    found.set(name, { version: version!, command: argv, help: help.status === 0 ? help.stdout : "" });
+  }
+  peerInstalls = found;
+  return found;
+}
 
 /** Why a peer cannot run here, or undefined when it can. */
 export function peerUnavailable(peer: PeerName): string | undefined {
-  const r =
-    peer === "vllm-router"
-      ? spawnSync("vllm-router", ["--help"], { encoding: "utf8" })
-      : spawnSync("python3", ["-m", "sglang_router.launch_router", "--help"], { encoding: "utf8" });
-  if (r.error) return `${peer}: ${r.error.message} (install with: pip install ${peer})`;
-  if (r.status !== 0) return `${peer}: --help exited ${r.status}: ${(r.stderr || r.stdout).slice(0, 300)}`;
+  const peers = pinnedPeers();
+  if (typeof peers === "string") return `${peer}: ${peers}`;
+  const install = peers.get(peer);
+  if (!install) return `${peer}: scripts/peer-routers.sh does not install it`;
+  if (!install.help) return `${peer} ${install.version}: --help failed; reinstall with scripts/peer-routers.sh`;
   return undefined;
 }
 
-export async function startPeer(peer: PeerName, fleet: EngineFleet, model: string, policy: string): Promise<Proc> {
+/** The defaults a peer's --help states for the thresholds that decide between cache affinity and balance. */
+export function thresholdDefaults(help: string, given: readonly string[]): Record<string, string> {
+  const text = help.replace(/\s+/g, " ");
+  const out: Record<string, string> = {};
+  for (const flag of ["--cache-threshold", "--balance-abs-threshold", "--balance-rel-threshold"]) {
+    if (given.includes(flag)) continue;
+    const m = new RegExp(`${flag} [A-Z_]+ [^]*?\\(default: ([^)]+)\\)`).exec(text);
+    if (m) out[flag] = m[1]!.trim();
+  }
+  return out;
+}
+
+export async function startPeer(
+  peer: PeerName,
+  fleet: EngineFleet,
+  model: string,
+  policy: string,
+  flags: string[] = [],
+): Promise<Proc> {
+  const peers = pinnedPeers();
+  const install = typeof peers === "string" ? undefined : peers.get(peer);
+  if (!install) throw new Error(peerUnavailable(peer) ?? `${peer} is not installed`);
   const port = await freePort();
   const metricsPort = await freePort();
   const workers = fleet.endpoints.map((e) => `http://${e.address}`);
+  const shaping = ["--policy", policy, ...flags];
   const common = [
     "--host",
     "127.0.0.1",
@@ -263,17 +346,20 @@ export async function startPeer(peer: PeerName, fleet: EngineFleet, model: strin
     String(port),
     "--worker-urls",
     ...workers,
-    "--policy",
-    policy,
+    ...shaping,
     "--prometheus-port",
     String(metricsPort),
     "--log-level",
-    peer === "vllm-router" ? "error" : "error",
+    "error",
   ];
-  const child =
-    peer === "vllm-router"
-      ? spawn("vllm-router", common, { stdio: ["ignore", "pipe", "pipe"] })
-      : spawn("python3", ["-m", "sglang_router.launch_router", ...common], { stdio: ["ignore", "pipe", "pipe"] });
+  setups[`${peer} (${policy})`] = {
+    version: install.version,
+    args: shaping,
+    defaults: thresholdDefaults(install.help, shaping),
+  };
+  const child = spawn(install.command[0]!, [...install.command.slice(1), ...common], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const p = track(`${peer} (${policy})`, child, `http://127.0.0.1:${port}`);
   await waitReady(p, completionProbe(p.url, model), 90000);
   return p;

@@ -6,10 +6,12 @@
 // and every engine runs in its own process, and the load generator (this process) in another.
 import type { TopLevelSpec } from "vega-lite";
 import type { Benchmark, BenchResult } from "../lib/result.js";
+import { median, spread } from "../lib/stats.js";
 import { closedLoop, makePool, openLoop, percentile, round, type RequestSpec } from "../router-common/loadgen.js";
 import {
   peerUnavailable,
   prioritizeSelf,
+  routerSetups,
   startCannedEngines,
   startOurRouter,
   startPeer,
@@ -69,12 +71,16 @@ async function measure(target: string, url: string, openMs: number, closedMs: nu
   };
 }
 
+function spreadOf(rs: readonly TargetResult[] | undefined, key: "p50_ms" | "p99_ms" | "max_rps"): number {
+  return round(spread((rs ?? []).map((x) => x[key])));
+}
+
 const bench: Benchmark = {
   async run(ctx) {
     prioritizeSelf();
     const openMs = ctx.quick ? 2000 : 10000;
     const closedMs = ctx.quick ? 2000 : 6000;
-    const rounds = ctx.quick ? 1 : 2;
+    const rounds = ctx.quick ? 1 : 3;
     const procs: Proc[] = [];
     const peerErrors: Record<string, string> = {};
     try {
@@ -82,7 +88,7 @@ const bench: Benchmark = {
       const { procs: engines, fleet } = await startCannedEngines(MODEL, 2);
       procs.push(...engines);
       // Each router runs alone (started, measured, stopped) so an idle peer's background work cannot tax another;
-      // rounds interleave the targets so drift in machine load hits all of them alike, and the median round counts.
+      // rounds interleave the targets so drift in machine load hits all of them alike, and each figure is the median over rounds.
       const starters: { name: string; start: () => Promise<Proc | undefined> }[] = [
         { name: "direct", start: async () => undefined },
         { name: "aibrix-ts", start: () => startOurRouter(fleet, MODEL, "least-request") },
@@ -112,7 +118,9 @@ const bench: Benchmark = {
           }
         }
       }
-      const med = (xs: number[]) => percentile(xs, 50);
+      // Every figure is the true median of its rounds (max req/s included, not the best round); series.rounds keeps
+      // each round and series.spread how far they disagree.
+      const med = (xs: number[]) => round(median(xs));
       const results: TargetResult[] = [...all.values()].map((rs) => ({
         target: rs[0]!.target,
         p50_ms: med(rs.map((x) => x.p50_ms)),
@@ -120,7 +128,7 @@ const bench: Benchmark = {
         stream_p50_ms: med(rs.map((x) => x.stream_p50_ms)),
         stream_p99_ms: med(rs.map((x) => x.stream_p99_ms)),
         errors: rs.reduce((n, x) => n + x.errors, 0),
-        max_rps: Math.max(...rs.map((x) => x.max_rps)),
+        max_rps: med(rs.map((x) => x.max_rps)),
       }));
       const get = (n: string) => results.find((x) => x.target === n);
       const direct = get("direct")!;
@@ -150,6 +158,7 @@ const bench: Benchmark = {
               ? "TypeScript sources through tsx"
               : "compiled with tsc -p tsconfig.build.json (the JavaScript the aibrix-ts bin runs)",
           peer_errors: peerErrors,
+          routers: routerSetups(),
           added_by_target: Object.fromEntries(
             results.filter((r) => r.target !== "direct").map((r) => [r.target, added(r)]),
           ),
@@ -159,8 +168,19 @@ const bench: Benchmark = {
           max_rps: mine.max_rps,
           rps_x_sglang_router: ratio("sglang-router"),
           rps_x_vllm_router: ratio("vllm-router"),
+          p99_ms_spread: spreadOf(all.get("aibrix-ts"), "p99_ms"),
+          max_rps_spread: spreadOf(all.get("aibrix-ts"), "max_rps"),
         },
-        series: { results, rounds: Object.fromEntries(all) },
+        series: {
+          results,
+          rounds: Object.fromEntries(all),
+          spread: Object.fromEntries(
+            [...all].map(([t, rs]) => [
+              t,
+              { p50_ms: spreadOf(rs, "p50_ms"), p99_ms: spreadOf(rs, "p99_ms"), max_rps: spreadOf(rs, "max_rps") },
+            ]),
+          ),
+        },
       };
     } finally {
       for (const p of procs.reverse()) await p.stop().catch(() => undefined);

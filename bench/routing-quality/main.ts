@@ -11,12 +11,15 @@ import path from "node:path";
 import type { TopLevelSpec } from "vega-lite";
 import { Pool } from "undici";
 import { parseEngineMetrics } from "../../engines/metric-names.js";
+import { defaultPrefixScorerOptions } from "../../router/picking/scorers.js";
 import type { Benchmark, BenchResult } from "../lib/result.js";
+import { median, spread } from "../lib/stats.js";
 import { percentile, round } from "../router-common/loadgen.js";
 import {
   cpuSeconds,
   peerUnavailable,
   prioritizeSelf,
+  routerSetups,
   startEngines,
   startOurRouter,
   startPeer,
@@ -230,24 +233,25 @@ function params(quick: boolean): Params {
   };
 }
 
-// Load guard of both prefix strategies: the same thresholds as sglang-router's cache_aware defaults (balance when
-// max - min > 64 in-flight and max > 1.5 x min), so every cache-aware router here trades affinity for balance alike.
-const PREFIX_OPTIONS = { blockSize: 16, imbalanceAbs: 64, imbalanceRel: 1.5, stdDevFactor: 2 };
-
-/** Of a router's rounds on a workload, the one with the median `stat` (the lower middle one for an even count). */
-function medianBy(
+/**
+ * The true median of a stat over a router's rounds on a workload (the mean of the middle two of an even count);
+ * undefined when it has no round there.
+ */
+function medianOf(
   runs: readonly RunStats[],
   workload: string,
   router: string,
   stat: "ttft_p90_s" | "output_tok_s",
-): RunStats | undefined {
-  const mine = runs.filter((r) => r.workload === workload && r.router === router);
-  return [...mine].sort((a, b) => a[stat] - b[stat])[Math.floor((mine.length - 1) / 2)];
+): number | undefined {
+  const xs = runs.filter((r) => r.workload === workload && r.router === router).map((r) => r[stat]);
+  return xs.length > 0 ? median(xs) : undefined;
 }
 
-/** Of a router's rounds on a workload, the one with the median TTFT p90. */
-const medianRun = (runs: readonly RunStats[], workload: string, router: string) =>
-  medianBy(runs, workload, router, "ttft_p90_s");
+/** Largest minus smallest of a stat over a router's rounds on a workload: how far the rounds disagree. */
+function spreadOf(runs: readonly RunStats[], workload: string, router: string, stat: "ttft_p90_s"): number {
+  const xs = runs.filter((r) => r.workload === workload && r.router === router).map((r) => r[stat]);
+  return xs.length > 0 ? round(spread(xs), 4) : 0;
+}
 
 const OURS = "exact-prefix+load";
 const SGLANG = "sglang-router cache_aware";
@@ -331,8 +335,8 @@ const bench: Benchmark = {
             try {
               if ("peer" in r) router = await startPeer("sglang-router", fleet, MODEL, "cache_aware");
               else if ("strategy" in r) {
+                // The product's prefix-scorer defaults: no `prefix` options given.
                 router = await startOurRouter(fleet, MODEL, r.strategy, {
-                  prefix: PREFIX_OPTIONS,
                   scrapeIntervalMs: Number(process.env.RQ_SCRAPE_MS ?? 100),
                 });
               }
@@ -404,18 +408,15 @@ const bench: Benchmark = {
         }
       }
     }
-    const find = (router: string, workload = SHARED) => medianRun(stats, workload, router);
-    const rnd = find("random");
-    const ours = find(OURS);
-    const approx = find("prefix-cache");
-    const sg = find(SGLANG);
+    const p90 = (router: string, workload = SHARED) => medianOf(stats, workload, router, "ttft_p90_s");
+    const tokS = (router: string) => medianOf(stats, SHARED, router, "output_tok_s");
     const ratio = (a: number | undefined, b: number | undefined) => (a && b ? round(a / b, 3) : 0);
     // TTFT p90 (ms, simulated) of a router's median round minus the no-router reference's: its hop, and its placement.
     // 0 when either run is missing, as `ratio`.
     const overNoRouterMs = (router: string, workload: string) => {
-      const r = find(router, workload);
-      const floor = find(NO_ROUTER, workload);
-      return r && floor ? round((r.ttft_p90_s - floor.ttft_p90_s) * 1000, 2) : 0;
+      const r = p90(router, workload);
+      const floor = p90(NO_ROUTER, workload);
+      return r !== undefined && floor !== undefined ? round((r - floor) * 1000, 2) : 0;
     };
     // sglang-router's TTFT p90 over ours, round by round (rounds run the pair back to back).
     const byRound = (workload: string) =>
@@ -437,32 +438,30 @@ const bench: Benchmark = {
         uncongested_cacheable_over_fleet_kv: cacheableOverFleetKv(p.uncongestedTenants),
         profile: "h100-8b",
         ours: "exact-prefix+load = profile kv-prefix-load: kv-prefix:3 (engine KV events + 5 s speculative entries, same load guard as prefix-cache), least-request:1",
-        prefix_cache_options: PREFIX_OPTIONS,
+        prefix_cache_options: { ...defaultPrefixScorerOptions, given: "none: the product defaults" },
+        aggregation: "true median over rounds of each router's per-round figure; every round in series.runs",
         sglang_policy: "cache_aware",
         our_router_build:
           process.env.BENCH_ROUTER_FROM === "source"
             ? "TypeScript sources through tsx"
             : "compiled with tsc -p tsconfig.build.json (the JavaScript the aibrix-ts bin runs)",
         peer_errors: peerErrors,
+        routers: routerSetups(),
       },
       summary: {
-        throughput_x_random: ratio(ours?.output_tok_s, rnd?.output_tok_s),
-        ttft_p90_x_random: ratio(rnd?.ttft_p90_s, ours?.ttft_p90_s),
-        ttft_p90_x_sglang_router: ratio(sg?.ttft_p90_s, ours?.ttft_p90_s),
+        throughput_x_random: ratio(tokS(OURS), tokS("random")),
+        ttft_p90_x_random: ratio(p90("random"), p90(OURS)),
+        ttft_p90_x_sglang_router: ratio(p90(SGLANG), p90(OURS)),
+        ttft_p90_s_spread: spreadOf(stats, SHARED, OURS, "ttft_p90_s"),
+        sglang_ttft_p90_s_spread: spreadOf(stats, SHARED, SGLANG, "ttft_p90_s"),
         // The least favourable round pair: whether the median hides a round where sglang-router did better.
         ttft_p90_x_sglang_router_worst_round: worstOf(byRound(SHARED)),
-        throughput_x_sglang_router: ratio(
-          medianBy(stats, SHARED, OURS, "output_tok_s")?.output_tok_s,
-          medianBy(stats, SHARED, SGLANG, "output_tok_s")?.output_tok_s,
-        ),
+        throughput_x_sglang_router: ratio(tokS(OURS), tokS(SGLANG)),
         ttft_p90_over_no_router_ms: overNoRouterMs(OURS, SHARED),
         sglang_ttft_p90_over_no_router_ms: overNoRouterMs(SGLANG, SHARED),
-        prefix_cache_throughput_x_random: ratio(approx?.output_tok_s, rnd?.output_tok_s),
-        prefix_cache_ttft_p90_x_random: ratio(rnd?.ttft_p90_s, approx?.ttft_p90_s),
-        uncongested_ttft_p90_x_sglang_router: ratio(
-          find(SGLANG, UNCONGESTED)?.ttft_p90_s,
-          find(OURS, UNCONGESTED)?.ttft_p90_s,
-        ),
+        prefix_cache_throughput_x_random: ratio(tokS("prefix-cache"), tokS("random")),
+        prefix_cache_ttft_p90_x_random: ratio(p90("random"), p90("prefix-cache")),
+        uncongested_ttft_p90_x_sglang_router: ratio(p90(SGLANG, UNCONGESTED), p90(OURS, UNCONGESTED)),
         uncongested_ttft_p90_over_no_router_ms: overNoRouterMs(OURS, UNCONGESTED),
         uncongested_sglang_ttft_p90_over_no_router_ms: overNoRouterMs(SGLANG, UNCONGESTED),
       },
@@ -477,9 +476,8 @@ const bench: Benchmark = {
   },
 
   plot(result: BenchResult): TopLevelSpec {
-    const all = result.series.runs as RunStats[];
-    const runs = all.filter((r) => r === medianRun(all, r.workload, r.router));
-    const rows = runs.flatMap((r) => [
+    // Every round is plotted; the bar is its median, as in the summary.
+    const rows = (result.series.runs as RunStats[]).flatMap((r) => [
       { workload: r.workload, router: r.router, metric: "TTFT p90 (s)", value: Math.max(r.ttft_p90_s, 1e-3) },
       { workload: r.workload, router: r.router, metric: "output tok/s", value: r.output_tok_s },
       { workload: r.workload, router: r.router, metric: "prefix hit rate", value: r.prefix_hit_rate },
@@ -492,7 +490,7 @@ const bench: Benchmark = {
         mark: "bar",
         encoding: {
           x: { field: "router", type: "nominal", axis: { labelAngle: -40 } },
-          y: { field: "value", type: "quantitative" },
+          y: { field: "value", type: "quantitative", aggregate: "median" },
           color: { field: "router", type: "nominal" },
         },
       },

@@ -4,6 +4,7 @@
 // model the HTTP server runs, without wall-clock noise.
 import type { TopLevelSpec } from "vega-lite";
 import type { Benchmark, BenchResult } from "../lib/result.js";
+import { median } from "../lib/stats.js";
 import { engineConfigFor, profiles } from "../../simulator/profiles.js";
 import { measureFigure, saturationCount } from "./measure.js";
 
@@ -65,7 +66,7 @@ const bench: Benchmark = {
       published_figures: fitted.filter((r) => r.kind === "published").length,
       holdout_figures: holdout.length,
       holdout_max_abs_error_pct: holdout.length ? Math.max(...absErr(holdout)) : NaN,
-      holdout_median_abs_error_pct: holdout.length ? (absErr(holdout)[Math.floor(holdout.length / 2)] as number) : NaN,
+      holdout_median_abs_error_pct: median(absErr(holdout)),
       holdout_within_tolerance: holdout.filter((r) => Math.abs(r.error_pct) <= TOLERANCE_PCT).length,
     };
     for (const r of rows)

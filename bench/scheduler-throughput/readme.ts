@@ -1,0 +1,30 @@
+import { atLeast, formatNumber, type ReadmeEntry } from "../lib/figures.js";
+
+export const TARGETS = { withOverWithoutExtender: atLeast(0.85), podsPerSecondWithExtender: atLeast(300) };
+
+const entry: ReadmeEntry = {
+  context: (r) =>
+    `${formatNumber(Number(r.params.pods), 0)} pods onto ${formatNumber(Number(r.params.nodes), 0)} kwok nodes, Kubernetes ${String(r.params.kubernetes)}; apiserver, etcd, kube-scheduler, kwok and the extender share the machine`,
+  figures: [
+    {
+      key: "extender_to_plain_ratio",
+      label: "with the extender binding over without",
+      unit: "×",
+      target: TARGETS.withOverWithoutExtender,
+    },
+    { key: "extender_to_plain_ratio_spread", label: "spread over rounds", unit: "×" },
+    {
+      key: "pods_per_s_with_extender",
+      label: "pods/s with the extender binding",
+      digits: 0,
+      target: TARGETS.podsPerSecondWithExtender,
+    },
+    { key: "pods_per_s_with_extender_scheduler_binds", label: "with kube-scheduler binding", digits: 0 },
+    { key: "pods_per_s_without_extender", label: "without the extender", digits: 0 },
+  ],
+  notes: (r) => {
+    const rounds = r.params.rounds;
+    return typeof rounds === "number" ? [`median of ${rounds} rounds`] : ["one round of each pass"];
+  },
+};
+export default entry;
