@@ -1,9 +1,13 @@
 // The fleet controllers on the real control plane with the real KubeRay operator: `aibrix-ts controllers` acting as
 // the chart's ServiceAccount, KubeRay turning RayClusters into head and worker pods, kwok running them, and the
-// kube-controller-manager's garbage collector cascading deletes. The fleet is AIBrix's own sample shape.
+// kube-controller-manager's garbage collector cascading deletes. The fleet is AIBrix's own sample shape. A
+// PodAutoscaler, as AIBrix's heterogeneous samples write one (an external endpoint answering
+// `vllm:deployment_replicas`), scales a fleet through its /scale subresource.
 import { expect } from "chai";
 import type { ChildProcess } from "node:child_process";
 import { execFile } from "node:child_process";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -162,8 +166,8 @@ describe("RayClusterFleet controllers with KubeRay on the loopback cluster", fun
     controllers = (
       await startControllersProcess(kubeconfig, [
         "--no-leader-elect",
-        "--controllers",
-        "raycluster-fleet,raycluster-replicaset",
+        ...["--controllers", "raycluster-fleet,raycluster-replicaset,pod-autoscaler"],
+        ...["--pod-autoscaler-sync-period", "1"],
       ])
     ).child;
   });
@@ -276,6 +280,45 @@ describe("RayClusterFleet controllers with KubeRay on the loopback cluster", fun
     await waitFor("3 RayClusters left", 30_000, async () =>
       (await clustersOf(MODEL)).filter((c) => !c.metadata?.deletionTimestamp).length === 3 ? true : undefined,
     );
+  });
+
+  it("a PodAutoscaler on the fleet scales it through /scale", async function () {
+    this.timeout(120_000);
+    // The GPU optimizer's answer for this fleet: 4 replicas, as replicas × 100.
+    const endpoint = http.createServer((_req, res) => res.end("vllm:deployment_replicas 400\n"));
+    await new Promise<void>((resolve) => endpoint.listen(0, "127.0.0.1", resolve));
+    const paPath = `/apis/autoscaling.aibrix.ai/v1alpha1/namespaces/${NS}/podautoscalers`;
+    try {
+      await api().create(paPath, {
+        apiVersion: "autoscaling.aibrix.ai/v1alpha1",
+        kind: "PodAutoscaler",
+        metadata: { name: "fleet-pa", namespace: NS },
+        spec: {
+          scaleTargetRef: { apiVersion: "orchestration.aibrix.ai/v1alpha1", kind: "RayClusterFleet", name: MODEL },
+          minReplicas: 1,
+          maxReplicas: 5,
+          scalingStrategy: "KPA",
+          metricsSources: [
+            {
+              metricSourceType: "external",
+              protocolType: "http",
+              endpoint: `127.0.0.1:${(endpoint.address() as AddressInfo).port}`,
+              path: "/metrics",
+              targetMetric: "vllm:deployment_replicas",
+              targetValue: "100",
+            },
+          ],
+        },
+      });
+      await waitComplete(MODEL, 4, 90_000);
+      const pa = await api().get<{ status?: { desiredScale?: number; actualScale?: number } }>(`${paPath}/fleet-pa`);
+      expect(pa.status?.desiredScale).to.equal(4);
+    } finally {
+      await api().delete(`${paPath}/fleet-pa`);
+      endpoint.close();
+    }
+    await kubectl("scale", "rayclusterfleet", MODEL, "-n", NS, "--replicas=3");
+    await waitComplete(MODEL, 3);
   });
 
   it("a RayCluster that never becomes ready trips the progress deadline", async function () {
