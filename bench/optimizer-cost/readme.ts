@@ -1,4 +1,4 @@
-import { atLeast, atMost, type ReadmeEntry } from "../lib/figures.js";
+import { atLeast, atMost, formatTarget, meets, type ReadmeEntry } from "../lib/figures.js";
 
 export const TARGETS = {
   savingShort: atLeast(15),
@@ -13,21 +13,27 @@ const entry: ReadmeEntry = {
     `what-if simulator on the optimizer's mix and on the cheapest single type meeting the same SLO; ` +
     `${String(r.params.rounds)} round(s) of ${String(r.params.secondsPerTrace)} s per mix`,
   figures: [
-    { key: "cost_saving_pct_short", label: "saving on short chat", unit: " %", target: TARGETS.savingShort },
-    { key: "cost_saving_pct_long", label: "on long context", unit: " %", target: TARGETS.savingLong },
+    // Savings are judged in the notes: one counts only where the optimizer's mix met the SLO.
+    { key: "cost_saving_pct_short", label: "saving on short chat", unit: " %" },
+    { key: "cost_saving_pct_long", label: "on long context", unit: " %" },
     { key: "slo_attainment_optimizer", label: "the optimizer's SLO attainment", digits: 3, target: TARGETS.attainment },
     { key: "solve_ms_p99", label: "solve p99 (6 types × 64 buckets)", unit: " ms", target: TARGETS.solveMsP99 },
   ],
   notes: (r) => {
     const notes: string[] = [];
-    for (const mix of ["short", "long"]) {
+    const targets = { short: TARGETS.savingShort, long: TARGETS.savingLong };
+    for (const mix of ["short", "long"] as const) {
+      const saving = r.summary[`cost_saving_pct_${mix}`];
       const attained = r.summary[`slo_attainment_optimizer_${mix}`];
-      if (attained !== undefined && attained < TARGETS.attainment.value) {
-        notes.push(
-          `the ${mix} mix's saving does not count: the optimizer's mix met the SLO for ${(attained * 100).toFixed(1)} % ` +
-            "of its requests",
-        );
-      }
+      if (saving === undefined || attained === undefined) continue;
+      const counts = attained >= TARGETS.attainment.value;
+      const met = counts && meets(saving, targets[mix]);
+      notes.push(
+        `${mix} mix saving [${formatTarget(targets[mix], " %")}: ${met ? "met" : "**MISSED**"}]` +
+          (counts
+            ? ""
+            : ` — it does not count: the optimizer's mix met the SLO for ${(attained * 100).toFixed(1)} % of its requests`),
+      );
     }
     notes.push(
       "per-bucket profile throughputs are not additive when shapes share a batch, so the profiles overstate a " +
