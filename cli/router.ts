@@ -11,7 +11,7 @@ import { closeOnSignal } from "./shutdown.js";
 import { StaticKeys } from "../router/admission-control/auth/static-keys.js";
 import { portFlag } from "./flags.js";
 import { reportProcessMetrics } from "./process-metrics.js";
-import { WorkloadSignal } from "../router/workload-signal.js";
+import { WorkloadSignal } from "../router/metrics/workload-signal.js";
 
 export interface RouterCommandOptions {
   endpoints?: string;

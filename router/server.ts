@@ -6,25 +6,35 @@ import { pino, type Logger } from "pino";
 import { KvEventSubscriber } from "../engines/kv-events.js";
 import { admitAll, type AdmissionControl } from "./admission-control/control.js";
 import type { Discovery, DiscoverySnapshot } from "./discovery/types.js";
-import { defaultEjection, EndpointRegistry, type EjectionPolicy, type Endpoint, type FleetView } from "./endpoints.js";
+import {
+  defaultEjection,
+  EndpointRegistry,
+  type EjectionPolicy,
+  type Endpoint,
+  type FleetView,
+} from "./endpoints/endpoints.js";
 import { createServer, listen, shutdown, type ServerLimits } from "../serving/http-server.js";
-import { sendError } from "./errors.js";
-import { RouterMetrics } from "./metrics.js";
+import { sendError } from "./forwarding/errors.js";
+import { RouterMetrics } from "./metrics/metrics.js";
 import { KvBlockIndex } from "./picking/kv-index.js";
 import { PrefixIndex, defaultPrefixIndexOptions } from "./picking/prefix-index.js";
 import { PrefixSync } from "./picking/prefix-sync.js";
 import { createSharedScorers, type SharedScorers } from "./picking/shared-scorers.js";
 import { ProfileCatalog, type ProfileConfig } from "./picking/profiles.js";
 import { defaultPrefixScorerOptions, type PrefixScorerOptions } from "./picking/scorers/prefix-affinity.js";
-import { loadModelTokenizers } from "./tokenizers.js";
-import { PromptCache } from "./prompt-cache.js";
-import { defaultPrefillCoalescing, PrefillCoalescer, type PrefillCoalescingOptions } from "./prefill-coalescing.js";
+import { loadModelTokenizers } from "./prompts/tokenizers.js";
+import { PromptCache } from "./prompts/prompt-cache.js";
+import {
+  defaultPrefillCoalescing,
+  PrefillCoalescer,
+  type PrefillCoalescingOptions,
+} from "./forwarding/prefill-coalescing.js";
 import { StrategySelector } from "./profiles/strategy.js";
-import { defaultTimeouts, EndpointUnhealthy, sendUpstream, type PhaseTimeouts } from "./proxy.js";
-import { MetricsScraper } from "./scraper.js";
-import { Turns } from "./turns.js";
+import { defaultTimeouts, EndpointUnhealthy, sendUpstream, type PhaseTimeouts } from "./forwarding/proxy.js";
+import { MetricsScraper } from "./endpoints/scraper.js";
+import { Turns } from "./request-path/turns.js";
 import type { StaticKeys } from "./admission-control/auth/static-keys.js";
-import { defaultHealthCheck, HealthChecker, type HealthCheckPolicy } from "./health-check.js";
+import { defaultHealthCheck, HealthChecker, type HealthCheckPolicy } from "./endpoints/health-check.js";
 import { createRequestHandler, type RequestHandler } from "./request-path/handler.js";
 import type { RequestPathParts } from "./request-path/parts.js";
 import { defaultRetry, RetryBudget, type RetryPolicy } from "./request-path/retry.js";

@@ -7,7 +7,7 @@ import { loadKubeConfig } from "../../kube/client.js";
 import { Informers } from "../../kube/informers.js";
 import { KubeClient } from "../../kube/request.js";
 import { Resources, scoped } from "../../kube/resources.js";
-import type { EndpointSpec } from "../endpoints.js";
+import type { EndpointSpec } from "../endpoints/endpoints.js";
 import { ConfigProfileError, parseConfigProfiles } from "../profiles/config-profile.js";
 import type { ConfigProfileDoc } from "../profiles/types.js";
 import type { Discovery, DiscoverySnapshot } from "./types.js";

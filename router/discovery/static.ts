@@ -15,7 +15,7 @@ import { watch, type FSWatcher } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { parse as parseYaml } from "yaml";
 import type { EngineKind } from "../../engines/metric-names.js";
-import type { EndpointSpec } from "../endpoints.js";
+import type { EndpointSpec } from "../endpoints/endpoints.js";
 import { ConfigProfileError, parseConfigProfiles } from "../profiles/config-profile.js";
 import type { Discovery, DiscoverySnapshot } from "./types.js";
 

@@ -1,5 +1,5 @@
 // Discovery: where endpoints come from. Two sources (a static file, Kubernetes) behind this one interface.
-import type { EndpointSpec } from "../endpoints.js";
+import type { EndpointSpec } from "../endpoints/endpoints.js";
 
 export interface DiscoverySnapshot {
   /** Routable endpoints (ready, not terminating, with an address). */

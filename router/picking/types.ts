@@ -3,7 +3,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { PrefixHashAlgo } from "../../api/block-hash.js";
 import type { EngineMetrics } from "../../engines/metric-names.js";
-import type { LoraKey } from "../engine-prompt.js";
+import type { LoraKey } from "../prompts/engine-prompt.js";
 
 /** One endpoint as picking sees it: what filters and scorers read, and the read marks they leave. */
 export interface Candidate {

@@ -4,10 +4,10 @@
 // header is the client's error (StrategyError → 400).
 import type { IncomingHttpHeaders } from "node:http";
 import { countTokens } from "../../api/tokens.js";
-import type { Endpoint } from "../endpoints.js";
+import type { Endpoint } from "../endpoints/endpoints.js";
 import { StrategyError, type ProfileCatalog } from "../picking/profiles.js";
 import type { Profile } from "../picking/types.js";
-import { promptTextOf } from "../prompt.js";
+import { promptTextOf } from "../prompts/prompt.js";
 import { selectConfigProfile, type RequestFacts } from "./config-profile.js";
 import type { ConfigProfileDoc } from "./types.js";
 

@@ -7,9 +7,9 @@ import {
   type AdmissionRejection,
   type AdmissionTicket,
 } from "../admission-control/control.js";
-import type { OpenAIError } from "../errors.js";
-import type { Cancellation } from "../proxy.js";
-import type { AdmissionRequestView } from "../request-views.js";
+import type { OpenAIError } from "../forwarding/errors.js";
+import type { Cancellation } from "../forwarding/proxy.js";
+import type { AdmissionRequestView } from "../prompts/request-views.js";
 
 export type AdmitOutcome = { ticket?: AdmissionTicket } | { error: OpenAIError } | { clientGone: true };
 

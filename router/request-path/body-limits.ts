@@ -1,8 +1,8 @@
 // How large a request body may be: the configured maximum, tightened to what the engines' context lengths can use
 // once every engine has reported one.
-import type { Endpoint } from "../endpoints.js";
-import type { OpenAIError } from "../errors.js";
-import { contextBodyBytes } from "../prompt-bounds.js";
+import type { Endpoint } from "../endpoints/endpoints.js";
+import type { OpenAIError } from "../forwarding/errors.js";
+import { contextBodyBytes } from "../prompts/prompt-bounds.js";
 
 export interface ModelLimit {
   bytes: number;

@@ -1,7 +1,7 @@
 // The pick stage: run the request's routing profile over the model's endpoints, minus those already tried; a bad
 // external selector is the client's error, no endpoint left is a 503 that says why.
-import type { Endpoint } from "../endpoints.js";
-import { badRequest, type OpenAIError } from "../errors.js";
+import type { Endpoint } from "../endpoints/endpoints.js";
+import { badRequest, type OpenAIError } from "../forwarding/errors.js";
 import { SelectorError } from "../picking/filters.js";
 import { pick } from "../picking/pick.js";
 import type { PickEnv, PickRequest, Profile } from "../picking/types.js";

@@ -1,8 +1,8 @@
 // The one place that says what went wrong with an attempt on an engine, and what the client gets when no retry is
 // left: every failure before the client saw a byte has a metric label, a line for the endpoint's failure log, a short
 // form for the final "every endpoint tried failed" message, and its own answer.
-import type { OpenAIError } from "../errors.js";
-import type { FailureReason } from "../proxy.js";
+import type { OpenAIError } from "../forwarding/errors.js";
+import type { FailureReason } from "../forwarding/proxy.js";
 
 export interface AttemptFailure {
   /** Label of `router_retries_total{reason}`. */

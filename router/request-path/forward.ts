@@ -1,8 +1,8 @@
 // The forward stage: one attempt on one endpoint (a cold-prefix wait where it applies, the request, the engine's
 // headers), handed to the relay stage once the engine answers; the retry loop runs as many as the policy allows.
-import type { Endpoint } from "../endpoints.js";
+import type { Endpoint } from "../endpoints/endpoints.js";
 import { defaultPrefixScorerOptions, engineKeysFor } from "../picking/scorers/prefix-affinity.js";
-import type { PhaseTimeouts } from "../proxy.js";
+import type { PhaseTimeouts } from "../forwarding/proxy.js";
 import { chooseEndpoint } from "./choose-endpoint.js";
 import { statusFailure, transportFailure } from "./failure.js";
 import type { Forwarding, RequestPathParts } from "./parts.js";

@@ -1,8 +1,8 @@
 // What the router answers itself on GET: the model list (OpenAI's shape), health, readiness and metrics.
 import type { ServerResponse } from "node:http";
-import type { EndpointRegistry } from "../endpoints.js";
-import { sendError } from "../errors.js";
-import type { RouterMetrics } from "../metrics.js";
+import type { EndpointRegistry } from "../endpoints/endpoints.js";
+import { sendError } from "../forwarding/errors.js";
+import type { RouterMetrics } from "../metrics/metrics.js";
 import { modelLimit } from "./body-limits.js";
 
 export interface GetRoutes {

@@ -3,12 +3,12 @@
 // together and counts every answer once.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { admitAll, type TokenUsage } from "../admission-control/control.js";
-import { sendError, type OpenAIError } from "../errors.js";
-import { EnginePrompt } from "../engine-prompt.js";
-import { boundedText, DEFAULT_CONTEXT_TOKENS, promptCharsFor } from "../prompt-bounds.js";
-import { PromptTokens, promptTextOf } from "../prompt.js";
-import { Cancellation } from "../proxy.js";
-import { AdmissionRequestView, PickRequestView } from "../request-views.js";
+import { sendError, type OpenAIError } from "../forwarding/errors.js";
+import { EnginePrompt } from "../prompts/engine-prompt.js";
+import { boundedText, DEFAULT_CONTEXT_TOKENS, promptCharsFor } from "../prompts/prompt-bounds.js";
+import { PromptTokens, promptTextOf } from "../prompts/prompt.js";
+import { Cancellation } from "../forwarding/proxy.js";
+import { AdmissionRequestView, PickRequestView } from "../prompts/request-views.js";
 import { admitRequest } from "./admit.js";
 import { modelLimit, readLimit, tooLarge, type ModelLimit } from "./body-limits.js";
 import { forward } from "./forward.js";

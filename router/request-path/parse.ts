@@ -3,8 +3,8 @@
 import type { IncomingMessage } from "node:http";
 import { parseJsonObject, readBody } from "../../serving/body.js";
 import { HttpError } from "../../serving/errors.js";
-import { badRequest, type OpenAIError } from "../errors.js";
-import type { Turns } from "../turns.js";
+import { badRequest, type OpenAIError } from "../forwarding/errors.js";
+import type { Turns } from "./turns.js";
 
 /** Bodies past this size are processed in steps that yield to the event loop. */
 export const LARGE_BODY_BYTES = 256 * 1024;

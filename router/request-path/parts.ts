@@ -5,15 +5,15 @@ import type { Logger } from "pino";
 import type { ModelTokenizer } from "../../api/model-tokenizer.js";
 import type { AdmissionControl, AdmissionTicket, TokenUsage } from "../admission-control/control.js";
 import type { StaticKeys } from "../admission-control/auth/static-keys.js";
-import type { Endpoint, EndpointRegistry } from "../endpoints.js";
-import type { RouterMetrics } from "../metrics.js";
-import type { PrefillCoalescer, PrefillCoalescingOptions, PrefillSlot } from "../prefill-coalescing.js";
+import type { Endpoint, EndpointRegistry } from "../endpoints/endpoints.js";
+import type { RouterMetrics } from "../metrics/metrics.js";
+import type { PrefillCoalescer, PrefillCoalescingOptions, PrefillSlot } from "../forwarding/prefill-coalescing.js";
 import type { PluginTiming, Profile } from "../picking/types.js";
-import type { PromptCache } from "../prompt-cache.js";
+import type { PromptCache } from "../prompts/prompt-cache.js";
 import type { StrategySelector } from "../profiles/strategy.js";
-import type { Cancellation, PhaseTimeouts, sendUpstream } from "../proxy.js";
-import type { PickRequestView } from "../request-views.js";
-import type { Turns } from "../turns.js";
+import type { Cancellation, PhaseTimeouts, sendUpstream } from "../forwarding/proxy.js";
+import type { PickRequestView } from "../prompts/request-views.js";
+import type { Turns } from "./turns.js";
 import type { RetryBudget, RetryPolicy } from "./retry.js";
 
 export interface RequestPathParts {

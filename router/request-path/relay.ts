@@ -1,10 +1,10 @@
 // The relay stage: the engine's answer to the client. A buffered body can still fail over to another endpoint
 // (nothing was sent yet) and its errors are put in the router's own vocabulary; a stream is relayed chunk by chunk.
 import type { TokenUsage } from "../admission-control/control.js";
-import type { Endpoint } from "../endpoints.js";
-import { openAIErrorFrom } from "../errors.js";
+import type { Endpoint } from "../endpoints/endpoints.js";
+import { openAIErrorFrom } from "../forwarding/errors.js";
 import { encodeSessionId, sessionAffinity } from "../picking/scorers/session-affinity.js";
-import type { UpstreamResponse } from "../proxy.js";
+import type { UpstreamResponse } from "../forwarding/proxy.js";
 import { bodyFailure } from "./failure.js";
 import type { Forwarding, RequestPathParts } from "./parts.js";
 import type { AttemptOutcome } from "./retry-loop.js";

@@ -1,6 +1,6 @@
 // The one retry loop of the request path: pick an endpoint, try it, and on a failure before the client saw a byte
 // try another one while the retry policy and budget allow; the endpoint that failed is not picked again.
-import type { OpenAIError } from "../errors.js";
+import type { OpenAIError } from "../forwarding/errors.js";
 import type { AnsweredFailure, AttemptFailure } from "./failure.js";
 import type { RetryPolicy } from "./retry.js";
 

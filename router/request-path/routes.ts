@@ -1,5 +1,5 @@
 // What the router serves, by method and path, and the answer to anything else.
-import type { OpenAIError } from "../errors.js";
+import type { OpenAIError } from "../forwarding/errors.js";
 
 /** POST paths that take a JSON body and go to an engine. */
 export const JSON_PATHS: ReadonlySet<string> = new Set([

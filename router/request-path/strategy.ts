@@ -1,8 +1,8 @@
 // The strategy stage: which routing profile serves the request (see profiles/strategy.ts for the precedence), and
 // whether the model has anywhere to go at all.
 import type { IncomingHttpHeaders } from "node:http";
-import type { Endpoint } from "../endpoints.js";
-import { badRequest, headerValue, type OpenAIError } from "../errors.js";
+import type { Endpoint } from "../endpoints/endpoints.js";
+import { badRequest, headerValue, type OpenAIError } from "../forwarding/errors.js";
 import { StrategyError } from "../picking/profiles.js";
 import type { StrategyChoice, StrategySelector } from "../profiles/strategy.js";
 

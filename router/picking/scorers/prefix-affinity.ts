@@ -2,7 +2,7 @@
 // and the engine's own block keys of a request.
 import { Type } from "@sinclair/typebox";
 import { isPrefixHashAlgo } from "../../../api/block-hash.js";
-import type { LoraKey } from "../../engine-prompt.js";
+import type { LoraKey } from "../../prompts/engine-prompt.js";
 import type { Candidate, PickRequest } from "../types.js";
 
 export interface PrefixScorerOptions {

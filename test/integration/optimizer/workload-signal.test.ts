@@ -7,7 +7,7 @@ import { ProfileSet } from "../../../api/gpu-profile.js";
 import { traceKeyPrefix } from "../../../api/workload-signal.js";
 import { StaticDiscovery, toEndpointSpec } from "../../../router/discovery/static.js";
 import { startRouter, type Router } from "../../../router/server.js";
-import { WorkloadSignal } from "../../../router/workload-signal.js";
+import { WorkloadSignal } from "../../../router/metrics/workload-signal.js";
 import { endpointEntry, startSimulator, type RunningSimulator } from "../../../simulator/index.js";
 import { RedisTraceSource, RouterMetricsSource } from "../../../optimizer/signal-sources.js";
 import { startOptimizer } from "../../../optimizer/server.js";

@@ -5,7 +5,7 @@ import { pino } from "pino";
 import { createAdmission } from "../../../router/admission-control/index.js";
 import type { LimitsConfig } from "../../../router/admission-control/limits/limiter.js";
 import { StaticDiscovery } from "../../../router/discovery/static.js";
-import type { EndpointSpec } from "../../../router/endpoints.js";
+import type { EndpointSpec } from "../../../router/endpoints/endpoints.js";
 import type { ConfigProfileDoc } from "../../../router/profiles/types.js";
 import { startRouter, type Router } from "../../../router/server.js";
 import { startSimulator, type RunningSimulator } from "../../../simulator/index.js";

@@ -3,7 +3,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { Registry } from "prom-client";
 import { decodeTrace, encodeTrace, traceKey } from "../../../api/workload-signal.js";
-import { WorkloadSignal } from "../../../router/workload-signal.js";
+import { WorkloadSignal } from "../../../router/metrics/workload-signal.js";
 import { RouterMetricsSource } from "../../../optimizer/signal-sources.js";
 
 describe("workload signal", () => {

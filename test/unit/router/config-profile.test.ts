@@ -3,7 +3,7 @@ import type { V1Pod } from "@kubernetes/client-node";
 import { Model } from "../../../api/labels.js";
 import { podToEndpoint, reportOncePerPod, snapshotFrom } from "../../../router/discovery/kubernetes.js";
 import { EndpointFileError, parseEndpointFile } from "../../../router/discovery/static.js";
-import { Endpoint, type EndpointSpec } from "../../../router/endpoints.js";
+import { Endpoint, type EndpointSpec } from "../../../router/endpoints/endpoints.js";
 import { KvBlockIndex } from "../../../router/picking/kv-index.js";
 import { PrefixIndex } from "../../../router/picking/prefix-index.js";
 import { ProfileCatalog, StrategyError } from "../../../router/picking/profiles.js";

@@ -7,7 +7,7 @@ import { Writable } from "node:stream";
 import { pino } from "pino";
 import { request } from "undici";
 import { StaticDiscovery } from "../../../router/discovery/static.js";
-import type { EndpointSpec } from "../../../router/endpoints.js";
+import type { EndpointSpec } from "../../../router/endpoints/endpoints.js";
 import { startRouter, type Router, type RouterOptions } from "../../../router/server.js";
 import { until } from "../../support/until.js";
 import { startFakeEngine, type FakeEngine } from "./fake-engine.js";

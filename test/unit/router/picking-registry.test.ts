@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { Endpoint } from "../../../router/endpoints.js";
+import { Endpoint } from "../../../router/endpoints/endpoints.js";
 import { KvBlockIndex } from "../../../router/picking/kv-index.js";
 import { pick } from "../../../router/picking/pick.js";
 import { PrefixIndex } from "../../../router/picking/prefix-index.js";

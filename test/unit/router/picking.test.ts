@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { Endpoint, EndpointRegistry } from "../../../router/endpoints.js";
+import { Endpoint, EndpointRegistry } from "../../../router/endpoints/endpoints.js";
 import { KvBlockIndex } from "../../../router/picking/kv-index.js";
 import { pick } from "../../../router/picking/pick.js";
 import { PrefixIndex } from "../../../router/picking/prefix-index.js";
@@ -11,7 +11,7 @@ import {
   engineKeysFor,
 } from "../../../router/picking/scorers.js";
 import type { PickEnv, PickRequest } from "../../../router/picking/types.js";
-import { PromptTokens } from "../../../router/prompt.js";
+import { PromptTokens } from "../../../router/prompts/prompt.js";
 
 const eps: Endpoint[] = [];
 function ep(n: number, set: Partial<Endpoint> = {}, metrics: Endpoint["metrics"] = {}): Endpoint {

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { Endpoint } from "../../../router/endpoints.js";
+import { Endpoint } from "../../../router/endpoints/endpoints.js";
 import { powerOfTwoBy } from "../../../router/picking/scorers.js";
 
 describe("power-of-two over a shared count", () => {

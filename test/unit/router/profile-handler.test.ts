@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { Endpoint } from "../../../router/endpoints.js";
+import { Endpoint } from "../../../router/endpoints/endpoints.js";
 import { maxScore } from "../../../router/picking/pickers.js";
 import { sequentialProfiles, singleProfile } from "../../../router/picking/profile-handler.js";
 import type { Candidate, Filter, PickRequest, Profile } from "../../../router/picking/types.js";

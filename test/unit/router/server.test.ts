@@ -3,7 +3,7 @@ import { request } from "undici";
 import type { AdmissionControl, AdmissionRequest, TokenUsage } from "../../../router/admission-control/control.js";
 import { StaticDiscovery } from "../../../router/discovery/static.js";
 import type { Discovery } from "../../../router/discovery/types.js";
-import type { EndpointSpec } from "../../../router/endpoints.js";
+import type { EndpointSpec } from "../../../router/endpoints/endpoints.js";
 import { startRouter, type Router, type RouterOptions } from "../../../router/server.js";
 import { startFakeEngine, type FakeEngine } from "./fake-engine.js";
 

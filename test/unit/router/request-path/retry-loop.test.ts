@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import type { OpenAIError } from "../../../../router/errors.js";
+import type { OpenAIError } from "../../../../router/forwarding/errors.js";
 import { bodyFailure, statusFailure, transportFailure } from "../../../../router/request-path/failure.js";
 import { runWithRetries, type AttemptOutcome, type RetryLoop } from "../../../../router/request-path/retry-loop.js";
 

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { Endpoint, EndpointRegistry } from "../../../../router/endpoints.js";
+import { Endpoint, EndpointRegistry } from "../../../../router/endpoints/endpoints.js";
 import { modelLimit, readLimit, tooLarge } from "../../../../router/request-path/body-limits.js";
 import { chooseEndpoint } from "../../../../router/request-path/choose-endpoint.js";
 import { validateBody } from "../../../../router/request-path/parse.js";
@@ -8,7 +8,7 @@ import { noEndpointsFor } from "../../../../router/request-path/strategy.js";
 import { SelectorError } from "../../../../router/picking/filters.js";
 import { maxScore } from "../../../../router/picking/pickers.js";
 import type { PickRequest, Profile } from "../../../../router/picking/types.js";
-import { contextBodyBytes } from "../../../../router/prompt-bounds.js";
+import { contextBodyBytes } from "../../../../router/prompts/prompt-bounds.js";
 
 const opened: Endpoint[] = [];
 function endpoint(n: number, maxModelLen?: number): Endpoint {

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { RouterMetrics } from "../../../router/metrics.js";
+import { RouterMetrics } from "../../../../router/metrics/metrics.js";
 
 describe("router metrics", () => {
   it("renders the per-request counter and histograms in Prometheus text with cumulative buckets", async () => {

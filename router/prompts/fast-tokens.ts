@@ -1,7 +1,7 @@
 // A faster path to exactly the token ids of `api/tokens.ts` for ASCII text (the common case on the router's hot
 // path): one pass over char codes, FNV-1a computed inline, no regex and no per-piece encoding. Any text with a
 // non-ASCII character goes through the shared implementation, so the result is always identical to `tokenize`.
-import { tokenize, WORD_PIECE_CHARS } from "../api/tokens.js";
+import { tokenize, WORD_PIECE_CHARS } from "../../api/tokens.js";
 
 const ALNUM = new Uint8Array(128);
 const SPACE = new Uint8Array(128);

@@ -1,8 +1,8 @@
 // A request's prompt as the engine sees it: the model's own token ids (its tokenizer and chat template) and vLLM's
 // block keys over them — the names the engine's KV events give the blocks it holds. Computed lazily, at most once
 // per block size / hash algorithm / adapter path, and only for models with a tokenizer configured.
-import { blockKeys, type PrefixHashAlgo } from "../api/block-hash.js";
-import type { ChatMessage, ModelTokenizer } from "../api/model-tokenizer.js";
+import { blockKeys, type PrefixHashAlgo } from "../../api/block-hash.js";
+import type { ChatMessage, ModelTokenizer } from "../../api/model-tokenizer.js";
 
 /** The adapter a request runs on, as the engine loaded it (both name and path key vLLM's blocks). */
 export interface LoraKey {

@@ -1,7 +1,7 @@
 import { expect } from "chai";
-import { EndpointRegistry } from "../../../router/endpoints.js";
-import { METRICS_IN_USE_FOR_MS, MetricsScraper } from "../../../router/scraper.js";
-import { startFakeEngine, type FakeEngine } from "./fake-engine.js";
+import { EndpointRegistry } from "../../../../router/endpoints/endpoints.js";
+import { METRICS_IN_USE_FOR_MS, MetricsScraper } from "../../../../router/endpoints/scraper.js";
+import { startFakeEngine, type FakeEngine } from "../fake-engine.js";
 
 describe("metrics scraper", () => {
   let engine: FakeEngine;

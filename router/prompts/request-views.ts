@@ -7,10 +7,10 @@
 // collection until the next full one: about 3.5 MB promoted per scavenge at 1,000 req/s, scavenges of 4–8 ms, and
 // the tail latency that came with them.
 import type { IncomingHttpHeaders } from "node:http";
-import type { AdmissionRequest } from "./admission-control/control.js";
-import type { PrefixHashAlgo } from "../api/block-hash.js";
+import type { AdmissionRequest } from "../admission-control/control.js";
+import type { PrefixHashAlgo } from "../../api/block-hash.js";
 import type { EnginePrompt, LoraKey } from "./engine-prompt.js";
-import type { PickRequest } from "./picking/types.js";
+import type { PickRequest } from "../picking/types.js";
 import type { PromptTokens } from "./prompt.js";
 
 export class PickRequestView implements PickRequest {

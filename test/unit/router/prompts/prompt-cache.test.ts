@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import fc from "fast-check";
-import { blockHashes, countTokens, tokenize } from "../../../api/tokens.js";
-import { PromptCache } from "../../../router/prompt-cache.js";
+import { blockHashes, countTokens, tokenize } from "../../../../api/tokens.js";
+import { PromptCache } from "../../../../router/prompts/prompt-cache.js";
 
 const direct = (text: string, bs: number, extra?: string) => ({
   tokenCount: countTokens(text),

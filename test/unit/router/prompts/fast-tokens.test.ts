@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import fc from "fast-check";
-import { tokenize } from "../../../api/tokens.js";
-import { fastTokenize } from "../../../router/fast-tokens.js";
+import { tokenize } from "../../../../api/tokens.js";
+import { fastTokenize } from "../../../../router/prompts/fast-tokens.js";
 
 describe("fast tokenizer", () => {
   it("gives exactly the shared tokenizer's ids on ASCII text", () => {

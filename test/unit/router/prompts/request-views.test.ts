@@ -1,6 +1,6 @@
 import { expect } from "chai";
-import { PromptTokens } from "../../../router/prompt.js";
-import { AdmissionRequestView, PickRequestView } from "../../../router/request-views.js";
+import { PromptTokens } from "../../../../router/prompts/prompt.js";
+import { AdmissionRequestView, PickRequestView } from "../../../../router/prompts/request-views.js";
 
 describe("request views", () => {
   it("the pick request builds the prompt text only when a strategy reads it", () => {

@@ -2,7 +2,7 @@
 // says about them: which models kv-prefix can name the engine's blocks for, and that every other model is routed
 // by approximate prefix matching instead.
 import type { Logger } from "pino";
-import { ModelTokenizer } from "../api/model-tokenizer.js";
+import { ModelTokenizer } from "../../api/model-tokenizer.js";
 
 export async function loadModelTokenizers(
   dirs: Record<string, string>,

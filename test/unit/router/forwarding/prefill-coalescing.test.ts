@@ -1,7 +1,7 @@
 import { expect } from "chai";
-import type { KvEventBatch } from "../../../engines/kv-events.js";
-import { KvBlockIndex } from "../../../router/picking/kv-index.js";
-import { PrefillCoalescer, type WaitOutcome } from "../../../router/prefill-coalescing.js";
+import type { KvEventBatch } from "../../../../engines/kv-events.js";
+import { KvBlockIndex } from "../../../../router/picking/kv-index.js";
+import { PrefillCoalescer, type WaitOutcome } from "../../../../router/forwarding/prefill-coalescing.js";
 
 const prompt = (prefix: number, blocks: number, suffix: number[]): bigint[] => [
   ...Array.from({ length: blocks }, (_, i) => BigInt(prefix * 1000 + i)),

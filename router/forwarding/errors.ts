@@ -1,6 +1,6 @@
 // OpenAI-shaped errors: {"error":{"message","type","code","param"}} with the type implied by the status.
 import type { ServerResponse } from "node:http";
-import { errorJson, errorType, sendErrorJson } from "../serving/errors.js";
+import { errorJson, errorType, sendErrorJson } from "../../serving/errors.js";
 
 export { errorType };
 

@@ -6,7 +6,7 @@
 // boundary, its token ids and the end offset of every token, so it can be cut back to any boundary when a new prompt
 // shares only part of it: the part two prompts share stays cached, and a prompt that extends an entry (the next
 // turn of a conversation) replaces it. Entries are evicted least recently used first.
-import { blockHashes, ROOT_BLOCK_HASH } from "../api/tokens.js";
+import { blockHashes, ROOT_BLOCK_HASH } from "../../api/tokens.js";
 import { fastTokenize, isPieceBoundary, tokenizeAsciiFrom } from "./fast-tokens.js";
 
 export interface PromptCacheOptions {

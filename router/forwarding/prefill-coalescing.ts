@@ -4,8 +4,8 @@
 // burst, a new system prompt). When a request is sent to an engine that is computing the request's prefix for an
 // earlier request right now, it waits until the engine's KV events report the shared blocks stored, and then arrives
 // as a cache hit. The wait is bounded, and ends early when the earlier request ends or the engine goes away.
-import type { KvEventBatch } from "../engines/kv-events.js";
-import type { KvBlockIndex } from "./picking/kv-index.js";
+import type { KvEventBatch } from "../../engines/kv-events.js";
+import type { KvBlockIndex } from "../picking/kv-index.js";
 
 export interface PrefillCoalescingOptions {
   /** A request waits only for this many shared, not yet stored blocks or more (shorter prefixes are cheap to redo). */

@@ -10,14 +10,14 @@ import {
   TRACE_TTL_SECONDS,
   traceKey,
   WORKLOAD_METRIC,
-} from "../api/workload-signal.js";
+} from "../../api/workload-signal.js";
 import {
   admitAll,
   type AdmissionControl,
   type AdmissionDecision,
   type AdmissionRequest,
-} from "./admission-control/control.js";
-import { FAIL_FAST_REDIS } from "./redis-options.js";
+} from "../admission-control/control.js";
+import { FAIL_FAST_REDIS } from "../redis-options.js";
 
 // Adds one interval's counts into the key (creating it): router replicas, and a flush at shutdown, share a key when
 // they write for the same interval, and none may overwrite another's counts.

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { Turns } from "../../../router/turns.js";
+import { Turns } from "../../../../router/request-path/turns.js";
 
 describe("router: large-request steps take turns", () => {
   it("runs steps queued together in separate turns of the event loop, other work between them", async () => {

@@ -1,8 +1,8 @@
 // Live state of every engine endpoint the router knows: what discovery says it serves, what its last scrape said,
 // what the router itself has in flight there, and whether it is ejected after repeated failures.
 import { Pool } from "undici";
-import type { EngineKind, EngineMetrics } from "../engines/metric-names.js";
-import type { ConfigProfileDoc } from "./profiles/types.js";
+import type { EngineKind, EngineMetrics } from "../../engines/metric-names.js";
+import type { ConfigProfileDoc } from "../profiles/types.js";
 
 /** What discovery knows about one engine endpoint (one pod port, or one static entry). */
 export interface EndpointSpec {

@@ -1,5 +1,5 @@
 // The prompt text a request becomes, and its tokens and block hashes, computed lazily and at most once.
-import { blockHashes, chatPromptText, countTokens, type ChatMessageLike } from "../api/tokens.js";
+import { blockHashes, chatPromptText, countTokens, type ChatMessageLike } from "../../api/tokens.js";
 import { fastTokenize } from "./fast-tokens.js";
 import type { PromptCache } from "./prompt-cache.js";
 

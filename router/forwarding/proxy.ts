@@ -5,7 +5,7 @@
 // listener per response, so the per-request cost stays small at thousands of requests per second.
 import type { ServerResponse } from "node:http";
 import type { Dispatcher } from "undici";
-import type { Endpoint } from "./endpoints.js";
+import type { Endpoint } from "../endpoints/endpoints.js";
 import { errorBody } from "./errors.js";
 
 export interface PhaseTimeouts {

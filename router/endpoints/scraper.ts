@@ -6,7 +6,7 @@
 // residency, admission's fleet view. Endpoints only picked on the router's own state (in-flight counts, prefix
 // indexes) are polled on the idle interval, and return to the short one within an interval of the first read.
 import { Pool } from "undici";
-import { parseEngineMetrics } from "../engines/metric-names.js";
+import { parseEngineMetrics } from "../../engines/metric-names.js";
 import type { Endpoint, EndpointRegistry } from "./endpoints.js";
 
 export interface ScraperOptions {
