@@ -8,7 +8,7 @@ import { objectPath } from "../../kube/objects.js";
 import { isNotFound } from "../../kube/request.js";
 import { Resources, scoped } from "../../kube/resources.js";
 import { ensureObject, patchStatus } from "../../kube/writes.js";
-import { ownedDiffers, type KVCacheObject, type OwnedKind, type OwnedObject } from "./objects.js";
+import { OWNED_KINDS, ownedDiffers, type KVCacheObject, type OwnedKind, type OwnedObject } from "./objects.js";
 import { KVCacheReconciler, type KVCacheWriter } from "./reconcile.js";
 
 export const CONTROLLER_NAME = "kvcache";
@@ -20,16 +20,6 @@ export interface KVCacheControllerOptions {
 }
 
 export const defaultWatcherImage = (): string => `aibrix-ts/aibrix-ts:${packageVersion()}`;
-
-const OWNED_KINDS: readonly OwnedKind[] = [
-  "pods",
-  "services",
-  "deployments",
-  "statefulSets",
-  "serviceAccounts",
-  "roles",
-  "roleBindings",
-];
 
 function kubeWriter(ctx: ManagerContext): KVCacheWriter {
   const { client } = ctx;

@@ -10,8 +10,16 @@ import type { Json, PodTemplate } from "./pod-template.js";
 export type KVCacheObject = KVCache & KubeObject & { apiVersion: string; kind: string };
 
 /** The kinds a KVCache owns, by their key in kube/resources.ts. */
-export type OwnedKind =
-  "pods" | "services" | "deployments" | "statefulSets" | "serviceAccounts" | "roles" | "roleBindings";
+export const OWNED_KINDS = [
+  "pods",
+  "services",
+  "deployments",
+  "statefulSets",
+  "serviceAccounts",
+  "roles",
+  "roleBindings",
+] as const;
+export type OwnedKind = (typeof OWNED_KINDS)[number];
 
 export interface OwnedObject extends KubeObject {
   apiVersion: string;

@@ -4,6 +4,7 @@ import {
   SPEC_HASH,
   type DesiredObject,
   type KVCacheObject,
+  OWNED_KINDS,
   type OwnedKind,
   type OwnedObject,
 } from "../../../../controllers/kvcache/objects.js";
@@ -12,20 +13,10 @@ import type { EventType } from "../../../../kube/events.js";
 import { objectKey } from "../../../../kube/objects.js";
 import { ObjectStore } from "../../../../kube/store.js";
 
-const KINDS: OwnedKind[] = [
-  "pods",
-  "services",
-  "deployments",
-  "statefulSets",
-  "serviceAccounts",
-  "roles",
-  "roleBindings",
-];
-
 /** Applies writes to the stores the reconciler reads, as the informers would echo them. */
 class Cluster implements KVCacheWriter {
   readonly kvCaches = new ObjectStore<KVCacheObject>();
-  readonly owned = Object.fromEntries(KINDS.map((k) => [k, new ObjectStore<OwnedObject>()])) as Record<
+  readonly owned = Object.fromEntries(OWNED_KINDS.map((k) => [k, new ObjectStore<OwnedObject>()])) as Record<
     OwnedKind,
     ObjectStore<OwnedObject>
   >;
@@ -89,7 +80,7 @@ function setup(kv: KVCacheObject) {
   return { cluster, reconcile: () => reconciler.reconcile(objectKey(kv)) };
 }
 
-const allOwned = (cluster: Cluster) => KINDS.flatMap((k) => cluster.owned[k].list());
+const allOwned = (cluster: Cluster) => OWNED_KINDS.flatMap((k) => cluster.owned[k].list());
 
 describe("kvcache reconcile", () => {
   it("vineyard (the default backend): etcd member + services, the vineyard Deployment and its RPC Service", async () => {
