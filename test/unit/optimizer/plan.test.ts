@@ -1,34 +1,14 @@
 import { expect } from "chai";
-import { loadProfilesFile, ProfileSet, type GpuProfile } from "../../../api/gpu-profile.js";
+import { loadProfilesFile } from "../../../api/gpu-profile.js";
 import { solveMix } from "../../../optimizer/milp.js";
 import { freeGpusByType, modelDeployment, type Deployment, type ModelDeployment } from "../../../optimizer/fleet.js";
 import { planModel } from "../../../optimizer/plan.js";
 import type { WindowRates } from "../../../optimizer/window.js";
+import { INS, OUTS, referenceProfiles } from "./reference-profiles.js";
 
-const OUTS = [128, 512];
-const INS = [256, 1024];
-const profile = (gpu: string, cost: number, tputs: number[][]): GpuProfile => ({
-  gpu,
-  cost,
-  tputs,
-  indexes: [OUTS, INS],
-});
-const PROFILES = new ProfileSet({
-  gpus: { A10G: { products: ["NVIDIA-A10G"] }, "A100-80GB": { products: ["NVIDIA-A100-SXM4-80GB"] } },
-  models: {
-    m: {
-      profiles: [
-        profile("A10G", 1.01, [
-          [2, 1],
-          [5, 2],
-        ]),
-        profile("A100-80GB", 3.67, [
-          [20, 20],
-          [40, 20],
-        ]),
-      ],
-    },
-  },
+const PROFILES = referenceProfiles({
+  A10G: { products: ["NVIDIA-A10G"] },
+  "A100-80GB": { products: ["NVIDIA-A100-SXM4-80GB"] },
 });
 
 function deployment(name: string, product: string | undefined, extra: Partial<ModelDeployment> = {}): ModelDeployment {

@@ -1,36 +1,12 @@
 import { expect } from "chai";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { ProfileSet, type GpuProfile } from "../../../api/gpu-profile.js";
 import type { ModelDeployment } from "../../../optimizer/fleet.js";
 import { startOptimizer, type RunningOptimizer } from "../../../optimizer/server.js";
 import { RouterMetricsSource } from "../../../optimizer/signal-sources.js";
+import { referenceProfiles } from "./reference-profiles.js";
 
-const OUTS = [128, 512];
-const INS = [256, 1024];
-const profile = (gpu: string, cost: number, tputs: number[][]): GpuProfile => ({
-  gpu,
-  cost,
-  tputs,
-  indexes: [OUTS, INS],
-});
-const PROFILES = new ProfileSet({
-  gpus: { A10G: {}, "A100-80GB": {} },
-  models: {
-    m: {
-      profiles: [
-        profile("A10G", 1.01, [
-          [2, 1],
-          [5, 2],
-        ]),
-        profile("A100-80GB", 3.67, [
-          [20, 20],
-          [40, 20],
-        ]),
-      ],
-    },
-  },
-});
+const PROFILES = referenceProfiles({ A10G: {}, "A100-80GB": {} });
 const deployment = (name: string, gpuType: string): ModelDeployment => ({
   namespace: "default",
   name,
