@@ -6,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { startSimulator, type RunningSimulator } from "../../../simulator/index.js";
 import { runSweep, type SweepPlan } from "../../../optimizer/profiling/sweep.js";
-import { cutProfile } from "../../../optimizer/profiling/cut.js";
+import { cutProfile, meetsSlo } from "../../../optimizer/profiling/cut.js";
 
 describe("profile sweep against a simulated engine", function () {
   this.timeout(60_000);
@@ -63,7 +63,11 @@ describe("profile sweep against a simulated engine", function () {
       inputBuckets: [128],
       outputBuckets: [8, 1024],
     });
-    expect(p.tputs[0]![0]).to.equal(1);
+    // The cut keeps the highest rate whose measured point met the SLO. Which short-output rates qualify depends on how
+    // the machine kept pace (a loaded machine can drop 1 req/s below the 90 % achieved-rate floor), so the expectation
+    // comes from the rows themselves (the rule on fixed rows is pinned in the unit tests).
+    const shortQualifying = healed.filter((r) => r.outputTokens === 8 && meetsSlo(r, plan.slo)).map((r) => r.rate);
+    expect(p.tputs[0]![0]).to.equal(Math.max(0, ...shortQualifying));
     // 1024 output tokens at ~30 ms each cannot finish within 10 s.
     expect(p.tputs[1]![0]).to.equal(0);
   });
