@@ -1,6 +1,6 @@
 import { atMost, formatNumber, type ReadmeEntry } from "../lib/figures.js";
 
-export const TARGETS = { errorPct: atMost(5), worstWindowPct: atMost(105) };
+export const TARGETS = { errorPct: atMost(5), worstWindowPct: atMost(105), windowErrorPct: atMost(5) };
 
 const entry: ReadmeEntry = {
   context: (r) =>
@@ -8,6 +8,16 @@ const entry: ReadmeEntry = {
   figures: [
     { key: "rpm_error_pct", label: "RPM error", unit: " %", digits: 1, target: TARGETS.errorPct },
     { key: "tpm_error_pct", label: "TPM error", unit: " %", digits: 1, target: TARGETS.errorPct },
+    {
+      key: "rpm_worst_window_over_pct",
+      label: "worst of consecutive windows, over-admitted RPM",
+      unit: " %",
+      digits: 1,
+      target: TARGETS.windowErrorPct,
+    },
+    { key: "rpm_worst_window_under_pct", label: "under", unit: " %", digits: 1, target: TARGETS.windowErrorPct },
+    { key: "tpm_worst_window_over_pct", label: "over TPM", unit: " %", digits: 1, target: TARGETS.windowErrorPct },
+    { key: "tpm_worst_window_under_pct", label: "under", unit: " %", digits: 1, target: TARGETS.windowErrorPct },
     {
       key: "rpm_max_sliding_window_pct",
       label: "worst sliding window (% of the limit), RPM",
