@@ -63,6 +63,10 @@ export interface Admission {
   /** Starts the admin HTTP server; port 0 picks a free one. */
   startAdminServer(port: number, host?: string): Promise<{ port: number; close(): Promise<void> }>;
   redisUp(): boolean;
+  /** Replicas last seen sharing Redis; while it is away each enforces this fraction of every limit. */
+  sharingReplicas(): number;
+  /** Charges admitted locally during an outage, not yet replayed into Redis. */
+  pendingReplay(): number;
   /** Requests waiting in the fair queue for `model`. */
   queueDepth(model: string): number;
   close(): Promise<void>;
@@ -315,6 +319,8 @@ export async function createAdmission(config: AdmissionConfig = {}): Promise<Adm
     adminHandler,
     registry,
     redisUp: () => backend.redisUp,
+    sharingReplicas: () => backend.sharingReplicas,
+    pendingReplay: () => backend.pendingReplay,
     queueDepth: (model) => queue.depth(model),
     async startAdminServer(port: number, host = "127.0.0.1") {
       if (!config.adminToken && !isLoopback(host)) {

@@ -1,13 +1,22 @@
 // Where limit state lives: Redis when configured and reachable (shared by every replica), else this process's memory.
 //
-// Redis unreachable → fail-open (default): keep serving with local limits, each replica enforcing the full limit on
-// its own share of traffic, until Redis answers again. Fail-closed: refuse (503) instead. Either way the change is
-// logged once per transition and visible in the `aibrix_router_redis_up` gauge.
+// Redis unreachable → fail-open (default): keep serving with local limits, each replica enforcing its share of every
+// limit (the limit ÷ the replicas last seen sharing Redis) on the windows it mirrored while Redis answered, and
+// replaying what it admitted once Redis is back (fallback.ts). Fail-closed: refuse (503) instead. Either way the
+// change is logged once per transition and visible in the `aibrix_router_redis_up` gauge.
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { Counter, Gauge, type Registry } from "prom-client";
+import {
+  MirroredLeaseStore,
+  MirroredWindowStore,
+  PendingCharges,
+  ReplicaShareLeaseStore,
+  ReplicaShareWindowStore,
+} from "./fallback.js";
 import { MemoryLeaseStore, RedisLeaseStore, type LeaseStore } from "./leases.js";
 import { RedisWindowStore } from "./redis-window-store.js";
+import { SharingReplicas } from "./sharing-replicas.js";
 import { MemoryWindowStore, type WindowStore } from "./window-store.js";
 import { FAIL_FAST_REDIS } from "../../redis-options.js";
 
@@ -41,8 +50,16 @@ export class SharedStateUnavailable extends Error {
 
 export class LimitBackend {
   readonly redis?: Redis;
-  private readonly memory: Stores = { windows: new MemoryWindowStore(), leases: new MemoryLeaseStore(), shared: false };
+  private readonly memoryWindows = new MemoryWindowStore();
+  private readonly memoryLeases = new MemoryLeaseStore();
+  private readonly memory: Stores = { windows: this.memoryWindows, leases: this.memoryLeases, shared: false };
   private readonly remote?: Stores;
+  /** What requests are checked against while Redis is configured but unreachable. */
+  private readonly fallback?: Stores;
+  private readonly pending = new PendingCharges();
+  private replaying?: Promise<void>;
+  private readonly replicas?: SharingReplicas;
+  private readonly redisWindows?: RedisWindowStore;
   private up = false;
   private consecutiveFailures = 0;
   private probe?: NodeJS.Timeout;
@@ -74,10 +91,19 @@ export class LimitBackend {
       lazyConnect: false,
     });
     this.redis = redis;
+    this.redisWindows = new RedisWindowStore(redis, opts.keyPrefix + "rl:");
     this.remote = {
-      windows: new RedisWindowStore(redis, opts.keyPrefix + "rl:"),
-      leases: new RedisLeaseStore(redis, opts.keyPrefix + "cc:"),
+      windows: new MirroredWindowStore(this.redisWindows, this.memoryWindows),
+      leases: new MirroredLeaseStore(new RedisLeaseStore(redis, opts.keyPrefix + "cc:"), this.memoryLeases),
       shared: true,
+    };
+    const replicas = new SharingReplicas(redis, opts.keyPrefix + "replicas");
+    this.replicas = replicas;
+    const share = () => 1 / replicas.count;
+    this.fallback = {
+      windows: new ReplicaShareWindowStore(this.memoryWindows, share, this.pending),
+      leases: new ReplicaShareLeaseStore(this.memoryLeases, share),
+      shared: false,
     };
     this.firstReady = new Promise((resolve) => {
       redis.once("ready", () => resolve());
@@ -109,16 +135,27 @@ export class LimitBackend {
     return this.redis !== undefined;
   }
 
+  /** Replicas last seen sharing Redis (1 without Redis): each enforces 1/count of every limit while Redis is away. */
+  get sharingReplicas(): number {
+    return this.replicas?.count ?? 1;
+  }
+
+  /** Local charges from an outage not yet replayed into Redis. */
+  get pendingReplay(): number {
+    return this.pending.size;
+  }
+
   /**
    * Runs `op` against the shared stores, or the local ones when Redis is not configured / unreachable (fail-open).
    * A Redis error mid-operation marks Redis down and re-runs `op` locally, so no request is lost to an outage.
    */
   async run<T>(op: (s: Stores) => Promise<T>): Promise<T> {
-    if (!this.remote) return op(this.memory);
+    if (!this.remote || !this.fallback) return op(this.memory);
     if (this.up) {
       try {
         const result = await op(this.remote);
         this.consecutiveFailures = 0;
+        this.replayPending();
         return result;
       } catch (err) {
         if (!isConnectionError(err)) throw err;
@@ -129,7 +166,18 @@ export class LimitBackend {
     }
     this.fallbacks.inc({ mode: this.opts.onRedisFailure });
     if (this.opts.onRedisFailure === "closed") throw new SharedStateUnavailable();
-    return op(this.memory);
+    return op(this.fallback);
+  }
+
+  /** Replays local charges into Redis in the background (one replay at a time; failures wait for the next). */
+  private replayPending(): void {
+    if (this.replaying || this.pending.size === 0 || !this.redisWindows) return;
+    this.replaying = this.pending
+      .replay(this.redisWindows, Date.now)
+      .catch(() => {})
+      .finally(() => {
+        this.replaying = undefined;
+      });
   }
 
   /** Best-effort write (post-request accounting): dropped quietly when Redis is away. */
@@ -143,6 +191,7 @@ export class LimitBackend {
 
   async close(): Promise<void> {
     if (this.probe) clearInterval(this.probe);
+    await this.replicas?.close();
     if (this.redis) {
       this.redis.removeAllListeners("close");
       this.redis.removeAllListeners("error");
@@ -155,6 +204,8 @@ export class LimitBackend {
     this.consecutiveFailures = 0;
     if (this.probe) clearInterval(this.probe);
     this.probe = undefined;
+    this.replicas?.start();
+    this.replayPending();
     if (this.up) return;
     this.up = true;
     this.upGauge.set(1);

@@ -104,6 +104,7 @@ export class MemoryWindowStore implements WindowStore {
   }
 
   async add(key: string, spec: WindowSpec, amount: number, nowMs: number, bucket = -1): Promise<void> {
+    this.maybeSweep(spec, nowMs);
     const entry = this.live(key, spec, nowMs);
     const b = bucket >= 0 ? bucket : Math.floor(nowMs / sliceMs(spec));
     if (b < oldestLiveBucket(spec, nowMs)) return; // already outside the window: nothing left to adjust
