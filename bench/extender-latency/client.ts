@@ -14,7 +14,9 @@ export class RawHttpClient {
   /** Bytes of the current answer's body still to come; -1 while its head is still arriving. */
   private remaining = -1;
   private status = 0;
-  private pending: { resolve: (bytes: number) => void; reject: (err: Error) => void; bytes: number } | undefined;
+  private pending:
+    { resolve: (bytes: number) => void; reject: (err: Error) => void; bytes: number; kept?: Buffer[] } | undefined;
+  private lastBody: Buffer[] = [];
 
   constructor(
     private readonly host: string,
@@ -40,15 +42,25 @@ export class RawHttpClient {
     this.socket.on("close", () => this.fail(new Error(`connection to ${host}:${port} closed`)));
   }
 
+  /** POSTs `body` to `path` and resolves with a copy of the answer's body, as a client that decodes it needs. */
+  async exchange(path: string, body: Buffer): Promise<Buffer> {
+    await this.send(path, body, true);
+    return Buffer.concat(this.lastBody);
+  }
+
   /** POSTs `body` to `path`; resolves with the answer's body size once all of it has arrived. */
-  async post(path: string, body: Buffer): Promise<number> {
+  post(path: string, body: Buffer): Promise<number> {
+    return this.send(path, body, false);
+  }
+
+  private async send(path: string, body: Buffer, keep: boolean): Promise<number> {
     await this.ready;
     if (this.pending) throw new Error("one request at a time on this connection");
     const head =
       `POST ${path} HTTP/1.1\r\nHost: ${this.host}:${this.port}\r\ncontent-type: application/json\r\n` +
       `content-length: ${body.length}\r\n\r\n`;
     return new Promise((resolve, reject) => {
-      this.pending = { resolve, reject, bytes: 0 };
+      this.pending = { resolve, reject, bytes: 0, ...(keep ? { kept: [] } : {}) };
       this.remaining = -1;
       this.head = Buffer.alloc(0);
       this.socket.cork();
@@ -82,9 +94,12 @@ export class RawHttpClient {
       chunk = data.subarray(end + HEAD_END.length);
     }
     p.bytes += chunk.length;
+    // The read buffer is reused by the next read: a kept answer is copied out of it.
+    p.kept?.push(Buffer.from(chunk));
     this.remaining -= chunk.length;
     if (this.remaining > 0) return;
     this.pending = undefined;
+    this.lastBody = p.kept ?? [];
     if (this.remaining < 0 || this.status !== 200) {
       p.reject(new Error(`bad answer: status ${this.status}, ${-this.remaining} bytes past its content-length`));
     } else {

@@ -138,6 +138,8 @@ export function makePod(name: string, gpus: number, nodeName?: string, devices?:
 export interface Fleet {
   state: ClusterState;
   nodes: NodeObject[];
+  /** Unallocated GPUs per node, by index: what kube-scheduler's own resource filter checks. */
+  freeGpus: number[];
 }
 
 /** Nodes with about half their GPUs taken by pinned pods of the same deployment. */
@@ -145,16 +147,18 @@ export function buildFleet(n: number, now: number): Fleet {
   const rand = rng(n);
   const state = new ClusterState();
   const nodes: NodeObject[] = [];
+  const freeGpus: number[] = [];
   for (let i = 0; i < n; i++) {
     const node = makeNode(i, now, rand);
     nodes.push(node);
     state.upsertNode(node);
     const gpus = Number(node.status!.allocatable![Scheduling.gpuResource]);
     const used = Math.floor(rand() * (gpus + 1));
+    freeGpus.push(gpus - used);
     for (let d = 0; d < used; d++)
       state.upsertPod(makePod(`${node.metadata!.name}-p${d}`, 1, node.metadata!.name, String(d)));
   }
-  return { state, nodes };
+  return { state, nodes, freeGpus };
 }
 
 export function fleetProfiles(): ProfileSet {
@@ -169,7 +173,10 @@ export function fleetRecommendations(): RecommendationSet {
   });
 }
 
-/** The pod being placed: 2 GPUs, a replica of the deployment the recommendation is for. */
+/** GPUs the pod being placed asks for. */
+export const BENCH_POD_GPUS = 2;
+
+/** The pod being placed: a replica of the deployment the recommendation is for. */
 export function benchPod(): PodObject {
-  return makePod("llama-8b-7c9d5f-new", 2);
+  return makePod("llama-8b-7c9d5f-new", BENCH_POD_GPUS);
 }

@@ -1,19 +1,23 @@
 // Filter + prioritize latency of the scheduler extender at fleet scale, as kube-scheduler sees it: the extender in its
-// own process, one HTTP round trip per verb over loopback keep-alive, names-only (nodeCacheCapable) against full Node
-// objects, side by side. Prioritize is sent the nodes that passed the filter, in the filter's order.
+// own process, one HTTP round trip per verb over loopback keep-alive, the client encoding each request and decoding
+// each answer inside the measured time. Each cycle's candidates are the list kube-scheduler would send with the
+// chart's configuration (scheduler-lists.ts: adaptive percentageOfNodesToScore, rotating start, 16 workers), as names
+// (nodeCacheCapable, what the chart sets) and as full Node objects, side by side; a stress variant sends every node
+// reshuffled. Prioritize is sent the nodes that passed the filter, in the filter's order.
 import { spawn, type ChildProcess } from "node:child_process";
 import os from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import type { TopLevelSpec } from "vega-lite";
-import type { ExtenderFilterResult, PodObject } from "../../extender/wire.js";
+import type { ExtenderFilterResult, NodeObject, PodObject } from "../../extender/wire.js";
 import { stopChild } from "../lib/child.js";
 import { RawHttpClient } from "./client.js";
 import { median, spread } from "../lib/stats.js";
 import { TARGETS } from "./readme.js";
 import type { Benchmark, BenchResult } from "../lib/result.js";
-import { benchPod, buildFleet, rng, TYPES } from "./fleet.js";
+import { BENCH_POD_GPUS, benchPod, buildFleet, rng, TYPES } from "./fleet.js";
+import { feasibleNodesToFind, schedulerLists } from "./scheduler-lists.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, "..", "..");
@@ -91,6 +95,8 @@ interface Cell {
   max_ms: number;
   filter_p99_ms: number;
   prioritize_p99_ms: number;
+  /** The client's own encoding and decoding, both verbs, p50 (inside the cycle times above). */
+  client_codec_p50_ms: number;
   /** Extender processing only (body received to answer written), both verbs: no transfer, no client. */
   server_p50_ms: number;
   server_p99_ms: number;
@@ -102,42 +108,58 @@ type Mode = "names" | "names-unordered" | "full";
 const MODES: readonly Mode[] = ["names", "names-unordered", "full"];
 const MODE_TITLES: Record<Mode, string> = {
   names: "names-only",
-  "names-unordered": "names-only, reshuffled",
+  "names-unordered": "every node, reshuffled",
   full: "full Nodes",
 };
 
-/** Distinct names-only bodies a cell cycles through. */
+/** Consecutive scheduling cycles a cell cycles through (each a different candidate list). */
 const VARIANTS = 32;
 
+/** One cycle's filter candidates: names, or the Node objects themselves. */
+type Candidates = { names: string[] } | { nodes: NodeObject[] };
+
+function encodeArgs(pod: PodObject, c: Candidates): Buffer {
+  return Buffer.from(
+    JSON.stringify(
+      "names" in c
+        ? { Pod: pod, Nodes: null, NodeNames: c.names }
+        : { Pod: pod, Nodes: { metadata: {}, items: c.nodes }, NodeNames: null },
+    ),
+  );
+}
+
 /**
- * The filter bodies of each mode, encoded. Names-only: the whole candidate list less one node, a different one each
- * cycle, as kube-scheduler's list changes between pods when a node fills up or frees. Unordered: every cycle the same
- * nodes in another order, so nothing can be read by the previous list. The fleet they are built from is left behind
- * as garbage: the client is the measuring instrument, and a heap holding thousands of Node objects would add its own
- * GC pauses to the tail.
+ * Each mode's candidates per cycle. names / full: kube-scheduler's lists over the fleet, the nodes its own resource
+ * filter lets through (free GPUs ≥ the pod's request). names-unordered: every node, in another order each cycle.
  */
-function requestBodies(n: number, now: number, pod: PodObject): Record<Mode, Buffer[]> {
-  const { nodes } = buildFleet(n, now);
+function cycleCandidates(n: number, now: number): Record<Mode, Candidates[]> {
+  const { nodes, freeGpus } = buildFleet(n, now);
   const names = nodes.map((x) => x.metadata!.name!);
+  const byName = new Map(nodes.map((x) => [x.metadata!.name!, x]));
+  const lists = schedulerLists(
+    names,
+    freeGpus.map((free) => free >= BENCH_POD_GPUS),
+    VARIANTS,
+  );
   const rand = rng(7);
-  const encode = (list: string[]) => Buffer.from(JSON.stringify({ Pod: pod, Nodes: null, NodeNames: list }));
-  const lessOne = Array.from({ length: VARIANTS }, () => {
-    const drop = Math.floor(rand() * names.length);
-    return encode(names.filter((_, i) => i !== drop));
-  });
   const shuffled = Array.from({ length: VARIANTS }, () => {
     const list = [...names];
     for (let i = list.length - 1; i > 0; i--) {
       const j = Math.floor(rand() * (i + 1));
       [list[i], list[j]] = [list[j]!, list[i]!];
     }
-    return encode(list);
+    return { names: list };
   });
   return {
-    names: lessOne,
+    names: lists.map((list) => ({ names: list })),
     "names-unordered": shuffled,
-    full: [Buffer.from(JSON.stringify({ Pod: pod, Nodes: { metadata: {}, items: nodes }, NodeNames: null }))],
+    full: lists.map((list) => ({ nodes: list.map((name) => byName.get(name)!) })),
   };
+}
+
+/** The prioritize arguments for what the filter answered, in the filter's shape. */
+function prioritizeArgs(pod: PodObject, filtered: ExtenderFilterResult): Buffer {
+  return encodeArgs(pod, filtered.Nodes ? { nodes: filtered.Nodes.items } : { names: filtered.NodeNames ?? [] });
 }
 
 /** A cell's rounds as one: every figure the true median over the rounds (`round` 0), and the rounds' p99 spread. */
@@ -158,9 +180,9 @@ const benchmark: Benchmark = {
     const iterations = {
       names: ctx.quick ? 150 : 1000,
       "names-unordered": ctx.quick ? 150 : 500,
-      full: ctx.quick ? 10 : 60,
+      full: ctx.quick ? 50 : 300,
     };
-    const warmup = { names: 300, "names-unordered": 100, full: 3 };
+    const warmup = { names: 300, "names-unordered": 100, full: 30 };
     // This machine's speed drifts within minutes: every cell is measured in three rounds and the summary gives each
     // figure's true median over them, with the p99 spread.
     const rounds = { names: ctx.quick ? 1 : 3, "names-unordered": ctx.quick ? 1 : 3, full: ctx.quick ? 1 : 3 };
@@ -172,42 +194,37 @@ const benchmark: Benchmark = {
       const ext = await startExtenderProcess(n, now);
       const client = new RawHttpClient("127.0.0.1", ext.port);
       const pod = benchPod();
-      const bodies = requestBodies(n, now, pod);
-      const base = `http://127.0.0.1:${ext.port}/scheduler`;
+      const candidates = cycleCandidates(n, now);
       for (const mode of MODES) {
-        const filterBodies = bodies[mode];
-        // Prioritize is sent what the filter let through, as kube-scheduler does: one body per filter body.
-        const prioBodies: Buffer[] = [];
+        const cycles = candidates[mode];
+        const requestBytes = encodeArgs(pod, cycles[0]!).length;
         let feasible = 0;
-        for (const body of filterBodies) {
-          const filtered = JSON.parse(await fetchText(`${base}/filter`, body)) as ExtenderFilterResult;
-          prioBodies.push(
-            Buffer.from(
-              JSON.stringify(
-                mode === "full"
-                  ? { Pod: pod, Nodes: filtered.Nodes, NodeNames: null }
-                  : { Pod: pod, Nodes: null, NodeNames: filtered.NodeNames },
-              ),
-            ),
-          );
-          feasible = filtered.NodeNames?.length ?? filtered.Nodes?.items.length ?? 0;
-        }
         for (let pass = 1; pass <= rounds[mode]; pass++) {
           const cycle: number[] = [];
           const filt: number[] = [];
           const prio: number[] = [];
+          const codec: number[] = [];
           for (let i = 0; i < warmup[mode] + iterations[mode]; i++) {
             if (i === warmup[mode]) await fetchText(`http://127.0.0.1:${ext.controlPort}/reset`);
-            const v = i % filterBodies.length;
+            // As kube-scheduler: encode the arguments, send, decode the answer; prioritize what passed.
             const t0 = process.hrtime.bigint();
-            await client.post("/scheduler/filter", filterBodies[v]!);
+            const filterBody = encodeArgs(pod, cycles[i % cycles.length]!);
+            const e0 = process.hrtime.bigint();
+            const filterAnswer = await client.exchange("/scheduler/filter", filterBody);
+            const d0 = process.hrtime.bigint();
+            const filtered = JSON.parse(filterAnswer.toString()) as ExtenderFilterResult;
+            const prioBody = prioritizeArgs(pod, filtered);
             const t1 = process.hrtime.bigint();
-            await client.post("/scheduler/prioritize", prioBodies[v]!);
+            const prioAnswer = await client.exchange("/scheduler/prioritize", prioBody);
+            const d1 = process.hrtime.bigint();
+            JSON.parse(prioAnswer.toString());
             const t2 = process.hrtime.bigint();
             if (i < warmup[mode]) continue;
+            feasible = filtered.NodeNames?.length ?? filtered.Nodes?.items.length ?? 0;
             filt.push(Number(t1 - t0) / 1e6);
             prio.push(Number(t2 - t1) / 1e6);
             cycle.push(Number(t2 - t0) / 1e6);
+            codec.push(Number(e0 - t0 + (t1 - d0) + (t2 - d1)) / 1e6);
           }
           const stats = JSON.parse(await fetchText(`http://127.0.0.1:${ext.controlPort}/stats`)) as {
             times: number[];
@@ -222,7 +239,7 @@ const benchmark: Benchmark = {
             mode,
             round: pass,
             iterations: iterations[mode],
-            requestBytes: filterBodies[0]!.length,
+            requestBytes,
             feasibleNodes: feasible,
             p50_ms: round(quantile(s, 0.5)),
             p90_ms: round(quantile(s, 0.9)),
@@ -230,6 +247,7 @@ const benchmark: Benchmark = {
             max_ms: round(s[s.length - 1]!),
             filter_p99_ms: round(quantile(sortNum(filt), 0.99)),
             prioritize_p99_ms: round(quantile(sortNum(prio), 0.99)),
+            client_codec_p50_ms: round(quantile(sortNum(codec), 0.5)),
             server_p50_ms: round(quantile(server, 0.5)),
             server_p99_ms: round(quantile(server, 0.99)),
             server_cpu_ms_per_cycle: round(stats.cpuMs / iterations[mode]),
@@ -255,12 +273,15 @@ const benchmark: Benchmark = {
         gpuTypes: TYPES.map((t) => `${t.product} x${t.gpus}`),
         pod: "llama-8b, 2 GPUs, deployment with a recommended mix",
         measured:
-          "filter over every node, then prioritize over the nodes that passed, each one HTTP POST over loopback " +
-          "keep-alive to the extender in its own process",
+          "filter over the cycle's candidates, then prioritize over the nodes that passed, each one HTTP POST over " +
+          "loopback keep-alive to the extender in its own process; the client's JSON encoding of each request and " +
+          "decoding of each answer inside the measured time",
         candidates:
-          `names-only: every node less one, a different one each cycle (${VARIANTS} lists in turn), as ` +
-          "kube-scheduler's list changes between pods when a node fills up or frees; reshuffled: the same nodes in " +
-          "another order each cycle (nothing to reuse from the previous list); full: every Node object",
+          `kube-scheduler's lists for ${VARIANTS} consecutive cycles with the chart's configuration (adaptive ` +
+          `percentageOfNodesToScore: ${sizes.map((n) => `${feasibleNodesToFind(n)} of ${n}`).join(", ")} nodes; ` +
+          "start rotating by the nodes processed; 16 workers' finds interleaved; its own filter passing nodes with " +
+          `${BENCH_POD_GPUS} free GPUs), as names (nodeCacheCapable) and as full Node objects; reshuffled: every ` +
+          "node, in another order each cycle",
         nice: BENCH_NICE,
         // This machine is shared: the load average says how contended the CPU was while measuring.
         loadAverageAtStart: loadAtStart,
@@ -279,6 +300,8 @@ const benchmark: Benchmark = {
         server_p99_ms_5000_nodes: cell(5000, "names").server_p99_ms,
         server_cpu_ms_per_cycle_5000_nodes: cell(5000, "names").server_cpu_ms_per_cycle,
         p99_ms_5000_nodes_spread: cell(5000, "names").p99_spread_ms,
+        client_codec_p50_ms_5000_nodes: cell(5000, "names").client_codec_p50_ms,
+        passed_filter_5000_nodes: cell(5000, "names").feasibleNodes,
         p99_ms_1000_nodes_spread: cell(1000, "names").p99_spread_ms,
         load_average_1m: loadAtStart[0]!,
       },
