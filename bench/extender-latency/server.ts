@@ -1,16 +1,18 @@
 // The extender under test, in its own process (as beside kube-scheduler), fed the benchmark fleet directly.
-// Prints one JSON line {port, controlPort}. The control server hands the client the extender's own processing times
+// Prints one JSON line {port, controlPort}. With --process-metrics its /metrics also reports on the process (memory,
+// heap, event-loop lag), as the `aibrix-ts extender` command's does. The control server hands the client the extender's own processing times
 // and CPU time since the last reset, outside the measured requests.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { pino } from "pino";
+import { reportProcessMetrics } from "../../cli/process-metrics.js";
 import { startExtender } from "../../extender/server.js";
 import { buildFleet, fleetProfiles, fleetRecommendations } from "./fleet.js";
 
 const nodes = Number(process.argv[2]);
 const now = Number(process.argv[3]);
 if (!Number.isInteger(nodes) || nodes <= 0 || !Number.isFinite(now)) {
-  console.error("usage: server.ts <nodes> <now-ms>");
+  console.error("usage: server.ts <nodes> <now-ms> [--process-metrics]");
   process.exit(2);
 }
 const fleet = buildFleet(nodes, now);
@@ -23,6 +25,7 @@ const ext = await startExtender({
   onDecision: (_verb, seconds) => times.push(seconds * 1000),
   logger: pino({ level: "silent" }),
 });
+if (process.argv.includes("--process-metrics")) reportProcessMetrics(ext.metrics.registry);
 const control = http.createServer((req, res) => {
   if (req.url === "/reset") {
     times = [];
