@@ -167,7 +167,12 @@ function summarise(rounds: RoundFacts[]): Record<string, number> {
       summary[`${key}_${name}_spread`] = round3(spread(values));
     }
   }
-  const reduction = (arm: ArmName) => 1 - summary[`oscillations_${arm}`]! / Math.max(1, summary.oscillations_hpa!);
+  // Fewer than none is impossible: with no HPA direction changes the reduction is 0 (or negative if the arm had any).
+  const reduction = (arm: ArmName) => {
+    const hpa = summary.oscillations_hpa!;
+    const mine = summary[`oscillations_${arm}`]!;
+    return hpa > 0 ? (hpa - mine) / hpa : -mine;
+  };
   summary.oscillation_reduction_kpa_vs_hpa = round3(reduction("kpa"));
   summary.oscillation_reduction_apa_vs_hpa = round3(reduction("apa"));
   summary.target_met =
