@@ -56,6 +56,14 @@ const entry: ReadmeEntry = {
       .filter(([, a, b, c]) => a !== undefined && b !== undefined && c !== undefined)
       .map(([k, a, b, c]) => `${k.replace("_", " ")} ${a}/${b}/${c}`);
     if (spreads.length > 0) notes.push(`spread (max − min over rounds, KPA/APA/HPA): ${spreads.join(", ")}`);
+    const loads = r.params.load1m_per_round as [number, number][] | undefined;
+    const lag = r.params.event_loop_p99_ms_per_round as number[] | undefined;
+    if (loads && lag) {
+      // Every TTFT carries the load client's event-loop delay × the speedup: a round with a large one measured the
+      // machine more than the autoscalers.
+      const rounds = loads.map((l, i) => `${l[0]}→${l[1]} (event loop p99 ${lag[i]} ms)`);
+      notes.push(`host load per round: ${rounds.join(", ")}`);
+    }
     return notes;
   },
 };
