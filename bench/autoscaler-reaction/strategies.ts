@@ -1,101 +1,64 @@
-// The strategies compared, each a function from one sync to the replicas it asks for. KPA and APA are the
-// controller's own decision (decideTick, product defaults); the baseline is the Kubernetes HPA algorithm on the same
-// metric and target: ceil(current × mean/target) outside a 10 % band, every 15 s, a 300 s scale-down stabilisation
-// (the highest recommendation in the window), scale-up at most max(2×, +4 pods) per period, unready pods ignored.
-import { parseTuning } from "../../controllers/pod-autoscaler/annotations.js";
-import {
-  decideTick,
-  freshMemory,
-  type AutoscalerMemory,
-  type PodAutoscaler,
-} from "../../controllers/pod-autoscaler/decide.js";
-import type { PodStanding } from "../../controllers/pod-autoscaler/pods.js";
+// The HPA-style baseline: the Kubernetes HPA's replica calculation for a Pods metric, on the same engine metric and
+// target as KPA and APA. It runs in the benchmark because the loopback control plane has no custom.metrics.k8s.io
+// adapter through which the kube-controller-manager's HPA could read an engine metric. As the HPA does: no change
+// inside a 10 % band; pods without a sample (still starting) count as 0 when scaling up and as on target when
+// scaling down, and no change when that flips the direction; recommendations stabilised over 300 s down and 0 s up
+// (the highest in the down window); then at most max(2×, +4 pods) up per sync (the default behavior). The clock it is
+// given is trace time, so its windows stay the product defaults whatever the replay speed.
 import { stabilise, type Recommendation } from "../../controllers/pod-autoscaler/window.js";
 
 export interface Observation {
+  /** The target's current replicas. */
+  replicas: number;
+  /** The target's pods that are not terminating. */
+  pods: number;
+  /** One metric of each pod that answered (Ready pods with an engine listening). */
+  values: readonly number[];
+}
+
+/** One sync: the clock (trace milliseconds) and, per metric, what the pods answered and the per-pod target. */
+export interface Sync {
   nowMs: number;
   replicas: number;
-  ready: number;
-  /** In-flight requests (running + waiting) per Ready replica. */
-  perPod: number;
+  pods: number;
+  metrics: readonly { values: readonly number[]; target: number }[];
 }
 
-export interface Strategy {
-  name: string;
-  syncS: number;
-  decide(o: Observation): number;
+export interface HpaBaselineOptions {
+  bounds: { min: number; max: number };
+  tolerance?: number;
+  downWindowMs?: number;
 }
 
-export const TARGET_PER_POD = 1.6;
-export const BOUNDS = { min: 1, max: 16 };
-
-function autoscaler(strategy: "KPA" | "APA"): PodAutoscaler {
-  return {
-    apiVersion: "autoscaling.aibrix.ai/v1alpha1",
-    kind: "PodAutoscaler",
-    metadata: { name: strategy.toLowerCase(), namespace: "bench", uid: strategy, generation: 1 },
-    spec: {
-      scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: "llama" },
-      minReplicas: BOUNDS.min,
-      maxReplicas: BOUNDS.max,
-      scalingStrategy: strategy,
-      metricsSources: [
-        {
-          metricSourceType: "pod",
-          protocolType: "http",
-          port: "8000",
-          path: "/metrics",
-          targetMetric: "in_flight",
-          targetValue: String(TARGET_PER_POD),
-        },
-      ],
-    },
-  } as PodAutoscaler;
+/** The HPA's replica calculation for one sync, before stabilisation and rate limits. */
+export function hpaRecommendation(o: Observation, target: number, tolerance = 0.1): number {
+  const n = o.values.length;
+  if (n === 0) return o.replicas;
+  const sum = o.values.reduce((s, v) => s + v, 0);
+  const ratio = sum / n / target;
+  const missing = Math.max(0, o.pods - n);
+  if (missing === 0) return Math.abs(ratio - 1) <= tolerance ? o.replicas : Math.ceil(ratio * n);
+  const fill = ratio < 1 ? target : 0;
+  const all = n + missing;
+  const newRatio = (sum + missing * fill) / (target * all);
+  if (Math.abs(newRatio - 1) <= tolerance || ratio < 1 !== newRatio < 1) return o.replicas;
+  const replicas = Math.ceil(newRatio * all);
+  if ((newRatio < 1 && replicas > o.replicas) || (newRatio > 1 && replicas < o.replicas)) return o.replicas;
+  return replicas;
 }
 
-export function controllerStrategy(kind: "KPA" | "APA"): Strategy {
-  const pa = autoscaler(kind);
-  const { tuning } = parseTuning(undefined);
-  let memory: AutoscalerMemory = freshMemory(pa);
-  return {
-    name: kind.toLowerCase(),
-    syncS: 10,
-    decide(o) {
-      const pods: PodStanding[] = Array.from({ length: o.replicas }, (_, i) => ({
-        pod: {},
-        name: `p${i}`,
-        ready: i < o.ready,
-        terminating: false,
-        warmingUp: false,
-      }));
-      const values = new Map(pods.filter((p) => p.ready).map((p) => [p.name, o.perPod]));
-      const d = decideTick({
-        pa,
-        tuning,
-        nowMs: o.nowMs,
-        replicas: o.replicas,
-        pods,
-        readings: [{ kind: "pods", values }],
-        memory,
-      });
-      memory = d.memory;
-      return d.desired;
-    },
-  };
-}
-
-export function hpaBaseline(): Strategy {
+/** A stateful HPA-style decision: one call per sync, the replicas to set (several metrics: the largest ask). */
+export function hpaBaseline(options: HpaBaselineOptions): (o: Sync) => number {
   let history: readonly Recommendation[] = [];
-  return {
-    name: "hpa",
-    syncS: 15,
-    decide(o) {
-      const ratio = o.ready > 0 ? o.perPod / TARGET_PER_POD : 1;
-      let recommended = Math.abs(ratio - 1) <= 0.1 ? o.replicas : Math.ceil(o.replicas * ratio);
-      recommended = Math.min(recommended, Math.max(2 * o.replicas, o.replicas + 4));
-      const s = stabilise(history, o.nowMs, recommended, o.replicas, { upMs: 0, downMs: 300_000 });
-      history = s.history;
-      return Math.max(BOUNDS.min, Math.min(BOUNDS.max, s.replicas));
-    },
+  const downMs = options.downWindowMs ?? 300_000;
+  return (o) => {
+    const asks = o.metrics.map((m) =>
+      hpaRecommendation({ replicas: o.replicas, pods: o.pods, values: m.values }, m.target, options.tolerance),
+    );
+    const recommended = Math.max(...asks);
+    const s = stabilise(history, o.nowMs, recommended, o.replicas, { upMs: 0, downMs });
+    history = s.history;
+    const limited = Math.min(s.replicas, Math.max(2 * o.replicas, o.replicas + 4));
+    return Math.max(options.bounds.min, Math.min(options.bounds.max, limited));
   };
 }

@@ -152,6 +152,7 @@ function tickSource(t: SourceTick): { outcome: SourceOutcome; memory: SourceMemo
       perPodValue: windowAverage(memory.perPod, nowMs, observeMs),
       target,
       currentReplicas: replicas,
+      readyPods: t.capacity,
       bounds,
       tuning,
     });

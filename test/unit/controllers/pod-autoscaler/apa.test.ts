@@ -28,6 +28,24 @@ describe("pod-autoscaler APA", () => {
     expect(decideApa(input({ perPodValue: 0 })).desired).to.equal(2); // floor(4 / 2)
   });
 
+  it("sizes a scale-up from the Ready pods the value was measured on, never cutting pods still starting", () => {
+    // 1 of 4 Ready and at twice the target: the load needs 2 pods, and 4 are already coming.
+    expect(decideApa(input({ perPodValue: 20, currentReplicas: 4, readyPods: 1 })).desired).to.equal(4);
+    // 2 of 4 Ready at 3× the target: the load needs 6.
+    expect(decideApa(input({ perPodValue: 30, currentReplicas: 4, readyPods: 2 })).desired).to.equal(6);
+    // Every pod Ready: as before.
+    expect(decideApa(input({ perPodValue: 15, currentReplicas: 4, readyPods: 4 })).desired).to.equal(6);
+  });
+
+  it("does not multiply the fleet tick after tick while new pods start", () => {
+    let replicas = 2;
+    // One Ready pod stays saturated at 2× the target while the others load weights.
+    for (let tick = 0; tick < 9; tick++) {
+      replicas = decideApa(input({ perPodValue: 20, currentReplicas: replicas, readyPods: 1 })).desired;
+    }
+    expect(replicas).to.equal(2);
+  });
+
   it("honours custom fluctuation tolerances", () => {
     const tuning = { ...DEFAULT_TUNING, scaleUpTolerance: 0.5, scaleDownTolerance: 0.3 };
     expect(decideApa(input({ perPodValue: 14, tuning })).desired).to.equal(4);

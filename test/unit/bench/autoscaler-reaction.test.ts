@@ -1,0 +1,109 @@
+import { expect } from "chai";
+import {
+  directionChanges,
+  gpuSeconds,
+  minutesMet,
+  p90,
+  secondsToReady,
+  sloAttainment,
+  type ClusterSample,
+} from "../../../bench/autoscaler-reaction/measure.js";
+import { hpaBaseline, hpaRecommendation } from "../../../bench/autoscaler-reaction/strategies.js";
+import { arrivals, PRELUDE_S, STEP, TRACE_S } from "../../../bench/autoscaler-reaction/trace.js";
+
+const sample = (second: number, replicas: number, pods = replicas, ready = pods): ClusterSample => ({
+  second,
+  replicas,
+  pods,
+  ready,
+});
+
+describe("autoscaler-reaction figures", () => {
+  it("counts reversals of direction, not steps in one direction or plateaus", () => {
+    expect(directionChanges([2, 3, 4, 4, 6, 6])).to.equal(0);
+    expect(directionChanges([2, 4, 4, 3, 3, 5])).to.equal(2);
+    expect(directionChanges([5, 4, 3, 2])).to.equal(0);
+    expect(directionChanges([])).to.equal(0);
+  });
+
+  it("judges each minute by its TTFT p90, a failed request counting as a miss", () => {
+    const minute0 = Array.from({ length: 10 }, (_, i) => ({ at: i, ttftS: 0.5 }));
+    const minute1 = [
+      ...Array.from({ length: 8 }, (_, i) => ({ at: 60 + i, ttftS: 0.5 })),
+      { at: 70, ttftS: Infinity },
+      { at: 71, ttftS: Infinity },
+    ];
+    expect(minutesMet([...minute0, ...minute1], 1)).to.deep.equal([
+      { minute: 0, met: true },
+      { minute: 1, met: false },
+    ]);
+    expect(sloAttainment([...minute0, ...minute1], 1)).to.equal(0.5);
+    // One slow request in ten is inside a p90.
+    expect(p90([...Array(9).fill(0.1), 9])).to.equal(0.1);
+  });
+
+  it("adds GPU-seconds from each sample's pods until the next sample, up to the end", () => {
+    const samples = [sample(0, 2), sample(10, 4, 4, 2), sample(20, 3)];
+    expect(gpuSeconds(samples, 25)).to.equal(2 * 10 + 4 * 10 + 3 * 5);
+    expect(gpuSeconds([...samples, sample(30, 9)], 25)).to.equal(75);
+  });
+
+  it("times the step to the first sample with enough Ready pods, or says it never came", () => {
+    const samples = [sample(290, 2), sample(300, 4, 4, 2), sample(380, 4, 4, 3), sample(390, 4, 4, 4)];
+    expect(secondsToReady(samples, 300, 600, 3)).to.equal(80);
+    expect(secondsToReady(samples, 300, 600, 5)).to.equal(undefined);
+  });
+});
+
+describe("autoscaler-reaction trace and HPA-style baseline", () => {
+  it("one seed gives one trace, whose step carries about 4× the steady arrivals", () => {
+    const a = arrivals(7);
+    expect(arrivals(7)).to.deep.equal(a);
+    expect(a.every((t, i) => i === 0 || t >= a[i - 1]!)).to.equal(true);
+    expect(a[a.length - 1]).to.be.below(TRACE_S);
+    expect(a[0]).to.be.below(0); // the unmeasured prelude
+    const steadyRate = a.filter((t) => t < STEP.startS).length / (STEP.startS + PRELUDE_S);
+    const stepRate = a.filter((t) => t >= STEP.startS && t < STEP.endS).length / (STEP.endS - STEP.startS);
+    expect(stepRate / steadyRate).to.be.within(3.3, 4.7);
+  });
+
+  const obs = (replicas: number, values: number[], pods = values.length) => ({ replicas, pods, values });
+  /** One sync on running sequences (target 1) and an empty queue (target 1). */
+  const sync = (nowMs: number, replicas: number, running: number[]) => ({
+    nowMs,
+    replicas,
+    pods: running.length,
+    metrics: [
+      { values: running, target: 1 },
+      { values: running.map(() => 0), target: 1 },
+    ],
+  });
+
+  it("scales by the ratio outside the 10 % band and holds a dip for the whole 300 s down window", () => {
+    const decide = hpaBaseline({ bounds: { min: 1, max: 10 } });
+    expect(decide(sync(0, 2, [1.05, 1]))).to.equal(2);
+    expect(decide(sync(15_000, 2, [2, 2]))).to.equal(4);
+    // max(2×, +4) per sync
+    expect(decide(sync(30_000, 4, [5, 5, 5, 5]))).to.equal(8);
+    expect(decide(sync(45_000, 8, Array(8).fill(0.25)))).to.equal(8);
+    expect(decide(sync(300_000, 8, Array(8).fill(0.25)))).to.equal(8);
+    expect(decide(sync(346_000, 8, Array(8).fill(0.25)))).to.equal(2);
+  });
+
+  it("with several metrics, follows the largest ask", () => {
+    const decide = hpaBaseline({ bounds: { min: 1, max: 10 } });
+    const queued = { ...sync(0, 2, [1, 1]), metrics: [sync(0, 2, [1, 1]).metrics[0]!, { values: [3, 3], target: 1 }] };
+    expect(decide(queued)).to.equal(6);
+  });
+
+  it("counts pods still starting as idle when scaling up, as on target when scaling down", () => {
+    // One Ready pod saturated at 2, three starting: (2 + 0) / 4 pods is under target, so no further scale-up.
+    expect(hpaRecommendation(obs(4, [2], 4), 1)).to.equal(4);
+    // Two Ready at 3 and two starting: (6 + 0) / 4 = 1.5 → 6.
+    expect(hpaRecommendation(obs(4, [3, 3], 4), 1)).to.equal(6);
+    // Two Ready at 0.2 and two starting counted on target: (0.4 + 2) / 4 = 0.6 → 3.
+    expect(hpaRecommendation(obs(4, [0.2, 0.2], 4), 1)).to.equal(3);
+    // Nobody answered: hold.
+    expect(hpaRecommendation(obs(4, [], 4), 1)).to.equal(4);
+  });
+});
