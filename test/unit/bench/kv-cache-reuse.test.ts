@@ -49,6 +49,8 @@ describe("kv-cache-reuse benchmark", () => {
       healthCheckTakeouts: 0,
       ttft_p50_s: p50,
       ttft_p99_s: p50 * 2,
+      first_touches: 3,
+      ttft_p99_repeat_s: p50,
       throughput_rps: rps,
       gpu_hit_rate: 0.2,
       tier_hit_rate: tier,
@@ -65,6 +67,7 @@ describe("kv-cache-reuse benchmark", () => {
     expect(s.throughput_x_no_tier_spread).to.equal(1.5);
     expect(s.ttft_p50_x_no_tier).to.equal(4); // 4, 2, 5
     expect(s.ttft_p99_x_no_tier).to.equal(4);
+    expect(s.ttft_p99_repeat_x_no_tier).to.equal(4);
     expect(s.shared_tier_hit_rate).to.equal(0.6);
     expect(s.no_tier_throughput_rps).to.equal(2);
     expect(s.errors).to.equal(1);
