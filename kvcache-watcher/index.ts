@@ -63,6 +63,17 @@ function redisClient(options: KVCacheWatcherOptions): Redis {
   });
 }
 
+async function startProbes(
+  where: KVCacheWatcherOptions["probes"],
+  registry: Registry,
+  notReady: () => string | undefined,
+): Promise<ProbeServer | undefined> {
+  if (!where) return undefined;
+  return serveProbes({ ...where, registry, notReady }).catch((err: Error) => {
+    throw new Error(`probes: cannot listen on ${where.host}:${where.port}: ${err.message}`);
+  });
+}
+
 export async function startKVCacheWatcher(options: KVCacheWatcherOptions): Promise<RunningWatcher> {
   const client = new KubeClient(loadKubeConfig(options.kubeconfig));
   const selector = `${KVCacheAnnotation.podName}=${options.cluster},${KVCacheAnnotation.podRole}=cache`;
@@ -138,12 +149,10 @@ export async function startKVCacheWatcher(options: KVCacheWatcherOptions): Promi
     return stored ? undefined : "cache membership not stored yet";
   };
   // Before the informer starts: a port that cannot be bound fails the start with nothing left running.
-  const probes: ProbeServer | undefined = options.probes
-    ? await serveProbes({ ...options.probes, registry, notReady }).catch((err: Error) => {
-        redis.disconnect();
-        throw new Error(`probes: cannot listen on ${options.probes!.host}:${options.probes!.port}: ${err.message}`);
-      })
-    : undefined;
+  const probes = await startProbes(options.probes, registry, notReady).catch((err: Error) => {
+    redis.disconnect();
+    throw err;
+  });
 
   pods.addHandler({ onAdd: kick, onUpdate: kick, onDelete: kick });
   pods.start();
