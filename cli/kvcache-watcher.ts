@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { pino } from "pino";
-import { DEFAULT_KEYS, startKVCacheWatcher } from "../kvcache-watcher/index.js";
+import { DEFAULT_KEYS, startKVCacheWatcher, WATCHER_PROBE_PORT } from "../kvcache-watcher/index.js";
 import { portFlag, wholeNumberFlag } from "./flags.js";
 import { closeOnSignal } from "./shutdown.js";
 
@@ -13,6 +13,8 @@ interface WatcherFlags {
   consistentHashingVirtualNodeCount: string;
   clusterMetaKey?: string;
   logLevel: string;
+  host: string;
+  port: string;
 }
 
 /** The first set variable of `names` (upstream's pod env and its watcher disagree on the namespace/cluster names). */
@@ -33,6 +35,8 @@ export function registerKVCacheWatcher(program: Command): void {
       "Redis key (default hpkv_cluster_metadata for hpkv, kvcache_nodes for infinistore)",
     )
     .option("--log-level <level>", "pino log level", "info")
+    .option("--host <addr>", "address of /healthz, /readyz and /metrics", "0.0.0.0")
+    .option("--port <n>", "port of /healthz, /readyz and /metrics", String(WATCHER_PROBE_PORT))
     .addHelpText(
       "after",
       "\nEnvironment: REDIS_ADDR (host:port or redis:// URL, required), REDIS_PASSWORD, REDIS_DATABASE,\n" +
@@ -64,8 +68,9 @@ export function registerKVCacheWatcher(program: Command): void {
         totalSlots: slots,
         virtualNodeCount: vnodes,
         log,
+        probes: { host: flags.host, port: portFlag("port", flags.port) },
       });
-      log.info({ cluster }, "watching cache pods");
+      log.info({ cluster, probes: watcher.probesUrl }, "watching cache pods");
       closeOnSignal(() => watcher.close());
     });
 }

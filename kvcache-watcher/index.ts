@@ -2,13 +2,15 @@
 // metadata Redis current. Pod events only mark the ring dirty; one sync runs at a time and covers every event that
 // arrived before it, so a burst of pod changes costs one read and at most one write.
 import { Redis } from "ioredis";
-import { Gauge, Registry } from "prom-client";
+import { Registry } from "prom-client";
 import { KVCacheAnnotation } from "../api/labels.js";
 import { loadKubeConfig } from "../kube/client.js";
 import { SharedInformer } from "../kube/informer.js";
 import { KubeClient } from "../kube/request.js";
 import { Resources, scoped } from "../kube/resources.js";
 import { members, publish, type CachePod } from "./membership.js";
+import { WatcherMetrics } from "./metrics.js";
+import { serveProbes, type ProbeServer } from "./probes.js";
 import { clusterNodes } from "./ring.js";
 
 export interface KVCacheWatcherOptions {
@@ -30,6 +32,8 @@ export interface KVCacheWatcherOptions {
   log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
   /** Retry delay after a failed write (default 1 s doubling to 30 s). */
   retryMs?: { base: number; max: number };
+  /** Where /healthz, /readyz and /metrics are served (port 0 picks a free one); none when absent. */
+  probes?: { host: string; port: number };
 }
 
 export interface RunningWatcher {
@@ -38,8 +42,15 @@ export interface RunningWatcher {
   readonly ready: Promise<void>;
   /** Version now stored (0 before the first write). */
   version(): number;
+  /** Why the watcher is not ready (what /readyz answers), or undefined when it is. */
+  notReady(): string | undefined;
+  /** Base URL of /healthz, /readyz and /metrics, when served. */
+  readonly probesUrl?: string;
   close(): Promise<void>;
 }
+
+/** Default port of /healthz, /readyz and /metrics (the kvcache controller probes it). */
+export const WATCHER_PROBE_PORT = 8080;
 
 export const DEFAULT_KEYS = { hpkv: "hpkv_cluster_metadata", infinistore: "kvcache_nodes" } as const;
 
@@ -49,6 +60,17 @@ function redisClient(options: KVCacheWatcherOptions): Redis {
     ...(options.redisPassword ? { password: options.redisPassword } : {}),
     ...(options.redisDatabase !== undefined ? { db: options.redisDatabase } : {}),
     maxRetriesPerRequest: 2,
+  });
+}
+
+async function startProbes(
+  where: KVCacheWatcherOptions["probes"],
+  registry: Registry,
+  notReady: () => string | undefined,
+): Promise<ProbeServer | undefined> {
+  if (!where) return undefined;
+  return serveProbes({ ...where, registry, notReady }).catch((err: Error) => {
+    throw new Error(`probes: cannot listen on ${where.host}:${where.port}: ${err.message}`);
   });
 }
 
@@ -62,22 +84,15 @@ export async function startKVCacheWatcher(options: KVCacheWatcherOptions): Promi
   const redis = redisClient(options);
   redis.on("error", () => undefined); // reconnects on its own; failed syncs are retried below
   const registry = new Registry();
-  const versionGauge = new Gauge({
-    name: "aibrix_kvcache_cluster_version",
-    help: "Version of the cache membership stored in the metadata store",
-    registers: [registry],
-  });
-  const nodesGauge = new Gauge({
-    name: "aibrix_kvcache_cluster_nodes",
-    help: "Cache pods in the stored membership",
-    registers: [registry],
-  });
+  const metrics = new WatcherMetrics(registry);
   const retry = options.retryMs ?? { base: 1000, max: 30_000 };
   let version = 0;
   let dirty = false;
   let running: Promise<void> | undefined;
   let closed = false;
   let delay = retry.base;
+  let stored = false;
+  let lastError: string | undefined;
   let wake = () => undefined as void;
   let markReady!: () => void;
   const ready = new Promise<void>((resolve) => (markReady = resolve));
@@ -91,8 +106,7 @@ export async function startKVCacheWatcher(options: KVCacheWatcherOptions): Promi
     );
     const result = await publish(redis, options.key, nodes);
     version = result.version;
-    versionGauge.set(version);
-    nodesGauge.set(nodes.length);
+    metrics.synced(version, nodes.length, nodes.length === 0 ? 0 : options.totalSlots, result.changed);
     if (result.changed) options.log?.info({ version, nodes: nodes.map((n) => n.name) }, "cache membership stored");
   };
   const drain = async () => {
@@ -101,9 +115,13 @@ export async function startKVCacheWatcher(options: KVCacheWatcherOptions): Promi
       try {
         await syncOnce();
         delay = retry.base;
+        stored = true;
+        lastError = undefined;
         markReady();
       } catch (err) {
         if (closed) return;
+        metrics.failed();
+        lastError = String(err);
         options.log?.warn({ err: String(err), retryInMs: delay }, "cannot store cache membership; retrying");
         dirty = true;
         await new Promise<void>((resolve) => {
@@ -125,6 +143,17 @@ export async function startKVCacheWatcher(options: KVCacheWatcherOptions): Promi
       if (dirty && !closed) kick(); // an event that landed after the loop's last check
     });
   };
+  const notReady = () => {
+    if (lastError !== undefined) return `cannot store the cache membership in Redis: ${lastError}`;
+    if (!pods.hasSynced()) return "cache pods not listed yet";
+    return stored ? undefined : "cache membership not stored yet";
+  };
+  // Before the informer starts: a port that cannot be bound fails the start with nothing left running.
+  const probes = await startProbes(options.probes, registry, notReady).catch((err: Error) => {
+    redis.disconnect();
+    throw err;
+  });
+
   pods.addHandler({ onAdd: kick, onUpdate: kick, onDelete: kick });
   pods.start();
   void pods.synced.then(kick);
@@ -133,9 +162,12 @@ export async function startKVCacheWatcher(options: KVCacheWatcherOptions): Promi
     registry,
     ready,
     version: () => version,
+    notReady,
+    probesUrl: probes?.url,
     async close() {
       closed = true;
       wake();
+      await probes?.close();
       await pods.stop();
       await running;
       redis.disconnect();

@@ -100,7 +100,10 @@ export interface Step {
 /** Per-step facts the metrics layer records. */
 export interface StepObserver {
   onAdmitted?(queuedSeconds: number): void;
+  /** The GPU prefix cache's lookup (vLLM's prefix_cache_* counters count only this). */
   onPrefixLookup?(queriedTokens: number, hitTokens: number): void;
+  /** The shared tier's lookup, as vLLM counts a KV connector's (external_prefix_cache_*): tokens it loaded. */
+  onExternalLookup?(queriedTokens: number, loadedTokens: number): void;
   onPreempted?(): void;
   onFirstToken?(ttftSeconds: number, promptTokens: number): void;
   onInterToken?(seconds: number): void;
@@ -295,7 +298,8 @@ export class Engine {
           seq.req.onScheduled?.(cachedTokens);
           this.observer.onAdmitted?.(now - seq.arrival);
         }
-        this.observer.onPrefixLookup?.(seq.tokens.length, cachedTokens);
+        this.observer.onPrefixLookup?.(seq.tokens.length, hitBlocks * cfg.blockSize);
+        if (fresh && this.sharedTier) this.observer.onExternalLookup?.(seq.tokens.length, loaded * cfg.blockSize);
         this.running.push(seq);
         work.push({ seq, tokens: n });
         scheduled.add(seq);

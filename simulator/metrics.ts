@@ -30,6 +30,8 @@ export class EngineMetrics {
   private readonly generationTokens: Counter<"model_name">;
   private readonly prefixQueries: Counter<"model_name">;
   private readonly prefixHits: Counter<"model_name">;
+  private readonly externalQueries: Counter<"model_name">;
+  private readonly externalHits: Counter<"model_name">;
   private readonly preemptions: Counter<"model_name">;
   private readonly success: Counter<"model_name" | "finished_reason">;
   private readonly ttft: Histogram<"model_name">;
@@ -115,6 +117,14 @@ export class EngineMetrics {
       "vllm:prefix_cache_hits_total",
       "Prefix cache hits, in terms of number of cached tokens.",
     );
+    this.externalQueries = counter(
+      "vllm:external_prefix_cache_queries_total",
+      "External prefix cache queries from KV connector cross-instance cache sharing, in terms of number of queried tokens.",
+    );
+    this.externalHits = counter(
+      "vllm:external_prefix_cache_hits_total",
+      "External prefix cache hits from KV connector cross-instance cache sharing, in terms of number of cached tokens.",
+    );
     this.preemptions = counter("vllm:num_preemptions_total", "Cumulative number of preemption from the engine.");
     this.success = new Counter({
       name: "vllm:request_success_total",
@@ -126,6 +136,7 @@ export class EngineMetrics {
     for (const c of [this.promptTokens, this.generationTokens, this.prefixQueries, this.prefixHits, this.preemptions]) {
       c.inc(this.labels, 0);
     }
+    if (src.engine.sharedTier) for (const c of [this.externalQueries, this.externalHits]) c.inc(this.labels, 0);
     const histogram = (name: string, help: string, buckets: number[]) =>
       new Histogram({ name, help, labelNames, buckets, registers });
     this.ttft = histogram(
@@ -169,6 +180,10 @@ export class EngineMetrics {
       onPrefixLookup: (queried, hit) => {
         this.prefixQueries.inc(l, queried);
         if (hit > 0) this.prefixHits.inc(l, hit);
+      },
+      onExternalLookup: (queried, loaded) => {
+        this.externalQueries.inc(l, queried);
+        if (loaded > 0) this.externalHits.inc(l, loaded);
       },
       onPreempted: () => this.preemptions.inc(l),
       onFirstToken: (ttft, prompt) => {

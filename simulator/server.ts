@@ -196,6 +196,15 @@ function seedOf(id: string): number {
  * The tokenizer shipped with the simulator: a small byte-level BPE with a chat template (built by
  * test/python/tiny_model.py; the real-engine tests serve a model with the same files).
  */
+/** vLLM's startup error when one sequence of max_model_len tokens cannot fit the KV cache. */
+function maxModelLenTooLong(maxModelLen: number, kvTokens: number): Error {
+  return new Error(
+    `maxModelLen: to serve at least one request with the model's max seq len (${maxModelLen}), the KV cache must ` +
+      `hold ${maxModelLen} tokens, but numGpuBlocks × blockSize holds ${kvTokens}. Based on the available memory, ` +
+      `the estimated maximum model length is ${kvTokens}. Raise numGpuBlocks or lower maxModelLen.`,
+  );
+}
+
 export const SIMULATOR_TOKENIZER_DIR = fileURLToPath(new URL("./tokenizer", import.meta.url));
 
 /** Prompts as vLLM's OpenAI server tokenizes them with the model's own tokenizer and chat template. */
@@ -249,9 +258,12 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   config.prefixHashAlgo = options.prefixHashAlgo ?? "sha256";
   if (options.prefixHashSeed !== undefined) config.prefixHashSeed = options.prefixHashSeed;
   const encoder = options.tokenizer ? modelEncoder(await ModelTokenizer.load(options.tokenizer)) : approximateEncoder;
-  if (config.numGpuBlocks * config.blockSize < config.blockSize * Math.ceil(config.maxModelLen / config.blockSize)) {
-    // A request of max_model_len tokens must fit the cache, or it would wait forever.
-    config.maxModelLen = config.numGpuBlocks * config.blockSize;
+  const kvTokens = config.numGpuBlocks * config.blockSize;
+  if (kvTokens < config.blockSize * Math.ceil(config.maxModelLen / config.blockSize)) {
+    // A request of max_model_len tokens must fit the cache, or it would wait forever. vLLM refuses to start; so do
+    // we when the length was asked for, and shorten the profile's default to fit a smaller --num-gpu-blocks.
+    if (options.maxModelLen !== undefined) throw maxModelLenTooLong(options.maxModelLen, kvTokens);
+    config.maxModelLen = kvTokens;
   }
   const model = options.model;
   const defaultMaxTokens = options.defaultMaxTokens ?? 128;

@@ -21,6 +21,8 @@ export interface Sample {
   completionTokens: number;
   /** Target reported by the router (`target-pod`), when any. */
   target?: string;
+  /** Why a request failed: the end of a non-2xx answer's body, or the client error. */
+  error?: string;
 }
 
 const USAGE = /"completion_tokens":\s*(\d+)/g;
@@ -54,9 +56,19 @@ async function one(pool: Pool, spec: RequestSpec, t0: number): Promise<Sample> {
       bytes,
       completionTokens,
       target: typeof target === "string" ? target : undefined,
+      ...(res.statusCode >= 300 ? { error: tail.slice(-300) } : {}),
     };
-  } catch {
-    return { at: start - t0, ms: performance.now() - start, ttftMs: 0, status: 0, bytes: 0, completionTokens: 0 };
+  } catch (err) {
+    const error = err instanceof Error ? err.message : String(err);
+    return {
+      at: start - t0,
+      ms: performance.now() - start,
+      ttftMs: 0,
+      status: 0,
+      bytes: 0,
+      completionTokens: 0,
+      error,
+    };
   }
 }
 

@@ -207,6 +207,9 @@ function cacheStatefulSet(kv: KVCacheObject, params: DistributedParams): Desired
   return statefulSet(kv, name, `${name}-headless-service`, desiredCacheReplicas(kv), template);
 }
 
+/** Where the watcher serves /healthz, /readyz and /metrics (passed as --port, so both sides agree). */
+export const WATCHER_PROBE_PORT = 8080;
+
 function watcherObjects(kv: KVCacheObject, params: DistributedParams, options: BackendOptions): DesiredObject[] {
   const name = `${nameOf(kv)}-kvcache-watcher`;
   const labels = cacheLabels(kv, "kvwatcher");
@@ -235,8 +238,15 @@ function watcherObjects(kv: KVCacheObject, params: DistributedParams, options: B
         ...["--consistent-hashing-total-slots", String(params.totalSlots)],
         ...["--consistent-hashing-virtual-node-count", String(params.virtualNodeCount)],
         ...["--cluster-meta-key", params.clusterMetaKey],
+        ...["--port", String(WATCHER_PROBE_PORT)],
       ],
       env,
+      ports: [{ name: "http", containerPort: WATCHER_PROBE_PORT }],
+      extra: {
+        // Ready once the membership is stored and the last write to Redis went through.
+        readinessProbe: { httpGet: { path: "/readyz", port: "http" }, periodSeconds: 5, failureThreshold: 3 },
+        livenessProbe: { httpGet: { path: "/healthz", port: "http" }, periodSeconds: 20, failureThreshold: 3 },
+      },
     },
     { serviceAccountName: name },
   );

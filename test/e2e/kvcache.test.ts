@@ -202,8 +202,11 @@ describe("KVCache controller on the loopback cluster", function () {
       port: 12345,
       totalSlots: 4096,
       virtualNodeCount: 100,
+      probes: { host: "127.0.0.1", port: 0 },
     });
     await watcher.ready;
+    // The kubelet's view: ready once the ring is stored; Prometheus sees the ring it stored.
+    expect((await fetch(`${watcher.probesUrl}/readyz`)).status).to.equal(200);
     const client = new Redis(redis.url);
     try {
       const ring = async () =>
@@ -225,6 +228,9 @@ describe("KVCache controller on the loopback cluster", function () {
       );
       expect(slotCount(two)).to.equal(4096);
       const v2 = two.version!;
+      const metrics = await (await fetch(`${watcher.probesUrl}/metrics`)).text();
+      expect(metrics).to.match(new RegExp(`^aibrix_kvcache_cluster_version ${v2}$`, "m"));
+      expect(metrics).to.match(/^aibrix_kvcache_cluster_nodes 2$/m);
 
       // A pod change that is not a membership change leaves the version alone.
       await api().mergePatch(`${KINDS.Pod}/inf-0`, { metadata: { labels: { touched: "yes" } } });

@@ -300,4 +300,17 @@ describe("simulator HTTP surface (real server, openai client)", function () {
       await other.close();
     }
   });
+
+  it("refuses to start when an asked-for max model length cannot fit the KV cache (as vLLM), and fits a default", async () => {
+    let error: Error | undefined;
+    await startSimulator({ model: "m", numGpuBlocks: 384, maxModelLen: 8192 }).catch((e: Error) => (error = e));
+    expect(error?.message).to.match(/^maxModelLen: .*\(8192\).*holds 6144\. .*estimated maximum model length is 6144/);
+    const fitted = await startSimulator({ model: "m", numGpuBlocks: 384, speedup: 50 });
+    try {
+      const models = (await (await fetch(`${fitted.url}/v1/models`)).json()) as { data: { max_model_len: number }[] };
+      expect(models.data[0]!.max_model_len).to.equal(6144);
+    } finally {
+      await fitted.close();
+    }
+  });
 });

@@ -56,6 +56,11 @@ describe("simulator fleet with a shared KV tier", function () {
     expect(cached).to.be.greaterThan(0);
     expect(cached % 16).to.equal(0);
     expect(tier.loadedBlocks).to.equal(cached / 16);
+    // vLLM's connector counters say what the tier supplied; the GPU prefix counters do not count it.
+    const metrics = await fleet.simulators[1]!.metricsText();
+    const value = (name: string) => Number(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, "m").exec(metrics)?.[1]);
+    expect(value("vllm:external_prefix_cache_hits_total")).to.equal(cached);
+    expect(value("vllm:prefix_cache_hits_total")).to.equal(0);
 
     const media = new Set<string>();
     for (;;) {

@@ -36,6 +36,33 @@ describe("simulator shared KV tier", () => {
     expect(tier.hits).to.equal(1);
   });
 
+  it("counts tier loads as external prefix-cache hits and only GPU hits as prefix-cache hits (vLLM's split)", () => {
+    const tier = new SharedKvTier(tierConfig);
+    const a = new Engine(base, { sharedTier: tier });
+    const doc = uniquePrompt(1, 320);
+    runTrace(base, [{ at: 0, promptTokens: doc, maxTokens: 1 }], a);
+    runTrace(base, [{ at: 0, promptTokens: uniquePrompt(2, 320), maxTokens: 1 }], a);
+    runTrace(base, [{ at: 0, promptTokens: uniquePrompt(3, 320), maxTokens: 1 }], a);
+    const b = new Engine(base, { sharedTier: tier });
+    const gpu: number[][] = [];
+    const external: number[][] = [];
+    b.observer = {
+      onPrefixLookup: (q, h) => gpu.push([q, h]),
+      onExternalLookup: (q, h) => external.push([q, h]),
+    };
+    runTrace(base, [{ at: 0, promptTokens: doc, maxTokens: 1 }], b);
+    runTrace(base, [{ at: 1, promptTokens: doc, maxTokens: 1 }], b);
+    // First: nothing in b's GPU, 19 blocks from the tier. Second: those 19 blocks are now in b's GPU.
+    expect(gpu).to.deep.equal([
+      [320, 0],
+      [320, 19 * 16],
+    ]);
+    expect(external).to.deep.equal([
+      [320, 19 * 16],
+      [320, 0],
+    ]);
+  });
+
   it("without a tier the same sequence recomputes the whole prompt", () => {
     const doc = uniquePrompt(1, 320);
     const b = new Engine(base);

@@ -148,7 +148,13 @@ describe("kvcache reconcile", () => {
         template: {
           spec: {
             serviceAccountName: string;
-            containers: { args: string[]; env: { name: string; value?: string }[] }[];
+            containers: {
+              args: string[];
+              env: { name: string; value?: string }[];
+              ports: { name: string; containerPort: number }[];
+              readinessProbe: { httpGet: { path: string; port: string } };
+              livenessProbe: { httpGet: { path: string; port: string } };
+            }[];
           };
         };
       };
@@ -157,6 +163,11 @@ describe("kvcache reconcile", () => {
       expect(container.args.slice(0, 3)).to.deep.equal(["kvcache-watcher", "--kvcache-backend", backend]);
       expect(container.args[container.args.indexOf("--cluster-meta-key") + 1]).to.equal(key);
       expect(container.env.find((e) => e.name === "REDIS_ADDR")?.value).to.equal("kc-redis:6379");
+      // The kubelet probes the port the watcher is told to serve on.
+      const http = container.ports.find((p) => p.name === "http")!;
+      expect(container.args[container.args.indexOf("--port") + 1]).to.equal(String(http.containerPort));
+      expect(container.readinessProbe.httpGet).to.deep.equal({ path: "/readyz", port: "http" });
+      expect(container.livenessProbe.httpGet).to.deep.equal({ path: "/healthz", port: "http" });
       // The engines read the same key from the same Redis the watcher writes.
       const env = kvCacheEnv(cluster.kvCaches.get("ns/kc")! as unknown as Record<string, unknown>, "ns").env;
       expect(env.find((e) => e.name === "AIBRIX_KV_CACHE_OL_META_SERVICE_CLUSTER_META_KEY")?.value).to.equal(key);
