@@ -364,9 +364,11 @@ describe("GPU optimizer on the loopback cluster: two GPU types of one model, ext
     this.timeout(240_000);
     const since = Date.now() - 1000;
     load = startLoad(SHORT.rate, SHORT.input);
+    // The plan in its band (a young window can put λ under 8 req/s, 2 L4s; a burst in one interval over 12, 4).
     const { s, cheap, big } = await followsPlan("replicas per type to follow the short-chat plan", (x) => {
       const plan = x.plan!.byDeployment;
-      return (plan[`${NS}/${CHEAP}`] ?? 0) > 1 && (plan[`${NS}/${BIG}`] ?? 0) === 0;
+      const cheap = plan[`${NS}/${CHEAP}`] ?? 0;
+      return cheap > 2 && cheap <= 3 && (plan[`${NS}/${BIG}`] ?? 0) === 0;
     });
     expect(cheap, JSON.stringify(s.plan)).to.equal(3);
     expect(big).to.equal(1); // the plan's 0, held at the PodAutoscaler's minReplicas
@@ -387,7 +389,8 @@ describe("GPU optimizer on the loopback cluster: two GPU types of one model, ext
     load = startLoad(LONG.rate, LONG.input);
     const { s, cheap, big } = await followsPlan("replicas per type to follow the long-prompt plan", (x) => {
       const plan = x.plan!.byDeployment;
-      return (plan[`${NS}/${BIG}`] ?? 0) > 1 && (plan[`${NS}/${CHEAP}`] ?? 0) === 0;
+      const big = plan[`${NS}/${BIG}`] ?? 0;
+      return big > 1 && big <= 2 && (plan[`${NS}/${CHEAP}`] ?? 0) === 0;
     });
     expect(big, JSON.stringify(s.plan)).to.equal(2);
     expect(cheap).to.equal(1);
