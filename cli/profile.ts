@@ -66,7 +66,7 @@ export function registerProfile(program: Command): void {
     .option("--inputs <list>", "input-token buckets", "128,256,512,1024,2048")
     .option("--outputs <list>", "output-token buckets", "4,8,16,32,64,128,256,512")
     .option("--rates <list>", "offered rates to try, req/s", "0.5,1,2,4,8,16,32,64")
-    .option("--requests <n>", "requests per point", "64")
+    .option("--requests <n>", "requests per point at least (more until the point is steady)", "64")
     .option("--e2e <seconds>", "SLO: end-to-end latency at the percentile")
     .option("--ttft <seconds>", "SLO: time to first token at the percentile")
     .option("--tpot <seconds>", "SLO: time per output token at the percentile")
@@ -107,7 +107,7 @@ export function registerProfile(program: Command): void {
         ...(f.apiKey ? { apiKey: f.apiKey } : {}),
         onProgress: progressBar,
         ...(simulated
-          ? { measure: async (i: number, o: number, r: number) => simulatedPoint(simulated, i, o, r, requestsPerPoint) }
+          ? { measure: async (i: number, o: number, r: number, n: number) => simulatedPoint(simulated, i, o, r, n) }
           : {}),
       });
       if (process.stderr.isTTY) process.stderr.write("\n");

@@ -26,6 +26,7 @@ export function simulatedPoint(profile: string, input: number, output: number, r
     rate,
     achievedRate: achievedRate(rate, trace.at(-1)!.at, span, done.length, count),
     samples: done.length,
+    arrivalSpan: trace.at(-1)!.at,
     failures: results.length - done.length,
     e2e: percentiles(done.map((r) => r.e2e)),
     ttft: percentiles(done.map((r) => r.ttft)),

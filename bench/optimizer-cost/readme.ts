@@ -35,10 +35,14 @@ const entry: ReadmeEntry = {
             : ` — it does not count: the optimizer's mix met the SLO for ${(attained * 100).toFixed(1)} % of its requests`),
       );
     }
-    notes.push(
-      "per-bucket profile throughputs are not additive when shapes share a batch, so the profiles overstate a " +
-        "mixed workload's capacity",
-    );
+    const spread = (mix: string) => {
+      const lo = r.summary[`cost_saving_pct_${mix}_min`];
+      const hi = r.summary[`cost_saving_pct_${mix}_max`];
+      return lo === undefined || hi === undefined ? undefined : `${lo.toFixed(1)}–${hi.toFixed(1)} %`;
+    };
+    const short = spread("short");
+    const long = spread("long");
+    if (short && long) notes.push(`savings over rounds: short ${short}, long ${long}`);
     return notes;
   },
 };

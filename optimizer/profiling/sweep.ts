@@ -1,10 +1,11 @@
 // A profiling sweep of one OpenAI-compatible engine (vLLM, the simulator, anything serving /v1/completions with
 // streaming): for every input × output bucket, rates from low to high, each point a burst of Poisson arrivals whose
-// latencies are measured per request. Prompts are token ids, so the input length is exact on any engine. Every point
+// latencies are measured per request. A point that meets the SLO is only kept once its arrivals lasted several
+// request lifetimes (cut.ts, STEADY_SPANS); a shorter one is measured again with more requests. Prompts are token ids, so the input length is exact on any engine. Every point
 // is appended to a JSON-lines file as soon as it is measured: a sweep stopped at any moment resumes where it was.
 import { appendFile, readFile } from "node:fs/promises";
 import type { SloSpec } from "../../api/gpu-profile.js";
-import { meetsSlo, percentiles, type SweepRow } from "./cut.js";
+import { isSteady, meetsSlo, meetsSloAtAnyLength, percentiles, steadyRequests, type SweepRow } from "./cut.js";
 
 export interface SweepPlan {
   /** Base URL of the engine, e.g. http://127.0.0.1:8000 (unused with `measure`). */
@@ -14,8 +15,10 @@ export interface SweepPlan {
   outputBuckets: number[];
   /** Offered rates, req/s, tried in ascending order. */
   rates: number[];
-  /** Requests per point. */
+  /** Requests per point, at least; a point is lengthened until it is steady (cut.ts) or has `maxRequestsPerPoint`. */
   requestsPerPoint: number;
+  /** Most requests one point may take (default 8192); a point that reached it is final, steady or not. */
+  maxRequestsPerPoint?: number;
   slo: SloSpec;
   /** Where the measured rows go, one JSON object a line (read back to resume). */
   rowsFile: string;
@@ -27,8 +30,10 @@ export interface SweepPlan {
   /** Seconds one request may take before it counts as failed. */
   requestTimeoutSeconds?: number;
   /** Measures one point some other way (e.g. an engine model in virtual time) instead of over HTTP. */
-  measure?: (input: number, output: number, rate: number) => Promise<SweepRow>;
+  measure?: (input: number, output: number, rate: number, requests: number) => Promise<SweepRow>;
 }
+
+const DEFAULT_MAX_REQUESTS = 8192;
 
 const pointKey = (i: number, o: number, r: number) => `${i}x${o}@${r}`;
 
@@ -110,8 +115,14 @@ export function achievedRate(
   return rate * (arrivalSpan / completionSpan) * ((done - 1) / Math.max(1, sent - 1));
 }
 
-/** Measures one point: `requestsPerPoint` Poisson arrivals at `rate` (in the engine's time). */
-export async function measurePoint(plan: SweepPlan, input: number, output: number, rate: number): Promise<SweepRow> {
+/** Measures one point: `requests` Poisson arrivals at `rate` (in the engine's time). */
+export async function measurePoint(
+  plan: SweepPlan,
+  input: number,
+  output: number,
+  rate: number,
+  requests = plan.requestsPerPoint,
+): Promise<SweepRow> {
   const scale = plan.timeScale ?? 1;
   const realRate = rate * scale;
   let seed = (input * 31 + output * 17 + Math.round(rate * 1000)) >>> 0 || 1;
@@ -121,7 +132,7 @@ export async function measurePoint(plan: SweepPlan, input: number, output: numbe
   const pending: Promise<Timing>[] = [];
   let at = 0;
   let lastArrival = 0;
-  for (let i = 0; i < plan.requestsPerPoint; i++) {
+  for (let i = 0; i < requests; i++) {
     const wait = t0 + at * 1000 - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     lastArrival = at;
@@ -139,8 +150,9 @@ export async function measurePoint(plan: SweepPlan, input: number, output: numbe
     inputTokens: input,
     outputTokens: output,
     rate,
-    achievedRate: achievedRate(rate, lastArrival * scale, span * scale, ok.length, plan.requestsPerPoint),
+    achievedRate: achievedRate(rate, lastArrival * scale, span * scale, ok.length, requests),
     samples: ok.length,
+    arrivalSpan: lastArrival * scale,
     failures: timings.length - ok.length,
     e2e: percentiles(ok.map((t) => t.e2e * scale)),
     ttft: percentiles(ok.map((t) => t.ttft * scale)),
@@ -149,18 +161,50 @@ export async function measurePoint(plan: SweepPlan, input: number, output: numbe
 }
 
 /**
+ * Measures a point, sized from `hint` (the same point measured shorter, or the bucket's previous rate) so that its
+ * arrivals span STEADY_SPANS median E2Es, and lengthens it while it meets the SLO but is not steady. A point that
+ * misses the SLO is final at any length: a longer run of an overloaded engine only queues deeper. Each measurement
+ * is appended to the rows file.
+ */
+async function measureSteady(
+  plan: SweepPlan,
+  input: number,
+  output: number,
+  rate: number,
+  hint: SweepRow | undefined,
+): Promise<SweepRow> {
+  const max = plan.maxRequestsPerPoint ?? DEFAULT_MAX_REQUESTS;
+  const measure = plan.measure ?? ((i, o, r, n) => measurePoint(plan, i, o, r, n));
+  let requests = Math.min(
+    max,
+    hint ? steadyRequests(rate, hint.e2e.p50, plan.requestsPerPoint) : plan.requestsPerPoint,
+  );
+  for (;;) {
+    const row = await measure(input, output, rate, requests);
+    await appendFile(plan.rowsFile, JSON.stringify(row) + "\n");
+    if (isSteady(row) || !meetsSloAtAnyLength(row, plan.slo) || requests >= max) return row;
+    requests = Math.min(max, Math.max(requests * 2, steadyRequests(rate, row.e2e.p50, plan.requestsPerPoint)));
+  }
+}
+
+/**
  * Runs the sweep, skipping points already in `rowsFile`. Within a bucket, rates above the first one that misses the
- * SLO are not measured (they cannot raise the bucket's throughput). Returns every row, old and new.
+ * SLO are not measured (they cannot raise the bucket's throughput). Returns the row kept for every point measured.
  */
 export async function runSweep(plan: SweepPlan): Promise<SweepRow[]> {
-  const rows = await readRows(plan.rowsFile);
-  const done = new Map(rows.map((r) => [pointKey(r.inputTokens, r.outputTokens, r.rate), r]));
+  // The last row of a point wins: a point lengthened on resume is appended again.
+  const done = new Map(
+    (await readRows(plan.rowsFile)).map((r) => [pointKey(r.inputTokens, r.outputTokens, r.rate), r]),
+  );
+  const rows: SweepRow[] = [];
   const rates = [...plan.rates].sort((a, b) => a - b);
+  const max = plan.maxRequestsPerPoint ?? DEFAULT_MAX_REQUESTS;
   const total = plan.inputBuckets.length * plan.outputBuckets.length * rates.length;
   let count = 0;
   for (const output of plan.outputBuckets) {
     for (const input of plan.inputBuckets) {
       let failed = false;
+      let previous: SweepRow | undefined;
       for (const rate of rates) {
         count++;
         const what = `input ${input} × output ${output} @ ${rate} req/s`;
@@ -169,12 +213,12 @@ export async function runSweep(plan: SweepPlan): Promise<SweepRow[]> {
           continue;
         }
         let row = done.get(pointKey(input, output, rate));
-        if (!row) {
-          row = await (plan.measure ?? ((i, o, r) => measurePoint(plan, i, o, r)))(input, output, rate);
-          await appendFile(plan.rowsFile, JSON.stringify(row) + "\n");
-          rows.push(row);
+        if (!row || (!isSteady(row) && meetsSloAtAnyLength(row, plan.slo) && row.samples + row.failures < max)) {
+          row = await measureSteady(plan, input, output, rate, row ?? previous);
         }
+        rows.push(row);
         failed = !meetsSlo(row, plan.slo);
+        previous = row;
         plan.onProgress?.(count, total, what);
       }
     }

@@ -43,9 +43,14 @@ const OBJECT_PATHS: Record<string, string> = {
 
 /**
  * Creates what the chart renders in development mode from `templates` (development mode renders, of those, only
- * RBAC and webhook configurations: anything else fails the test).
+ * RBAC and webhook configurations: anything else fails the test, unless `rbacOnly` says to leave the rest out).
  */
-async function applyChartTemplates(cluster: LoopbackCluster, templates: string[], sets: string[] = []): Promise<void> {
+async function applyChartTemplates(
+  cluster: LoopbackCluster,
+  templates: string[],
+  sets: string[] = [],
+  rbacOnly = false,
+): Promise<void> {
   const { stdout } = await run(join(cluster.state.binDir, "helm"), [
     ...["template", "aibrix-ts", join(root, "charts/aibrix-ts"), "--namespace", SYSTEM_NAMESPACE],
     ...["--set", "development.enabled=true", "--set", "development.extenderUrl=http://127.0.0.1:8383/scheduler"],
@@ -56,6 +61,7 @@ async function applyChartTemplates(cluster: LoopbackCluster, templates: string[]
   for (const doc of parseAllDocuments(stdout).map((d) => d.toJSON() as { kind: string } | null)) {
     if (!doc) continue;
     const where = OBJECT_PATHS[doc.kind];
+    if (rbacOnly && (!where || doc.kind.endsWith("WebhookConfiguration"))) continue;
     expect(where, `development mode renders only RBAC and webhook configurations, got ${doc.kind}`).to.be.a("string");
     await cluster.api.create(where!, doc);
   }
@@ -68,6 +74,20 @@ async function applyChartTemplates(cluster: LoopbackCluster, templates: string[]
 export async function chartControllersKubeconfig(cluster: LoopbackCluster): Promise<string> {
   await applyChartTemplates(cluster, ["controllers.yaml"]);
   return await serviceAccountKubeconfig(cluster, SYSTEM_NAMESPACE, "aibrix-ts-controllers");
+}
+
+/**
+ * The ServiceAccount and RBAC of a chart component that runs as a local process in tests (the template's other
+ * objects, its Deployment and Service, are left out), and a kubeconfig acting as that ServiceAccount.
+ */
+export async function chartComponentKubeconfig(
+  cluster: LoopbackCluster,
+  template: string,
+  serviceAccount: string,
+  sets: string[] = [],
+): Promise<string> {
+  await applyChartTemplates(cluster, [template], sets, true);
+  return await serviceAccountKubeconfig(cluster, SYSTEM_NAMESPACE, serviceAccount);
 }
 
 /** A kubeconfig that authenticates as ServiceAccount `namespace/name` with a fresh token. */

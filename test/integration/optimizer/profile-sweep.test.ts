@@ -42,7 +42,9 @@ describe("profile sweep against a simulated engine", function () {
     const short = rows.filter((r) => r.outputTokens === 8);
     expect(short).to.have.length(2);
     for (const r of short) {
-      expect(r.samples).to.equal(6);
+      // At least the minimum; a rate is sized from the previous one's median E2E to run at steady state.
+      expect(r.samples).to.be.at.least(6);
+      expect(r.arrivalSpan).to.be.greaterThan(0);
       expect(r.failures).to.equal(0);
       expect(r.e2e.p99).to.be.greaterThan(0).and.lessThan(10);
     }
