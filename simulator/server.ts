@@ -16,7 +16,7 @@ import { EngineLoop } from "./loop.js";
 import { EngineMetrics } from "./metrics.js";
 import { KvEventPublisher } from "./kv-events.js";
 import { ReplyText } from "./text.js";
-import { engineConfigFor, getProfile, DEFAULT_PROFILE, type Profile } from "./profiles.js";
+import { calibrationName, engineConfigFor, getCalibration, type EngineCalibration } from "./calibrations.js";
 import {
   ChunkWriter,
   HttpError,
@@ -43,11 +43,13 @@ export interface SimulatorOptions {
   model: string;
   /** vLLM's `--api-key`: `/v1/*` requests without `Authorization: Bearer <apiKey>` get 401. */
   apiKey?: string;
-  /** Engine profile, e.g. "h100-8b" (see simulator/profiles.json). */
+  /** Engine calibration (GPU type × model size), e.g. "h100-8b" (see simulator/calibrations.json). */
+  calibration?: string;
+  /** @deprecated The old name of `calibration`; still accepted, with a warning. */
   profile?: string;
   /** Simulated time runs this many times faster than real time (default 1). */
   speedup?: number;
-  /** GPU LoRA slots (vLLM --max-loras); default from the profile. */
+  /** GPU LoRA slots (vLLM --max-loras); default from the calibration. */
   maxLoras?: number;
   /** Adapters loaded at start (as if by --lora-modules). */
   adapters?: string[];
@@ -97,7 +99,8 @@ export interface RunningSimulator {
   host: string;
   port: number;
   model: string;
-  profile: string;
+  /** Name of the engine calibration it runs. */
+  calibration: string;
   gpuType: string;
   /** `tcp://host:port` of the KV event publisher, when enabled. */
   kvEventsEndpoint?: string;
@@ -220,7 +223,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   if (typeof options.model !== "string" || options.model.length === 0) {
     throw new Error("model: a served model name is required (e.g. --model llama-3-8b)");
   }
-  const profile: Profile = getProfile(options.profile ?? DEFAULT_PROFILE);
+  const calibration: EngineCalibration = getCalibration(calibrationName(options));
   if (options.kvEventsReplayPort !== undefined && options.kvEventsPort === undefined) {
     throw new Error(`kvEventsReplayPort: ${options.kvEventsReplayPort} needs kvEventsPort (the publisher it replays)`);
   }
@@ -240,7 +243,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     }
   }
   const config = engineConfigFor(
-    profile,
+    calibration,
     Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) as Record<string, number>,
   );
   if (options.prefixHashAlgo !== undefined && !isPrefixHashAlgo(options.prefixHashAlgo)) {
@@ -645,8 +648,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     host,
     port,
     model,
-    profile: profile.name,
-    gpuType: profile.gpuType,
+    calibration: calibration.name,
+    gpuType: calibration.gpuType,
     kvEventsEndpoint: publisher?.endpoint,
     kvEventsReplayEndpoint: publisher?.replayEndpoint,
     kvEventsTopic,

@@ -46,7 +46,7 @@ describe("workload signal: router → optimizer", function () {
 
   before(async () => {
     redis = await startRedis();
-    sim = await startSimulator({ model: MODEL, profile: "h100-8b", speedup: 50 });
+    sim = await startSimulator({ model: MODEL, calibration: "h100-8b", speedup: 50 });
     signal = new WorkloadSignal({ redisUrl: redis.url, intervalSeconds: 1 });
     router = await startRouter({
       discovery: new StaticDiscovery([toEndpointSpec(endpointEntry(sim), "simulator")]),

@@ -69,8 +69,10 @@ describe("config profiles and vtc-basic through the router", function () {
   const ids = () => sims.map((s) => `${s.host}:${s.port}`).sort();
 
   before(async () => {
-    sims = await Promise.all([0, 1, 2].map(() => startSimulator({ model: MODEL, profile: "h100-8b", speedup: 50 })));
-    other = await startSimulator({ model: OTHER, profile: "h100-8b", speedup: 50 });
+    sims = await Promise.all(
+      [0, 1, 2].map(() => startSimulator({ model: MODEL, calibration: "h100-8b", speedup: 50 })),
+    );
+    other = await startSimulator({ model: OTHER, calibration: "h100-8b", speedup: 50 });
     discovery = new StaticDiscovery([...sims.map((s) => spec(s, MODEL, doc)), spec(other, OTHER)]);
     router = await startRouter({ port: 0, logLevel: "silent", discovery, defaultStrategy: "throughput" });
   });
@@ -134,7 +136,9 @@ describe("vtc-basic shared by two router replicas through Redis", function () {
 
   before(async () => {
     redis = await startRedis();
-    sims = await Promise.all([0, 1, 2].map(() => startSimulator({ model: MODEL, profile: "h100-8b", speedup: 50 })));
+    sims = await Promise.all(
+      [0, 1, 2].map(() => startSimulator({ model: MODEL, calibration: "h100-8b", speedup: 50 })),
+    );
     const specs = sims.map((s): EndpointSpec => ({
       id: `${s.host}:${s.port}`,
       host: s.host,
@@ -184,7 +188,7 @@ describe("a config profile's requestsPerSecond through the router's admission co
   };
 
   before(async () => {
-    sim = await startSimulator({ model: MODEL, profile: "h100-8b", speedup: 50 });
+    sim = await startSimulator({ model: MODEL, calibration: "h100-8b", speedup: 50 });
   });
   after(async () => {
     for (const r of routers) await r.close();
