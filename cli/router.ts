@@ -75,7 +75,7 @@ export function registerRouter(program: Command): void {
     .option("--kubernetes", "discover engine pods labelled model.aibrix.ai/name through the Kubernetes API")
     .option("--namespace <ns>", "with --kubernetes: only this namespace")
     .option("--kubeconfig <file>", "with --kubernetes: kubeconfig file")
-    .option("--config <file>", "router YAML: defaultStrategy, profiles, timeouts, retry, ejection")
+    .option("--config <file>", "router YAML: defaultStrategy, pipelines, timeouts, retry, ejection")
     .option("--host <host>", "listen address", "0.0.0.0")
     .option("--port <port>", "listen port", "8888")
     .option("--strategy <expr>", 'default routing strategy, e.g. least-request or "prefix-cache:3,least-request:2"')

@@ -1,4 +1,4 @@
-// The router's YAML configuration file: strategy, named profiles, intervals, timeouts, retry and ejection.
+// The router's YAML configuration file: strategy, named picking pipelines, intervals, timeouts, retry and ejection.
 //
 //   defaultStrategy: "prefix-cache:3,least-request:2"
 //   scrapeIntervalMs: 50          # while a strategy routes on engine metrics
@@ -10,20 +10,20 @@
 //   prefillCoalescing: {minBlocks: 32, maxWaitMs: 2000}   # maxWaitMs: 0 turns it off
 //   tokenizers: {llama-3-8b: /tokenizers/llama-3-8b}      # model → tokenizer.json directory (kv-prefix)
 //   prefixHashSeed: "0"                                   # the engines' PYTHONHASHSEED, if they set one
-//   profiles:
+//   pipelines:                    # `profiles:`, the old name, still works and warns
 //     cache-then-load:
 //       filters: [not-saturated]
 //       scorers: [{name: prefix-cache, weight: 3}, {name: queue, weight: 2}, {name: least-kv-cache, weight: 2}]
 //       picker: max-score
 import { readFile } from "node:fs/promises";
 import { parse as parseYaml } from "yaml";
-import type { ProfileConfig } from "./picking/profiles.js";
+import type { PipelineConfig } from "./picking/pipelines.js";
 import type { RouterOptions } from "./server.js";
 
 export type RouterConfigFile = Pick<
   RouterOptions,
   | "defaultStrategy"
-  | "profiles"
+  | "pipelines"
   | "scrapeIntervalMs"
   | "idleScrapeIntervalMs"
   | "staleAfterMs"
@@ -48,7 +48,25 @@ const NUMERIC_GROUPS: Record<string, string[]> = {
 };
 const TOP_NUMBERS = ["scrapeIntervalMs", "idleScrapeIntervalMs", "staleAfterMs", "maxBodyBytes"];
 
-export function parseRouterConfig(text: string, file = "router config"): RouterConfigFile {
+/** The key that holds the named pipelines: `pipelines`, or its old name `profiles` with a warning. */
+function pipelinesKey(
+  d: Record<string, unknown>,
+  file: string,
+  warn: (message: string) => void,
+): "pipelines" | "profiles" {
+  if (d.profiles === undefined) return "pipelines";
+  if (d.pipelines !== undefined) {
+    throw new RouterConfigError(`${file}: profiles: is the old name of pipelines:; give only pipelines:`);
+  }
+  warn(`${file}: profiles: is deprecated; rename it pipelines: (same format)`);
+  return "profiles";
+}
+
+export function parseRouterConfig(
+  text: string,
+  file = "router config",
+  warn: (message: string) => void = (m) => process.stderr.write(`warning: ${m}\n`),
+): RouterConfigFile {
   let doc: unknown;
   try {
     doc = parseYaml(text) ?? {};
@@ -61,14 +79,15 @@ export function parseRouterConfig(text: string, file = "router config"): RouterC
   const d = doc as Record<string, unknown>;
   const known = new Set([
     "defaultStrategy",
-    "profiles",
+    "pipelines",
     "tokenizers",
     "prefixHashSeed",
     ...TOP_NUMBERS,
     ...Object.keys(NUMERIC_GROUPS),
   ]);
   for (const k of Object.keys(d)) {
-    if (!known.has(k)) throw new RouterConfigError(`${file}: ${k}: unknown setting; known: ${[...known].join(", ")}`);
+    if (!known.has(k) && k !== "profiles")
+      throw new RouterConfigError(`${file}: ${k}: unknown setting; known: ${[...known].join(", ")}`);
   }
   if (d.defaultStrategy !== undefined && typeof d.defaultStrategy !== "string") {
     throw new RouterConfigError(
@@ -91,11 +110,10 @@ export function parseRouterConfig(text: string, file = "router config"): RouterC
         throw new RouterConfigError(`${file}: ${group}.${k}: ${JSON.stringify(v)} must be a number ≥ 0`);
     }
   }
-  if (
-    d.profiles !== undefined &&
-    (typeof d.profiles !== "object" || d.profiles === null || Array.isArray(d.profiles))
-  ) {
-    throw new RouterConfigError(`${file}: profiles: must be a mapping of name → {filters, scorers, picker}`);
+  const pipelinesAt = pipelinesKey(d, file, warn);
+  const pipelines = d[pipelinesAt];
+  if (pipelines !== undefined && (typeof pipelines !== "object" || pipelines === null || Array.isArray(pipelines))) {
+    throw new RouterConfigError(`${file}: ${pipelinesAt}: must be a mapping of name → {filters, scorers, picker}`);
   }
   const tokenizers = d.tokenizers;
   if (tokenizers !== undefined) {
@@ -117,7 +135,7 @@ export function parseRouterConfig(text: string, file = "router config"): RouterC
     tokenizers: tokenizers as Record<string, string> | undefined,
     prefixHashSeed: d.prefixHashSeed as string | undefined,
     defaultStrategy: d.defaultStrategy as string | undefined,
-    profiles: d.profiles as Record<string, ProfileConfig> | undefined,
+    pipelines: pipelines as Record<string, PipelineConfig> | undefined,
     scrapeIntervalMs: d.scrapeIntervalMs as number | undefined,
     idleScrapeIntervalMs: d.idleScrapeIntervalMs as number | undefined,
     staleAfterMs: d.staleAfterMs as number | undefined,

@@ -20,7 +20,7 @@ import { KvBlockIndex } from "./picking/kv-index.js";
 import { PrefixIndex, defaultPrefixIndexOptions } from "./picking/prefix-index.js";
 import { PrefixSync } from "./picking/prefix-sync.js";
 import { createSharedScorers, type SharedScorers } from "./picking/shared-scorers.js";
-import { ProfileCatalog, type ProfileConfig } from "./picking/profiles.js";
+import { PipelineCatalog, type PipelineConfig } from "./picking/pipelines.js";
 import { defaultPrefixScorerOptions, type PrefixScorerOptions } from "./picking/scorers/prefix-affinity.js";
 import { loadModelTokenizers } from "./prompts/tokenizers.js";
 import { PromptCache } from "./prompts/prompt-cache.js";
@@ -48,10 +48,10 @@ export interface RouterOptions {
   port?: number;
   discovery: Discovery;
   admission?: AdmissionControl;
-  /** Strategy used when a request names none (a name, a weighted list, or a profile name). */
+  /** Strategy used when a request names none (a name, a weighted list, or a pipeline name). */
   defaultStrategy?: string;
-  /** Named profiles (filters → weighted scorers → picker). */
-  profiles?: Record<string, ProfileConfig>;
+  /** Named picking pipelines (filters → weighted scorers → picker). */
+  pipelines?: Record<string, PipelineConfig>;
   prefix?: Partial<PrefixScorerOptions>;
   /**
    * Model name → directory of its tokenizer files (tokenizer.json, tokenizer_config.json; a mounted ConfigMap
@@ -114,7 +114,7 @@ export interface Router {
   fleet: FleetView;
   registry: EndpointRegistry;
   metrics: RouterMetrics;
-  catalog: ProfileCatalog;
+  catalog: PipelineCatalog;
   kvIndex: KvBlockIndex;
   prefills: PrefillCoalescer;
   /** Scrape every endpoint now (tests; the loop does this on its own). */
@@ -314,12 +314,12 @@ function createCatalog(
   kvIndex: KvBlockIndex,
   shared: SharedScorers,
   log: Logger,
-): ProfileCatalog {
-  return new ProfileCatalog(
+): PipelineCatalog {
+  return new PipelineCatalog(
     prefixIndex,
     kvIndex,
     { ...defaultPrefixScorerOptions, ...options.prefix },
-    options.profiles,
+    options.pipelines,
     shared.scorers,
     (model) =>
       log.warn(

@@ -70,23 +70,23 @@ async function route(p: RequestPathParts, r: Parsed, refuse: Refuse, modelLabel:
   const pool = p.registry.serving(model);
   const choice = chooseStrategy(p.strategies, pool, r.req.headers, r.path, r.body);
   if ("error" in choice) return refuse(res, choice.error, modelLabel, "", baseHeaders);
-  const profile = choice.profile;
+  const pipeline = choice.pipeline;
   if (choice.configProfile !== undefined) baseHeaders["x-aibrix-config-profile"] = choice.configProfile;
   if (choice.requestsPerSecond !== undefined && p.admission === admitAll) p.warnUnenforcedRps(model);
-  baseHeaders["routing-strategy"] = profile.name;
+  baseHeaders["routing-strategy"] = pipeline.name;
   if (pool.length === 0) {
     const e = noEndpointsFor(model, p.knownModel(model), p.registry.models());
-    return refuse(res, e, modelLabel, profile.name, baseHeaders);
+    return refuse(res, e, modelLabel, pipeline.name, baseHeaders);
   }
   const limit = modelLimit(pool, p.maxBodyBytes);
   const large = tooLarge(r.raw.length, model, limit);
-  if (large) return refuse(res, large, model, profile.name, baseHeaders);
+  if (large) return refuse(res, large, model, pipeline.name, baseHeaders);
   const { prompt, pickRequest } = await promptViews(p, r, limit);
   const cancel = new Cancellation();
   const admissionView = () =>
     new AdmissionRequestView(r.requestId, model, r.req.headers, r.body, choice.requestsPerSecond, prompt);
   const admitted = await admitRequest(p.admission, admissionView, res, cancel);
-  if ("error" in admitted) return refuse(res, admitted.error, model, profile.name, baseHeaders);
+  if ("error" in admitted) return refuse(res, admitted.error, model, pipeline.name, baseHeaders);
   if ("clientGone" in admitted) return;
   const ticket = admitted.ticket;
   let finished = false;
@@ -96,7 +96,7 @@ async function route(p: RequestPathParts, r: Parsed, refuse: Refuse, modelLabel:
     path: r.path,
     raw: r.raw,
     stream: r.body.stream === true,
-    profile,
+    pipeline,
     pickRequest,
     pool,
     res,
@@ -109,7 +109,7 @@ async function route(p: RequestPathParts, r: Parsed, refuse: Refuse, modelLabel:
       if (finished) return;
       finished = true;
       ticket?.finish({ status, usage });
-      p.metrics.requests.inc(model, String(status), profile.name);
+      p.metrics.requests.inc(model, String(status), pipeline.name);
     },
   };
   const end = await forward(p, f);

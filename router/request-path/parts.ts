@@ -8,7 +8,7 @@ import type { StaticKeys } from "../admission-control/auth/static-keys.js";
 import type { Endpoint, EndpointRegistry } from "../endpoints/endpoints.js";
 import type { RouterMetrics } from "../metrics/metrics.js";
 import type { PrefillCoalescer, PrefillCoalescingOptions, PrefillSlot } from "../forwarding/prefill-coalescing.js";
-import type { PluginTiming, Profile } from "../picking/types.js";
+import type { PluginTiming, Pipeline } from "../picking/types.js";
 import type { PromptCache } from "../prompts/prompt-cache.js";
 import type { StrategySelector } from "../profiles/strategy.js";
 import type { Cancellation, PhaseTimeouts, sendUpstream } from "../forwarding/proxy.js";
@@ -58,7 +58,7 @@ export interface Forwarding {
   path: string;
   raw: Buffer;
   stream: boolean;
-  profile: Profile;
+  pipeline: Pipeline;
   pickRequest: PickRequestView;
   pool: readonly Endpoint[];
   res: ServerResponse;

@@ -78,7 +78,7 @@ function answerHeaders(f: Forwarding, ep: Endpoint, result: UpstreamResponse): R
     "content-type": result.contentType ?? "application/json",
     "target-pod": ep.id,
   };
-  if (f.profile.scorers.some((s) => s.scorer === sessionAffinity)) headers["x-session-id"] = encodeSessionId(ep.id);
+  if (f.pipeline.scorers.some((s) => s.scorer === sessionAffinity)) headers["x-session-id"] = encodeSessionId(ep.id);
   return headers;
 }
 
@@ -99,7 +99,7 @@ function accessLog(p: RequestPathParts, f: Forwarding, status: number, ep: Endpo
   if (p.accessLog === false || !p.log.isLevelEnabled("info")) return;
   const ms = Math.round((performance.now() - f.started) * 100) / 100;
   p.log.info(
-    { requestId: f.requestId, model: f.model, status, target: ep.id, strategy: f.profile.name, retries, ms },
+    { requestId: f.requestId, model: f.model, status, target: ep.id, strategy: f.pipeline.name, retries, ms },
     "request",
   );
 }

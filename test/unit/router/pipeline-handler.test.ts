@@ -1,8 +1,8 @@
 import { expect } from "chai";
 import { Endpoint } from "../../../router/endpoints/endpoints.js";
 import { maxScore } from "../../../router/picking/pickers.js";
-import { sequentialProfiles, singleProfile } from "../../../router/picking/profile-handler.js";
-import type { Candidate, Filter, PickRequest, Profile } from "../../../router/picking/types.js";
+import { sequentialPipelines, singlePipeline } from "../../../router/picking/pipeline-handler.js";
+import type { Candidate, Filter, PickRequest, Pipeline } from "../../../router/picking/types.js";
 
 const opened: Endpoint[] = [];
 function endpoint(n: number, role: string, inFlight = 0): Endpoint {
@@ -38,7 +38,7 @@ const fewestInFlight = {
   },
   weight: 1,
 };
-const profile = (name: string, filters: Filter[]): Profile => ({
+const pipeline = (name: string, filters: Filter[]): Pipeline => ({
   name,
   filters,
   scorers: [fewestInFlight],
@@ -47,17 +47,17 @@ const profile = (name: string, filters: Filter[]): Profile => ({
 const request: PickRequest = { model: "m", promptText: "", headers: {}, hashes: () => [] };
 const env = { now: Date.now(), staleAfterMs: 1000 };
 
-describe("profile handlers", () => {
-  it("runs one profile per role: a prefill endpoint and a decode endpoint for one request", () => {
+describe("pipeline handlers", () => {
+  it("runs one pipeline per role: a prefill endpoint and a decode endpoint for one request", () => {
     const pool = [
       endpoint(1, "prefill", 3),
       endpoint(2, "prefill", 1),
       endpoint(3, "decode", 0),
       endpoint(4, "decode", 2),
     ];
-    const pd = sequentialProfiles("pd", [
-      { role: "prefill", profile: profile("prefill", [byRole("prefill")]) },
-      { role: "decode", profile: profile("decode", [byRole("decode")]) },
+    const pd = sequentialPipelines("pd", [
+      { role: "prefill", pipeline: pipeline("prefill", [byRole("prefill")]) },
+      { role: "decode", pipeline: pipeline("decode", [byRole("decode")]) },
     ]);
     const picked = pd.pick(request, pool, env);
     expect([...picked.keys()]).to.deep.equal(["prefill", "decode"]);
@@ -65,11 +65,11 @@ describe("profile handlers", () => {
     expect(picked.get("decode")!.endpoint).to.equal(pool[2]);
   });
 
-  it("a later profile takes another endpoint than an earlier one, unless none is left", () => {
+  it("a later pipeline takes another endpoint than an earlier one, unless none is left", () => {
     const two = [endpoint(5, "any", 0), endpoint(6, "any", 5)];
-    const both = sequentialProfiles("both", [
-      { role: "first", profile: profile("a", []) },
-      { role: "second", profile: profile("b", []) },
+    const both = sequentialPipelines("both", [
+      { role: "first", pipeline: pipeline("a", []) },
+      { role: "second", pipeline: pipeline("b", []) },
     ]);
     const picked = both.pick(request, two, env);
     expect(picked.get("first")!.endpoint).to.equal(two[0]);
@@ -79,16 +79,16 @@ describe("profile handlers", () => {
     expect(shared.get("second")!.endpoint).to.equal(one[0]);
   });
 
-  it("the single-profile handler is one role, and bad handlers are refused when built", () => {
+  it("the single-pipeline handler is one role, and bad handlers are refused when built", () => {
     const pool = [endpoint(8, "any")];
-    const picked = singleProfile(profile("p", [])).pick(request, pool, env);
+    const picked = singlePipeline(pipeline("p", [])).pick(request, pool, env);
     expect([...picked.keys()]).to.deep.equal(["default"]);
-    expect(() => sequentialProfiles("none", [])).to.throw(/at least one profile/);
-    const p = profile("p", []);
+    expect(() => sequentialPipelines("none", [])).to.throw(/at least one pipeline/);
+    const p = pipeline("p", []);
     expect(() =>
-      sequentialProfiles("dup", [
-        { role: "r", profile: p },
-        { role: "r", profile: p },
+      sequentialPipelines("dup", [
+        { role: "r", pipeline: p },
+        { role: "r", pipeline: p },
       ]),
     ).to.throw(/each role must appear once/);
   });

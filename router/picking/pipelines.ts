@@ -1,5 +1,5 @@
-// Strategy names and weighted expressions ("prefix-cache:3,least-request:2") resolved into profiles, plus named
-// profiles from configuration, all built from the plugin registry. Every AIBrix strategy name is a ready profile.
+// Strategy names and weighted expressions ("prefix-cache:3,least-request:2") resolved into pipelines, plus named
+// pipelines from configuration, all built from the plugin registry. Every AIBrix strategy name is a ready pipeline.
 import { adapterLoaded, externalFilter } from "./filters.js";
 import type { KvBlockIndex } from "./kv-index.js";
 import { PICKERS } from "./pickers.js";
@@ -9,11 +9,11 @@ import { buildFilter, buildScorer, FILTER_PLUGINS, PluginError, SCORER_PLUGINS }
 import { leastRequest } from "./scorers/least-request.js";
 import { loraAffinity } from "./scorers/lora-affinity.js";
 import { defaultPrefixScorerOptions, type PrefixScorerOptions } from "./scorers/prefix-affinity.js";
-import type { Filter, PickerName, Profile, Scorer, WeightedScorer } from "./types.js";
+import type { Filter, PickerName, Pipeline, Scorer, WeightedScorer } from "./types.js";
 import { UserTokenWindow } from "./user-token-window.js";
 
-/** A profile as written in the router's YAML configuration. */
-export interface ProfileConfig {
+/** A pipeline as written in the router's YAML configuration. */
+export interface PipelineConfig {
   filters?: string[];
   /** `parameters` are the scorer's own (see its plugin's schema); without them the shared instance serves. */
   scorers: { name: string; weight?: number; parameters?: Record<string, unknown> }[];
@@ -25,29 +25,29 @@ export class StrategyError extends Error {}
 const MAX_WEIGHT = 1e6;
 
 /**
- * What every profile gets besides what it names, shown as such by `describeProfile` (and in `--help` and
+ * What every pipeline gets besides what it names, shown as such by `describePipeline` (and in `--help` and
  * docs/architecture.md): two filters first, and two scorers last.
  */
-export const PROFILE_DEFAULTS = {
+export const PIPELINE_DEFAULTS = {
   /** Adapter requests go only where the adapter is loaded; the `external-filter` header narrows by labels. */
   filters: [adapterLoaded, externalFilter] as readonly Filter[],
-  /** Equal scores go to the less loaded endpoint, unless the profile weighs in-flight requests or is random alone. */
+  /** Equal scores go to the less loaded endpoint, unless the pipeline weighs in-flight requests or is random alone. */
   tieBreak: { scorer: leastRequest, weight: 1e-3 },
   /** Where an adapter is resident always counts a little. */
   adapterResidency: { scorer: loraAffinity, weight: 0.5 },
 } as const;
 
-export class ProfileCatalog {
+export class PipelineCatalog {
   readonly scorers = new Map<string, Scorer>();
-  private named = new Map<string, Profile>();
-  private cache = new Map<string, Profile>();
+  private named = new Map<string, Pipeline>();
+  private cache = new Map<string, Pipeline>();
   private readonly ctx: PluginContext;
 
   constructor(
     prefixIndex: PrefixIndex,
     kvIndex: KvBlockIndex,
     prefixOptions: PrefixScorerOptions = defaultPrefixScorerOptions,
-    profiles: Record<string, ProfileConfig> = {},
+    pipelines: Record<string, PipelineConfig> = {},
     /** Scorers replacing built-ins of the same name (e.g. versions sharing state through Redis). */
     overrides: Scorer[] = [],
     /** Told once per model that kv-prefix cannot name the engine's blocks and scores like prefix-cache instead. */
@@ -76,31 +76,33 @@ export class ProfileCatalog {
         { name: "least-request", weight: 1 },
       ],
     });
-    for (const [name, cfg] of Object.entries(profiles)) this.defineNamed(name, cfg);
+    for (const [name, cfg] of Object.entries(pipelines)) this.defineNamed(name, cfg);
   }
 
   names(): string[] {
     return [...new Set([...this.scorers.keys(), ...this.named.keys()])].sort();
   }
 
-  private defineNamed(name: string, cfg: ProfileConfig): void {
+  private defineNamed(name: string, cfg: PipelineConfig): void {
     if (!Array.isArray(cfg.scorers) || cfg.scorers.length === 0) {
-      throw new StrategyError(`profiles.${name}.scorers: must list at least one scorer (e.g. [{name: least-request}])`);
+      throw new StrategyError(
+        `pipelines.${name}.scorers: must list at least one scorer (e.g. [{name: least-request}])`,
+      );
     }
     const filters: Filter[] = (cfg.filters ?? []).map((f, i) => {
-      const found = pluginOrError(() => buildFilter(f, {}, this.ctx, `profiles.${name}.filters[${i}]`));
+      const found = pluginOrError(() => buildFilter(f, {}, this.ctx, `pipelines.${name}.filters[${i}]`));
       if (!found) {
         const known = FILTER_PLUGINS.map((p) => p.name).join(", ");
-        throw new StrategyError(`profiles.${name}.filters[${i}]: "${f}" is not a filter; known: ${known}`);
+        throw new StrategyError(`pipelines.${name}.filters[${i}]: "${f}" is not a filter; known: ${known}`);
       }
       return found;
     });
     const scorers = cfg.scorers.map((s, i) =>
-      this.weighted(s.name, s.weight ?? 1, `profiles.${name}.scorers[${i}]`, s.parameters),
+      this.weighted(s.name, s.weight ?? 1, `pipelines.${name}.scorers[${i}]`, s.parameters),
     );
     const picker = cfg.picker ?? "max-score";
     if (!Object.hasOwn(PICKERS, picker)) {
-      throw new StrategyError(`profiles.${name}.picker: "${picker}" must be max-score, random or weighted-random`);
+      throw new StrategyError(`pipelines.${name}.picker: "${picker}" must be max-score, random or weighted-random`);
     }
     this.named.set(name, this.finish(name, filters, scorers, picker));
   }
@@ -119,25 +121,25 @@ export class ProfileCatalog {
     return { scorer, weight };
   }
 
-  /** The profile's own plugins with PROFILE_DEFAULTS added, each default marked as one. */
-  private finish(name: string, filters: Filter[], scorers: WeightedScorer[], picker: PickerName): Profile {
+  /** The pipeline's own plugins with PIPELINE_DEFAULTS added, each default marked as one. */
+  private finish(name: string, filters: Filter[], scorers: WeightedScorer[], picker: PickerName): Pipeline {
     const all = [...scorers];
-    const { tieBreak, adapterResidency } = PROFILE_DEFAULTS;
+    const { tieBreak, adapterResidency } = PIPELINE_DEFAULTS;
     const weighsLoad = all.some((s) => s.scorer.name === tieBreak.scorer.name);
     const randomAlone = all.length === 1 && all[0]!.scorer.name === "random";
     if (!weighsLoad && !randomAlone) all.push({ ...tieBreak, byDefault: true });
     all.push({ ...adapterResidency, byDefault: true });
     return {
       name,
-      filters: [...PROFILE_DEFAULTS.filters, ...filters],
-      defaultFilters: PROFILE_DEFAULTS.filters.map((f) => f.name),
+      filters: [...PIPELINE_DEFAULTS.filters, ...filters],
+      defaultFilters: PIPELINE_DEFAULTS.filters.map((f) => f.name),
       scorers: all.filter((s) => s.weight > 0),
       picker: PICKERS[picker],
     };
   }
 
-  /** Resolve a strategy name, a named profile, or a weighted list `a:w,b:w`. Throws `StrategyError` (→ 400). */
-  resolve(expr: string): Profile {
+  /** Resolve a strategy name, a named pipeline, or a weighted list `a:w,b:w`. Throws `StrategyError` (→ 400). */
+  resolve(expr: string): Pipeline {
     const key = expr.trim();
     const cached = this.cache.get(key);
     if (cached) return cached;
@@ -148,9 +150,9 @@ export class ProfileCatalog {
     if (scorers.every((s) => s.weight === 0)) {
       throw new StrategyError(`routing-strategy "${expr}": every weight is 0; at least one must be positive`);
     }
-    const profile = this.finish(key, [], scorers, "max-score");
-    if (this.cache.size < 1000) this.cache.set(key, profile);
-    return profile;
+    const pipeline = this.finish(key, [], scorers, "max-score");
+    if (this.cache.size < 1000) this.cache.set(key, pipeline);
+    return pipeline;
   }
 
   /** One `name` or `name:weight` of a strategy expression. */
@@ -167,7 +169,7 @@ export class ProfileCatalog {
     }
     const namedOne = this.named.get(rawName);
     if (namedOne && namedOne.scorers.length > 0 && !this.scorers.has(rawName)) {
-      throw new StrategyError(`routing-strategy "${expr}": profile "${rawName}" cannot be combined; use it alone`);
+      throw new StrategyError(`routing-strategy "${expr}": pipeline "${rawName}" cannot be combined; use it alone`);
     }
     return this.weighted(rawName, weight, `routing-strategy "${expr}"`);
   }
@@ -183,10 +185,10 @@ function pluginOrError<T>(build: () => T): T {
 }
 
 /**
- * A profile in one line, defaults marked: `adapter-loaded* → external-filter* → prefix-cache×3 + least-request×0.001*
- * + lora-affinity×0.5* → max-score` (`*`: added to every profile, see PROFILE_DEFAULTS).
+ * A pipeline in one line, defaults marked: `adapter-loaded* → external-filter* → prefix-cache×3 + least-request×0.001*
+ * + lora-affinity×0.5* → max-score` (`*`: added to every pipeline, see PIPELINE_DEFAULTS).
  */
-export function describeProfile(p: Profile): string {
+export function describePipeline(p: Pipeline): string {
   const defaults = new Set(p.defaultFilters ?? []);
   const filters = p.filters.map((f) => (defaults.has(f.name) ? `${f.name}*` : f.name));
   const scorers = p.scorers.map((s) => `${s.scorer.name}×${s.weight}${s.byDefault ? "*" : ""}`).join(" + ");
