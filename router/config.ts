@@ -62,6 +62,40 @@ function pipelinesKey(
   return "profiles";
 }
 
+/** The positive top-level numbers and the groups of numbers ≥ 0 (timeouts, retry, …). */
+function checkNumbers(d: Record<string, unknown>, file: string): void {
+  for (const k of TOP_NUMBERS) {
+    if (d[k] !== undefined && !(typeof d[k] === "number" && (d[k] as number) > 0)) {
+      throw new RouterConfigError(`${file}: ${k}: ${JSON.stringify(d[k])} must be a positive number`);
+    }
+  }
+  for (const [group, fields] of Object.entries(NUMERIC_GROUPS)) {
+    const g = d[group];
+    if (g === undefined) continue;
+    if (typeof g !== "object" || g === null) throw new RouterConfigError(`${file}: ${group}: must be a mapping`);
+    for (const [k, v] of Object.entries(g)) {
+      if (!fields.includes(k))
+        throw new RouterConfigError(`${file}: ${group}.${k}: unknown; known: ${fields.join(", ")}`);
+      if (typeof v !== "number" || v < 0)
+        throw new RouterConfigError(`${file}: ${group}.${k}: ${JSON.stringify(v)} must be a number ≥ 0`);
+    }
+  }
+}
+
+/** `tokenizers:`, a mapping of model name → tokenizer directory. */
+function checkedTokenizers(tokenizers: unknown, file: string): Record<string, string> | undefined {
+  if (tokenizers === undefined) return undefined;
+  if (typeof tokenizers !== "object" || tokenizers === null || Array.isArray(tokenizers)) {
+    throw new RouterConfigError(`${file}: tokenizers: must be a mapping of model name → tokenizer directory`);
+  }
+  for (const [model, dir] of Object.entries(tokenizers)) {
+    if (typeof dir !== "string" || dir === "") {
+      throw new RouterConfigError(`${file}: tokenizers.${model}: ${JSON.stringify(dir)} must be a directory path`);
+    }
+  }
+  return tokenizers as Record<string, string>;
+}
+
 export function parseRouterConfig(
   text: string,
   file = "router config",
@@ -94,45 +128,20 @@ export function parseRouterConfig(
       `${file}: defaultStrategy: ${JSON.stringify(d.defaultStrategy)} must be a strategy name or "a:w,b:w"`,
     );
   }
-  for (const k of TOP_NUMBERS) {
-    if (d[k] !== undefined && !(typeof d[k] === "number" && (d[k] as number) > 0)) {
-      throw new RouterConfigError(`${file}: ${k}: ${JSON.stringify(d[k])} must be a positive number`);
-    }
-  }
-  for (const [group, fields] of Object.entries(NUMERIC_GROUPS)) {
-    const g = d[group];
-    if (g === undefined) continue;
-    if (typeof g !== "object" || g === null) throw new RouterConfigError(`${file}: ${group}: must be a mapping`);
-    for (const [k, v] of Object.entries(g)) {
-      if (!fields.includes(k))
-        throw new RouterConfigError(`${file}: ${group}.${k}: unknown; known: ${fields.join(", ")}`);
-      if (typeof v !== "number" || v < 0)
-        throw new RouterConfigError(`${file}: ${group}.${k}: ${JSON.stringify(v)} must be a number ≥ 0`);
-    }
-  }
+  checkNumbers(d, file);
   const pipelinesAt = pipelinesKey(d, file, warn);
   const pipelines = d[pipelinesAt];
   if (pipelines !== undefined && (typeof pipelines !== "object" || pipelines === null || Array.isArray(pipelines))) {
     throw new RouterConfigError(`${file}: ${pipelinesAt}: must be a mapping of name → {filters, scorers, picker}`);
   }
-  const tokenizers = d.tokenizers;
-  if (tokenizers !== undefined) {
-    if (typeof tokenizers !== "object" || tokenizers === null || Array.isArray(tokenizers)) {
-      throw new RouterConfigError(`${file}: tokenizers: must be a mapping of model name → tokenizer directory`);
-    }
-    for (const [model, dir] of Object.entries(tokenizers)) {
-      if (typeof dir !== "string" || dir === "") {
-        throw new RouterConfigError(`${file}: tokenizers.${model}: ${JSON.stringify(dir)} must be a directory path`);
-      }
-    }
-  }
+  const tokenizers = checkedTokenizers(d.tokenizers, file);
   if (d.prefixHashSeed !== undefined && typeof d.prefixHashSeed !== "string") {
     throw new RouterConfigError(
       `${file}: prefixHashSeed: ${JSON.stringify(d.prefixHashSeed)} must be a string (PYTHONHASHSEED's value, quoted)`,
     );
   }
   return {
-    tokenizers: tokenizers as Record<string, string> | undefined,
+    tokenizers,
     prefixHashSeed: d.prefixHashSeed as string | undefined,
     defaultStrategy: d.defaultStrategy as string | undefined,
     pipelines: pipelines as Record<string, PipelineConfig> | undefined,
