@@ -36,13 +36,14 @@ const camel = (flag: string): string => flag.replace(/-([a-z])/g, (_, c: string)
  * deprecated (it keeps working). Both at once is an error naming them.
  */
 export function renamedFlag(
-  options: Record<string, unknown>,
+  options: object,
   oldFlag: string,
   newFlag: string,
   warn: (message: string) => void = (m) => process.stderr.write(`${m}\n`),
 ): string | undefined {
-  const current = options[camel(newFlag)] as string | undefined;
-  const old = options[camel(oldFlag)] as string | undefined;
+  const values = options as Record<string, unknown>;
+  const current = values[camel(newFlag)] as string | undefined;
+  const old = values[camel(oldFlag)] as string | undefined;
   if (old === undefined) return current;
   if (current !== undefined)
     throw new Error(`--${oldFlag} is the deprecated name of --${newFlag}; give only --${newFlag}`);

@@ -10,7 +10,7 @@ const LIMIT = 80;
 const ALLOWED_LONGER: Record<string, number> = {
   "simulator/server.ts:startSimulator": 485,
   "extender/server.ts:startExtender": 308,
-  "router/admission-control/create.ts:createAdmission": 261,
+  "router/flow-control/create.ts:createFlowControl": 261,
   "runtime/server.ts:startRuntime": 187,
   "cluster/cluster.ts:startCluster": 161,
   "simulator/server.ts:handleGenerate": 126,
@@ -18,10 +18,10 @@ const ALLOWED_LONGER: Record<string, number> = {
   "kube/manager.ts:startManager": 114,
   "simulator/engine.ts:Engine.plan": 114,
   "webhooks/server.ts:startWebhooks": 105,
-  "router/admission-control/config-file.ts:parseAdmissionConfig": 94,
+  "router/flow-control/config-file.ts:parseFlowControlConfig": 92,
   "webhooks/review.ts:parseAdmissionReview": 91,
   "kvcache-watcher/index.ts:startKVCacheWatcher": 90,
-  "router/admission-control/users/api.ts:handle": 88,
+  "router/flow-control/users/api.ts:handle": 88,
   // Command-line flag tables: one `.option(...)` per flag, no logic.
   "cli/cluster.ts:registerCluster": 112,
   "cli/simulator.ts:registerSimulator": 96,

@@ -50,7 +50,7 @@ describe("workload signal: router → optimizer", function () {
     signal = new WorkloadSignal({ redisUrl: redis.url, intervalSeconds: 1 });
     router = await startRouter({
       discovery: new StaticDiscovery([toEndpointSpec(endpointEntry(sim), "simulator")]),
-      admission: signal.wrap(undefined),
+      flowControl: signal.wrap(undefined),
       logLevel: "silent",
     });
     signal.publishOn(router.metrics.registry);

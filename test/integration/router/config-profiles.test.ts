@@ -2,8 +2,8 @@
 // simulated engines (and a real redis-server for two router replicas).
 import { expect } from "chai";
 import { pino } from "pino";
-import { createAdmission } from "../../../router/admission-control/index.js";
-import type { LimitsConfig } from "../../../router/admission-control/limits/limiter.js";
+import { createFlowControl } from "../../../router/flow-control/index.js";
+import type { LimitsConfig } from "../../../router/flow-control/limits/limiter.js";
 import { StaticDiscovery } from "../../../router/discovery/static.js";
 import type { EndpointSpec } from "../../../router/endpoints/endpoints.js";
 import type { ConfigProfileDoc } from "../../../router/profiles/types.js";
@@ -178,7 +178,7 @@ describe("vtc-basic shared by two router replicas through Redis", function () {
   });
 });
 
-describe("a config profile's requestsPerSecond through the router's admission control", function () {
+describe("a config profile's requestsPerSecond through the router's flow control", function () {
   this.timeout(60_000);
   let sim: RunningSimulator;
   const routers: Router[] = [];
@@ -196,7 +196,7 @@ describe("a config profile's requestsPerSecond through the router's admission co
   });
 
   async function routerWith(limits: Partial<LimitsConfig>): Promise<Router> {
-    const admission = await createAdmission({ logger: pino({ level: "silent" }), limits });
+    const flowControl = await createFlowControl({ logger: pino({ level: "silent" }), limits });
     const discovery = new StaticDiscovery([
       {
         id: `${sim.host}:${sim.port}`,
@@ -208,7 +208,7 @@ describe("a config profile's requestsPerSecond through the router's admission co
         config: limited,
       },
     ]);
-    const router = await startRouter({ port: 0, logLevel: "silent", discovery, admission: admission.control });
+    const router = await startRouter({ port: 0, logLevel: "silent", discovery, flowControl: flowControl.control });
     routers.push(router);
     return router;
   }
@@ -225,7 +225,7 @@ describe("a config profile's requestsPerSecond through the router's admission co
     expect((await complete(router, { "config-profile": "open" })).status).to.equal(200);
   });
 
-  it("lets a rate the admission config sets for the model win over the profile's", async () => {
+  it("lets a rate the flow-control config sets for the model win over the profile's", async () => {
     const router = await routerWith({ models: { [MODEL]: { rps: 100 } } });
     const statuses = [];
     for (let i = 0; i < 5; i++) statuses.push((await complete(router, {})).status);

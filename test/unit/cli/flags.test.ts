@@ -34,4 +34,19 @@ describe("renamed command-line flags", () => {
       renamedFlag(parse(["--profile", "l4-8b", "--calibration", "l4-8b"]), "profile", "calibration"),
     ).to.throw("--profile is the deprecated name of --calibration; give only --calibration");
   });
+
+  it("maps multi-word flags to commander's camel-case keys", () => {
+    const cmd = new Command()
+      .exitOverride()
+      .option("--flow-control-config <file>")
+      .addOption(new Option("--admission-config <file>").hideHelp());
+    cmd.parse(["--admission-config", "f.yaml"], { from: "user" });
+    const warnings: string[] = [];
+    expect(renamedFlag(cmd.opts(), "admission-config", "flow-control-config", (m) => warnings.push(m))).to.equal(
+      "f.yaml",
+    );
+    expect(warnings).to.deep.equal([
+      "warning: --admission-config is deprecated; use --flow-control-config (same values)",
+    ]);
+  });
 });
