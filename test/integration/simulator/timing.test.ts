@@ -5,7 +5,7 @@ import { getCalibration } from "../../../simulator/calibrations.js";
 describe("simulator timing in (scaled) real time", function () {
   this.timeout(20000);
 
-  it("streams at the profile's pace: wall time = simulated time / speedup, metrics in simulated seconds", async () => {
+  it("streams at the calibration's pace: wall time = simulated time / speedup, metrics in simulated seconds", async () => {
     const speedup = 5;
     const sim = await startSimulator({ model: "m", calibration: "h100-8b", speedup });
     try {
