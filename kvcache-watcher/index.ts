@@ -45,23 +45,16 @@ export const DEFAULT_KEYS = { hpkv: "hpkv_cluster_metadata", infinistore: "kvcac
 
 function redisClient(options: KVCacheWatcherOptions): Redis {
   const url = options.redis.includes("://") ? options.redis : `redis://${options.redis}`;
-  return new Redis(url, {
+  const redis = new Redis(url, {
     ...(options.redisPassword ? { password: options.redisPassword } : {}),
     ...(options.redisDatabase !== undefined ? { db: options.redisDatabase } : {}),
     maxRetriesPerRequest: 2,
   });
+  redis.on("error", () => undefined); // reconnects on its own; failed syncs are retried by the watcher
+  return redis;
 }
 
-export async function startKVCacheWatcher(options: KVCacheWatcherOptions): Promise<RunningWatcher> {
-  const client = new KubeClient(loadKubeConfig(options.kubeconfig));
-  const selector = `${KVCacheAnnotation.podName}=${options.cluster},${KVCacheAnnotation.podRole}=cache`;
-  const pods = new SharedInformer<CachePod>(
-    client,
-    scoped(Resources.pods, { namespace: options.namespace, labelSelector: selector }),
-  );
-  const redis = redisClient(options);
-  redis.on("error", () => undefined); // reconnects on its own; failed syncs are retried below
-  const registry = new Registry();
+function membershipGauges(registry: Registry): { versionGauge: Gauge; nodesGauge: Gauge } {
   const versionGauge = new Gauge({
     name: "aibrix_kvcache_cluster_version",
     help: "Version of the cache membership stored in the metadata store",
@@ -72,6 +65,19 @@ export async function startKVCacheWatcher(options: KVCacheWatcherOptions): Promi
     help: "Cache pods in the stored membership",
     registers: [registry],
   });
+  return { versionGauge, nodesGauge };
+}
+
+export async function startKVCacheWatcher(options: KVCacheWatcherOptions): Promise<RunningWatcher> {
+  const client = new KubeClient(loadKubeConfig(options.kubeconfig));
+  const selector = `${KVCacheAnnotation.podName}=${options.cluster},${KVCacheAnnotation.podRole}=cache`;
+  const pods = new SharedInformer<CachePod>(
+    client,
+    scoped(Resources.pods, { namespace: options.namespace, labelSelector: selector }),
+  );
+  const redis = redisClient(options);
+  const registry = new Registry();
+  const { versionGauge, nodesGauge } = membershipGauges(registry);
   const retry = options.retryMs ?? { base: 1000, max: 30_000 };
   let version = 0;
   let dirty = false;

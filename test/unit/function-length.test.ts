@@ -8,14 +8,12 @@ const LIMIT = 80;
 
 /** `file:function` → its length in lines today. Folders named here must not gain entries; the router has none. */
 const ALLOWED_LONGER: Record<string, number> = {
-  "cluster/cluster.ts:startCluster": 161,
   "simulator/metrics.ts:EngineMetrics.constructor": 117,
   "kube/manager.ts:startManager": 114,
   "simulator/engine.ts:Engine.plan": 114,
   "webhooks/server.ts:startWebhooks": 105,
   "router/flow-control/config-file.ts:parseFlowControlConfig": 92,
   "webhooks/review.ts:parseAdmissionReview": 91,
-  "kvcache-watcher/index.ts:startKVCacheWatcher": 90,
   "router/flow-control/users/api.ts:handle": 88,
   // Command-line flag tables: one `.option(...)` per flag, no logic.
   "cli/cluster.ts:registerCluster": 112,
