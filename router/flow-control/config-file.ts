@@ -28,6 +28,35 @@ export class FlowControlConfigError extends Error {}
 const PLAIN = ["auth", "unknownUsers", "onRedisFailure", "redisUrl"];
 const TOP = ["auth", "unknownUsers", "onRedisFailure", "redisUrl", "limits", "fairness", "saturation", "users"];
 
+type Fail = (field: string, value: unknown, rule: string, message: string) => void;
+
+function positive(fail: Fail, path: string, v: unknown, integer: boolean): void {
+  if (v === undefined) return;
+  if (typeof v !== "number" || v <= 0 || (integer && !Number.isInteger(v))) {
+    fail(path, v, integer ? "integer > 0" : "number > 0", `must be ${integer ? "an integer" : "a number"} > 0`);
+  }
+}
+
+function checkModelLimits(fail: Fail, path: string, v: unknown): void {
+  if (v === undefined) return;
+  if (!isMap(v)) return fail(path, v, "mapping", "must be a mapping {rps?, concurrency?}");
+  for (const [k, x] of Object.entries(v)) {
+    if (k !== "rps" && k !== "concurrency") fail(`${path}.${k}`, x, "known-field", "known: rps, concurrency");
+    else positive(fail, `${path}.${k}`, x, true);
+  }
+}
+
+/** `limits:`: the user window, the default model's and each model's {rps, concurrency}. */
+function checkLimits(limits: Record<string, unknown>, fail: Fail): void {
+  positive(fail, "limits.userWindowMs", limits.userWindowMs, true);
+  checkModelLimits(fail, "limits.defaultModel", limits.defaultModel);
+  if (limits.models !== undefined) {
+    if (!isMap(limits.models))
+      fail("limits.models", limits.models, "mapping", "must map model name → {rps, concurrency}");
+    else for (const [m, v] of Object.entries(limits.models)) checkModelLimits(fail, `limits.models.${m}`, v);
+  }
+}
+
 export function parseFlowControlConfig(text: string, file = "flow-control config"): FlowControlFile {
   let doc: unknown;
   try {
@@ -55,29 +84,7 @@ export function parseFlowControlConfig(text: string, file = "flow-control config
   }
 
   const limits = section(doc, "limits", ["userWindowMs", "models", "defaultModel"], fail);
-  const positive = (path: string, v: unknown, integer: boolean) => {
-    if (v === undefined) return;
-    if (typeof v !== "number" || v <= 0 || (integer && !Number.isInteger(v))) {
-      fail(path, v, integer ? "integer > 0" : "number > 0", `must be ${integer ? "an integer" : "a number"} > 0`);
-    }
-  };
-  const modelLimits = (path: string, v: unknown) => {
-    if (v === undefined) return;
-    if (!isMap(v)) return fail(path, v, "mapping", "must be a mapping {rps?, concurrency?}");
-    for (const [k, x] of Object.entries(v)) {
-      if (k !== "rps" && k !== "concurrency") fail(`${path}.${k}`, x, "known-field", "known: rps, concurrency");
-      else positive(`${path}.${k}`, x, true);
-    }
-  };
-  if (limits) {
-    positive("limits.userWindowMs", limits.userWindowMs, true);
-    modelLimits("limits.defaultModel", limits.defaultModel);
-    if (limits.models !== undefined) {
-      if (!isMap(limits.models))
-        fail("limits.models", limits.models, "mapping", "must map model name → {rps, concurrency}");
-      else for (const [m, v] of Object.entries(limits.models)) modelLimits(`limits.models.${m}`, v);
-    }
-  }
+  if (limits) checkLimits(limits, fail);
   const fairness = section(
     doc,
     "fairness",
@@ -88,12 +95,12 @@ export function parseFlowControlConfig(text: string, file = "flow-control config
     if (fairness.policy !== undefined && fairness.policy !== "vtc" && fairness.policy !== "fcfs") {
       fail("fairness.policy", fairness.policy, "enum", "must be one of vtc | fcfs");
     }
-    for (const k of ["maxQueued", "maxWaitMs", "retryMs"]) positive(`fairness.${k}`, fairness[k], true);
-    for (const k of ["inputWeight", "outputWeight"]) positive(`fairness.${k}`, fairness[k], false);
+    for (const k of ["maxQueued", "maxWaitMs", "retryMs"]) positive(fail, `fairness.${k}`, fairness[k], true);
+    for (const k of ["inputWeight", "outputWeight"]) positive(fail, `fairness.${k}`, fairness[k], false);
   }
   const saturation = section(doc, "saturation", ["queueDepth", "kvCacheUsage"], fail);
   if (saturation) {
-    positive("saturation.queueDepth", saturation.queueDepth, false);
+    positive(fail, "saturation.queueDepth", saturation.queueDepth, false);
     const kv = saturation.kvCacheUsage;
     if (kv !== undefined && (typeof kv !== "number" || kv <= 0 || kv > 1)) {
       fail("saturation.kvCacheUsage", kv, "0 < x <= 1", "must be a fraction in (0, 1]");

@@ -66,92 +66,114 @@ export function usersApiHandler(opts: UsersApiOptions): UsersHandler {
   };
 }
 
-async function handle(opts: UsersApiOptions, req: IncomingMessage): Promise<{ status: number; body: unknown }> {
-  checkAdmin(opts, req);
-  const url = new URL(req.url ?? "/", "http://admin");
-  const parts = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
-  const method = req.method ?? "GET";
+type Answer = { status: number; body: unknown };
+
+/** AIBrix's own routes: `POST /CreateUser`, `/ReadUser`, `/UpdateUser`, `/DeleteUser` with the name in the body. */
+async function aibrixRoute(opts: UsersApiOptions, op: string, req: IncomingMessage): Promise<Answer> {
   const { store } = opts;
+  const body = await readJson(req);
+  const name = requireName(body);
+  if (op === "ReadUser") return { status: 200, body: aibrixView(await mustGet(store, name)) };
+  if (op === "DeleteUser") {
+    await deleteUser(opts, name);
+    return { status: 200, body: { message: `user ${name} deleted` } };
+  }
+  checkBody(body, op === "UpdateUser");
+  const existing = await store.get(name);
+  if (op === "UpdateUser" && !existing) throw unknownUser(name);
+  if (op === "CreateUser" && existing) return { status: 200, body: aibrixView(existing) };
+  const user = applyUserInput(existing, body as UserInput, true);
+  await save(opts, user);
+  return { status: 200, body: aibrixView(user) };
+}
 
-  // AIBrix-compatible routes.
-  if (parts.length === 1 && method === "POST" && /^(Create|Read|Update|Delete)User$/.test(parts[0]!)) {
+/** `/v1/users`: list and create. */
+async function usersRoute(opts: UsersApiOptions, method: string, path: string, req: IncomingMessage): Promise<Answer> {
+  const { store } = opts;
+  if (method === "GET") return { status: 200, body: { data: (await store.list()).map(publicUser) } };
+  if (method === "POST") {
     const body = await readJson(req);
-    const op = parts[0]!;
-    const name = requireName(body);
-    if (op === "ReadUser") return { status: 200, body: aibrixView(await mustGet(store, name)) };
-    if (op === "DeleteUser") {
-      await deleteUser(opts, name);
-      return { status: 200, body: { message: `user ${name} deleted` } };
-    }
-    checkBody(body, op === "UpdateUser");
-    const existing = await store.get(name);
-    if (op === "UpdateUser" && !existing) throw unknownUser(name);
-    if (op === "CreateUser" && existing) return { status: 200, body: aibrixView(existing) };
-    const user = applyUserInput(existing, body as UserInput, true);
+    checkBody(body, false);
+    const n = (body as { name: string }).name;
+    if (await store.get(n))
+      throw new ApiError(409, "user_exists", `user ${n} already exists; use PATCH /v1/users/${n}`, "name");
+    const user = applyUserInput(undefined, body as UserInput, false);
     await save(opts, user);
-    return { status: 200, body: aibrixView(user) };
+    return { status: 201, body: publicUser(user) };
   }
+  throw methodNotAllowed(method, path);
+}
 
-  if (parts[0] !== "v1" || parts[1] !== "users")
-    throw new ApiError(404, "not_found", `no route ${method} ${url.pathname}`);
-  const name = parts[2];
-  if (name === undefined) {
-    if (method === "GET") return { status: 200, body: { data: (await store.list()).map(publicUser) } };
-    if (method === "POST") {
-      const body = await readJson(req);
-      checkBody(body, false);
-      const n = (body as { name: string }).name;
-      if (await store.get(n))
-        throw new ApiError(409, "user_exists", `user ${n} already exists; use PATCH /v1/users/${n}`, "name");
-      const user = applyUserInput(undefined, body as UserInput, false);
-      await save(opts, user);
-      return { status: 201, body: publicUser(user) };
+/** `/v1/users/<name>`: read, update, delete. */
+async function userRoute(
+  opts: UsersApiOptions,
+  method: string,
+  path: string,
+  name: string,
+  req: IncomingMessage,
+): Promise<Answer> {
+  const { store } = opts;
+  if (method === "GET") return { status: 200, body: publicUser(await mustGet(store, name)) };
+  if (method === "PATCH" || method === "PUT") {
+    const body = await readJson(req);
+    checkBody(body, true);
+    const b = body as UserInput;
+    if (b.name !== undefined && b.name !== name) {
+      throw new ApiError(
+        400,
+        "invalid_value",
+        `name in the body (${String(b.name)}) must match the path (${name})`,
+        "name",
+      );
     }
-    throw methodNotAllowed(method, url.pathname);
+    const user = applyUserInput(await mustGet(store, name), b, false);
+    await save(opts, user);
+    return { status: 200, body: publicUser(user) };
   }
-  if (parts.length === 3) {
-    if (method === "GET") return { status: 200, body: publicUser(await mustGet(store, name)) };
-    if (method === "PATCH" || method === "PUT") {
-      const body = await readJson(req);
-      checkBody(body, true);
-      const b = body as UserInput;
-      if (b.name !== undefined && b.name !== name) {
-        throw new ApiError(
-          400,
-          "invalid_value",
-          `name in the body (${String(b.name)}) must match the path (${name})`,
-          "name",
-        );
-      }
-      const user = applyUserInput(await mustGet(store, name), b, false);
-      await save(opts, user);
-      return { status: 200, body: publicUser(user) };
-    }
-    if (method === "DELETE") {
-      await deleteUser(opts, name);
-      return { status: 200, body: { name, deleted: true } };
-    }
-    throw methodNotAllowed(method, url.pathname);
+  if (method === "DELETE") {
+    await deleteUser(opts, name);
+    return { status: 200, body: { name, deleted: true } };
   }
-  if (parts[3] === "keys" && parts.length === 4 && method === "POST") {
-    const user = await mustGet(store, name);
+  throw methodNotAllowed(method, path);
+}
+
+/** `POST /v1/users/<name>/keys` makes a key (shown once); `DELETE /v1/users/<name>/keys/<id>` revokes one. */
+async function keysRoute(opts: UsersApiOptions, name: string, id: string | undefined): Promise<Answer> {
+  const { store } = opts;
+  const user = await mustGet(store, name);
+  if (id === undefined) {
     const { key, stored } = generateKey();
     user.keys.push(stored);
     await store.linkKey(stored.id, user.name);
     await save(opts, user);
     return { status: 201, body: { id: stored.id, key, user: user.name, createdAt: stored.createdAt } };
   }
-  if (parts[3] === "keys" && parts.length === 5 && method === "DELETE") {
-    const user = await mustGet(store, name);
-    const id = parts[4]!;
-    if (!user.keys.some((k) => k.id === id)) {
-      throw new ApiError(404, "key_not_found", `user ${name} has no key with id ${id}`, "id");
-    }
-    user.keys = user.keys.filter((k) => k.id !== id);
-    await store.unlinkKey(id);
-    await save(opts, user, [id]);
-    return { status: 200, body: { id, deleted: true } };
+  if (!user.keys.some((k) => k.id === id)) {
+    throw new ApiError(404, "key_not_found", `user ${name} has no key with id ${id}`, "id");
   }
+  user.keys = user.keys.filter((k) => k.id !== id);
+  await store.unlinkKey(id);
+  await save(opts, user, [id]);
+  return { status: 200, body: { id, deleted: true } };
+}
+
+async function handle(opts: UsersApiOptions, req: IncomingMessage): Promise<Answer> {
+  checkAdmin(opts, req);
+  const url = new URL(req.url ?? "/", "http://admin");
+  const parts = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
+  const method = req.method ?? "GET";
+
+  // AIBrix-compatible routes.
+  if (parts.length === 1 && method === "POST" && /^(Create|Read|Update|Delete)User$/.test(parts[0]!)) {
+    return aibrixRoute(opts, parts[0]!, req);
+  }
+  if (parts[0] !== "v1" || parts[1] !== "users")
+    throw new ApiError(404, "not_found", `no route ${method} ${url.pathname}`);
+  const name = parts[2];
+  if (name === undefined) return usersRoute(opts, method, url.pathname, req);
+  if (parts.length === 3) return userRoute(opts, method, url.pathname, name, req);
+  if (parts[3] === "keys" && parts.length === 4 && method === "POST") return keysRoute(opts, name, undefined);
+  if (parts[3] === "keys" && parts.length === 5 && method === "DELETE") return keysRoute(opts, name, parts[4]!);
   throw new ApiError(404, "not_found", `no route ${method} ${url.pathname}`);
 }
 
