@@ -11,7 +11,6 @@ const ALLOWED_LONGER: Record<string, number> = {
   "simulator/metrics.ts:EngineMetrics.constructor": 117,
   "kube/manager.ts:startManager": 114,
   "simulator/engine.ts:Engine.plan": 114,
-  "webhooks/server.ts:startWebhooks": 105,
   "webhooks/review.ts:parseAdmissionReview": 91,
   // Command-line flag tables: one `.option(...)` per flag, no logic.
   "cli/cluster.ts:registerCluster": 112,
