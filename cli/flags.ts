@@ -28,3 +28,25 @@ export function objectRef(flag: string, value: string | undefined): { namespace:
   if (!m) throw new Error(`--${flag} ${JSON.stringify(value)} must be <namespace>/<name>`);
   return { namespace: m[1]!, name: m[2]! };
 }
+
+const camel = (flag: string): string => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/**
+ * The value of a flag that was renamed: `--<newFlag>`'s, or else the old `--<oldFlag>`'s with a warning that it is
+ * deprecated (it keeps working). Both at once is an error naming them.
+ */
+export function renamedFlag(
+  options: object,
+  oldFlag: string,
+  newFlag: string,
+  warn: (message: string) => void = (m) => process.stderr.write(`${m}\n`),
+): string | undefined {
+  const values = options as Record<string, unknown>;
+  const current = values[camel(newFlag)] as string | undefined;
+  const old = values[camel(oldFlag)] as string | undefined;
+  if (old === undefined) return current;
+  if (current !== undefined)
+    throw new Error(`--${oldFlag} is the deprecated name of --${newFlag}; give only --${newFlag}`);
+  warn(`warning: --${oldFlag} is deprecated; use --${newFlag} (same values)`);
+  return old;
+}

@@ -23,12 +23,12 @@ export interface LocalFleet {
   close(): Promise<void>;
 }
 
-/** The fleet: model, simulator profile (GPU type), adapters. */
-const FLEET: { model: string; profile: string; adapters: string[] }[] = [
-  { model: "llama-3-8b", profile: "h100-8b", adapters: ["sql-lora"] },
-  { model: "llama-3-8b", profile: "a100-8b", adapters: [] },
-  { model: "llama-3-8b", profile: "l40s-8b", adapters: ["sql-lora"] },
-  { model: "qwen-3-32b", profile: "h100-32b", adapters: [] },
+/** The fleet: model, simulator engine calibration (GPU type × model size), adapters. */
+const FLEET: { model: string; calibration: string; adapters: string[] }[] = [
+  { model: "llama-3-8b", calibration: "h100-8b", adapters: ["sql-lora"] },
+  { model: "llama-3-8b", calibration: "a100-8b", adapters: [] },
+  { model: "llama-3-8b", calibration: "l40s-8b", adapters: ["sql-lora"] },
+  { model: "qwen-3-32b", calibration: "h100-32b", adapters: [] },
 ];
 
 /** Exact prefix affinity from the engines' KV events plus load: the profile that wins `bench/routing-quality`. */
@@ -41,7 +41,7 @@ export async function startLocalFleet(o: LocalFleetOptions = {}): Promise<LocalF
         host: "127.0.0.1",
         port: 0,
         model: f.model,
-        profile: f.profile,
+        calibration: f.calibration,
         speedup: o.speedup ?? 1,
         adapters: f.adapters,
         maxLoras: 4,

@@ -1,15 +1,15 @@
 // `aibrix-ts router`: the OpenAI-compatible router in front of engines from a static file or from Kubernetes.
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import { loadRouterConfig } from "../router/config.js";
 import { FileDiscovery } from "../router/discovery/static.js";
 import { KubernetesDiscovery } from "../router/discovery/kubernetes.js";
 import type { Discovery } from "../router/discovery/types.js";
 import { pickingHelp } from "../router/picking/help.js";
 import { startRouter, type Router, type RouterOptions } from "../router/server.js";
-import { admissionFromFlags, type AdmissionFlags } from "../router/admission-control/from-flags.js";
+import { flowControlFromFlags, type FlowControlFlags } from "../router/flow-control/from-flags.js";
 import { closeOnSignal } from "./shutdown.js";
-import { StaticKeys } from "../router/admission-control/auth/static-keys.js";
-import { portFlag } from "./flags.js";
+import { StaticKeys } from "../router/flow-control/auth/static-keys.js";
+import { portFlag, renamedFlag } from "./flags.js";
 import { reportProcessMetrics } from "./process-metrics.js";
 import { WorkloadSignal } from "../router/metrics/workload-signal.js";
 
@@ -75,7 +75,7 @@ export function registerRouter(program: Command): void {
     .option("--kubernetes", "discover engine pods labelled model.aibrix.ai/name through the Kubernetes API")
     .option("--namespace <ns>", "with --kubernetes: only this namespace")
     .option("--kubeconfig <file>", "with --kubernetes: kubeconfig file")
-    .option("--config <file>", "router YAML: defaultStrategy, profiles, timeouts, retry, ejection")
+    .option("--config <file>", "router YAML: defaultStrategy, pipelines, timeouts, retry, ejection")
     .option("--host <host>", "listen address", "0.0.0.0")
     .option("--port <port>", "listen port", "8888")
     .option("--strategy <expr>", 'default routing strategy, e.g. least-request or "prefix-cache:3,least-request:2"')
@@ -99,23 +99,25 @@ export function registerRouter(program: Command): void {
       "--api-key-file <file>",
       "gateway API keys, one a line (e.g. a mounted Secret): requests without one of them get 401",
     )
-    .option("--admission-config <file>", "admission YAML: per-model rps/concurrency, fairness, saturation, users")
-    .option("--admin-port <port>", "users API, admission metrics and health (default 8890 when admission is on)")
+    .option("--flow-control-config <file>", "flow-control YAML: per-model rps/concurrency, fairness, saturation, users")
+    .addOption(new Option("--admission-config <file>", "deprecated name of --flow-control-config").hideHelp())
+    .option("--admin-port <port>", "users API, flow-control metrics and health (default 8890 when flow control is on)")
     .option("--admin-host <host>", "admin listen address (default 127.0.0.1; set $AIBRIX_ADMIN_TOKEN to protect it)")
     .addHelpText("after", pickingHelp())
-    .action(async (o: RouterCommandOptions & AdmissionFlags) => {
+    .action(async (o: RouterCommandOptions & FlowControlFlags) => {
       const options = await routerOptionsFromFlags(o);
-      const admitted = await admissionFromFlags(o);
+      const flowControlConfig = renamedFlag(o, "admission-config", "flow-control-config");
+      const flow = await flowControlFromFlags({ ...o, flowControlConfig });
       const redisUrl = o.redisUrl ?? process.env.REDIS_URL;
       const workload = new WorkloadSignal({ redisUrl, onError: (e) => console.error(`workload signal: ${e.message}`) });
       const router: Router = await startRouter({
         ...options,
-        admission: workload.wrap(admitted?.admission.control),
+        flowControl: workload.wrap(flow?.flowControl.control),
         // Engines started with --api-key check the client's token, unless the router's own keys are in use.
         forwardAuthorization: o.auth !== "keys",
         ...(redisUrl ? { prefixSync: { redisUrl }, sharedPicking: { redisUrl } } : {}),
       });
-      if (admitted) console.error(`aibrix-ts router: users API and admission metrics on ${admitted.adminUrl}`);
+      if (flow) console.error(`aibrix-ts router: users API and flow-control metrics on ${flow.adminUrl}`);
       reportProcessMetrics(router.metrics.registry);
       workload.publishOn(router.metrics.registry);
       console.error(`aibrix-ts router listening on ${router.url}`);

@@ -1,13 +1,19 @@
 // Profiling points measured on the simulator's engine model in virtual time (no HTTP, no timers): exact, repeatable
-// and fast, for profiles of the simulator's GPU types and for what-if replays.
-import { engineConfigFor, getProfile } from "../simulator/profiles.js";
+// and fast, for calibrations of the simulator's GPU types and for what-if replays.
+import { engineConfigFor, getCalibration } from "../simulator/calibrations.js";
 import { runTrace, uniquePrompt, type TraceRequest } from "../simulator/offline.js";
 import { percentiles, type SweepRow } from "../optimizer/profiling/cut.js";
 import { achievedRate } from "../optimizer/profiling/sweep.js";
 
-/** `count` Poisson arrivals at `rate` (seeded by the point) served by one simulated engine of `profile`. */
-export function simulatedPoint(profile: string, input: number, output: number, rate: number, count: number): SweepRow {
-  const config = engineConfigFor(getProfile(profile));
+/** `count` Poisson arrivals at `rate` (seeded by the point) served by one simulated engine of `calibration`. */
+export function simulatedPoint(
+  calibration: string,
+  input: number,
+  output: number,
+  rate: number,
+  count: number,
+): SweepRow {
+  const config = engineConfigFor(getCalibration(calibration));
   let seed = (input * 31 + output * 17 + Math.round(rate * 1000)) >>> 0 || 1;
   const random = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
   const trace: TraceRequest[] = [];

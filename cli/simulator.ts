@@ -1,11 +1,11 @@
 // `aibrix-ts simulator`: one or more vLLM-compatible simulated engines; prints the router endpoint file (YAML).
 import type { PrefixHashAlgo } from "../api/block-hash.js";
 import { writeFile } from "node:fs/promises";
-import type { Command } from "commander";
-import { profiles, startSimulatorFleet, DEFAULT_PROFILE } from "../simulator/index.js";
+import { Option, type Command } from "commander";
+import { calibrations, startSimulatorFleet, DEFAULT_CALIBRATION } from "../simulator/index.js";
 import { SharedKvTier } from "../simulator/shared-tier.js";
 import { closeOnSignal } from "./shutdown.js";
-import { wholeNumberOption } from "./flags.js";
+import { renamedFlag, wholeNumberOption } from "./flags.js";
 
 function positive(field: string) {
   return (v: string): number => {
@@ -25,11 +25,15 @@ export function registerSimulator(program: Command): void {
   program
     .command("simulator")
     .description(
-      "Run simulated vLLM engines (OpenAI API, /metrics, LoRA, KV events) calibrated to a GPU profile; " +
+      "Run simulated vLLM engines (OpenAI API, /metrics, LoRA, KV events) calibrated to a GPU type and model size; " +
         "prints a router endpoint file",
     )
     .requiredOption("--model <name>", "served model name")
-    .option("--profile <name>", `engine profile (${[...profiles().keys()].join(", ")})`, DEFAULT_PROFILE)
+    .option(
+      "--calibration <name>",
+      `engine calibration, GPU type × model size (${[...calibrations().keys()].join(", ")}; default ${DEFAULT_CALIBRATION})`,
+    )
+    .addOption(new Option("--profile <name>", "deprecated name of --calibration").hideHelp())
     .option("--host <addr>", "listen address", "127.0.0.1")
     .option("--port <n>", "listen port (0 = free port)", wholeNumberOption("port"), 0)
     .option("--replicas <n>", "number of engines", wholeNumberOption("replicas"), 1)
@@ -88,7 +92,7 @@ export function registerSimulator(program: Command): void {
         replicas: o.replicas as number,
         hosts: o.hosts as string[] | undefined,
         model: o.model as string,
-        profile: o.profile as string,
+        calibration: renamedFlag(o, "profile", "calibration"),
         host: o.host as string,
         port: o.port as number,
         speedup: o.speedup as number,

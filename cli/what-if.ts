@@ -11,9 +11,9 @@ import {
   type ReplayResult,
   type TypeChooser,
 } from "../simulator/fleet-replay.js";
-import { engineConfigFor, getProfile } from "../simulator/profiles.js";
+import { engineConfigFor, getCalibration } from "../simulator/calibrations.js";
 
-/** The simulator's engine profile for each GPU type name the shipped profiles use. */
+/** The simulator's engine calibration for each GPU type name the shipped GPU profiles use. */
 export const DEFAULT_ENGINES: Record<string, string> = {
   L4: "l4-8b",
   A10G: "a10g-8b",
@@ -53,9 +53,10 @@ export function whatIf(
   const engines: FleetEngine[] = [];
   for (const [type, n] of Object.entries(mix)) {
     const name = options.engines?.[type] ?? DEFAULT_ENGINES[type];
-    if (!name) throw new Error(`GPU type ${type}: no simulator engine for it; map one with --engine ${type}=<profile>`);
+    if (!name)
+      throw new Error(`GPU type ${type}: no simulator engine for it; map one with --engine ${type}=<calibration>`);
     if (costs[type] === undefined) throw new Error(`GPU type ${type}: no cost in the profiles`);
-    const config = engineConfigFor(getProfile(name));
+    const config = engineConfigFor(getCalibration(name));
     for (let i = 0; i < n; i++) engines.push({ type, config });
   }
   const results = replayFleet(engines, trace, options.chooseType);
@@ -126,7 +127,10 @@ export function registerWhatIf(program: Command): void {
     .requiredOption("--model <name>", "model in the profile document")
     .requiredOption("--mix <list>", "replicas per GPU type, e.g. A10G=3,A100-80GB=1")
     .requiredOption("--trace <file>", 'JSON lines {"at": s, "input": tokens, "output": tokens}')
-    .option("--engine <list>", "simulator engine profile per GPU type, e.g. A10G=a10g-8b (defaults for shipped types)")
+    .option(
+      "--engine <list>",
+      "simulator engine calibration per GPU type, e.g. A10G=a10g-8b (defaults for shipped types)",
+    )
     .action(async (f: WhatIfFlags) => {
       const set = await loadProfilesFile(f.profiles);
       const model = set.doc.models[f.model];

@@ -272,6 +272,154 @@ async function stopProcesses(state: ClusterState): Promise<void> {
   await Promise.all(etcd.map((p) => stopProcess(p)));
 }
 
+/** Files the control plane reads: the PKI, and kubeconfigs for the admin, the controller manager and the scheduler. */
+interface ClusterFiles {
+  caFile: string;
+  caKeyFile: string;
+  apiCert: string;
+  apiKey: string;
+  saPub: string;
+  saKey: string;
+  kubeconfig: string;
+  kcmKubeconfig: string;
+}
+
+type ClusterPorts = ClusterState["ports"];
+
+function writeClusterFiles(stateDir: string, pki: ClusterPki, server: string): ClusterFiles {
+  const pkiFile = (name: string, text: string) => writeSecret(join(stateDir, "pki", name), text);
+  const files: ClusterFiles = {
+    caFile: pkiFile("ca.crt", pki.ca.certPem),
+    caKeyFile: pkiFile("ca.key", pki.ca.keyPem),
+    apiCert: pkiFile("apiserver.crt", pki.apiserver.certPem),
+    apiKey: pkiFile("apiserver.key", pki.apiserver.keyPem),
+    saPub: pkiFile("sa.pub", pki.serviceAccount.publicKeyPem),
+    saKey: pkiFile("sa.key", pki.serviceAccount.privateKeyPem),
+    kubeconfig: writeSecret(
+      join(stateDir, "admin.kubeconfig"),
+      kubeconfigYaml(server, pki.ca.certPem, "admin", pki.admin),
+    ),
+    // Components authenticate as the identities bootstrap RBAC already grants.
+    kcmKubeconfig: writeSecret(
+      join(stateDir, "kube-controller-manager.kubeconfig"),
+      kubeconfigYaml(server, pki.ca.certPem, "kcm", pki.controllerManager),
+    ),
+  };
+  writeSecret(
+    join(stateDir, "kube-scheduler.kubeconfig"),
+    kubeconfigYaml(server, pki.ca.certPem, "scheduler", pki.scheduler),
+  );
+  return files;
+}
+
+export function etcdArgs(stateDir: string, ports: ClusterPorts): string[] {
+  return [
+    "--name=loopback",
+    `--data-dir=${join(stateDir, "etcd")}`,
+    `--listen-client-urls=http://127.0.0.1:${ports.etcd}`,
+    `--advertise-client-urls=http://127.0.0.1:${ports.etcd}`,
+    `--listen-peer-urls=http://127.0.0.1:${ports.etcdPeer}`,
+    `--initial-advertise-peer-urls=http://127.0.0.1:${ports.etcdPeer}`,
+    `--initial-cluster=loopback=http://127.0.0.1:${ports.etcdPeer}`,
+    "--unsafe-no-fsync=true",
+    "--quota-backend-bytes=4294967296",
+    "--log-level=warn",
+  ];
+}
+
+export function apiserverArgs(stateDir: string, ports: ClusterPorts, files: ClusterFiles): string[] {
+  return [
+    `--etcd-servers=http://127.0.0.1:${ports.etcd}`,
+    "--bind-address=127.0.0.1",
+    "--advertise-address=127.0.0.1",
+    `--secure-port=${ports.apiserver}`,
+    `--tls-cert-file=${files.apiCert}`,
+    `--tls-private-key-file=${files.apiKey}`,
+    `--client-ca-file=${files.caFile}`,
+    `--cert-dir=${join(stateDir, "apiserver-certs")}`,
+    "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+    `--service-account-key-file=${files.saPub}`,
+    `--service-account-signing-key-file=${files.saKey}`,
+    `--service-cluster-ip-range=${SERVICE_CIDR}`,
+    "--authorization-mode=RBAC",
+    "--allow-privileged=true",
+    // Endpoints validation refuses a loopback address, so the `kubernetes` Service endpoint is not reconciled.
+    "--endpoint-reconciler-type=none",
+    "--enable-priority-and-fairness=false",
+    "--profiling=false",
+  ];
+}
+
+export function controllerManagerArgs(stateDir: string, ports: ClusterPorts, files: ClusterFiles): string[] {
+  return [
+    `--kubeconfig=${files.kcmKubeconfig}`,
+    `--authentication-kubeconfig=${files.kcmKubeconfig}`,
+    `--authorization-kubeconfig=${files.kcmKubeconfig}`,
+    "--leader-elect=false",
+    "--bind-address=127.0.0.1",
+    `--secure-port=${ports.controllerManager}`,
+    `--cert-dir=${join(stateDir, "kcm-certs")}`,
+    "--controllers=*",
+    // Each controller acts as its own service account, which the bootstrap controller roles are bound to.
+    "--use-service-account-credentials=true",
+    `--service-account-private-key-file=${files.saKey}`,
+    `--root-ca-file=${files.caFile}`,
+    `--cluster-signing-cert-file=${files.caFile}`,
+    `--cluster-signing-key-file=${files.caKeyFile}`,
+    `--service-cluster-ip-range=${SERVICE_CIDR}`,
+    "--kube-api-qps=300",
+    "--kube-api-burst=600",
+  ];
+}
+
+export function kwokArgs(ports: ClusterPorts, files: ClusterFiles, podCidr: string | undefined): string[] {
+  return [
+    `--kubeconfig=${files.kubeconfig}`,
+    "--manage-all-nodes=false",
+    `--manage-nodes-with-annotation-selector=${KWOK_NODE_ANNOTATION}=${KWOK_NODE_VALUE}`,
+    `--cidr=${podCidr ?? "10.244.0.0/16"}`,
+    "--node-ip=10.0.0.1",
+    "--node-lease-duration-seconds=40",
+    `--server-address=127.0.0.1:${ports.kwok}`,
+  ];
+}
+
+/** Starts etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok, each waited for until healthy. */
+async function bootControlPlane(
+  cluster: LoopbackCluster,
+  launch: (name: string, binary: string, args: string[]) => RunningProcess,
+  files: ClusterFiles,
+  options: ClusterOptions,
+  log: (message: string) => void,
+): Promise<void> {
+  const { stateDir, ports, server } = cluster.state;
+  const pki = cluster.pki;
+  const etcd = launch("etcd", "etcd", etcdArgs(stateDir, ports));
+  await waitHealthy(etcd, `http://127.0.0.1:${ports.etcd}/health`, {
+    ready: (status, body) => status === 200 && body.includes('"health":"true"'),
+  });
+  log(`etcd ready on 127.0.0.1:${ports.etcd}`);
+
+  const apiserver = launch("kube-apiserver", "kube-apiserver", apiserverArgs(stateDir, ports, files));
+  const adminTls = { ca: pki.ca.certPem, cert: pki.admin.certPem, key: pki.admin.keyPem };
+  await waitHealthy(apiserver, `${server}/readyz`, { tls: adminTls, timeoutMs: 120_000 });
+  log(`kube-apiserver ready on ${server}`);
+
+  const kcm = launch(
+    "kube-controller-manager",
+    "kube-controller-manager",
+    controllerManagerArgs(stateDir, ports, files),
+  );
+  const kwok = launch("kwok", "kwok", kwokArgs(ports, files, options.podCidr));
+  await Promise.all([
+    waitHealthy(kcm, `https://127.0.0.1:${ports.controllerManager}/healthz`, { tls: { insecure: true } }).then(() =>
+      log("kube-controller-manager ready"),
+    ),
+    cluster.startScheduler("kube-scheduler", "default-scheduler"),
+    waitHealthy(kwok, `http://127.0.0.1:${ports.kwok}/healthz`).then(() => log("kwok ready")),
+  ]);
+}
+
 /**
  * Starts the whole control plane and returns once every component is healthy and the fake nodes are Ready. If the
  * state directory holds a previous cluster, its processes are stopped first.
@@ -288,17 +436,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Loopba
   }
   for (const sub of ["", "logs", "pki", "etcd"]) mkdirSync(join(stateDir, sub), { recursive: true });
   const binDir = options.binDir ?? (await ensureBinaries({ onProgress: log }));
-  const bin = (name: string) => join(binDir, name);
 
   const pki = await createClusterPki();
-  const pkiFile = (name: string, text: string) => writeSecret(join(stateDir, "pki", name), text);
-  const caFile = pkiFile("ca.crt", pki.ca.certPem);
-  const caKeyFile = pkiFile("ca.key", pki.ca.keyPem);
-  const apiCert = pkiFile("apiserver.crt", pki.apiserver.certPem);
-  const apiKey = pkiFile("apiserver.key", pki.apiserver.keyPem);
-  const saPub = pkiFile("sa.pub", pki.serviceAccount.publicKeyPem);
-  const saKey = pkiFile("sa.key", pki.serviceAccount.privateKeyPem);
-
   const ports = {
     etcd: await freePort(),
     etcdPeer: await freePort(),
@@ -307,19 +446,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Loopba
     kwok: await freePort(),
   };
   const server = `https://127.0.0.1:${ports.apiserver}`;
-  const kubeconfig = writeSecret(
-    join(stateDir, "admin.kubeconfig"),
-    kubeconfigYaml(server, pki.ca.certPem, "admin", pki.admin),
-  );
-  // Components authenticate as the identities bootstrap RBAC already grants.
-  const kcmKubeconfig = writeSecret(
-    join(stateDir, "kube-controller-manager.kubeconfig"),
-    kubeconfigYaml(server, pki.ca.certPem, "kcm", pki.controllerManager),
-  );
-  writeSecret(
-    join(stateDir, "kube-scheduler.kubeconfig"),
-    kubeconfigYaml(server, pki.ca.certPem, "scheduler", pki.scheduler),
-  );
+  const files = writeClusterFiles(stateDir, pki, server);
+  const kubeconfig = files.kubeconfig;
 
   const state: ClusterState = {
     stateDir,
@@ -332,90 +460,15 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Loopba
   };
   const cluster = new LoopbackCluster(state, pki, log);
   if (options.stopOnExit ?? true) cluster.stopOnExit();
-  const launch = (name: string, command: string, args: string[]) => {
-    const proc = spawnLogged(name, command, args, join(stateDir, "logs", `${name}.log`));
+  const launch = (name: string, binary: string, args: string[]) => {
+    const proc = spawnLogged(name, join(binDir, binary), args, join(stateDir, "logs", `${name}.log`));
     state.processes.push(proc);
     saveState(state);
     return proc;
   };
 
   try {
-    const etcd = launch("etcd", bin("etcd"), [
-      "--name=loopback",
-      `--data-dir=${join(stateDir, "etcd")}`,
-      `--listen-client-urls=http://127.0.0.1:${ports.etcd}`,
-      `--advertise-client-urls=http://127.0.0.1:${ports.etcd}`,
-      `--listen-peer-urls=http://127.0.0.1:${ports.etcdPeer}`,
-      `--initial-advertise-peer-urls=http://127.0.0.1:${ports.etcdPeer}`,
-      `--initial-cluster=loopback=http://127.0.0.1:${ports.etcdPeer}`,
-      "--unsafe-no-fsync=true",
-      "--quota-backend-bytes=4294967296",
-      "--log-level=warn",
-    ]);
-    await waitHealthy(etcd, `http://127.0.0.1:${ports.etcd}/health`, {
-      ready: (status, body) => status === 200 && body.includes('"health":"true"'),
-    });
-    log(`etcd ready on 127.0.0.1:${ports.etcd}`);
-
-    const apiserver = launch("kube-apiserver", bin("kube-apiserver"), [
-      `--etcd-servers=http://127.0.0.1:${ports.etcd}`,
-      "--bind-address=127.0.0.1",
-      "--advertise-address=127.0.0.1",
-      `--secure-port=${ports.apiserver}`,
-      `--tls-cert-file=${apiCert}`,
-      `--tls-private-key-file=${apiKey}`,
-      `--client-ca-file=${caFile}`,
-      `--cert-dir=${join(stateDir, "apiserver-certs")}`,
-      "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-      `--service-account-key-file=${saPub}`,
-      `--service-account-signing-key-file=${saKey}`,
-      `--service-cluster-ip-range=${SERVICE_CIDR}`,
-      "--authorization-mode=RBAC",
-      "--allow-privileged=true",
-      // Endpoints validation refuses a loopback address, so the `kubernetes` Service endpoint is not reconciled.
-      "--endpoint-reconciler-type=none",
-      "--enable-priority-and-fairness=false",
-      "--profiling=false",
-    ]);
-    const adminTls = { ca: pki.ca.certPem, cert: pki.admin.certPem, key: pki.admin.keyPem };
-    await waitHealthy(apiserver, `${server}/readyz`, { tls: adminTls, timeoutMs: 120_000 });
-    log(`kube-apiserver ready on ${server}`);
-
-    const kcm = launch("kube-controller-manager", bin("kube-controller-manager"), [
-      `--kubeconfig=${kcmKubeconfig}`,
-      `--authentication-kubeconfig=${kcmKubeconfig}`,
-      `--authorization-kubeconfig=${kcmKubeconfig}`,
-      "--leader-elect=false",
-      "--bind-address=127.0.0.1",
-      `--secure-port=${ports.controllerManager}`,
-      `--cert-dir=${join(stateDir, "kcm-certs")}`,
-      "--controllers=*",
-      // Each controller acts as its own service account, which the bootstrap controller roles are bound to.
-      "--use-service-account-credentials=true",
-      `--service-account-private-key-file=${saKey}`,
-      `--root-ca-file=${caFile}`,
-      `--cluster-signing-cert-file=${caFile}`,
-      `--cluster-signing-key-file=${caKeyFile}`,
-      `--service-cluster-ip-range=${SERVICE_CIDR}`,
-      "--kube-api-qps=300",
-      "--kube-api-burst=600",
-    ]);
-    const kwok = launch("kwok", bin("kwok"), [
-      `--kubeconfig=${kubeconfig}`,
-      "--manage-all-nodes=false",
-      `--manage-nodes-with-annotation-selector=${KWOK_NODE_ANNOTATION}=${KWOK_NODE_VALUE}`,
-      `--cidr=${options.podCidr ?? "10.244.0.0/16"}`,
-      "--node-ip=10.0.0.1",
-      "--node-lease-duration-seconds=40",
-      `--server-address=127.0.0.1:${ports.kwok}`,
-    ]);
-    await Promise.all([
-      waitHealthy(kcm, `https://127.0.0.1:${ports.controllerManager}/healthz`, { tls: { insecure: true } }).then(() =>
-        log("kube-controller-manager ready"),
-      ),
-      cluster.startScheduler("kube-scheduler", "default-scheduler"),
-      waitHealthy(kwok, `http://127.0.0.1:${ports.kwok}/healthz`).then(() => log("kwok ready")),
-    ]);
+    await bootControlPlane(cluster, launch, files, options, log);
     if (options.gpuScheduler) await cluster.startGpuScheduler(options.gpuScheduler, chartSchedulerProfile());
     if (options.kuberay) await cluster.startKubeRay();
 

@@ -189,7 +189,7 @@ class Launcher implements EnginePods {
     this.controller = new Controller({
       name: "engine-pods",
       for: this.pods,
-      // A node that appears (or changes GPU) after its pods matters to their engines' profiles.
+      // A node that appears (or changes GPU) after its pods matters to their engines' calibrations.
       watches: [
         { informer: this.nodes, map: (n) => this.pods.store.byIndex("node", n.metadata?.name ?? "").map(objectKey) },
       ],
@@ -273,8 +273,8 @@ class Launcher implements EnginePods {
       rec.url = `http://${ip.includes(":") ? `[${ip}]` : ip}:${rec.port}`;
       const s = rec.settings;
       this.log(
-        `engine ${key}: ${s.model} on ${rec.url}, profile ${s.profile} (${s.profileReason}), ` +
-          `max-loras ${s.maxLoras ?? "profile default"}, listening in ${Math.max(0, rec.listenAt - Date.now())} ms`,
+        `engine ${key}: ${s.model} on ${rec.url}, calibration ${s.calibration} (${s.calibrationReason}), ` +
+          `max-loras ${s.maxLoras ?? "calibration default"}, listening in ${Math.max(0, rec.listenAt - Date.now())} ms`,
       );
     } catch (err) {
       rec.state = "failed";
@@ -326,7 +326,7 @@ class Launcher implements EnginePods {
       host,
       port: s.port,
       model: s.model,
-      profile: s.profile,
+      calibration: s.calibration,
       adapters: s.adapters,
       ...(s.maxLoras !== undefined ? { maxLoras: s.maxLoras } : {}),
       ...(s.maxModelLen !== undefined ? { maxModelLen: s.maxModelLen } : {}),

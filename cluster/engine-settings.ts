@@ -1,9 +1,9 @@
 // What engine a model pod would run, read from the pod the way vLLM and the kubelet would: the model from the
 // `model.aibrix.ai/name` label (or `--served-model-name`), the port, LoRA and engine limits from the container's vLLM
-// command line (with `$(VAR)` expanded from the container's env, as the kubelet does), and the simulator profile
+// command line (with `$(VAR)` expanded from the container's env, as the kubelet does), and the simulator calibration
 // from the node's GPU product label. Pure functions: the engine-pod launcher and its unit tests share them.
 import { Model, ModelDefaults, Scheduling } from "../api/labels.js";
-import { profiles, DEFAULT_PROFILE } from "../simulator/profiles.js";
+import { calibrations, DEFAULT_CALIBRATION } from "../simulator/calibrations.js";
 
 /** The parts of a v1 Pod this module reads. */
 export interface PodLike {
@@ -23,11 +23,11 @@ export interface EngineSettings {
   /** Served model name (what `model` in requests must say). */
   model: string;
   port: number;
-  /** Simulator profile, e.g. "a100-8b". */
-  profile: string;
-  /** Why this profile (the GPU product it matched, or why the default was used). */
-  profileReason: string;
-  /** GPU LoRA slots: 0 when LoRA is off. Undefined: the profile's default (no vLLM command line was found). */
+  /** Simulator engine calibration, e.g. "a100-8b". */
+  calibration: string;
+  /** Why this calibration (the GPU product it matched, or why the default was used). */
+  calibrationReason: string;
+  /** GPU LoRA slots: 0 when LoRA is off. Undefined: the calibration's default (no vLLM command line was found). */
   maxLoras?: number;
   /** `--max-lora-rank` (vLLM's default 16 when LoRA is on). Reported only: simulated adapters carry no rank. */
   maxLoraRank?: number;
@@ -37,7 +37,7 @@ export interface EngineSettings {
   maxNumSeqs?: number;
   maxNumBatchedTokens?: number;
   blockSize?: number;
-  /** Whether a vLLM command line was found in the pod (else profile defaults apply). */
+  /** Whether a vLLM command line was found in the pod (else calibration defaults apply). */
   fromCommandLine: boolean;
 }
 
@@ -47,8 +47,8 @@ const VLLM_LORA_DEFAULTS = { maxLoras: 1, maxLoraRank: 16 } as const;
 const VLLM_LORA_RANKS = [1, 8, 16, 32, 64, 128, 256, 320, 512];
 
 /**
- * GPU products whose closest simulator profile is another GPU type's (same generation and memory class): profiles
- * exist for H100, A100, L40S, A10G and L4.
+ * GPU products whose closest simulator calibration is another GPU type's (same generation and memory class):
+ * calibrations exist for H100, A100, L40S, A10G and L4.
  */
 const GPU_ALIASES: Record<string, string> = {
   H200: "H100",
@@ -179,7 +179,7 @@ function loraModuleNames(values: string[], where: string): string[] {
 
 /** The GPU type of a `nvidia.com/gpu.product` value, by word ("NVIDIA-A100-SXM4-80GB" → A100), or undefined. */
 export function gpuTypeOfProduct(product: string): string | undefined {
-  const known = new Set([...profiles().values()].map((p) => p.gpuType.toUpperCase()));
+  const known = new Set([...calibrations().values()].map((p) => p.gpuType.toUpperCase()));
   for (const word of product.toUpperCase().split(/[-_\s]+/)) {
     if (known.has(word)) return word;
     const alias = GPU_ALIASES[word];
@@ -189,19 +189,19 @@ export function gpuTypeOfProduct(product: string): string | undefined {
 }
 
 /**
- * The simulator profile for a model on a GPU product: that GPU type's profile for the model's size when the model
- * name says one ("qwen-32b" → h100-32b), else its 8B profile; the default profile when the product is unknown.
+ * The simulator calibration for a model on a GPU product: that GPU type's calibration for the model's size when the model
+ * name says one ("qwen-32b" → h100-32b), else its 8B calibration; the default calibration when the product is unknown.
  */
-export function profileFor(product: string | undefined, model: string): { profile: string; reason: string } {
-  if (!product) return { profile: DEFAULT_PROFILE, reason: `no ${Scheduling.gpuProductLabel} on the node` };
+export function calibrationFor(product: string | undefined, model: string): { calibration: string; reason: string } {
+  if (!product) return { calibration: DEFAULT_CALIBRATION, reason: `no ${Scheduling.gpuProductLabel} on the node` };
   const gpu = gpuTypeOfProduct(product);
-  if (!gpu) return { profile: DEFAULT_PROFILE, reason: `no profile for GPU product ${product}` };
-  const ofGpu = [...profiles().values()].filter((p) => p.gpuType.toUpperCase() === gpu);
+  if (!gpu) return { calibration: DEFAULT_CALIBRATION, reason: `no calibration for GPU product ${product}` };
+  const ofGpu = [...calibrations().values()].filter((p) => p.gpuType.toUpperCase() === gpu);
   const size = /(?:^|[^0-9.])(\d+(?:\.\d+)?)b(?![a-z])/i.exec(model)?.[1];
   const sized = size ? ofGpu.find((p) => p.name.endsWith(`-${size}b`)) : undefined;
   const chosen = sized ?? ofGpu.find((p) => p.name.endsWith("-8b")) ?? ofGpu[0];
-  if (!chosen) return { profile: DEFAULT_PROFILE, reason: `no profile for GPU type ${gpu}` };
-  return { profile: chosen.name, reason: `${product} → ${gpu}${sized ? `, ${size}B model` : ""}` };
+  if (!chosen) return { calibration: DEFAULT_CALIBRATION, reason: `no calibration for GPU type ${gpu}` };
+  return { calibration: chosen.name, reason: `${product} → ${gpu}${sized ? `, ${size}B model` : ""}` };
 }
 
 /** The container that serves the model: the one running vLLM, else the first. */
@@ -244,12 +244,12 @@ export function engineSettings(pod: PodLike, product: string | undefined): Engin
   if (adapters.length > 0 && !loraOn) {
     throw new Error(`${where}: --lora-modules ${adapters.join(",")} needs --enable-lora`);
   }
-  const { profile, reason } = profileFor(product, model);
+  const { calibration, reason } = calibrationFor(product, model);
   return {
     model,
     port,
-    profile,
-    profileReason: reason,
+    calibration,
+    calibrationReason: reason,
     // A vLLM command line without --enable-lora serves no adapters; with it, vLLM's defaults fill the gaps.
     maxLoras: args === undefined ? undefined : loraOn ? (maxLoras ?? VLLM_LORA_DEFAULTS.maxLoras) : 0,
     maxLoraRank: loraOn ? (maxLoraRank ?? VLLM_LORA_DEFAULTS.maxLoraRank) : undefined,

@@ -26,7 +26,7 @@ export function engineSummary(e: EngineInfo) {
     node: e.nodeName,
     url: e.url,
     model: e.settings?.model,
-    profile: e.settings?.profile,
+    calibration: e.settings?.calibration,
     maxLoras: e.settings?.maxLoras,
     state: e.state,
     starts: e.starts,

@@ -15,7 +15,7 @@ export {
 export type { ExtenderOptions } from "./scheduler-config.js";
 export { startEnginePods, readinessStatus } from "./engine-pods.js";
 export type { EnginePods, EnginePodsOptions, EngineInfo, EngineState, Pod } from "./engine-pods.js";
-export { engineSettings, profileFor, gpuTypeOfProduct, vllmArguments } from "./engine-settings.js";
+export { engineSettings, calibrationFor, gpuTypeOfProduct, vllmArguments } from "./engine-settings.js";
 export type { EngineSettings } from "./engine-settings.js";
 export {
   podRangeIsLocal,

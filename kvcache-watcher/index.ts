@@ -56,11 +56,13 @@ export const DEFAULT_KEYS = { hpkv: "hpkv_cluster_metadata", infinistore: "kvcac
 
 function redisClient(options: KVCacheWatcherOptions): Redis {
   const url = options.redis.includes("://") ? options.redis : `redis://${options.redis}`;
-  return new Redis(url, {
+  const redis = new Redis(url, {
     ...(options.redisPassword ? { password: options.redisPassword } : {}),
     ...(options.redisDatabase !== undefined ? { db: options.redisDatabase } : {}),
     maxRetriesPerRequest: 2,
   });
+  redis.on("error", () => undefined); // reconnects on its own; failed syncs are retried by the watcher
+  return redis;
 }
 
 async function startProbes(
@@ -74,6 +76,99 @@ async function startProbes(
   });
 }
 
+/**
+ * Stores the membership whenever the cache pods change: one write at a time, changes that land mid-write folded into
+ * the next, failures retried with doubling delays; ready once the first write went through.
+ */
+class MembershipSync {
+  version = 0;
+  readonly ready: Promise<void>;
+  private dirty = false;
+  private running: Promise<void> | undefined;
+  private closed = false;
+  private delay: number;
+  private stored = false;
+  private lastError: string | undefined;
+  private wake = () => undefined as void;
+  private markReady!: () => void;
+
+  constructor(
+    private readonly pods: SharedInformer<CachePod>,
+    private readonly redis: Redis,
+    private readonly metrics: WatcherMetrics,
+    private readonly options: KVCacheWatcherOptions,
+    private readonly retry: { base: number; max: number },
+  ) {
+    this.delay = retry.base;
+    this.ready = new Promise<void>((resolve) => (this.markReady = resolve));
+  }
+
+  /** Why the watcher is not ready, or undefined when it is. */
+  notReady(): string | undefined {
+    if (this.lastError !== undefined) return `cannot store the cache membership in Redis: ${this.lastError}`;
+    if (!this.pods.hasSynced()) return "cache pods not listed yet";
+    return this.stored ? undefined : "cache membership not stored yet";
+  }
+
+  /** Something changed: store the membership again once the pods are listed. */
+  kick(): void {
+    this.dirty = true;
+    if (!this.pods.hasSynced()) return;
+    this.running ??= this.drain().finally(() => {
+      this.running = undefined;
+      if (this.dirty && !this.closed) this.kick(); // an event that landed after the loop's last check
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.wake();
+    await this.running;
+  }
+
+  private async syncOnce(): Promise<void> {
+    const o = this.options;
+    const nodes = clusterNodes(members(this.pods.store.list(), o.cluster), o.port, o.totalSlots, o.virtualNodeCount);
+    const result = await publish(this.redis, o.key, nodes);
+    this.version = result.version;
+    this.metrics.synced(this.version, nodes.length, nodes.length === 0 ? 0 : o.totalSlots, result.changed);
+    if (result.changed)
+      o.log?.info({ version: this.version, nodes: nodes.map((n) => n.name) }, "cache membership stored");
+  }
+
+  private async drain(): Promise<void> {
+    while (this.dirty && !this.closed) {
+      this.dirty = false;
+      try {
+        await this.syncOnce();
+        this.delay = this.retry.base;
+        this.stored = true;
+        this.lastError = undefined;
+        this.markReady();
+      } catch (err) {
+        if (this.closed) return;
+        this.metrics.failed();
+        this.lastError = String(err);
+        this.options.log?.warn({ err: String(err), retryInMs: this.delay }, "cannot store cache membership; retrying");
+        this.dirty = true;
+        await this.pause();
+        this.delay = Math.min(this.retry.max, this.delay * 2);
+      }
+    }
+  }
+
+  /** Waits out the retry delay, or less if the watcher is closed meanwhile. */
+  private pause(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, this.delay);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}
+
 export async function startKVCacheWatcher(options: KVCacheWatcherOptions): Promise<RunningWatcher> {
   const client = new KubeClient(loadKubeConfig(options.kubeconfig));
   const selector = `${KVCacheAnnotation.podName}=${options.cluster},${KVCacheAnnotation.podRole}=cache`;
@@ -82,94 +177,30 @@ export async function startKVCacheWatcher(options: KVCacheWatcherOptions): Promi
     scoped(Resources.pods, { namespace: options.namespace, labelSelector: selector }),
   );
   const redis = redisClient(options);
-  redis.on("error", () => undefined); // reconnects on its own; failed syncs are retried below
   const registry = new Registry();
   const metrics = new WatcherMetrics(registry);
-  const retry = options.retryMs ?? { base: 1000, max: 30_000 };
-  let version = 0;
-  let dirty = false;
-  let running: Promise<void> | undefined;
-  let closed = false;
-  let delay = retry.base;
-  let stored = false;
-  let lastError: string | undefined;
-  let wake = () => undefined as void;
-  let markReady!: () => void;
-  const ready = new Promise<void>((resolve) => (markReady = resolve));
-
-  const syncOnce = async () => {
-    const nodes = clusterNodes(
-      members(pods.store.list(), options.cluster),
-      options.port,
-      options.totalSlots,
-      options.virtualNodeCount,
-    );
-    const result = await publish(redis, options.key, nodes);
-    version = result.version;
-    metrics.synced(version, nodes.length, nodes.length === 0 ? 0 : options.totalSlots, result.changed);
-    if (result.changed) options.log?.info({ version, nodes: nodes.map((n) => n.name) }, "cache membership stored");
-  };
-  const drain = async () => {
-    while (dirty && !closed) {
-      dirty = false;
-      try {
-        await syncOnce();
-        delay = retry.base;
-        stored = true;
-        lastError = undefined;
-        markReady();
-      } catch (err) {
-        if (closed) return;
-        metrics.failed();
-        lastError = String(err);
-        options.log?.warn({ err: String(err), retryInMs: delay }, "cannot store cache membership; retrying");
-        dirty = true;
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, delay);
-          wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        delay = Math.min(retry.max, delay * 2);
-      }
-    }
-  };
-  const kick = () => {
-    dirty = true;
-    if (!pods.hasSynced()) return;
-    running ??= drain().finally(() => {
-      running = undefined;
-      if (dirty && !closed) kick(); // an event that landed after the loop's last check
-    });
-  };
-  const notReady = () => {
-    if (lastError !== undefined) return `cannot store the cache membership in Redis: ${lastError}`;
-    if (!pods.hasSynced()) return "cache pods not listed yet";
-    return stored ? undefined : "cache membership not stored yet";
-  };
+  const sync = new MembershipSync(pods, redis, metrics, options, options.retryMs ?? { base: 1000, max: 30_000 });
+  const notReady = () => sync.notReady();
   // Before the informer starts: a port that cannot be bound fails the start with nothing left running.
   const probes = await startProbes(options.probes, registry, notReady).catch((err: Error) => {
     redis.disconnect();
     throw err;
   });
-
+  const kick = () => sync.kick();
   pods.addHandler({ onAdd: kick, onUpdate: kick, onDelete: kick });
   pods.start();
   void pods.synced.then(kick);
 
   return {
     registry,
-    ready,
-    version: () => version,
+    ready: sync.ready,
+    version: () => sync.version,
     notReady,
     probesUrl: probes?.url,
     async close() {
-      closed = true;
-      wake();
+      await sync.close();
       await probes?.close();
       await pods.stop();
-      await running;
       redis.disconnect();
     },
   };

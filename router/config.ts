@@ -1,4 +1,4 @@
-// The router's YAML configuration file: strategy, named profiles, intervals, timeouts, retry and ejection.
+// The router's YAML configuration file: strategy, named picking pipelines, intervals, timeouts, retry and ejection.
 //
 //   defaultStrategy: "prefix-cache:3,least-request:2"
 //   scrapeIntervalMs: 50          # while a strategy routes on engine metrics
@@ -10,20 +10,20 @@
 //   prefillCoalescing: {minBlocks: 32, maxWaitMs: 2000}   # maxWaitMs: 0 turns it off
 //   tokenizers: {llama-3-8b: /tokenizers/llama-3-8b}      # model → tokenizer.json directory (kv-prefix)
 //   prefixHashSeed: "0"                                   # the engines' PYTHONHASHSEED, if they set one
-//   profiles:
+//   pipelines:                    # `profiles:`, the old name, still works and warns
 //     cache-then-load:
 //       filters: [not-saturated]
 //       scorers: [{name: prefix-cache, weight: 3}, {name: queue, weight: 2}, {name: least-kv-cache, weight: 2}]
 //       picker: max-score
 import { readFile } from "node:fs/promises";
 import { parse as parseYaml } from "yaml";
-import type { ProfileConfig } from "./picking/profiles.js";
+import type { PipelineConfig } from "./picking/pipelines.js";
 import type { RouterOptions } from "./server.js";
 
 export type RouterConfigFile = Pick<
   RouterOptions,
   | "defaultStrategy"
-  | "profiles"
+  | "pipelines"
   | "scrapeIntervalMs"
   | "idleScrapeIntervalMs"
   | "staleAfterMs"
@@ -48,33 +48,22 @@ const NUMERIC_GROUPS: Record<string, string[]> = {
 };
 const TOP_NUMBERS = ["scrapeIntervalMs", "idleScrapeIntervalMs", "staleAfterMs", "maxBodyBytes"];
 
-export function parseRouterConfig(text: string, file = "router config"): RouterConfigFile {
-  let doc: unknown;
-  try {
-    doc = parseYaml(text) ?? {};
-  } catch (err) {
-    throw new RouterConfigError(`${file}: not valid YAML: ${(err as Error).message}`);
+/** The key that holds the named pipelines: `pipelines`, or its old name `profiles` with a warning. */
+function pipelinesKey(
+  d: Record<string, unknown>,
+  file: string,
+  warn: (message: string) => void,
+): "pipelines" | "profiles" {
+  if (d.profiles === undefined) return "pipelines";
+  if (d.pipelines !== undefined) {
+    throw new RouterConfigError(`${file}: profiles: is the old name of pipelines:; give only pipelines:`);
   }
-  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
-    throw new RouterConfigError(`${file}: must be a mapping of settings`);
-  }
-  const d = doc as Record<string, unknown>;
-  const known = new Set([
-    "defaultStrategy",
-    "profiles",
-    "tokenizers",
-    "prefixHashSeed",
-    ...TOP_NUMBERS,
-    ...Object.keys(NUMERIC_GROUPS),
-  ]);
-  for (const k of Object.keys(d)) {
-    if (!known.has(k)) throw new RouterConfigError(`${file}: ${k}: unknown setting; known: ${[...known].join(", ")}`);
-  }
-  if (d.defaultStrategy !== undefined && typeof d.defaultStrategy !== "string") {
-    throw new RouterConfigError(
-      `${file}: defaultStrategy: ${JSON.stringify(d.defaultStrategy)} must be a strategy name or "a:w,b:w"`,
-    );
-  }
+  warn(`${file}: profiles: is deprecated; rename it pipelines: (same format)`);
+  return "profiles";
+}
+
+/** The positive top-level numbers and the groups of numbers ≥ 0 (timeouts, retry, …). */
+function checkNumbers(d: Record<string, unknown>, file: string): void {
   for (const k of TOP_NUMBERS) {
     if (d[k] !== undefined && !(typeof d[k] === "number" && (d[k] as number) > 0)) {
       throw new RouterConfigError(`${file}: ${k}: ${JSON.stringify(d[k])} must be a positive number`);
@@ -91,33 +80,71 @@ export function parseRouterConfig(text: string, file = "router config"): RouterC
         throw new RouterConfigError(`${file}: ${group}.${k}: ${JSON.stringify(v)} must be a number ≥ 0`);
     }
   }
-  if (
-    d.profiles !== undefined &&
-    (typeof d.profiles !== "object" || d.profiles === null || Array.isArray(d.profiles))
-  ) {
-    throw new RouterConfigError(`${file}: profiles: must be a mapping of name → {filters, scorers, picker}`);
+}
+
+/** `tokenizers:`, a mapping of model name → tokenizer directory. */
+function checkedTokenizers(tokenizers: unknown, file: string): Record<string, string> | undefined {
+  if (tokenizers === undefined) return undefined;
+  if (typeof tokenizers !== "object" || tokenizers === null || Array.isArray(tokenizers)) {
+    throw new RouterConfigError(`${file}: tokenizers: must be a mapping of model name → tokenizer directory`);
   }
-  const tokenizers = d.tokenizers;
-  if (tokenizers !== undefined) {
-    if (typeof tokenizers !== "object" || tokenizers === null || Array.isArray(tokenizers)) {
-      throw new RouterConfigError(`${file}: tokenizers: must be a mapping of model name → tokenizer directory`);
-    }
-    for (const [model, dir] of Object.entries(tokenizers)) {
-      if (typeof dir !== "string" || dir === "") {
-        throw new RouterConfigError(`${file}: tokenizers.${model}: ${JSON.stringify(dir)} must be a directory path`);
-      }
+  for (const [model, dir] of Object.entries(tokenizers)) {
+    if (typeof dir !== "string" || dir === "") {
+      throw new RouterConfigError(`${file}: tokenizers.${model}: ${JSON.stringify(dir)} must be a directory path`);
     }
   }
+  return tokenizers as Record<string, string>;
+}
+
+export function parseRouterConfig(
+  text: string,
+  file = "router config",
+  warn: (message: string) => void = (m) => process.stderr.write(`warning: ${m}\n`),
+): RouterConfigFile {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text) ?? {};
+  } catch (err) {
+    throw new RouterConfigError(`${file}: not valid YAML: ${(err as Error).message}`);
+  }
+  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
+    throw new RouterConfigError(`${file}: must be a mapping of settings`);
+  }
+  const d = doc as Record<string, unknown>;
+  const known = new Set([
+    "defaultStrategy",
+    "pipelines",
+    "tokenizers",
+    "prefixHashSeed",
+    ...TOP_NUMBERS,
+    ...Object.keys(NUMERIC_GROUPS),
+  ]);
+  for (const k of Object.keys(d)) {
+    if (!known.has(k) && k !== "profiles")
+      throw new RouterConfigError(`${file}: ${k}: unknown setting; known: ${[...known].join(", ")}`);
+  }
+  if (d.defaultStrategy !== undefined && typeof d.defaultStrategy !== "string") {
+    throw new RouterConfigError(
+      `${file}: defaultStrategy: ${JSON.stringify(d.defaultStrategy)} must be a strategy name or "a:w,b:w"`,
+    );
+  }
+  checkNumbers(d, file);
+  const pipelinesAt = pipelinesKey(d, file, warn);
+  const pipelines = d[pipelinesAt];
+  if (pipelines !== undefined && (typeof pipelines !== "object" || pipelines === null || Array.isArray(pipelines))) {
+    throw new RouterConfigError(`${file}: ${pipelinesAt}: must be a mapping of name → {filters, scorers, picker}`);
+  }
+  const tokenizers = checkedTokenizers(d.tokenizers, file);
   if (d.prefixHashSeed !== undefined && typeof d.prefixHashSeed !== "string") {
     throw new RouterConfigError(
       `${file}: prefixHashSeed: ${JSON.stringify(d.prefixHashSeed)} must be a string (PYTHONHASHSEED's value, quoted)`,
     );
   }
   return {
-    tokenizers: tokenizers as Record<string, string> | undefined,
+    tokenizers,
     prefixHashSeed: d.prefixHashSeed as string | undefined,
     defaultStrategy: d.defaultStrategy as string | undefined,
-    profiles: d.profiles as Record<string, ProfileConfig> | undefined,
+    pipelines: pipelines as Record<string, PipelineConfig> | undefined,
     scrapeIntervalMs: d.scrapeIntervalMs as number | undefined,
     idleScrapeIntervalMs: d.idleScrapeIntervalMs as number | undefined,
     staleAfterMs: d.staleAfterMs as number | undefined,

@@ -4,5 +4,5 @@ export type { FleetView, EndpointView, EndpointSpec } from "./endpoints/endpoint
 export type { Discovery, DiscoverySnapshot } from "./discovery/types.js";
 export { StaticDiscovery, FileDiscovery, parseEndpointFile, EndpointFileError } from "./discovery/static.js";
 export { KubernetesDiscovery, podToEndpoint, snapshotFrom } from "./discovery/kubernetes.js";
-export type { ProfileConfig } from "./picking/profiles.js";
+export type { PipelineConfig } from "./picking/pipelines.js";
 export { loadRouterConfig, type RouterConfigFile } from "./config.js";

@@ -1,10 +1,10 @@
 // The router: wires discovery, the endpoint registry, metric scrapes, health checks, KV event feeds, indexes and
-// admission control around the request path (request-path/handler.ts), and serves it over HTTP.
+// flow control around the request path (request-path/handler.ts), and serves it over HTTP.
 import { randomBytes } from "node:crypto";
 import type { Server } from "node:http";
 import { pino, type Logger } from "pino";
 import { KvEventSubscriber } from "../engines/kv-events.js";
-import { admitAll, type AdmissionControl } from "./admission-control/control.js";
+import { passAll, type FlowControl } from "./flow-control/control.js";
 import type { Discovery, DiscoverySnapshot } from "./discovery/types.js";
 import {
   defaultEjection,
@@ -20,7 +20,7 @@ import { KvBlockIndex } from "./picking/kv-index.js";
 import { PrefixIndex, defaultPrefixIndexOptions } from "./picking/prefix-index.js";
 import { PrefixSync } from "./picking/prefix-sync.js";
 import { createSharedScorers, type SharedScorers } from "./picking/shared-scorers.js";
-import { ProfileCatalog, type ProfileConfig } from "./picking/profiles.js";
+import { PipelineCatalog, type PipelineConfig } from "./picking/pipelines.js";
 import { defaultPrefixScorerOptions, type PrefixScorerOptions } from "./picking/scorers/prefix-affinity.js";
 import { loadModelTokenizers } from "./prompts/tokenizers.js";
 import { PromptCache } from "./prompts/prompt-cache.js";
@@ -33,7 +33,7 @@ import { StrategySelector } from "./profiles/strategy.js";
 import { defaultTimeouts, EndpointUnhealthy, sendUpstream, type PhaseTimeouts } from "./forwarding/proxy.js";
 import { MetricsScraper } from "./endpoints/scraper.js";
 import { Turns } from "./request-path/turns.js";
-import type { StaticKeys } from "./admission-control/auth/static-keys.js";
+import type { StaticKeys } from "./flow-control/auth/static-keys.js";
 import { defaultHealthCheck, HealthChecker, type HealthCheckPolicy } from "./endpoints/health-check.js";
 import { createRequestHandler, type RequestHandler } from "./request-path/handler.js";
 import type { RequestPathParts } from "./request-path/parts.js";
@@ -47,11 +47,11 @@ export interface RouterOptions {
   /** 0 = any free port. */
   port?: number;
   discovery: Discovery;
-  admission?: AdmissionControl;
-  /** Strategy used when a request names none (a name, a weighted list, or a profile name). */
+  flowControl?: FlowControl;
+  /** Strategy used when a request names none (a name, a weighted list, or a pipeline name). */
   defaultStrategy?: string;
-  /** Named profiles (filters → weighted scorers → picker). */
-  profiles?: Record<string, ProfileConfig>;
+  /** Named picking pipelines (filters → weighted scorers → picker). */
+  pipelines?: Record<string, PipelineConfig>;
   prefix?: Partial<PrefixScorerOptions>;
   /**
    * Model name → directory of its tokenizer files (tokenizer.json, tokenizer_config.json; a mounted ConfigMap
@@ -94,7 +94,7 @@ export interface RouterOptions {
   upstreamApiKey?: string;
   /**
    * Forward the client's `Authorization` to engines when no `upstreamApiKey` is set, as AIBrix's gateway does (engines
-   * started with `--api-key` check it). Default: on without admission control, off with it (a router API key must
+   * started with `--api-key` check it). Default: on without flow control, off with it (a router API key must
    * not reach engines).
    */
   forwardAuthorization?: boolean;
@@ -110,11 +110,11 @@ export interface Router {
   url: string;
   host: string;
   port: number;
-  /** Read-only per-model fleet state (queue depth, KV usage, in-flight) for admission control. */
+  /** Read-only per-model fleet state (queue depth, KV usage, in-flight) for flow control. */
   fleet: FleetView;
   registry: EndpointRegistry;
   metrics: RouterMetrics;
-  catalog: ProfileCatalog;
+  catalog: PipelineCatalog;
   kvIndex: KvBlockIndex;
   prefills: PrefillCoalescer;
   /** Scrape every endpoint now (tests; the loop does this on its own). */
@@ -124,7 +124,7 @@ export interface Router {
 
 export async function startRouter(options: RouterOptions): Promise<Router> {
   const log = options.logger ?? pino({ level: options.logLevel ?? "info", base: { component: "router" } });
-  const admission = options.admission ?? admitAll;
+  const flowControl = options.flowControl ?? passAll;
   const scrapeIntervalMs = options.scrapeIntervalMs ?? 100;
   const staleAfterMs = options.staleAfterMs ?? Math.max(200, 3 * scrapeIntervalMs);
   const timeouts: PhaseTimeouts = { ...defaultTimeouts, ...options.timeouts };
@@ -155,7 +155,7 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
     registry,
     metrics,
     strategies: new StrategySelector(catalog, fallback, (m) => log.warn(m)),
-    admission,
+    flowControl,
     maxBodyBytes,
     tokenizers,
     prefills,
@@ -173,7 +173,7 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
   const server = httpServer(handle, options.limits, log, metrics);
 
   await options.discovery.start((s) => discovered.onSnapshot(s));
-  admission.attachFleet?.(registry);
+  flowControl.attachFleet?.(registry);
   scraper.start();
   health.start();
   const host = options.host ?? "127.0.0.1";
@@ -194,7 +194,7 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
       clearInterval(sweepTimer);
       await shutdown(server);
       // In order: nothing new arrives, then the sources of state stop, then the state's sharing ends.
-      for (const part of [options.discovery, scraper, health, feeds, registry, admission, prefixSync, shared])
+      for (const part of [options.discovery, scraper, health, feeds, registry, flowControl, prefixSync, shared])
         await part?.close();
     },
   };
@@ -253,7 +253,7 @@ function requestPathParts(
     | "registry"
     | "metrics"
     | "strategies"
-    | "admission"
+    | "flowControl"
     | "maxBodyBytes"
     | "tokenizers"
     | "prefills"
@@ -276,7 +276,7 @@ function requestPathParts(
     budget: new RetryBudget(retry),
     upstream: {
       apiKey: options.upstreamApiKey,
-      forwardAuthorization: options.forwardAuthorization ?? options.admission === undefined,
+      forwardAuthorization: options.forwardAuthorization ?? options.flowControl === undefined,
     },
     accessLog: options.accessLog,
     warnUnenforcedRps: unenforcedRpsWarning(built.log),
@@ -314,12 +314,12 @@ function createCatalog(
   kvIndex: KvBlockIndex,
   shared: SharedScorers,
   log: Logger,
-): ProfileCatalog {
-  return new ProfileCatalog(
+): PipelineCatalog {
+  return new PipelineCatalog(
     prefixIndex,
     kvIndex,
     { ...defaultPrefixScorerOptions, ...options.prefix },
-    options.profiles,
+    options.pipelines,
     shared.scorers,
     (model) =>
       log.warn(
@@ -372,8 +372,8 @@ function unenforcedRpsWarning(log: Logger): (model: string) => void {
     warned.add(model);
     log.warn(
       { model },
-      "a config profile of this model sets requestsPerSecond, but the router runs without admission control: " +
-        "start it with --admission-config or --redis-url to enforce the limit",
+      "a config profile of this model sets requestsPerSecond, but the router runs without flow control: " +
+        "start it with --flow-control-config or --redis-url to enforce the limit",
     );
   };
 }

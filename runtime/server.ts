@@ -122,22 +122,8 @@ interface ModelEntry {
   bytes?: number;
 }
 
-export async function startRuntime(opts: RuntimeOptions): Promise<RunningRuntime> {
-  const kind = runtimeEngine(opts.engine);
-  const engine = new EngineClient(kind, opts.engineEndpoint.replace(/\/+$/, ""));
-  const adapterDir = opts.adapterDir ?? "/tmp/aibrix/adapters";
-  const modelDir = opts.modelDir ?? "/tmp/aibrix/models";
-  const settings: FetchSettings = {
-    concurrency: opts.fetch?.concurrency ?? 4,
-    allowSuffixes: opts.fetch?.allowSuffixes ?? [],
-    hubEndpoint: opts.fetch?.hubEndpoint ?? "https://huggingface.co",
-    hubToken: opts.fetch?.hubToken,
-  };
-  const gate = new Gate(opts.maxConcurrentDownloads ?? 2, opts.maxQueued ?? 16);
-  const adapters = new Map<string, { path: string; downloaded: boolean }>();
-  const models = new Map<string, ModelEntry>();
-
-  const registry = new Registry();
+/** The runtime's own metrics (served after the engine's on /metrics). */
+function runtimeMetrics(registry: Registry, adapters: Map<string, unknown>) {
   const downloads = new Counter({
     name: "aibrix_runtime_artifact_downloads_total",
     help: "Artifact downloads by source scheme and result",
@@ -162,131 +148,183 @@ export async function startRuntime(opts: RuntimeOptions): Promise<RunningRuntime
     help: "Failed scrapes of the engine's metrics",
     registers: [registry],
   });
+  return { downloads, downloadBytes, scrapeErrors };
+}
 
-  async function download(url: string, dir: string, credentials?: CredentialMap, config?: CredentialMap) {
-    const scheme = parseArtifactUrl(url).kind === "local" ? "local" : url.split(":")[0]!;
+interface RuntimeParts {
+  opts: RuntimeOptions;
+  kind: ReturnType<typeof runtimeEngine>;
+  engine: EngineClient;
+  adapterDir: string;
+  modelDir: string;
+  settings: FetchSettings;
+  gate: Gate;
+  /** Adapters loaded through this runtime, and whether it downloaded them (then unload removes the files). */
+  adapters: Map<string, { path: string; downloaded: boolean }>;
+  models: Map<string, ModelEntry>;
+  registry: Registry;
+  counters: ReturnType<typeof runtimeMetrics>;
+}
+
+function runtimeParts(opts: RuntimeOptions): RuntimeParts {
+  const kind = runtimeEngine(opts.engine);
+  const adapters = new Map<string, { path: string; downloaded: boolean }>();
+  const registry = new Registry();
+  return {
+    opts,
+    kind,
+    engine: new EngineClient(kind, opts.engineEndpoint.replace(/\/+$/, "")),
+    adapterDir: opts.adapterDir ?? "/tmp/aibrix/adapters",
+    modelDir: opts.modelDir ?? "/tmp/aibrix/models",
+    settings: {
+      concurrency: opts.fetch?.concurrency ?? 4,
+      allowSuffixes: opts.fetch?.allowSuffixes ?? [],
+      hubEndpoint: opts.fetch?.hubEndpoint ?? "https://huggingface.co",
+      hubToken: opts.fetch?.hubToken,
+    },
+    gate: new Gate(opts.maxConcurrentDownloads ?? 2, opts.maxQueued ?? 16),
+    adapters,
+    models: new Map(),
+    registry,
+    counters: runtimeMetrics(registry, adapters),
+  };
+}
+
+async function download(
+  p: RuntimeParts,
+  url: string,
+  dir: string,
+  credentials?: CredentialMap,
+  config?: CredentialMap,
+) {
+  const scheme = parseArtifactUrl(url).kind === "local" ? "local" : url.split(":")[0]!;
+  try {
+    const got = await p.gate.run(() => fetchArtifact({ url, dir, credentials, additionalConfig: config }, p.settings));
+    p.counters.downloads.inc({ scheme, result: "ok" });
+    p.counters.downloadBytes.inc(got.bytes);
+    return got;
+  } catch (err) {
+    p.counters.downloads.inc({ scheme, result: "error" });
+    throw err;
+  }
+}
+
+async function loadAdapter(p: RuntimeParts, body: Record<string, unknown>): Promise<EngineAnswer> {
+  const name = nameField(body, "lora_name");
+  const direct = field(body, "lora_path", false);
+  const artifact = field(body, "artifact_url", false);
+  if (!direct && !artifact) throw new HttpError(400, "lora_path or artifact_url: one is required");
+  if (direct && artifact) throw new HttpError(400, "lora_path and artifact_url: give one, not both");
+  let where = direct!;
+  let downloaded = false;
+  if (artifact) {
     try {
-      const got = await gate.run(() => fetchArtifact({ url, dir, credentials, additionalConfig: config }, settings));
-      downloads.inc({ scheme, result: "ok" });
-      downloadBytes.inc(got.bytes);
-      return got;
-    } catch (err) {
-      downloads.inc({ scheme, result: "error" });
-      throw err;
-    }
-  }
-
-  async function loadAdapter(body: Record<string, unknown>): Promise<EngineAnswer> {
-    const name = nameField(body, "lora_name");
-    const direct = field(body, "lora_path", false);
-    const artifact = field(body, "artifact_url", false);
-    if (!direct && !artifact) throw new HttpError(400, "lora_path or artifact_url: one is required");
-    if (direct && artifact) throw new HttpError(400, "lora_path and artifact_url: give one, not both");
-    let where = direct!;
-    let downloaded = false;
-    if (artifact) {
-      try {
-        parseArtifactUrl(artifact);
-      } catch (err) {
-        throw new HttpError(400, (err as Error).message);
-      }
-      const got = await download(
-        artifact,
-        path.join(adapterDir, name),
-        stringMap(body, "credentials"),
-        stringMap(body, "additional_config"),
-      );
-      where = got.path;
-      downloaded = got.path === path.join(adapterDir, name);
-    }
-    const answer = await engine.loadAdapter(name, where);
-    if (answer.status < 300) adapters.set(name, { path: where, downloaded });
-    return answer;
-  }
-
-  async function unloadAdapter(body: Record<string, unknown>): Promise<EngineAnswer> {
-    const name = nameField(body, "lora_name");
-    const cleanup = body.cleanup_local !== false;
-    const answer = await engine.unloadAdapter(name);
-    const known = adapters.get(name);
-    if (answer.status < 300 || answer.status === 404) {
-      adapters.delete(name);
-      if (cleanup && known?.downloaded) await rm(known.path, { recursive: true, force: true });
-    }
-    return answer;
-  }
-
-  async function downloadModel(body: Record<string, unknown>): Promise<ModelEntry> {
-    const uri = field(body, "model_uri", true)!;
-    let src;
-    try {
-      src = parseArtifactUrl(uri);
+      parseArtifactUrl(artifact);
     } catch (err) {
       throw new HttpError(400, (err as Error).message);
     }
-    const fallbackName = src.kind === "hub" ? src.repo.split("/")[1]! : path.basename(uri.replace(/\/+$/, ""));
-    const name = body.model_name === undefined ? fallbackName : nameField(body, "model_name");
-    if (!NAME.test(name)) throw new HttpError(400, `model_name: ${JSON.stringify(name)} must match ${NAME.source}`);
-    const localDir = field(body, "local_dir", false) ?? path.join(modelDir, name);
-    const existing = models.get(name);
-    if (existing?.status === "downloading") return existing;
-    const entry: ModelEntry = { model_name: name, model_uri: uri, local_dir: localDir, status: "downloading" };
-    models.set(name, entry);
-    // The download runs on; the caller polls GET /v1/model/list.
-    void download(uri, localDir, stringMap(body, "credentials"), stringMap(body, "download_extra_config")).then(
-      (got) => Object.assign(entry, { status: "downloaded", bytes: got.bytes, local_dir: got.path }),
-      (err: Error) => Object.assign(entry, { status: "failed", error: err.message }),
+    const got = await download(
+      p,
+      artifact,
+      path.join(p.adapterDir, name),
+      stringMap(body, "credentials"),
+      stringMap(body, "additional_config"),
     );
-    return entry;
+    where = got.path;
+    downloaded = got.path === path.join(p.adapterDir, name);
   }
+  const answer = await p.engine.loadAdapter(name, where);
+  if (answer.status < 300) p.adapters.set(name, { path: where, downloaded });
+  return answer;
+}
 
-  async function metrics(): Promise<string> {
-    let engineText = "";
-    try {
-      const text = await engine.metricsText(opts.metricsPath ?? "/metrics");
-      engineText = kind ? withStandardNames(text, kind) : text;
-    } catch {
-      scrapeErrors.inc();
+async function unloadAdapter(p: RuntimeParts, body: Record<string, unknown>): Promise<EngineAnswer> {
+  const name = nameField(body, "lora_name");
+  const cleanup = body.cleanup_local !== false;
+  const answer = await p.engine.unloadAdapter(name);
+  const known = p.adapters.get(name);
+  if (answer.status < 300 || answer.status === 404) {
+    p.adapters.delete(name);
+    if (cleanup && known?.downloaded) await rm(known.path, { recursive: true, force: true });
+  }
+  return answer;
+}
+
+async function downloadModel(p: RuntimeParts, body: Record<string, unknown>): Promise<ModelEntry> {
+  const uri = field(body, "model_uri", true)!;
+  let src;
+  try {
+    src = parseArtifactUrl(uri);
+  } catch (err) {
+    throw new HttpError(400, (err as Error).message);
+  }
+  const fallbackName = src.kind === "hub" ? src.repo.split("/")[1]! : path.basename(uri.replace(/\/+$/, ""));
+  const name = body.model_name === undefined ? fallbackName : nameField(body, "model_name");
+  if (!NAME.test(name)) throw new HttpError(400, `model_name: ${JSON.stringify(name)} must match ${NAME.source}`);
+  const localDir = field(body, "local_dir", false) ?? path.join(p.modelDir, name);
+  const existing = p.models.get(name);
+  if (existing?.status === "downloading") return existing;
+  const entry: ModelEntry = { model_name: name, model_uri: uri, local_dir: localDir, status: "downloading" };
+  p.models.set(name, entry);
+  // The download runs on; the caller polls GET /v1/model/list.
+  void download(p, uri, localDir, stringMap(body, "credentials"), stringMap(body, "download_extra_config")).then(
+    (got) => Object.assign(entry, { status: "downloaded", bytes: got.bytes, local_dir: got.path }),
+    (err: Error) => Object.assign(entry, { status: "failed", error: err.message }),
+  );
+  return entry;
+}
+
+async function metricsText(p: RuntimeParts): Promise<string> {
+  let engineText = "";
+  try {
+    const text = await p.engine.metricsText(p.opts.metricsPath ?? "/metrics");
+    engineText = p.kind ? withStandardNames(text, p.kind) : text;
+  } catch {
+    p.counters.scrapeErrors.inc();
+  }
+  return engineText + (await p.registry.metrics());
+}
+
+function send(res: http.ServerResponse, status: number, body: unknown, type = "application/json"): void {
+  const text = typeof body === "string" ? body : JSON.stringify(body);
+  res.writeHead(status, { "content-type": type, "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+function relay(res: http.ServerResponse, a: EngineAnswer): void {
+  send(res, a.status, a.body, a.contentType);
+}
+
+async function route(p: RuntimeParts, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const url = (req.url ?? "/").split("?")[0];
+  const key = `${req.method} ${url}`;
+  switch (key) {
+    case "GET /healthz":
+      return send(res, 200, { status: "ok" });
+    case "GET /ready": {
+      const r = await p.engine.ready();
+      return r.ok ? send(res, 200, { status: "ready" }) : send(res, 503, { status: "not ready", reason: r.reason });
     }
-    return engineText + (await registry.metrics());
+    case "GET /metrics":
+      return send(res, 200, await metricsText(p), p.registry.contentType);
+    case "GET /v1/models":
+      return relay(res, await p.engine.models());
+    case "POST /v1/lora_adapter/load":
+      return relay(res, await loadAdapter(p, await readJson(req)));
+    case "POST /v1/lora_adapter/unload":
+      return relay(res, await unloadAdapter(p, await readJson(req)));
+    case "POST /v1/model/download":
+      return send(res, 200, await downloadModel(p, await readJson(req)));
+    case "GET /v1/model/list":
+      return send(res, 200, { models: [...p.models.values()] });
+    default:
+      return send(res, 404, { error: { message: `no route ${key}` } });
   }
+}
 
-  const send = (res: http.ServerResponse, status: number, body: unknown, type = "application/json") => {
-    const text = typeof body === "string" ? body : JSON.stringify(body);
-    res.writeHead(status, { "content-type": type, "content-length": Buffer.byteLength(text) });
-    res.end(text);
-  };
-  const relay = (res: http.ServerResponse, a: EngineAnswer) => send(res, a.status, a.body, a.contentType);
-
-  async function route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const url = (req.url ?? "/").split("?")[0];
-    const key = `${req.method} ${url}`;
-    switch (key) {
-      case "GET /healthz":
-        return send(res, 200, { status: "ok" });
-      case "GET /ready": {
-        const r = await engine.ready();
-        return r.ok ? send(res, 200, { status: "ready" }) : send(res, 503, { status: "not ready", reason: r.reason });
-      }
-      case "GET /metrics":
-        return send(res, 200, await metrics(), registry.contentType);
-      case "GET /v1/models":
-        return relay(res, await engine.models());
-      case "POST /v1/lora_adapter/load":
-        return relay(res, await loadAdapter(await readJson(req)));
-      case "POST /v1/lora_adapter/unload":
-        return relay(res, await unloadAdapter(await readJson(req)));
-      case "POST /v1/model/download":
-        return send(res, 200, await downloadModel(await readJson(req)));
-      case "GET /v1/model/list":
-        return send(res, 200, { models: [...models.values()] });
-      default:
-        return send(res, 404, { error: { message: `no route ${key}` } });
-    }
-  }
-
+export async function startRuntime(opts: RuntimeOptions): Promise<RunningRuntime> {
+  const p = runtimeParts(opts);
   const server = http.createServer((req, res) => {
-    route(req, res).catch((err: unknown) => {
+    route(p, req, res).catch((err: unknown) => {
       const status = err instanceof HttpError ? err.status : 502;
       // The rest of an oversized body is never read: close the connection so no client reuses it.
       if (status === 413 && !res.headersSent) res.setHeader("connection", "close");

@@ -212,6 +212,12 @@ export class Engine {
     this.gpuLoras.delete(name);
   }
 
+  /** Moves an adapter to the most recently used end of the GPU's LoRA slots. */
+  private touchLora(lora: string): void {
+    this.gpuLoras.delete(lora);
+    this.gpuLoras.set(lora, 1);
+  }
+
   /** Chooses the next step's work; null when idle. */
   plan(now: number): Step | null {
     if (!this.hasWork()) return null;
@@ -285,11 +291,7 @@ export class Engine {
         if (loadsLora) loraLoads++;
         if (fresh && this.sharedTier) this.sharedTier.markLoaded(seq.hashes, hitBlocks, loaded);
         tierBlocks += loaded;
-        if (lora !== undefined) {
-          // Refresh LRU position.
-          this.gpuLoras.delete(lora);
-          this.gpuLoras.set(lora, 1);
-        }
+        if (lora !== undefined) this.touchLora(lora);
         seq.blocks = [...hitIds, ...got];
         seq.numComputed = cachedTokens;
         seq.numStored = hitBlocks;

@@ -3,7 +3,7 @@
 // Endpoint file (YAML; the router's static discovery reads it): a list with one entry per engine:
 //   - model: llama-3-8b            # served base model name
 //     address: "127.0.0.1:40123"   # host:port of the OpenAI-compatible HTTP server
-//     gpuType: H100                # GPU type of the simulated profile (optional)
+//     gpuType: H100                # GPU type of the engine calibration (optional)
 //     adapters: [sql-lora]         # LoRA adapters loaded at start (optional)
 //     kvEvents: "tcp://127.0.0.1:40200"  # ZMQ KV event publisher (optional; only when enabled)
 //     kvEventsReplay: "tcp://127.0.0.1:40201"  # its replay socket (optional; only when enabled)

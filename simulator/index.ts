@@ -15,6 +15,12 @@ export {
   type EndpointEntry,
 } from "./fleet.js";
 export type { FaultSettings } from "./faults.js";
-export { profiles, getProfile, DEFAULT_PROFILE, type Profile, type CalibrationFigure } from "./profiles.js";
+export {
+  calibrations,
+  getCalibration,
+  DEFAULT_CALIBRATION,
+  type EngineCalibration,
+  type CalibrationFigure,
+} from "./calibrations.js";
 export { encodeBatch, eventToWire, KV_MEDIUM } from "./kv-events.js";
 export type { KvEvent } from "./kv-cache.js";

@@ -47,52 +47,7 @@ export class EngineMetrics {
     const registers = [this.registry];
     this.labels = { model_name: model };
     const labelNames = ["model_name"] as const;
-    const gauge = (name: string, help: string, read: () => number) =>
-      new Gauge({
-        name,
-        help,
-        labelNames,
-        registers,
-        collect(this: Gauge<"model_name">) {
-          this.set({ model_name: model }, src.overrides.get(name) ?? read());
-        },
-      });
-    gauge("vllm:num_requests_running", "Number of requests in model execution batches.", () => src.engine.numRunning);
-    gauge("vllm:num_requests_waiting", "Number of requests waiting to be processed.", () => src.engine.numWaiting);
-    gauge("vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", () => src.engine.pool.usage());
-    // vLLM 0.32 has no gpu_cache_usage_perc; cache_config_info tells routers the block size and hash algorithm.
-    const cache = src.engine.config;
-    new Gauge({
-      name: "vllm:cache_config_info",
-      help: "Information of the LLMEngine CacheConfig",
-      labelNames: ["block_size", "num_gpu_blocks", "enable_prefix_caching", "prefix_caching_hash_algo"] as const,
-      registers,
-    }).set(
-      {
-        block_size: String(cache.blockSize),
-        num_gpu_blocks: String(cache.numGpuBlocks),
-        enable_prefix_caching: "True",
-        prefix_caching_hash_algo: cache.prefixHashAlgo ?? "sha256",
-      },
-      1,
-    );
-    new Gauge({
-      name: "vllm:lora_requests_info",
-      help: "Running stats on lora requests.",
-      labelNames: ["max_lora", "running_lora_adapters", "waiting_lora_adapters"] as const,
-      registers,
-      collect(this: Gauge<"max_lora" | "running_lora_adapters" | "waiting_lora_adapters">) {
-        this.reset();
-        this.set(
-          {
-            max_lora: String(src.maxLoras),
-            running_lora_adapters: src.engine.runningLoras().join(","),
-            waiting_lora_adapters: src.engine.waitingLoras().join(","),
-          },
-          Date.now() / 1000,
-        );
-      },
-    });
+    registerStateGauges(model, src, this.registry);
     const counter = (name: string, help: string) => new Counter({ name, help, labelNames, registers });
     this.promptTokens = counter("vllm:prompt_tokens_total", "Number of prefill tokens processed.");
     // eslint-disable-next-line @typescript-eslint/no-this-alias
@@ -132,11 +87,7 @@ export class EngineMetrics {
       labelNames: ["model_name", "finished_reason"] as const,
       registers,
     });
-    // vLLM exports its counters from the start, at zero.
-    for (const c of [this.promptTokens, this.generationTokens, this.prefixQueries, this.prefixHits, this.preemptions]) {
-      c.inc(this.labels, 0);
-    }
-    if (src.engine.sharedTier) for (const c of [this.externalQueries, this.externalHits]) c.inc(this.labels, 0);
+    this.exportAtZero(src.engine.sharedTier !== undefined);
     const histogram = (name: string, help: string, buckets: number[]) =>
       new Histogram({ name, help, labelNames, buckets, registers });
     this.ttft = histogram(
@@ -168,6 +119,13 @@ export class EngineMetrics {
       "Histogram of time spent in WAITING phase for request.",
       E2E_BUCKETS,
     );
+  }
+
+  /** vLLM exports its counters from the start, at zero (the external ones only with a KV connector). */
+  private exportAtZero(sharedTier: boolean): void {
+    const counters = [this.promptTokens, this.generationTokens, this.prefixQueries, this.prefixHits, this.preemptions];
+    if (sharedTier) counters.push(this.externalQueries, this.externalHits);
+    for (const c of counters) c.inc(this.labels, 0);
   }
 
   /** The engine hooks that feed these metrics. */
@@ -207,4 +165,56 @@ export class EngineMetrics {
   async text(): Promise<string> {
     return this.registry.metrics();
   }
+}
+
+/** The engine's state as vLLM reports it: running and waiting requests, KV usage, cache config and LoRA info. */
+function registerStateGauges(model: string, src: MetricSources, registry: Registry): void {
+  const registers = [registry];
+  const labelNames = ["model_name"] as const;
+  const gauge = (name: string, help: string, read: () => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers,
+      collect(this: Gauge<"model_name">) {
+        this.set({ model_name: model }, src.overrides.get(name) ?? read());
+      },
+    });
+  gauge("vllm:num_requests_running", "Number of requests in model execution batches.", () => src.engine.numRunning);
+  gauge("vllm:num_requests_waiting", "Number of requests waiting to be processed.", () => src.engine.numWaiting);
+  gauge("vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", () => src.engine.pool.usage());
+  // vLLM 0.32 has no gpu_cache_usage_perc; cache_config_info tells routers the block size and hash algorithm.
+  const cache = src.engine.config;
+  new Gauge({
+    name: "vllm:cache_config_info",
+    help: "Information of the LLMEngine CacheConfig",
+    labelNames: ["block_size", "num_gpu_blocks", "enable_prefix_caching", "prefix_caching_hash_algo"] as const,
+    registers,
+  }).set(
+    {
+      block_size: String(cache.blockSize),
+      num_gpu_blocks: String(cache.numGpuBlocks),
+      enable_prefix_caching: "True",
+      prefix_caching_hash_algo: cache.prefixHashAlgo ?? "sha256",
+    },
+    1,
+  );
+  new Gauge({
+    name: "vllm:lora_requests_info",
+    help: "Running stats on lora requests.",
+    labelNames: ["max_lora", "running_lora_adapters", "waiting_lora_adapters"] as const,
+    registers,
+    collect(this: Gauge<"max_lora" | "running_lora_adapters" | "waiting_lora_adapters">) {
+      this.reset();
+      this.set(
+        {
+          max_lora: String(src.maxLoras),
+          running_lora_adapters: src.engine.runningLoras().join(","),
+          waiting_lora_adapters: src.engine.waitingLoras().join(","),
+        },
+        Date.now() / 1000,
+      );
+    },
+  });
 }

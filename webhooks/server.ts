@@ -164,38 +164,44 @@ function buildApp(deps: AdmissionDeps, metrics: WebhookMetrics, maxBodyBytes: nu
   return app;
 }
 
-/** Starts the HTTPS admission server with a certificate loaded (or created) from the configured store. */
-export async function startWebhooks(options: StartWebhooksOptions = {}): Promise<WebhookServer> {
-  const logger = options.logger ?? pino({ level: options.logLevel ?? "info", base: { component: "webhooks" } });
-  const config = resolveWebhookConfig(options.config);
-  const c = { ...options.certificates };
-  const namespace = c.namespace ?? DEFAULTS.namespace;
-  const service = c.service ?? DEFAULTS.service;
-  let cluster = options.cluster;
-  if (options.kube) {
-    const k = options.kube;
-    const kc = typeof k.kubeConfig === "string" ? loadKubeConfig(k.kubeConfig || undefined) : k.kubeConfig;
-    const mutatingName = k.mutatingConfiguration ?? DEFAULT_CONFIGURATION_NAMES.mutating;
-    const validatingName = k.validatingConfiguration ?? DEFAULT_CONFIGURATION_NAMES.validating;
-    const manifestsFor = k.createConfigurations
-      ? (caBundlePem: string) =>
-          webhookConfigurationManifests({
-            mutatingName,
-            validatingName,
-            caBundlePem,
-            url: k.webhookUrl,
-            service: k.webhookUrl ? undefined : { namespace, name: service, port: 443 },
-            excludedNamespaces: k.excludedNamespaces ?? ["kube-system", "kube-node-lease", namespace],
-            validationFailurePolicy: k.validationFailurePolicy ?? "Fail",
-            timeoutSeconds: 5,
-          })
-      : undefined;
-    c.store ??= new KubeSecretStore(kc);
-    c.publisher ??= new KubeCaBundlePublisher(kc, { mutatingName, validatingName, url: k.webhookUrl }, manifestsFor);
-    cluster ??= new CachedClusterLookup(new KubeClusterLookup(kc));
-  }
+type CertificateOptions = NonNullable<StartWebhooksOptions["certificates"]>;
+
+/**
+ * With `options.kube`: certificates stored in a Secret, the CA bundle published to the webhook configurations (created
+ * when asked), and cluster lookups through the API server. Fills what `c` does not set; returns the cluster lookup.
+ */
+function useKube(
+  options: StartWebhooksOptions,
+  c: CertificateOptions,
+  namespace: string,
+  service: string,
+): AdmissionDeps["cluster"] {
+  const k = options.kube;
+  if (!k) return options.cluster;
+  const kc = typeof k.kubeConfig === "string" ? loadKubeConfig(k.kubeConfig || undefined) : k.kubeConfig;
+  const mutatingName = k.mutatingConfiguration ?? DEFAULT_CONFIGURATION_NAMES.mutating;
+  const validatingName = k.validatingConfiguration ?? DEFAULT_CONFIGURATION_NAMES.validating;
+  const manifestsFor = k.createConfigurations
+    ? (caBundlePem: string) =>
+        webhookConfigurationManifests({
+          mutatingName,
+          validatingName,
+          caBundlePem,
+          url: k.webhookUrl,
+          service: k.webhookUrl ? undefined : { namespace, name: service, port: 443 },
+          excludedNamespaces: k.excludedNamespaces ?? ["kube-system", "kube-node-lease", namespace],
+          validationFailurePolicy: k.validationFailurePolicy ?? "Fail",
+          timeoutSeconds: 5,
+        })
+    : undefined;
+  c.store ??= new KubeSecretStore(kc);
+  c.publisher ??= new KubeCaBundlePublisher(kc, { mutatingName, validatingName, url: k.webhookUrl }, manifestsFor);
+  return options.cluster ?? new CachedClusterLookup(new KubeClusterLookup(kc));
+}
+
+function certificateManager(c: CertificateOptions, namespace: string, service: string, logger: Logger) {
   const names = [...new Set([...serviceDnsNames(service, namespace), ...(c.extraNames ?? DEFAULTS.extraNames)])];
-  const certificates = new CertificateManager({
+  return new CertificateManager({
     store: c.store ?? new MemorySecretStore(),
     publisher: c.publisher,
     namespace,
@@ -206,6 +212,17 @@ export async function startWebhooks(options: StartWebhooksOptions = {}): Promise
     checkIntervalMs: c.checkIntervalMs ?? DEFAULTS.checkIntervalMs,
     logger,
   });
+}
+
+/** Starts the HTTPS admission server with a certificate loaded (or created) from the configured store. */
+export async function startWebhooks(options: StartWebhooksOptions = {}): Promise<WebhookServer> {
+  const logger = options.logger ?? pino({ level: options.logLevel ?? "info", base: { component: "webhooks" } });
+  const config = resolveWebhookConfig(options.config);
+  const c = { ...options.certificates };
+  const namespace = c.namespace ?? DEFAULTS.namespace;
+  const service = c.service ?? DEFAULTS.service;
+  const cluster = useKube(options, c, namespace, service);
+  const certificates = certificateManager(c, namespace, service, logger);
   const bundle = await certificates.ensure();
   const metrics = new WebhookMetrics();
   metrics.certificateExpiry.set(certificateFacts(bundle.certPem).notAfter.getTime() / 1000);

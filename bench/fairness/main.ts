@@ -11,7 +11,7 @@ import { setMaxListeners } from "node:events";
 import { pino } from "pino";
 import { Pool } from "undici";
 import type { TopLevelSpec } from "vega-lite";
-import { createAdmission } from "../../router/admission-control/index.js";
+import { createFlowControl } from "../../router/flow-control/index.js";
 import { StaticDiscovery } from "../../router/discovery/static.js";
 import { startRouter, type Router } from "../../router/server.js";
 import { startSimulator, type RunningSimulator } from "../../simulator/index.js";
@@ -63,7 +63,7 @@ async function frontFor(
   const replicas = policy === "vtc_2_replicas" ? 2 : 1;
   const routers: Router[] = [];
   for (let i = 0; i < replicas; i++) {
-    const admission = await createAdmission({
+    const flowControl = await createFlowControl({
       logger,
       ...(policy === "vtc_2_replicas" ? { redisUrl, keyPrefix: `fair-${Date.now()}:` } : {}),
       limits: { models: { [MODEL]: { concurrency: SLOTS } }, userWindowMs: RPM_WINDOW_MS },
@@ -74,14 +74,14 @@ async function frontFor(
       },
     });
     if (policy === "rpm")
-      for (const name of users) await admission.users.put({ name, rpm: rpmPerWindow, tpm: null, keys: [] });
+      for (const name of users) await flowControl.users.put({ name, rpm: rpmPerWindow, tpm: null, keys: [] });
     routers.push(
       await startRouter({
         port: 0,
         discovery: new StaticDiscovery([
           { id: `${sim.host}:${sim.port}`, host: sim.host, port: sim.port, model: MODEL, adapters: [], engine: "vllm" },
         ]),
-        admission: admission.control,
+        flowControl: flowControl.control,
         logger,
         accessLog: false,
       }),

@@ -130,7 +130,7 @@ async function runRound(config: Config, round: number, text: TokenText, docs: Co
   }
   const fleet = await startEngines({
     model: MODEL,
-    profile: PROFILE,
+    calibration: PROFILE,
     replicas: p.replicas,
     speedup: 1,
     kvEvents: true,

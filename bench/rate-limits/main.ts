@@ -34,7 +34,7 @@ interface Replica {
 }
 
 interface Sample {
-  /** Client send time (performance.now) or, for limiter records, admission time (epoch ms). */
+  /** Client send time (performance.now) or, for limiter records, entry time (epoch ms). */
   sentAt: number;
   user?: string;
   replica: number;
@@ -214,7 +214,7 @@ async function run(ctx: BenchContext): Promise<Omit<BenchResult, "name" | "date"
     await writeFile(file, endpointFileText([endpointEntry(sim)]));
     const env = { REDIS_URL: redis.url, ENDPOINTS_FILE: file, WINDOW_MS: String(windowMs) };
     const logs = [0, 1].map((i) => path.join(dir, `admitted-${i}.json`));
-    replicas.push(...(await Promise.all(logs.map((f) => startReplica({ ...env, ADMISSIONS_FILE: f })))));
+    replicas.push(...(await Promise.all(logs.map((f) => startReplica({ ...env, ENTRIES_FILE: f })))));
     ctx.progress(`replicas on ports ${replicas.map((r) => r.port).join(", ")}; redis ${redis.url}`);
     const admin = `http://127.0.0.1:${replicas[0]!.adminPort}`;
     for (const [name, body] of [
@@ -288,7 +288,7 @@ async function run(ctx: BenchContext): Promise<Omit<BenchResult, "name" | "date"
     );
     // The client's view (by send time) for comparison: queueing in the load generator blurs it on short windows.
     const clientRpm = firstWindow(rpmRun.samples, rpmRun.t0, windowMs, count);
-    // Evidence that the refund path ran: TPM outputs shorter than the max_tokens reserved at admission.
+    // Evidence that the refund path ran: TPM outputs shorter than the max_tokens reserved on entry.
     const tpmOutputs = tpmRun.samples.filter((x) => x.status === 200 && x.outputTokens !== undefined);
     const shortOutputs = tpmOutputs.filter((x) => x.outputTokens! < maxTokens).length;
     return {

@@ -109,7 +109,8 @@ export async function startEngines(o: {
   model: string;
   replicas: number;
   speedup: number;
-  profile?: string;
+  /** Engine calibration (default h100-8b). */
+  calibration?: string;
   kvEvents?: boolean;
   extra?: string[];
 }): Promise<EngineFleet> {
@@ -121,8 +122,8 @@ export async function startEngines(o: {
     "simulator",
     "--model",
     o.model,
-    "--profile",
-    o.profile ?? "h100-8b",
+    "--calibration",
+    o.calibration ?? "h100-8b",
     "--replicas",
     String(o.replicas),
     "--speedup",
@@ -199,7 +200,7 @@ export function routerEntry(): Promise<string[]> {
     if (!existsSync(main))
       throw new Error(`building the router failed (tsc exit ${r.status}):\n${r.stdout}${r.stderr}`);
     await mkdir(path.join(out, "simulator"), { recursive: true });
-    await copyFile(path.join(repo, "simulator", "profiles.json"), path.join(out, "simulator", "profiles.json"));
+    await copyFile(path.join(repo, "simulator", "calibrations.json"), path.join(out, "simulator", "calibrations.json"));
     return [main];
   })();
   return routerBuild;

@@ -1,23 +1,23 @@
-// Fits profiles' b0, b1, b2 to its published figures by running the engine model (b3 stays physical:
-// KV bytes per token / memory bandwidth). Run: `npx tsx bench/simulator-calibration/fit.ts [profile ...]`; rewrites
-// simulator/profiles.json. b0+b2 (+b3·context) matches the single-request ITL, b0+b1·L the single-request TTFT, and
+// Fits each engine calibration's b0, b1, b2 to its published figures by running the engine model (b3 stays physical:
+// KV bytes per token / memory bandwidth). Run: `npx tsx bench/simulator-calibration/fit.ts [calibration ...]`; rewrites
+// simulator/calibrations.json. b0+b2 (+b3·context) matches the single-request ITL, b0+b1·L the single-request TTFT, and
 // b2 is searched (bisection) so the simulated saturation throughput matches its figure.
 import { readFileSync, writeFileSync } from "node:fs";
-import { engineConfigFor, type CalibrationFigure, type Profile } from "../../simulator/profiles.js";
+import { engineConfigFor, type CalibrationFigure, type EngineCalibration } from "../../simulator/calibrations.js";
 import { measureFigure } from "./measure.js";
 
-const file = new URL("../../simulator/profiles.json", import.meta.url);
-const doc = JSON.parse(readFileSync(file, "utf8")) as { comment: string; profiles: Profile[] };
+const file = new URL("../../simulator/calibrations.json", import.meta.url);
+const doc = JSON.parse(readFileSync(file, "utf8")) as { comment: string; calibrations: EngineCalibration[] };
 
-function fig(p: Profile, metric: CalibrationFigure["metric"]): CalibrationFigure {
+function fig(p: EngineCalibration, metric: CalibrationFigure["metric"]): CalibrationFigure {
   const f = p.figures.find((x) => x.metric === metric);
   if (!f) throw new Error(`${p.name}: no ${metric} figure`);
   return f;
 }
 
-// Optional arguments: the names of the profiles to refit (default: all).
+// Optional arguments: the names of the calibrations to refit (default: all).
 const only = process.argv.slice(2);
-for (const p of doc.profiles) {
+for (const p of doc.calibrations) {
   if (only.length > 0 && !only.includes(p.name)) continue;
   const ttft = fig(p, "ttft_ms");
   const itl = fig(p, "itl_ms");

@@ -1,11 +1,11 @@
-// Calibration: for every profile, the engine model's single-request TTFT, single-request ITL and saturation
-// throughput against the published (or derived, as marked) figure each profile was fitted to; target ±15%.
+// Calibration: for every engine calibration, the engine model's single-request TTFT, single-request ITL and saturation
+// throughput against the published (or derived, as marked) figure each calibration was fitted to; target ±15%.
 // Measured on the engine model in virtual time (simulator/offline.ts): the same scheduler, KV cache and step-time
 // model the HTTP server runs, without wall-clock noise.
 import type { TopLevelSpec } from "vega-lite";
 import type { Benchmark, BenchResult } from "../lib/result.js";
 import { median } from "../lib/stats.js";
-import { engineConfigFor, profiles } from "../../simulator/profiles.js";
+import { calibrations, engineConfigFor } from "../../simulator/calibrations.js";
 import { measureFigure, saturationCount } from "./measure.js";
 
 interface Row {
@@ -27,7 +27,7 @@ const TOLERANCE_PCT = 15;
 const bench: Benchmark = {
   async run(ctx) {
     const rows: Row[] = [];
-    for (const p of profiles().values()) {
+    for (const p of calibrations().values()) {
       const cfg = engineConfigFor(p);
       const figures = [
         ...p.figures.map((f) => ({ f, set: "fitted" as const })),
@@ -76,7 +76,7 @@ const bench: Benchmark = {
       params: {
         tolerance_pct: TOLERANCE_PCT,
         saturation_requests: Object.fromEntries(
-          [...profiles().values()].map((p) => [p.name, saturationCount(engineConfigFor(p), ctx.quick)]),
+          [...calibrations().values()].map((p) => [p.name, saturationCount(engineConfigFor(p), ctx.quick)]),
         ),
         holdout_saturation_requests: "a quarter of the fitted figures' count (keeps the long-context shapes fast)",
         method:

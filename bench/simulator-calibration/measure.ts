@@ -1,7 +1,7 @@
-// What the calibration benchmark and the fit measure for one figure of a profile, on the engine model in virtual time.
+// What the calibration benchmark and the fit measure for one figure of an engine calibration, on the engine model in virtual time.
 import type { EngineConfig } from "../../simulator/engine.js";
 import { saturationThroughput, singleRequest } from "../../simulator/offline.js";
-import type { CalibrationFigure } from "../../simulator/profiles.js";
+import type { CalibrationFigure } from "../../simulator/calibrations.js";
 
 /** Requests sent at once for a saturation figure: enough to keep the batch full well past the ramp. */
 export function saturationCount(config: EngineConfig, quick: boolean): number {

@@ -6,7 +6,7 @@ const streams = Number(process.argv[2] ?? "2000");
 const maxTokens = Number(process.argv[3] ?? "4000");
 const sim = await startSimulator({
   model: "m",
-  profile: "h100-8b",
+  calibration: "h100-8b",
   maxNumSeqs: Math.max(streams, 256),
   numGpuBlocks: Math.ceil((streams * (maxTokens + 64)) / 16) + 1024,
   maxModelLen: 8192,

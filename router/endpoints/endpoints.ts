@@ -164,7 +164,7 @@ export class Endpoint {
   }
 }
 
-/** Read-only view of one endpoint for admission control (saturation-based shedding). */
+/** Read-only view of one endpoint for flow control (saturation-based shedding). */
 export interface EndpointView {
   id: string;
   model: string;
@@ -184,7 +184,7 @@ export interface EndpointView {
 }
 
 /**
- * Per-model fleet state, read-only, for admission control. `endpoints(model)` accepts a base model or an adapter
+ * Per-model fleet state, read-only, for flow control. `endpoints(model)` accepts a base model or an adapter
  * name and returns the endpoints that serve it; `models()` lists every servable name.
  */
 export interface FleetView {

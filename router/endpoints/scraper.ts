@@ -3,7 +3,7 @@
 //
 // Scrapes cost the engine too (rendering `/metrics` competes with serving), so the short interval is kept for the
 // endpoints whose numbers something routes on: a strategy reading engine metrics, the saturation filter, LoRA
-// residency, admission's fleet view. Endpoints only picked on the router's own state (in-flight counts, prefix
+// residency, flowControl's fleet view. Endpoints only picked on the router's own state (in-flight counts, prefix
 // indexes) are polled on the idle interval, and return to the short one within an interval of the first read.
 import { Pool } from "undici";
 import { parseEngineMetrics } from "../../engines/metric-names.js";

@@ -1,6 +1,6 @@
 // The router's half of the workload signal (api/workload-signal.ts): every finished request is counted in its
 // model's token-shape bucket, on the router's /metrics always and, with Redis, as upstream's per-interval trace keys.
-// It wraps the admission control, whose ticket hears each request's end with the engine's usage.
+// It wraps the flow control, whose ticket hears each request's end with the engine's usage.
 import { Redis } from "ioredis";
 import type { Metric, Registry } from "prom-client";
 import {
@@ -11,12 +11,7 @@ import {
   traceKey,
   WORKLOAD_METRIC,
 } from "../../api/workload-signal.js";
-import {
-  admitAll,
-  type AdmissionControl,
-  type AdmissionDecision,
-  type AdmissionRequest,
-} from "../admission-control/control.js";
+import { passAll, type FlowControl, type FlowDecision, type FlowRequest } from "../flow-control/control.js";
 import { FAIL_FAST_REDIS } from "../redis-options.js";
 
 // Adds one interval's counts into the key (creating it): router replicas, and a flush at shutdown, share a key when
@@ -92,12 +87,12 @@ export class WorkloadSignal {
     }
   }
 
-  /** Admission control that also counts each request that ends with 200. */
-  wrap(inner: AdmissionControl | undefined): AdmissionControl {
-    const control = inner ?? admitAll;
+  /** Flow control that also counts each request that ends with 200. */
+  wrap(inner: FlowControl | undefined): FlowControl {
+    const control = inner ?? passAll;
     return {
-      admit: async (req: AdmissionRequest, signal: AbortSignal): Promise<AdmissionDecision> => {
-        const decision = await control.admit(req, signal);
+      acquire: async (req: FlowRequest, signal: AbortSignal): Promise<FlowDecision> => {
+        const decision = await control.acquire(req, signal);
         if (!decision.ok) return decision;
         const ticket = decision.ticket;
         let streamed = 0;

@@ -71,7 +71,7 @@ export const FILTERS: Record<string, Filter> = {
   [notSaturated.name]: notSaturated,
 };
 
-/** Filters a profile may name (`filters:`); adapter-loaded and external-filter are in every profile already. */
+/** Filters a pipeline may name (`filters:`); adapter-loaded and external-filter are in every pipeline already. */
 export const FILTER_PLUGINS: readonly FilterPlugin[] = [
   fixedFilter(
     notSaturated,

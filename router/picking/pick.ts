@@ -1,5 +1,5 @@
-// Runs a profile: filters → weighted scorers (min-max normalised, NaN → 0, all equal → 1) → picker.
-import type { Candidate, PickEnv, PickRequest, Profile, Scorer } from "./types.js";
+// Runs a pipeline: filters → weighted scorers (min-max normalised, NaN → 0, all equal → 1) → picker.
+import type { Candidate, PickEnv, PickRequest, Pipeline, Scorer } from "./types.js";
 
 export interface PickResult<C extends Candidate = Candidate> {
   endpoint?: C;
@@ -12,7 +12,7 @@ export interface PickResult<C extends Candidate = Candidate> {
  * if every endpoint is ejected they are used anyway (a fleet-wide ejection is more likely a router-side fault).
  */
 export function pick<C extends Candidate>(
-  profile: Profile,
+  pipeline: Pipeline,
   req: PickRequest,
   pool: readonly C[],
   env: PickEnv,
@@ -27,7 +27,7 @@ export function pick<C extends Candidate>(
   }
   if (cands.length === 0 && anyEjected) cands = pool.filter((ep) => !exclude?.has(ep));
   const timing = env.timing;
-  for (const f of profile.filters) {
+  for (const f of pipeline.filters) {
     if (cands.length === 0) break;
     const t0 = timing && performance.now();
     cands = f.filter(req, cands, env);
@@ -36,21 +36,21 @@ export function pick<C extends Candidate>(
   const n = cands.length;
   if (n === 0) return { candidates: 0 };
   if (n === 1) {
-    for (const { scorer } of profile.scorers) scorer.onPicked?.(req, cands[0]!, env);
+    for (const { scorer } of pipeline.scorers) scorer.onPicked?.(req, cands[0]!, env);
     return { endpoint: cands[0], candidates: 1 };
   }
   const total = new Float64Array(n);
   const raw = new Float64Array(n);
-  for (const { scorer, weight } of profile.scorers) {
+  for (const { scorer, weight } of pipeline.scorers) {
     const t0 = timing && performance.now();
     scorer.score(req, cands, raw, env);
     if (timing) timing("scorer", scorer.name, (performance.now() - t0!) / 1000);
     addWeighted(scorer, weight, raw, total);
   }
   const t0 = timing && performance.now();
-  const chosen = cands[profile.picker.choose(total)]!;
-  if (timing) timing("picker", profile.picker.name, (performance.now() - t0!) / 1000);
-  for (const { scorer } of profile.scorers) scorer.onPicked?.(req, chosen, env);
+  const chosen = cands[pipeline.picker.choose(total)]!;
+  if (timing) timing("picker", pipeline.picker.name, (performance.now() - t0!) / 1000);
+  for (const { scorer } of pipeline.scorers) scorer.onPicked?.(req, chosen, env);
   return { endpoint: chosen, candidates: n };
 }
 

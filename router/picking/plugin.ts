@@ -11,7 +11,7 @@ import type { UserTokenWindow } from "./user-token-window.js";
 export interface PluginContext {
   prefixIndex: PrefixIndex;
   kvIndex: KvBlockIndex;
-  /** The router-wide prefix settings (`prefix:` in the configuration); a profile's parameters override them. */
+  /** The router-wide prefix settings (`prefix:` in the configuration); a pipeline's parameters override them. */
   prefixOptions: PrefixScorerOptions;
   /** vtc-basic's per-user token window (shared through Redis when the router has it). */
   userTokens: UserTokenWindow;

@@ -89,16 +89,16 @@ export interface Picker {
 export interface WeightedScorer {
   scorer: Scorer;
   weight: number;
-  /** Set on the scorers every profile gets (see `PROFILE_DEFAULTS`), so they are shown as such. */
+  /** Set on the scorers every pipeline gets (see `PIPELINE_DEFAULTS`), so they are shown as such. */
   byDefault?: true;
 }
 
-/** A resolved routing profile. `name` is reported in the `routing-strategy` response header. */
-export interface Profile {
+/** A resolved picking pipeline (filters → weighted scorers → picker). `name` is reported in the `routing-strategy` response header. */
+export interface Pipeline {
   name: string;
   filters: Filter[];
   scorers: WeightedScorer[];
   picker: Picker;
-  /** Names of the filters every profile gets (listed first in `filters`). */
+  /** Names of the filters every pipeline gets (listed first in `filters`). */
   defaultFilters?: readonly string[];
 }

@@ -1,21 +1,21 @@
-// Which routing profile serves a request. Precedence: the model's profile document `lockedRoutingStrategy` > the
+// Which picking pipeline serves a request. Precedence: the model's profile document `lockedRoutingStrategy` > the
 // request's `routing-strategy` header > the chosen config profile's `routingStrategy` > the router's default.
 // A bad strategy in a document is logged once and skipped (the pods' annotation must not break routing); a bad
 // header is the client's error (StrategyError → 400).
 import type { IncomingHttpHeaders } from "node:http";
 import { countTokens } from "../../api/tokens.js";
 import type { Endpoint } from "../endpoints/endpoints.js";
-import { StrategyError, type ProfileCatalog } from "../picking/profiles.js";
-import type { Profile } from "../picking/types.js";
+import { StrategyError, type PipelineCatalog } from "../picking/pipelines.js";
+import type { Pipeline } from "../picking/types.js";
 import { promptTextOf } from "../prompts/prompt.js";
 import { selectConfigProfile, type RequestFacts } from "./config-profile.js";
 import type { ConfigProfileDoc } from "./types.js";
 
 export interface StrategyChoice {
-  profile: Profile;
+  pipeline: Pipeline;
   /** Name of the config profile chosen (for the `x-aibrix-config-profile` response header). */
   configProfile?: string;
-  /** That profile's per-model request rate limit. */
+  /** That config profile's per-model request rate limit. */
   requestsPerSecond?: number;
 }
 
@@ -25,8 +25,8 @@ export class StrategySelector {
   private warned = new Set<string>();
 
   constructor(
-    private readonly catalog: ProfileCatalog,
-    private readonly fallback: Profile,
+    private readonly catalog: PipelineCatalog,
+    private readonly fallback: Pipeline,
     private readonly warn: (message: string) => void = () => {},
   ) {}
 
@@ -50,7 +50,7 @@ export class StrategySelector {
     const header = headers["routing-strategy"];
     const doc = this.docFor(pool);
     if (!doc) {
-      return { profile: typeof header === "string" && header !== "" ? this.catalog.resolve(header) : this.fallback };
+      return { pipeline: typeof header === "string" && header !== "" ? this.catalog.resolve(header) : this.fallback };
     }
     const requested = headers["config-profile"];
     const chosen = selectConfigProfile(
@@ -58,8 +58,8 @@ export class StrategySelector {
       typeof requested === "string" ? requested.trim() : undefined,
       factsOf(path, body),
     );
-    const of = (profile: Profile): StrategyChoice => ({
-      profile,
+    const of = (pipeline: Pipeline): StrategyChoice => ({
+      pipeline,
       configProfile: chosen?.name,
       ...(chosen?.profile.requestsPerSecond !== undefined && { requestsPerSecond: chosen.profile.requestsPerSecond }),
     });
@@ -75,7 +75,7 @@ export class StrategySelector {
     return of(this.fallback);
   }
 
-  private fromDocument(expr: string, field: string): Profile | undefined {
+  private fromDocument(expr: string, field: string): Pipeline | undefined {
     try {
       return this.catalog.resolve(expr);
     } catch (err) {

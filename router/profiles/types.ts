@@ -15,8 +15,8 @@ export interface ConfigProfile {
   /** Strategy settings; carried as given. */
   routingConfig?: Record<string, unknown>;
   /**
-   * Requests per second for the model while this profile is chosen, across replicas (admission control's per-model
-   * RPS limit; a rate the admission config sets for the model wins).
+   * Requests per second for the model while this profile is chosen, across replicas (flow control's per-model
+   * RPS limit; a rate the flow-control config sets for the model wins).
    */
   requestsPerSecond?: number;
   match?: ConfigProfileMatch;

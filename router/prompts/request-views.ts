@@ -1,4 +1,4 @@
-// What the picker and admission control see of one request. Both read the prompt lazily (most strategies never
+// What the picker and flow control see of one request. Both read the prompt lazily (most strategies never
 // tokenize it), so they expose getters — and they are classes so that the getters live on a shared prototype.
 //
 // An object literal with a getter (`{ get promptText() { … } }`) built per request gets a hidden class of its own,
@@ -7,7 +7,7 @@
 // collection until the next full one: about 3.5 MB promoted per scavenge at 1,000 req/s, scavenges of 4–8 ms, and
 // the tail latency that came with them.
 import type { IncomingHttpHeaders } from "node:http";
-import type { AdmissionRequest } from "../admission-control/control.js";
+import type { FlowRequest } from "../flow-control/control.js";
 import type { PrefixHashAlgo } from "../../api/block-hash.js";
 import type { EnginePrompt, LoraKey } from "./engine-prompt.js";
 import type { PickRequest } from "../picking/types.js";
@@ -38,7 +38,7 @@ export class PickRequestView implements PickRequest {
   }
 }
 
-export class AdmissionRequestView implements AdmissionRequest {
+export class FlowRequestView implements FlowRequest {
   readonly user?: string;
   readonly authorization?: string;
   readonly maxTokens?: number;

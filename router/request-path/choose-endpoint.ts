@@ -1,13 +1,13 @@
-// The pick stage: run the request's routing profile over the model's endpoints, minus those already tried; a bad
+// The pick stage: run the request's picking pipeline over the model's endpoints, minus those already tried; a bad
 // external selector is the client's error, no endpoint left is a 503 that says why.
 import type { Endpoint } from "../endpoints/endpoints.js";
 import { badRequest, type OpenAIError } from "../forwarding/errors.js";
 import { SelectorError } from "../picking/filters.js";
 import { pick } from "../picking/pick.js";
-import type { PickEnv, PickRequest, Profile } from "../picking/types.js";
+import type { PickEnv, PickRequest, Pipeline } from "../picking/types.js";
 
 export interface PickAttempt {
-  profile: Profile;
+  pipeline: Pipeline;
   request: PickRequest;
   pool: readonly Endpoint[];
   env: PickEnv;
@@ -15,7 +15,7 @@ export interface PickAttempt {
   attempt: number;
   /** Summary of the previous attempt's failure (retries only). */
   lastFailure: string;
-  /** How long the profile took to decide (not called when it refused the request). */
+  /** How long the pipeline took to decide (not called when it refused the request). */
   onDecision(seconds: number): void;
 }
 
@@ -24,7 +24,7 @@ export function chooseEndpoint(p: PickAttempt): { endpoint: Endpoint } | { error
   const t0 = performance.now();
   try {
     p.request.attempt = p.attempt;
-    endpoint = pick(p.profile, p.request, p.pool, p.env, p.exclude).endpoint;
+    endpoint = pick(p.pipeline, p.request, p.pool, p.env, p.exclude).endpoint;
   } catch (err) {
     if (!(err instanceof SelectorError)) throw err;
     return { error: badRequest(err.message, "external-filter", { "x-error-routing": "true" }) };

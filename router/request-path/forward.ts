@@ -19,14 +19,14 @@ export function forward(p: RequestPathParts, f: Forwarding): Promise<LoopEnd> {
     cancelled: () => f.cancel.cancelled,
     pick: (attempt, exclude, lastFailure) =>
       chooseEndpoint({
-        profile: f.profile,
+        pipeline: f.pipeline,
         request: f.pickRequest,
         pool: f.pool,
         env: { now: Date.now(), staleAfterMs: p.staleAfterMs, registry: p.registry, timing: p.pluginTiming },
         exclude,
         attempt,
         lastFailure,
-        onDecision: (s) => p.metrics.decisionSeconds.observe(s, f.profile.name),
+        onDecision: (s) => p.metrics.decisionSeconds.observe(s, f.pipeline.name),
       }),
     attempt: (ep, attempt, mayRetry) => attemptOn(p, f, timeouts, ep, attempt, mayRetry),
     acquire: (ep) => ep.inFlight++,
@@ -73,7 +73,7 @@ async function attemptOn(
  */
 async function waitForColdPrefix(p: RequestPathParts, f: Forwarding, ep: Endpoint): Promise<boolean> {
   const engineKeys =
-    p.coalescing.maxWaitMs > 0 && ep.spec.kvEvents && f.profile.scorers.some((s) => s.scorer.name === "kv-prefix")
+    p.coalescing.maxWaitMs > 0 && ep.spec.kvEvents && f.pipeline.scorers.some((s) => s.scorer.name === "kv-prefix")
       ? engineKeysFor(f.pickRequest, [ep], defaultPrefixScorerOptions)
       : undefined;
   const prefill = engineKeys ? p.prefills.enter(ep.id, engineKeys) : undefined;

@@ -1,15 +1,15 @@
-// The request path, stage by stage: parse → strategy → admit → pick → forward (with retries) → relay. Each stage
+// The request path, stage by stage: parse → strategy → flow control → pick → forward (with retries) → relay. Each stage
 // lives in its own module and either hands the request on or says what to answer; this file only strings them
 // together and counts every answer once.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { admitAll, type TokenUsage } from "../admission-control/control.js";
+import { passAll, type TokenUsage } from "../flow-control/control.js";
 import { sendError, type OpenAIError } from "../forwarding/errors.js";
 import { EnginePrompt } from "../prompts/engine-prompt.js";
 import { boundedText, DEFAULT_CONTEXT_TOKENS, promptCharsFor } from "../prompts/prompt-bounds.js";
 import { PromptTokens, promptTextOf } from "../prompts/prompt.js";
 import { Cancellation } from "../forwarding/proxy.js";
-import { AdmissionRequestView, PickRequestView } from "../prompts/request-views.js";
-import { admitRequest } from "./admit.js";
+import { FlowRequestView, PickRequestView } from "../prompts/request-views.js";
+import { enterFlowControl } from "./flow-control.js";
 import { modelLimit, readLimit, tooLarge, type ModelLimit } from "./body-limits.js";
 import { forward } from "./forward.js";
 import { serveGet, type GetRoutes } from "./get-routes.js";
@@ -64,31 +64,31 @@ export function createRequestHandler(p: RequestPathParts, get: GetRoutes, ids: R
 
 type Refuse = (res: ServerResponse, e: OpenAIError, model: string, strategy: string, h: Record<string, string>) => void;
 
-/** Strategy, the model's endpoints and limits, admission, then the engines. */
+/** Strategy, the model's endpoints and limits, flowControl, then the engines. */
 async function route(p: RequestPathParts, r: Parsed, refuse: Refuse, modelLabel: string): Promise<void> {
   const { res, model, baseHeaders } = r;
   const pool = p.registry.serving(model);
   const choice = chooseStrategy(p.strategies, pool, r.req.headers, r.path, r.body);
   if ("error" in choice) return refuse(res, choice.error, modelLabel, "", baseHeaders);
-  const profile = choice.profile;
+  const pipeline = choice.pipeline;
   if (choice.configProfile !== undefined) baseHeaders["x-aibrix-config-profile"] = choice.configProfile;
-  if (choice.requestsPerSecond !== undefined && p.admission === admitAll) p.warnUnenforcedRps(model);
-  baseHeaders["routing-strategy"] = profile.name;
+  if (choice.requestsPerSecond !== undefined && p.flowControl === passAll) p.warnUnenforcedRps(model);
+  baseHeaders["routing-strategy"] = pipeline.name;
   if (pool.length === 0) {
     const e = noEndpointsFor(model, p.knownModel(model), p.registry.models());
-    return refuse(res, e, modelLabel, profile.name, baseHeaders);
+    return refuse(res, e, modelLabel, pipeline.name, baseHeaders);
   }
   const limit = modelLimit(pool, p.maxBodyBytes);
   const large = tooLarge(r.raw.length, model, limit);
-  if (large) return refuse(res, large, model, profile.name, baseHeaders);
+  if (large) return refuse(res, large, model, pipeline.name, baseHeaders);
   const { prompt, pickRequest } = await promptViews(p, r, limit);
   const cancel = new Cancellation();
-  const admissionView = () =>
-    new AdmissionRequestView(r.requestId, model, r.req.headers, r.body, choice.requestsPerSecond, prompt);
-  const admitted = await admitRequest(p.admission, admissionView, res, cancel);
-  if ("error" in admitted) return refuse(res, admitted.error, model, profile.name, baseHeaders);
-  if ("clientGone" in admitted) return;
-  const ticket = admitted.ticket;
+  const flowView = () =>
+    new FlowRequestView(r.requestId, model, r.req.headers, r.body, choice.requestsPerSecond, prompt);
+  const entered = await enterFlowControl(p.flowControl, flowView, res, cancel);
+  if ("error" in entered) return refuse(res, entered.error, model, pipeline.name, baseHeaders);
+  if ("clientGone" in entered) return;
+  const ticket = entered.ticket;
   let finished = false;
   const f: Forwarding = {
     requestId: r.requestId,
@@ -96,7 +96,7 @@ async function route(p: RequestPathParts, r: Parsed, refuse: Refuse, modelLabel:
     path: r.path,
     raw: r.raw,
     stream: r.body.stream === true,
-    profile,
+    pipeline,
     pickRequest,
     pool,
     res,
@@ -109,7 +109,7 @@ async function route(p: RequestPathParts, r: Parsed, refuse: Refuse, modelLabel:
       if (finished) return;
       finished = true;
       ticket?.finish({ status, usage });
-      p.metrics.requests.inc(model, String(status), profile.name);
+      p.metrics.requests.inc(model, String(status), pipeline.name);
     },
   };
   const end = await forward(p, f);
@@ -126,7 +126,7 @@ function keyRefusal(p: RequestPathParts, authorization: string | undefined): Ope
   return { status: 401, message: refusal, code: "invalid_api_key", headers: { connection: "close" } };
 }
 
-/** What picking and admission control read of the prompt; tokenized lazily, and only as far as the context goes. */
+/** What picking and flow control read of the prompt; tokenized lazily, and only as far as the context goes. */
 async function promptViews(
   p: RequestPathParts,
   r: Parsed,

@@ -3,12 +3,12 @@
 import type { ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import type { ModelTokenizer } from "../../api/model-tokenizer.js";
-import type { AdmissionControl, AdmissionTicket, TokenUsage } from "../admission-control/control.js";
-import type { StaticKeys } from "../admission-control/auth/static-keys.js";
+import type { FlowControl, FlowTicket, TokenUsage } from "../flow-control/control.js";
+import type { StaticKeys } from "../flow-control/auth/static-keys.js";
 import type { Endpoint, EndpointRegistry } from "../endpoints/endpoints.js";
 import type { RouterMetrics } from "../metrics/metrics.js";
 import type { PrefillCoalescer, PrefillCoalescingOptions, PrefillSlot } from "../forwarding/prefill-coalescing.js";
-import type { PluginTiming, Profile } from "../picking/types.js";
+import type { PluginTiming, Pipeline } from "../picking/types.js";
 import type { PromptCache } from "../prompts/prompt-cache.js";
 import type { StrategySelector } from "../profiles/strategy.js";
 import type { Cancellation, PhaseTimeouts, sendUpstream } from "../forwarding/proxy.js";
@@ -21,7 +21,7 @@ export interface RequestPathParts {
   registry: EndpointRegistry;
   metrics: RouterMetrics;
   strategies: StrategySelector;
-  admission: AdmissionControl;
+  flowControl: FlowControl;
   apiKeys?: StaticKeys;
   /** Largest request body before the engines report their context lengths. */
   maxBodyBytes: number;
@@ -42,7 +42,7 @@ export interface RequestPathParts {
   accessLog?: boolean;
   /** Models discovery has named, served or not. */
   knownModel(model: string): boolean;
-  /** Says once per model that its config profile's requestsPerSecond is not enforced without admission control. */
+  /** Says once per model that its config profile's requestsPerSecond is not enforced without flow control. */
   warnUnenforcedRps(model: string): void;
   /** Records a failure of `ep` (and ejects it when the policy says so). */
   onEndpointFailure(ep: Endpoint, why: string): void;
@@ -58,17 +58,17 @@ export interface Forwarding {
   path: string;
   raw: Buffer;
   stream: boolean;
-  profile: Profile;
+  pipeline: Pipeline;
   pickRequest: PickRequestView;
   pool: readonly Endpoint[];
   res: ServerResponse;
   cancel: Cancellation;
-  ticket?: AdmissionTicket;
+  ticket?: FlowTicket;
   /** Headers every answer carries (request id, strategy, config profile). */
   baseHeaders: Record<string, string>;
   upstreamHeaders: Record<string, string>;
   started: number;
-  /** Ends the request's accounting (admission ticket, request counter) once. */
+  /** Ends the request's accounting (flow-control ticket, request counter) once. */
   finish(status: number, usage?: TokenUsage): void;
   /** The cold-prefix slot of the attempt in flight. */
   prefill?: PrefillSlot;

@@ -1,6 +1,6 @@
 // The relay stage: the engine's answer to the client. A buffered body can still fail over to another endpoint
 // (nothing was sent yet) and its errors are put in the router's own vocabulary; a stream is relayed chunk by chunk.
-import type { TokenUsage } from "../admission-control/control.js";
+import type { TokenUsage } from "../flow-control/control.js";
 import type { Endpoint } from "../endpoints/endpoints.js";
 import { openAIErrorFrom } from "../forwarding/errors.js";
 import { encodeSessionId, sessionAffinity } from "../picking/scorers/session-affinity.js";
@@ -40,7 +40,7 @@ export async function relayBuffered(
   headers["content-length"] = String(buf.length);
   f.res.writeHead(status, headers);
   f.res.end(buf);
-  // Only admission control wants the engine's usage; without a ticket the body is not parsed.
+  // Only flow control wants the engine's usage; without a ticket the body is not parsed.
   f.finish(status, f.ticket && status === 200 ? usageOf(buf) : undefined);
   accessLog(p, f, status, ep, t.attempt);
   return { kind: "answered" };
@@ -78,7 +78,7 @@ function answerHeaders(f: Forwarding, ep: Endpoint, result: UpstreamResponse): R
     "content-type": result.contentType ?? "application/json",
     "target-pod": ep.id,
   };
-  if (f.profile.scorers.some((s) => s.scorer === sessionAffinity)) headers["x-session-id"] = encodeSessionId(ep.id);
+  if (f.pipeline.scorers.some((s) => s.scorer === sessionAffinity)) headers["x-session-id"] = encodeSessionId(ep.id);
   return headers;
 }
 
@@ -99,7 +99,7 @@ function accessLog(p: RequestPathParts, f: Forwarding, status: number, ep: Endpo
   if (p.accessLog === false || !p.log.isLevelEnabled("info")) return;
   const ms = Math.round((performance.now() - f.started) * 100) / 100;
   p.log.info(
-    { requestId: f.requestId, model: f.model, status, target: ep.id, strategy: f.profile.name, retries, ms },
+    { requestId: f.requestId, model: f.model, status, target: ep.id, strategy: f.pipeline.name, retries, ms },
     "request",
   );
 }

@@ -1,12 +1,12 @@
-// The strategy stage: which routing profile serves the request (see profiles/strategy.ts for the precedence), and
+// The strategy stage: which picking pipeline serves the request (see profiles/strategy.ts for the precedence), and
 // whether the model has anywhere to go at all.
 import type { IncomingHttpHeaders } from "node:http";
 import type { Endpoint } from "../endpoints/endpoints.js";
 import { badRequest, headerValue, type OpenAIError } from "../forwarding/errors.js";
-import { StrategyError } from "../picking/profiles.js";
+import { StrategyError } from "../picking/pipelines.js";
 import type { StrategyChoice, StrategySelector } from "../profiles/strategy.js";
 
-/** The profile for the request, or the 400 for a bad `routing-strategy` header. */
+/** The pipeline for the request, or the 400 for a bad `routing-strategy` header. */
 export function chooseStrategy(
   strategies: StrategySelector,
   pool: readonly Endpoint[],

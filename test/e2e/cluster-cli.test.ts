@@ -74,12 +74,12 @@ describe("e2e: aibrix-ts cluster up / status / down", function () {
       const list = (await (await fetch(`http://127.0.0.1:${enginesPort}/engines`)).json()) as {
         pod: string;
         url: string;
-        profile: string;
+        calibration: string;
         state: string;
       }[];
       return list.find((e) => e.pod === "default/tiny" && e.state === "running");
     });
-    expect(engine.profile).to.equal("l4-8b");
+    expect(engine.calibration).to.equal("l4-8b");
     // Inside scripts/netns.sh pods get 10.244.0.0/16 addresses; outside, a loopback range and a warning.
     if (process.env.AIBRIX_TS_NETNS) {
       expect(engine.url).to.match(/^http:\/\/10\.244\./);

@@ -125,7 +125,7 @@ describe("engine-backed pods on the loopback cluster (10.244.0.0/16 in a network
 
     const up = await engines.waitForEngines(3, { timeoutMs: 30_000 });
     for (const e of up) {
-      expect(e.settings).to.include({ model: MODEL, port: 8000, profile: "a100-8b", maxLoras: 2, maxLoraRank: 16 });
+      expect(e.settings).to.include({ model: MODEL, port: 8000, calibration: "a100-8b", maxLoras: 2, maxLoraRank: 16 });
       expect(await models(e.url)).to.deep.equal([MODEL]);
     }
     expect(up.map((e) => e.ip).sort()).to.deep.equal(running.map((p) => p.status.podIP).sort());

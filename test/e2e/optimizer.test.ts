@@ -293,7 +293,7 @@ describe("GPU optimizer on the loopback cluster: two GPU types of one model, ext
       host: "127.0.0.1",
       port: 0,
       discovery: new KubernetesDiscovery({ kubeconfig: cluster.kubeconfig, namespace: NS }),
-      admission: signal.wrap(undefined),
+      flowControl: signal.wrap(undefined),
       logLevel: "error",
     });
     signal.publishOn(router.metrics.registry);

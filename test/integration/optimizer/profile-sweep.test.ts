@@ -14,7 +14,7 @@ describe("profile sweep against a simulated engine", function () {
   let dir: string;
 
   before(async () => {
-    sim = await startSimulator({ model: "p", profile: "a10g-8b", speedup: 10 });
+    sim = await startSimulator({ model: "p", calibration: "a10g-8b", speedup: 10 });
     dir = await mkdtemp(path.join(os.tmpdir(), "sweep-"));
   });
   after(async () => {

@@ -46,11 +46,11 @@ describe("workload signal: router → optimizer", function () {
 
   before(async () => {
     redis = await startRedis();
-    sim = await startSimulator({ model: MODEL, profile: "h100-8b", speedup: 50 });
+    sim = await startSimulator({ model: MODEL, calibration: "h100-8b", speedup: 50 });
     signal = new WorkloadSignal({ redisUrl: redis.url, intervalSeconds: 1 });
     router = await startRouter({
       discovery: new StaticDiscovery([toEndpointSpec(endpointEntry(sim), "simulator")]),
-      admission: signal.wrap(undefined),
+      flowControl: signal.wrap(undefined),
       logLevel: "silent",
     });
     signal.publishOn(router.metrics.registry);

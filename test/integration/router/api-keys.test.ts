@@ -4,7 +4,7 @@ import { expect } from "chai";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { StaticKeys } from "../../../router/admission-control/auth/static-keys.js";
+import { StaticKeys } from "../../../router/flow-control/auth/static-keys.js";
 import { StaticDiscovery, toEndpointSpec } from "../../../router/discovery/static.js";
 import { startRouter, type Router, type RouterOptions } from "../../../router/server.js";
 import { endpointEntry, startSimulator, type RunningSimulator } from "../../../simulator/index.js";

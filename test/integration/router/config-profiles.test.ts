@@ -2,8 +2,8 @@
 // simulated engines (and a real redis-server for two router replicas).
 import { expect } from "chai";
 import { pino } from "pino";
-import { createAdmission } from "../../../router/admission-control/index.js";
-import type { LimitsConfig } from "../../../router/admission-control/limits/limiter.js";
+import { createFlowControl } from "../../../router/flow-control/index.js";
+import type { LimitsConfig } from "../../../router/flow-control/limits/limiter.js";
 import { StaticDiscovery } from "../../../router/discovery/static.js";
 import type { EndpointSpec } from "../../../router/endpoints/endpoints.js";
 import type { ConfigProfileDoc } from "../../../router/profiles/types.js";
@@ -69,8 +69,10 @@ describe("config profiles and vtc-basic through the router", function () {
   const ids = () => sims.map((s) => `${s.host}:${s.port}`).sort();
 
   before(async () => {
-    sims = await Promise.all([0, 1, 2].map(() => startSimulator({ model: MODEL, profile: "h100-8b", speedup: 50 })));
-    other = await startSimulator({ model: OTHER, profile: "h100-8b", speedup: 50 });
+    sims = await Promise.all(
+      [0, 1, 2].map(() => startSimulator({ model: MODEL, calibration: "h100-8b", speedup: 50 })),
+    );
+    other = await startSimulator({ model: OTHER, calibration: "h100-8b", speedup: 50 });
     discovery = new StaticDiscovery([...sims.map((s) => spec(s, MODEL, doc)), spec(other, OTHER)]);
     router = await startRouter({ port: 0, logLevel: "silent", discovery, defaultStrategy: "throughput" });
   });
@@ -134,7 +136,9 @@ describe("vtc-basic shared by two router replicas through Redis", function () {
 
   before(async () => {
     redis = await startRedis();
-    sims = await Promise.all([0, 1, 2].map(() => startSimulator({ model: MODEL, profile: "h100-8b", speedup: 50 })));
+    sims = await Promise.all(
+      [0, 1, 2].map(() => startSimulator({ model: MODEL, calibration: "h100-8b", speedup: 50 })),
+    );
     const specs = sims.map((s): EndpointSpec => ({
       id: `${s.host}:${s.port}`,
       host: s.host,
@@ -174,7 +178,7 @@ describe("vtc-basic shared by two router replicas through Redis", function () {
   });
 });
 
-describe("a config profile's requestsPerSecond through the router's admission control", function () {
+describe("a config profile's requestsPerSecond through the router's flow control", function () {
   this.timeout(60_000);
   let sim: RunningSimulator;
   const routers: Router[] = [];
@@ -184,7 +188,7 @@ describe("a config profile's requestsPerSecond through the router's admission co
   };
 
   before(async () => {
-    sim = await startSimulator({ model: MODEL, profile: "h100-8b", speedup: 50 });
+    sim = await startSimulator({ model: MODEL, calibration: "h100-8b", speedup: 50 });
   });
   after(async () => {
     for (const r of routers) await r.close();
@@ -192,7 +196,7 @@ describe("a config profile's requestsPerSecond through the router's admission co
   });
 
   async function routerWith(limits: Partial<LimitsConfig>): Promise<Router> {
-    const admission = await createAdmission({ logger: pino({ level: "silent" }), limits });
+    const flowControl = await createFlowControl({ logger: pino({ level: "silent" }), limits });
     const discovery = new StaticDiscovery([
       {
         id: `${sim.host}:${sim.port}`,
@@ -204,7 +208,7 @@ describe("a config profile's requestsPerSecond through the router's admission co
         config: limited,
       },
     ]);
-    const router = await startRouter({ port: 0, logLevel: "silent", discovery, admission: admission.control });
+    const router = await startRouter({ port: 0, logLevel: "silent", discovery, flowControl: flowControl.control });
     routers.push(router);
     return router;
   }
@@ -221,7 +225,7 @@ describe("a config profile's requestsPerSecond through the router's admission co
     expect((await complete(router, { "config-profile": "open" })).status).to.equal(200);
   });
 
-  it("lets a rate the admission config sets for the model win over the profile's", async () => {
+  it("lets a rate the flow-control config sets for the model win over the profile's", async () => {
     const router = await routerWith({ models: { [MODEL]: { rps: 100 } } });
     const statuses = [];
     for (let i = 0; i < 5; i++) statuses.push((await complete(router, {})).status);

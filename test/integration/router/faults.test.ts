@@ -15,7 +15,9 @@ describe("router fault handling with simulated engines", function () {
   let client: OpenAI;
 
   beforeEach(async () => {
-    sims = await Promise.all([0, 1, 2].map(() => startSimulator({ model: MODEL, profile: "h100-8b", speedup: 20 })));
+    sims = await Promise.all(
+      [0, 1, 2].map(() => startSimulator({ model: MODEL, calibration: "h100-8b", speedup: 20 })),
+    );
     router = await startRouter({
       port: 0,
       logLevel: "silent",

@@ -29,7 +29,9 @@ describe("router replicas sharing the prefix index through Redis", function () {
 
   before(async () => {
     redis = await startRedis();
-    sims = await Promise.all([0, 1, 2, 3].map(() => startSimulator({ model: MODEL, profile: "h100-8b", speedup: 20 })));
+    sims = await Promise.all(
+      [0, 1, 2, 3].map(() => startSimulator({ model: MODEL, calibration: "h100-8b", speedup: 20 })),
+    );
     for (let i = 0; i < 2; i++) {
       routers.push(
         await startRouter({

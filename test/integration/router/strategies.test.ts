@@ -40,7 +40,7 @@ describe("routing strategies on simulated engines", function () {
       [0, 1, 2].map(() =>
         startSimulator({
           model: MODEL,
-          profile: "h100-8b",
+          calibration: "h100-8b",
           speedup: 20,
           kvEventsPort: 0,
           tokenizer: SIMULATOR_TOKENIZER_DIR,
@@ -113,7 +113,7 @@ describe("routing strategies on simulated engines", function () {
     // arrive, even on a busy machine.
     const sim = await startSimulator({
       model: MODEL,
-      profile: "h100-8b",
+      calibration: "h100-8b",
       speedup: 0.1,
       kvEventsPort: 0,
       tokenizer: SIMULATOR_TOKENIZER_DIR,

@@ -10,7 +10,7 @@ describe("simulator fleet launcher", function () {
     const fleet = await startSimulatorFleet({
       replicas: 3,
       model: "m",
-      profile: "a100-8b",
+      calibration: "a100-8b",
       adapters: ["a1"],
       speedup: 50,
     });
@@ -97,5 +97,38 @@ describe("simulator fleet launcher", function () {
     }
     const code = await new Promise<number | null>((r) => child.once("exit", (c) => r(c)));
     expect(code).to.equal(0);
+  });
+
+  it("`--calibration` chooses the engine; `--profile`, its old name, still works with a deprecation warning", async () => {
+    async function firstEntry(flag: string): Promise<{ entry: EndpointEntry; stderr: string }> {
+      const child = spawn(
+        process.execPath,
+        ["--import", "tsx", "cli/main.ts", "simulator", "--model", "m", flag, "l4-8b", "--speedup", "50"],
+        { stdio: ["ignore", "pipe", "pipe"] },
+      );
+      let out = "";
+      let stderr = "";
+      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+      try {
+        const entries = await new Promise<EndpointEntry[]>((resolve, reject) => {
+          child.stdout.on("data", (d: Buffer) => {
+            out += d.toString();
+            const parsed = parse(out) as EndpointEntry[] | null;
+            if (Array.isArray(parsed) && parsed.length === 1 && out.endsWith("\n")) resolve(parsed);
+          });
+          child.once("exit", (code) => reject(new Error(`exited ${code}: ${out}${stderr}`)));
+        });
+        return { entry: entries[0]!, stderr };
+      } finally {
+        child.kill("SIGTERM");
+        await new Promise((r) => child.once("exit", r));
+      }
+    }
+    const current = await firstEntry("--calibration");
+    expect(current.entry.gpuType).to.equal("L4");
+    expect(current.stderr).to.not.include("deprecated");
+    const old = await firstEntry("--profile");
+    expect(old.entry.gpuType).to.equal("L4");
+    expect(old.stderr).to.include("warning: --profile is deprecated; use --calibration (same values)");
   });
 });

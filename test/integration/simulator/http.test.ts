@@ -31,7 +31,7 @@ describe("simulator HTTP surface (real server, openai client)", function () {
   let client: OpenAI;
 
   before(async () => {
-    sim = await startSimulator({ model: "llama-8b", profile: "h100-8b", speedup: 20, adapters: ["sql-lora"] });
+    sim = await startSimulator({ model: "llama-8b", calibration: "h100-8b", speedup: 20, adapters: ["sql-lora"] });
     client = new OpenAI({ baseURL: `${sim.url}/v1`, apiKey: "unused", maxRetries: 0 });
   });
   after(async () => sim.close());

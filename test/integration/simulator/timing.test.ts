@@ -1,15 +1,15 @@
 import { expect } from "chai";
 import { startSimulator } from "../../../simulator/index.js";
-import { getProfile } from "../../../simulator/profiles.js";
+import { getCalibration } from "../../../simulator/calibrations.js";
 
 describe("simulator timing in (scaled) real time", function () {
   this.timeout(20000);
 
-  it("streams at the profile's pace: wall time = simulated time / speedup, metrics in simulated seconds", async () => {
+  it("streams at the calibration's pace: wall time = simulated time / speedup, metrics in simulated seconds", async () => {
     const speedup = 5;
-    const sim = await startSimulator({ model: "m", profile: "h100-8b", speedup });
+    const sim = await startSimulator({ model: "m", calibration: "h100-8b", speedup });
     try {
-      const c = getProfile("h100-8b").coefficients;
+      const c = getCalibration("h100-8b").coefficients;
       const promptIds = Array.from({ length: 2048 }, (_, i) => 1000 + i);
       const out = 50;
       const expectedTtft = c.b0.value + c.b1.value * 2048;

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { ModelTokenizer } from "../../../api/model-tokenizer.js";
-import { getProfile, SIMULATOR_TOKENIZER_DIR } from "../../../simulator/index.js";
+import { getCalibration, SIMULATOR_TOKENIZER_DIR } from "../../../simulator/index.js";
 import { settings, summarize, type RoundStats } from "../../../bench/kv-cache-reuse/main.js";
 import { corpus, questionPrompt, rng, TokenText, turnPrompt } from "../../../bench/kv-cache-reuse/workload.js";
 
@@ -23,7 +23,7 @@ describe("kv-cache-reuse benchmark", () => {
 
   it("every prompt of a full conversation fits the engines' context (an over-long prompt is a 400, not a sample)", () => {
     const p = settings(false);
-    const maxModelLen = Math.min(getProfile(p.profile).engine.maxModelLen, p.gpuBlocksPerEngine * p.blockSize);
+    const maxModelLen = Math.min(getCalibration(p.profile).engine.maxModelLen, p.gpuBlocksPerEngine * p.blockSize);
     const [opening] = corpus(text, { ...p.shape, documents: 1, conversations: 1 }).openings;
     let history = opening!;
     const r = rng(5);

@@ -4,7 +4,7 @@ import {
   expandEnvReferences,
   gpuTypeOfProduct,
   parseFlags,
-  profileFor,
+  calibrationFor,
   shellWords,
   vllmArguments,
   type ContainerLike,
@@ -108,7 +108,7 @@ describe("engine pods: pod → simulator settings", () => {
       expect(s).to.include({
         model: "llama-served",
         port: 8100,
-        profile: "a100-8b",
+        calibration: "a100-8b",
         maxLoras: 3,
         maxLoraRank: 64,
         maxModelLen: 4096,
@@ -123,12 +123,12 @@ describe("engine pods: pod → simulator settings", () => {
       expect(off.maxLoras).to.equal(0);
       expect(off.maxLoraRank).to.equal(undefined);
       const on = engineSettings(pod({ name: "vllm", command: ["vllm", "serve", "/m", "--enable-lora"] }), "NVIDIA-L4");
-      expect(on).to.include({ maxLoras: 1, maxLoraRank: 16, profile: "l4-8b" });
+      expect(on).to.include({ maxLoras: 1, maxLoraRank: 16, calibration: "l4-8b" });
     });
 
-    it("uses the model label, the port label (default 8000) and the profile's LoRA default without a vLLM command", () => {
+    it("uses the model label, the port label (default 8000) and the calibration's LoRA default without a vLLM command", () => {
       const plain = engineSettings(pod({ name: "engine", image: "simulator" } as ContainerLike), undefined);
-      expect(plain).to.include({ model: "llama-3-8b", port: 8000, fromCommandLine: false, profile: "h100-8b" });
+      expect(plain).to.include({ model: "llama-3-8b", port: 8000, fromCommandLine: false, calibration: "h100-8b" });
       expect(plain.maxLoras).to.equal(undefined);
       expect(engineSettings(pod({ name: "e" }, { "model.aibrix.ai/port": "8081" }), undefined).port).to.equal(8081);
     });
@@ -148,8 +148,8 @@ describe("engine pods: pod → simulator settings", () => {
     });
   });
 
-  describe("GPU product → simulator profile", () => {
-    it("maps GPU feature discovery product names to profile GPU types by word, with close aliases", () => {
+  describe("GPU product → simulator calibration", () => {
+    it("maps GPU feature discovery product names to calibrations' GPU types by word, with close aliases", () => {
       expect(gpuTypeOfProduct("NVIDIA-H100-80GB-HBM3")).to.equal("H100");
       expect(gpuTypeOfProduct("NVIDIA-A100-SXM4-80GB")).to.equal("A100");
       expect(gpuTypeOfProduct("NVIDIA-L4")).to.equal("L4");
@@ -159,15 +159,15 @@ describe("engine pods: pod → simulator settings", () => {
       expect(gpuTypeOfProduct("Tesla-T4")).to.equal(undefined);
     });
 
-    it("picks the profile for the model's size when there is one, else the GPU's 8B profile, else the default", () => {
-      expect(profileFor("NVIDIA-H100-80GB-HBM3", "qwen3-32b").profile).to.equal("h100-32b");
-      expect(profileFor("NVIDIA-A100-SXM4-80GB", "qwen3-32b").profile).to.equal("a100-8b");
-      expect(profileFor("NVIDIA-H100-80GB-HBM3", "llama-3-8b").profile).to.equal("h100-8b");
-      expect(profileFor("Tesla-T4", "m")).to.deep.equal({
-        profile: "h100-8b",
-        reason: "no profile for GPU product Tesla-T4",
+    it("picks the calibration for the model's size when there is one, else the GPU's 8B calibration, else the default", () => {
+      expect(calibrationFor("NVIDIA-H100-80GB-HBM3", "qwen3-32b").calibration).to.equal("h100-32b");
+      expect(calibrationFor("NVIDIA-A100-SXM4-80GB", "qwen3-32b").calibration).to.equal("a100-8b");
+      expect(calibrationFor("NVIDIA-H100-80GB-HBM3", "llama-3-8b").calibration).to.equal("h100-8b");
+      expect(calibrationFor("Tesla-T4", "m")).to.deep.equal({
+        calibration: "h100-8b",
+        reason: "no calibration for GPU product Tesla-T4",
       });
-      expect(profileFor(undefined, "m").reason).to.match(/no nvidia.com\/gpu.product/);
+      expect(calibrationFor(undefined, "m").reason).to.match(/no nvidia.com\/gpu.product/);
     });
   });
 

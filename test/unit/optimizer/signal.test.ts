@@ -22,9 +22,12 @@ describe("workload signal", () => {
 
   it("counts requests that end with 200 by the engine's usage, else the prompt estimate and streamed tokens", async () => {
     const signal = new WorkloadSignal();
-    const admission = signal.wrap(undefined);
+    const flowControl = signal.wrap(undefined);
     const ask = async (promptTokens: number) => {
-      const d = await admission.admit({ id: "r", model: "m", promptTokens, headers: {} }, new AbortController().signal);
+      const d = await flowControl.acquire(
+        { id: "r", model: "m", promptTokens, headers: {} },
+        new AbortController().signal,
+      );
       if (!d.ok) throw new Error("rejected");
       return d.ticket;
     };

@@ -6,7 +6,7 @@ import { EndpointFileError, parseEndpointFile } from "../../../router/discovery/
 import { Endpoint, type EndpointSpec } from "../../../router/endpoints/endpoints.js";
 import { KvBlockIndex } from "../../../router/picking/kv-index.js";
 import { PrefixIndex } from "../../../router/picking/prefix-index.js";
-import { ProfileCatalog, StrategyError } from "../../../router/picking/profiles.js";
+import { PipelineCatalog, StrategyError } from "../../../router/picking/pipelines.js";
 import {
   ConfigProfileError,
   parseConfigProfiles,
@@ -111,12 +111,12 @@ describe("config profiles: the document", () => {
 });
 
 describe("config profiles: strategy precedence", () => {
-  const catalog = new ProfileCatalog(new PrefixIndex(), new KvBlockIndex());
+  const catalog = new PipelineCatalog(new PrefixIndex(), new KvBlockIndex());
   const fallback = catalog.resolve("throughput");
   const body = { model: "m", prompt: "hi" };
   const choose = (p: Endpoint[], headers: Record<string, string>, sel = new StrategySelector(catalog, fallback)) => {
     const c = sel.choose(p, headers, "/v1/completions", body);
-    return [c.profile.name, c.configProfile];
+    return [c.pipeline.name, c.configProfile];
   };
 
   it("without a document: header, else the router default; no profile name", () => {

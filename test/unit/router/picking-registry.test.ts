@@ -3,11 +3,11 @@ import { Endpoint } from "../../../router/endpoints/endpoints.js";
 import { KvBlockIndex } from "../../../router/picking/kv-index.js";
 import { pick } from "../../../router/picking/pick.js";
 import { PrefixIndex } from "../../../router/picking/prefix-index.js";
-import { describeProfile, ProfileCatalog, StrategyError } from "../../../router/picking/profiles.js";
+import { describePipeline, PipelineCatalog, StrategyError } from "../../../router/picking/pipelines.js";
 import { SCORER_PLUGINS } from "../../../router/picking/registry.js";
 import type { PickRequest } from "../../../router/picking/types.js";
 
-const catalog = (profiles = {}) => new ProfileCatalog(new PrefixIndex(), new KvBlockIndex(), undefined, profiles);
+const catalog = (pipelines = {}) => new PipelineCatalog(new PrefixIndex(), new KvBlockIndex(), undefined, pipelines);
 
 describe("picking plugin registry", () => {
   it("builds every strategy name from the registry, one plugin per name", () => {
@@ -17,16 +17,16 @@ describe("picking plugin registry", () => {
     for (const name of names) expect(c.resolve(name).scorers[0]!.scorer.name).to.equal(name);
   });
 
-  it("shows the filters and scorers every profile gets, marked as defaults", () => {
-    expect(describeProfile(catalog().resolve("prefix-cache:3"))).to.equal(
+  it("shows the filters and scorers every pipeline gets, marked as defaults", () => {
+    expect(describePipeline(catalog().resolve("prefix-cache:3"))).to.equal(
       "adapter-loaded* → external-filter* → prefix-cache×3 + least-request×0.001* + lora-affinity×0.5* → max-score",
     );
-    expect(describeProfile(catalog().resolve("random"))).to.equal(
+    expect(describePipeline(catalog().resolve("random"))).to.equal(
       "adapter-loaded* → external-filter* → random×1 + lora-affinity×0.5* → max-score",
     );
   });
 
-  it("gives a profile's scorer its own parameters, checked against the plugin's schema", () => {
+  it("gives a pipeline's scorer its own parameters, checked against the plugin's schema", () => {
     const c = catalog({
       coarse: { scorers: [{ name: "prefix-cache", parameters: { blockSize: 64 } }], picker: "weighted-random" },
     });
@@ -34,9 +34,9 @@ describe("picking plugin registry", () => {
     expect(coarse.scorers[0]!.scorer).to.not.equal(c.scorers.get("prefix-cache"));
     expect(coarse.picker.name).to.equal("weighted-random");
     const bad = () => catalog({ p: { scorers: [{ name: "prefix-cache", parameters: { blockSize: 0 } }] } });
-    expect(bad).to.throw(StrategyError, /profiles\.p\.scorers\[0\]\.parameters\.blockSize: .*1/);
+    expect(bad).to.throw(StrategyError, /pipelines\.p\.scorers\[0\]\.parameters\.blockSize: .*1/);
     const unknown = () => catalog({ p: { scorers: [{ name: "least-request", parameters: { depth: 2 } }] } });
-    expect(unknown).to.throw(StrategyError, /profiles\.p\.scorers\[0\]\.parameters/);
+    expect(unknown).to.throw(StrategyError, /pipelines\.p\.scorers\[0\]\.parameters/);
   });
 
   it("times every plugin a pick runs", () => {

@@ -3,7 +3,7 @@ import { Endpoint, EndpointRegistry } from "../../../router/endpoints/endpoints.
 import { KvBlockIndex } from "../../../router/picking/kv-index.js";
 import { pick } from "../../../router/picking/pick.js";
 import { PrefixIndex } from "../../../router/picking/prefix-index.js";
-import { ProfileCatalog, StrategyError } from "../../../router/picking/profiles.js";
+import { PipelineCatalog, StrategyError } from "../../../router/picking/pipelines.js";
 import {
   decodeSessionId,
   defaultPrefixScorerOptions,
@@ -48,29 +48,29 @@ const env = (): PickEnv => ({
 });
 
 function winners(
-  catalog: ProfileCatalog,
+  catalog: PipelineCatalog,
   strategy: string,
   cands: Endpoint[],
   n = 200,
   req = request(),
 ): Map<string, number> {
   const counts = new Map<string, number>();
-  const profile = catalog.resolve(strategy);
+  const pipeline = catalog.resolve(strategy);
   for (let i = 0; i < n; i++) {
-    const id = pick(profile, req, cands, env()).endpoint!.id;
+    const id = pick(pipeline, req, cands, env()).endpoint!.id;
     counts.set(id, (counts.get(id) ?? 0) + 1);
   }
   return counts;
 }
 
 describe("endpoint picking", () => {
-  let catalog: ProfileCatalog;
+  let catalog: PipelineCatalog;
   let prefix: PrefixIndex;
   let kv: KvBlockIndex;
   beforeEach(() => {
     prefix = new PrefixIndex();
     kv = new KvBlockIndex();
-    catalog = new ProfileCatalog(prefix, kv, { blockSize: 4, imbalanceAbs: 8, stdDevFactor: 1 });
+    catalog = new PipelineCatalog(prefix, kv, { blockSize: 4, imbalanceAbs: 8, stdDevFactor: 1 });
   });
   after(async () => {
     await Promise.all(eps.map((e) => e.close()));
@@ -162,37 +162,37 @@ describe("endpoint picking", () => {
     const b = ep(2);
     const c = ep(3);
     const long = "the same long system prompt shared by every request of this tenant ".repeat(4);
-    const profile = catalog.resolve("prefix-cache");
-    const first = pick(profile, request(long + "q1"), [a, b, c], env()).endpoint!;
+    const pipeline = catalog.resolve("prefix-cache");
+    const first = pick(pipeline, request(long + "q1"), [a, b, c], env()).endpoint!;
     for (let i = 0; i < 20; i++) {
-      expect(pick(profile, request(long + `q${i + 2}`), [a, b, c], env()).endpoint).to.equal(first);
+      expect(pick(pipeline, request(long + `q${i + 2}`), [a, b, c], env()).endpoint).to.equal(first);
     }
     // The warm engine is now far busier than the others: affinity yields to load.
     first.inFlight = 12;
-    const next = pick(profile, request(long + "q99"), [a, b, c], env()).endpoint!;
+    const next = pick(pipeline, request(long + "q99"), [a, b, c], env()).endpoint!;
     expect(next).to.not.equal(first);
   });
 
   it("with imbalanceRel, affinity yields only when the gap is large in both absolute and relative terms", () => {
-    const rel = new ProfileCatalog(new PrefixIndex(), new KvBlockIndex(), {
+    const rel = new PipelineCatalog(new PrefixIndex(), new KvBlockIndex(), {
       blockSize: 4,
       imbalanceAbs: 8,
       imbalanceRel: 1.5,
       stdDevFactor: 3,
     });
-    const profile = rel.resolve("prefix-cache");
+    const pipeline = rel.resolve("prefix-cache");
     const [a, b, c] = [ep(1), ep(2), ep(3)];
     const long = "a tenant system prompt long enough to fill several blocks of tokens ".repeat(4);
-    const warm = pick(profile, request(long + "q0"), [a, b, c], env()).endpoint!;
+    const warm = pick(pipeline, request(long + "q0"), [a, b, c], env()).endpoint!;
     const others = [a, b, c].filter((x) => x !== warm);
     // Gap 10 > 8 but 30 ≤ 1.5 × 20: a busy fleet, not an imbalanced one: stay with the warm engine.
     warm.inFlight = 30;
     for (const o of others) o.inFlight = 20;
-    expect(pick(profile, request(long + "q1"), [a, b, c], env()).endpoint).to.equal(warm);
+    expect(pick(pipeline, request(long + "q1"), [a, b, c], env()).endpoint).to.equal(warm);
     // Gap 10 > 8 and 12 > 1.5 × 2: imbalanced, balance wins.
     warm.inFlight = 12;
     for (const o of others) o.inFlight = 2;
-    expect(pick(profile, request(long + "q2"), [a, b, c], env()).endpoint).to.not.equal(warm);
+    expect(pick(pipeline, request(long + "q2"), [a, b, c], env()).endpoint).to.not.equal(warm);
   });
 
   it("kv-prefix follows the engines' reported blocks exactly", () => {
@@ -211,7 +211,7 @@ describe("endpoint picking", () => {
     const a = ep(1);
     const b = ep(2);
     const fallbacks: string[] = [];
-    const own = new ProfileCatalog(new PrefixIndex(), new KvBlockIndex(), undefined, {}, [], (m) => fallbacks.push(m));
+    const own = new PipelineCatalog(new PrefixIndex(), new KvBlockIndex(), undefined, {}, [], (m) => fallbacks.push(m));
     const text = "a tenant prompt long enough to fill several blocks of four tokens each, and then some more";
     const { engineKeys: _, ...noKeys } = request(text);
     const first = pick(own.resolve("kv-prefix"), noKeys, [a, b], env()).endpoint;
@@ -365,17 +365,17 @@ describe("endpoint picking", () => {
     );
     expect(() => catalog.resolve("least-request:0")).to.throw(StrategyError, /every weight is 0/);
     expect(() => catalog.resolve("a:1:2")).to.throw(StrategyError, /name or name:weight/);
-    expect(() => new ProfileCatalog(prefix, kv, undefined, { p: { scorers: [{ name: "nope" }] } })).to.throw(
+    expect(() => new PipelineCatalog(prefix, kv, undefined, { p: { scorers: [{ name: "nope" }] } })).to.throw(
       StrategyError,
-      /profiles\.p\.scorers\[0\]: unknown routing strategy "nope"/,
+      /pipelines\.p\.scorers\[0\]: unknown routing strategy "nope"/,
     );
     expect(
-      () => new ProfileCatalog(prefix, kv, undefined, { p: { scorers: [{ name: "queue" }], filters: ["x"] } }),
-    ).to.throw(StrategyError, /profiles\.p\.filters\[0\]: "x" is not a filter/);
+      () => new PipelineCatalog(prefix, kv, undefined, { p: { scorers: [{ name: "queue" }], filters: ["x"] } }),
+    ).to.throw(StrategyError, /pipelines\.p\.filters\[0\]: "x" is not a filter/);
   });
 
-  it("named profiles from configuration resolve by name", () => {
-    const cat = new ProfileCatalog(prefix, kv, undefined, {
+  it("named pipelines from configuration resolve by name", () => {
+    const cat = new PipelineCatalog(prefix, kv, undefined, {
       calm: { filters: ["not-saturated"], scorers: [{ name: "queue", weight: 2 }] },
     });
     const p = cat.resolve("calm");

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { request } from "undici";
-import type { AdmissionControl, AdmissionRequest, TokenUsage } from "../../../router/admission-control/control.js";
+import type { FlowControl, FlowRequest, TokenUsage } from "../../../router/flow-control/control.js";
 import { StaticDiscovery } from "../../../router/discovery/static.js";
 import type { Discovery } from "../../../router/discovery/types.js";
 import type { EndpointSpec } from "../../../router/endpoints/endpoints.js";
@@ -128,7 +128,7 @@ describe("router server", function () {
       { "x-request-id": "abc-123", authorization: "Bearer secret" },
     );
     expect(own.headers["x-request-id"]).to.equal("abc-123");
-    // Without admission control the client's key goes through, as behind AIBrix's gateway (engines check it).
+    // Without flow control the client's key goes through, as behind AIBrix's gateway (engines check it).
     expect(e.hits[1]!.headers.authorization).to.equal("Bearer secret");
     await r.registry.all()[0]!.pool; // adapters come from the engine's /v1/models
     for (let i = 0; i < 40 && !r.registry.serving("lora-a").length; i++) await new Promise((x) => setTimeout(x, 50));
@@ -145,18 +145,18 @@ describe("router server", function () {
     expect(metrics).to.match(/aibrix_router_requests_total\{model="m",status="200",strategy="least-request"\} 2/);
   });
 
-  it("relays SSE streams and reports streamed usage to admission", async () => {
+  it("relays SSE streams and reports streamed usage to flow control", async () => {
     const e = await engine("m", { tokens: 5 });
     const finished: { status: number; usage?: TokenUsage }[] = [];
     let streamed = 0;
-    const admission: AdmissionControl = {
-      async admit(req: AdmissionRequest) {
+    const flowControl: FlowControl = {
+      async acquire(req: FlowRequest) {
         expect(req.promptTokens).to.be.greaterThan(0);
         return { ok: true, ticket: { onCompletionTokens: (n) => (streamed += n), finish: (o) => finished.push(o) } };
       },
       async close() {},
     };
-    const r = await router([spec(e)], { admission });
+    const r = await router([spec(e)], { flowControl });
     const res = await post(
       r,
       "/v1/chat/completions",
@@ -170,10 +170,10 @@ describe("router server", function () {
     expect(streamed).to.be.at.least(5);
   });
 
-  it("sends admission rejections as they are and never contacts an engine", async () => {
+  it("sends flow-control rejections as they are and never contacts an engine", async () => {
     const e = await engine();
-    const admission: AdmissionControl = {
-      async admit() {
+    const flowControl: FlowControl = {
+      async acquire() {
         return {
           ok: false,
           rejection: {
@@ -185,7 +185,7 @@ describe("router server", function () {
       },
       async close() {},
     };
-    const r = await router([spec(e)], { admission });
+    const r = await router([spec(e)], { flowControl });
     const res = await post(r, "/v1/chat/completions", chat());
     expect(res.status).to.equal(429);
     expect(res.headers["x-error-rpm-exceeded"]).to.equal("true");

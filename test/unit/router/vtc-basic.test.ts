@@ -3,7 +3,7 @@ import { Endpoint, EndpointRegistry } from "../../../router/endpoints/endpoints.
 import { KvBlockIndex } from "../../../router/picking/kv-index.js";
 import { pick } from "../../../router/picking/pick.js";
 import { PrefixIndex } from "../../../router/picking/prefix-index.js";
-import { ProfileCatalog } from "../../../router/picking/profiles.js";
+import { PipelineCatalog } from "../../../router/picking/pipelines.js";
 import type { PickEnv, PickRequest } from "../../../router/picking/types.js";
 import { TokenWindowError, UserTokenWindow } from "../../../router/picking/user-token-window.js";
 import {
@@ -35,11 +35,11 @@ const env = (now = Date.now()): PickEnv => ({
   registry: new EndpointRegistry({ connections: 1, connectTimeoutMs: 100 }, 500),
 });
 
-function winners(profileExpr: string, catalog: ProfileCatalog, cands: Endpoint[], req: PickRequest, n = 100) {
-  const profile = catalog.resolve(profileExpr);
+function winners(pipelineExpr: string, catalog: PipelineCatalog, cands: Endpoint[], req: PickRequest, n = 100) {
+  const pipeline = catalog.resolve(pipelineExpr);
   const counts = new Map<string, number>();
   for (let i = 0; i < n; i++) {
-    const id = pick(profile, req, cands, env()).endpoint!.id;
+    const id = pick(pipeline, req, cands, env()).endpoint!.id;
     counts.set(id, (counts.get(id) ?? 0) + 1);
   }
   return counts;
@@ -109,7 +109,7 @@ describe("vtc-basic", () => {
 
   it("sends a light user to the first endpoint and a heavy user to the last, in endpoint-id order", () => {
     const window = new UserTokenWindow();
-    const catalog = new ProfileCatalog(new PrefixIndex(), new KvBlockIndex(), undefined, {}, [vtcBasicScorer(window)]);
+    const catalog = new PipelineCatalog(new PrefixIndex(), new KvBlockIndex(), undefined, {}, [vtcBasicScorer(window)]);
     const cands = [ep(3), ep(1), ep(2)]; // listed out of order on purpose
     const now = Date.now();
     window.add("heavy", 1_000_000, now);
@@ -117,7 +117,7 @@ describe("vtc-basic", () => {
     // A fresh user: 0 tokens → position 0 → the smallest id.
     const light = winners(
       "vtc-basic",
-      new ProfileCatalog(new PrefixIndex(), new KvBlockIndex()),
+      new PipelineCatalog(new PrefixIndex(), new KvBlockIndex()),
       cands,
       request("new"),
       30,
@@ -151,7 +151,7 @@ describe("vtc-basic", () => {
     const window = new UserTokenWindow();
     const now = Date.now();
     window.add("u", 500, now); // no other user: min = max = 500 → bucket 1000 → position 0.5
-    const catalog = new ProfileCatalog(new PrefixIndex(), new KvBlockIndex(), undefined, {}, [vtcBasicScorer(window)]);
+    const catalog = new PipelineCatalog(new PrefixIndex(), new KvBlockIndex(), undefined, {}, [vtcBasicScorer(window)]);
     const idle = winners("vtc-basic", catalog, [ep(1, 0), ep(2, 0)], request("u", ""), 200);
     expect(idle.size, "equal positions and load split the picks").to.equal(2);
     const loaded = winners("vtc-basic", catalog, [ep(1, 60), ep(2, 0)], request("u", ""), 50);
@@ -159,16 +159,16 @@ describe("vtc-basic", () => {
   });
 
   it("without a user header has no opinion: picks spread over every endpoint", () => {
-    const catalog = new ProfileCatalog(new PrefixIndex(), new KvBlockIndex());
+    const catalog = new PipelineCatalog(new PrefixIndex(), new KvBlockIndex());
     const counts = winners("vtc-basic", catalog, [ep(1), ep(2), ep(3)], request(undefined), 300);
     expect(counts.size).to.equal(3);
     for (const c of counts.values()) expect(c).to.be.above(40);
   });
 
   it("works in weighted lists like any strategy", () => {
-    const catalog = new ProfileCatalog(new PrefixIndex(), new KvBlockIndex());
-    const profile = catalog.resolve("vtc-basic:3,least-request:1");
-    expect(profile.scorers.map((s) => `${s.scorer.name}:${s.weight}`)).to.include.members([
+    const catalog = new PipelineCatalog(new PrefixIndex(), new KvBlockIndex());
+    const pipeline = catalog.resolve("vtc-basic:3,least-request:1");
+    expect(pipeline.scorers.map((s) => `${s.scorer.name}:${s.weight}`)).to.include.members([
       "vtc-basic:3",
       "least-request:1",
     ]);

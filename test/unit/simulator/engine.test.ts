@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { blockKeys } from "../../../api/block-hash.js";
 import { Engine, type EngineConfig } from "../../../simulator/engine.js";
 import { runTrace, uniquePrompt, type TraceRequest } from "../../../simulator/offline.js";
-import { engineConfigFor, getProfile, profiles } from "../../../simulator/profiles.js";
+import { calibrations, engineConfigFor, getCalibration } from "../../../simulator/calibrations.js";
 
 const base: EngineConfig = {
   blockSize: 16,
@@ -111,10 +111,10 @@ describe("simulator/engine", () => {
     expect(e.tokenIds).to.deep.equal(prompt.slice(0, 48));
   });
 
-  it("every profile builds an engine config with positive coefficients and figures", () => {
-    expect(profiles().size).to.be.greaterThanOrEqual(6);
+  it("every calibration builds an engine config with positive coefficients and figures", () => {
+    expect(calibrations().size).to.be.greaterThanOrEqual(6);
     for (const name of ["h100-8b", "a100-8b", "l40s-8b", "a10g-8b", "l4-8b", "h100-32b"]) {
-      const p = getProfile(name);
+      const p = getCalibration(name);
       const cfg = engineConfigFor(p);
       expect(cfg.step.b0, name).to.be.greaterThan(0);
       expect(cfg.step.b1, name).to.be.greaterThan(0);
@@ -122,6 +122,8 @@ describe("simulator/engine", () => {
       expect(p.figures.map((f) => f.metric).sort(), name).to.deep.equal(["itl_ms", "output_tok_s", "ttft_ms"]);
       for (const f of p.figures) expect(f.source, name).to.be.a("string").and.not.equal("");
     }
-    expect(() => getProfile("h900-1b")).to.throw(/profile: "h900-1b" is not a known profile; use one of/);
+    expect(() => getCalibration("h900-1b")).to.throw(
+      /calibration: "h900-1b" is not a known engine calibration; use one of/,
+    );
   });
 });

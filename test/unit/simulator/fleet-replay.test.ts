@@ -1,10 +1,10 @@
 import { expect } from "chai";
 import { replayFleet, type ReplayRequest } from "../../../simulator/fleet-replay.js";
 import { runTrace, uniquePrompt } from "../../../simulator/offline.js";
-import { engineConfigFor, getProfile } from "../../../simulator/profiles.js";
+import { engineConfigFor, getCalibration } from "../../../simulator/calibrations.js";
 
-const A10G = engineConfigFor(getProfile("a10g-8b"));
-const H100 = engineConfigFor(getProfile("h100-8b"));
+const A10G = engineConfigFor(getCalibration("a10g-8b"));
+const H100 = engineConfigFor(getCalibration("h100-8b"));
 
 function poisson(rate: number, n: number, input: number, output: number, seed = 7): ReplayRequest[] {
   let s = seed;

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { PromptTokens } from "../../../../router/prompts/prompt.js";
-import { AdmissionRequestView, PickRequestView } from "../../../../router/prompts/request-views.js";
+import { FlowRequestView, PickRequestView } from "../../../../router/prompts/request-views.js";
 
 describe("request views", () => {
   it("the pick request builds the prompt text only when a strategy reads it", () => {
@@ -18,13 +18,13 @@ describe("request views", () => {
     expect(view.attempt).to.equal(0);
   });
 
-  it("admission sees user, limits and priority from the request, and counts prompt tokens lazily", () => {
+  it("flow control sees user, limits and priority from the request, and counts prompt tokens lazily", () => {
     let built = 0;
     const prompt = new PromptTokens(() => {
       built++;
       return "one two three four";
     });
-    const view = new AdmissionRequestView(
+    const view = new FlowRequestView(
       "req-1",
       "m",
       { user: "alice", authorization: "Bearer k" },
@@ -36,7 +36,7 @@ describe("request views", () => {
     expect(view).to.include({ id: "req-1", model: "m", user: "alice", authorization: "Bearer k", maxTokens: 64 });
     expect(view).to.include({ priority: 2, profileRps: 5 });
     expect(view.promptTokens).to.equal(prompt.tokenCount).and.be.greaterThan(0);
-    const bare = new AdmissionRequestView("req-2", "m", {}, { max_tokens: 8, priority: "high" }, undefined, prompt);
+    const bare = new FlowRequestView("req-2", "m", {}, { max_tokens: 8, priority: "high" }, undefined, prompt);
     expect(bare.user).to.equal(undefined);
     expect(bare.maxTokens).to.equal(8);
     expect(bare.priority).to.equal(undefined);
@@ -49,7 +49,7 @@ describe("request views", () => {
     expect(Object.getOwnPropertyDescriptor(new PickRequestView("m", undefined, {}, prompt), "promptText")).to.equal(
       undefined,
     );
-    const admission = new AdmissionRequestView("r", "m", {}, {}, undefined, prompt);
-    expect(Object.getOwnPropertyDescriptor(admission, "promptTokens")).to.equal(undefined);
+    const flowControl = new FlowRequestView("r", "m", {}, {}, undefined, prompt);
+    expect(Object.getOwnPropertyDescriptor(flowControl, "promptTokens")).to.equal(undefined);
   });
 });

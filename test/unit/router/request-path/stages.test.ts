@@ -7,7 +7,7 @@ import { pathOf, RequestIds, routeRefusal } from "../../../../router/request-pat
 import { noEndpointsFor } from "../../../../router/request-path/strategy.js";
 import { SelectorError } from "../../../../router/picking/filters.js";
 import { maxScore } from "../../../../router/picking/pickers.js";
-import type { PickRequest, Profile } from "../../../../router/picking/types.js";
+import type { PickRequest, Pipeline } from "../../../../router/picking/types.js";
 import { contextBodyBytes } from "../../../../router/prompts/prompt-bounds.js";
 
 const opened: Endpoint[] = [];
@@ -81,7 +81,7 @@ describe("request path: strategy and pick stages", () => {
   });
 
   const request = (): PickRequest => ({ model: "m", promptText: "", headers: {}, hashes: () => [] });
-  const profile = (filter?: Profile["filters"][number]): Profile => ({
+  const pipeline = (filter?: Pipeline["filters"][number]): Pipeline => ({
     name: "p",
     filters: filter ? [filter] : [],
     scorers: [],
@@ -98,7 +98,7 @@ describe("request path: strategy and pick stages", () => {
     const timed: number[] = [];
     const req = request();
     const picked = chooseEndpoint({
-      profile: profile(),
+      pipeline: pipeline(),
       request: req,
       pool: [a, b],
       env,
@@ -115,11 +115,11 @@ describe("request path: strategy and pick stages", () => {
   it("says why nothing is left, and makes a bad external selector the client's 400", () => {
     const a = endpoint(12);
     const base = { request: request(), pool: [a], env, attempt: 0, lastFailure: "", onDecision: () => {} };
-    const none = chooseEndpoint({ ...base, profile: profile(), exclude: new Set([a]) });
+    const none = chooseEndpoint({ ...base, pipeline: pipeline(), exclude: new Set([a]) });
     expect(none).to.have.nested.property("error.message", "no endpoint of model m passed the filters; retry shortly");
     const retried = chooseEndpoint({
       ...base,
-      profile: profile(),
+      pipeline: pipeline(),
       exclude: new Set([a]),
       attempt: 2,
       lastFailure: "ep connect",
@@ -131,7 +131,7 @@ describe("request path: strategy and pick stages", () => {
         throw new SelectorError("selector zone=: a value is required");
       },
     };
-    const refused = chooseEndpoint({ ...base, profile: profile(bad), exclude: new Set() });
+    const refused = chooseEndpoint({ ...base, pipeline: pipeline(bad), exclude: new Set() });
     expect(refused).to.have.nested.property("error.status", 400);
     expect(refused).to.have.nested.property("error.param", "external-filter");
   });

@@ -1,0 +1,106 @@
+// A Redis that hangs (process stopped, connections open) under load: fail-open keeps serving at speed on local state
+// within a second, fail-closed answers 503 at once, and both come back by themselves when Redis does.
+import { expect } from "chai";
+import { pino } from "pino";
+import { request } from "undici";
+import { createFlowControl } from "../../../../router/flow-control/index.js";
+import { StaticDiscovery } from "../../../../router/discovery/static.js";
+import { startRouter, type Router } from "../../../../router/server.js";
+import { startFakeEngine, type FakeEngine } from "../../../unit/router/fake-engine.js";
+import { startRedis, type RunningRedis } from "../../../support/redis-server.js";
+import { until } from "../../../support/until.js";
+
+const silent = pino({ level: "silent" });
+
+/** Closed-loop load from `clients` clients for `ms`; resolves with answers per status and the slowest answer. */
+async function load(url: string, clients: number, ms: number) {
+  const statuses = new Map<number, number>();
+  let slowest = 0;
+  const end = performance.now() + ms;
+  await Promise.all(
+    Array.from({ length: clients }, async (_, i) => {
+      while (performance.now() < end) {
+        const t0 = performance.now();
+        const res = await request(`${url}/v1/completions`, {
+          method: "POST",
+          headers: { user: `u${i % 4}` },
+          body: JSON.stringify({ model: "m", prompt: "hello", max_tokens: 2 }),
+        });
+        await res.body.text();
+        slowest = Math.max(slowest, performance.now() - t0);
+        statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
+      }
+    }),
+  );
+  const total = [...statuses.values()].reduce((a, b) => a + b, 0);
+  return { perSecond: (total * 1000) / ms, statuses, slowest };
+}
+
+describe("router flow control with a hung Redis (SIGSTOP)", function () {
+  this.timeout(60_000);
+  let redis: RunningRedis;
+  let engine: FakeEngine;
+  const routers: Router[] = [];
+
+  before(async () => {
+    redis = await startRedis();
+    engine = await startFakeEngine("m");
+  });
+  afterEach(async () => {
+    process.kill(redis.pid, "SIGCONT");
+    for (const r of routers.splice(0)) await r.close();
+  });
+  after(async () => {
+    await engine.close();
+    await redis.stop();
+  });
+
+  async function router(mode: "open" | "closed"): Promise<Router & { redisUp(): boolean }> {
+    const flowControl = await createFlowControl({ redisUrl: redis.url, logger: silent, onRedisFailure: mode });
+    for (let i = 0; i < 4; i++) await flowControl.users.put({ name: `u${i}`, rpm: 1_000_000, tpm: null, keys: [] });
+    const r = await startRouter({
+      port: 0,
+      logger: silent,
+      accessLog: false,
+      flowControl: flowControl.control,
+      discovery: new StaticDiscovery([
+        { id: engine.id, host: engine.host, port: engine.port, model: "m", adapters: [], engine: "vllm" },
+      ]),
+    });
+    routers.push(r);
+    return Object.assign(r, { redisUp: () => flowControl.redisUp() });
+  }
+
+  it("fail-open serves at speed on local state within a second of Redis hanging, and shares again after", async () => {
+    const r = await router("open");
+    const before = await load(r.url, 16, 1500);
+    process.kill(redis.pid, "SIGSTOP");
+    await load(r.url, 16, 1000); // the first second: timeouts detect the hang
+    const during = await load(r.url, 16, 2000);
+    process.kill(redis.pid, "SIGCONT");
+    console.log(`      req/s before ${before.perSecond.toFixed(0)}, Redis hung ${during.perSecond.toFixed(0)}`);
+    expect(during.statuses.get(200)).to.equal([...during.statuses.values()].reduce((a, b) => a + b, 0));
+    expect(during.perSecond).to.be.above(before.perSecond * 0.5);
+    await until("Redis shared again", () => r.redisUp(), 5000);
+  });
+
+  it("fail-closed answers 503 at once while Redis hangs and serves again when it is back", async () => {
+    const r = await router("closed");
+    await load(r.url, 4, 500);
+    process.kill(redis.pid, "SIGSTOP");
+    await load(r.url, 4, 1000);
+    const during = await load(r.url, 4, 1000);
+    console.log(
+      `      fail-closed while hung: ${JSON.stringify([...during.statuses])}, slowest ${during.slowest.toFixed(0)} ms`,
+    );
+    expect([...during.statuses.keys()]).to.deep.equal([503]);
+    expect(during.slowest).to.be.below(100);
+    process.kill(redis.pid, "SIGCONT");
+    const start = performance.now();
+    for (;;) {
+      const after = await load(r.url, 1, 100);
+      if (after.statuses.get(200)) break;
+      if (performance.now() - start > 5000) throw new Error("still refusing 5 s after Redis came back");
+    }
+  });
+});
