@@ -153,9 +153,10 @@ export class LimitBackend {
     if (!this.remote || !this.fallback) return op(this.memory);
     if (this.up) {
       try {
+        // Charges taken locally must reach Redis before it decides again, or it could admit past a limit they used.
+        if (this.pending.size > 0) await this.replayPending();
         const result = await op(this.remote);
         this.consecutiveFailures = 0;
-        this.replayPending();
         return result;
       } catch (err) {
         if (!isConnectionError(err)) throw err;
@@ -169,15 +170,16 @@ export class LimitBackend {
     return op(this.fallback);
   }
 
-  /** Replays local charges into Redis in the background (one replay at a time; failures wait for the next). */
-  private replayPending(): void {
-    if (this.replaying || this.pending.size === 0 || !this.redisWindows) return;
-    this.replaying = this.pending
+  /** Replays local charges into Redis, one replay at a time; what fails stays for the next (never throws). */
+  private replayPending(): Promise<void> {
+    if (this.pending.size === 0 || !this.redisWindows) return Promise.resolve();
+    this.replaying ??= this.pending
       .replay(this.redisWindows, Date.now)
       .catch(() => {})
       .finally(() => {
         this.replaying = undefined;
       });
+    return this.replaying;
   }
 
   /** Best-effort write (post-request accounting): dropped quietly when Redis is away. */
@@ -205,7 +207,7 @@ export class LimitBackend {
     if (this.probe) clearInterval(this.probe);
     this.probe = undefined;
     this.replicas?.start();
-    this.replayPending();
+    void this.replayPending();
     if (this.up) return;
     this.up = true;
     this.upGauge.set(1);
