@@ -252,9 +252,14 @@ describe("RayClusterFleet controllers with KubeRay on the loopback cluster", fun
   it("rolls back to the previous revision", async function () {
     this.timeout(120_000);
     await patchFleet(MODEL, { metadata: { annotations: { "deprecated.deployment.rollback.to": "0" } } });
-    await waitFor("template back at v0.7.1", 10_000, async () =>
-      JSON.stringify((await getFleet(MODEL)).spec.template).includes("v0.7.1") ? true : undefined,
-    );
+    // Revision 2 changed only the head's image: the workers' v0.7.1 is in both templates, v0.8.0 only in revision 2.
+    await waitFor("rollback applied: annotation gone, head back at v0.7.1", 10_000, async () => {
+      const f = await getFleet(MODEL);
+      const rolledBack =
+        f.metadata.annotations?.["deprecated.deployment.rollback.to"] === undefined &&
+        !JSON.stringify(f.spec.template).includes("v0.8.0");
+      return rolledBack ? true : undefined;
+    });
     await waitComplete(MODEL, 3, 90_000);
     const current = (await replicaSets()).find((s) => s.spec.replicas === 3)!;
     expect(current.metadata.annotations).to.include({
