@@ -169,7 +169,8 @@ function medianCell(cells: readonly Cell[], nodes: number, mode: Cell["mode"]): 
   const med = (key: keyof Cell) => round(median(all.map((c) => c[key] as number)));
   const out = { ...all[0]!, round: 0, p99_spread_ms: round(spread(all.map((c) => c.p99_ms))) };
   for (const key of Object.keys(out) as (keyof Cell)[])
-    if (typeof out[key] === "number" && key !== "round" && key !== "nodes") (out[key] as number) = med(key);
+    if (typeof out[key] === "number" && !["round", "nodes", "p99_spread_ms"].includes(key))
+      (out[key] as number) = med(key);
   return out;
 }
 
