@@ -1,31 +1,14 @@
 // Lines per function in the production folders, measured on the syntax tree: a function's span from its first line
 // to its last, nested functions included (a closure is part of the function a reader has to hold). Run directly
 // (`npx tsx test/support/function-lengths.ts [limit]`) it lists the functions over the limit, longest first.
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
-
-export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+import { PRODUCT_FOLDERS, repoRoot, sourceFiles } from "./source-tree.js";
 
 /** The folders whose functions count: every deployable and the CLI (benchmarks and tests do not ship). */
-export const PRODUCTION_FOLDERS = [
-  "api",
-  "serving",
-  "kube",
-  "engines",
-  "webhooks",
-  "extender",
-  "controllers",
-  "router",
-  "runtime",
-  "diagnostics",
-  "kvcache-watcher",
-  "simulator",
-  "cluster",
-  "optimizer",
-  "cli",
-];
+export const PRODUCTION_FOLDERS = [...PRODUCT_FOLDERS, "cli"];
 
 export interface FunctionLength {
   /** `folder/file.ts:name`, where name is the function's, its class's and method's, or what it is assigned to. */
@@ -33,16 +16,6 @@ export interface FunctionLength {
   file: string;
   line: number;
   lines: number;
-}
-
-function sourceFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const full = path.join(dir, name);
-    if (statSync(full).isDirectory()) out.push(...sourceFiles(full));
-    else if (name.endsWith(".ts") && !name.endsWith(".d.ts")) out.push(full);
-  }
-  return out;
 }
 
 /** A readable name for a function node: declared, a method of a class or object, or the variable it is bound to. */

@@ -1,28 +1,11 @@
 // The layering of DESIGN.md, enforced: what each folder may import, and no import cycles anywhere.
 import { expect } from "chai";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { PRODUCT_FOLDERS, repoRoot, sourceFiles } from "../support/source-tree.js";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-
-/** The folders that ship. */
-const PRODUCT = [
-  "api",
-  "serving",
-  "kube",
-  "engines",
-  "webhooks",
-  "extender",
-  "controllers",
-  "router",
-  "runtime",
-  "diagnostics",
-  "kvcache-watcher",
-  "simulator",
-  "cluster",
-  "optimizer",
-];
+const root = repoRoot;
+const PRODUCT = PRODUCT_FOLDERS;
 
 /** Folder → folders (or folder prefixes) of ours it may import, besides itself. */
 const ALLOWED: Record<string, string[]> = {
@@ -46,16 +29,6 @@ const ALLOWED: Record<string, string[]> = {
   bench: [...PRODUCT, "cli", "test/support"],
   test: [...PRODUCT, "cli", "bench"],
 };
-
-function sourceFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const full = path.join(dir, name);
-    if (statSync(full).isDirectory()) out.push(...sourceFiles(full));
-    else if (name.endsWith(".ts") && !name.endsWith(".d.ts")) out.push(full);
-  }
-  return out;
-}
 
 const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+["'](\.[^"']+)["']|import\(\s*["'](\.[^"']+)["']\s*\)/g;
 
