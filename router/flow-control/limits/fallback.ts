@@ -6,7 +6,13 @@
 //   Redis, rounded up so a limit of 1 still admits), so N replicas failing open together admit about the limit;
 // - what was admitted locally is replayed into Redis once it answers, so a window spanning the outage counts it.
 import type { LeaseStore, MemoryLeaseStore } from "./leases.js";
-import { sliceMs, type HitResult, type MemoryWindowStore, type WindowSpec, type WindowStore } from "./window-store.js";
+import {
+  currentBucket,
+  type HitResult,
+  type MemoryWindowStore,
+  type WindowSpec,
+  type WindowStore,
+} from "./window-store.js";
 
 /** Remote first; whatever the remote accepted is recorded locally too. */
 export class MirroredWindowStore implements WindowStore {
@@ -97,7 +103,7 @@ export class ReplicaShareWindowStore implements WindowStore {
 
   async add(key: string, spec: WindowSpec, amount: number, nowMs: number, bucket = -1): Promise<void> {
     await this.local.add(key, spec, amount, nowMs, bucket);
-    this.pending.record(key, spec, amount, bucket >= 0 ? bucket : Math.floor(nowMs / sliceMs(spec)));
+    this.pending.record(key, spec, amount, bucket >= 0 ? bucket : currentBucket(spec, nowMs));
   }
 
   usage(key: string, spec: WindowSpec, nowMs: number): Promise<number> {

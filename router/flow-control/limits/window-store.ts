@@ -39,6 +39,11 @@ export function sliceMs(spec: WindowSpec): number {
   return Math.max(1, Math.floor(spec.windowMs / spec.slices));
 }
 
+/** The bucket `nowMs` falls in. */
+export function currentBucket(spec: WindowSpec, nowMs: number): number {
+  return Math.floor(nowMs / sliceMs(spec));
+}
+
 /** The first bucket index still (partly) inside the window ending at `nowMs`. */
 export function oldestLiveBucket(spec: WindowSpec, nowMs: number): number {
   // Bucket b spans [b·g, (b+1)·g); it overlaps the window (now − W, now] while (b+1)·g > now − W.
@@ -98,7 +103,7 @@ export class MemoryWindowStore implements WindowStore {
         retryAfterMs: retryAfter([...entry.buckets], spec, nowMs, used, limit, mustFit ? cost : 1),
       };
     }
-    const bucket = Math.floor(nowMs / sliceMs(spec));
+    const bucket = currentBucket(spec, nowMs);
     entry.buckets.set(bucket, (entry.buckets.get(bucket) ?? 0) + cost);
     return { allowed: true, used: used + cost, bucket, retryAfterMs: 0 };
   }
@@ -106,7 +111,7 @@ export class MemoryWindowStore implements WindowStore {
   async add(key: string, spec: WindowSpec, amount: number, nowMs: number, bucket = -1): Promise<void> {
     this.maybeSweep(spec, nowMs);
     const entry = this.live(key, spec, nowMs);
-    const b = bucket >= 0 ? bucket : Math.floor(nowMs / sliceMs(spec));
+    const b = bucket >= 0 ? bucket : currentBucket(spec, nowMs);
     if (b < oldestLiveBucket(spec, nowMs)) return; // already outside the window: nothing left to adjust
     entry.buckets.set(b, (entry.buckets.get(b) ?? 0) + amount);
   }
