@@ -281,8 +281,12 @@ describe("PodAutoscaler controller on the loopback cluster", function () {
     expect(await replicasOf("batch"), "before the start").to.equal(1);
     await waitFor("min raised to 3", 20_000, async () => ((await replicasOf("batch")) === 3 ? true : undefined));
     expect(Date.now()).to.be.at.least(startAt);
-    const status = await api().get<{ status?: { scheduledBounds?: Record<string, unknown> } }>(paPath("batch-pa"));
-    expect(status.status?.scheduledBounds).to.deep.equal({
+    // The scale is written before the status that explains it, so read the status once it has caught up.
+    const bounds = await waitFor("scheduledBounds written", 10_000, async () => {
+      const view = await api().get<{ status?: { scheduledBounds?: Record<string, unknown> } }>(paPath("batch-pa"));
+      return view.status?.scheduledBounds?.activeSchedule ? view.status.scheduledBounds : undefined;
+    });
+    expect(bounds).to.deep.equal({
       activeSchedule: "peak",
       effectiveMinReplicas: 3,
       effectiveMaxReplicas: 4,
