@@ -80,6 +80,21 @@ export async function waitFor<T>(what: string, timeoutMs: number, probe: () => P
   }
 }
 
+/** Waits for an events.k8s.io Event: controllers record them in the background, beside the status they patch. */
+export async function waitForEvent(
+  api: Pick<LoopbackCluster["api"], "get">,
+  namespace: string,
+  regarding: string,
+  reason: string,
+): Promise<void> {
+  await waitFor(`a ${reason} Event for ${regarding}`, 10_000, async () => {
+    const events = await api.get<{ items: { reason: string; regarding: { name: string } }[] }>(
+      `/apis/events.k8s.io/v1/namespaces/${namespace}/events`,
+    );
+    return events.items.some((e) => e.regarding.name === regarding && e.reason === reason) ? true : undefined;
+  });
+}
+
 /**
  * Pod IPs come from a random /16 inside 127.0.0.0/8: Linux routes all of it to `lo`, so a process listening on a
  * pod's IP *is* that pod's container (the simulator stands in for the engine). Random, so two runs on one machine

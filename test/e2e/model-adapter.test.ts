@@ -12,7 +12,7 @@ import { KubernetesDiscovery } from "../../router/discovery/kubernetes.js";
 import { startRouter, type Router } from "../../router/server.js";
 import { SYSTEM_NAMESPACE as SYSTEM, startControllersCluster } from "../support/controllers-cluster.js";
 import { loraDeployment, startControllersProcess } from "../support/controllers-process.js";
-import { waitFor } from "./env.js";
+import { waitFor, waitForEvent } from "./env.js";
 
 const run = promisify(execFile);
 const NS = "serving";
@@ -203,10 +203,7 @@ describe("ModelAdapter controller on the loopback cluster", function () {
     const ready = failed.status?.conditions?.find((c) => c.type === "Ready");
     expect(ready).to.include({ status: "False", reason: "ModelAdapterLoadingError" });
     expect(ready?.message).to.match(/s3:\/\/models\/s3-lora .*sidecar-injection/);
-    const events = await api().get<{ items: { reason: string; note: string; regarding: { name: string } }[] }>(
-      `/apis/events.k8s.io/v1/namespaces/${NS}/events`,
-    );
-    expect(events.items.some((e) => e.regarding.name === "s3-lora" && e.reason === "LoadFailed")).to.equal(true);
+    await waitForEvent(api(), NS, "s3-lora", "LoadFailed");
   });
 
   it("the standby takes the lease when the leader is killed and carries on, loading nothing twice", async function () {

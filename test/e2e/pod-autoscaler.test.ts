@@ -11,7 +11,7 @@ import { KubernetesDiscovery } from "../../router/discovery/kubernetes.js";
 import { startRouter, type Router } from "../../router/server.js";
 import { startControllersCluster } from "../support/controllers-cluster.js";
 import { startControllersProcess } from "../support/controllers-process.js";
-import { waitFor } from "./env.js";
+import { waitFor, waitForEvent } from "./env.js";
 
 const NS = "serving";
 const MODEL = "llama-3-8b";
@@ -211,12 +211,7 @@ describe("PodAutoscaler controller on the loopback cluster", function () {
       return (x.status?.scalingHistory?.length ?? 0) > 0 ? x : undefined;
     });
     expect(pa.status?.scalingHistory?.[0]?.newScale).to.be.greaterThan(1);
-    const events = await api().get<{ items: { reason: string; note: string; regarding: { name: string } }[] }>(
-      `/apis/events.k8s.io/v1/namespaces/${NS}/events`,
-    );
-    expect(events.items.some((e) => e.regarding.name === "llama-kpa" && e.reason === "SuccessfulRescale")).to.equal(
-      true,
-    );
+    await waitForEvent(api(), NS, "llama-kpa", "SuccessfulRescale");
     await waitFor("the new engines serving", 60_000, async () =>
       [...engines.engines.values()].filter((e) => e.state === "running").length >= 2 ? true : undefined,
     );
