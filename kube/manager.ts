@@ -1,6 +1,5 @@
 // The manager runs a set of controllers in one process: one shared informer per resource, leader election so one
 // replica acts while others stand by, and /healthz, /readyz and /metrics for the kubelet and Prometheus.
-import http from "node:http";
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import { collectDefaultMetrics, Counter, Registry } from "prom-client";
@@ -8,6 +7,7 @@ import { Controller, ControllerMetrics, type ControllerSpec } from "./controller
 import { KubeEventRecorder, type EventRecorder } from "./events.js";
 import { Informers } from "./informers.js";
 import { LeaderElector } from "./leader-election.js";
+import { serveProbes } from "./probes.js";
 import type { KubeClient } from "./request.js";
 import { WorkQueueMetrics } from "./workqueue.js";
 
@@ -87,18 +87,7 @@ export async function startManager(options: ManagerOptions): Promise<RunningMana
   const { client, log } = options;
   // The pod name (the chart sets POD_NAME) says which replica leads; the suffix keeps a restarted one distinct.
   const identity = options.identity ?? `${process.env.POD_NAME ?? hostname()}_${randomBytes(4).toString("hex")}`;
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
-  const controllerMetrics = new ControllerMetrics(registry);
-  const queueMetrics = new WorkQueueMetrics(registry);
-  // client-go's name: API load is a cost operators watch (and benchmarks report per object).
-  const apiRequests = new Counter({
-    name: "rest_client_requests_total",
-    help: "Number of HTTP requests to the API server, partitioned by status code and method",
-    labelNames: ["code", "method"],
-    registers: [registry],
-  });
-  client.observe((method, _path, status) => apiRequests.labels(String(status), method).inc());
+  const { registry, controllerMetrics, queueMetrics } = managerMetrics(client);
   let informers: Informers | undefined;
   let running: Controller[] = [];
 
@@ -139,52 +128,30 @@ export async function startManager(options: ManagerOptions): Promise<RunningMana
   };
 
   const elector = options.leaderElection
-    ? new LeaderElector(client, {
-        ...options.leaderElection,
-        identity,
-        onStartedLeading: async () => {
-          log.info({ identity, lease: options.leaderElection && options.leaderElection.name }, "became leader");
-          await startControllers();
+    ? electorFor(
+        options.leaderElection,
+        { client, identity, log, onLostLeadership: options.onLostLeadership },
+        {
+          start: startControllers,
+          stop: stopControllers,
         },
-        onStoppedLeading: () => {
-          log.error({ identity }, "lost the leader lease; stopping");
-          void stopControllers().then(options.onLostLeadership ?? (() => process.exit(1)));
-        },
-        onNewLeader: (who) => who !== identity && log.info({ leader: who }, "another replica leads; standing by"),
-        onError: (err) => log.warn({ err: err.message }, "leader election: lease read or write failed"),
-      })
+      )
     : undefined;
 
-  const server = http.createServer((req, res) => {
-    const path = (req.url ?? "/").split("?")[0];
-    if (path === "/healthz") return void res.writeHead(200).end("ok");
-    if (path === "/readyz") {
-      // A standby is ready (it serves probes and waits); a leader once its caches have synced.
-      const ready = !elector?.isLeader || informers === undefined || informers.allSynced();
-      return void res.writeHead(ready ? 200 : 503).end(ready ? "ok" : "caches not synced");
-    }
-    if (path === "/metrics") {
-      void registry.metrics().then(
-        (text) => res.writeHead(200, { "content-type": registry.contentType }).end(text),
-        (err: Error) => res.writeHead(500).end(err.message),
-      );
-      return;
-    }
-    res
-      .writeHead(404, { "content-type": "application/json" })
-      .end(JSON.stringify({ error: `no route ${path}; try /healthz, /readyz or /metrics` }));
+  const probes = await serveProbes({
+    host: options.host ?? "127.0.0.1",
+    port: options.port ?? 0,
+    registry,
+    // A standby is ready (it serves probes and waits); a leader once its caches have synced.
+    notReady: () =>
+      !elector?.isLeader || informers === undefined || informers.allSynced() ? undefined : "caches not synced",
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", resolve);
-  });
-  const addr = server.address() as { address: string; port: number };
 
   if (elector) elector.run();
   else await startControllers();
 
   return {
-    url: `http://${addr.address.includes(":") ? `[${addr.address}]` : addr.address}:${addr.port}`,
+    url: probes.url,
     identity,
     registry,
     isLeader: () => (elector ? elector.isLeader : true),
@@ -192,8 +159,46 @@ export async function startManager(options: ManagerOptions): Promise<RunningMana
     close: async () => {
       await stopControllers();
       await elector?.stop();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
+      await probes.close();
     },
   };
+}
+
+function managerMetrics(client: KubeClient) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const controllerMetrics = new ControllerMetrics(registry);
+  const queueMetrics = new WorkQueueMetrics(registry);
+  // client-go's name: API load is a cost operators watch (and benchmarks report per object).
+  const apiRequests = new Counter({
+    name: "rest_client_requests_total",
+    help: "Number of HTTP requests to the API server, partitioned by status code and method",
+    labelNames: ["code", "method"],
+    registers: [registry],
+  });
+  client.observe((method, _path, status) => apiRequests.labels(String(status), method).inc());
+  return { registry, controllerMetrics, queueMetrics };
+}
+
+/** Controllers run while this replica holds the lease; losing it stops them and (by default) the process. */
+function electorFor(
+  lease: Exclude<ManagerOptions["leaderElection"], false>,
+  who: Pick<ManagerOptions, "client" | "log" | "onLostLeadership"> & { identity: string },
+  controllers: { start(): Promise<void>; stop(): Promise<void> },
+): LeaderElector {
+  const { identity, log } = who;
+  return new LeaderElector(who.client, {
+    ...lease,
+    identity,
+    onStartedLeading: async () => {
+      log.info({ identity, lease: lease.name }, "became leader");
+      await controllers.start();
+    },
+    onStoppedLeading: () => {
+      log.error({ identity }, "lost the leader lease; stopping");
+      void controllers.stop().then(who.onLostLeadership ?? (() => process.exit(1)));
+    },
+    onNewLeader: (leader) => leader !== identity && log.info({ leader }, "another replica leads; standing by"),
+    onError: (err) => log.warn({ err: err.message }, "leader election: lease read or write failed"),
+  });
 }

@@ -6,11 +6,11 @@ import { Registry } from "prom-client";
 import { KVCacheAnnotation } from "../api/labels.js";
 import { loadKubeConfig } from "../kube/client.js";
 import { SharedInformer } from "../kube/informer.js";
+import { serveProbes, type ProbeServer } from "../kube/probes.js";
 import { KubeClient } from "../kube/request.js";
 import { Resources, scoped } from "../kube/resources.js";
 import { members, publish, type CachePod } from "./membership.js";
 import { WatcherMetrics } from "./metrics.js";
-import { serveProbes, type ProbeServer } from "./probes.js";
 import { clusterNodes } from "./ring.js";
 
 export interface KVCacheWatcherOptions {

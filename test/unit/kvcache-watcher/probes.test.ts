@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { Registry } from "prom-client";
 import { WatcherMetrics } from "../../../kvcache-watcher/metrics.js";
-import { serveProbes, type ProbeServer } from "../../../kvcache-watcher/probes.js";
+import { serveProbes, type ProbeServer } from "../../../kube/probes.js";
 
 describe("kvcache-watcher probes and metrics", () => {
   let server: ProbeServer;

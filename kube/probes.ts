@@ -1,5 +1,5 @@
-// The watcher's HTTP surface for the kubelet and Prometheus: /healthz (the process answers), /readyz (the membership
-// is stored and the last write went through; else 503 saying why) and /metrics.
+// The HTTP surface every long-running Kubernetes component gives the kubelet and Prometheus: /healthz (the process
+// answers), /readyz (200, or 503 with the reason the component gives) and /metrics from its registry.
 import http from "node:http";
 import type { Registry } from "prom-client";
 
@@ -12,7 +12,7 @@ export async function serveProbes(o: {
   host: string;
   port: number;
   registry: Registry;
-  /** Why the watcher is not ready, or undefined when it is. */
+  /** Why the component is not ready, or undefined when it is. */
   notReady(): string | undefined;
 }): Promise<ProbeServer> {
   const server = http.createServer((req, res) => {
