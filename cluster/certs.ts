@@ -1,8 +1,9 @@
 // The loopback cluster's PKI: one CA that signs every serving and client certificate, plus the key pair kube-apiserver
 // uses to sign and verify service-account tokens. Keys come from node:crypto (fast, native); node-forge only builds
 // and signs the X.509 structures.
-import { generateKeyPair, generateKeyPairSync, randomBytes } from "node:crypto";
+import { generateKeyPair, generateKeyPairSync } from "node:crypto";
 import forge from "node-forge";
+import { certificateSerial } from "../kube/x509.js";
 
 export interface KeyPairPem {
   certPem: string;
@@ -67,8 +68,7 @@ function issue(
   const key = forge.pki.privateKeyFromPem(pair.privateKeyPem) as forge.pki.rsa.PrivateKey;
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.publicKeyFromPem(pair.publicKeyPem);
-  // Positive 16-byte serial: a leading zero nibble keeps the DER integer non-negative.
-  cert.serialNumber = "0" + randomBytes(16).toString("hex").slice(1);
+  cert.serialNumber = certificateSerial();
   // Backdate a little so a clock skew between processes never makes a fresh certificate "not yet valid".
   cert.validity.notBefore = new Date(Date.now() - 60 * 60 * 1000);
   cert.validity.notAfter = new Date(Date.now() + req.validDays * DAY_MS);

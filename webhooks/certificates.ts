@@ -1,7 +1,8 @@
 // Serving certificates made with node-forge: a self-signed CA and a leaf for the webhook Service's DNS names (and
 // loopback for out-of-cluster runs). RSA-2048, SHA-256, serverAuth. Pure functions; storage lives elsewhere.
-import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { generateKeyPairSync } from "node:crypto";
 import forge from "node-forge";
+import { certificateSerial } from "../kube/x509.js";
 
 export interface CertificateAuthority {
   certPem: string;
@@ -34,13 +35,6 @@ export function serviceDnsNames(service: string, namespace: string): string[] {
   ];
 }
 
-function serial(): string {
-  // Positive 16-byte serial (leading byte below 0x80 keeps the DER integer positive).
-  const bytes = randomBytes(16);
-  bytes[0] = (bytes[0] as number) & 0x7f;
-  return bytes.toString("hex");
-}
-
 /** Validity window: a small backdate absorbs clock skew without eating a short lifetime. */
 function validity(lifetimeSeconds: number, now: Date): { notBefore: Date; notAfter: Date } {
   const skewMs = Math.min(300_000, lifetimeSeconds * 50);
@@ -71,7 +65,7 @@ export function createCertificateAuthority(
   const keys = keyPair();
   const cert = forge.pki.createCertificate();
   cert.publicKey = keys.publicKey;
-  cert.serialNumber = serial();
+  cert.serialNumber = certificateSerial();
   Object.assign(cert.validity, validity(lifetimeSeconds, now));
   const subject = [{ name: "commonName", value: commonName }];
   cert.setSubject(subject);
@@ -101,7 +95,7 @@ export function createServingCertificate(
   const keys = keyPair();
   const cert = forge.pki.createCertificate();
   cert.publicKey = keys.publicKey;
-  cert.serialNumber = serial();
+  cert.serialNumber = certificateSerial();
   const window = validity(lifetimeSeconds, now);
   // A leaf never outlives the CA that signed it.
   if (window.notAfter > caCert.validity.notAfter) window.notAfter = caCert.validity.notAfter;
