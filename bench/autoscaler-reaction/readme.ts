@@ -6,6 +6,14 @@ export const TARGETS = { oscillationReduction: atLeast(0.33) };
 /** An SLO minute is one whose TTFT p90 (trace seconds, at the load client) is within this. */
 export const TTFT_P90_BOUND_S = 2;
 
+/** How many rounds the benchmark flagged as spoiled by machine load, and the busiest 1-min load average seen. */
+function loadedNote(p: Record<string, unknown>): string {
+  const flagged = (p.loaded_rounds as (string | null)[] | undefined)?.filter((r) => r !== null).length;
+  const peaks = p.load1m_max_per_round as number[] | undefined;
+  if (flagged === undefined || !peaks) return "";
+  return `; ${flagged} of ${peaks.length} rounds flagged as loaded, 1-min load average up to ${Math.max(...peaks).toFixed(1)}`;
+}
+
 const entry: ReadmeEntry = {
   context: (r) => {
     const p = r.params;
@@ -16,7 +24,7 @@ const entry: ReadmeEntry = {
       `compressed ${String(p.speedup)}× (windows and sync periods alike); KPA/APA by the controllers, an HPA-style ` +
       `baseline (the HPA's replica calculation on the same metrics and targets, run by the benchmark); ` +
       `${(p.metrics as string[] | undefined)?.join(" and ") ?? ""}; SLO: TTFT p90 ≤ ${String(p.ttft_p90_bound_s)} s per minute; arms side by ` +
-      `side, medians of ${String(p.rounds)} rounds`
+      `side, medians of ${String(p.rounds)} rounds${loadedNote(p)}`
     );
   },
   figures: [

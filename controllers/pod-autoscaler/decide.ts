@@ -11,7 +11,7 @@ import type { KubeObject } from "../../kube/objects.js";
 import type { AutoscalerTuning } from "./annotations.js";
 import { decideApa } from "./apa.js";
 import { CALM, clampToBounds, decideKpa, type KpaState } from "./kpa.js";
-import type { PodStanding } from "./pods.js";
+import { countsAsStarting, type PodStanding } from "./pods.js";
 import { resolveBounds, type ResolvedBounds } from "./schedule.js";
 import type { SourceReading } from "./sources/types.js";
 import {
@@ -112,6 +112,7 @@ interface SourceTick {
   memory: SourceMemory;
   bounds: ResolvedBounds;
   capacity: number;
+  starting: number;
 }
 
 /** Records this tick's sample and returns what the source asks for (undefined: nothing fresh, so hold). */
@@ -164,6 +165,7 @@ function tickSource(t: SourceTick): { outcome: SourceOutcome; memory: SourceMemo
     panicValue: windowAverage(memory.total, nowMs, panicWindowMs(pa)),
     target,
     readyPods: t.capacity,
+    startingPods: t.starting,
     currentReplicas: replicas,
     stableWindowMs: observeMs,
     bounds,
@@ -186,11 +188,12 @@ export function decideTick(input: TickInput): TickDecision {
     return { desired: 0, reason: "ScalingDisabled", bounds, active: false, panicking: false, sources: [], memory };
   }
   const capacity = input.pods.filter(countsAsCapacity).length;
+  const starting = input.pods.filter(countsAsStarting).length;
   const sources: SourceOutcome[] = [];
   const nextSources: SourceMemory[] = [];
   pa.spec.metricsSources.forEach((source, i) => {
     const reading = input.readings[i] ?? { kind: "error", message: "not read" };
-    const r = tickSource({ input, source, reading, memory: memory.sources[i]!, bounds, capacity });
+    const r = tickSource({ input, source, reading, memory: memory.sources[i]!, bounds, capacity, starting });
     sources.push(r.outcome);
     nextSources.push(r.memory);
   });

@@ -22,6 +22,8 @@ export interface KpaInput {
   target: number;
   /** Pods counted as capacity (Ready, not terminating, warmed up). */
   readyPods: number;
+  /** Pods asked for and still on their way to capacity (loading within the start-up allowance, or warming up). */
+  startingPods: number;
   /** Replicas the target asks for now (`/scale` spec). */
   currentReplicas: number;
   stableWindowMs: number;
@@ -48,12 +50,17 @@ function podsFor(value: number, input: KpaInput): number {
 }
 
 /**
- * Growth is limited from the pods that serve (Knative), a fall from the replicas that exist; neither limit may move
- * replicas the other way — a fleet of mostly warming-up pods must not be cut because few are Ready yet.
+ * Growth per tick is limited to `maxScaleUpRate` times the pods that serve or are on their way (Knative counts only
+ * Ready pods, so with minutes of LLM start-up 1 → 2 → 4 took two start-ups). The ask itself is ceil(total / target)
+ * over Ready pods, so counting the starting ones cannot run away while they load; a pod stuck past the start-up
+ * allowance, unschedulable or crashing stops counting, and the limit falls back to the Ready pods.
+ * A fall is limited from the replicas that exist; neither limit may move replicas the other way — a fleet of mostly
+ * warming-up pods must not be cut because few are Ready yet.
  */
 function clampToRates(pods: number, input: KpaInput): number {
   const current = input.currentReplicas;
-  const maxUp = Math.max(1, current, Math.ceil(input.tuning.maxScaleUpRate * Math.max(1, input.readyPods)));
+  const growingFrom = Math.max(1, input.readyPods + input.startingPods);
+  const maxUp = Math.max(1, current, Math.ceil(input.tuning.maxScaleUpRate * growingFrom));
   const maxDown = Math.floor(current / input.tuning.maxScaleDownRate);
   return Math.min(maxUp, Math.max(maxDown, pods));
 }

@@ -218,8 +218,18 @@ describe("PodAutoscaler controller on the loopback cluster", function () {
   });
 
   it("KPA: engines that stop answering metrics cause no scale-down", async function () {
-    this.timeout(120_000);
-    const held = await replicasOf("llama");
+    this.timeout(180_000);
+    // The load's scale-up runs to its end first (every replica's engine serving, replicas unchanged for three ticks):
+    // pods still starting count towards the growth limit, and one that came up after the engines were stopped would
+    // bring an engine that answers.
+    let seen = -1;
+    let since = Date.now();
+    const held = await waitFor("the scale-up to settle with every engine serving", 90_000, async () => {
+      const replicas = await replicasOf("llama");
+      if (replicas !== seen) [seen, since] = [replicas, Date.now()];
+      const serving = [...engines.engines.values()].filter((e) => e.state === "running").length;
+      return serving >= replicas && Date.now() - since >= 6_000 ? replicas : undefined;
+    });
     expect(held).to.be.greaterThan(1);
     load?.abort();
     // The engines go away under Ready pods: every scrape is refused.

@@ -18,6 +18,7 @@ function replay(pa: PodAutoscaler, loads: readonly (number | undefined)[], start
       ready: true,
       terminating: false,
       warmingUp: false,
+      startingUp: false,
     }));
     const values = new Map(pods.map((p) => [p.name, load]));
     const d = decideTick({

@@ -21,6 +21,7 @@ function input(over: Partial<KpaInput>): KpaInput {
     panicValue: 0,
     target: 10,
     readyPods: 1,
+    startingPods: 0,
     currentReplicas: 1,
     stableWindowMs: STABLE_MS,
     bounds: { min: 1, max: 100 },
@@ -33,12 +34,12 @@ function input(over: Partial<KpaInput>): KpaInput {
 /** Replays per-tick totals (undefined = missing) through the window and KPA, feeding replicas and state forward. */
 function replay(
   totals: readonly (number | undefined)[],
-  opts: { start: number; bounds: { min: number; max: number }; tuning?: AutoscalerTuning },
+  opts: { start: number; bounds: { min: number; max: number }; tuning?: AutoscalerTuning; readyShare?: number },
 ) {
   let window: MetricWindow = [];
   let state: KpaState = CALM;
   let replicas = opts.start;
-  const out: { desired: number; panicking: boolean; before: number }[] = [];
+  const out: { desired: number; panicking: boolean; before: number; tuning: AutoscalerTuning }[] = [];
   totals.forEach((total, i) => {
     const nowMs = i * 10_000;
     window = recordSample(window, nowMs, total, STABLE_MS);
@@ -47,14 +48,16 @@ function replay(
         nowMs,
         stableValue: windowAverage(window, nowMs, STABLE_MS),
         panicValue: windowAverage(window, nowMs, PANIC_MS),
-        readyPods: replicas,
+        // The rest of the replicas are still starting: they widen the growth limit but carry no load.
+        readyPods: Math.floor(replicas * (opts.readyShare ?? 1)),
+        startingPods: replicas - Math.floor(replicas * (opts.readyShare ?? 1)),
         currentReplicas: replicas,
         bounds: opts.bounds,
         tuning: opts.tuning ?? DEFAULT_TUNING,
         state,
       }),
     );
-    out.push({ desired: d.desired, panicking: d.panicking, before: replicas });
+    out.push({ desired: d.desired, panicking: d.panicking, before: replicas, tuning: opts.tuning ?? DEFAULT_TUNING });
     state = d.state;
     replicas = d.desired;
   });
@@ -75,6 +78,9 @@ const boundsArb = fc
   .tuple(fc.integer({ min: 0, max: 20 }), fc.integer({ min: 1, max: 50 }))
   .filter(([min, max]) => min <= max)
   .map(([min, max]) => ({ min, max }));
+const startArb = fc.integer({ min: 0, max: 50 });
+/** The share of the replicas that is Ready; the others are still starting. */
+const shareArb = fc.constantFrom(1, 0.5, 0);
 const totalsArb = fc.array(fc.option(fc.double({ min: 0, max: 5000, noNaN: true }), { nil: undefined }), {
   minLength: 1,
   maxLength: 60,
@@ -153,10 +159,41 @@ describe("pod-autoscaler KPA", () => {
     expect(down.desired).to.equal(4); // floor(9 / 2)
   });
 
+  it("grows from the pods already asked for: 1 Ready + 1 loading at rate 2 may reach 4 in one tick", () => {
+    // Counting only Ready pods (Knative, upstream) held this at 2 until the loading pod turned Ready, minutes later
+    // for an LLM: 1 → 2 → 4 took two start-ups.
+    const d = decideKpa(
+      input({ stableValue: 100, panicValue: 100, readyPods: 1, startingPods: 1, currentReplicas: 2 }),
+    );
+    expect(d.desired).to.equal(4);
+    const readyOnly = decideKpa(
+      input({ stableValue: 100, panicValue: 100, readyPods: 1, startingPods: 0, currentReplicas: 2 }),
+    );
+    expect(readyOnly.desired).to.equal(2);
+  });
+
+  it("keeps max-scale-up-rate a rate over the pods that exist, ready or starting", () => {
+    const tuning = { ...DEFAULT_TUNING, maxScaleUpRate: 1.5 };
+    const d = decideKpa(
+      input({ stableValue: 1000, panicValue: 1000, readyPods: 2, startingPods: 2, currentReplicas: 4, tuning }),
+    );
+    expect(d.desired).to.equal(6); // ceil(1.5 × 4)
+  });
+
+  it("asks for no more than the load needs while pods load: starting pods widen the limit, not the ask", () => {
+    // 25 waiting at target 10 want 3 pods; 8 loading pods allow up to 18 but the ask stays ceil(25 / 10).
+    const d = decideKpa(input({ stableValue: 25, panicValue: 25, readyPods: 1, startingPods: 0, currentReplicas: 1 }));
+    expect(d.desired).to.equal(2);
+    const wide = decideKpa(
+      input({ stableValue: 25, panicValue: 25, readyPods: 1, startingPods: 8, currentReplicas: 2 }),
+    );
+    expect(wide.desired).to.equal(3);
+  });
+
   it("property: desired stays within bounds on every tick", () => {
     fc.assert(
-      fc.property(totalsArb, boundsArb, tuningArb, fc.integer({ min: 0, max: 50 }), (totals, bounds, tuning, start) => {
-        for (const o of replay(totals, { start, bounds, tuning })) {
+      fc.property(totalsArb, boundsArb, tuningArb, startArb, shareArb, (totals, bounds, tuning, start, readyShare) => {
+        for (const o of replay(totals, { start, bounds, tuning, readyShare })) {
           const floor = tuning.scaleToZero ? bounds.min : Math.max(1, bounds.min);
           expect(o.desired).to.be.at.most(bounds.max);
           expect(o.desired).to.be.at.least(Math.min(floor, bounds.max));
@@ -167,9 +204,21 @@ describe("pod-autoscaler KPA", () => {
 
   it("property: no scale-down while panicking (unless above max)", () => {
     fc.assert(
-      fc.property(totalsArb, boundsArb, tuningArb, (totals, bounds, tuning) => {
-        for (const o of replay(totals, { start: bounds.min, bounds, tuning })) {
+      fc.property(totalsArb, boundsArb, tuningArb, shareArb, (totals, bounds, tuning, readyShare) => {
+        for (const o of replay(totals, { start: bounds.min, bounds, tuning, readyShare })) {
           if (o.panicking && o.before <= bounds.max) expect(o.desired).to.be.at.least(o.before);
+        }
+      }),
+    );
+  });
+
+  it("property: one tick never grows replicas past the rate times the pods that exist (or the floor)", () => {
+    fc.assert(
+      fc.property(totalsArb, boundsArb, tuningArb, startArb, shareArb, (totals, bounds, tuning, start, readyShare) => {
+        for (const o of replay(totals, { start, bounds, tuning, readyShare })) {
+          const floor = tuning.scaleToZero ? bounds.min : Math.max(1, bounds.min);
+          const limit = Math.max(1, o.before, Math.ceil(tuning.maxScaleUpRate * Math.max(1, o.before)));
+          expect(o.desired).to.be.at.most(Math.max(limit, Math.min(floor, bounds.max)));
         }
       }),
     );
