@@ -3,7 +3,7 @@
 // MILP and reported (coverage < 1) rather than making the whole model infeasible.
 import type { GpuProfile, ProfileSet } from "../api/gpu-profile.js";
 import type { ModelDeployment } from "./fleet.js";
-import { solveMix, throughputFor, type BucketLoad, type GpuTypeLimits } from "./milp.js";
+import { solveMix, throughputFor, type BucketAssignment, type BucketLoad, type GpuTypeLimits } from "./milp.js";
 import type { WindowRates } from "./window.js";
 
 export interface PlanInput {
@@ -13,9 +13,14 @@ export interface PlanInput {
   /** Free GPUs per type; undefined = the cluster's capacity is unknown (no limit). */
   freeGpus?: Record<string, number>;
   rates: WindowRates;
-  gpuFraction: number;
-  sliceFactor: number;
+  /** Replica units per replica the MILP counts in; default PLAN_DEFAULTS.gpuFraction. */
+  gpuFraction?: number;
+  /** Slices per bucket; default PLAN_DEFAULTS.sliceFactor. */
+  sliceFactor?: number;
 }
+
+/** What the optimizer service solves with unless told otherwise (the benchmarks measure these). */
+export const PLAN_DEFAULTS = { gpuFraction: 100, sliceFactor: 1 } as const;
 
 export interface ModelPlan {
   model: string;
@@ -35,6 +40,8 @@ export interface ModelPlan {
   /** "namespace/name" → replicas. */
   byDeployment: Record<string, number>;
   costPerHour: number;
+  /** Per bucket: the share of its requests each type serves in the plan (empty when not feasible). */
+  assignments: BucketAssignment[];
   solveMs: number;
   optimal: boolean;
 }
@@ -60,13 +67,14 @@ function limitsFor(input: PlanInput, types: readonly string[]): Record<string, G
 
 /** Splits each type's replicas over its Deployments (evenly, in 1/gpuFraction steps, the remainder to the first). */
 function splitByDeployment(input: PlanInput, byType: Record<string, number>): Record<string, number> {
+  const gpuFraction = input.gpuFraction ?? PLAN_DEFAULTS.gpuFraction;
   const out: Record<string, number> = {};
   for (const [t, replicas] of Object.entries(byType)) {
     const ds = input.deployments.filter((d) => d.gpuType === t);
-    const units = Math.round(replicas * input.gpuFraction);
+    const units = Math.round(replicas * gpuFraction);
     ds.forEach((d, i) => {
       const share = Math.floor(units / ds.length) + (i === 0 ? units % ds.length : 0);
-      out[`${d.namespace}/${d.name}`] = share / input.gpuFraction;
+      out[`${d.namespace}/${d.name}`] = share / gpuFraction;
     });
   }
   return out;
@@ -100,6 +108,7 @@ export async function planModel(input: PlanInput, now = Date.now() / 1000): Prom
       byType: {},
       byDeployment: {},
       costPerHour: 0,
+      assignments: [],
       solveMs: 0,
       optimal: false,
     };
@@ -109,8 +118,8 @@ export async function planModel(input: PlanInput, now = Date.now() / 1000): Prom
     profiles,
     limits: limitsFor(input, types),
     load,
-    gpuFraction: input.gpuFraction,
-    sliceFactor: input.sliceFactor,
+    gpuFraction: input.gpuFraction ?? PLAN_DEFAULTS.gpuFraction,
+    sliceFactor: input.sliceFactor ?? PLAN_DEFAULTS.sliceFactor,
   });
   const solveMs = performance.now() - t0;
   if (!result.feasible) {
@@ -121,6 +130,7 @@ export async function planModel(input: PlanInput, now = Date.now() / 1000): Prom
       byType: {},
       byDeployment: {},
       costPerHour: 0,
+      assignments: [],
       solveMs,
       optimal: false,
     };
@@ -132,6 +142,7 @@ export async function planModel(input: PlanInput, now = Date.now() / 1000): Prom
     byType: result.replicas,
     byDeployment: splitByDeployment(input, result.replicas),
     costPerHour: result.costPerHour,
+    assignments: result.assignments,
     solveMs,
     optimal: result.optimal,
   };

@@ -9,6 +9,7 @@ import { createServer, listen, shutdown } from "../serving/http-server.js";
 import { OptimizerMetrics } from "./metrics.js";
 import { OptimizerService, type ModelState, type OptimizerSettings } from "./service.js";
 import { renderDashboard } from "./dashboard.js";
+import { PLAN_DEFAULTS } from "./plan.js";
 
 export interface OptimizerOptions extends Omit<
   OptimizerSettings,
@@ -165,8 +166,8 @@ export async function startOptimizer(options: OptimizerOptions): Promise<Running
     ...options,
     intervalSeconds,
     windowSeconds,
-    gpuFraction: options.gpuFraction ?? 100,
-    sliceFactor: options.sliceFactor ?? 1,
+    gpuFraction: options.gpuFraction ?? PLAN_DEFAULTS.gpuFraction,
+    sliceFactor: options.sliceFactor ?? PLAN_DEFAULTS.sliceFactor,
     metrics,
     log: options.log ?? ((m) => console.error(`aibrix-ts optimizer: ${m}`)),
   });
