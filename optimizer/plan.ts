@@ -15,12 +15,16 @@ export interface PlanInput {
   rates: WindowRates;
   /** Replica units per replica the MILP counts in; default PLAN_DEFAULTS.gpuFraction. */
   gpuFraction?: number;
-  /** Slices per bucket; default PLAN_DEFAULTS.sliceFactor. */
+  /** Slices per bucket (see MilpInput.sliceFactor); absent = continuous shares. */
   sliceFactor?: number;
 }
 
-/** What the optimizer service solves with unless told otherwise (the benchmarks measure these). */
-export const PLAN_DEFAULTS = { gpuFraction: 100, sliceFactor: 1 } as const;
+/**
+ * What the optimizer service solves with unless told otherwise (the benchmarks measure these): whole replicas, since
+ * each type's PodAutoscaler runs ceil(published) pods on its own and a fractional plan rounded up type by type costs
+ * far more than the cheapest whole-replica mix; continuous bucket shares, which keep that MILP small.
+ */
+export const PLAN_DEFAULTS: { readonly gpuFraction: number; readonly sliceFactor?: number } = { gpuFraction: 1 };
 
 export interface ModelPlan {
   model: string;
@@ -35,7 +39,7 @@ export interface ModelPlan {
   feasible: boolean;
   /** Why no mix exists (when not feasible), or what was left out. */
   reasons: string[];
-  /** GPU type → replicas (multiples of 1/gpuFraction). */
+  /** GPU type → replicas (whole numbers by default; multiples of 1/gpuFraction). */
   byType: Record<string, number>;
   /** "namespace/name" → replicas. */
   byDeployment: Record<string, number>;
@@ -114,12 +118,13 @@ export async function planModel(input: PlanInput, now = Date.now() / 1000): Prom
     };
   }
   const t0 = performance.now();
+  const sliceFactor = input.sliceFactor ?? PLAN_DEFAULTS.sliceFactor;
   const result = await solveMix({
     profiles,
     limits: limitsFor(input, types),
     load,
     gpuFraction: input.gpuFraction ?? PLAN_DEFAULTS.gpuFraction,
-    sliceFactor: input.sliceFactor ?? PLAN_DEFAULTS.sliceFactor,
+    ...(sliceFactor === undefined ? {} : { sliceFactor }),
   });
   const solveMs = performance.now() - t0;
   if (!result.feasible) {
