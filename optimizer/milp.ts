@@ -1,15 +1,18 @@
 // The cheapest GPU mix that serves a workload within its SLO (Mélange's formulation), solved with HiGHS.
 //
-// Each workload bucket b (input × output tokens, rate r_b) is cut into F equal slices; each slice goes to one GPU type
-// g, where it costs r_b / (F · T_g(b)) "GPU-equivalents" (T = the profile's SLO-meeting throughput). Replicas y_g are
-// integers counted in 1/gpuFraction units, so gpuFraction = 100 gives the fractional replicas the external autoscaler
-// consumes. Since slices of one bucket are interchangeable, k_{b,g} = slices of b on g (integer 0..F) replaces the
-// per-slice binaries:
+// Bucket b (input × output tokens, rate r_b) on GPU type g costs r_b / T_g(b) "GPU-equivalents" when all of it goes
+// there (T = the profile's SLO-meeting throughput). x_{b,g} is the share of b that g serves; replicas y_g are integers
+// counted in 1/gpuFraction units (1 = whole replicas, what a PodAutoscaler can run):
 //
 //   minimise  Σ_g c_g · y_g / gpuFraction
-//   s.t.      Σ_g k_{b,g} = F                                   ∀b  (every bucket fully served)
-//             Σ_b (gpuFraction · r_b / (F · T_g(b))) · k_{b,g} ≤ y_g   ∀g  (capacity)
+//   s.t.      Σ_g x_{b,g} = 1                                   ∀b  (every bucket fully served)
+//             Σ_b (gpuFraction · r_b / T_g(b)) · x_{b,g} ≤ y_g      ∀g  (capacity)
 //             lower_g ≤ y_g ≤ upper_g                               (per-type min, max and the cluster's free GPUs)
+//
+// By default the shares are continuous, so the only integers are the (few) replica counts and HiGHS's branch and bound
+// stays small: that is what makes whole replicas fast. With `sliceFactor` F each bucket is instead cut into F equal
+// slices served whole by one type (Mélange's and upstream's discrete split): x_{b,g} = k_{b,g} / F with integer k,
+// a larger search whose answer can cost more (a split the continuous model may use is forbidden).
 import highsModule from "highs";
 import type { GpuProfile } from "../api/gpu-profile.js";
 
@@ -38,7 +41,7 @@ export interface MilpInput {
   profiles: GpuProfile[];
   limits?: Record<string, GpuTypeLimits>;
   load: BucketLoad[];
-  /** Slices per bucket (1 = each bucket served by exactly one type). */
+  /** Slices per bucket, each served whole by one type (1 = each bucket on one type); absent = any split. */
   sliceFactor?: number;
   /** Replica units per replica (100 = hundredths of a replica). */
   gpuFraction?: number;
@@ -129,9 +132,11 @@ function describeBucket(b: BucketLoad): string {
 }
 
 function checkInput(input: MilpInput): void {
-  const f = input.sliceFactor ?? 1;
+  const f = input.sliceFactor;
   const frac = input.gpuFraction ?? 1;
-  if (!Number.isInteger(f) || f < 1) throw new RangeError(`sliceFactor ${f}: must be an integer >= 1`);
+  if (f !== undefined && (!Number.isInteger(f) || f < 1)) {
+    throw new RangeError(`sliceFactor ${f}: must be an integer >= 1, or absent for continuous shares`);
+  }
   if (!Number.isInteger(frac) || frac < 1) throw new RangeError(`gpuFraction ${frac}: must be an integer >= 1`);
   const gap = input.relativeGap ?? DEFAULT_RELATIVE_GAP;
   if (!(gap >= 0 && gap < 1)) throw new RangeError(`relativeGap ${gap}: must be >= 0 and < 1`);
@@ -201,25 +206,30 @@ function capacityReasons(p: Prepared, frac: number): string[] {
 
 const fmt = (x: number): string => (Number.isInteger(x) ? String(x) : x.toPrecision(15));
 
-function lpText(p: Prepared, slices: number): string {
+/**
+ * The model in LP format. Assignment columns k{b}_{g} count slices of b on g (integers 0..slices), or with
+ * `slices` undefined hold the share itself (continuous, 0..1, summing to 1 per bucket).
+ */
+function lpText(p: Prepared, slices: number | undefined): string {
   const objective = p.types.map((_, g) => `${fmt(p.costs[g]!)} y${g}`).join(" + ");
   const rows: string[] = [];
   const bounds: string[] = [];
   const ints: string[] = p.types.map((_, g) => `y${g}`);
+  const whole = slices ?? 1;
   p.load.forEach((_, b) => {
     const terms: string[] = [];
     p.gpuEq[b]!.forEach((eq, g) => {
       if (eq === undefined) return;
       terms.push(`k${b}_${g}`);
-      bounds.push(`0 <= k${b}_${g} <= ${slices}`);
-      ints.push(`k${b}_${g}`);
+      bounds.push(`0 <= k${b}_${g} <= ${whole}`);
+      if (slices !== undefined) ints.push(`k${b}_${g}`);
     });
-    rows.push(` serve${b}: ${terms.join(" + ")} = ${slices}`);
+    rows.push(` serve${b}: ${terms.join(" + ")} = ${whole}`);
   });
   p.types.forEach((_, g) => {
     const terms = p.load.flatMap((_, b) => {
       const eq = p.gpuEq[b]![g];
-      return eq === undefined ? [] : [`${fmt(eq / slices)} k${b}_${g}`];
+      return eq === undefined ? [] : [`${fmt(eq / whole)} k${b}_${g}`];
     });
     if (terms.length > 0) rows.push(` cap${g}: ${terms.join(" + ")} - y${g} <= 0`);
     bounds.push(p.upper[g] === Infinity ? `y${g} >= ${p.lower[g]}` : `${p.lower[g]} <= y${g} <= ${p.upper[g]}`);
@@ -247,7 +257,7 @@ function zeroLoadSolution(p: Prepared, frac: number): MilpSolution {
 export async function solveMix(input: MilpInput): Promise<MilpResult> {
   checkInput(input);
   const frac = input.gpuFraction ?? 1;
-  const slices = input.sliceFactor ?? 1;
+  const slices = input.sliceFactor;
   const p = prepare(input);
   const obvious = obviousInfeasibility(p, frac);
   if (obvious.length > 0) return { feasible: false, reasons: obvious };
@@ -267,19 +277,28 @@ export async function solveMix(input: MilpInput): Promise<MilpResult> {
     }
     throw new Error(`HiGHS stopped with status "${result.Status}" on the GPU mix model`);
   }
-  const value = (name: string): number => {
+  const primal = (name: string): number => {
     const col = result.Columns[name];
-    return col && "Primal" in col ? Math.max(0, Math.round(col.Primal)) : 0;
+    return col && "Primal" in col ? Math.max(0, col.Primal) : 0;
   };
-  const replicas = Object.fromEntries(p.types.map((t, g) => [t, value(`y${g}`) / frac]));
-  const costPerHour = p.types.reduce((sum, _, g) => sum + p.costs[g]! * value(`y${g}`), 0);
-  const assignments = p.load.map((b, bi) => {
-    const shares: Record<string, number> = {};
-    p.gpuEq[bi]!.forEach((eq, g) => {
-      const k = eq === undefined ? 0 : value(`k${bi}_${g}`);
-      if (k > 0) shares[p.types[g]!] = k / slices;
-    });
-    return { ...b, shares };
-  });
+  const units = p.types.map((_, g) => Math.round(primal(`y${g}`)));
+  const replicas = Object.fromEntries(p.types.map((t, g) => [t, units[g]! / frac]));
+  const costPerHour = p.types.reduce((sum, _, g) => sum + p.costs[g]! * units[g]!, 0);
+  const assignments = p.load.map((b, bi) => ({ ...b, shares: sharesOf(p, bi, slices, primal) }));
   return { feasible: true, replicas, costPerHour, assignments, optimal: result.Status === "Optimal" };
+}
+
+/** Bucket bi's shares per type: whole slices over F, or the continuous shares cleaned of solver dust and summing to 1. */
+function sharesOf(p: Prepared, bi: number, slices: number | undefined, primal: (name: string) => number) {
+  const raw = p.gpuEq[bi]!.map((eq, g) => {
+    if (eq === undefined) return 0;
+    const x = primal(`k${bi}_${g}`);
+    return slices === undefined ? (x < 1e-9 ? 0 : x) : Math.round(x) / slices;
+  });
+  const total = raw.reduce((a, b) => a + b, 0);
+  const shares: Record<string, number> = {};
+  raw.forEach((x, g) => {
+    if (x > 0) shares[p.types[g]!] = x / total;
+  });
+  return shares;
 }

@@ -3,7 +3,7 @@
 // MILP and reported (coverage < 1) rather than making the whole model infeasible.
 import type { GpuProfile, ProfileSet } from "../api/gpu-profile.js";
 import type { ModelDeployment } from "./fleet.js";
-import { solveMix, throughputFor, type BucketLoad, type GpuTypeLimits } from "./milp.js";
+import { solveMix, throughputFor, type BucketAssignment, type BucketLoad, type GpuTypeLimits } from "./milp.js";
 import type { WindowRates } from "./window.js";
 
 export interface PlanInput {
@@ -13,9 +13,18 @@ export interface PlanInput {
   /** Free GPUs per type; undefined = the cluster's capacity is unknown (no limit). */
   freeGpus?: Record<string, number>;
   rates: WindowRates;
-  gpuFraction: number;
-  sliceFactor: number;
+  /** Replica units per replica the MILP counts in; default PLAN_DEFAULTS.gpuFraction. */
+  gpuFraction?: number;
+  /** Slices per bucket (see MilpInput.sliceFactor); absent = continuous shares. */
+  sliceFactor?: number;
 }
+
+/**
+ * What the optimizer service solves with unless told otherwise (the benchmarks measure these): whole replicas, since
+ * each type's PodAutoscaler runs ceil(published) pods on its own and a fractional plan rounded up type by type costs
+ * far more than the cheapest whole-replica mix; continuous bucket shares, which keep that MILP small.
+ */
+export const PLAN_DEFAULTS: { readonly gpuFraction: number; readonly sliceFactor?: number } = { gpuFraction: 1 };
 
 export interface ModelPlan {
   model: string;
@@ -30,11 +39,13 @@ export interface ModelPlan {
   feasible: boolean;
   /** Why no mix exists (when not feasible), or what was left out. */
   reasons: string[];
-  /** GPU type → replicas (multiples of 1/gpuFraction). */
+  /** GPU type → replicas (whole numbers by default; multiples of 1/gpuFraction). */
   byType: Record<string, number>;
   /** "namespace/name" → replicas. */
   byDeployment: Record<string, number>;
   costPerHour: number;
+  /** Per bucket: the share of its requests each type serves in the plan (empty when not feasible). */
+  assignments: BucketAssignment[];
   solveMs: number;
   optimal: boolean;
 }
@@ -60,13 +71,14 @@ function limitsFor(input: PlanInput, types: readonly string[]): Record<string, G
 
 /** Splits each type's replicas over its Deployments (evenly, in 1/gpuFraction steps, the remainder to the first). */
 function splitByDeployment(input: PlanInput, byType: Record<string, number>): Record<string, number> {
+  const gpuFraction = input.gpuFraction ?? PLAN_DEFAULTS.gpuFraction;
   const out: Record<string, number> = {};
   for (const [t, replicas] of Object.entries(byType)) {
     const ds = input.deployments.filter((d) => d.gpuType === t);
-    const units = Math.round(replicas * input.gpuFraction);
+    const units = Math.round(replicas * gpuFraction);
     ds.forEach((d, i) => {
       const share = Math.floor(units / ds.length) + (i === 0 ? units % ds.length : 0);
-      out[`${d.namespace}/${d.name}`] = share / input.gpuFraction;
+      out[`${d.namespace}/${d.name}`] = share / gpuFraction;
     });
   }
   return out;
@@ -100,17 +112,19 @@ export async function planModel(input: PlanInput, now = Date.now() / 1000): Prom
       byType: {},
       byDeployment: {},
       costPerHour: 0,
+      assignments: [],
       solveMs: 0,
       optimal: false,
     };
   }
   const t0 = performance.now();
+  const sliceFactor = input.sliceFactor ?? PLAN_DEFAULTS.sliceFactor;
   const result = await solveMix({
     profiles,
     limits: limitsFor(input, types),
     load,
-    gpuFraction: input.gpuFraction,
-    sliceFactor: input.sliceFactor,
+    gpuFraction: input.gpuFraction ?? PLAN_DEFAULTS.gpuFraction,
+    ...(sliceFactor === undefined ? {} : { sliceFactor }),
   });
   const solveMs = performance.now() - t0;
   if (!result.feasible) {
@@ -121,6 +135,7 @@ export async function planModel(input: PlanInput, now = Date.now() / 1000): Prom
       byType: {},
       byDeployment: {},
       costPerHour: 0,
+      assignments: [],
       solveMs,
       optimal: false,
     };
@@ -132,6 +147,7 @@ export async function planModel(input: PlanInput, now = Date.now() / 1000): Prom
     byType: result.replicas,
     byDeployment: splitByDeployment(input, result.replicas),
     costPerHour: result.costPerHour,
+    assignments: result.assignments,
     solveMs,
     optimal: result.optimal,
   };

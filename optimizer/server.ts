@@ -10,9 +10,12 @@ import { OptimizerMetrics } from "./metrics.js";
 import { OptimizerService, type ModelState, type OptimizerSettings } from "./service.js";
 import { renderDashboard } from "./dashboard.js";
 
+/** Upstream's gpu_fraction: /metrics publishes replicas × 100, which targetValue "100" divides back. */
+export const METRIC_SCALE = 100;
+
 export interface OptimizerOptions extends Omit<
   OptimizerSettings,
-  "metrics" | "log" | "intervalSeconds" | "windowSeconds" | "gpuFraction" | "sliceFactor"
+  "metrics" | "log" | "intervalSeconds" | "windowSeconds" | "metricScale" | "sliceFactor"
 > {
   host?: string;
   port?: number;
@@ -21,7 +24,8 @@ export interface OptimizerOptions extends Omit<
   /** Sliding window over the workload signal (default 240 s). */
   windowSeconds?: number;
   /** Replica units per replica in /metrics (default 100: the PodAutoscaler's targetValue "100"). */
-  gpuFraction?: number;
+  metricScale?: number;
+  /** Slices per bucket (upstream's slice_factor); absent = continuous shares (the default). */
   sliceFactor?: number;
   log?: (msg: string) => void;
   /** Run rounds on a timer (default); off, rounds run only through `tick()` (tests, what-if). */
@@ -71,7 +75,7 @@ function statusOf(state: ModelState, service: OptimizerService) {
     model: state.model,
     deployments: [...state.deployments.values()].map((d) => ({
       ...d,
-      recommendedReplicas: service.replicaUnits(state, d) / service.settings.gpuFraction,
+      recommendedReplicas: service.replicaUnits(state, d) / service.settings.metricScale,
     })),
     rates: state.rates,
     plan: state.plan,
@@ -165,8 +169,7 @@ export async function startOptimizer(options: OptimizerOptions): Promise<Running
     ...options,
     intervalSeconds,
     windowSeconds,
-    gpuFraction: options.gpuFraction ?? 100,
-    sliceFactor: options.sliceFactor ?? 1,
+    metricScale: options.metricScale ?? METRIC_SCALE,
     metrics,
     log: options.log ?? ((m) => console.error(`aibrix-ts optimizer: ${m}`)),
   });

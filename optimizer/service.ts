@@ -36,8 +36,13 @@ export interface OptimizerSettings {
   gpuTypeLabel?: string;
   intervalSeconds: number;
   windowSeconds: number;
-  gpuFraction: number;
-  sliceFactor: number;
+  /**
+   * Units per replica in the published `vllm:deployment_replicas` (upstream's gpu_fraction, 100): a PodAutoscaler with
+   * targetValue 100 turns N back into the plan's replicas, ceil(N / 100).
+   */
+  metricScale: number;
+  /** Slices per bucket for the MILP (see MilpInput.sliceFactor); absent = continuous shares. */
+  sliceFactor?: number;
   metrics: OptimizerMetrics;
   log: (msg: string) => void;
 }
@@ -212,8 +217,7 @@ export class OptimizerService {
         profiles: this.profiles,
         ...(kubeFree ? { freeGpus: kubeFree } : {}),
         rates: state.rates,
-        gpuFraction: s.gpuFraction,
-        sliceFactor: s.sliceFactor,
+        ...(s.sliceFactor === undefined ? {} : { sliceFactor: s.sliceFactor }),
       },
       now,
     );
@@ -223,14 +227,14 @@ export class OptimizerService {
     s.metrics.observePlan(plan);
   }
 
-  /** Replica units (1/gpuFraction) for GET /metrics/{ns}/{deployment}: override, plan, last feasible plan, current. */
+  /** Replica units (1/metricScale) for GET /metrics/{ns}/{deployment}: override, plan, last feasible plan, current. */
   replicaUnits(state: ModelState, d: ModelDeployment): number {
     const key = keyOf(d);
     const override = state.overrides.get(key);
-    if (override !== undefined) return override * this.settings.gpuFraction;
+    if (override !== undefined) return override * this.settings.metricScale;
     const plan = state.plan?.feasible ? state.plan : state.lastFeasible;
     const replicas = plan?.byDeployment[key] ?? d.replicas;
-    return Math.round(replicas * this.settings.gpuFraction);
+    return Math.round(replicas * this.settings.metricScale);
   }
 
   recommendations(now: number): RecommendationDocument {
@@ -243,7 +247,7 @@ export class OptimizerService {
           namespace: d.namespace,
           deployment: d.name,
           model: state.model,
-          recommended: { [d.gpuType]: Math.ceil(units / this.settings.gpuFraction - 1e-9) },
+          recommended: { [d.gpuType]: Math.ceil(units / this.settings.metricScale - 1e-9) },
           created: Math.floor(state.plan?.solvedAt ?? now),
         });
       }

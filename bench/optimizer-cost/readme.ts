@@ -43,6 +43,14 @@ const entry: ReadmeEntry = {
     const short = spread("short");
     const long = spread("long");
     if (short && long) notes.push(`savings over rounds: short ${short}, long ${long}`);
+    for (const mix of ["short", "long"] as const) {
+      const plan = r.summary[`published_plan_cost_${mix}`];
+      const fleet = r.summary[`fleet_cost_${mix}`];
+      if (plan === undefined || fleet === undefined) continue;
+      notes.push(
+        `${mix} mix: published plan $${plan.toFixed(2)}/h, run by the PodAutoscalers as $${fleet.toFixed(2)}/h`,
+      );
+    }
     return notes;
   },
 };

@@ -1,9 +1,11 @@
-// How long one GPU-mix solve takes at the size the optimizer meets: 6 GPU types × 64 buckets (8 input × 8 output),
-// hundredths of a replica (gpuFraction 100, what the external autoscaler consumes), the product's default MIP gap (1 %). Each solve gets a fresh workload
-// mix and rate from a seeded generator, so the solver cannot reuse a previous answer. Target: p99 ≤ 50 ms.
+// How long one plan takes at the size the optimizer meets: 6 GPU types × 64 buckets (8 input × 8 output), one
+// Deployment per type, solved through the optimizer service's own path (planModel) with its defaults. Each solve gets
+// a fresh workload mix and rate from a seeded generator, so the solver cannot reuse a previous answer.
+// Target: p99 ≤ 50 ms.
 import type { TopLevelSpec } from "vega-lite";
-import type { GpuProfile } from "../../api/gpu-profile.js";
-import { DEFAULT_RELATIVE_GAP, solveMix, type BucketLoad } from "../../optimizer/milp.js";
+import { ProfileSet, type GpuProfile } from "../../api/gpu-profile.js";
+import { DEFAULT_RELATIVE_GAP, type BucketLoad } from "../../optimizer/milp.js";
+import { planModel, PLAN_DEFAULTS, type ModelPlan } from "../../optimizer/plan.js";
 import type { Benchmark, BenchResult } from "../lib/result.js";
 import { median } from "../lib/stats.js";
 import { TARGETS } from "./readme.js";
@@ -41,6 +43,27 @@ export function workload(next: () => number): BucketLoad[] {
   );
 }
 
+/**
+ * The plan the optimizer service would publish for this load: one Deployment per profiled type (named after it, no
+ * minimum, unlimited GPUs), the service's default settings.
+ */
+export function productPlan(gpus: GpuProfile[], load: BucketLoad[], model = "bench-model"): Promise<ModelPlan> {
+  const profiles = new ProfileSet({ gpus: {}, models: { [model]: { profiles: gpus } } });
+  const deployments = gpus.map((p) => ({
+    namespace: "bench",
+    name: p.gpu,
+    model,
+    gpuType: p.gpu,
+    replicas: 1,
+    readyReplicas: 1,
+    minReplicas: 0,
+    gpusPerReplica: 1,
+  }));
+  const totalRate = load.reduce((s, b) => s + b.rate, 0);
+  const rates = { totalRate, meanRate: totalRate, currentRate: totalRate, buckets: load };
+  return planModel({ model, deployments, profiles, rates });
+}
+
 const percentile = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
@@ -53,7 +76,7 @@ const bench: Benchmark = {
     const solvesPerRound = quick ? 40 : 200;
     const gpus = profiles();
     const next = seededRandom(42);
-    await solveMix({ profiles: gpus, load: workload(next), gpuFraction: 100 }); // loads the WebAssembly module
+    await productPlan(gpus, workload(next)); // loads the WebAssembly module
     const perRound: { p50: number; p99: number; max: number }[] = [];
     let notOptimal = 0;
     let infeasible = 0;
@@ -62,7 +85,7 @@ const bench: Benchmark = {
       for (let k = 0; k < solvesPerRound; k++) {
         const load = workload(next);
         const t0 = performance.now();
-        const result = await solveMix({ profiles: gpus, load, gpuFraction: 100 });
+        const result = await productPlan(gpus, load);
         times.push(performance.now() - t0);
         if (!result.feasible) infeasible++;
         else if (!result.optimal) notOptimal++;
@@ -82,8 +105,8 @@ const bench: Benchmark = {
       params: {
         gpuTypes: TYPES.length,
         buckets: OUTS.length * INS.length,
-        gpuFraction: 100,
-        sliceFactor: 1,
+        path: "planModel (the optimizer service's solve)",
+        ...PLAN_DEFAULTS,
         relativeGap: DEFAULT_RELATIVE_GAP,
         rounds,
         solvesPerRound,

@@ -77,10 +77,10 @@ const PROFILES = {
 };
 
 /**
- * Short chat: 100-token prompts, 16-token answers, 9 req/s: 2.25 L4s ($1.58/h) beat 1.125 L40S ($2.09/h), and the
- * PodAutoscaler rounds up to 3 L4s for any λ in (8, 12]. Long prompts: 1500 tokens in, 16 out, 2.2 req/s: only the
- * L40S serves them, 1.47 replicas, 2 for any λ in (1.5, 3]. Rates are well inside those bands, so counting noise
- * in one interval does not move the answer.
+ * Short chat: 100-token prompts, 16-token answers, 9 req/s: the whole-replica plan is 3 L4s ($2.10/h) for any λ in
+ * (8, 12] (1 L40S + 1 L4 cost $2.56, 2 L40S $3.72). Long prompts: 1500 tokens in, 16 out, 2.2 req/s: only the L40S
+ * serves them, 2 for any λ in (1.5, 3]. Rates are well inside those bands, so counting noise in one interval does not
+ * move the answer.
  */
 const SHORT = { rate: 9, input: 100 };
 const LONG = { rate: 2.2, input: 1500 };

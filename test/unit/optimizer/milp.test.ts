@@ -62,8 +62,8 @@ function expectServes(s: MilpSolution, profiles: GpuProfile[]): void {
 }
 
 describe("optimizer MILP (HiGHS)", () => {
-  it("solves the reference's A10G/A100 example to {A10G: 3, A100-80GB: 1}, $6.70/h", async () => {
-    const s = solved(await solveMix({ profiles: [A10G, A100], load: referenceLoad() }));
+  it("solves the reference's A10G/A100 example to {A10G: 3, A100-80GB: 1}, $6.70/h with whole buckets", async () => {
+    const s = solved(await solveMix({ profiles: [A10G, A100], load: referenceLoad(), sliceFactor: 1 }));
     expect(s.replicas).to.deep.equal({ A10G: 3, "A100-80GB": 1 });
     expect(s.costPerHour).to.be.closeTo(6.7, 1e-9);
     expect(s.optimal).to.equal(true);
@@ -73,7 +73,7 @@ describe("optimizer MILP (HiGHS)", () => {
   });
 
   it("proves the same mix with an exact gap", async () => {
-    const s = solved(await solveMix({ profiles: [A10G, A100], load: referenceLoad(), relativeGap: 0 }));
+    const s = solved(await solveMix({ profiles: [A10G, A100], load: referenceLoad(), sliceFactor: 1, relativeGap: 0 }));
     expect(s.replicas).to.deep.equal({ A10G: 3, "A100-80GB": 1 });
     expect(s.costPerHour).to.be.closeTo(6.7, 1e-9);
   });
@@ -87,9 +87,48 @@ describe("optimizer MILP (HiGHS)", () => {
     expectServes(s, [A10G, A100]);
   });
 
+  it("with continuous shares (the default) moves a third of one bucket: {A10G: 1, A100-80GB: 1}, $4.68/h", async () => {
+    // Hand-solved: 1.125 A100-equivalents; one A100 holds 1. Whole replicas: 2 A100s cost $7.34, so move 0.125 off it.
+    // The out-512/in-256 bucket moves cheapest (A10G needs 8 × its A100 load there, the others 10 or 20): 0.125 of
+    // its 0.375 A100-equivalents, a third of its 15 req/s, is 5 req/s = exactly one A10G. $1.01 + $3.67.
+    for (const relativeGap of [undefined, 0]) {
+      const s = solved(
+        await solveMix({
+          profiles: [A10G, A100],
+          load: referenceLoad(),
+          ...(relativeGap === 0 ? { relativeGap } : {}),
+        }),
+      );
+      expect(s.replicas).to.deep.equal({ A10G: 1, "A100-80GB": 1 });
+      expect(s.costPerHour).to.be.closeTo(4.68, 1e-9);
+      expectServes(s, [A10G, A100]);
+      const moved = s.assignments.find((a) => a.outputTokens === 512 && a.inputTokens === 256)!;
+      expect(moved.shares.A10G).to.be.closeTo(1 / 3, 1e-6);
+      expect(s.assignments.filter((a) => a !== moved).every((a) => a.shares["A100-80GB"] === 1)).to.equal(true);
+    }
+  });
+
+  it("never costs more with continuous shares than with slices, which never cost more than whole buckets", async () => {
+    for (const rate of [5, 12, 30, 47, 90]) {
+      const cost = async (sliceFactor?: number) =>
+        solved(
+          await solveMix({
+            profiles: [A10G, A100],
+            load: referenceLoad(rate),
+            relativeGap: 0,
+            ...(sliceFactor ? { sliceFactor } : {}),
+          }),
+        ).costPerHour;
+      const [continuous, eight, whole] = [await cost(), await cost(8), await cost(1)];
+      expect(continuous, `λ ${rate}`).to.be.at.most(eight + 1e-9);
+      expect(eight, `λ ${rate}`).to.be.at.most(whole + 1e-9);
+    }
+  });
+
   it("counts fractional replicas in 1/gpuFraction units: 1.13 A100s at gpuFraction 100", async () => {
     // All on A100: 1.125 GPU-equivalents → 113 hundredths; any A10G share costs 3 A10Gs ($3.03) to save ≤ $1.38.
-    const s = solved(await solveMix({ profiles: [A10G, A100], load: referenceLoad(), gpuFraction: 100 }));
+    const load = referenceLoad();
+    const s = solved(await solveMix({ profiles: [A10G, A100], load, gpuFraction: 100, sliceFactor: 1 }));
     expect(s.replicas).to.deep.equal({ A10G: 0, "A100-80GB": 1.13 });
     expect(s.costPerHour).to.be.closeTo(3.67 * 1.13, 1e-9);
   });

@@ -63,6 +63,42 @@ describe("optimizer plan", () => {
     expect(plan.coverage).to.equal(1);
   });
 
+  it("plans whole replicas with continuous shares by default: {A10G: 1, A100-80GB: 1}, 4.68 $/h", async () => {
+    // Hand-solved in the MILP's tests. The old default (hundredths, whole buckets) gave {A10G: 0, A100-80GB: 1.13},
+    // which the per-type PodAutoscalers run as 2 A100s ($7.34/h).
+    const plan = await planModel({
+      model: "m",
+      deployments: [deployment("m-a10g", "NVIDIA-A10G"), deployment("m-a100", "NVIDIA-A100-SXM4-80GB")],
+      profiles: PROFILES,
+      rates: referenceRates(),
+    });
+    expect(plan.byDeployment).to.deep.equal({ "default/m-a10g": 1, "default/m-a100": 1 });
+    expect(plan.costPerHour).to.be.closeTo(4.68, 1e-9);
+    expect(plan.optimal).to.equal(true);
+    expect(plan.assignments).to.have.length(4);
+  });
+
+  it("splits a type's whole replicas over its Deployments in whole numbers", async () => {
+    const plan = await planModel({
+      model: "m",
+      deployments: [
+        deployment("m-a10g", "NVIDIA-A10G"),
+        deployment("m-a100-a", "NVIDIA-A100-SXM4-80GB"),
+        deployment("m-a100-b", "NVIDIA-A100-SXM4-80GB"),
+      ],
+      profiles: PROFILES,
+      rates: referenceRates(90),
+    });
+    const counts = Object.values(plan.byDeployment);
+    expect(
+      counts.every((n) => Number.isInteger(n)),
+      JSON.stringify(plan.byDeployment),
+    ).to.equal(true);
+    const a100 = plan.byDeployment["default/m-a100-a"]! + plan.byDeployment["default/m-a100-b"]!;
+    expect(a100).to.equal(plan.byType["A100-80GB"]);
+    expect(Math.abs(plan.byDeployment["default/m-a100-a"]! - plan.byDeployment["default/m-a100-b"]!)).to.be.at.most(1);
+  });
+
   it("leaves out buckets no type serves and reports the coverage and the bucket", async () => {
     const rates = referenceRates();
     rates.buckets.push({ inputTokens: 4096, outputTokens: 128, rate: 10 });

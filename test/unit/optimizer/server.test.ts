@@ -1,6 +1,9 @@
 import { expect } from "chai";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { DEFAULT_TUNING } from "../../../controllers/pod-autoscaler/annotations.js";
+import { CALM, decideKpa } from "../../../controllers/pod-autoscaler/kpa.js";
+import { externalValue } from "../../../controllers/pod-autoscaler/sources/external-endpoint.js";
 import type { ModelDeployment } from "../../../optimizer/fleet.js";
 import { startOptimizer, type RunningOptimizer } from "../../../optimizer/server.js";
 import { RouterMetricsSource } from "../../../optimizer/signal-sources.js";
@@ -69,12 +72,27 @@ describe("optimizer service API", () => {
     await opt.tick(t);
     const a10 = await (await get("/metrics/default/m-a10g")).text();
     const a100 = await (await get("/metrics/default/m-a100")).text();
-    expect(a10).to.match(/vllm:deployment_replicas\{model_name="m"\} (\d+)/);
-    const units = (text: string) => Number(/} (\d+)/.exec(text)![1]);
-    // Fractional replicas (hundredths) cost at most the integer answer {A10G: 3, A100: 1} = 6.70 $/h.
-    const cost = (units(a10) / 100) * 1.01 + (units(a100) / 100) * 3.67;
-    expect(cost).to.be.at.most(6.7 + 1e-9);
-    expect(cost).to.be.greaterThan(4);
+    // The whole-replica plan {A10G: 1, A100-80GB: 1} ($4.68/h, hand-solved in the MILP's tests), × 100. A fractional
+    // plan (0 and 1.13) would run as 0 and 2 A100s once the PodAutoscaler rounds up: $7.34/h.
+    expect(a10).to.contain('vllm:deployment_replicas{model_name="m"} 100');
+    expect(a100).to.contain('vllm:deployment_replicas{model_name="m"} 100');
+    // What AIBrix's external PodAutoscaler (KPA, targetValue "100") makes of each answer, from 2 running pods.
+    const paDesired = (text: string) => {
+      const value = externalValue(text, "vllm:deployment_replicas")!;
+      return decideKpa({
+        nowMs: t * 1000,
+        stableValue: value,
+        panicValue: value,
+        target: Number("100"),
+        readyPods: 2,
+        currentReplicas: 2,
+        stableWindowMs: 180_000,
+        bounds: { min: 0, max: 10 },
+        tuning: DEFAULT_TUNING,
+        state: CALM,
+      }).desired;
+    };
+    expect([paDesired(a10), paDesired(a100)]).to.deep.equal([1, 1]);
     const prom = await (await get("/metrics")).text();
     expect(prom).to.match(/aibrix_optimizer_objective_dollars_per_hour\{model="m"\} [\d.]+/);
     expect(prom).to.contain('aibrix_optimizer_slo_feasible_coverage_ratio{model="m"} 1');
