@@ -6,7 +6,7 @@ import type { TopLevelSpec } from "vega-lite";
 import type { Benchmark, BenchResult } from "../lib/result.js";
 import { median } from "../lib/stats.js";
 import { calibrations, engineConfigFor } from "../../simulator/calibrations.js";
-import { measureFigure, saturationCount } from "./measure.js";
+import { measureFigureRun, saturationCount } from "./measure.js";
 
 interface Row {
   /** "fitted": a figure the coefficients were fitted to; "holdout": a published figure left out of the fit. */
@@ -20,6 +20,10 @@ interface Row {
   error_pct: number;
   kind: string;
   source: string;
+  /** Saturation figures: mean sequences per step, preemptions, prompt tokens computed per prompt token sent. */
+  mean_batch?: number;
+  preemptions?: number;
+  prefill_recompute_ratio?: number;
 }
 
 const TOLERANCE_PCT = 15;
@@ -36,7 +40,7 @@ const bench: Benchmark = {
       for (const { f, set } of figures) {
         if (set === "holdout" && ctx.quick && f.promptTokens > 2048) continue;
         // Held-out figures are measured exactly as the fitted ones: same method, same request count.
-        const simulated = measureFigure(cfg, f, ctx.quick);
+        const { value: simulated, saturation } = measureFigureRun(cfg, f, ctx.quick);
         const error = ((simulated - f.value) / f.value) * 100;
         rows.push({
           set,
@@ -49,11 +53,20 @@ const bench: Benchmark = {
           error_pct: error,
           kind: f.kind,
           source: f.source,
+          ...(saturation && {
+            mean_batch: saturation.meanBatch,
+            preemptions: saturation.preemptions,
+            prefill_recompute_ratio: saturation.prefillRecomputeRatio,
+          }),
         });
         ctx.progress(
           `${p.name.padEnd(9)} ${f.metric.padEnd(13)} ${`${f.promptTokens}/${f.outputTokens}`.padEnd(10)} ` +
             `figure ${f.value.toString().padStart(8)}  simulated ${simulated.toFixed(2).padStart(9)}  ` +
-            `error ${error.toFixed(2).padStart(6)}%  (${set}, ${f.kind})`,
+            `error ${error.toFixed(2).padStart(6)}%  (${set}, ${f.kind})` +
+            (saturation
+              ? `  batch ${saturation.meanBatch.toFixed(0)}, ${saturation.preemptions} preemptions, ` +
+                `prefill x${saturation.prefillRecomputeRatio.toFixed(2)}`
+              : ""),
         );
       }
     }
@@ -116,6 +129,8 @@ const bench: Benchmark = {
             tooltip: [
               { field: "published", type: "quantitative" },
               { field: "simulated", type: "quantitative", format: ".2f" },
+              { field: "preemptions", type: "quantitative" },
+              { field: "prefill_recompute_ratio", type: "quantitative", format: ".2f" },
               { field: "source", type: "nominal" },
             ],
           },
