@@ -27,6 +27,10 @@ export interface TraceRun {
   makespan: number;
   steps: number;
   preemptions: number;
+  /** Prompt tokens computed, recomputation after preemption included. */
+  prefillTokens: number;
+  /** Sequences scheduled per step, summed over steps. */
+  scheduledSeqs: number;
   engine: Engine;
 }
 
@@ -37,6 +41,8 @@ export function runTrace(config: EngineConfig, trace: readonly TraceRequest[], e
   let now = 0;
   let steps = 0;
   let makespan = 0;
+  let prefillTokens = 0;
+  let scheduledSeqs = 0;
   const submitDue = () => {
     while (next < order.length && (trace[order[next] as number] as TraceRequest).at <= now) {
       const idx = order[next++] as number;
@@ -79,9 +85,11 @@ export function runTrace(config: EngineConfig, trace: readonly TraceRequest[], e
     const end = now + step.duration;
     engine.commit(step, end);
     steps++;
+    prefillTokens += step.prefillTokens;
+    scheduledSeqs += step.work.length;
     now = end;
   }
-  return { results, makespan, steps, preemptions: engine.preemptions, engine };
+  return { results, makespan, steps, preemptions: engine.preemptions, prefillTokens, scheduledSeqs, engine };
 }
 
 /** Distinct, prefix-free prompt tokens (no cache hits between requests). */
@@ -111,8 +119,27 @@ export function singleRequest(config: EngineConfig, prompt: number, output: numb
  * output tokens divided by the time the last one finishes.
  */
 export function saturationThroughput(config: EngineConfig, prompt: number, output: number, count: number): number {
+  return saturationRun(config, prompt, output, count).outputTokS;
+}
+
+export interface SaturationRun {
+  outputTokS: number;
+  /** Mean sequences per step. */
+  meanBatch: number;
+  preemptions: number;
+  /** Prompt tokens computed over prompt tokens sent: above 1 when preempted requests recompute. */
+  prefillRecomputeRatio: number;
+}
+
+/** The saturation throughput with what shaped it: batch size, preemptions and recomputed prefill. */
+export function saturationRun(config: EngineConfig, prompt: number, output: number, count: number): SaturationRun {
   const trace: TraceRequest[] = [];
   for (let i = 0; i < count; i++) trace.push({ at: 0, promptTokens: uniquePrompt(i, prompt), maxTokens: output });
   const run = runTrace(config, trace);
-  return (count * output) / run.makespan;
+  return {
+    outputTokS: (count * output) / run.makespan,
+    meanBatch: run.scheduledSeqs / run.steps,
+    preemptions: run.preemptions,
+    prefillRecomputeRatio: run.prefillTokens / (count * prompt),
+  };
 }

@@ -1,6 +1,6 @@
 // What the calibration benchmark and the fit measure for one figure of an engine calibration, on the engine model in virtual time.
 import type { EngineConfig } from "../../simulator/engine.js";
-import { saturationThroughput, singleRequest } from "../../simulator/offline.js";
+import { saturationRun, singleRequest, type SaturationRun } from "../../simulator/offline.js";
 import type { CalibrationFigure } from "../../simulator/calibrations.js";
 
 /** Requests sent at once for a saturation figure: enough to keep the batch full well past the ramp. */
@@ -10,12 +10,23 @@ export function saturationCount(config: EngineConfig, quick: boolean): number {
 }
 
 export function measureFigure(config: EngineConfig, f: CalibrationFigure, quick = false): number {
+  return measureFigureRun(config, f, quick).value;
+}
+
+/** The figure's simulated value and, for a saturation figure, the run behind it. */
+export function measureFigureRun(
+  config: EngineConfig,
+  f: CalibrationFigure,
+  quick = false,
+): { value: number; saturation?: SaturationRun } {
   switch (f.metric) {
     case "ttft_ms":
-      return singleRequest(config, f.promptTokens, 1).ttftMs;
+      return { value: singleRequest(config, f.promptTokens, 1).ttftMs };
     case "itl_ms":
-      return singleRequest(config, f.promptTokens, f.outputTokens).itlMs;
-    case "output_tok_s":
-      return saturationThroughput(config, f.promptTokens, f.outputTokens, saturationCount(config, quick));
+      return { value: singleRequest(config, f.promptTokens, f.outputTokens).itlMs };
+    case "output_tok_s": {
+      const saturation = saturationRun(config, f.promptTokens, f.outputTokens, saturationCount(config, quick));
+      return { value: saturation.outputTokS, saturation };
+    }
   }
 }

@@ -24,12 +24,10 @@ const entry: ReadmeEntry = {
   notes: (r) => {
     const within = numberAt(r.summary, "holdout_within_tolerance");
     const of = numberAt(r.summary, "holdout_figures");
-    const held = r.params.holdout_saturation_requests;
     return [
       ...(within !== undefined && of !== undefined
         ? [`${within} of ${of} held-out figures within ${String(r.params.tolerance_pct)} %`]
         : []),
-      ...(typeof held === "string" ? [`held-out throughput shapes ran ${held}, not the fitted figures' count`] : []),
     ];
   },
 };

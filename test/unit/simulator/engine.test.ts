@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { blockKeys } from "../../../api/block-hash.js";
 import { Engine, type EngineConfig } from "../../../simulator/engine.js";
-import { runTrace, uniquePrompt, type TraceRequest } from "../../../simulator/offline.js";
+import { runTrace, saturationRun, uniquePrompt, type TraceRequest } from "../../../simulator/offline.js";
 import { calibrations, engineConfigFor, getCalibration } from "../../../simulator/calibrations.js";
 
 const base: EngineConfig = {
@@ -65,6 +65,26 @@ describe("simulator/engine", () => {
     expect(run.preemptions).to.be.greaterThan(0);
     for (const r of run.results) expect(r.generated).to.equal(60);
     expect(run.engine.pool.freeBlocks).to.equal(20);
+  });
+
+  it("counts the prompt tokens computed and the sequences per step of a run", () => {
+    const run = runTrace(base, [{ at: 0, promptTokens: uniquePrompt(0, 1200), maxTokens: 3 }]);
+    // Three prefill chunks, then two decode steps: one sequence in each of five steps.
+    expect(run.prefillTokens).to.equal(1200);
+    expect(run.steps).to.equal(5);
+    expect(run.scheduledSeqs).to.equal(5);
+  });
+
+  it("saturation run: throughput from the makespan, recomputed prefill after preemption above 1", () => {
+    const roomy = saturationRun(base, 32, 10, 4);
+    // Four 32-token prompts in one step, then nine decode steps of four.
+    close(roomy.outputTokS, 40 / (0.01 + 128 * 0.0001 + 9 * (0.01 + 4 * 0.001)));
+    expect(roomy.preemptions).to.equal(0);
+    expect(roomy.prefillRecomputeRatio).to.equal(1);
+    expect(roomy.meanBatch).to.equal(4);
+    const tight = saturationRun({ ...base, numGpuBlocks: 20, maxNumSeqs: 4 }, 40, 60, 4);
+    expect(tight.preemptions).to.be.greaterThan(0);
+    expect(tight.prefillRecomputeRatio).to.be.greaterThan(1);
   });
 
   it("holds a request whose adapter cannot get a LoRA slot until one frees, and charges the load", () => {
