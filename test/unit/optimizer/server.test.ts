@@ -85,6 +85,7 @@ describe("optimizer service API", () => {
         panicValue: value,
         target: Number("100"),
         readyPods: 2,
+        startingPods: 0,
         currentReplicas: 2,
         stableWindowMs: 180_000,
         bounds: { min: 0, max: 10 },
