@@ -17,8 +17,8 @@ export interface ScannedNamesArgs {
 /**
  * A names list read before, kept to read the next one by. kube-scheduler sends consecutive requests nearly the same
  * list: prioritize exactly the names the filter let through, and the filter of the next pod the same candidates give
- * or take the nodes that filled up or freed since. A run of names the new body repeats byte for byte is resolved by
- * one comparison instead of a lookup per name.
+ * or take the nodes that filled up or freed since. A name the new body spells byte for byte where the known list
+ * goes on is resolved by one short comparison instead of a hash and a lookup.
  */
 export class KnownNameList {
   private positions: Int32Array | undefined;
@@ -117,8 +117,6 @@ function skipComposite(b: Buffer, i: number): number {
   return -1;
 }
 
-/** Up to this many known names are compared at once; a mismatch halves the run until one matches or none does. */
-const LONGEST_RUN = 64;
 /** A body this many names in a row away from the known list's order is another list: look every name up. */
 const MISSES_BEFORE_GIVING_UP = 16;
 
@@ -127,6 +125,20 @@ interface NameScan {
   starts: number[];
   ends: number[];
   unknown: Map<number, string>;
+}
+
+/**
+ * Whether `b` spells the known list's name `q` (quotes included) from `i`. Compared in place, last byte first: node
+ * names in a fleet mostly share a prefix and differ at the end, so a mismatch shows within a byte or two. (One native
+ * comparison would cost more in call overhead than this loop over a name.)
+ */
+function spellsKnown(b: Buffer, i: number, known: KnownNameList, q: number): boolean {
+  const from = known.starts[q]!;
+  const len = known.ends[q]! - from;
+  if (i + len > b.length) return false;
+  const kb = known.bytes;
+  for (let k = len - 1; k >= 0; k--) if (b[i + k] !== kb[from + k]) return false;
+  return true;
 }
 
 /** Reads the names of an array whose `[` precedes `i`; returns the index after its `]`, or -1 to decline. */
@@ -140,34 +152,23 @@ function scanNames(
   i = skipSpace(b, i);
   if (b[i] === CLOSE_BRACKET) return i + 1;
   // The known list's position that may come next, -1 when there is no telling.
-  let next = known ? 0 : -1;
+  let next = known && known.length > 0 ? 0 : -1;
   let misses = 0;
   for (;;) {
     if (b[i] !== QUOTE) return -1;
-    let run = 0;
-    if (known && next >= 0 && misses < MISSES_BEFORE_GIVING_UP) {
-      // Bytes equal to a run of whole, well-formed known names read as the same names, whatever surrounds them.
-      for (let k = Math.min(LONGEST_RUN, known.length - next); k > 0; k >>= 1) {
-        const from = known.starts[next]!;
-        const to = known.ends[next + k - 1]!;
-        const end = i + (to - from);
-        if (end <= b.length && b.compare(known.bytes, from, to, i, end) === 0) {
-          run = k;
-          break;
-        }
-      }
-      misses = run > 0 ? 0 : misses + 1;
+    let matched = false;
+    if (next >= 0 && misses < MISSES_BEFORE_GIVING_UP) {
+      // Bytes equal to a whole, well-formed known name read as that name, whatever surrounds them.
+      matched = spellsKnown(b, i, known!, next);
+      misses = matched ? 0 : misses + 1;
     }
-    if (run > 0) {
-      const shift = i - known!.starts[next]!;
-      for (let q = next; q < next + run; q++) {
-        out.indices.push(known!.indices[q]!);
-        out.starts.push(known!.starts[q]! + shift);
-        out.ends.push(known!.ends[q]! + shift);
-      }
-      next += run;
-      i = out.ends[out.ends.length - 1]!;
-      if (next >= known!.length) next = -1;
+    if (matched) {
+      const end = i + known!.ends[next]! - known!.starts[next]!;
+      out.indices.push(known!.indices[next]!);
+      out.starts.push(i);
+      out.ends.push(end);
+      i = end;
+      next = next + 1 < known!.length ? next + 1 : -1;
     } else {
       const start = i + 1;
       // FNV-1a, as NodeNameTable hashes its names.
@@ -202,7 +203,7 @@ function scanNames(
 /**
  * Scans a names-only ExtenderArgs body. Returns undefined — take the general parser — for full Node lists, keys other
  * than Pod/Nodes/NodeNames (or repeated), a name with an escape, a control or non-ASCII byte, and malformed JSON.
- * Runs of names a `known` list (read against the same table) spells byte for byte take its resolution.
+ * Names a `known` list (read against the same table) spells byte for byte, in its order, take its resolution.
  */
 export function scanNamesOnlyArgs(
   body: Buffer,
