@@ -21,8 +21,6 @@ export interface ScannedNamesArgs {
  * goes on is resolved by one short comparison instead of a hash and a lookup.
  */
 export class KnownNameList {
-  private positions: Int32Array | undefined;
-
   /**
    * Name `q` is `bytes[starts[q], ends[q])`, quotes included, and has index `indices[q]` (never -1) in `table`.
    * The bytes between two consecutive names are whatever separated them when the list was read.
@@ -41,11 +39,8 @@ export class KnownNameList {
 
   /** Where the name with table index `at` is in this list (the last place, if it is there twice), or -1. */
   positionOf(at: number): number {
-    if (!this.positions) {
-      this.positions = new Int32Array(this.table.names.length).fill(-1);
-      for (let q = 0; q < this.indices.length; q++) this.positions[this.indices[q]!] = q;
-    }
-    return this.positions[at] ?? -1;
+    if (positionsOwner !== this) claimPositions(this);
+    return positions[at] ?? -1;
   }
 
   /**
@@ -68,6 +63,26 @@ export class KnownNameList {
     if (Math.max(0, at - 1) !== encoded.length) return undefined;
     return new KnownNameList(this.table, encoded, starts, ends, indices);
   }
+}
+
+/**
+ * Position by table index for one list at a time (-1 = not in it), shared: a list is asked for positions only while
+ * the request after it is read, and a fresh array per list would cost an allocation and a fill the size of the fleet
+ * on every request rather than the size of its list.
+ */
+let positions = new Int32Array(0);
+let positionsOwner: KnownNameList | undefined;
+
+function claimPositions(list: KnownNameList): void {
+  const size = list.table.names.length;
+  if (positions.length < size) {
+    positions = new Int32Array(size).fill(-1);
+  } else if (positionsOwner) {
+    const stale = positionsOwner.indices;
+    for (let q = 0; q < stale.length; q++) positions[stale[q]!] = -1;
+  }
+  for (let q = 0; q < list.indices.length; q++) positions[list.indices[q]!] = q;
+  positionsOwner = list;
 }
 
 const QUOTE = 0x22;
@@ -120,11 +135,31 @@ function skipComposite(b: Buffer, i: number): number {
 /** A body this many names in a row away from the known list's order is another list: look every name up. */
 const MISSES_BEFORE_GIVING_UP = 16;
 
-interface NameScan {
-  indices: number[];
-  starts: number[];
-  ends: number[];
-  unknown: Map<number, string>;
+/**
+ * The names read so far: table index, start and end of each. Written into arrays kept from one body to the next and
+ * copied out at their final length, instead of grown by push (which reallocates each array several times per body).
+ */
+class NameScan {
+  private static readonly indices: number[] = [];
+  private static readonly starts: number[] = [];
+  private static readonly ends: number[] = [];
+  count = 0;
+  readonly unknown = new Map<number, string>();
+
+  add(at: number, start: number, end: number): void {
+    NameScan.indices[this.count] = at;
+    NameScan.starts[this.count] = start;
+    NameScan.ends[this.count] = end;
+    this.count++;
+  }
+
+  finish(): { indices: number[]; starts: number[]; ends: number[] } {
+    return {
+      indices: NameScan.indices.slice(0, this.count),
+      starts: NameScan.starts.slice(0, this.count),
+      ends: NameScan.ends.slice(0, this.count),
+    };
+  }
 }
 
 /**
@@ -164,9 +199,7 @@ function scanNames(
     }
     if (matched) {
       const end = i + known!.ends[next]! - known!.starts[next]!;
-      out.indices.push(known!.indices[next]!);
-      out.starts.push(i);
-      out.ends.push(end);
+      out.add(known!.indices[next]!, i, end);
       i = end;
       next = next + 1 < known!.length ? next + 1 : -1;
     } else {
@@ -182,10 +215,8 @@ function scanNames(
       }
       if (j >= b.length) return -1;
       const at = table.lookup(b, start, j, h >>> 0);
-      if (at < 0) out.unknown.set(out.indices.length, b.toString("latin1", start, j));
-      out.indices.push(at);
-      out.starts.push(i);
-      out.ends.push(j + 1);
+      if (at < 0) out.unknown.set(out.count, b.toString("latin1", start, j));
+      out.add(at, i, j + 1);
       i = j + 1;
       // Where the known list goes on from here: after this name if it has it, else where it was (an inserted name).
       const p = known && at >= 0 ? known.positionOf(at) : -1;
@@ -239,7 +270,7 @@ export function scanNamesOnlyArgs(
       i += 4;
     } else {
       if (b[i] !== OPEN_BRACKET) return undefined;
-      names = { indices: [], starts: [], ends: [], unknown: new Map() };
+      names = new NameScan();
       i = scanNames(b, i + 1, table, known?.table === table ? known : undefined, names);
       if (i < 0) return undefined;
     }
@@ -253,7 +284,8 @@ export function scanNamesOnlyArgs(
     break;
   }
   if (i !== b.length || podJson === undefined || names === undefined) return undefined;
-  const { indices, starts, ends, unknown } = names;
+  const { unknown } = names;
+  const { indices, starts, ends } = names.finish();
   const list = unknown.size === 0 ? new KnownNameList(table, body, starts, ends, indices) : undefined;
   return { podJson, indices, unknown, list };
 }
