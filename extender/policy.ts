@@ -235,10 +235,10 @@ class NodeJudge {
     return undefined;
   }
 
-  /** `reason` as a JSON string literal. */
-  reasonJson(): string {
+  /** `reason` as the value part of a JSON object entry: `:` and the reason as a string literal. */
+  reasonEntryValue(): string {
     let e = this.escaped.get(this.reason);
-    if (e === undefined) this.escaped.set(this.reason, (e = JSON.stringify(this.reason)));
+    if (e === undefined) this.escaped.set(this.reason, (e = ":" + JSON.stringify(this.reason)));
     return e;
   }
 }
@@ -310,18 +310,20 @@ export function filterNamesJson(
   records: readonly (NodeRecord | undefined)[],
 ): FilterNamesAnswer {
   const judge = new NodeJudge(ctx, req);
-  // Entries are collected and joined once: a string grown by `+=` over thousands of pieces is a deep rope that costs
-  // more to flatten and encode than the decisions themselves.
+  // Entries are collected as pieces that already exist (pre-escaped names, each distinct reason escaped once) and
+  // joined once: a string per entry, or one grown by `+=`, costs more to build and flatten than the decisions.
   const passed: string[] = [];
   const passedAt: number[] = [];
+  /** Map entries' pieces: name, `:reason`, then `,` name `:reason` for each further entry. */
   const failed: string[] = [];
   const unresolvable: string[] = [];
   const reasons = new Map<ReasonCode, number>();
-  const notCached = JSON.stringify(NOT_CACHED);
+  const notCached = ":" + JSON.stringify(NOT_CACHED);
   for (let i = 0; i < names.length; i++) {
     const rec = records[i];
     if (!rec) {
-      failed.push(JSON.stringify(names[i]) + ":" + notCached);
+      if (failed.length > 0) failed.push(",");
+      failed.push(JSON.stringify(names[i]), notCached);
       tally(reasons, "unknown_node");
       continue;
     }
@@ -331,13 +333,15 @@ export function filterNamesJson(
       passedAt.push(i);
       continue;
     }
-    (RESOLVABLE.has(code) ? failed : unresolvable).push(rec.jsonName + ":" + judge.reasonJson());
+    const entries = RESOLVABLE.has(code) ? failed : unresolvable;
+    if (entries.length > 0) entries.push(",");
+    entries.push(rec.jsonName, judge.reasonEntryValue());
     tally(reasons, code);
   }
   const passedList = passed.join(",");
   const json =
-    `{"Nodes":null,"NodeNames":[${passedList}],"FailedNodes":{${failed.join(",")}},` +
-    `"FailedAndUnresolvableNodes":{${unresolvable.join(",")}},"Error":""}`;
+    `{"Nodes":null,"NodeNames":[${passedList}],"FailedNodes":{${failed.join("")}},` +
+    `"FailedAndUnresolvableNodes":{${unresolvable.join("")}},"Error":""}`;
   return { json, passed: passed.length, passedList, passedAt, reasons };
 }
 
