@@ -17,12 +17,10 @@ export interface ScannedNamesArgs {
 /**
  * A names list read before, kept to read the next one by. kube-scheduler sends consecutive requests nearly the same
  * list: prioritize exactly the names the filter let through, and the filter of the next pod the same candidates give
- * or take the nodes that filled up or freed since. A run of names the new body repeats byte for byte is resolved by
- * one comparison instead of a lookup per name.
+ * or take the nodes that filled up or freed since. A name the new body spells byte for byte where the known list
+ * goes on is resolved by one short comparison instead of a hash and a lookup.
  */
 export class KnownNameList {
-  private positions: Int32Array | undefined;
-
   /**
    * Name `q` is `bytes[starts[q], ends[q])`, quotes included, and has index `indices[q]` (never -1) in `table`.
    * The bytes between two consecutive names are whatever separated them when the list was read.
@@ -41,11 +39,8 @@ export class KnownNameList {
 
   /** Where the name with table index `at` is in this list (the last place, if it is there twice), or -1. */
   positionOf(at: number): number {
-    if (!this.positions) {
-      this.positions = new Int32Array(this.table.names.length).fill(-1);
-      for (let q = 0; q < this.indices.length; q++) this.positions[this.indices[q]!] = q;
-    }
-    return this.positions[at] ?? -1;
+    if (positionsOwner !== this) claimPositions(this);
+    return positions[at] ?? -1;
   }
 
   /**
@@ -68,6 +63,26 @@ export class KnownNameList {
     if (Math.max(0, at - 1) !== encoded.length) return undefined;
     return new KnownNameList(this.table, encoded, starts, ends, indices);
   }
+}
+
+/**
+ * Position by table index for one list at a time (-1 = not in it), shared: a list is asked for positions only while
+ * the request after it is read, and a fresh array per list would cost an allocation and a fill the size of the fleet
+ * on every request rather than the size of its list.
+ */
+let positions = new Int32Array(0);
+let positionsOwner: KnownNameList | undefined;
+
+function claimPositions(list: KnownNameList): void {
+  const size = list.table.names.length;
+  if (positions.length < size) {
+    positions = new Int32Array(size).fill(-1);
+  } else if (positionsOwner) {
+    const stale = positionsOwner.indices;
+    for (let q = 0; q < stale.length; q++) positions[stale[q]!] = -1;
+  }
+  for (let q = 0; q < list.indices.length; q++) positions[list.indices[q]!] = q;
+  positionsOwner = list;
 }
 
 const QUOTE = 0x22;
@@ -117,16 +132,48 @@ function skipComposite(b: Buffer, i: number): number {
   return -1;
 }
 
-/** Up to this many known names are compared at once; a mismatch halves the run until one matches or none does. */
-const LONGEST_RUN = 64;
 /** A body this many names in a row away from the known list's order is another list: look every name up. */
 const MISSES_BEFORE_GIVING_UP = 16;
 
-interface NameScan {
-  indices: number[];
-  starts: number[];
-  ends: number[];
-  unknown: Map<number, string>;
+/**
+ * The names read so far: table index, start and end of each. Written into arrays kept from one body to the next and
+ * copied out at their final length, instead of grown by push (which reallocates each array several times per body).
+ */
+class NameScan {
+  private static readonly indices: number[] = [];
+  private static readonly starts: number[] = [];
+  private static readonly ends: number[] = [];
+  count = 0;
+  readonly unknown = new Map<number, string>();
+
+  add(at: number, start: number, end: number): void {
+    NameScan.indices[this.count] = at;
+    NameScan.starts[this.count] = start;
+    NameScan.ends[this.count] = end;
+    this.count++;
+  }
+
+  finish(): { indices: number[]; starts: number[]; ends: number[] } {
+    return {
+      indices: NameScan.indices.slice(0, this.count),
+      starts: NameScan.starts.slice(0, this.count),
+      ends: NameScan.ends.slice(0, this.count),
+    };
+  }
+}
+
+/**
+ * Whether `b` spells the known list's name `q` (quotes included) from `i`. Compared in place, last byte first: node
+ * names in a fleet mostly share a prefix and differ at the end, so a mismatch shows within a byte or two. (One native
+ * comparison would cost more in call overhead than this loop over a name.)
+ */
+function spellsKnown(b: Buffer, i: number, known: KnownNameList, q: number): boolean {
+  const from = known.starts[q]!;
+  const len = known.ends[q]! - from;
+  if (i + len > b.length) return false;
+  const kb = known.bytes;
+  for (let k = len - 1; k >= 0; k--) if (b[i + k] !== kb[from + k]) return false;
+  return true;
 }
 
 /** Reads the names of an array whose `[` precedes `i`; returns the index after its `]`, or -1 to decline. */
@@ -140,34 +187,21 @@ function scanNames(
   i = skipSpace(b, i);
   if (b[i] === CLOSE_BRACKET) return i + 1;
   // The known list's position that may come next, -1 when there is no telling.
-  let next = known ? 0 : -1;
+  let next = known && known.length > 0 ? 0 : -1;
   let misses = 0;
   for (;;) {
     if (b[i] !== QUOTE) return -1;
-    let run = 0;
-    if (known && next >= 0 && misses < MISSES_BEFORE_GIVING_UP) {
-      // Bytes equal to a run of whole, well-formed known names read as the same names, whatever surrounds them.
-      for (let k = Math.min(LONGEST_RUN, known.length - next); k > 0; k >>= 1) {
-        const from = known.starts[next]!;
-        const to = known.ends[next + k - 1]!;
-        const end = i + (to - from);
-        if (end <= b.length && b.compare(known.bytes, from, to, i, end) === 0) {
-          run = k;
-          break;
-        }
-      }
-      misses = run > 0 ? 0 : misses + 1;
+    let matched = false;
+    if (next >= 0 && misses < MISSES_BEFORE_GIVING_UP) {
+      // Bytes equal to a whole, well-formed known name read as that name, whatever surrounds them.
+      matched = spellsKnown(b, i, known!, next);
+      misses = matched ? 0 : misses + 1;
     }
-    if (run > 0) {
-      const shift = i - known!.starts[next]!;
-      for (let q = next; q < next + run; q++) {
-        out.indices.push(known!.indices[q]!);
-        out.starts.push(known!.starts[q]! + shift);
-        out.ends.push(known!.ends[q]! + shift);
-      }
-      next += run;
-      i = out.ends[out.ends.length - 1]!;
-      if (next >= known!.length) next = -1;
+    if (matched) {
+      const end = i + known!.ends[next]! - known!.starts[next]!;
+      out.add(known!.indices[next]!, i, end);
+      i = end;
+      next = next + 1 < known!.length ? next + 1 : -1;
     } else {
       const start = i + 1;
       // FNV-1a, as NodeNameTable hashes its names.
@@ -181,10 +215,8 @@ function scanNames(
       }
       if (j >= b.length) return -1;
       const at = table.lookup(b, start, j, h >>> 0);
-      if (at < 0) out.unknown.set(out.indices.length, b.toString("latin1", start, j));
-      out.indices.push(at);
-      out.starts.push(i);
-      out.ends.push(j + 1);
+      if (at < 0) out.unknown.set(out.count, b.toString("latin1", start, j));
+      out.add(at, i, j + 1);
       i = j + 1;
       // Where the known list goes on from here: after this name if it has it, else where it was (an inserted name).
       const p = known && at >= 0 ? known.positionOf(at) : -1;
@@ -202,7 +234,7 @@ function scanNames(
 /**
  * Scans a names-only ExtenderArgs body. Returns undefined — take the general parser — for full Node lists, keys other
  * than Pod/Nodes/NodeNames (or repeated), a name with an escape, a control or non-ASCII byte, and malformed JSON.
- * Runs of names a `known` list (read against the same table) spells byte for byte take its resolution.
+ * Names a `known` list (read against the same table) spells byte for byte, in its order, take its resolution.
  */
 export function scanNamesOnlyArgs(
   body: Buffer,
@@ -238,7 +270,7 @@ export function scanNamesOnlyArgs(
       i += 4;
     } else {
       if (b[i] !== OPEN_BRACKET) return undefined;
-      names = { indices: [], starts: [], ends: [], unknown: new Map() };
+      names = new NameScan();
       i = scanNames(b, i + 1, table, known?.table === table ? known : undefined, names);
       if (i < 0) return undefined;
     }
@@ -252,7 +284,8 @@ export function scanNamesOnlyArgs(
     break;
   }
   if (i !== b.length || podJson === undefined || names === undefined) return undefined;
-  const { indices, starts, ends, unknown } = names;
+  const { unknown } = names;
+  const { indices, starts, ends } = names.finish();
   const list = unknown.size === 0 ? new KnownNameList(table, body, starts, ends, indices) : undefined;
   return { podJson, indices, unknown, list };
 }

@@ -235,10 +235,10 @@ class NodeJudge {
     return undefined;
   }
 
-  /** `reason` as a JSON string literal. */
-  reasonJson(): string {
+  /** `reason` as the value part of a JSON object entry: `:` and the reason as a string literal. */
+  reasonEntryValue(): string {
     let e = this.escaped.get(this.reason);
-    if (e === undefined) this.escaped.set(this.reason, (e = JSON.stringify(this.reason)));
+    if (e === undefined) this.escaped.set(this.reason, (e = ":" + JSON.stringify(this.reason)));
     return e;
   }
 }
@@ -310,18 +310,20 @@ export function filterNamesJson(
   records: readonly (NodeRecord | undefined)[],
 ): FilterNamesAnswer {
   const judge = new NodeJudge(ctx, req);
-  // Entries are collected and joined once: a string grown by `+=` over thousands of pieces is a deep rope that costs
-  // more to flatten and encode than the decisions themselves.
+  // Entries are collected as pieces that already exist (pre-escaped names, each distinct reason escaped once) and
+  // joined once: a string per entry, or one grown by `+=`, costs more to build and flatten than the decisions.
   const passed: string[] = [];
   const passedAt: number[] = [];
+  /** Map entries' pieces: name, `:reason`, then `,` name `:reason` for each further entry. */
   const failed: string[] = [];
   const unresolvable: string[] = [];
   const reasons = new Map<ReasonCode, number>();
-  const notCached = JSON.stringify(NOT_CACHED);
+  const notCached = ":" + JSON.stringify(NOT_CACHED);
   for (let i = 0; i < names.length; i++) {
     const rec = records[i];
     if (!rec) {
-      failed.push(JSON.stringify(names[i]) + ":" + notCached);
+      if (failed.length > 0) failed.push(",");
+      failed.push(JSON.stringify(names[i]), notCached);
       tally(reasons, "unknown_node");
       continue;
     }
@@ -331,13 +333,15 @@ export function filterNamesJson(
       passedAt.push(i);
       continue;
     }
-    (RESOLVABLE.has(code) ? failed : unresolvable).push(rec.jsonName + ":" + judge.reasonJson());
+    const entries = RESOLVABLE.has(code) ? failed : unresolvable;
+    if (entries.length > 0) entries.push(",");
+    entries.push(rec.jsonName, judge.reasonEntryValue());
     tally(reasons, code);
   }
   const passedList = passed.join(",");
   const json =
-    `{"Nodes":null,"NodeNames":[${passedList}],"FailedNodes":{${failed.join(",")}},` +
-    `"FailedAndUnresolvableNodes":{${unresolvable.join(",")}},"Error":""}`;
+    `{"Nodes":null,"NodeNames":[${passedList}],"FailedNodes":{${failed.join("")}},` +
+    `"FailedAndUnresolvableNodes":{${unresolvable.join("")}},"Error":""}`;
   return { json, passed: passed.length, passedList, passedAt, reasons };
 }
 
@@ -377,21 +381,31 @@ export interface ScoreTerms {
   packing: number;
 }
 
-type ScoreSink = (i: number, rec: NodeRecord | undefined, score: number, terms: ScoreTerms | undefined) => void;
+/** The part of a node's score its GPU type decides, weighted as the mean takes it, worked out once per type. */
+interface TypeScore {
+  cost: number | undefined;
+  deficit: number | undefined;
+  /** `w.cost * cost`, `w.deficit * deficit`: the addends, so every node's sum is formed in the same order. */
+  weightedCost: number;
+  weightedDeficit: number;
+  /** Sum of the weights of the terms that apply. */
+  weight: number;
+}
 
 /**
- * Scores nodes 0..10. Terms: cost (cheapest $/token among the candidates' GPU types = 1, others min/their cost),
- * deficit (the type the deployment's recommended mix is most short of = 1, proportional below, 0 when not short),
- * packing (fraction of the node's healthy GPUs in use once this pod lands). A term that does not apply to this pod
- * (no profile, no recommendation) drops out of the weighted mean rather than dragging every score down. Unknown or
- * unplaceable nodes score 0. `wantTerms` builds the per-node terms object (tests); the hot path skips it.
+ * Scores nodes 0..10 into `scores` (and, given `terms`, each node's terms; tests). Terms: cost (cheapest $/token
+ * among the candidates' GPU types = 1, others min/their cost), deficit (the type the deployment's recommended mix is
+ * most short of = 1, proportional below, 0 when not short), packing (fraction of the node's healthy GPUs in use once
+ * this pod lands). A term that does not apply to this pod (no profile, no recommendation) drops out of the weighted
+ * mean rather than dragging every score down. Unknown or unplaceable nodes score 0. Cost and deficit depend only on
+ * the node's GPU type, so they are worked out once per type; per node only packing is.
  */
-function scoreLoop(
+function scoreInto(
   ctx: PolicyContext,
   req: PlacementRequest,
   records: readonly (NodeRecord | undefined)[],
-  sink: ScoreSink,
-  wantTerms: boolean,
+  scores: number[],
+  terms?: (ScoreTerms | undefined)[],
 ): void {
   const types = new TypeJudge(ctx, req);
   let minCost = Infinity;
@@ -403,55 +417,56 @@ function scoreLoop(
   let maxDeficit = 0;
   if (deficits) for (const d of deficits.values()) maxDeficit = Math.max(maxDeficit, d);
   const w = ctx.options.weights;
-  const gpus = req.gpus;
-  for (let i = 0; i < records.length; i++) {
-    const rec = records[i];
-    if (!rec || rec.healthyCapacity <= 0) {
-      sink(i, rec, 0, undefined);
-      continue;
-    }
-    const v = types.of(rec);
-    if (v.code) {
-      sink(i, rec, 0, undefined);
-      continue;
-    }
-    const packing = Math.min(1, Math.max(0, (rec.healthyCapacity - rec.healthyFree + gpus) / rec.healthyCapacity));
-    let sum = w.packing * packing;
+  const byType = new Map<TypeVerdict, TypeScore>();
+  const typeScore = (v: TypeVerdict): TypeScore => {
     let weight = w.packing;
     let cost: number | undefined;
     if (v.facts && Number.isFinite(minCost) && Number.isFinite(v.facts.costPerMillionTokens)) {
       cost = minCost / v.facts.costPerMillionTokens;
-      sum += w.cost * cost;
       weight += w.cost;
     }
     let deficit: number | undefined;
     if (deficits) {
       const d = v.gpuType !== undefined ? (deficits.get(v.gpuType) ?? 0) : 0;
       deficit = maxDeficit > 0 && d > 0 ? d / maxDeficit : 0;
-      sum += w.deficit * deficit;
       weight += w.deficit;
     }
-    const score = weight > 0 ? Math.round((MAX_EXTENDER_PRIORITY * sum) / weight) : 0;
-    sink(
-      i,
-      rec,
-      Math.min(MAX_EXTENDER_PRIORITY, Math.max(0, score)),
-      wantTerms ? { cost, deficit, packing } : undefined,
-    );
+    const weightedCost = cost === undefined ? 0 : w.cost * cost;
+    const weightedDeficit = deficit === undefined ? 0 : w.deficit * deficit;
+    return { cost, deficit, weightedCost, weightedDeficit, weight };
+  };
+  const gpus = req.gpus;
+  for (let i = 0; i < records.length; i++) {
+    const rec = records[i];
+    scores[i] = 0;
+    if (terms) terms[i] = undefined;
+    if (!rec || rec.healthyCapacity <= 0) continue;
+    const v = types.of(rec);
+    if (v.code) continue;
+    let t = byType.get(v);
+    if (!t) byType.set(v, (t = typeScore(v)));
+    const packing = Math.min(1, Math.max(0, (rec.healthyCapacity - rec.healthyFree + gpus) / rec.healthyCapacity));
+    let sum = w.packing * packing;
+    if (t.cost !== undefined) sum += t.weightedCost;
+    if (t.deficit !== undefined) sum += t.weightedDeficit;
+    const score = t.weight > 0 ? Math.round((MAX_EXTENDER_PRIORITY * sum) / t.weight) : 0;
+    scores[i] = Math.min(MAX_EXTENDER_PRIORITY, Math.max(0, score));
+    if (terms) terms[i] = { cost: t.cost, deficit: t.deficit, packing };
   }
 }
 
-/** `<score>}` for every score, so each HostPriority entry is two pieces. */
+/** `<score>}` and `<score>},` for every score, so each HostPriority entry is two pieces and needs no string of its own. */
 const SCORE_CLOSE = Array.from({ length: MAX_EXTENDER_PRIORITY + 1 }, (_, score) => `${score}}`);
+const SCORE_CLOSE_COMMA = SCORE_CLOSE.map((close) => `${close},`);
 
 export function prioritize(
   ctx: PolicyContext,
   req: PlacementRequest,
   records: readonly (NodeRecord | undefined)[],
 ): HostPriority[] {
-  const out: HostPriority[] = [];
-  scoreLoop(ctx, req, records, (_i, rec, score) => out.push({ Host: rec?.name ?? "", Score: score }), false);
-  return out;
+  const scores = new Array<number>(records.length);
+  scoreInto(ctx, req, records, scores);
+  return records.map((rec, i) => ({ Host: rec?.name ?? "", Score: scores[i]! }));
 }
 
 /** The same scores, encoded as a HostPriorityList; `names[i]` answers for `records[i]` (unknown nodes score 0). */
@@ -461,19 +476,19 @@ export function prioritizeJson(
   names: readonly string[],
   records: readonly (NodeRecord | undefined)[],
 ): string {
-  const out: string[] = [];
-  scoreLoop(
-    ctx,
-    req,
-    records,
-    (i, rec, score) => {
-      out.push(
-        rec ? rec.hostPriorityPrefix + SCORE_CLOSE[score] : `{"Host":${JSON.stringify(names[i])},"Score":${score}}`,
-      );
-    },
-    false,
-  );
-  return "[" + out.join(",") + "]";
+  const n = records.length;
+  const scores = new Array<number>(n);
+  scoreInto(ctx, req, records, scores);
+  // Joined once from pieces that already exist: a string per entry would be thousands of short-lived allocations.
+  const parts = new Array<string>(2 * n + 2);
+  parts[0] = "[";
+  for (let i = 0; i < n; i++) {
+    const rec = records[i];
+    parts[2 * i + 1] = rec ? rec.hostPriorityPrefix : `{"Host":${JSON.stringify(names[i])},"Score":`;
+    parts[2 * i + 2] = (i + 1 < n ? SCORE_CLOSE_COMMA : SCORE_CLOSE)[scores[i]!]!;
+  }
+  parts[2 * n + 1] = "]";
+  return parts.join("");
 }
 
 /** Per-node terms (undefined entry = node unknown or not placeable), exposed so each term can be tested alone. */
@@ -482,9 +497,9 @@ export function scoreTerms(
   req: PlacementRequest,
   records: readonly (NodeRecord | undefined)[],
 ): (ScoreTerms | undefined)[] {
-  const out: (ScoreTerms | undefined)[] = [];
-  scoreLoop(ctx, req, records, (_i, _rec, _score, terms) => out.push(terms), true);
-  return out;
+  const terms = new Array<ScoreTerms | undefined>(records.length);
+  scoreInto(ctx, req, records, new Array<number>(records.length), terms);
+  return terms;
 }
 
 /** recommended − placed per GPU type for the pod's deployment; undefined when the optimizer has no mix for it. */
