@@ -157,24 +157,41 @@ const completionProbe = (url: string, model: string) => async () => {
   return r.ok;
 };
 
-/** Canned-answer engines (bench/router-overhead/canned-engine.ts), one process each. */
-export async function startCannedEngines(model: string, count: number): Promise<{ procs: Proc[]; fleet: EngineFleet }> {
+/**
+ * Canned-answer engines (bench/router-overhead/canned-engine.ts), one process each. With `kvEventsTokenizer` each
+ * publishes KV events (vLLM's wire format) keyed with that tokenizer, and the endpoint list names its publisher.
+ */
+export async function startCannedEngines(
+  model: string,
+  count: number,
+  kvEventsTokenizer?: string,
+): Promise<{ procs: Proc[]; fleet: EngineFleet }> {
   const procs: Proc[] = [];
+  const endpoints: EngineFleet["endpoints"] = [];
   for (let i = 0; i < count; i++) {
     const port = await freePort();
     const child = spawn(
       process.execPath,
-      ["--import", "tsx", "bench/router-overhead/canned-engine.ts", String(port), model],
-      {
-        cwd: repo,
-        stdio: ["ignore", "pipe", "pipe"],
-      },
+      [
+        "--import",
+        "tsx",
+        "bench/router-overhead/canned-engine.ts",
+        String(port),
+        model,
+        ...(kvEventsTokenizer ? [kvEventsTokenizer] : []),
+      ],
+      { cwd: repo, stdio: ["ignore", "pipe", "pipe"] },
     );
     const p = track(`canned engine ${i}`, child, `http://127.0.0.1:${port}`);
     await waitReady(p, completionProbe(p.url, model));
     procs.push(p);
+    // The line naming the publisher can reach us after the engine answers its first request.
+    await waitReady(p, async () => p.log().includes(" on http://"), 10_000);
+    const kvEvents = / kv-events (\S+)/.exec(p.log())?.[1];
+    if (kvEventsTokenizer && !kvEvents)
+      throw new Error(`${p.name} did not say where it publishes KV events:\n${p.log()}`);
+    endpoints.push({ model, address: p.url.replace("http://", ""), ...(kvEvents ? { kvEvents } : {}) });
   }
-  const endpoints = procs.map((p) => ({ model, address: p.url.replace("http://", "") }));
   const endpointFile = path.join(tmpdir(), `bench-canned-${process.pid}-${Date.now()}.yaml`);
   await writeFile(endpointFile, JSON.stringify(endpoints));
   return { procs, fleet: { proc: procs[0]!, endpoints, endpointFile } };

@@ -1,13 +1,15 @@
-// Router overhead: latency added by the router over going straight to the engine, at a steady 1,000 req/s
-// (non-streaming and streaming), and the most small requests per second one router process sustains — side by side
-// with sglang-router and vllm-router in front of the same engines, in the same run.
+// Router overhead: latency added by the router over going straight to the engine, at a steady 1,000 req/s — short
+// prompts (plain and streaming) and ~2,500-token prompts — the router's CPU time per request, and the most short
+// requests per second one router process sustains; side by side with sglang-router and vllm-router in front of the
+// same engines, in the same run. Our router runs with least-request and with the strategies we recommend for shared
+// prefixes (prefix-cache, and kv-prefix-load, fed by the engines' KV events).
 //
-// Engines are canned-answer vLLM-shaped processes (canned-engine.ts) so engine time is tiny and steady; every router
-// and every engine runs in its own process, and the load generator (this process) in another.
+// Engines are canned-answer vLLM-shaped processes (canned-engine.ts) so engine time is tiny and steady; they publish
+// KV events for every router alike. Every router and every engine runs in its own process, and the load generator
+// (this process) in another.
 import type { TopLevelSpec } from "vega-lite";
 import type { Benchmark, BenchResult } from "../lib/result.js";
-import { median, spread } from "../lib/stats.js";
-import { closedLoop, makePool, openLoop, percentile, round, type RequestSpec } from "../router-common/loadgen.js";
+import { SIMULATOR_TOKENIZER_DIR } from "../../simulator/index.js";
 import {
   peerUnavailable,
   prioritizeSelf,
@@ -18,61 +20,28 @@ import {
   type PeerName,
   type Proc,
 } from "../router-common/processes.js";
+import { measureTarget, RATE, type TargetRound } from "./measure.js";
+import { summarise, type TargetResult } from "./summary.js";
+import { MODEL } from "./workload.js";
 
-const MODEL = "bench-model";
-const RATE = 1000;
+export const OUR_STRATEGIES = ["least-request", "prefix-cache", "kv-prefix-load"] as const;
+const PEER_POLICY = "round_robin";
 
-interface TargetResult {
-  target: string;
-  p50_ms: number;
-  p99_ms: number;
-  stream_p50_ms: number;
-  stream_p99_ms: number;
-  errors: number;
-  max_rps: number;
+interface Starter {
+  name: string;
+  start: () => Promise<Proc | undefined>;
 }
 
-const plain: RequestSpec = {
-  path: "/v1/completions",
-  body: JSON.stringify({ model: MODEL, prompt: "Write one short sentence about the sea.", max_tokens: 4 }),
-};
-const streaming: RequestSpec = {
-  path: "/v1/completions",
-  body: JSON.stringify({
-    model: MODEL,
-    prompt: "Write one short sentence about the sea.",
-    max_tokens: 8,
-    stream: true,
-    stream_options: { include_usage: true },
-  }),
-};
-
-async function measure(target: string, url: string, openMs: number, closedMs: number): Promise<TargetResult> {
-  // One pool per phase, warmed at the phase's own load first: connection set-up and JIT are not what is measured.
-  const open = makePool(url, 64);
-  await openLoop(open, () => plain, RATE, Math.min(2000, openMs));
-  const a = await openLoop(open, () => plain, RATE, openMs);
-  await openLoop(open, () => streaming, RATE, 1000);
-  const s = await openLoop(open, () => streaming, RATE, openMs);
-  await open.close();
-  const closed = makePool(url, 64);
-  await closedLoop(closed, () => plain, 64, 1000);
-  const c = await closedLoop(closed, () => plain, 64, closedMs);
-  await closed.close();
-  const ok = (xs: typeof a) => xs.filter((x) => x.status === 200).map((x) => x.ms);
-  return {
-    target,
-    p50_ms: round(percentile(ok(a), 50)),
-    p99_ms: round(percentile(ok(a), 99)),
-    stream_p50_ms: round(percentile(ok(s), 50)),
-    stream_p99_ms: round(percentile(ok(s), 99)),
-    errors: [...a, ...s, ...c.samples].filter((x) => x.status !== 200).length,
-    max_rps: Math.round(c.rps),
-  };
-}
-
-function spreadOf(rs: readonly TargetResult[] | undefined, key: "p50_ms" | "p99_ms" | "max_rps"): number {
-  return round(spread((rs ?? []).map((x) => x[key])));
+function starters(fleet: Parameters<typeof startOurRouter>[0], peerErrors: Record<string, string>): Starter[] {
+  const out: Starter[] = [{ name: "direct", start: async () => undefined }];
+  for (const s of OUR_STRATEGIES) out.push({ name: `aibrix-ts (${s})`, start: () => startOurRouter(fleet, MODEL, s) });
+  for (const peer of ["vllm-router", "sglang-router"] as PeerName[]) {
+    const name = `${peer} (${PEER_POLICY})`;
+    const missing = peerUnavailable(peer);
+    if (missing) peerErrors[name] = missing;
+    else out.push({ name, start: () => startPeer(peer, fleet, MODEL, PEER_POLICY) });
+  }
+  return out;
 }
 
 const bench: Benchmark = {
@@ -83,26 +52,20 @@ const bench: Benchmark = {
     const rounds = ctx.quick ? 1 : 3;
     const procs: Proc[] = [];
     const peerErrors: Record<string, string> = {};
+    const started = Date.now();
     try {
-      ctx.progress("starting 2 canned engines");
-      const { procs: engines, fleet } = await startCannedEngines(MODEL, 2);
+      ctx.progress("starting 2 canned engines (with KV events)");
+      const { procs: engines, fleet } = await startCannedEngines(MODEL, 2, SIMULATOR_TOKENIZER_DIR);
       procs.push(...engines);
+      const targets = starters(fleet, peerErrors);
       // Each router runs alone (started, measured, stopped) so an idle peer's background work cannot tax another;
-      // rounds interleave the targets so drift in machine load hits all of them alike, and each figure is the median over rounds.
-      const starters: { name: string; start: () => Promise<Proc | undefined> }[] = [
-        { name: "direct", start: async () => undefined },
-        { name: "aibrix-ts", start: () => startOurRouter(fleet, MODEL, "least-request") },
-      ];
-      for (const peer of ["vllm-router", "sglang-router"] as PeerName[]) {
-        const missing = peerUnavailable(peer);
-        if (missing) peerErrors[peer] = missing;
-        else starters.push({ name: peer, start: () => startPeer(peer, fleet, MODEL, "round_robin") });
-      }
-      const all = new Map<string, TargetResult[]>();
+      // rounds interleave the targets so drift in machine load hits all of them alike, and each figure is the median
+      // over rounds.
+      const all = new Map<string, TargetRound[]>();
       for (let r = 0; r < rounds; r++) {
-        for (const t of starters) {
+        for (const t of targets) {
           if (peerErrors[t.name]) continue;
-          ctx.progress(`round ${r + 1}/${rounds}: ${t.name}`);
+          ctx.progress(`round ${r + 1}/${rounds}: ${t.name} (${Math.round((Date.now() - started) / 1000)} s so far)`);
           let p: Proc | undefined;
           try {
             p = await t.start();
@@ -111,38 +74,15 @@ const bench: Benchmark = {
             continue;
           }
           try {
-            const res = await measure(t.name, p?.url ?? engines[0]!.url, openMs, closedMs);
+            const res = await measureTarget(t.name, p, p?.url ?? engines[0]!.url, openMs, closedMs);
             all.set(t.name, [...(all.get(t.name) ?? []), res]);
           } finally {
             await p?.stop();
           }
         }
       }
-      // Every figure is the true median of its rounds (max req/s included, not the best round); series.rounds keeps
-      // each round and series.spread how far they disagree.
-      const med = (xs: number[]) => round(median(xs));
-      const results: TargetResult[] = [...all.values()].map((rs) => ({
-        target: rs[0]!.target,
-        p50_ms: med(rs.map((x) => x.p50_ms)),
-        p99_ms: med(rs.map((x) => x.p99_ms)),
-        stream_p50_ms: med(rs.map((x) => x.stream_p50_ms)),
-        stream_p99_ms: med(rs.map((x) => x.stream_p99_ms)),
-        errors: rs.reduce((n, x) => n + x.errors, 0),
-        max_rps: med(rs.map((x) => x.max_rps)),
-      }));
-      const get = (n: string) => results.find((x) => x.target === n);
-      const direct = get("direct")!;
-      const mine = get("aibrix-ts")!;
-      const ratio = (peer: string) => {
-        const p = get(peer);
-        return p && p.max_rps > 0 ? round(mine.max_rps / p.max_rps) : 0;
-      };
-      const added = (r: TargetResult) => ({
-        added_p50_ms: round(r.p50_ms - direct.p50_ms),
-        added_p99_ms: round(r.p99_ms - direct.p99_ms),
-        added_stream_p50_ms: round(r.stream_p50_ms - direct.stream_p50_ms),
-        added_stream_p99_ms: round(r.stream_p99_ms - direct.stream_p99_ms),
-      });
+      const { results, summary, addedByTarget, spread } = summarise(all, OUR_STRATEGIES);
+      ctx.progress(`measured in ${Math.round((Date.now() - started) / 1000)} s`);
       return {
         params: {
           rate_rps: RATE,
@@ -150,37 +90,25 @@ const bench: Benchmark = {
           closed_loop_ms: closedMs,
           closed_loop_concurrency: 64,
           rounds,
-          engines: "2 canned-answer vLLM-shaped engines, one process each",
-          peer_policy: "round_robin",
-          our_strategy: "least-request",
+          engines: "2 canned-answer vLLM-shaped engines, one process each, publishing KV events",
+          prompts:
+            "short: one 9-token prompt; long: ~2,530 tokens (8 documents, a tail unique to each request), open loop at the same rate",
+          peer_policy: PEER_POLICY,
+          our_strategies: [...OUR_STRATEGIES],
+          cpu_per_request:
+            "user + system CPU time of the router process (all its threads) over the phase, divided by the requests it served",
+          per_core_scaling: "not measured: our router runs as one process; req/CPU-s is per router CPU-second",
           our_router_build:
             process.env.BENCH_ROUTER_FROM === "source"
               ? "TypeScript sources through tsx"
               : "compiled with tsc -p tsconfig.build.json (the JavaScript the aibrix-ts bin runs)",
           peer_errors: peerErrors,
           routers: routerSetups(),
-          added_by_target: Object.fromEntries(
-            results.filter((r) => r.target !== "direct").map((r) => [r.target, added(r)]),
-          ),
+          added_by_target: addedByTarget,
+          duration_s: Math.round((Date.now() - started) / 1000),
         },
-        summary: {
-          ...added(mine),
-          max_rps: mine.max_rps,
-          rps_x_sglang_router: ratio("sglang-router"),
-          rps_x_vllm_router: ratio("vllm-router"),
-          p99_ms_spread: spreadOf(all.get("aibrix-ts"), "p99_ms"),
-          max_rps_spread: spreadOf(all.get("aibrix-ts"), "max_rps"),
-        },
-        series: {
-          results,
-          rounds: Object.fromEntries(all),
-          spread: Object.fromEntries(
-            [...all].map(([t, rs]) => [
-              t,
-              { p50_ms: spreadOf(rs, "p50_ms"), p99_ms: spreadOf(rs, "p99_ms"), max_rps: spreadOf(rs, "max_rps") },
-            ]),
-          ),
-        },
+        summary,
+        series: { results, rounds: Object.fromEntries(all), spread },
       };
     } finally {
       for (const p of procs.reverse()) await p.stop().catch(() => undefined);
@@ -191,17 +119,18 @@ const bench: Benchmark = {
     const rows = (result.series.results as TargetResult[]).flatMap((r) => [
       { target: r.target, metric: "p50 ms @1k/s", value: r.p50_ms },
       { target: r.target, metric: "p99 ms @1k/s", value: r.p99_ms },
-      { target: r.target, metric: "stream p50 ms", value: r.stream_p50_ms },
+      { target: r.target, metric: "long-prompt p99 ms", value: r.long_p99_ms },
       { target: r.target, metric: "stream p99 ms", value: r.stream_p99_ms },
+      { target: r.target, metric: "CPU µs / request", value: r.cpu_us_per_req ?? 0 },
       { target: r.target, metric: "max req/s (÷1000)", value: r.max_rps / 1000 },
     ]);
     return {
-      title: "Router overhead vs direct-to-engine, and capacity",
+      title: "Router overhead vs direct-to-engine, CPU per request, and capacity (medians over rounds)",
       data: { values: rows },
       mark: "bar",
       encoding: {
         column: { field: "metric", type: "nominal" },
-        x: { field: "target", type: "nominal", sort: ["direct", "aibrix-ts", "vllm-router", "sglang-router"] },
+        x: { field: "target", type: "nominal", sort: (result.series.results as TargetResult[]).map((r) => r.target) },
         y: { field: "value", type: "quantitative" },
         color: { field: "target", type: "nominal" },
       },

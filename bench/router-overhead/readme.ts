@@ -1,12 +1,4 @@
-import {
-  atLeast,
-  atMost,
-  formatNumber,
-  numberAt,
-  routerSetupNotes,
-  verdict,
-  type ReadmeEntry,
-} from "../lib/figures.js";
+import { atLeast, atMost, formatNumber, routerSetupNotes, type Figure, type ReadmeEntry } from "../lib/figures.js";
 
 export const TARGETS = {
   addedP50Ms: atMost(0.3),
@@ -17,47 +9,80 @@ export const TARGETS = {
   p99OverBestPeer: atMost(1),
 };
 
+/** Added p50/p99 (short and long prompts) and CPU per request of one of our strategies, each held to the targets. */
+function strategyFigures(strategy: string, suffix: string): Figure[] {
+  return [
+    {
+      key: `added_p50_ms${suffix}`,
+      label: `${strategy}: added p50`,
+      unit: " ms",
+      digits: 3,
+      target: TARGETS.addedP50Ms,
+    },
+    { key: `added_p99_ms${suffix}`, label: "added p99", unit: " ms", digits: 3, target: TARGETS.addedP99Ms },
+    {
+      key: `added_long_p50_ms${suffix}`,
+      label: "long-prompt added p50",
+      unit: " ms",
+      digits: 3,
+      target: TARGETS.addedP50Ms,
+    },
+    {
+      key: `added_long_p99_ms${suffix}`,
+      label: "long-prompt added p99",
+      unit: " ms",
+      digits: 3,
+      target: TARGETS.addedP99Ms,
+    },
+    { key: `cpu_us_per_req${suffix}`, label: "CPU/request", unit: " µs", digits: 0 },
+  ];
+}
+
+type Added = Record<string, number | undefined>;
+
+/** Every router's added p50/p99 (short, long prompts) and CPU per request, as the result file records them. */
 function perRouter(params: Record<string, unknown>): string[] {
   const by = params.added_by_target;
   if (by === null || typeof by !== "object") return ["per-router added latency not in the result file"];
-  const rows = Object.entries(by as Record<string, unknown>).map(([router, figs]) => {
-    const p50 = numberAt(figs, "added_p50_ms");
-    const p99 = numberAt(figs, "added_p99_ms");
-    return { router, p50, p99 };
-  });
-  const text = rows.map(
-    (x) =>
-      `${x.router} ${x.p50 === undefined ? "?" : formatNumber(x.p50, 3)}/${x.p99 === undefined ? "?" : formatNumber(x.p99, 3)} ms`,
+  const n = (v: number | undefined, digits = 3) => (v === undefined ? "?" : formatNumber(v, digits));
+  const text = Object.entries(by as Record<string, Added>).map(
+    ([router, a]) =>
+      `${router} ${n(a.added_p50_ms)}/${n(a.added_p99_ms)} ms, long ${n(a.added_long_p50_ms)}/${n(a.added_long_p99_ms)} ms, ` +
+      `${n(a.cpu_us_per_req, 0)} µs CPU/request, ${n(a.req_per_cpu_s, 0)} req/CPU-s`,
   );
-  const notes = [`added p50/p99 by router: ${text.join(", ")}`];
-  const ours = rows.find((x) => x.router === "aibrix-ts")?.p99;
-  const peers = rows.filter((x) => x.router !== "aibrix-ts" && x.p99 !== undefined).map((x) => x.p99!);
-  if (ours !== undefined && peers.length > 0) {
-    const ratio = ours / Math.min(...peers);
-    notes.push(
-      `our added p99 over the best peer's ${formatNumber(ratio, 2)}× ${verdict(ratio, TARGETS.p99OverBestPeer, "×")}`,
-    );
-    if (peers.every((p) => p < ours)) notes.push("our added p99 is the worst of the routers measured");
-  }
-  return notes;
+  return [`added p50/p99 by router: ${text.join("; ")}`];
 }
 
 const entry: ReadmeEntry = {
   context: (r) =>
-    `${String(r.params.engines)}; ours ${String(r.params.our_strategy)}, peers ${String(r.params.peer_policy)}; ${String(r.params.rate_rps)} req/s open loop, ${String(r.params.rounds)} rounds`,
+    `${String(r.params.engines)}; ours ${(r.params.our_strategies as string[] | undefined)?.join(", ") ?? String(r.params.our_strategy)}, ` +
+    `peers ${String(r.params.peer_policy)}; ${String(r.params.rate_rps)} req/s open loop, short and ~2,500-token prompts, ` +
+    `${String(r.params.rounds)} rounds`,
   figures: [
-    { key: "added_p50_ms", label: "added p50", unit: " ms", digits: 3, target: TARGETS.addedP50Ms },
-    { key: "added_p99_ms", label: "added p99", unit: " ms", digits: 3, target: TARGETS.addedP99Ms },
+    ...strategyFigures("least-request", ""),
+    ...strategyFigures("prefix-cache", "_prefix_cache"),
+    ...strategyFigures("kv-prefix-load", "_kv_prefix_load"),
+    {
+      key: "p99_x_best_peer",
+      label: "least-request added p99 over the best peer's",
+      unit: "×",
+      target: TARGETS.p99OverBestPeer,
+    },
+    { key: "long_p99_x_best_peer", label: "long-prompt", unit: "×", target: TARGETS.p99OverBestPeer },
     { key: "p99_ms_spread", label: "our p99 spread over rounds", unit: " ms", digits: 3 },
     { key: "added_stream_p99_ms", label: "streaming added p99", unit: " ms", digits: 3 },
     { key: "max_rps", label: "closed-loop req/s", digits: 0, target: TARGETS.maxRps },
     { key: "rps_x_sglang_router", label: "× sglang-router's", unit: "×", target: TARGETS.rpsOverEachPeer },
     { key: "rps_x_vllm_router", label: "× vllm-router's", unit: "×", target: TARGETS.rpsOverEachPeer },
+    { key: "req_per_cpu_s", label: "requests per router CPU-second", digits: 0 },
+    { key: "req_per_cpu_s_x_sglang_router", label: "× sglang-router's", unit: "×", target: TARGETS.rpsOverEachPeer },
+    { key: "req_per_cpu_s_x_vllm_router", label: "× vllm-router's", unit: "×", target: TARGETS.rpsOverEachPeer },
   ],
   notes: (r) => [
     ...perRouter(r.params),
     ...(Number(r.params.rounds) < 3 ? [`${String(r.params.rounds)} rounds: fewer than the three a median needs`] : []),
-    "req/s is for the whole machine, not per core",
+    "closed-loop req/s is for the whole machine (engines and load generator share it), not per core",
+    "scaling with cores: not measured (our router runs as one process)",
     ...routerSetupNotes(r.params),
   ],
 };
