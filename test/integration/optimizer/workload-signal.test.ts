@@ -113,15 +113,17 @@ describe("workload signal: router → optimizer", function () {
       const units = async (name: string) =>
         Number(/} (\d+)/.exec(await (await fetch(`${opt.url}/metrics/default/${name}`)).text())![1]);
       const t0 = Math.floor(Date.now() / 1000);
+      // Published as whole replicas × 100 (what each type's PodAutoscaler runs), never a fraction it would round up.
       await send(60, 60, 10); // 10 short requests in 10 s = 1 req/s of 128×64: the small type (4 req/s) is cheaper per request
       await opt.tick(t0 + 10);
-      expect(await units("m-small")).to.equal(25);
+      expect(await units("m-small")).to.equal(100);
       expect(await units("m-big")).to.equal(0);
       await send(2000, 60, 10); // 4000-token prompts (bucket 12-6): only the big type serves them
       await opt.tick(t0 + 20);
-      // 1 req/s of them over the window's 20 s on the big type (5 req/s): 0.2 replica; the short ones stay small.
-      expect(await units("m-big")).to.equal(10);
-      expect(await units("m-small")).to.be.greaterThan(0);
+      // One big replica (5 req/s) must run for the long ones and has room for the window's short ones too, so a small
+      // replica beside it would be paid for and idle.
+      expect(await units("m-big")).to.equal(100);
+      expect(await units("m-small")).to.equal(0);
       const status = (await (await fetch(`${opt.url}/status`)).json()) as { models: { plan: { coverage: number } }[] };
       expect(status.models[0]!.plan.coverage).to.equal(1);
     } finally {
