@@ -28,6 +28,12 @@ export function gvkOf(obj: Json): { group: string; version: string; kind: string
   };
 }
 
+function nameOf(source: Json): string {
+  const metadata = source.metadata;
+  const name = metadata && typeof metadata === "object" && !Array.isArray(metadata) ? (metadata as Json).name : undefined;
+  return typeof name === "string" ? name : "";
+}
+
 export function review(
   object: Json | null,
   opts: { operation?: string; oldObject?: Json; uid?: string; namespace?: string; kind?: Json } = {},
@@ -42,7 +48,8 @@ export function review(
       resource: { group: gvkOf(source).group, version: gvkOf(source).version, resource: "x" },
       operation: opts.operation ?? "CREATE",
       namespace: opts.namespace ?? "default",
-      name: (source.metadata as Json | undefined)?.name ?? "",
+      // kube-apiserver always sends a string here, whatever the object's own metadata holds.
+      name: nameOf(source),
       object,
       oldObject: opts.oldObject ?? null,
       userInfo: { username: "test" },
