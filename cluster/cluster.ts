@@ -384,6 +384,39 @@ export function kwokArgs(ports: ClusterPorts, files: ClusterFiles, podCidr: stri
   ];
 }
 
+const ETCD_ATTEMPTS = 3;
+
+/**
+ * etcd binds two ports picked earlier by `freePort`; on a busy machine another process can take one in between, and
+ * etcd then exits at once. Such an early exit is retried on fresh ports (the API server's flags are built after this,
+ * from the ports that worked); one that stays up but never turns healthy is not.
+ */
+export async function startEtcd(
+  state: ClusterState,
+  launch: (name: string, binary: string, args: string[]) => RunningProcess,
+  log: (message: string) => void,
+): Promise<RunningProcess> {
+  const { stateDir, ports } = state;
+  for (let attempt = 1; ; attempt++) {
+    const etcd = launch("etcd", "etcd", etcdArgs(stateDir, ports));
+    try {
+      await waitHealthy(etcd, `http://127.0.0.1:${ports.etcd}/health`, {
+        ready: (status, body) => status === 200 && body.includes('"health":"true"'),
+      });
+      log(`etcd ready on 127.0.0.1:${ports.etcd}`);
+      return etcd;
+    } catch (err) {
+      if (attempt >= ETCD_ATTEMPTS || isRunning(etcd)) throw err;
+      log(`etcd exited while starting (attempt ${attempt} of ${ETCD_ATTEMPTS}); retrying on fresh ports`);
+      state.processes = state.processes.filter((p) => p !== etcd);
+      rmSync(join(stateDir, "etcd"), { recursive: true, force: true });
+      mkdirSync(join(stateDir, "etcd"), { recursive: true });
+      ports.etcd = await freePort();
+      ports.etcdPeer = await freePort();
+    }
+  }
+}
+
 /** Starts etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok, each waited for until healthy. */
 async function bootControlPlane(
   cluster: LoopbackCluster,
@@ -394,11 +427,7 @@ async function bootControlPlane(
 ): Promise<void> {
   const { stateDir, ports, server } = cluster.state;
   const pki = cluster.pki;
-  const etcd = launch("etcd", "etcd", etcdArgs(stateDir, ports));
-  await waitHealthy(etcd, `http://127.0.0.1:${ports.etcd}/health`, {
-    ready: (status, body) => status === 200 && body.includes('"health":"true"'),
-  });
-  log(`etcd ready on 127.0.0.1:${ports.etcd}`);
+  await startEtcd(cluster.state, launch, log);
 
   const apiserver = launch("kube-apiserver", "kube-apiserver", apiserverArgs(stateDir, ports, files));
   const adminTls = { ca: pki.ca.certPem, cert: pki.admin.certPem, key: pki.admin.keyPem };
