@@ -12,10 +12,10 @@ import { until } from "../../../support/until.js";
 
 const silent = pino({ level: "silent" });
 
-/** Closed-loop load from `clients` clients for `ms`; resolves with answers per status and the slowest answer. */
+/** Closed-loop load from `clients` clients for `ms`; resolves with answers per status and the median answer time. */
 async function load(url: string, clients: number, ms: number) {
   const statuses = new Map<number, number>();
-  let slowest = 0;
+  const durations: number[] = [];
   const end = performance.now() + ms;
   await Promise.all(
     Array.from({ length: clients }, async (_, i) => {
@@ -27,13 +27,14 @@ async function load(url: string, clients: number, ms: number) {
           body: JSON.stringify({ model: "m", prompt: "hello", max_tokens: 2 }),
         });
         await res.body.text();
-        slowest = Math.max(slowest, performance.now() - t0);
+        durations.push(performance.now() - t0);
         statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
       }
     }),
   );
   const total = [...statuses.values()].reduce((a, b) => a + b, 0);
-  return { perSecond: (total * 1000) / ms, statuses, slowest };
+  durations.sort((a, b) => a - b);
+  return { perSecond: (total * 1000) / ms, statuses, median: durations[Math.floor(durations.length / 2)] ?? 0 };
 }
 
 describe("router flow control with a hung Redis (SIGSTOP)", function () {
@@ -91,10 +92,11 @@ describe("router flow control with a hung Redis (SIGSTOP)", function () {
     await load(r.url, 4, 1000);
     const during = await load(r.url, 4, 1000);
     console.log(
-      `      fail-closed while hung: ${JSON.stringify([...during.statuses])}, slowest ${during.slowest.toFixed(0)} ms`,
+      `      fail-closed while hung: ${JSON.stringify([...during.statuses])}, median ${during.median.toFixed(1)} ms`,
     );
     expect([...during.statuses.keys()]).to.deep.equal([503]);
-    expect(during.slowest).to.be.below(100);
+    // Waiting on Redis would put the median at the 250 ms command timeout; a busy machine stretches single answers.
+    expect(during.median).to.be.below(50);
     process.kill(redis.pid, "SIGCONT");
     const start = performance.now();
     for (;;) {
