@@ -74,6 +74,8 @@ interface Seq {
   lastDigest: Buffer | undefined;
   /** Blocks [0, numStored) hold content already registered with the cache (stored here, or taken as a hit). */
   numStored: number;
+  /** Blocks [0, numOffloaded) have been sent to the shared tier (or were loaded from it). */
+  numOffloaded: number;
   arrival: number;
   scheduledAt: number | null;
   firstTokenAt: number | null;
@@ -123,6 +125,8 @@ export class Engine {
 
   /** The fleet's shared KV tier, when one is configured. */
   readonly sharedTier?: SharedKvTier;
+  /** Blocks the last step sent to the shared tier: they land when the next step ends. */
+  private offloading: bigint[] = [];
   /** Stops forwarding the shared tier's events (the engine is going away; the tier lives on). */
   detach: () => void = () => undefined;
 
@@ -132,7 +136,6 @@ export class Engine {
     const tier = options.sharedTier;
     if (tier) {
       this.sharedTier = tier;
-      this.pool.onEvict = (hashes) => tier.put(hashes);
       this.detach = tier.subscribe((event) =>
         this.pool.pushEvent(event.type === "BlockStored" ? { ...event, blockSize: config.blockSize } : event),
       );
@@ -188,6 +191,7 @@ export class Engine {
       hashes: digests.map(digestKey),
       lastDigest: digests.at(-1),
       numStored: 0,
+      numOffloaded: 0,
       arrival: now,
       scheduledAt: null,
       firstTokenAt: null,
@@ -289,7 +293,7 @@ export class Engine {
         }
         this.waiting.shift();
         if (loadsLora) loraLoads++;
-        if (fresh && this.sharedTier) this.sharedTier.markLoaded(seq.hashes, hitBlocks, loaded);
+        if (fresh) this.noteTierLookup(seq, hitBlocks, loaded);
         tierBlocks += loaded;
         if (lora !== undefined) this.touchLora(lora);
         seq.blocks = [...hitIds, ...got];
@@ -335,10 +339,13 @@ export class Engine {
   commit(step: Step, now: number): void {
     const bs = this.config.blockSize;
     let anyFinished = false;
+    const landed = this.offloading;
+    this.offloading = [];
     for (const { seq, tokens } of step.work) {
       if (seq.finished) continue; // aborted mid-step
       seq.numComputed += tokens;
       this.storeFullBlocks(seq);
+      this.offloadFullBlocks(seq);
       if (seq.numComputed < seq.tokens.length) continue; // more prefill chunks to go
       // The step produced logits for the last token: sample one more.
       const index = seq.generated;
@@ -365,6 +372,35 @@ export class Engine {
       }
     }
     if (anyFinished) this.running = this.running.filter((s) => !s.finished);
+    this.landOffloads(landed);
+  }
+
+  /** Records an admission's tier lookup: blocks it loaded are in the tier; a GPU hit's are offered to it again. */
+  private noteTierLookup(seq: Seq, hitBlocks: number, loaded: number): void {
+    if (!this.sharedTier) return;
+    this.sharedTier.markLoaded(seq.hashes, hitBlocks, loaded);
+    seq.numOffloaded = loaded > 0 ? hitBlocks + loaded : 0;
+  }
+
+  /**
+   * Sends the shared tier every block of `seq` computed so far that it was not sent yet, as vLLM's offloading
+   * connector stores each block once computed (not when GPU KV evicts it). The store is submitted at the start of the
+   * next step and runs beside it, so the blocks become loadable when that step ends (`landOffloads`).
+   */
+  private offloadFullBlocks(seq: Seq): void {
+    if (!this.sharedTier) return;
+    const full = Math.min(Math.floor(seq.numComputed / this.config.blockSize), seq.hashes.length);
+    for (let i = seq.numOffloaded; i < full; i++) this.offloading.push(seq.hashes[i]!);
+    seq.numOffloaded = Math.max(seq.numOffloaded, full);
+  }
+
+  /** The stores the previous step submitted are done; an engine with nothing left to run finishes its own too. */
+  private landOffloads(landed: bigint[]): void {
+    if (landed.length > 0) this.sharedTier?.put(landed);
+    if (!this.hasWork() && this.offloading.length > 0) {
+      this.sharedTier?.put(this.offloading);
+      this.offloading = [];
+    }
   }
 
   drainKvEvents(): KvEvent[] {

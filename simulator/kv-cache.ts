@@ -42,8 +42,6 @@ export class BlockPool {
   /** Events since the last `drainEvents()`. */
   private events: KvEvent[] = [];
   private removedBatch: bigint[] = [];
-  /** Called with the hashes of cached blocks allocation evicts (an offloading tier keeps them). */
-  onEvict?: (hashes: readonly bigint[]) => void;
 
   constructor(numBlocks: number) {
     this.numBlocks = numBlocks;
@@ -156,7 +154,6 @@ export class BlockPool {
 
   private flushRemoved(): void {
     if (this.removedBatch.length === 0) return;
-    this.onEvict?.(this.removedBatch);
     this.events.push({ type: "BlockRemoved", blockHashes: this.removedBatch });
     this.removedBatch = [];
   }

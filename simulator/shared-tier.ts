@@ -1,5 +1,5 @@
-// A KV tier shared by a fleet of simulated engines (the role of AIBrix's distributed KV cache, L2): blocks an engine
-// evicts from its GPU pool are kept here, up to a capacity with least-recently-used eviction, and an engine that
+// A KV tier shared by a fleet of simulated engines (the role of AIBrix's distributed KV cache, L2): blocks engines
+// compute are offloaded here as they are computed, up to a capacity with least-recently-used eviction, and one that
 // finds a prompt's next blocks here loads them over the network instead of recomputing them. Loading costs
 // bytes / bandwidth of simulated time. Every engine sharing the tier reports its contents as KV events with
 // `medium: "CPU"` (what vLLM's offloading connector reports for offloaded blocks): any of them can load a block.
@@ -47,7 +47,7 @@ export class SharedKvTier {
     return () => this.subscribers.delete(onEvent);
   }
 
-  /** Keeps blocks an engine evicted; evicts the least recently used beyond capacity. */
+  /** Keeps blocks an engine offloaded (refreshing those it holds); evicts the least recently used beyond capacity. */
   put(hashes: readonly bigint[]): void {
     const added = new Set<bigint>();
     for (const h of hashes) {

@@ -5,7 +5,9 @@
 //   (b) shared-tier: the same engines sharing a KV tier (simulator --shared-tier-blocks) that keeps what GPU KV evicts
 //       and loads it at a stated network bandwidth, and KV events with medium CPU telling the router where it lives.
 // Each configuration gets a fresh fleet and router per round; the order alternates per round so drift on a shared
-// machine hits both alike. Engines run in real time (speedup 1): host work (tokenizing in the router and the
+// machine hits both alike. A round opens with a warm-up that is not measured: without it the round's TTFT tail is its
+// start — every user's first request at the same instant, each a document's or conversation's first touch — the same
+// cold prefills in both configurations, which says nothing about reuse. Engines run in real time (speedup 1): host work (tokenizing in the router and the
 // simulator) is then small beside the simulated GPU's, as on real hardware.
 import { Pool } from "undici";
 import type { TopLevelSpec } from "vega-lite";
@@ -43,7 +45,7 @@ export interface RoundStats {
   healthCheckTakeouts: number;
   ttft_p50_s: number;
   ttft_p99_s: number;
-  /** Requests that are a document's or a conversation's first in the round: no cache can serve them. */
+  /** Measured requests that are a document's or a conversation's first in the round: no cache can serve them. */
   first_touches: number;
   /** TTFT p99 of the other requests, those a cache can serve. */
   ttft_p99_repeat_s: number;
@@ -59,6 +61,8 @@ interface Params {
   replicas: number;
   gpuBlocksPerEngine: number;
   users: number;
+  /** Requests each round sends before it measures (the same users and workload, answers not counted). */
+  warmupRequests: number;
   requestsPerRound: number;
   sharedTierBlocks: number;
   sharedTierGbps: number;
@@ -78,10 +82,20 @@ async function counters(urls: string[]): Promise<Record<string, number>> {
   return sums;
 }
 
-/** Users alternate, at random, between a question on a random document and the next turn of the idlest conversation. */
-type Sent = Answer & { first: boolean };
+/**
+ * Users alternate, at random, between a question on a random document and the next turn of the idlest conversation.
+ * The first `warmupRequests` issued are the warm-up; `onMeasuring` is called when the first measured one is issued.
+ */
+type Sent = Answer & { first: boolean; warmup: boolean };
 
-async function drive(router: string, text: TokenText, docs: Corpus, p: Params, seed: number): Promise<Sent[]> {
+async function drive(
+  router: string,
+  text: TokenText,
+  docs: Corpus,
+  p: Params,
+  seed: number,
+  onMeasuring: () => void,
+): Promise<Sent[]> {
   const pool = new Pool(router, { connections: p.users, headersTimeout: 600_000, bodyTimeout: 600_000 });
   const histories = [...docs.openings];
   const turns = histories.map(() => 0);
@@ -94,22 +108,24 @@ async function drive(router: string, text: TokenText, docs: Corpus, p: Params, s
     return true;
   };
   let issued = 0;
+  const total = p.warmupRequests + p.requestsPerRound;
   const user = async (u: number) => {
     const r = rng(seed * 1000 + u + 1);
-    while (issued < p.requestsPerRound) {
-      issued++;
+    while (issued < total) {
+      const warmup = issued < p.warmupRequests;
+      if (issued++ === p.warmupRequests) onMeasuring();
       const c = r() < 0.5 ? idle.shift() : undefined;
       if (c === undefined) {
         const d = Math.floor(r() * docs.documents.length);
         const first = firstTime(`doc ${d}`);
         const prompt = questionPrompt(text, docs.documents[d]!, p.shape, r);
-        answers.push({ ...(await complete(pool, MODEL, prompt, p.shape.outputTokens)), first });
+        answers.push({ ...(await complete(pool, MODEL, prompt, p.shape.outputTokens)), first, warmup });
         continue;
       }
       const prompt = turnPrompt(text, histories[c]!, p.shape, r);
       const first = firstTime(`conversation ${c}`);
       const answer = await complete(pool, MODEL, prompt, p.shape.outputTokens);
-      answers.push({ ...answer, first });
+      answers.push({ ...answer, first, warmup });
       // A conversation that has had all its turns starts over from its opening (a new session, same system text).
       turns[c] = answer.status === 200 ? turns[c]! + 1 : turns[c]!;
       histories[c] = turns[c]! >= p.shape.turns ? docs.openings[c]! : prompt + answer.text;
@@ -140,12 +156,16 @@ async function runRound(config: Config, round: number, text: TokenText, docs: Co
   try {
     router = await startOurRouter(fleet, MODEL, "kv-prefix-load");
     const urls = fleet.endpoints.map((e) => `http://${e.address}`);
-    const before = await counters(urls);
-    const t0 = performance.now();
-    const answers = await drive(router.url, text, docs, p, round);
+    let t0 = performance.now();
+    let before: Promise<Record<string, number>> | undefined;
+    const all = await drive(router.url, text, docs, p, round, () => {
+      t0 = performance.now();
+      before = counters(urls);
+    });
     const seconds = (performance.now() - t0) / 1000;
-    const after = await counters(urls);
-    const delta = (k: string) => (after[`vllm:${k}_total`] ?? 0) - (before[`vllm:${k}_total`] ?? 0);
+    const answers = all.filter((a) => !a.warmup);
+    const [start, after] = [await before!, await counters(urls)];
+    const delta = (k: string) => (after[`vllm:${k}_total`] ?? 0) - (start[`vllm:${k}_total`] ?? 0);
     const rate = (hits: string, queries: string) => (delta(queries) > 0 ? delta(hits) / delta(queries) : 0);
     const ok = answers.filter((a) => a.status === 200);
     const ttfts = ok.map((a) => a.ttftMs / 1000);
@@ -196,6 +216,8 @@ export function settings(quick: boolean) {
     replicas: 2,
     gpuBlocksPerEngine: 2048,
     users: 32,
+    // A third of the measured requests: each conversation has had turns and most documents a question by then.
+    warmupRequests: quick ? 16 : 256,
     requestsPerRound: quick ? 48 : 768,
     // Holds the whole working set: what GPU KV evicts is always there to load.
     sharedTierBlocks: 32_768,

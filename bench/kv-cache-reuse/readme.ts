@@ -21,7 +21,8 @@ const entry: ReadmeEntry = {
       `conversations, ${String(p.workingSetOverFleetGpuKv)}× the fleet's GPU KV, from ${String(p.users)} users ` +
       `through our router (${String(p.router)}) to ${String(p.replicas)} simulated ${String(p.profile)} engines; ` +
       `GPU prefix caching alone vs a shared KV tier loaded at ${String(p.sharedTierGbps)} Gbit/s; ` +
-      `${String(p.rounds)} round(s) of ${String(p.requestsPerRound)} requests each`
+      `${String(p.rounds)} round(s) of ${String(p.requestsPerRound)} ` +
+      (p.warmupRequests ? `measured requests each, after ${String(p.warmupRequests)} warm-up ones` : "requests each")
     );
   },
   figures: [
@@ -54,9 +55,12 @@ const entry: ReadmeEntry = {
     );
     if (firstTouches) {
       notes.push(
-        `each round starts cold: ${firstTouches} of its ${String(perRound)} requests are a document's or a ` +
-          "conversation's first, which no cache can serve in either configuration — far more than the 1 % of " +
-          "requests a p99 looks at",
+        r.params.warmupRequests
+          ? `${firstTouches} of each round's ${String(perRound)} measured requests are still a document's or a ` +
+              "conversation's first, which no cache can serve"
+          : `each round starts cold: ${firstTouches} of its ${String(perRound)} requests are a document's or a ` +
+              "conversation's first, which no cache can serve in either configuration — far more than the 1 % of " +
+              "requests a p99 looks at",
       );
     }
     if ((s.errors ?? 0) > 0) notes.push(`**${String(s.errors)} request(s) failed** (reasons in the result's rounds)`);

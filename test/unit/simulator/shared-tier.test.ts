@@ -20,7 +20,7 @@ const tierConfig = { capacityBlocks: 100, bytesPerBlock: 2 ** 20, bandwidthBytes
 const close = (a: number, b: number) => expect(a).to.be.closeTo(b, 1e-9);
 
 describe("simulator shared KV tier", () => {
-  it("keeps blocks an engine evicts; another engine loads the prefix at the bandwidth cost instead of computing it", () => {
+  it("keeps blocks an engine computed; another engine loads the prefix at the bandwidth cost instead of computing it", () => {
     const tier = new SharedKvTier(tierConfig);
     const a = new Engine(base, { sharedTier: tier });
     const doc = uniquePrompt(1, 320); // 20 blocks: the whole GPU pool of 24 nearly
@@ -61,6 +61,39 @@ describe("simulator shared KV tier", () => {
       [320, 19 * 16],
       [320, 0],
     ]);
+  });
+
+  it("offloads each block once computed, as vLLM's offloading connector does: it lands when the next step ends", () => {
+    const tier = new SharedKvTier(tierConfig);
+    const a = new Engine(base, { sharedTier: tier });
+    const doc = uniquePrompt(1, 320);
+    let generated = 0;
+    a.submit(
+      {
+        id: "r",
+        promptTokens: doc,
+        maxTokens: 3,
+        finishReason: "length",
+        outputToken: (i) => 1000 + i,
+        onToken: () => generated++,
+        onFinish: () => undefined,
+      },
+      0,
+    );
+    const prefill = a.plan(0)!;
+    a.commit(prefill, prefill.duration);
+    // Stores are submitted with the next step: nothing in the tier yet, though a's GPU holds all 20 blocks.
+    expect(tier.size).to.equal(0);
+    const decode = a.plan(prefill.duration)!;
+    a.commit(decode, prefill.duration + decode.duration);
+    expect(tier.size).to.equal(20);
+    // Still in a's GPU (nothing was evicted): another engine loads the prefix from the tier all the same.
+    const gpuRemovals = a.drainKvEvents().filter((e) => e.type === "BlockRemoved" && e.medium === undefined);
+    expect(gpuRemovals).to.deep.equal([]);
+    const b = new Engine(base, { sharedTier: tier });
+    runTrace(base, [{ at: 0, promptTokens: doc, maxTokens: 1 }], b);
+    expect(tier.loadedBlocks).to.equal(19);
+    expect(generated).to.equal(2);
   });
 
   it("without a tier the same sequence recomputes the whole prompt", () => {
