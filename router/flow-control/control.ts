@@ -67,6 +67,11 @@ export interface FlowControl {
   /** May wait (fair queue); must honour `signal` (client went away) by rejecting promptly. */
   acquire(req: FlowRequest, signal: AbortSignal): Promise<FlowDecision>;
   /**
+   * True when every request is let through at once (no auth, limits or queue): nothing waits, so the server makes
+   * no abort signal per request, and says that a config profile's requestsPerSecond is not enforced.
+   */
+  readonly passesAll?: boolean;
+  /**
    * Optional: the server hands over its live fleet view once it has one. Without it, saturation is judged only by
    * configured per-model concurrency limits.
    */
@@ -76,6 +81,7 @@ export interface FlowControl {
 
 /** Flow control that lets everything through: the embedded default when no limits are configured. */
 export const passAll: FlowControl = {
+  passesAll: true,
   async acquire(req) {
     return { ok: true, ticket: { user: req.user, onCompletionTokens() {}, finish() {} } };
   },

@@ -91,6 +91,7 @@ export class WorkloadSignal {
   wrap(inner: FlowControl | undefined): FlowControl {
     const control = inner ?? passAll;
     return {
+      passesAll: control.passesAll === true,
       acquire: async (req: FlowRequest, signal: AbortSignal): Promise<FlowDecision> => {
         const decision = await control.acquire(req, signal);
         if (!decision.ok) return decision;

@@ -8,9 +8,13 @@ import type { FlowRequestView } from "../prompts/request-views.js";
 
 export type FlowOutcome = { ticket?: FlowTicket } | { error: OpenAIError } | { clientGone: true };
 
+/** What flow control that never waits is handed: no request can be aborted while nothing holds it. */
+const NEVER_ABORTED = new AbortController().signal;
+
 /**
- * Ties `cancel` to the client's connection and asks flow control. Without flow control nothing waits:
- * no AbortController (slow to make and to listen on) is made and no view of the request is built.
+ * Ties `cancel` to the client's connection and asks flow control. Flow control that lets everything through at
+ * once gets no AbortController of its own (slow to make and to listen on); without flow control at all, no view of
+ * the request is built either.
  */
 export async function enterFlowControl(
   flowControl: FlowControl,
@@ -18,14 +22,14 @@ export async function enterFlowControl(
   res: ServerResponse,
   cancel: Cancellation,
 ): Promise<FlowOutcome> {
-  const abort = flowControl === passAll ? undefined : new AbortController();
+  const abort = flowControl.passesAll ? undefined : new AbortController();
   res.on("close", () => {
     if (res.writableFinished) return;
     cancel.cancel();
     abort?.abort();
   });
-  if (!abort) return cancel.cancelled ? { clientGone: true } : {};
-  const decision = await flowControl.acquire(view(), abort.signal);
+  if (flowControl === passAll) return cancel.cancelled ? { clientGone: true } : {};
+  const decision = await flowControl.acquire(view(), abort?.signal ?? NEVER_ABORTED);
   if (!decision.ok) return { error: rejectionError(decision.rejection) };
   if (cancel.cancelled) return { clientGone: true };
   return { ticket: decision.ticket };

@@ -2,7 +2,7 @@
 // lives in its own module and either hands the request on or says what to answer; this file only strings them
 // together and counts every answer once.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { passAll, type TokenUsage } from "../flow-control/control.js";
+import type { TokenUsage } from "../flow-control/control.js";
 import { sendError, type OpenAIError } from "../forwarding/errors.js";
 import { EnginePrompt } from "../prompts/engine-prompt.js";
 import { boundedText, DEFAULT_CONTEXT_TOKENS, promptCharsFor } from "../prompts/prompt-bounds.js";
@@ -72,7 +72,7 @@ async function route(p: RequestPathParts, r: Parsed, refuse: Refuse, modelLabel:
   if ("error" in choice) return refuse(res, choice.error, modelLabel, "", baseHeaders);
   const pipeline = choice.pipeline;
   if (choice.configProfile !== undefined) baseHeaders["x-aibrix-config-profile"] = choice.configProfile;
-  if (choice.requestsPerSecond !== undefined && p.flowControl === passAll) p.warnUnenforcedRps(model);
+  if (choice.requestsPerSecond !== undefined && p.flowControl.passesAll) p.warnUnenforcedRps(model);
   baseHeaders["routing-strategy"] = pipeline.name;
   if (pool.length === 0) {
     const e = noEndpointsFor(model, p.knownModel(model), p.registry.models());

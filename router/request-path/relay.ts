@@ -82,17 +82,53 @@ function answerHeaders(f: Forwarding, ep: Endpoint, result: UpstreamResponse): R
   return headers;
 }
 
-/** The `usage` of a buffered answer, when it reports one. */
+const USAGE_KEY = Buffer.from('"usage"');
+
+/**
+ * The `usage` of a buffered answer, when it reports one. Only the usage object is parsed, not the whole answer
+ * (choices, logprobs): `"usage"` can only occur in JSON text as a key, since a quote inside a string is escaped.
+ */
 export function usageOf(buf: Buffer): TokenUsage | undefined {
-  if (buf.indexOf('"usage"') === -1) return undefined;
+  const key = buf.lastIndexOf(USAGE_KEY);
+  if (key === -1) return undefined;
+  const span = objectAfter(buf, key + USAGE_KEY.length);
   try {
-    const u = (JSON.parse(buf.toString("utf8")) as { usage?: Partial<TokenUsage> }).usage;
+    const u = (
+      span
+        ? JSON.parse(buf.toString("utf8", span.start, span.end))
+        : (JSON.parse(buf.toString("utf8")) as { usage?: unknown }).usage
+    ) as Partial<TokenUsage> | null | undefined;
     if (u && typeof u.completion_tokens === "number")
       return { prompt_tokens: u.prompt_tokens ?? 0, completion_tokens: u.completion_tokens };
   } catch {
     // Not JSON: no usage to report.
   }
   return undefined;
+}
+
+/** Bounds of the JSON object that follows `: ` at `from`, or undefined when something else is there. */
+function objectAfter(buf: Buffer, from: number): { start: number; end: number } | undefined {
+  let i = from;
+  while (isSpace(buf[i])) i++;
+  if (buf[i] !== 0x3a) return undefined; // ':'
+  i++;
+  while (isSpace(buf[i])) i++;
+  if (buf[i] !== 0x7b) return undefined; // '{'
+  const start = i;
+  let depth = 0;
+  for (; i < buf.length; i++) {
+    const b = buf[i]!;
+    if (b === 0x22) {
+      // A string: skip to its closing quote (an escape skips the byte after it).
+      for (i++; i < buf.length && buf[i] !== 0x22; i++) if (buf[i] === 0x5c) i++;
+    } else if (b === 0x7b) depth++;
+    else if (b === 0x7d && --depth === 0) return { start, end: i + 1 };
+  }
+  return undefined;
+}
+
+function isSpace(b: number | undefined): boolean {
+  return b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
 }
 
 function accessLog(p: RequestPathParts, f: Forwarding, status: number, ep: Endpoint, retries: number): void {

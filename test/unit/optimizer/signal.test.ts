@@ -23,6 +23,10 @@ describe("workload signal", () => {
   it("counts requests that end with 200 by the engine's usage, else the prompt estimate and streamed tokens", async () => {
     const signal = new WorkloadSignal();
     const flowControl = signal.wrap(undefined);
+    // Wrapping the pass-through keeps it one: the request path then makes no abort signal per request.
+    expect(flowControl.passesAll).to.equal(true);
+    const limiting = { acquire: flowControl.acquire, close: async () => {} };
+    expect(signal.wrap(limiting).passesAll).to.equal(false);
     const ask = async (promptTokens: number) => {
       const d = await flowControl.acquire(
         { id: "r", model: "m", promptTokens, headers: {} },

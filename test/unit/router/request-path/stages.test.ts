@@ -3,6 +3,7 @@ import { Endpoint, EndpointRegistry } from "../../../../router/endpoints/endpoin
 import { modelLimit, readLimit, tooLarge } from "../../../../router/request-path/body-limits.js";
 import { chooseEndpoint } from "../../../../router/request-path/choose-endpoint.js";
 import { validateBody } from "../../../../router/request-path/parse.js";
+import { usageOf } from "../../../../router/request-path/relay.js";
 import { pathOf, RequestIds, routeRefusal } from "../../../../router/request-path/routes.js";
 import { noEndpointsFor } from "../../../../router/request-path/strategy.js";
 import { SelectorError } from "../../../../router/picking/filters.js";
@@ -55,6 +56,34 @@ describe("request path: parse", () => {
     expect(validateBody("/v1/embeddings", { model: "m", input: "" })).to.include({ param: "input" });
     expect(validateBody("/v1/embeddings", { model: "m", input: "x", stream: false })).to.include({ param: "stream" });
     expect(validateBody("/v1/rerank", { model: "m", query: "q", documents: [] })).to.include({ param: "documents" });
+  });
+});
+
+describe("request path: relay", () => {
+  const body = (o: unknown, space?: number) => Buffer.from(JSON.stringify(o, null, space));
+
+  it("reads the engine's usage from a buffered answer, however it is formatted", () => {
+    const answer = {
+      id: "cmpl-1",
+      choices: [{ text: 'he said "usage": {"completion_tokens": 99} and left', logprobs: null }],
+      usage: { prompt_tokens: 7, completion_tokens: 3, total_tokens: 10, prompt_tokens_details: { cached_tokens: 0 } },
+      system_fingerprint: null,
+    };
+    expect(usageOf(body(answer))).to.deep.equal({ prompt_tokens: 7, completion_tokens: 3 });
+    expect(usageOf(body(answer, 2))).to.deep.equal({ prompt_tokens: 7, completion_tokens: 3 });
+    expect(usageOf(body({ usage: { completion_tokens: 5 } }))).to.deep.equal({
+      prompt_tokens: 0,
+      completion_tokens: 5,
+    });
+  });
+
+  it("reports no usage when the answer has none or it is not a usage object", () => {
+    expect(usageOf(body({ choices: [{ text: "usage" }] }))).to.equal(undefined);
+    expect(usageOf(body({ choices: [{ text: 'a "usage": {"completion_tokens": 1}' }] }))).to.equal(undefined);
+    expect(usageOf(body({ usage: null }))).to.equal(undefined);
+    expect(usageOf(body({ usage: { prompt_tokens: 3 } }))).to.equal(undefined);
+    expect(usageOf(Buffer.from('{"usage": {"completion_tokens": '))).to.equal(undefined);
+    expect(usageOf(Buffer.from("not json"))).to.equal(undefined);
   });
 });
 
