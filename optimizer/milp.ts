@@ -49,8 +49,9 @@ export interface MilpInput {
   /** Seconds HiGHS may spend before the best solution found so far is returned. */
   timeLimitSeconds?: number;
   /**
-   * Stop once the mix is proven within this fraction of the cheapest (HiGHS's mip_rel_gap; 0 = exact). The default
-   * 1 % keeps 6 types × 64 buckets near 25 ms median instead of 100+ ms with seconds-long tails (bench/optimizer-solve).
+   * Stop once the mix is proven within this fraction of the cheapest (the LP bound or HiGHS's mip_rel_gap; 0 = exact).
+   * The default 1 % keeps 6 types × 64 buckets within tens of milliseconds (bench/optimizer-solve); an exact proof can
+   * take seconds on small fleets.
    */
   relativeGap?: number;
 }
