@@ -13,8 +13,9 @@
 // stays small: that is what makes whole replicas fast. With `sliceFactor` F each bucket is instead cut into F equal
 // slices served whole by one type (Mélange's and upstream's discrete split): x_{b,g} = k_{b,g} / F with integer k,
 // a larger search whose answer can cost more (a split the continuous model may use is forbidden).
-import highsModule from "highs";
+import highsModule, { type Model } from "highs";
 import type { GpuProfile } from "../api/gpu-profile.js";
+import { mixModel, roundedIncumbent } from "./mix-model.js";
 
 /** Requests per second of one request shape. */
 export interface BucketLoad {
@@ -48,8 +49,9 @@ export interface MilpInput {
   /** Seconds HiGHS may spend before the best solution found so far is returned. */
   timeLimitSeconds?: number;
   /**
-   * Stop once the mix is proven within this fraction of the cheapest (HiGHS's mip_rel_gap; 0 = exact). The default
-   * 1 % keeps 6 types × 64 buckets near 25 ms median instead of 100+ ms with seconds-long tails (bench/optimizer-solve).
+   * Stop once the mix is proven within this fraction of the cheapest (the LP bound or HiGHS's mip_rel_gap; 0 = exact).
+   * The default 1 % keeps 6 types × 64 buckets within tens of milliseconds (bench/optimizer-solve); an exact proof can
+   * take seconds on small fleets.
    */
   relativeGap?: number;
 }
@@ -204,49 +206,6 @@ function capacityReasons(p: Prepared, frac: number): string[] {
   return reasons;
 }
 
-const fmt = (x: number): string => (Number.isInteger(x) ? String(x) : x.toPrecision(15));
-
-/**
- * The model in LP format. Assignment columns k{b}_{g} count slices of b on g (integers 0..slices), or with
- * `slices` undefined hold the share itself (continuous, 0..1, summing to 1 per bucket).
- */
-function lpText(p: Prepared, slices: number | undefined): string {
-  const objective = p.types.map((_, g) => `${fmt(p.costs[g]!)} y${g}`).join(" + ");
-  const rows: string[] = [];
-  const bounds: string[] = [];
-  const ints: string[] = p.types.map((_, g) => `y${g}`);
-  const whole = slices ?? 1;
-  p.load.forEach((_, b) => {
-    const terms: string[] = [];
-    p.gpuEq[b]!.forEach((eq, g) => {
-      if (eq === undefined) return;
-      terms.push(`k${b}_${g}`);
-      bounds.push(`0 <= k${b}_${g} <= ${whole}`);
-      if (slices !== undefined) ints.push(`k${b}_${g}`);
-    });
-    rows.push(` serve${b}: ${terms.join(" + ")} = ${whole}`);
-  });
-  p.types.forEach((_, g) => {
-    const terms = p.load.flatMap((_, b) => {
-      const eq = p.gpuEq[b]![g];
-      return eq === undefined ? [] : [`${fmt(eq / whole)} k${b}_${g}`];
-    });
-    if (terms.length > 0) rows.push(` cap${g}: ${terms.join(" + ")} - y${g} <= 0`);
-    bounds.push(p.upper[g] === Infinity ? `y${g} >= ${p.lower[g]}` : `${p.lower[g]} <= y${g} <= ${p.upper[g]}`);
-  });
-  return [
-    "Minimize",
-    ` obj: ${objective}`,
-    "Subject To",
-    ...rows,
-    "Bounds",
-    ...bounds.map((b) => ` ${b}`),
-    "General",
-    ` ${ints.join(" ")}`,
-    "End",
-  ].join("\n");
-}
-
 function zeroLoadSolution(p: Prepared, frac: number): MilpSolution {
   const replicas = Object.fromEntries(p.types.map((t, g) => [t, p.lower[g]! / frac]));
   const costPerHour = p.types.reduce((sum, _, g) => sum + p.costs[g]! * p.lower[g]!, 0);
@@ -263,36 +222,96 @@ export async function solveMix(input: MilpInput): Promise<MilpResult> {
   if (obvious.length > 0) return { feasible: false, reasons: obvious };
   if (p.load.length === 0) return zeroLoadSolution(p, frac);
   const highs = await solver();
-  const result = highs.solve(lpText(p, slices), {
-    time_limit: input.timeLimitSeconds ?? 10,
-    output_flag: false,
-    mip_rel_gap: input.relativeGap ?? DEFAULT_RELATIVE_GAP,
-  });
-  const found =
-    result.Status === "Optimal" || (result.Status === "Time limit reached" && Number.isFinite(result.ObjectiveValue));
-  if (!found) {
-    // Costs are >= 0 and replicas >= 0, so "infeasible or unbounded" can only mean infeasible here.
-    if (result.Status === "Infeasible" || result.Status === "Primal infeasible or unbounded") {
-      return { feasible: false, reasons: capacityReasons(p, frac) };
-    }
-    throw new Error(`HiGHS stopped with status "${result.Status}" on the GPU mix model`);
+  const { data, pairs } = mixModel(p, slices, slices !== undefined);
+  const model = highs.createModel(data);
+  let found: Found | undefined;
+  try {
+    // The time limit counts every run on this model together (HiGHS keeps one clock per instance).
+    model.options.set({
+      output_flag: false,
+      time_limit: input.timeLimitSeconds ?? 10,
+      mip_rel_gap: input.relativeGap ?? DEFAULT_RELATIVE_GAP,
+    });
+    found = slices === undefined ? searchFromIncumbent(model, p, input.relativeGap) : searchSlices(model);
+  } finally {
+    model.dispose();
   }
-  const primal = (name: string): number => {
-    const col = result.Columns[name];
-    return col && "Primal" in col ? Math.max(0, col.Primal) : 0;
-  };
-  const units = p.types.map((_, g) => Math.round(primal(`y${g}`)));
+  if (found === undefined) return { feasible: false, reasons: capacityReasons(p, frac) };
+  const columns = found.columns;
+  const units = p.types.map((_, g) => Math.round(Math.max(0, columns[g]!)));
   const replicas = Object.fromEntries(p.types.map((t, g) => [t, units[g]! / frac]));
   const costPerHour = p.types.reduce((sum, _, g) => sum + p.costs[g]! * units[g]!, 0);
-  const assignments = p.load.map((b, bi) => ({ ...b, shares: sharesOf(p, bi, slices, primal) }));
-  return { feasible: true, replicas, costPerHour, assignments, optimal: result.Status === "Optimal" };
+  const shareColumn = new Map(pairs.map(([b, g], j) => [b * p.types.length + g, p.types.length + j]));
+  const share = (b: number, g: number) => Math.max(0, columns[shareColumn.get(b * p.types.length + g) ?? -1] ?? 0);
+  const assignments = p.load.map((b, bi) => ({ ...b, shares: sharesOf(p, bi, slices, share) }));
+  return { feasible: true, replicas, costPerHour, assignments, optimal: found.optimal };
+}
+
+/** A solved model's columns, and whether they are proven within the gap of the cheapest. */
+interface Found {
+  columns: Float64Array;
+  optimal: boolean;
+}
+
+const STATUS = { optimal: 7, infeasible: 8, infeasibleOrUnbounded: 9, timeLimit: 13 } as const;
+/** HiGHS's primal_solution_status for "a feasible solution is held". */
+const FEASIBLE_SOLUTION = 2;
+
+/** Undefined when no mix exists; throws when HiGHS stops for any reason but the answer or its time limit. */
+function outcome(model: Model, what: string): Found | undefined {
+  const status = model.getModelStatus();
+  // Costs are >= 0 and replicas >= 0, so "infeasible or unbounded" can only mean infeasible here.
+  if (status === STATUS.infeasible || status === STATUS.infeasibleOrUnbounded) return undefined;
+  const held = model.info.get("primal_solution_status") === FEASIBLE_SOLUTION;
+  if (status === STATUS.optimal) return { columns: model.getSolution().colValue, optimal: true };
+  if (status === STATUS.timeLimit && held) return { columns: model.getSolution().colValue, optimal: false };
+  throw new Error(`HiGHS stopped with model status ${status} on the GPU mix ${what}`);
+}
+
+/** Upstream's discrete split: every share column is an integer count of slices; HiGHS's own search, defaults. */
+function searchSlices(model: Model): Found | undefined {
+  model.run();
+  return outcome(model, "model");
+}
+
+/** HiGHS's own primal heuristics, redundant once the rounding heuristic has handed it an incumbent. */
+const WITH_INCUMBENT = {
+  mip_heuristic_effort: 0,
+  mip_heuristic_run_feasibility_jump: false,
+  mip_heuristic_run_rins: false,
+  mip_heuristic_run_rens: false,
+  mip_heuristic_run_root_reduced_cost: false,
+};
+
+/**
+ * Continuous shares: the LP relaxation (its cost bounds every whole mix from below), a rounded incumbent from it, and
+ * branch and bound only when that incumbent is not already within the gap of the bound.
+ */
+function searchFromIncumbent(model: Model, p: Prepared, relativeGap = DEFAULT_RELATIVE_GAP): Found | undefined {
+  model.run();
+  const relaxed = outcome(model, "LP relaxation");
+  if (relaxed === undefined) return undefined;
+  if (!relaxed.optimal)
+    return { columns: relaxed.columns.map((x, j) => (j < p.types.length ? Math.ceil(x) : x)), optimal: false };
+  const bound = model.getObjectiveValue();
+  const incumbent = roundedIncumbent(model, p);
+  const cost = (columns: Float64Array) => p.costs.reduce((sum, c, g) => sum + c * Math.round(columns[g]!), 0);
+  if (cost(incumbent) - bound <= relativeGap * cost(incumbent) + 1e-9) return { columns: incumbent, optimal: true };
+  const types = p.types.length;
+  model.changeColsIntegrality({ kind: "range", from: 0, to: types - 1 }, new Int32Array(types).fill(1));
+  model.options.set(WITH_INCUMBENT);
+  model.setSolution({ colValue: incumbent });
+  model.run();
+  const searched = outcome(model, "model");
+  if (searched === undefined || cost(searched.columns) > cost(incumbent)) return { columns: incumbent, optimal: false };
+  return searched;
 }
 
 /** Bucket bi's shares per type: whole slices over F, or the continuous shares cleaned of solver dust and summing to 1. */
-function sharesOf(p: Prepared, bi: number, slices: number | undefined, primal: (name: string) => number) {
+function sharesOf(p: Prepared, bi: number, slices: number | undefined, share: (b: number, g: number) => number) {
   const raw = p.gpuEq[bi]!.map((eq, g) => {
     if (eq === undefined) return 0;
-    const x = primal(`k${bi}_${g}`);
+    const x = share(bi, g);
     return slices === undefined ? (x < 1e-9 ? 0 : x) : Math.round(x) / slices;
   });
   const total = raw.reduce((a, b) => a + b, 0);
