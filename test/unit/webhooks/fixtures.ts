@@ -30,7 +30,8 @@ export function gvkOf(obj: Json): { group: string; version: string; kind: string
 
 function nameOf(source: Json): string {
   const metadata = source.metadata;
-  const name = metadata && typeof metadata === "object" && !Array.isArray(metadata) ? (metadata as Json).name : undefined;
+  const name =
+    metadata && typeof metadata === "object" && !Array.isArray(metadata) ? (metadata as Json).name : undefined;
   return typeof name === "string" ? name : "";
 }
 
