@@ -33,6 +33,8 @@ export interface SourceMemory {
   /** The mean per counted pod per tick (APA's u). */
   perPod: MetricWindow;
   kpa: KpaState;
+  /** When the first sample of this source was recorded; undefined until one is. */
+  observedSinceMs: number | undefined;
 }
 
 /** Everything one PodAutoscaler remembers; never shared with another (keyed by uid and spec generation). */
@@ -47,7 +49,12 @@ export function freshMemory(pa: PodAutoscaler): AutoscalerMemory {
   return {
     uid: pa.metadata?.uid ?? "",
     generation: pa.metadata?.generation ?? 0,
-    sources: pa.spec.metricsSources.map(() => ({ total: [], perPod: [], kpa: { ...CALM } })),
+    sources: pa.spec.metricsSources.map(() => ({
+      total: [],
+      perPod: [],
+      kpa: { ...CALM },
+      observedSinceMs: undefined,
+    })),
     recommendations: [],
   };
 }
@@ -141,6 +148,7 @@ function tickSource(t: SourceTick): { outcome: SourceOutcome; memory: SourceMemo
     total: recordSample(t.memory.total, nowMs, total, retainMs),
     perPod: recordSample(t.memory.perPod, nowMs, perPod, retainMs),
     kpa: t.memory.kpa,
+    observedSinceMs: t.memory.observedSinceMs ?? (total === undefined ? undefined : nowMs),
   };
   const target = Number(source.targetValue);
   const bounds = { min: t.bounds.min, max: t.bounds.max };
@@ -164,6 +172,7 @@ function tickSource(t: SourceTick): { outcome: SourceOutcome; memory: SourceMemo
     stableValue: windowAverage(memory.total, nowMs, observeMs),
     panicValue: windowAverage(memory.total, nowMs, panicWindowMs(pa)),
     target,
+    observedMs: nowMs - (memory.observedSinceMs ?? nowMs),
     readyPods: t.capacity,
     startingPods: t.starting,
     currentReplicas: replicas,

@@ -20,6 +20,11 @@ export interface KpaInput {
   panicValue: number | undefined;
   /** Per-pod target. */
   target: number;
+  /**
+   * How long this metric has been observed (since the first sample this PodAutoscaler recorded for it). A stable
+   * window that is not yet full is a guess, so no scale-down happens on it.
+   */
+  observedMs: number;
   /** Pods counted as capacity (Ready, not terminating, warmed up). */
   readyPods: number;
   /** Pods asked for and still on their way to capacity (loading within the start-up allowance, or warming up). */
@@ -76,6 +81,19 @@ function overPanicThreshold(stable: number, panic: number, threshold: number): b
   return stable <= 0 || panic / stable > threshold;
 }
 
+/**
+ * Outside panic the stable window decides, but a fall is held to what the panic window's load still needs: a 180 s
+ * average that has just dropped below the fleet (a burst ended, or a lull inside a bursty phase) must not cut pods
+ * the last minute's load is using. A fall on a window not yet observed in full (a new PodAutoscaler, a restarted
+ * controller) waits for the window: ten seconds of a quiet fleet are no evidence that it is too large.
+ */
+function guardScaleDown(dStable: number, dPanic: number, input: KpaInput): number {
+  const current = input.currentReplicas;
+  if (dStable >= current) return dStable;
+  if (input.observedMs < input.stableWindowMs) return current;
+  return Math.max(dStable, Math.min(current, dPanic));
+}
+
 /** One KPA tick: the desired replicas within bounds, and the panic state to pass to this PodAutoscaler's next tick. */
 export function decideKpa(input: KpaInput): KpaDecision {
   const { stableValue, panicValue, nowMs, state, tuning, bounds } = input;
@@ -96,7 +114,7 @@ export function decideKpa(input: KpaInput): KpaDecision {
     maxPanicPods = 0;
   }
   const panicking = panicSinceMs !== undefined;
-  let desired = dStable;
+  let desired = guardScaleDown(dStable, dPanic, input);
   if (panicking) {
     desired = Math.max(dStable, dPanic, maxPanicPods);
     maxPanicPods = desired;

@@ -84,6 +84,7 @@ describe("optimizer service API", () => {
         stableValue: value,
         panicValue: value,
         target: Number("100"),
+        observedMs: 180_000,
         readyPods: 2,
         startingPods: 0,
         currentReplicas: 2,

@@ -95,4 +95,12 @@ describe("pod-autoscaler tick (properties over recorded windows)", () => {
       }),
     );
   });
+
+  it("a fresh KPA memory (new PodAutoscaler, restarted controller) cuts nothing until one observe window has passed", () => {
+    // 60 s observe window, 10 s ticks, no cooldown: an idle fleet of 4 is held for the first 60 s of samples, then falls.
+    const pa = autoscaler("pa", {}, { "autoscaling.aibrix.ai/scale-down-cooldown-window": "0s" });
+    const out = replay(pa, Array(10).fill(0), 4);
+    expect(out.slice(0, 6).map((t) => t.desired)).to.deep.equal([4, 4, 4, 4, 4, 4]);
+    expect(out[6]!.desired).to.be.below(4);
+  });
 });

@@ -20,6 +20,7 @@ function input(over: Partial<KpaInput>): KpaInput {
     stableValue: 0,
     panicValue: 0,
     target: 10,
+    observedMs: STABLE_MS,
     readyPods: 1,
     startingPods: 0,
     currentReplicas: 1,
@@ -48,6 +49,7 @@ function replay(
         nowMs,
         stableValue: windowAverage(window, nowMs, STABLE_MS),
         panicValue: windowAverage(window, nowMs, PANIC_MS),
+        observedMs: nowMs,
         // The rest of the replicas are still starting: they widen the growth limit but carry no load.
         readyPods: Math.floor(replicas * (opts.readyShare ?? 1)),
         startingPods: replicas - Math.floor(replicas * (opts.readyShare ?? 1)),
@@ -188,6 +190,56 @@ describe("pod-autoscaler KPA", () => {
       input({ stableValue: 25, panicValue: 25, readyPods: 1, startingPods: 8, currentReplicas: 2 }),
     );
     expect(wide.desired).to.equal(3);
+  });
+
+  it("holds a fall to what the panic window's load still needs", () => {
+    // A long lull drags the 180 s average to 30 (3 pods at target 10); the last minute carries 50 (5 pods), under
+    // the panic threshold. Scaling to 3 would cut pods the current load is using.
+    const d = decideKpa(input({ stableValue: 30, panicValue: 50, currentReplicas: 6, readyPods: 6 }));
+    expect(d.panicking).to.equal(false);
+    expect(d.desired).to.equal(5);
+    expect(d.reason).to.equal("ScaleDown");
+    // A panic window that needs more than the fleet holds it; one that agrees with the stable window lets it fall.
+    expect(decideKpa(input({ stableValue: 30, panicValue: 59, currentReplicas: 5, readyPods: 5 })).desired).to.equal(5);
+    expect(decideKpa(input({ stableValue: 30, panicValue: 30, currentReplicas: 6, readyPods: 6 })).desired).to.equal(3);
+  });
+
+  it("does not scale down on a stable window not yet observed in full (a new PodAutoscaler, a restarted controller)", () => {
+    // Ten seconds of a quiet fleet after the controller started: the one sample asks for 1 pod out of 4.
+    const early = decideKpa(input({ stableValue: 5, panicValue: 5, currentReplicas: 4, readyPods: 4, observedMs: 0 }));
+    expect(early.desired).to.equal(4);
+    const partial = input({ stableValue: 5, panicValue: 5, currentReplicas: 4, readyPods: 4 });
+    expect(decideKpa({ ...partial, observedMs: STABLE_MS - 10_000 }).desired).to.equal(4);
+    expect(decideKpa({ ...partial, observedMs: STABLE_MS }).desired).to.equal(2); // floor(4 / 2)
+    // Scaling up needs no full window.
+    const up = decideKpa(input({ stableValue: 35, panicValue: 35, currentReplicas: 2, readyPods: 2, observedMs: 0 }));
+    expect(up.desired).to.equal(4);
+  });
+
+  it("property: outside panic, a fall never goes below what the panic window asks (within bounds)", () => {
+    fc.assert(
+      fc.property(totalsArb, boundsArb, tuningArb, startArb, (totals, bounds, tuning, start) => {
+        let window: MetricWindow = [];
+        let state: KpaState = CALM;
+        let replicas = start;
+        totals.forEach((total, i) => {
+          const nowMs = i * 10_000;
+          window = recordSample(window, nowMs, total, STABLE_MS);
+          const panicValue = windowAverage(window, nowMs, PANIC_MS);
+          const base = { nowMs, panicValue, currentReplicas: replicas, readyPods: replicas, bounds, tuning, state };
+          const d = decideKpa(
+            input({ ...base, stableValue: windowAverage(window, nowMs, STABLE_MS), observedMs: nowMs }),
+          );
+          if (!d.panicking && d.desired < replicas && panicValue !== undefined && replicas <= bounds.max) {
+            // The panic window's own ask, judged as if it were the stable value (same tolerance and rate limits).
+            const panicAsk = decideKpa(input({ ...base, stableValue: panicValue, observedMs: nowMs, state: CALM }));
+            expect(d.desired).to.be.at.least(Math.min(replicas, panicAsk.desired));
+          }
+          state = d.state;
+          replicas = d.desired;
+        });
+      }),
+    );
   });
 
   it("property: desired stays within bounds on every tick", () => {
