@@ -93,7 +93,8 @@ interface Sizing {
 
 /** Sizes the workloads from the requests' real token counts (see the top of the file). */
 function sizeWorkloads(tok: ModelTokenizer, p: ReturnType<typeof params>): Sizing {
-  const lastRequest = 2 * FITS_TENANTS * p.requestsPerTenant * 2;
+  // A question number with at least as many digits as any a run asks (runs send fewer requests than this).
+  const lastRequest = 4 * FITS_TENANTS * p.requestsPerTenant;
   const a = tok.chatTokenIds(requestMessages(tenantPrompt("000", 0, p), 0));
   const b = tok.chatTokenIds(requestMessages(tenantPrompt("000", 0, p), lastRequest));
   let common = 0;
