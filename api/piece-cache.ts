@@ -1,0 +1,53 @@
+// Token ids of text pieces, least recently used first out, bounded by an estimate of the memory it holds (not by
+// entry count: pieces range from a few dozen characters to whole documents).
+
+/** Estimated bytes of one entry: the key (two bytes a character at most), the ids array, the map's bookkeeping. */
+function entryBytes(text: string, ids: readonly number[]): number {
+  return 2 * text.length + 8 * ids.length + 96;
+}
+
+export class PieceCache {
+  private readonly entries = new Map<string, number[]>();
+  private heldBytes = 0;
+  hits = 0;
+  misses = 0;
+
+  constructor(
+    /** The most bytes (estimated) the cache holds. */
+    readonly budgetBytes: number,
+  ) {}
+
+  get bytes(): number {
+    return this.heldBytes;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** The ids of `text`, from the cache or else from `encode` (then kept, evicting the least recently used). */
+  ids(text: string, encode: (text: string) => number[]): number[] {
+    const hit = this.entries.get(text);
+    if (hit) {
+      this.hits++;
+      this.entries.delete(text);
+      this.entries.set(text, hit);
+      return hit;
+    }
+    this.misses++;
+    const ids = encode(text);
+    const bytes = entryBytes(text, ids);
+    // One piece may take at most a sixteenth of the budget, so a huge one-off text cannot flush everything.
+    if (bytes > this.budgetBytes / 16) return ids;
+    // A piece cut from a prompt may share the prompt's memory (a V8 sliced string): keep a copy of its own instead,
+    // so the budget is what is really held. JSON round-trips every string exactly, lone surrogates included.
+    this.entries.set(JSON.parse(JSON.stringify(text)) as string, ids);
+    this.heldBytes += bytes;
+    while (this.heldBytes > this.budgetBytes) {
+      const [oldest, oldIds] = this.entries.entries().next().value!;
+      this.entries.delete(oldest);
+      this.heldBytes -= entryBytes(oldest, oldIds);
+    }
+    return ids;
+  }
+}
