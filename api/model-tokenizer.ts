@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { Template } from "@huggingface/jinja";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { PieceCache } from "./piece-cache.js";
-import { nextCut, plainTextCuts, type CutVerdict } from "./tokenizer-cuts.js";
+import { cutRefused, nextCut, plainTextCuts, type CutVerdict } from "./tokenizer-cuts.js";
 
 export interface ChatMessage {
   role: string;
@@ -236,10 +236,6 @@ export class ModelTokenizer {
     }
     return true;
   }
-}
-
-function cutRefused(reason: string): CutVerdict {
-  return { safe: false, reason };
 }
 
 function tokenText(v: unknown): string | undefined {

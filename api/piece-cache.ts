@@ -21,10 +21,6 @@ export class PieceCache {
     return this.heldBytes;
   }
 
-  get size(): number {
-    return this.entries.size;
-  }
-
   /** The ids of `text`, from the cache or else from `encode` (then kept, evicting the least recently used). */
   ids(text: string, encode: (text: string) => number[]): number[] {
     const hit = this.entries.get(text);

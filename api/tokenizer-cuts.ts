@@ -49,21 +49,24 @@ export function nextCut(text: string, from: number): number | undefined {
 /** Reads tokenizer.json (and tokenizer_config.json) and says whether plain text may be cut, and why. */
 export function plainTextCuts(tokenizerJson: Json, config: Json): CutVerdict {
   const model = (tokenizerJson.model ?? {}) as Json;
-  if (model.type !== "BPE") return refuse(`the model is ${String(model.type)}, not BPE`);
-  if (typeof model.dropout === "number" && model.dropout > 0) return refuse("BPE dropout makes tokenization random");
-  if (config.remove_space === true) return refuse("tokenizer_config.json remove_space rewrites whitespace");
-  if (config.do_lowercase_and_remove_accent === true) return refuse("tokenizer_config.json lowercases the text");
+  if (model.type !== "BPE") return cutRefused(`the model is ${String(model.type)}, not BPE`);
+  if (typeof model.dropout === "number" && model.dropout > 0)
+    return cutRefused("BPE dropout makes tokenization random");
+  if (config.remove_space === true) return cutRefused("tokenizer_config.json remove_space rewrites whitespace");
+  if (config.do_lowercase_and_remove_accent === true) return cutRefused("tokenizer_config.json lowercases the text");
   const normalizer = normalizerVerdict(tokenizerJson.normalizer as Json | null | undefined);
-  if (normalizer) return refuse(normalizer);
+  if (normalizer) return cutRefused(normalizer);
   if (tokenizerJson.normalizer) {
     const added = (tokenizerJson.added_tokens ?? []) as { content: string; normalized?: boolean }[];
     const spanning = added.find((t) => t.normalized === true && /[\p{L}\p{N}] /u.test(t.content));
-    if (spanning) return refuse(`the added token ${JSON.stringify(spanning.content)} is matched after normalization`);
+    if (spanning)
+      return cutRefused(`the added token ${JSON.stringify(spanning.content)} is matched after normalization`);
   }
   return preTokenizerVerdict(tokenizerJson.pre_tokenizer as Json | null | undefined, model);
 }
 
-function refuse(reason: string): CutVerdict {
+/** A verdict that plain text may not be cut, and why. */
+export function cutRefused(reason: string): CutVerdict {
   return { safe: false, reason };
 }
 
@@ -80,10 +83,10 @@ function normalizerVerdict(n: Json | null | undefined): string | undefined {
 }
 
 function preTokenizerVerdict(p: Json | null | undefined, model: Json): CutVerdict {
-  if (!p) return refuse("no pre-tokenizer: BPE runs over the whole text");
+  if (!p) return cutRefused("no pre-tokenizer: BPE runs over the whole text");
   if (p.type === "ByteLevel") {
     return p.use_regex === false
-      ? refuse("ByteLevel without its regex does not split the text")
+      ? cutRefused("ByteLevel without its regex does not split the text")
       : { safe: true, rule: "ByteLevel regex (gpt-2)" };
   }
   if (p.type === "Sequence") {
@@ -94,24 +97,25 @@ function preTokenizerVerdict(p: Json | null | undefined, model: Json): CutVerdic
     if (rest.length === 0 && isolated && name && byteLevel?.type === "ByteLevel" && byteLevel.use_regex === false) {
       return { safe: true, rule: `Split regex (${name}) + ByteLevel` };
     }
-    return refuse("a pre-tokenizer sequence other than Split (a known regex) then ByteLevel");
+    return cutRefused("a pre-tokenizer sequence other than Split (a known regex) then ByteLevel");
   }
   if (p.type === "Metaspace") return metaspaceVerdict(p, model);
-  return refuse(`the pre-tokenizer ${String(p.type)} is not one this router can cut around`);
+  return cutRefused(`the pre-tokenizer ${String(p.type)} is not one this router can cut around`);
 }
 
 function metaspaceVerdict(p: Json, model: Json): CutVerdict {
   const replacement = typeof p.replacement === "string" ? p.replacement : "\u2581";
-  if (p.str_rep !== undefined && p.str_rep !== replacement) return refuse("Metaspace str_rep differs from replacement");
-  if (model.ignore_merges === true) return refuse("Metaspace with ignore_merges: whole-span vocabulary lookups");
+  if (p.str_rep !== undefined && p.str_rep !== replacement)
+    return cutRefused("Metaspace str_rep differs from replacement");
+  if (model.ignore_merges === true) return cutRefused("Metaspace with ignore_merges: whole-span vocabulary lookups");
   if (model.end_of_word_suffix || model.continuing_subword_suffix) {
-    return refuse("Metaspace with subword suffixes: the suffix marks the end of the whole span");
+    return cutRefused("Metaspace with subword suffixes: the suffix marks the end of the whole span");
   }
   const letterOrNumber = /[\p{L}\p{N}]$/u;
   for (const merge of (model.merges ?? []) as (string | string[])[]) {
     const [a, b] = typeof merge === "string" ? merge.split(" ", 2) : merge;
     if (a !== undefined && b !== undefined && b.startsWith(replacement) && letterOrNumber.test(a)) {
-      return refuse(`the merge ${JSON.stringify([a, b])} joins a word with the next space`);
+      return cutRefused(`the merge ${JSON.stringify([a, b])} joins a word with the next space`);
     }
   }
   return { safe: true, rule: "Metaspace, no merge across a space" };
