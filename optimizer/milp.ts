@@ -15,7 +15,7 @@
 // a larger search whose answer can cost more (a split the continuous model may use is forbidden).
 import highsModule, { type Model } from "highs";
 import type { GpuProfile } from "../api/gpu-profile.js";
-import { mixModel, roundedIncumbent } from "./mix-model.js";
+import { MODEL_STATUS, mixModel, roundedIncumbent } from "./mix-model.js";
 
 /** Requests per second of one request shape. */
 export interface BucketLoad {
@@ -253,7 +253,6 @@ interface Found {
   optimal: boolean;
 }
 
-const STATUS = { optimal: 7, infeasible: 8, infeasibleOrUnbounded: 9, timeLimit: 13 } as const;
 /** HiGHS's primal_solution_status for "a feasible solution is held". */
 const FEASIBLE_SOLUTION = 2;
 
@@ -261,10 +260,10 @@ const FEASIBLE_SOLUTION = 2;
 function outcome(model: Model, what: string): Found | undefined {
   const status = model.getModelStatus();
   // Costs are >= 0 and replicas >= 0, so "infeasible or unbounded" can only mean infeasible here.
-  if (status === STATUS.infeasible || status === STATUS.infeasibleOrUnbounded) return undefined;
+  if (status === MODEL_STATUS.infeasible || status === MODEL_STATUS.infeasibleOrUnbounded) return undefined;
   const held = model.info.get("primal_solution_status") === FEASIBLE_SOLUTION;
-  if (status === STATUS.optimal) return { columns: model.getSolution().colValue, optimal: true };
-  if (status === STATUS.timeLimit && held) return { columns: model.getSolution().colValue, optimal: false };
+  if (status === MODEL_STATUS.optimal) return { columns: model.getSolution().colValue, optimal: true };
+  if (status === MODEL_STATUS.timeLimit && held) return { columns: model.getSolution().colValue, optimal: false };
   throw new Error(`HiGHS stopped with model status ${status} on the GPU mix ${what}`);
 }
 

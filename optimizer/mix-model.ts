@@ -77,7 +77,8 @@ export function mixModel(p: MixData, slices: number | undefined, integerReplicas
 
 /** At most this many LPs per heuristic run: each is a warm-started dual simplex of well under a millisecond. */
 const HEURISTIC_LP_BUDGET = 60;
-const OPTIMAL = 7;
+/** HiGHS's model status codes the optimizer reads (HighsModelStatus). */
+export const MODEL_STATUS = { optimal: 7, infeasible: 8, infeasibleOrUnbounded: 9, timeLimit: 13 } as const;
 
 /**
  * A whole-replica mix from the LP relaxation just solved on `model` (y continuous): every type's replicas rounded up
@@ -96,7 +97,7 @@ export function roundedIncumbent(model: Model, p: MixData): Float64Array {
     lps++;
     model.changeColsBounds(range, Float64Array.from(p.lower), Float64Array.from(candidate));
     model.run();
-    return model.getModelStatus() === OPTIMAL ? model.getSolution().colValue : undefined;
+    return model.getModelStatus() === MODEL_STATUS.optimal ? model.getSolution().colValue : undefined;
   };
   let best = fits(units) ?? Float64Array.from(relaxed);
   const dearestFirst = [...units.keys()].sort((a, b) => p.costs[b]! - p.costs[a]!);
