@@ -2,13 +2,14 @@
 // prompts add up to several times the fleet's GPU KV, sent by a fixed number of users (each sends its next request
 // when the last one is answered), through our router (kv-prefix-load) to simulated engines:
 //   (a) prefix-cache-only: vLLM's GPU prefix caching alone; what GPU KV evicts is recomputed;
-//   (b) shared-tier: the same engines sharing a KV tier (simulator --shared-tier-blocks) that keeps what GPU KV evicts
-//       and loads it at a stated network bandwidth, and KV events with medium CPU telling the router where it lives.
+//   (b) shared-tier: the same engines sharing a KV tier (simulator --shared-tier-blocks) that stores every block once
+//       computed and loads it at a stated network bandwidth, and KV events with medium CPU telling the router where it
+//       lives.
 // Each configuration gets a fresh fleet and router per round; the order alternates per round so drift on a shared
 // machine hits both alike. A round opens with a warm-up that is not measured: without it the round's TTFT tail is its
 // start — every user's first request at the same instant, each a document's or conversation's first touch — the same
-// cold prefills in both configurations, which says nothing about reuse. Engines run in real time (speedup 1): host work (tokenizing in the router and the
-// simulator) is then small beside the simulated GPU's, as on real hardware.
+// cold prefills in both configurations, which says nothing about reuse. Engines run in real time (speedup 1): host
+// work (tokenizing in the router and the simulator) is then small beside the simulated GPU's, as on real hardware.
 import { Pool } from "undici";
 import type { TopLevelSpec } from "vega-lite";
 import { ModelTokenizer } from "../../api/model-tokenizer.js";
