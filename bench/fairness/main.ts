@@ -16,7 +16,8 @@ import { StaticDiscovery } from "../../router/discovery/static.js";
 import { startRouter, type Router } from "../../router/server.js";
 import { startSimulator, type RunningSimulator } from "../../simulator/index.js";
 import { startRedis } from "../../test/support/redis-server.js";
-import type { Benchmark, BenchContext, BenchResult } from "../lib/result.js";
+import { loadAverage1m, type Benchmark, type BenchContext, type BenchResult } from "../lib/result.js";
+import { median, spread } from "../lib/stats.js";
 import {
   INPUT_WEIGHT,
   jainIndex,
@@ -36,6 +37,8 @@ const MODEL = "fair-model";
 const SLOTS = 8;
 /** Per-user RPM limits count over this window (the full minute would not refill within a run). */
 const RPM_WINDOW_MS = 10_000;
+/** Each round runs every scenario under every policy; figures are medians over rounds. */
+const ROUNDS = 3;
 
 type Policy = "fcfs" | "vtc" | "rpm" | "vtc_2_replicas";
 const LABEL: Record<Policy, string> = {
@@ -257,12 +260,94 @@ function analyse(scenario: Scenario, policy: Policy, done: Served[], durationMs:
   return out;
 }
 
+type PerSecond = { scenario: string; policy: string; t: number; user: string; service: number };
+
+/** Every scenario under every policy once, on the shared engine and Redis: one round's figures and service series. */
+async function measureRound(
+  ctx: BenchContext,
+  sim: RunningSimulator,
+  redisUrl: string,
+  capacityRps: number,
+  durationMs: number,
+): Promise<{ summary: Record<string, number>; perSecond: PerSecond[] }> {
+  const summary: Record<string, number> = {};
+  const perSecond: PerSecond[] = [];
+  for (const scenario of SCENARIOS) {
+    const users = scenario.users.map((l) => l.user);
+    // A fair share of capacity in requests, per RPM window (the static alternative to a fair queue).
+    const rpmPerWindow = Math.max(1, Math.round((capacityRps * (RPM_WINDOW_MS / 1000)) / users.length));
+    const policies: Policy[] =
+      scenario.name === "unequal_rates" ? ["fcfs", "vtc", "rpm", "vtc_2_replicas"] : ["fcfs", "vtc", "rpm"];
+    for (const policy of policies) {
+      ctx.progress(`${scenario.name}, ${LABEL[policy]}: ${durationMs / 1000}s`);
+      const front = await frontFor(sim, policy, users, redisUrl, rpmPerWindow);
+      try {
+        const done = await workload(front, scenario, capacityRps, durationMs);
+        Object.assign(summary, analyse(scenario, policy, done, durationMs));
+        for (const e of serviceEvents(done)) {
+          if (e.at >= durationMs) continue;
+          perSecond.push({
+            scenario: scenario.name,
+            policy: LABEL[policy],
+            t: Math.floor(e.at / 1000),
+            user: e.user,
+            service: e.amount,
+          });
+        }
+      } finally {
+        await front.close();
+      }
+    }
+  }
+  Object.assign(summary, headlineFigures(summary));
+  return { summary, perSecond };
+}
+
+/** Figures drawn from one round's per-scenario figures. */
+function headlineFigures(summary: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  // The unequal-rates figures under their earlier names, so results stay comparable across runs.
+  for (const policy of ["fcfs", "vtc", "vtc_2_replicas", "rpm"] as const) {
+    const light = ["light_1", "light_2", "light_3"].reduce(
+      (s, u) => s + (summary[`unequal_rates_share_${u}_${policy}`] ?? 0),
+      0,
+    );
+    out[`light_user_share_${policy}`] = round(light);
+  }
+  // Light users asking for less than a fair quarter each get all they ask for under VTC.
+  const lightDemand = SCENARIOS[0]!.users.filter((l) => l.user !== "heavy").reduce((a, l) => a + l.rateOfCapacity, 0);
+  out.light_user_share_ideal_vtc = round(Math.min(lightDemand, 3 / 4));
+  out.vtc_over_fcfs_light_share = round(out.light_user_share_vtc! / Math.max(1e-9, out.light_user_share_fcfs!));
+  out.vtc_max_difference_u_worst = Math.max(...SCENARIOS.map((s) => summary[`${s.name}_max_difference_u_vtc`] ?? 0));
+  return out;
+}
+
+/** Figures whose spread over rounds the result reports beside the median. */
+const SPREAD_KEYS = [
+  "vtc_max_difference_u_worst",
+  "light_user_share_vtc",
+  "light_user_share_fcfs",
+  "light_user_share_rpm",
+  "mixed_lengths_max_difference_u_vtc",
+  "overload_jain_vtc",
+  "light_latency_p90_ms_vtc",
+];
+
+/** Each figure's median over rounds, and the spread of the headline ones. */
+function medianOfRounds(rounds: readonly Record<string, number>[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const key of Object.keys(rounds[0] ?? {})) out[key] = round(median(rounds.map((r) => r[key] ?? NaN)));
+  for (const key of SPREAD_KEYS) out[`${key}_spread`] = round(spread(rounds.map((r) => r[key] ?? NaN)));
+  return out;
+}
+
 async function run(ctx: BenchContext): Promise<Omit<BenchResult, "name" | "date" | "machine">> {
   const durationMs = ctx.quick ? 10_000 : 30_000;
+  const roundCount = ctx.quick ? 1 : ROUNDS;
   const sim = await startSimulator({ model: MODEL, speedup: 2, maxNumSeqs: SLOTS });
   const redis = await startRedis();
-  const summary: Record<string, number> = {};
-  const perSecond: Array<{ scenario: string; policy: string; t: number; user: string; service: number }> = [];
+  const rounds: Array<{ round: number; load1m: [number, number]; summary: Record<string, number> }> = [];
+  let perSecond: PerSecond[] = [];
   let capacityRps: number;
   try {
     const calibration = await frontFor(sim, "fcfs", ["calibrate"], redis.url, 0);
@@ -272,58 +357,24 @@ async function run(ctx: BenchContext): Promise<Omit<BenchResult, "name" | "date"
       await calibration.close();
     }
     ctx.progress(`capacity ${capacityRps.toFixed(1)} req/s (one-line prompt, 64 tokens out)`);
-    for (const scenario of SCENARIOS) {
-      const users = scenario.users.map((l) => l.user);
-      // A fair share of capacity in requests, per RPM window (the static alternative to a fair queue).
-      const rpmPerWindow = Math.max(1, Math.round((capacityRps * (RPM_WINDOW_MS / 1000)) / users.length));
-      const policies: Policy[] =
-        scenario.name === "unequal_rates" ? ["fcfs", "vtc", "rpm", "vtc_2_replicas"] : ["fcfs", "vtc", "rpm"];
-      for (const policy of policies) {
-        ctx.progress(`${scenario.name}, ${LABEL[policy]}: ${durationMs / 1000}s`);
-        const front = await frontFor(sim, policy, users, redis.url, rpmPerWindow);
-        try {
-          const done = await workload(front, scenario, capacityRps, durationMs);
-          Object.assign(summary, analyse(scenario, policy, done, durationMs));
-          for (const e of serviceEvents(done)) {
-            if (e.at >= durationMs) continue;
-            perSecond.push({
-              scenario: scenario.name,
-              policy: LABEL[policy],
-              t: Math.floor(e.at / 1000),
-              user: e.user,
-              service: e.amount,
-            });
-          }
-        } finally {
-          await front.close();
-        }
-      }
+    for (let r = 1; r <= roundCount; r++) {
+      ctx.progress(`round ${r} of ${roundCount}`);
+      const loadBefore = loadAverage1m();
+      const measured = await measureRound(ctx, sim, redis.url, capacityRps, durationMs);
+      rounds.push({ round: r, load1m: [loadBefore, loadAverage1m()], summary: measured.summary });
+      if (r === 1) perSecond = measured.perSecond; // the plot shows one round; the figures are medians of all
     }
   } finally {
     await sim.close();
     await redis.stop();
   }
-  // The unequal-rates figures under their earlier names, so results stay comparable across runs.
-  for (const policy of ["fcfs", "vtc", "vtc_2_replicas", "rpm"] as const) {
-    const light = ["light_1", "light_2", "light_3"].reduce(
-      (s, u) => s + (summary[`unequal_rates_share_${u}_${policy}`] ?? 0),
-      0,
-    );
-    summary[`light_user_share_${policy}`] = round(light);
-  }
-  // Light users asking for less than a fair quarter each get all they ask for under VTC.
-  const lightDemand = SCENARIOS[0]!.users.filter((l) => l.user !== "heavy").reduce((a, l) => a + l.rateOfCapacity, 0);
-  summary.light_user_share_ideal_vtc = round(Math.min(lightDemand, 3 / 4));
-  summary.vtc_over_fcfs_light_share = round(
-    summary.light_user_share_vtc! / Math.max(1e-9, summary.light_user_share_fcfs!),
-  );
+  const summary = medianOfRounds(rounds.map((r) => r.summary));
   summary.capacity_rps = round(capacityRps);
-  summary.vtc_max_difference_u_worst = Math.max(
-    ...SCENARIOS.map((s) => summary[`${s.name}_max_difference_u_vtc`] ?? 0),
-  );
+  summary.rounds = rounds.length;
   return {
     params: {
       durationMs,
+      rounds: rounds.length,
       slots: SLOTS,
       weights: { input: INPUT_WEIGHT, output: OUTPUT_WEIGHT },
       scenarios: SCENARIOS.map((s) => ({ name: s.name, title: s.title, users: s.users })),
@@ -332,13 +383,13 @@ async function run(ctx: BenchContext): Promise<Omit<BenchResult, "name" | "date"
       quick: ctx.quick,
     },
     summary,
-    series: { service_per_second: aggregate(perSecond) },
+    series: { service_per_second: aggregate(perSecond), rounds },
   };
 }
 
 /** Service per (scenario, policy, second, user), summed. */
-function aggregate(rows: Array<{ scenario: string; policy: string; t: number; user: string; service: number }>) {
-  const sums = new Map<string, { scenario: string; policy: string; t: number; user: string; service: number }>();
+function aggregate(rows: readonly PerSecond[]) {
+  const sums = new Map<string, PerSecond>();
   for (const r of rows) {
     const k = `${r.scenario}|${r.policy}|${r.t}|${r.user}`;
     const s = sums.get(k);

@@ -1,4 +1,8 @@
-import { atMost, type ReadmeEntry } from "../lib/figures.js";
+import { atMost, formatNumber, type ReadmeEntry } from "../lib/figures.js";
+
+function roundsText(rounds: unknown): string {
+  return typeof rounds === "number" ? `medians of ${rounds} rounds` : "one round";
+}
 
 /** VTC's guarantee: two backlogged users' service differs by at most 2 U over any interval. */
 export const TARGETS = { vtcMaxDifferenceU: atMost(2) };
@@ -6,7 +10,7 @@ export const TARGETS = { vtcMaxDifferenceU: atMost(2) };
 const entry: ReadmeEntry = {
   context: (r) =>
     Array.isArray(r.params.scenarios)
-      ? `unequal rates, mixed lengths, an on/off client and overload, ${Number(r.params.durationMs) / 1000} s each under FCFS, VTC and per-user RPM limits`
+      ? `unequal rates, mixed lengths, an on/off client and overload, ${Number(r.params.durationMs) / 1000} s each under FCFS, VTC and per-user RPM limits, ${roundsText(r.params.rounds)}`
       : `one heavy and three light users, ${String(r.params.offeredOverCapacity)}× capacity offered for ${Number(r.params.durationMs) / 1000} s`,
   figures: [
     { key: "light_user_share_vtc", label: "light users' share with VTC" },
@@ -33,6 +37,10 @@ const entry: ReadmeEntry = {
     const notes = [
       "U = max(longest prompt × 1, 2 × the most tokens 8 running requests hold), VTC's unit for a batching engine; service counted as it streams",
     ];
+    if (typeof r.summary.vtc_max_difference_u_worst_spread === "number")
+      notes.push(
+        `spread over rounds (max − min): worst VTC difference ${formatNumber(Number(r.summary.vtc_max_difference_u_worst_spread))} U, light users' share with VTC ${formatNumber(Number(r.summary.light_user_share_vtc_spread))}, with FCFS ${formatNumber(Number(r.summary.light_user_share_fcfs_spread))}`,
+      );
     const underloaded = Object.entries(r.summary)
       .filter(
         ([k, v]) => k.endsWith("_offered_over_served") === false && /_offered_over_served_/.test(k) && Number(v) < 1.2,
