@@ -159,27 +159,38 @@ export class LoopbackCluster {
     profile?: Record<string, unknown>,
   ): Promise<void> {
     const dir = this.state.stateDir;
-    const port = await freePort();
     const config = join(dir, `${processName}.yaml`);
     writeFileSync(
       config,
       schedulerConfigYaml({ kubeconfig: join(dir, "kube-scheduler.kubeconfig"), schedulerName, extender, profile }),
     );
-    const proc = spawnLogged(
-      processName,
-      join(this.state.binDir, "kube-scheduler"),
-      [
-        `--config=${config}`,
-        "--bind-address=127.0.0.1",
-        `--secure-port=${port}`,
-        `--cert-dir=${join(dir, processName)}`,
-      ],
-      join(dir, "logs", `${processName}.log`),
-    );
-    this.state.processes.push(proc);
-    this.state.ports[processName] = port;
-    saveState(this.state);
-    await waitHealthy(proc, `https://127.0.0.1:${port}/healthz`, { tls: { insecure: true } });
+    this.state.ports[processName] = await freePort();
+    await startOnFreshPorts({
+      name: processName,
+      state: this.state,
+      log: this.log,
+      start: () => {
+        const proc = spawnLogged(
+          processName,
+          join(this.state.binDir, "kube-scheduler"),
+          [
+            `--config=${config}`,
+            "--bind-address=127.0.0.1",
+            `--secure-port=${this.state.ports[processName]}`,
+            `--cert-dir=${join(dir, processName)}`,
+          ],
+          join(dir, "logs", `${processName}.log`),
+        );
+        this.state.processes.push(proc);
+        saveState(this.state);
+        return proc;
+      },
+      healthy: (proc) =>
+        waitHealthy(proc, `https://127.0.0.1:${this.state.ports[processName]}/healthz`, { tls: { insecure: true } }),
+      repick: async () => {
+        this.state.ports[processName] = await freePort();
+      },
+    });
     this.log(`${processName} ready (profile ${schedulerName}${extender ? `, extender ${extender.urlPrefix}` : ""})`);
   }
 
@@ -203,22 +214,35 @@ export class LoopbackCluster {
         await sleep(100);
       }
     }
-    const [health, metrics] = [await freePort(), await freePort()];
-    const proc = spawnLogged(
-      "ray-operator",
-      join(this.state.binDir, "ray-operator"),
-      [
-        `--kubeconfig=${this.state.kubeconfig}`,
-        `--metrics-addr=127.0.0.1:${metrics}`,
-        `--health-probe-bind-address=127.0.0.1:${health}`,
-        "--enable-leader-election=false",
-      ],
-      join(this.state.stateDir, "logs", "ray-operator.log"),
-    );
-    this.state.processes.push(proc);
-    this.state.ports["ray-operator"] = health;
-    saveState(this.state);
-    await waitHealthy(proc, `http://127.0.0.1:${health}/readyz`, { timeoutMs: 60_000 });
+    const ports = this.state.ports;
+    ports["ray-operator"] = await freePort();
+    ports["ray-operator-metrics"] = await freePort();
+    await startOnFreshPorts({
+      name: "ray-operator",
+      state: this.state,
+      log: this.log,
+      start: () => {
+        const proc = spawnLogged(
+          "ray-operator",
+          join(this.state.binDir, "ray-operator"),
+          [
+            `--kubeconfig=${this.state.kubeconfig}`,
+            `--metrics-addr=127.0.0.1:${ports["ray-operator-metrics"]}`,
+            `--health-probe-bind-address=127.0.0.1:${ports["ray-operator"]}`,
+            "--enable-leader-election=false",
+          ],
+          join(this.state.stateDir, "logs", "ray-operator.log"),
+        );
+        this.state.processes.push(proc);
+        saveState(this.state);
+        return proc;
+      },
+      healthy: (proc) => waitHealthy(proc, `http://127.0.0.1:${ports["ray-operator"]}/readyz`, { timeoutMs: 60_000 }),
+      repick: async () => {
+        ports["ray-operator"] = await freePort();
+        ports["ray-operator-metrics"] = await freePort();
+      },
+    });
     this.log(`ray-operator ready (${names.length} CRDs)`);
   }
 
@@ -384,37 +408,68 @@ export function kwokArgs(ports: ClusterPorts, files: ClusterFiles, podCidr: stri
   ];
 }
 
-const ETCD_ATTEMPTS = 3;
+/** How many times a component that exits at once while starting is started again on fresh ports. */
+const START_ATTEMPTS = 3;
+
+interface FreshPortsStart {
+  name: string;
+  state: ClusterState;
+  /** Spawns the component (recorded in `state.processes`) with the ports now in `state.ports`. */
+  start: () => RunningProcess;
+  /** Resolves once the component answers healthy; rejects at once if it exits. */
+  healthy: (proc: RunningProcess) => Promise<void>;
+  /** Picks the component's ports again and clears whatever the failed start left behind. */
+  repick: () => Promise<void>;
+  log: (message: string) => void;
+}
 
 /**
- * etcd binds two ports picked earlier by `freePort`; on a busy machine another process can take one in between, and
- * etcd then exits at once. Such an early exit is retried on fresh ports (the API server's flags are built after this,
- * from the ports that worked); one that stays up but never turns healthy is not.
+ * Components bind ports picked earlier by `freePort`; on a busy machine another process, or an outgoing connection's
+ * ephemeral port, can take one in between, and the component then exits at once. Such an early exit is retried on
+ * fresh ports; a component that stays up but never turns healthy is not. The kube-apiserver is not started this way:
+ * its address is already written into every kubeconfig.
  */
+export async function startOnFreshPorts(component: FreshPortsStart): Promise<RunningProcess> {
+  const { name, state, log } = component;
+  for (let attempt = 1; ; attempt++) {
+    const proc = component.start();
+    try {
+      await component.healthy(proc);
+      return proc;
+    } catch (err) {
+      if (attempt >= START_ATTEMPTS || isRunning(proc)) throw err;
+      log(`${name} exited while starting (attempt ${attempt} of ${START_ATTEMPTS}); retrying on fresh ports`);
+      state.processes = state.processes.filter((p) => p !== proc);
+      await component.repick();
+    }
+  }
+}
+
+/** etcd, retried on fresh ports (the API server's flags are built after this, from the ports that worked). */
 export async function startEtcd(
   state: ClusterState,
   launch: (name: string, binary: string, args: string[]) => RunningProcess,
   log: (message: string) => void,
 ): Promise<RunningProcess> {
   const { stateDir, ports } = state;
-  for (let attempt = 1; ; attempt++) {
-    const etcd = launch("etcd", "etcd", etcdArgs(stateDir, ports));
-    try {
-      await waitHealthy(etcd, `http://127.0.0.1:${ports.etcd}/health`, {
+  const etcd = await startOnFreshPorts({
+    name: "etcd",
+    state,
+    log,
+    start: () => launch("etcd", "etcd", etcdArgs(stateDir, ports)),
+    healthy: (proc) =>
+      waitHealthy(proc, `http://127.0.0.1:${ports.etcd}/health`, {
         ready: (status, body) => status === 200 && body.includes('"health":"true"'),
-      });
-      log(`etcd ready on 127.0.0.1:${ports.etcd}`);
-      return etcd;
-    } catch (err) {
-      if (attempt >= ETCD_ATTEMPTS || isRunning(etcd)) throw err;
-      log(`etcd exited while starting (attempt ${attempt} of ${ETCD_ATTEMPTS}); retrying on fresh ports`);
-      state.processes = state.processes.filter((p) => p !== etcd);
+      }),
+    repick: async () => {
       rmSync(join(stateDir, "etcd"), { recursive: true, force: true });
       mkdirSync(join(stateDir, "etcd"), { recursive: true });
       ports.etcd = await freePort();
       ports.etcdPeer = await freePort();
-    }
-  }
+    },
+  });
+  log(`etcd ready on 127.0.0.1:${ports.etcd}`);
+  return etcd;
 }
 
 /** Starts etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok, each waited for until healthy. */
@@ -434,18 +489,30 @@ async function bootControlPlane(
   await waitHealthy(apiserver, `${server}/readyz`, { tls: adminTls, timeoutMs: 120_000 });
   log(`kube-apiserver ready on ${server}`);
 
-  const kcm = launch(
-    "kube-controller-manager",
-    "kube-controller-manager",
-    controllerManagerArgs(stateDir, ports, files),
-  );
-  const kwok = launch("kwok", "kwok", kwokArgs(ports, files, options.podCidr));
   await Promise.all([
-    waitHealthy(kcm, `https://127.0.0.1:${ports.controllerManager}/healthz`, { tls: { insecure: true } }).then(() =>
-      log("kube-controller-manager ready"),
-    ),
+    startOnFreshPorts({
+      name: "kube-controller-manager",
+      state: cluster.state,
+      log,
+      start: () =>
+        launch("kube-controller-manager", "kube-controller-manager", controllerManagerArgs(stateDir, ports, files)),
+      healthy: (proc) =>
+        waitHealthy(proc, `https://127.0.0.1:${ports.controllerManager}/healthz`, { tls: { insecure: true } }),
+      repick: async () => {
+        ports.controllerManager = await freePort();
+      },
+    }).then(() => log("kube-controller-manager ready")),
     cluster.startScheduler("kube-scheduler", "default-scheduler"),
-    waitHealthy(kwok, `http://127.0.0.1:${ports.kwok}/healthz`).then(() => log("kwok ready")),
+    startOnFreshPorts({
+      name: "kwok",
+      state: cluster.state,
+      log,
+      start: () => launch("kwok", "kwok", kwokArgs(ports, files, options.podCidr)),
+      healthy: (proc) => waitHealthy(proc, `http://127.0.0.1:${ports.kwok}/healthz`),
+      repick: async () => {
+        ports.kwok = await freePort();
+      },
+    }).then(() => log("kwok ready")),
   ]);
 }
 

@@ -5,8 +5,15 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureBinaries } from "../../cluster/binaries.js";
-import { startEtcd, type ClusterState } from "../../cluster/cluster.js";
-import { freePort, spawnLogged, stopProcess, type RunningProcess } from "../../cluster/processes.js";
+import { startEtcd, startOnFreshPorts, type ClusterState } from "../../cluster/cluster.js";
+import {
+  freePort,
+  isRunning,
+  spawnLogged,
+  stopProcess,
+  waitHealthy,
+  type RunningProcess,
+} from "../../cluster/processes.js";
 
 function listen(port: number): Promise<Server> {
   return new Promise((resolve, reject) => {
@@ -16,7 +23,7 @@ function listen(port: number): Promise<Server> {
   });
 }
 
-describe("loopback cluster: etcd start", function () {
+describe("loopback cluster: components start on fresh ports", function () {
   this.timeout(120_000);
   let stateDir = "";
   let squatter: Server | undefined;
@@ -59,5 +66,72 @@ describe("loopback cluster: etcd start", function () {
     expect(readFileSync(join(stateDir, "logs", "etcd.log"), "utf8")).to.match(/address already in use/);
     const health = await fetch(`http://127.0.0.1:${state.ports.etcd}/health`);
     expect(await health.text()).to.include('"health":"true"');
+  });
+
+  /** An HTTP server on the port given, answering /healthz; with "hang" after the port, one that never answers. */
+  const component = `
+    const [port, mode] = process.argv.slice(1);
+    require("node:http")
+      .createServer((req, res) => { if (mode !== "hang") res.end("ok"); })
+      .listen(Number(port), "127.0.0.1");`;
+
+  function stateIn(dir: string, port: number): ClusterState {
+    return { stateDir: dir, binDir: "", server: "", kubeconfig: "", ports: { c: port }, processes: [], startedAt: "" };
+  }
+
+  function startComponent(state: ClusterState, mode = "answer"): RunningProcess {
+    const args = ["-e", component, String(state.ports.c), mode];
+    const proc = spawnLogged("component", process.execPath, args, join(stateDir, "component.log"));
+    state.processes.push(proc);
+    started.push(proc);
+    return proc;
+  }
+
+  it("retries any component that exits at once on a taken port, and keeps only the process that started", async () => {
+    stateDir = mkdtempSync(join(tmpdir(), "aibrix-ts-component-"));
+    const taken = await freePort();
+    squatter = await listen(taken);
+    const state = stateIn(stateDir, taken);
+    const messages: string[] = [];
+
+    const proc = await startOnFreshPorts({
+      name: "component",
+      state,
+      log: (m) => messages.push(m),
+      start: () => startComponent(state),
+      healthy: (p) => waitHealthy(p, `http://127.0.0.1:${state.ports.c}/healthz`, { timeoutMs: 20_000 }),
+      repick: async () => {
+        state.ports.c = await freePort();
+      },
+    });
+
+    expect(state.ports.c).to.not.equal(taken);
+    expect(messages).to.deep.equal(["component exited while starting (attempt 1 of 3); retrying on fresh ports"]);
+    expect(state.processes).to.deep.equal([proc]);
+    expect(readFileSync(join(stateDir, "component.log"), "utf8")).to.match(/EADDRINUSE/);
+  });
+
+  it("does not retry a component that stays up without turning healthy", async () => {
+    stateDir = mkdtempSync(join(tmpdir(), "aibrix-ts-component-"));
+    const state = stateIn(stateDir, await freePort());
+    let starts = 0;
+
+    const failed = await startOnFreshPorts({
+      name: "component",
+      state,
+      log: () => {},
+      start: () => (starts++, startComponent(state, "hang")),
+      healthy: (p) => waitHealthy(p, `http://127.0.0.1:${state.ports.c}/healthz`, { timeoutMs: 1_500 }),
+      repick: async () => {
+        state.ports.c = await freePort();
+      },
+    }).then(
+      () => undefined,
+      (err: Error) => err,
+    );
+
+    expect(failed?.message).to.match(/not healthy/);
+    expect(starts).to.equal(1);
+    expect(isRunning(state.processes[0]!)).to.equal(true);
   });
 });
