@@ -66,8 +66,13 @@ function cpuNote(r: BenchResult): string {
   return `router CPU per request (ms, median over points): ${parts.join(", ")}; the busiest router used ${formatNumber(Number(r.summary.router_cpu_share_max), 2)} of a core, the load generator ${formatNumber(Number(r.summary.loadgen_cpu_share_max), 2)}`;
 }
 
+/** A result file from before the rate sweep (one shared-prefix rate): its figures answer other questions. */
+const OLD_METHOD =
+  "this result file predates the rate sweep over the fixed workloads: run `npm run bench -- routing-quality` to measure them";
+
 const entry: ReadmeEntry = {
   context: (r) => {
+    if (workloads(r).length === 0) return OLD_METHOD;
     const fleet = r.params.fleet as { replicas?: number; calibration?: string } | undefined;
     return (
       `${workloads(r).length} workloads (${workloads(r)
@@ -93,7 +98,11 @@ const entry: ReadmeEntry = {
       target: TARGETS.ttftP90OverSglang,
     },
   ],
-  notes: (r) => [
+  notes: (r) => (workloads(r).length === 0 ? [] : sweepNotes(r)),
+};
+
+function sweepNotes(r: BenchResult): string[] {
+  return [
     `worst point per workload: ${perWorkloadFigures(r)
       .map((f) => {
         const v = r.summary[f.key];
@@ -113,6 +122,7 @@ const entry: ReadmeEntry = {
     cpuNote(r),
     `largest spread of a TTFT p90 over rounds ${formatNumber(Number(r.summary.ttft_p90_s_spread_max), 2)} s`,
     ...routerSetupNotes(r.params),
-  ],
-};
+  ];
+}
+
 export default entry;
