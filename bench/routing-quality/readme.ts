@@ -1,109 +1,128 @@
-import { atLeast, formatNumber, range, routerSetupNotes, type ReadmeEntry } from "../lib/figures.js";
+import { atLeast, atMost, formatNumber, routerSetupNotes, type Figure, type ReadmeEntry } from "../lib/figures.js";
 import type { BenchResult } from "../lib/result.js";
 
 export const TARGETS = {
-  throughputOverRandom: atLeast(2),
-  ttftP90OverRandom: atLeast(10),
-  /** sglang-router's TTFT p90 over ours: ours no worse. */
+  /** Points of the sweeps where our prefix-cache's TTFT p90 is above sglang-router cache_aware's: none. */
+  pointsMissed: atMost(0),
+  /** sglang-router's TTFT p90 over ours at a point: ours no worse. */
   ttftP90OverSglang: atLeast(1),
 };
 
-interface Run {
-  workload?: string;
-  router?: string;
-  ttft_p90_s?: number;
-  ttft_p99_s?: number;
+interface WorkloadParams {
+  name: string;
+  rates: number[];
 }
 
-function perRound(r: BenchResult, workload: string, router: string, field: "ttft_p90_s" | "ttft_p99_s"): number[] {
-  const runs = Array.isArray(r.series.runs) ? (r.series.runs as Run[]) : [];
-  return runs
-    .filter((x) => x.workload === workload && x.router === router && typeof x[field] === "number")
-    .map((x) => x[field]!);
+interface ComparisonRow {
+  workload: string;
+  rate: number;
+  ours_ttft_p90_s: number;
+  other_ttft_p90_s: number;
+  met: boolean;
 }
 
-function thresholds(params: Record<string, unknown>): string {
-  const o = params.prefix_cache_options as Record<string, unknown> | undefined;
-  if (!o || typeof o !== "object") return "our router's prefix-cache options not recorded";
-  const values = `imbalanceAbs ${String(o.imbalanceAbs)}, imbalanceRel ${String(o.imbalanceRel ?? "unset")}, stdDevFactor ${String(o.stdDevFactor)}`;
-  return typeof o.given === "string"
-    ? `our router ran its default prefix-cache options (${values})`
-    : `our router ran prefix-cache with options given, not the product defaults (${values})`;
+const workloadKey = (name: string): string => name.replace(/[^a-z0-9]+/gi, "_");
+
+function workloads(r: BenchResult): WorkloadParams[] {
+  return Array.isArray(r.params.workloads) ? (r.params.workloads as WorkloadParams[]) : [];
 }
+
+/** "shared-prefix 2/4/6.5/9: 0.12/0.15/0.4/3.1 s vs 0.13/…": ours and sglang-router's TTFT p90 along a sweep. */
+function curveNote(r: BenchResult, w: WorkloadParams): string {
+  const rows = (r.series.comparisons as Record<string, ComparisonRow[]> | undefined)?.prefix_cache_vs_sglang_router;
+  const mine = (rows ?? []).filter((c) => c.workload === w.name).sort((a, b) => a.rate - b.rate);
+  if (mine.length === 0) return `${w.name}: no comparison in the result file`;
+  const s = (xs: number[]) => xs.map((x) => formatNumber(x, 2)).join("/");
+  const misses = mine.filter((c) => !c.met).map((c) => `${c.rate}/s`);
+  return (
+    `${w.name} at ${mine.map((c) => c.rate).join("/")} req/s: TTFT p90 ${s(mine.map((c) => c.ours_ttft_p90_s))} s ` +
+    `(sglang-router ${s(mine.map((c) => c.other_ttft_p90_s))} s)` +
+    (misses.length ? ` — **missed** at ${misses.join(", ")}` : "")
+  );
+}
+
+function perWorkloadFigures(r: BenchResult): Figure[] {
+  return workloads(r).map((w) => ({
+    key: `${workloadKey(w.name)}_prefix_cache_x_sglang_router_worst`,
+    label: `${w.name}`,
+    unit: "×",
+    target: TARGETS.ttftP90OverSglang,
+  }));
+}
+
+const CPU_LABELS: [string, string][] = [
+  ["random", "random"],
+  ["prefix_cache", "prefix-cache"],
+  ["kv_prefix_load", "kv-prefix-load"],
+  ["sglang_router", "sglang-router"],
+  ["vllm_router", "vllm-router"],
+];
+
+function cpuNote(r: BenchResult): string {
+  const parts = CPU_LABELS.map(([k, label]) => {
+    const v = r.summary[`cpu_ms_per_req_${k}`];
+    return `${label} ${typeof v === "number" ? formatNumber(v, 2) : "?"}`;
+  });
+  return `router CPU per request (ms, median over points): ${parts.join(", ")}; the busiest router used ${formatNumber(Number(r.summary.router_cpu_share_max), 2)} of a core, the load generator ${formatNumber(Number(r.summary.loadgen_cpu_share_max), 2)}`;
+}
+
+/** A result file from before the rate sweep (one shared-prefix rate): its figures answer other questions. */
+const OLD_METHOD =
+  "this result file predates the rate sweep over the fixed workloads: run `npm run bench -- routing-quality` to measure them";
 
 const entry: ReadmeEntry = {
   context: (r) => {
-    const shared = r.params.shared as Record<string, unknown> | undefined;
-    const kv = r.params.shared_cacheable_over_fleet_kv;
-    return `shared prefix, ${String(shared?.tenants)} tenants at ${String(shared?.rate)} req/s offered to ${String(r.params.replicas)} simulated ${String(r.params.profile)} engines; prefixes fill ${String(kv)}× the fleet's KV`;
+    if (workloads(r).length === 0) return OLD_METHOD;
+    const fleet = r.params.fleet as { replicas?: number; calibration?: string } | undefined;
+    return (
+      `${workloads(r).length} workloads (${workloads(r)
+        .map((w) => w.name)
+        .join(", ")}), ${String(Math.max(0, ...workloads(r).map((w) => w.rates.length)))} offered rates each, ` +
+      `${String(fleet?.replicas)} simulated ${String(fleet?.calibration)} engines at ${String(r.params.speedup)}× real time, ` +
+      `${String(r.params.measured_s)} s measured per point, ${String(r.params.rounds)} rounds, every router with its defaults`
+    );
   },
   figures: [
-    { key: "throughput_x_random", label: "throughput × random's", unit: "×", target: TARGETS.throughputOverRandom },
     {
-      key: "ttft_p90_x_random",
-      label: "TTFT p90 lower than random's by",
-      unit: "×",
-      digits: 1,
-      target: TARGETS.ttftP90OverRandom,
-    },
-    {
-      key: "ttft_p90_x_sglang_router",
-      label: "lower than sglang-router cache_aware's by",
-      unit: "×",
-      target: TARGETS.ttftP90OverSglang,
-    },
-    {
-      key: "ttft_p90_x_sglang_router_worst_round",
-      label: "worst round pair",
-      unit: "×",
-      target: TARGETS.ttftP90OverSglang,
-    },
-    { key: "ttft_p90_s_spread", label: "our TTFT p90 spread over rounds", unit: " s" },
-    { key: "throughput_x_sglang_router", label: "throughput × sglang-router's", unit: "×" },
-    {
-      key: "ttft_p90_over_no_router_ms",
-      label: "TTFT p90 above the no-router reference (tenant-sharded)",
-      unit: " ms",
+      key: "prefix_cache_points_missed",
+      label: "prefix-cache TTFT p90 above sglang-router cache_aware's at",
+      unit: " points",
       digits: 0,
+      target: TARGETS.pointsMissed,
     },
+    { key: "prefix_cache_points", label: "of", unit: "", digits: 0 },
     {
-      key: "prefix_cache_ttft_p90_x_random",
-      label: "approximate prefix-cache alone: TTFT p90 lower than random's by",
-      unit: "×",
-      digits: 1,
-    },
-    {
-      key: "uncongested_ttft_p90_x_sglang_router",
-      label: "with room to spare, lower than sglang-router's by",
+      key: "prefix_cache_ttft_p90_x_sglang_router_worst",
+      label: "sglang-router's TTFT p90 over ours, worst point",
       unit: "×",
       target: TARGETS.ttftP90OverSglang,
     },
   ],
-  notes: (r) => {
-    const ours = perRound(r, "shared-prefix", "exact-prefix+load", "ttft_p90_s");
-    const sglang = perRound(r, "shared-prefix", "sglang-router cache_aware", "ttft_p90_s");
-    const roomy = (router: string) =>
-      range(
-        perRound(r, "shared-prefix-uncongested", router, "ttft_p99_s").map((s) => s * 1000),
-        0,
-        " ms",
-      );
-    const rounds: string[] = [];
-    if (ours.length > 0)
-      rounds.push(
-        `TTFT p90 per round: ours (kv-prefix-load) ${range(ours, 2, " s")}, sglang-router ${range(sglang, 2, " s")}`,
-      );
-    if (roomy("exact-prefix+load"))
-      rounds.push(
-        `with room to spare, TTFT p99 per round: ours ${roomy("exact-prefix+load")}, sglang-router ${roomy("sglang-router cache_aware")}`,
-      );
-    return [
-      `the headline strategy is ${String(r.params.ours)}: it needs engine KV events, unlike sglang-router's cache_aware`,
-      ...rounds,
-      `${formatNumber(Number(r.params.sharedRounds), 0)} rounds shared-prefix, one offered rate (no rate sweep)`,
-      thresholds(r.params),
-      ...routerSetupNotes(r.params),
-    ];
-  },
+  notes: (r) => (workloads(r).length === 0 ? [] : sweepNotes(r)),
 };
+
+function sweepNotes(r: BenchResult): string[] {
+  return [
+    `worst point per workload: ${perWorkloadFigures(r)
+      .map((f) => {
+        const v = r.summary[f.key];
+        const ok = typeof v === "number" && v >= TARGETS.ttftP90OverSglang.value;
+        return `${f.label} ${typeof v === "number" ? formatNumber(v, 2) : "?"}×${ok ? "" : " (**missed**)"}`;
+      })
+      .join(", ")}`,
+    ...workloads(r).map((w) => curveNote(r, w)),
+    `vllm-router cache_aware's TTFT p90 over prefix-cache's, worst point ${formatNumber(Number(r.summary.prefix_cache_ttft_p90_x_vllm_router_worst), 2)}×`,
+    `kv-prefix-load (needs engine KV events, which the peers' cache_aware does without): sglang-router's TTFT p90 over it, worst point ${formatNumber(Number(r.summary.kv_prefix_load_ttft_p90_x_sglang_router_worst), 2)}×, above it at ${String(r.summary.kv_prefix_load_points_missed)} points`,
+    `random over prefix-cache at the top rate: ${workloads(r)
+      .map(
+        (w) =>
+          `${w.name} ${formatNumber(Number(r.summary[`${workloadKey(w.name)}_prefix_cache_x_random_top_rate`]), 1)}×`,
+      )
+      .join(", ")}`,
+    cpuNote(r),
+    `largest spread of a TTFT p90 over rounds ${formatNumber(Number(r.summary.ttft_p90_s_spread_max), 2)} s`,
+    ...routerSetupNotes(r.params),
+  ];
+}
+
 export default entry;

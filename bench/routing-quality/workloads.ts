@@ -1,6 +1,7 @@
-// Workloads for routing quality: shared-prefix multi-tenant (the shape of llm-d's b2b-saas benchmark, scaled to this
-// machine), multi-turn chat, and random prompts. Text is built from three-letter words, one token each under the
-// shared tokenizer approximation, so token counts are exact by construction. Deterministic per seed.
+// Request plans for routing quality, built from a workload of the plan (plan.ts) at one offered rate. Text is built
+// from three-letter words, one token each under the shared tokenizer approximation, so token counts are exact by
+// construction. Deterministic per seed: every router of a round gets the same requests.
+import type { ConversationMix, WorkloadPlan } from "./plan.js";
 
 export function rng(seed: number): () => number {
   let s = seed >>> 0 || 1;
@@ -26,111 +27,76 @@ export function words(n: number, rand: () => number): string {
 }
 
 export interface PlannedRequest {
-  /** Seconds after start (simulated time) when the request is sent. */
+  /** Seconds after the point's start (simulated time) when the request is sent. */
   at: number;
   path: "/v1/completions" | "/v1/chat/completions";
   body: Record<string, unknown>;
-  /** For shared-prefix: the tenant whose system prompt the request starts with. */
-  tenant?: number;
-  /** For multi-turn: conversation id and turn (later turns wait for earlier ones). */
-  conversation?: number;
+  kind: "shared" | "unique" | "conversation";
+  /** For conversations: the shape later turns follow, and the turn (0 = first). */
+  conversation?: ConversationMix;
   turn?: number;
+  /** Seed of the next turn's user text. */
+  seed?: number;
 }
 
-export interface SharedPrefixShape {
-  tenants: number;
-  prefixTokens: number;
-  questionTokens: number;
-  outputTokens: number;
-  /** Requests per second (simulated time), Poisson. */
-  rate: number;
-  requests: number;
-}
-
-export function sharedPrefix(model: string, s: SharedPrefixShape, seed = 7): PlannedRequest[] {
+/** Arrivals of `w` at `rate` per simulated second for `seconds`, Poisson, each of a kind drawn by weight. */
+export function planRequests(
+  model: string,
+  w: WorkloadPlan,
+  rate: number,
+  seconds: number,
+  seed: number,
+): PlannedRequest[] {
   const r = rng(seed);
-  const prefixes = Array.from(
-    { length: s.tenants },
-    (_, t) => `tenant ${t} system:` + words(s.prefixTokens, rng(1000 + t)),
-  );
+  const prefixes = w.shared
+    ? Array.from(
+        { length: w.shared.tenants },
+        (_, t) => `tenant ${t} system:` + words(w.shared!.prefixTokens, rng(1000 + t)),
+      )
+    : [];
+  const kinds = [
+    { kind: "shared" as const, weight: w.shared?.weight ?? 0 },
+    { kind: "unique" as const, weight: w.unique?.weight ?? 0 },
+    { kind: "conversation" as const, weight: w.conversation?.weight ?? 0 },
+  ];
+  const total = kinds.reduce((n, k) => n + k.weight, 0);
   const out: PlannedRequest[] = [];
-  let at = 0;
-  for (let i = 0; i < s.requests; i++) {
-    at += -Math.log(1 - r()) / s.rate;
-    const tenant = Math.floor(r() * s.tenants);
-    out.push({
-      at,
-      path: "/v1/completions",
-      tenant,
-      body: { model, prompt: prefixes[tenant] + " question:" + words(s.questionTokens, r), max_tokens: s.outputTokens },
-    });
+  for (let at = -Math.log(1 - r()) / rate, i = 0; at < seconds; at += -Math.log(1 - r()) / rate, i++) {
+    let pick = r() * total;
+    const kind = kinds.find((k) => (pick -= k.weight) < 0)?.kind ?? "shared";
+    if (kind === "shared") {
+      const s = w.shared!;
+      const prompt = prefixes[Math.floor(r() * s.tenants)] + " question:" + words(s.questionTokens, r);
+      out.push({ at, kind, path: "/v1/completions", body: { model, prompt, max_tokens: s.outputTokens } });
+    } else if (kind === "unique") {
+      const u = w.unique!;
+      out.push({
+        at,
+        kind,
+        path: "/v1/completions",
+        body: { model, prompt: words(u.promptTokens, r), max_tokens: u.outputTokens },
+      });
+    } else {
+      const c = w.conversation!;
+      const messages = [
+        { role: "system", content: `conversation ${seed}-${i}:` + words(c.systemTokens, r) },
+        { role: "user", content: words(c.userTokens, r).trim() },
+      ];
+      const body = { model, max_tokens: c.outputTokens, messages };
+      out.push({ at, kind, path: "/v1/chat/completions", body, conversation: c, turn: 0, seed: seed * 7919 + i });
+    }
   }
   return out;
 }
 
-export interface RandomShape {
-  promptTokens: number;
-  outputTokens: number;
-  rate: number;
-  requests: number;
-}
-
-export function randomPrompts(model: string, s: RandomShape, seed = 11): PlannedRequest[] {
-  const r = rng(seed);
-  const out: PlannedRequest[] = [];
-  let at = 0;
-  for (let i = 0; i < s.requests; i++) {
-    at += -Math.log(1 - r()) / s.rate;
-    out.push({
-      at,
-      path: "/v1/completions",
-      body: { model, prompt: words(s.promptTokens, r), max_tokens: s.outputTokens },
-    });
-  }
-  return out;
-}
-
-export interface MultiTurnShape {
-  conversations: number;
-  turns: number;
-  systemTokens: number;
-  userTokens: number;
-  outputTokens: number;
-  /** Conversations started per second (simulated time), Poisson. */
-  rate: number;
-  /** Pause between a reply and the next turn (simulated seconds). */
-  thinkSeconds: number;
-}
-
-/** First-turn plan of each conversation; later turns are built from the replies (see `nextTurn`). */
-export function multiTurn(model: string, s: MultiTurnShape, seed = 13): PlannedRequest[] {
-  const r = rng(seed);
-  const out: PlannedRequest[] = [];
-  let at = 0;
-  for (let c = 0; c < s.conversations; c++) {
-    at += -Math.log(1 - r()) / s.rate;
-    out.push({
-      at,
-      path: "/v1/chat/completions",
-      conversation: c,
-      turn: 0,
-      body: {
-        model,
-        max_tokens: s.outputTokens,
-        messages: [
-          { role: "system", content: `conversation ${c}:` + words(s.systemTokens, r) },
-          { role: "user", content: words(s.userTokens, r).trim() },
-        ],
-      },
-    });
-  }
-  return out;
-}
-
-export function nextTurn(prev: PlannedRequest, reply: string, s: MultiTurnShape, seed: number): PlannedRequest {
-  const r = rng(seed);
+/** The next turn of a conversation: the history, the reply, and a new user message; undefined after the last turn. */
+export function nextTurn(prev: PlannedRequest, reply: string): PlannedRequest | undefined {
+  const c = prev.conversation;
+  const turn = (prev.turn ?? 0) + 1;
+  if (!c || turn >= c.turns) return undefined;
+  const r = rng((prev.seed ?? 1) + turn);
   const messages = [...(prev.body.messages as { role: string; content: string }[])];
   messages.push({ role: "assistant", content: reply });
-  messages.push({ role: "user", content: words(s.userTokens, r).trim() });
-  return { ...prev, turn: (prev.turn ?? 0) + 1, body: { ...prev.body, messages } };
+  messages.push({ role: "user", content: words(c.userTokens, r).trim() });
+  return { ...prev, turn, body: { ...prev.body, messages } };
 }
