@@ -31,6 +31,8 @@ export async function bindPod(
   binder: PodBinder,
   args: ExtenderBindingArgs,
   gpuResource: string,
+  /** Told how long the Binding POST took (answered or refused). */
+  onPosted?: (seconds: number) => void,
 ): Promise<BindOutcome> {
   const who = `${args.PodNamespace}/${args.PodName}`;
   let pending = state.pendingPod(args.PodUID);
@@ -53,6 +55,7 @@ export async function bindPod(
   if (typeof held === "string") return { error: held, devices: undefined };
   const annotations: Record<string, string> = {};
   if (held.length > 0) annotations[Scheduling.assignedDevices] = formatDeviceList(held);
+  const posted = performance.now();
   try {
     await binder.bind({
       namespace: args.PodNamespace,
@@ -62,10 +65,12 @@ export async function bindPod(
       annotations,
     });
   } catch (err) {
+    onPosted?.((performance.now() - posted) / 1000);
     state.release(args.PodUID, held);
     const msg = err instanceof Error ? err.message : String(err);
     return { error: `binding ${who} to ${args.Node} failed: ${msg}`, devices: undefined };
   }
+  onPosted?.((performance.now() - posted) / 1000);
   state.confirm(args.PodUID, held);
   return { error: "", devices: held };
 }

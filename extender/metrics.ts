@@ -27,6 +27,13 @@ export class ExtenderMetrics {
     labelNames: ["reason"] as const,
     registers: [this.registry],
   });
+  /** The API server's share of a bind: the Binding POST alone, so a slow bind shows whether it waited there. */
+  readonly bindingPost = new Histogram({
+    name: "aibrix_extender_binding_post_duration_seconds",
+    help: "Time from posting a pod's Binding to the API server's answer",
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
   readonly reloads = new Counter({
     name: "aibrix_extender_config_reloads_total",
     help: "Profile and recommendation reloads by source and result",

@@ -172,7 +172,9 @@ export class ExtenderVerbs {
     if (!args.ok)
       return { text: JSON.stringify({ Error: args.error } satisfies ExtenderBindingResult), outcome: "error" };
     const a = args.value;
-    const out = await bindPod(this.deps.state, this.deps.binder, a, this.deps.policy.gpuResource);
+    const out = await bindPod(this.deps.state, this.deps.binder, a, this.deps.policy.gpuResource, (seconds) =>
+      this.deps.metrics.bindingPost.observe(seconds),
+    );
     if (out.error) {
       this.deps.log.warn(
         { verb: "bind", pod: `${a.PodNamespace}/${a.PodName}`, node: a.Node, error: out.error },

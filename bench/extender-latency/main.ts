@@ -46,10 +46,10 @@ interface ExtenderProcess {
   controlPort: number;
 }
 
-async function startExtenderProcess(nodes: number, now: number): Promise<ExtenderProcess> {
+async function startExtenderProcess(nodes: number, now: number, nodeFlags: string[] = []): Promise<ExtenderProcess> {
   const child = spawn(
     process.execPath,
-    [...EXTENDER_NODE_ARGS, "--import", "tsx", path.join(here, "server.ts"), String(nodes), String(now)],
+    [...nodeFlags, ...EXTENDER_NODE_ARGS, "--import", "tsx", path.join(here, "server.ts"), String(nodes), String(now)],
     {
       cwd: repo,
       stdio: ["ignore", "pipe", "pipe"],
@@ -104,13 +104,24 @@ interface Cell {
   server_cpu_ms_per_cycle: number;
 }
 
-type Mode = "names" | "names-unordered" | "full";
-const MODES: readonly Mode[] = ["names", "names-unordered", "full"];
+type Mode = "names" | "names-gc-flags" | "names-unordered" | "full";
+/** The candidate lists a mode sends: the GC-flags arm sends the names-only ones. */
+type Listing = Exclude<Mode, "names-gc-flags">;
+const MODES: readonly Mode[] = ["names", "names-gc-flags", "names-unordered", "full"];
 const MODE_TITLES: Record<Mode, string> = {
   names: "names-only",
+  "names-gc-flags": "names-only, GC flags",
   "names-unordered": "every node, reshuffled",
   full: "full Nodes",
 };
+
+/**
+ * V8 flags weighed for the extender's process, measured side by side with the defaults on the names-only lists at the
+ * largest fleet (a second extender process, its rounds alternating with the default one's): one GC thread, so a
+ * collection never waits for helper threads on a busy machine, and a young generation large enough that a request's
+ * garbage is collected less often.
+ */
+const GC_FLAGS = ["--single-threaded-gc", "--max-semi-space-size=64"];
 
 /** Consecutive scheduling cycles a cell cycles through (each a different candidate list). */
 const VARIANTS = 32;
@@ -132,7 +143,7 @@ function encodeArgs(pod: PodObject, c: Candidates): Buffer {
  * Each mode's candidates per cycle. names / full: kube-scheduler's lists over the fleet, the nodes its own resource
  * filter lets through (free GPUs ≥ the pod's request). names-unordered: every node, in another order each cycle.
  */
-function cycleCandidates(n: number, now: number): Record<Mode, Candidates[]> {
+function cycleCandidates(n: number, now: number): Record<Listing, Candidates[]> {
   const { nodes, freeGpus } = buildFleet(n, now);
   const names = nodes.map((x) => x.metadata!.name!);
   const byName = new Map(nodes.map((x) => [x.metadata!.name!, x]));
@@ -174,6 +185,75 @@ function medianCell(cells: readonly Cell[], nodes: number, mode: Cell["mode"]): 
   return out;
 }
 
+/**
+ * One round of a cell: `warmup + iterations` filter + prioritize cycles over `cycles` against `ext`, on a connection
+ * of its own, timed as kube-scheduler sees them.
+ */
+async function measureRound(
+  ext: ExtenderProcess,
+  cycles: Candidates[],
+  id: Pick<Cell, "nodes" | "mode" | "round">,
+  count: { iterations: number; warmup: number },
+): Promise<Cell> {
+  const client = new RawHttpClient("127.0.0.1", ext.port);
+  const pod = benchPod();
+  const cycle: number[] = [];
+  const filt: number[] = [];
+  const prio: number[] = [];
+  const codec: number[] = [];
+  let feasible = 0;
+  try {
+    for (let i = 0; i < count.warmup + count.iterations; i++) {
+      if (i === count.warmup) await fetchText(`http://127.0.0.1:${ext.controlPort}/reset`);
+      // As kube-scheduler: encode the arguments, send, decode the answer; prioritize what passed.
+      const t0 = process.hrtime.bigint();
+      const filterBody = encodeArgs(pod, cycles[i % cycles.length]!);
+      const e0 = process.hrtime.bigint();
+      const filterAnswer = await client.exchange("/scheduler/filter", filterBody);
+      const d0 = process.hrtime.bigint();
+      const filtered = JSON.parse(filterAnswer.toString()) as ExtenderFilterResult;
+      const prioBody = prioritizeArgs(pod, filtered);
+      const t1 = process.hrtime.bigint();
+      const prioAnswer = await client.exchange("/scheduler/prioritize", prioBody);
+      const d1 = process.hrtime.bigint();
+      JSON.parse(prioAnswer.toString());
+      const t2 = process.hrtime.bigint();
+      if (i < count.warmup) continue;
+      feasible = filtered.NodeNames?.length ?? filtered.Nodes?.items.length ?? 0;
+      filt.push(Number(t1 - t0) / 1e6);
+      prio.push(Number(t2 - t1) / 1e6);
+      cycle.push(Number(t2 - t0) / 1e6);
+      codec.push(Number(e0 - t0 + (t1 - d0) + (t2 - d1)) / 1e6);
+    }
+  } finally {
+    client.close();
+  }
+  const stats = JSON.parse(await fetchText(`http://127.0.0.1:${ext.controlPort}/stats`)) as {
+    times: number[];
+    cpuMs: number;
+  };
+  const server: number[] = [];
+  for (let i = 0; i + 1 < stats.times.length; i += 2) server.push(stats.times[i]! + stats.times[i + 1]!);
+  sortNum(server);
+  const s = sortNum([...cycle]);
+  return {
+    ...id,
+    iterations: count.iterations,
+    requestBytes: encodeArgs(pod, cycles[0]!).length,
+    feasibleNodes: feasible,
+    p50_ms: round(quantile(s, 0.5)),
+    p90_ms: round(quantile(s, 0.9)),
+    p99_ms: round(quantile(s, 0.99)),
+    max_ms: round(s[s.length - 1]!),
+    filter_p99_ms: round(quantile(sortNum(filt), 0.99)),
+    prioritize_p99_ms: round(quantile(sortNum(prio), 0.99)),
+    client_codec_p50_ms: round(quantile(sortNum(codec), 0.5)),
+    server_p50_ms: round(quantile(server, 0.5)),
+    server_p99_ms: round(quantile(server, 0.99)),
+    server_cpu_ms_per_cycle: round(stats.cpuMs / count.iterations),
+  };
+}
+
 const benchmark: Benchmark = {
   async run(ctx) {
     prioritize(process.pid);
@@ -193,76 +273,34 @@ const benchmark: Benchmark = {
     for (const n of sizes) {
       ctx.progress(`starting the extender with a ${n}-node fleet`);
       const ext = await startExtenderProcess(n, now);
-      const client = new RawHttpClient("127.0.0.1", ext.port);
-      const pod = benchPod();
+      // The GC-flags arm at the largest fleet only, in a process of its own beside the default one.
+      const flagged = n === sizes[sizes.length - 1] ? await startExtenderProcess(n, now, GC_FLAGS) : undefined;
       const candidates = cycleCandidates(n, now);
-      for (const mode of MODES) {
-        const cycles = candidates[mode];
-        const requestBytes = encodeArgs(pod, cycles[0]!).length;
-        let feasible = 0;
+      for (const mode of MODES.filter((m): m is Listing => m !== "names-gc-flags")) {
         for (let pass = 1; pass <= rounds[mode]; pass++) {
-          const cycle: number[] = [];
-          const filt: number[] = [];
-          const prio: number[] = [];
-          const codec: number[] = [];
-          for (let i = 0; i < warmup[mode] + iterations[mode]; i++) {
-            if (i === warmup[mode]) await fetchText(`http://127.0.0.1:${ext.controlPort}/reset`);
-            // As kube-scheduler: encode the arguments, send, decode the answer; prioritize what passed.
-            const t0 = process.hrtime.bigint();
-            const filterBody = encodeArgs(pod, cycles[i % cycles.length]!);
-            const e0 = process.hrtime.bigint();
-            const filterAnswer = await client.exchange("/scheduler/filter", filterBody);
-            const d0 = process.hrtime.bigint();
-            const filtered = JSON.parse(filterAnswer.toString()) as ExtenderFilterResult;
-            const prioBody = prioritizeArgs(pod, filtered);
-            const t1 = process.hrtime.bigint();
-            const prioAnswer = await client.exchange("/scheduler/prioritize", prioBody);
-            const d1 = process.hrtime.bigint();
-            JSON.parse(prioAnswer.toString());
-            const t2 = process.hrtime.bigint();
-            if (i < warmup[mode]) continue;
-            feasible = filtered.NodeNames?.length ?? filtered.Nodes?.items.length ?? 0;
-            filt.push(Number(t1 - t0) / 1e6);
-            prio.push(Number(t2 - t1) / 1e6);
-            cycle.push(Number(t2 - t0) / 1e6);
-            codec.push(Number(e0 - t0 + (t1 - d0) + (t2 - d1)) / 1e6);
+          const arms: [ExtenderProcess, Mode][] = [[ext, mode]];
+          if (mode === "names" && flagged) arms.push([flagged, "names-gc-flags"]);
+          for (const [proc, as] of arms) {
+            const cell = await measureRound(
+              proc,
+              candidates[mode],
+              { nodes: n, mode: as, round: pass },
+              {
+                iterations: iterations[mode],
+                warmup: warmup[mode],
+              },
+            );
+            cells.push(cell);
+            ctx.progress(
+              `${n} nodes, ${as}, round ${pass}/${rounds[mode]}: p50 ${cell.p50_ms} ms, p99 ${cell.p99_ms} ms; ` +
+                `extender p50 ${cell.server_p50_ms} ms, p99 ${cell.server_p99_ms} ms, ` +
+                `CPU ${cell.server_cpu_ms_per_cycle} ms/cycle (${cell.requestBytes} request bytes)`,
+            );
           }
-          const stats = JSON.parse(await fetchText(`http://127.0.0.1:${ext.controlPort}/stats`)) as {
-            times: number[];
-            cpuMs: number;
-          };
-          const server: number[] = [];
-          for (let i = 0; i + 1 < stats.times.length; i += 2) server.push(stats.times[i]! + stats.times[i + 1]!);
-          sortNum(server);
-          const s = sortNum([...cycle]);
-          const cell: Cell = {
-            nodes: n,
-            mode,
-            round: pass,
-            iterations: iterations[mode],
-            requestBytes,
-            feasibleNodes: feasible,
-            p50_ms: round(quantile(s, 0.5)),
-            p90_ms: round(quantile(s, 0.9)),
-            p99_ms: round(quantile(s, 0.99)),
-            max_ms: round(s[s.length - 1]!),
-            filter_p99_ms: round(quantile(sortNum(filt), 0.99)),
-            prioritize_p99_ms: round(quantile(sortNum(prio), 0.99)),
-            client_codec_p50_ms: round(quantile(sortNum(codec), 0.5)),
-            server_p50_ms: round(quantile(server, 0.5)),
-            server_p99_ms: round(quantile(server, 0.99)),
-            server_cpu_ms_per_cycle: round(stats.cpuMs / iterations[mode]),
-          };
-          cells.push(cell);
-          ctx.progress(
-            `${n} nodes, ${mode}, round ${pass}/${rounds[mode]}: p50 ${cell.p50_ms} ms, p99 ${cell.p99_ms} ms; ` +
-              `extender p50 ${cell.server_p50_ms} ms, p99 ${cell.server_p99_ms} ms, ` +
-              `CPU ${cell.server_cpu_ms_per_cycle} ms/cycle (${cell.requestBytes} request bytes)`,
-          );
         }
       }
-      client.close();
       await stopChild(ext.child);
+      if (flagged) await stopChild(flagged.child);
     }
     const cell = (n: number, mode: Mode) => medianCell(cells, n, mode);
     return {
@@ -284,6 +322,7 @@ const benchmark: Benchmark = {
           `${BENCH_POD_GPUS} free GPUs), as names (nodeCacheCapable) and as full Node objects; reshuffled: every ` +
           "node, in another order each cycle",
         nice: BENCH_NICE,
+        gcFlagsArm: `names-only at ${sizes[sizes.length - 1]} nodes, extender process run with ${GC_FLAGS.join(" ")}`,
         // This machine is shared: the load average says how contended the CPU was while measuring.
         loadAverageAtStart: loadAtStart,
         loadAverageAtEnd: os.loadavg().map(round),
@@ -304,6 +343,10 @@ const benchmark: Benchmark = {
         client_codec_p50_ms_5000_nodes: cell(5000, "names").client_codec_p50_ms,
         passed_filter_5000_nodes: cell(5000, "names").feasibleNodes,
         p99_ms_1000_nodes_spread: cell(1000, "names").p99_spread_ms,
+        // The same lists against an extender process run with GC_FLAGS, rounds alternating with the default one's.
+        p99_ms_5000_nodes_gc_flags: cell(5000, "names-gc-flags").p99_ms,
+        p50_ms_5000_nodes_gc_flags: cell(5000, "names-gc-flags").p50_ms,
+        p99_ms_5000_nodes_gc_flags_spread: cell(5000, "names-gc-flags").p99_spread_ms,
         load_average_1m: loadAtStart[0]!,
       },
       series: { cells },
@@ -314,7 +357,9 @@ const benchmark: Benchmark = {
     const all = (result.series as { cells: Cell[] }).cells;
     const sizes = [...new Set(all.map((c) => c.nodes))];
     const modes = MODES.filter((m) => all.some((c) => c.mode === m));
-    const cells = sizes.flatMap((n) => modes.map((mode) => medianCell(all, n, mode)));
+    const cells = sizes.flatMap((n) =>
+      modes.filter((mode) => all.some((c) => c.nodes === n && c.mode === mode)).map((mode) => medianCell(all, n, mode)),
+    );
     const rows = cells.flatMap((c) => [
       { nodes: `${c.nodes} nodes`, mode: MODE_TITLES[c.mode], stat: "p50", ms: c.p50_ms },
       { nodes: `${c.nodes} nodes`, mode: MODE_TITLES[c.mode], stat: "p99", ms: c.p99_ms },

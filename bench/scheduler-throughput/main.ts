@@ -104,8 +104,20 @@ async function timeBinds(
   const all = new Promise<void>((resolve) => (done = resolve));
   let finished = false;
   let stop: () => void = () => {};
-  // A watch can end early (server timeout, connection reset); reopen it until every pod is bound. Pods bound while
-  // it was down arrive as ADDED with their node on reopen (recorded a little late, never lost).
+  // A watch can end early (server timeout, connection reset, or kube-apiserver dropping a watcher that falls behind
+  // while thousands of pods change at once); reopen it until every pod is bound. Pods bound while it was down arrive
+  // as ADDED with their node on reopen (recorded a little late, never lost). A reopen runs outside any await, so its
+  // own failure (the loaded API server hanging up on the new connection) is caught here and tried again after a
+  // pause: left unhandled, that rejection ended the whole benchmark process with a bare "socket hang up".
+  const reopen = (): void => {
+    if (finished) return;
+    watch().catch((err: unknown) => {
+      ctx.progress(
+        `${mode}: reopening the pod watch failed (${err instanceof Error ? err.message : String(err)}); again in 1 s`,
+      );
+      setTimeout(reopen, 1000);
+    });
+  };
   const watch = async (): Promise<void> => {
     const w = await cluster.api.watch<{ metadata: { name: string }; spec?: { nodeName?: string } }>(
       `/api/v1/namespaces/${namespace}/pods`,
@@ -121,10 +133,10 @@ async function timeBinds(
     void w.closed.then(() => {
       if (finished) return;
       ctx.progress(`${mode}: pod watch closed at ${bound.size}/${count}; reopening`);
-      void watch();
+      reopen();
     });
   };
-  await watch();
+  await step(`opening the pod watch of ${namespace}`, watch);
   // Keeps the event loop alive (and bounds the wait) whatever happens to the watch connection.
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -150,6 +162,20 @@ async function timeBinds(
   return { mode, pods: count, seconds, podsPerSecond: seconds > 0 ? (count - 1) / seconds : 0, curve };
 }
 
+/**
+ * Runs one step of a pass against the API server; a failure says which step, after how long, and in which pass, so
+ * a dropped connection ("socket hang up") names the call that lost it instead of surfacing bare.
+ */
+async function step<T>(what: string, run: () => Promise<T>): Promise<T> {
+  const started = Date.now();
+  try {
+    return await run();
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    throw new Error(`${what} failed after ${((Date.now() - started) / 1000).toFixed(1)} s: ${msg}`, { cause: err });
+  }
+}
+
 /** Waits until the namespace has no pods left (kwok finalises deleted pods). */
 async function waitEmpty(cluster: LoopbackCluster, namespace: string, ctx: BenchContext): Promise<void> {
   const deadline = Date.now() + 300_000;
@@ -170,8 +196,10 @@ async function endPass(cluster: LoopbackCluster, schedulerProcess: string, names
   const scheduler = cluster.state.processes.find((p) => p.name === schedulerProcess);
   if (scheduler) await stopProcess(scheduler);
   cluster.state.processes = cluster.state.processes.filter((p) => p !== scheduler);
-  await cluster.api.call("DELETE", `/api/v1/namespaces/${namespace}/pods?gracePeriodSeconds=0`);
-  await waitEmpty(cluster, namespace, ctx);
+  await step(`deleting the pods of ${namespace}`, () =>
+    cluster.api.call("DELETE", `/api/v1/namespaces/${namespace}/pods?gracePeriodSeconds=0`),
+  );
+  await step(`waiting for the pods of ${namespace} to go`, () => waitEmpty(cluster, namespace, ctx));
 }
 
 /** Mean server-side time per extender verb (ms), from the extender's own /metrics histogram. */
@@ -189,6 +217,12 @@ async function extenderVerbLatency(port: number): Promise<Record<string, number>
         .reduce((a, b) => a + b, 0);
     const count = pick("count");
     if (count > 0) out[`extender_${verb}_mean_ms`] = Number(((pick("sum") / count) * 1000).toFixed(2));
+  }
+  // The API server's share of a bind: the Binding POST alone.
+  const post = (suffix: string) =>
+    Number(new RegExp(`^aibrix_extender_binding_post_duration_seconds_${suffix} (\\S+)$`, "m").exec(text)?.[1] ?? 0);
+  if (post("count") > 0) {
+    out.extender_bind_apiserver_mean_ms = Number(((post("sum") / post("count")) * 1000).toFixed(2));
   }
   return out;
 }
@@ -221,7 +255,7 @@ async function runRound(
   });
 
   say(`creating ${pods} pods for the scheduler without extender`);
-  await createPods(cluster, plain, "bench-plain", pods);
+  await step(`creating the pods of ${plain}`, () => createPods(cluster, plain, "bench-plain", pods));
   const without = await timeBinds(
     cluster,
     plain,
@@ -235,7 +269,7 @@ async function runRound(
   await endPass(cluster, "kube-scheduler-plain", plain, ctx);
 
   say(`creating ${pods} pods for the scheduler with the extender`);
-  await createPods(cluster, gpu, Scheduling.gpuSchedulerName, pods);
+  await step(`creating the pods of ${gpu}`, () => createPods(cluster, gpu, Scheduling.gpuSchedulerName, pods));
   const withExt = await timeBinds(
     cluster,
     gpu,
@@ -246,13 +280,15 @@ async function runRound(
   );
   say(`with extender: ${withExt.podsPerSecond.toFixed(1)} pods/s`);
   // Where the extender put the pods: never on L4 (SLO-infeasible) or A10G (unprofiled).
-  const placed = await cluster.api.get<{ items: { spec: { nodeName?: string } }[] }>(`/api/v1/namespaces/${gpu}/pods`);
+  const placed = await step(`listing the pods of ${gpu}`, () =>
+    cluster.api.get<{ items: { spec: { nodeName?: string } }[] }>(`/api/v1/namespaces/${gpu}/pods`),
+  );
   const offProfile = placed.items.filter((p) => /^(l4|a10g)-/.test(p.spec.nodeName ?? "")).length;
   await endPass(cluster, "kube-scheduler-gpu", gpu, ctx);
 
   // Third pass: the same extender for filter and prioritize, but kube-scheduler binds (no bindVerb, no device pin).
   say(`creating ${pods} pods for the scheduler with the extender, kube-scheduler binding`);
-  await createPods(cluster, gpu2, Scheduling.gpuSchedulerName, pods);
+  await step(`creating the pods of ${gpu2}`, () => createPods(cluster, gpu2, Scheduling.gpuSchedulerName, pods));
   const schedulerBinds = await timeBinds(
     cluster,
     gpu2,
