@@ -24,6 +24,7 @@ import { PipelineCatalog, type PipelineConfig } from "./picking/pipelines.js";
 import { defaultPrefixScorerOptions, type PrefixScorerOptions } from "./picking/scorers/prefix-affinity.js";
 import { loadModelTokenizers } from "./prompts/tokenizers.js";
 import { PromptCache } from "./prompts/prompt-cache.js";
+import { BlockKeyCache } from "../api/block-key-cache.js";
 import {
   defaultPrefillCoalescing,
   PrefillCoalescer,
@@ -41,6 +42,9 @@ import { defaultRetry, RetryBudget, type RetryPolicy } from "./request-path/retr
 import { RequestIds } from "./request-path/routes.js";
 
 export type { RetryPolicy };
+
+/** Memory (estimated) for engine block keys of seen prefixes: about 100k blocks, 1.6M tokens at block size 16. */
+const BLOCK_KEY_CACHE_BYTES = 48 * 1024 * 1024;
 
 export interface RouterOptions {
   host?: string;
@@ -272,6 +276,8 @@ function requestPathParts(
     // Long shared prompt prefixes (system prompts, earlier turns) are tokenized and hashed once, not per request.
     promptCache: new PromptCache(),
     prefixHashSeed: options.prefixHashSeed,
+    // …and with a tokenizer configured, the engines' block keys of those prefixes are hashed once too.
+    blockKeyCache: new BlockKeyCache(BLOCK_KEY_CACHE_BYTES),
     retry,
     budget: new RetryBudget(retry),
     upstream: {
