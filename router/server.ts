@@ -108,6 +108,10 @@ export interface RouterOptions {
   logLevel?: string;
   /** One JSON line per request at info level. */
   accessLog?: boolean;
+  /** What /metrics serves instead of this router's own registry (a worker pool: the sum over its workers). */
+  metricsText?: () => Promise<string>;
+  /** Which process of a worker pool this is ("worker 2 of 4, pid 1234"), said on /readyz. */
+  workerLabel?: string;
 }
 
 export interface Router {
@@ -169,7 +173,9 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
     knownModel: (model) => discovered.known(model),
   });
   const startedAt = Math.floor(Date.now() / 1000);
-  const getRoutes = { registry, metrics, maxBodyBytes, startedAt, synced: () => discovered.synced };
+  const synced = () => discovered.synced;
+  const { metricsText, workerLabel } = options;
+  const getRoutes = { registry, metrics, maxBodyBytes, startedAt, synced, metricsText, workerLabel };
   const handle = createRequestHandler(parts, getRoutes, new RequestIds(randomBytes(4).toString("hex")));
   const sweepTimer = setInterval(() => prefixIndex.sweep(Date.now()), 10_000);
   sweepTimer.unref();
