@@ -2,10 +2,11 @@
 // block instead of a serialisation and a SHA-256 per block. A block's digest is a pure function of its parent's
 // digest, its token ids and its extra keys; the cache maps exactly that triple to the digest.
 //
-// Parents are named by a number, not by their 32 digest bytes: every cached block gets a fresh number (never reused),
-// and a prompt's first block has the number of its chain's root (NONE_HASH for one algorithm and seed). Evicting a
-// parent only orphans its children (nothing reaches them any more, and the LRU drops them in time); it can never make
-// a lookup answer for the wrong parent. Token ids are hashed cheaply for the map key and compared in full on a hit.
+// The cache is a tree: each chain start (NONE_HASH for one algorithm and seed, with one block size and one set of
+// extra keys) and each cached block holds its cached children, keyed by a cheap hash of their token ids that a hit
+// confirms by comparing the ids in full. A lookup walks down from the start, so a block is found only under its own
+// parent. Evicting a parent only orphans its children (nothing reaches them any more, and the LRU drops them in
+// time); it can never make a lookup answer for the wrong parent.
 import {
   blockExtraKeys,
   digestKey,
@@ -16,22 +17,31 @@ import {
   type HashValue,
 } from "./block-hash.js";
 
-interface CachedBlock {
-  /** This block's number: its children's parent. */
-  readonly id: number;
-  readonly tokens: readonly number[];
+/** A chain's start (NONE_HASH for one algorithm, seed, block size and extra keys) or a cached block: a parent. */
+interface Parent {
   readonly digest: Buffer;
-  readonly key: bigint;
+  /** Cached children by the hash of their token ids (created on the first child). */
+  children?: Map<number, CachedBlock>;
 }
 
-interface Root {
-  readonly id: number;
-  readonly digest: Buffer;
+interface CachedBlock extends Parent {
+  readonly tokens: readonly number[];
+  readonly key: bigint;
+  /** The map this block is listed in (its parent's children), and its key there. */
+  readonly siblings: Map<number, CachedBlock>;
+  readonly tokensHash: number;
+  readonly bytes: number;
+  /** Neighbours in least-recently-used order. */
+  older?: CachedBlock;
+  newer?: CachedBlock;
 }
+
+/** Chain starts kept at most; past it the least recently used one goes (its blocks age out of the LRU in time). */
+const MAX_ROOTS = 4096;
 
 /** Estimated bytes one cached block holds: its token copy, digest, key, map key and the bookkeeping around them. */
-function blockBytes(blockSize: number, mapKey: string): number {
-  return 8 * blockSize + 2 * mapKey.length + 256;
+function blockBytes(blockSize: number): number {
+  return 8 * blockSize + 320;
 }
 
 /** 32-bit FNV-1a over a block's token ids (as 32-bit words): a map key, never trusted without comparing the ids. */
@@ -52,9 +62,10 @@ function extraKeysTag(keys: HashValue[] | null): string {
 }
 
 export class BlockKeyCache {
-  private readonly blocks = new Map<string, CachedBlock>();
-  private readonly roots = new Map<string, Root>();
-  private nextId = 0;
+  private readonly roots = new Map<string, Parent>();
+  /** Least recently used end of the list of cached blocks, and most recently used end. */
+  private oldest?: CachedBlock;
+  private newest?: CachedBlock;
   private heldBytes = 0;
   hits = 0;
   misses = 0;
@@ -82,63 +93,78 @@ export class BlockKeyCache {
     if (!Number.isInteger(blockSize) || blockSize < 1) {
       throw new RangeError(`blockSize: ${String(blockSize)} must be a positive integer (vLLM's CPU default is 128)`);
     }
-    const root = this.root(opts);
     const full = Math.floor(tokenIds.length / blockSize);
     const out: CachedBlock[] = new Array<CachedBlock>(full);
+    if (full === 0) return out;
     // Extra keys differ only between the first block (cache salt) and the rest.
-    const firstExtra = full > 0 ? blockExtraKeys(0, opts) : null;
-    const laterExtra = full > 1 ? blockExtraKeys(1, opts) : null;
-    const firstTag = extraKeysTag(firstExtra);
-    const laterTag = extraKeysTag(laterExtra);
-    let parentId = root.id;
-    let parentDigest = root.digest;
+    const firstExtra = blockExtraKeys(0, opts);
+    const laterExtra = blockExtraKeys(1, opts);
+    let parent = this.root(opts, blockSize, extraKeysTag(firstExtra), extraKeysTag(laterExtra));
     for (let b = 0; b < full; b++) {
       const from = b * blockSize;
-      const tag = b === 0 ? firstTag : laterTag;
-      const mapKey = `${parentId}/${blockSize}/${tokensHash(tokenIds, from, from + blockSize)}/${tag}`;
-      let block = this.blocks.get(mapKey);
+      const hash = tokensHash(tokenIds, from, from + blockSize);
+      let block = parent.children?.get(hash);
       if (block && sameTokens(block.tokens, tokenIds, from)) {
         this.hits++;
-        this.blocks.delete(mapKey);
-        this.blocks.set(mapKey, block);
+        this.unlink(block);
+        this.append(block);
       } else {
         this.misses++;
         const tokens = Array.prototype.slice.call(tokenIds, from, from + blockSize) as number[];
-        const digest = hashObject(opts.algo, [parentDigest, tokens, b === 0 ? firstExtra : laterExtra]);
-        block = { id: this.nextId++, tokens, digest, key: digestKey(digest) };
-        this.keep(mapKey, block, blockSize);
+        const digest = hashObject(opts.algo, [parent.digest, tokens, b === 0 ? firstExtra : laterExtra]);
+        const siblings = (parent.children ??= new Map());
+        block = { digest, tokens, key: digestKey(digest), siblings, tokensHash: hash, bytes: blockBytes(blockSize) };
+        this.keep(block);
       }
       out[b] = block;
-      parentId = block.id;
-      parentDigest = block.digest;
+      parent = block;
     }
     return out;
   }
 
-  private root(opts: BlockHashOptions): Root {
+  private root(opts: BlockHashOptions, blockSize: number, firstTag: string, laterTag: string): Parent {
     const seed = opts.seed ?? DEFAULT_NONE_HASH_SEED;
-    const name = `${opts.algo}/${seed}`;
+    const name = `${opts.algo}/${seed}/${blockSize}/${firstTag}/${laterTag}`;
     let root = this.roots.get(name);
-    if (!root) {
-      root = { id: this.nextId++, digest: noneHash(opts.algo, seed) };
-      this.roots.set(name, root);
+    if (root) {
+      this.roots.delete(name);
+    } else {
+      root = { digest: noneHash(opts.algo, seed) };
+      if (this.roots.size >= MAX_ROOTS) this.roots.delete(this.roots.keys().next().value!);
     }
+    this.roots.set(name, root);
     return root;
   }
 
-  private keep(mapKey: string, block: CachedBlock, blockSize: number): void {
-    const replaced = this.blocks.get(mapKey);
-    if (replaced) {
-      // Same map key, other tokens (a token-hash collision): the newer block takes the slot.
-      this.blocks.delete(mapKey);
-      this.heldBytes -= blockBytes(replaced.tokens.length, mapKey);
-    }
-    this.blocks.set(mapKey, block);
-    this.heldBytes += blockBytes(blockSize, mapKey);
-    while (this.heldBytes > this.budgetBytes && this.blocks.size > 0) {
-      const [oldKey, old] = this.blocks.entries().next().value!;
-      this.blocks.delete(oldKey);
-      this.heldBytes -= blockBytes(old.tokens.length, oldKey);
-    }
+  private keep(block: CachedBlock): void {
+    const replaced = block.siblings.get(block.tokensHash);
+    // Same parent and token hash, other tokens (a hash collision): the newer block takes the slot.
+    if (replaced) this.drop(replaced);
+    block.siblings.set(block.tokensHash, block);
+    this.append(block);
+    this.heldBytes += block.bytes;
+    while (this.heldBytes > this.budgetBytes && this.oldest) this.drop(this.oldest);
+  }
+
+  private drop(block: CachedBlock): void {
+    this.unlink(block);
+    this.heldBytes -= block.bytes;
+    if (block.siblings.get(block.tokensHash) === block) block.siblings.delete(block.tokensHash);
+  }
+
+  private append(block: CachedBlock): void {
+    block.older = this.newest;
+    block.newer = undefined;
+    if (this.newest) this.newest.newer = block;
+    else this.oldest = block;
+    this.newest = block;
+  }
+
+  private unlink(block: CachedBlock): void {
+    if (block.older) block.older.newer = block.newer;
+    else if (this.oldest === block) this.oldest = block.newer;
+    if (block.newer) block.newer.older = block.older;
+    else if (this.newest === block) this.newest = block.older;
+    block.older = block.newer = undefined;
   }
 }
