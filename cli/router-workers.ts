@@ -80,6 +80,8 @@ export function startWorkerPool(o: WorkerPoolOptions): WorkerPool {
         if (++listening === o.workers) markReady();
       } else answerMetrics(aggregator, worker, m);
     });
+    // A signal that cannot be delivered (the worker exiting meanwhile) is reported here, not thrown.
+    worker.on("error", (err) => o.log(`aibrix-ts router: worker ${slot}: ${err.message}`));
     worker.on("exit", (code, signal) => {
       slots.delete(worker.id);
       if (stopping) return;
