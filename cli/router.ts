@@ -12,6 +12,16 @@ import { StaticKeys } from "../router/flow-control/auth/static-keys.js";
 import { portFlag, renamedFlag } from "./flags.js";
 import { reportProcessMetrics } from "./process-metrics.js";
 import { WorkloadSignal } from "../router/metrics/workload-signal.js";
+import cluster from "node:cluster";
+import { availableParallelism } from "node:os";
+import {
+  clusterMetricsText,
+  perWorkerStateWarning,
+  reportWorkerServing,
+  workerSlot,
+  startWorkerPool,
+  workersFlag,
+} from "./router-workers.js";
 
 export interface RouterCommandOptions {
   endpoints?: string;
@@ -26,6 +36,7 @@ export interface RouterCommandOptions {
   tokenizer?: string[];
   apiKeyFile?: string;
   prefixHashSeed?: string;
+  workers?: string;
 }
 
 /** `--tokenizer MODEL=DIR` flags as a model → directory map; the error names the flag and the expected form. */
@@ -104,23 +115,60 @@ export function registerRouter(program: Command): void {
     .option("--admin-port <port>", "users API, flow-control metrics and health (default 8890 when flow control is on)")
     .option("--admin-host <host>", "admin listen address (default 127.0.0.1; set $AIBRIX_ADMIN_TOKEN to protect it)")
     .addHelpText("after", pickingHelp())
+    .option("--workers <n>", 'router processes sharing the port, to use several cores ("auto": one per CPU)', "1")
     .action(async (o: RouterCommandOptions & FlowControlFlags) => {
-      const options = await routerOptionsFromFlags(o);
-      const flowControlConfig = renamedFlag(o, "admission-config", "flow-control-config");
-      const flow = await flowControlFromFlags({ ...o, flowControlConfig });
-      const redisUrl = o.redisUrl ?? process.env.REDIS_URL;
-      const workload = new WorkloadSignal({ redisUrl, onError: (e) => console.error(`workload signal: ${e.message}`) });
-      const router: Router = await startRouter({
-        ...options,
-        flowControl: workload.wrap(flow?.flowControl.control),
-        // Engines started with --api-key check the client's token, unless the router's own keys are in use.
-        forwardAuthorization: o.auth !== "keys",
-        ...(redisUrl ? { prefixSync: { redisUrl }, sharedPicking: { redisUrl } } : {}),
-      });
-      if (flow) console.error(`aibrix-ts router: users API and flow-control metrics on ${flow.adminUrl}`);
-      reportProcessMetrics(router.metrics.registry);
-      workload.publishOn(router.metrics.registry);
-      console.error(`aibrix-ts router listening on ${router.url}`);
-      closeOnSignal(() => Promise.all([router.close(), workload.close()]).then(() => undefined));
+      const workers = workersFlag(o.workers ?? "1", availableParallelism());
+      if (workers > 1 && cluster.isPrimary) return runWorkerPool(o, workers);
+      await runRouter(o, workers);
     });
+}
+
+/** The primary of `--workers N`: checks the flags once, says what is per worker, and runs the pool. */
+async function runWorkerPool(o: RouterCommandOptions & FlowControlFlags, workers: number): Promise<void> {
+  await routerOptionsFromFlags(o);
+  const redisUrl = o.redisUrl ?? process.env.REDIS_URL;
+  const flowControl = Boolean(o.auth || renamedFlag(o, "admission-config", "flow-control-config", () => {}));
+  const warning = perWorkerStateWarning(workers, redisUrl, flowControl || o.adminPort !== undefined);
+  if (warning) console.error(`aibrix-ts router: ${warning}`);
+  const pool = startWorkerPool({ workers, log: (line) => console.error(line) });
+  closeOnSignal(() => pool.stop());
+  try {
+    await pool.ready;
+  } catch (err) {
+    await pool.stop();
+    throw err;
+  }
+  console.error(`aibrix-ts router: ${workers} workers listening on port ${o.port} (primary pid ${process.pid})`);
+}
+
+/** One router process: the whole router, or one worker of a pool. */
+async function runRouter(o: RouterCommandOptions & FlowControlFlags, workers: number): Promise<void> {
+  const options = await routerOptionsFromFlags(o);
+  const flowControlConfig = renamedFlag(o, "admission-config", "flow-control-config");
+  const flow = await flowControlFromFlags({ ...o, flowControlConfig });
+  const redisUrl = o.redisUrl ?? process.env.REDIS_URL;
+  const workload = new WorkloadSignal({ redisUrl, onError: (e) => console.error(`workload signal: ${e.message}`) });
+  const inPool = cluster.isWorker;
+  let metricsText: (() => Promise<string>) | undefined;
+  const router: Router = await startRouter({
+    ...options,
+    flowControl: workload.wrap(flow?.flowControl.control),
+    // Engines started with --api-key check the client's token, unless the router's own keys are in use.
+    forwardAuthorization: o.auth !== "keys",
+    ...(redisUrl ? { prefixSync: { redisUrl }, sharedPicking: { redisUrl } } : {}),
+    ...(inPool
+      ? {
+          metricsText: () => metricsText!(),
+          workerLabel: `worker ${workerSlot() ?? "?"} of ${workers}, pid ${process.pid}`,
+        }
+      : {}),
+  });
+  if (flow && !inPool) console.error(`aibrix-ts router: users API and flow-control metrics on ${flow.adminUrl}`);
+  reportProcessMetrics(router.metrics.registry);
+  workload.publishOn(router.metrics.registry);
+  if (inPool) {
+    metricsText = clusterMetricsText(router.metrics.registry);
+    reportWorkerServing();
+  } else console.error(`aibrix-ts router listening on ${router.url}`);
+  closeOnSignal(() => Promise.all([router.close(), workload.close()]).then(() => undefined));
 }

@@ -24,6 +24,7 @@ import { PipelineCatalog, type PipelineConfig } from "./picking/pipelines.js";
 import { defaultPrefixScorerOptions, type PrefixScorerOptions } from "./picking/scorers/prefix-affinity.js";
 import { loadModelTokenizers } from "./prompts/tokenizers.js";
 import { PromptCache } from "./prompts/prompt-cache.js";
+import { BlockKeyCache } from "../api/block-key-cache.js";
 import {
   defaultPrefillCoalescing,
   PrefillCoalescer,
@@ -41,6 +42,9 @@ import { defaultRetry, RetryBudget, type RetryPolicy } from "./request-path/retr
 import { RequestIds } from "./request-path/routes.js";
 
 export type { RetryPolicy };
+
+/** Memory (estimated) for engine block keys of seen prefixes: about 100k blocks, 1.6M tokens at block size 16. */
+const BLOCK_KEY_CACHE_BYTES = 48 * 1024 * 1024;
 
 export interface RouterOptions {
   host?: string;
@@ -104,6 +108,10 @@ export interface RouterOptions {
   logLevel?: string;
   /** One JSON line per request at info level. */
   accessLog?: boolean;
+  /** What /metrics serves instead of this router's own registry (a worker pool: the sum over its workers). */
+  metricsText?: () => Promise<string>;
+  /** Which process of a worker pool this is ("worker 2 of 4, pid 1234"), said on /readyz. */
+  workerLabel?: string;
 }
 
 export interface Router {
@@ -165,7 +173,9 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
     knownModel: (model) => discovered.known(model),
   });
   const startedAt = Math.floor(Date.now() / 1000);
-  const getRoutes = { registry, metrics, maxBodyBytes, startedAt, synced: () => discovered.synced };
+  const synced = () => discovered.synced;
+  const { metricsText, workerLabel } = options;
+  const getRoutes = { registry, metrics, maxBodyBytes, startedAt, synced, metricsText, workerLabel };
   const handle = createRequestHandler(parts, getRoutes, new RequestIds(randomBytes(4).toString("hex")));
   const sweepTimer = setInterval(() => prefixIndex.sweep(Date.now()), 10_000);
   sweepTimer.unref();
@@ -272,6 +282,8 @@ function requestPathParts(
     // Long shared prompt prefixes (system prompts, earlier turns) are tokenized and hashed once, not per request.
     promptCache: new PromptCache(),
     prefixHashSeed: options.prefixHashSeed,
+    // …and with a tokenizer configured, the engines' block keys of those prefixes are hashed once too.
+    blockKeyCache: new BlockKeyCache(BLOCK_KEY_CACHE_BYTES),
     retry,
     budget: new RetryBudget(retry),
     upstream: {

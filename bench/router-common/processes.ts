@@ -1,7 +1,7 @@
 // Child processes for router benchmarks: simulated engines, our router, and peer routers (sglang-router,
 // vllm-router), each in its own process so the load generator never shares an event loop with what it measures.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { copyFile, mkdir, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import os, { tmpdir } from "node:os";
@@ -34,6 +34,58 @@ export function cpuSeconds(p: Proc): number {
   } catch {
     return NaN;
   }
+}
+
+/**
+ * `cpuSeconds` of a process and its child processes (a router running as a pool of worker processes): what the
+ * whole router costs. NaN where /proc cannot say.
+ */
+export function treeCpuSeconds(p: Proc): number {
+  const root = p.child.pid;
+  if (root === undefined) return NaN;
+  let total = 0;
+  for (const pid of [root, ...childPids(root)]) total += cpuSecondsOf(pid);
+  return total;
+}
+
+function childPids(parent: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === parent) out.push(Number(entry));
+    } catch {
+      // Gone between the listing and the read.
+    }
+  }
+  return out;
+}
+
+function cpuSecondsOf(pid: number): number {
+  return cpuSeconds({ child: { pid } } as Proc);
+}
+
+/** Threads a process runs now (0 when /proc cannot say). */
+export function threadCount(p: Proc): number {
+  try {
+    return Number(/^Threads:\s+(\d+)/m.exec(readFileSync(`/proc/${p.child.pid}/status`, "utf8"))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * How a router process is launched besides its routing flags: pinned to `cpus` (a taskset list, e.g. "0,1") and
+ * with `parallelism` processes (our --workers) or runtime threads (the peers' Tokio workers).
+ */
+export interface Launch {
+  cpus: string;
+  parallelism: number;
+}
+
+function launched(command: string, args: string[], launch: Launch | undefined): [string, string[]] {
+  return launch ? ["taskset", ["-c", launch.cpus, command, ...args]] : [command, args];
 }
 
 /** USER_HZ: 100 on every Linux architecture Node supports. */
@@ -228,12 +280,14 @@ export async function startOurRouter(
   model: string,
   strategy: string,
   extra: Record<string, unknown> = {},
+  launch?: Launch,
 ): Promise<Proc> {
   const port = await freePort();
   const cfg = path.join(tmpdir(), `bench-router-${process.pid}-${port}.yaml`);
   const tokenizers = { [model]: SIMULATOR_TOKENIZER_DIR };
   await writeFile(cfg, JSON.stringify({ defaultStrategy: strategy, tokenizers, ...extra }));
-  const child = spawn(
+  const workers = launch ? ["--workers", String(launch.parallelism)] : [];
+  const [command, args] = launched(
     process.execPath,
     [
       ...(process.env.BENCH_ROUTER_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
@@ -249,12 +303,16 @@ export async function startOurRouter(
       String(port),
       "--log-level",
       "warn",
+      ...workers,
     ],
-    { cwd: repo, stdio: ["ignore", "pipe", "pipe"] },
+    launch,
   );
-  setups[`aibrix-ts (${strategy})`] = {
+  const child = spawn(command, args, { cwd: repo, stdio: ["ignore", "pipe", "pipe"] });
+  const name = `aibrix-ts (${strategy}${launch ? `, ${launch.parallelism} workers on cpus ${launch.cpus}` : ""})`;
+  setups[name] = {
     version: ourVersion(),
-    args: [`--config ${JSON.stringify({ defaultStrategy: strategy, ...extra })}`],
+    args: [`--config ${JSON.stringify({ defaultStrategy: strategy, ...extra })}`, ...workers],
+    ...(launch ? { launch: `taskset -c ${launch.cpus}` } : {}),
   };
   const p = track(`aibrix-ts router (${strategy})`, child, `http://127.0.0.1:${port}`);
   await waitReady(p, completionProbe(p.url, model));
@@ -278,6 +336,8 @@ export interface RouterSetup {
   args: string[];
   /** Defaults the router reports for thresholds it was not given, from its own --help. */
   defaults?: Record<string, string>;
+  /** The pinning it ran under, when pinned (`taskset -c …`), and its runtime's threads, when set. */
+  launch?: string;
 }
 
 const setups: Record<string, RouterSetup> = {};
@@ -349,6 +409,7 @@ export async function startPeer(
   model: string,
   policy: string,
   flags: string[] = [],
+  launch?: Launch,
 ): Promise<Proc> {
   const peers = pinnedPeers();
   const install = typeof peers === "string" ? undefined : peers.get(peer);
@@ -370,14 +431,18 @@ export async function startPeer(
     "--log-level",
     "error",
   ];
-  setups[`${peer} (${policy})`] = {
+  const pinned = launch ? `, ${launch.parallelism} threads on cpus ${launch.cpus}` : "";
+  setups[`${peer} (${policy}${pinned})`] = {
     version: install.version,
     args: shaping,
     defaults: thresholdDefaults(install.help, shaping),
+    ...(launch ? { launch: `taskset -c ${launch.cpus}, TOKIO_WORKER_THREADS=${launch.parallelism}` } : {}),
   };
-  const child = spawn(install.command[0]!, [...install.command.slice(1), ...common], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const [command, args] = launched(install.command[0]!, [...install.command.slice(1), ...common], launch);
+  // Both peers run on Tokio: its multi-thread runtime takes its worker count from TOKIO_WORKER_THREADS, else from
+  // the CPUs the process may use (which taskset sets too).
+  const env = launch ? { ...process.env, TOKIO_WORKER_THREADS: String(launch.parallelism) } : process.env;
+  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], env });
   const p = track(`${peer} (${policy})`, child, `http://127.0.0.1:${port}`);
   await waitReady(p, completionProbe(p.url, model), 90000);
   return p;

@@ -2,7 +2,9 @@
 // prompts (plain and streaming) and ~2,500-token prompts — the router's CPU time per request, and the most short
 // requests per second one router process sustains; side by side with sglang-router and vllm-router in front of the
 // same engines, in the same run. Our router runs with least-request and with the strategies we recommend for shared
-// prefixes (prefix-cache, and kv-prefix-load, fed by the engines' KV events).
+// prefixes (prefix-cache, and kv-prefix-load, fed by the engines' KV events). Then how capacity scales with cores:
+// our router as 1 and 2 worker processes against the peers with 1 and 2 threads, pinned to the same CPUs
+// (scaling.ts).
 //
 // Engines are canned-answer vLLM-shaped processes (canned-engine.ts) so engine time is tiny and steady; they publish
 // KV events for every router alike. Every router and every engine runs in its own process, and the load generator
@@ -20,9 +22,19 @@ import {
   type PeerName,
   type Proc,
 } from "../router-common/processes.js";
-import { measureTarget, RATE, type TargetRound } from "./measure.js";
+import { CONCURRENCY, measureTarget, RATE, type TargetRound } from "./measure.js";
 import { summarise, type TargetResult } from "./summary.js";
 import { MODEL } from "./workload.js";
+import {
+  cpusFor,
+  measureScalingRound,
+  SCALING_CORES,
+  scalingArms,
+  summariseScaling,
+  type ScalingResult,
+  type ScalingRound,
+} from "./scaling.js";
+import os from "node:os";
 
 export const OUR_STRATEGIES = ["least-request", "prefix-cache", "kv-prefix-load"] as const;
 const PEER_POLICY = "round_robin";
@@ -42,6 +54,35 @@ function starters(fleet: Parameters<typeof startOurRouter>[0], peerErrors: Recor
     else out.push({ name, start: () => startPeer(peer, fleet, MODEL, PEER_POLICY) });
   }
   return out;
+}
+
+/** Every router at each core count it can be pinned to here, rounds interleaved like the main phase's. */
+async function measureScaling(
+  fleet: Parameters<typeof startOurRouter>[0],
+  peerErrors: Record<string, string>,
+  rounds: number,
+  closedMs: number,
+  progress: (m: string) => void,
+): Promise<{ rounds: ScalingRound[]; cores: number[]; skipped: Record<string, string> }> {
+  const cores = SCALING_CORES.filter((c) => c <= os.availableParallelism());
+  const peers = (["vllm-router", "sglang-router"] as PeerName[]).filter((p) => !peerErrors[`${p} (${PEER_POLICY})`]);
+  const arms = scalingArms(fleet, peers, PEER_POLICY);
+  const out: ScalingRound[] = [];
+  const skipped: Record<string, string> = {};
+  for (const c of SCALING_CORES.filter((c) => !cores.includes(c))) skipped[`${c} cores`] = "more than this machine has";
+  for (let r = 0; r < rounds; r++) {
+    for (const c of cores) {
+      for (const arm of arms) {
+        progress(`scaling round ${r + 1}/${rounds}: ${arm.router} on ${c} core${c > 1 ? "s" : ""}`);
+        try {
+          out.push(await measureScalingRound(arm, c, closedMs));
+        } catch (err) {
+          skipped[`${arm.router} on ${c} cores`] = (err as Error).message.slice(0, 500);
+        }
+      }
+    }
+  }
+  return { rounds: out, cores, skipped };
 }
 
 const bench: Benchmark = {
@@ -81,7 +122,11 @@ const bench: Benchmark = {
           }
         }
       }
+      const scaling = await measureScaling(fleet, peerErrors, rounds, closedMs, (m) =>
+        ctx.progress(`${m} (${Math.round((Date.now() - started) / 1000)} s so far)`),
+      );
       const { results, summary, addedByTarget, spread } = summarise(all, OUR_STRATEGIES);
+      const scaled = summariseScaling(scaling.rounds);
       ctx.progress(`measured in ${Math.round((Date.now() - started) / 1000)} s`);
       return {
         params: {
@@ -97,7 +142,12 @@ const bench: Benchmark = {
           our_strategies: [...OUR_STRATEGIES],
           cpu_per_request:
             "user + system CPU time of the router process (all its threads) over the phase, divided by the requests it served",
-          per_core_scaling: "not measured: our router runs as one process; req/CPU-s is per router CPU-second",
+          per_core_scaling:
+            `closed loop of short requests (${CONCURRENCY} concurrent, ${closedMs} ms a round) per router pinned with ` +
+            `taskset: ${scaling.cores.map((c) => `${c} core${c > 1 ? "s" : ""} = cpus ${cpusFor(c)}`).join(", ")}; ` +
+            "ours as --workers 1/2 (least-request), the peers with TOKIO_WORKER_THREADS 1/2 (round_robin); engines " +
+            `and load generator unpinned, on the same ${os.availableParallelism()} CPUs`,
+          scaling_skipped: scaling.skipped,
           our_router_build:
             process.env.BENCH_ROUTER_FROM === "source"
               ? "TypeScript sources through tsx"
@@ -107,8 +157,14 @@ const bench: Benchmark = {
           added_by_target: addedByTarget,
           duration_s: Math.round((Date.now() - started) / 1000),
         },
-        summary,
-        series: { results, rounds: Object.fromEntries(all), spread },
+        summary: { ...summary, ...scaled.summary },
+        series: {
+          results,
+          rounds: Object.fromEntries(all),
+          spread,
+          scaling: scaled.results,
+          scaling_rounds: scaling.rounds,
+        },
       };
     } finally {
       for (const p of procs.reverse()) await p.stop().catch(() => undefined);
@@ -124,7 +180,7 @@ const bench: Benchmark = {
       { target: r.target, metric: "CPU µs / request", value: r.cpu_us_per_req ?? 0 },
       { target: r.target, metric: "max req/s (÷1000)", value: r.max_rps / 1000 },
     ]);
-    return {
+    const overhead = {
       title: "Router overhead vs direct-to-engine, CPU per request, and capacity (medians over rounds)",
       data: { values: rows },
       mark: "bar",
@@ -135,6 +191,24 @@ const bench: Benchmark = {
         color: { field: "target", type: "nominal" },
       },
       resolve: { scale: { y: "independent" } },
+    };
+    const scaling = (result.series.scaling ?? []) as ScalingResult[];
+    if (scaling.length === 0) return overhead as TopLevelSpec;
+    return {
+      vconcat: [
+        overhead,
+        {
+          title: "Closed-loop req/s pinned to 1 and 2 cores (ours: --workers 1/2; peers: 1/2 threads)",
+          data: { values: scaling.map((r) => ({ ...r, cores: `${r.cores} core${r.cores > 1 ? "s" : ""}` })) },
+          mark: "bar",
+          encoding: {
+            column: { field: "router", type: "nominal" },
+            x: { field: "cores", type: "nominal" },
+            y: { field: "max_rps", type: "quantitative", title: "req/s" },
+            color: { field: "cores", type: "nominal" },
+          },
+        },
+      ],
     } as TopLevelSpec;
   },
 };

@@ -53,6 +53,16 @@ function perRouter(params: Record<string, unknown>): string[] {
   return [`added p50/p99 by router: ${text.join("; ")}`];
 }
 
+function scalingNotes(params: Record<string, unknown>): string[] {
+  const how = params.per_core_scaling;
+  if (typeof how !== "string" || how.startsWith("not measured")) return ["scaling with cores: not measured"];
+  const skipped = Object.entries((params.scaling_skipped ?? {}) as Record<string, string>);
+  return [
+    `scaling with cores: ${how}`,
+    ...(skipped.length > 0 ? [`scaling arms not measured: ${skipped.map(([k, v]) => `${k} (${v})`).join("; ")}`] : []),
+  ];
+}
+
 const entry: ReadmeEntry = {
   context: (r) =>
     `${String(r.params.engines)}; ours ${(r.params.our_strategies as string[] | undefined)?.join(", ") ?? String(r.params.our_strategy)}, ` +
@@ -77,12 +87,21 @@ const entry: ReadmeEntry = {
     { key: "req_per_cpu_s", label: "requests per router CPU-second", digits: 0 },
     { key: "req_per_cpu_s_x_sglang_router", label: "× sglang-router's", unit: "×", target: TARGETS.rpsOverEachPeer },
     { key: "req_per_cpu_s_x_vllm_router", label: "× vllm-router's", unit: "×", target: TARGETS.rpsOverEachPeer },
+    { key: "max_rps_1_core", label: "pinned to 1 core: req/s (--workers 1)", digits: 0 },
+    { key: "max_rps_1_core_x_sglang_router", label: "× sglang-router's", unit: "×", target: TARGETS.rpsOverEachPeer },
+    { key: "max_rps_1_core_x_vllm_router", label: "× vllm-router's", unit: "×", target: TARGETS.rpsOverEachPeer },
+    { key: "max_rps_2_cores", label: "2 cores: req/s (--workers 2)", digits: 0 },
+    { key: "max_rps_2_cores_x_sglang_router", label: "× sglang-router's", unit: "×", target: TARGETS.rpsOverEachPeer },
+    { key: "max_rps_2_cores_x_vllm_router", label: "× vllm-router's", unit: "×", target: TARGETS.rpsOverEachPeer },
+    { key: "scaling_2_over_1_cores", label: "ours 2 cores over 1", unit: "×" },
+    { key: "scaling_2_over_1_cores_sglang_router", label: "sglang-router's", unit: "×" },
+    { key: "scaling_2_over_1_cores_vllm_router", label: "vllm-router's", unit: "×" },
   ],
   notes: (r) => [
     ...perRouter(r.params),
     ...(Number(r.params.rounds) < 3 ? [`${String(r.params.rounds)} rounds: fewer than the three a median needs`] : []),
     "closed-loop req/s is for the whole machine (engines and load generator share it), not per core",
-    "scaling with cores: not measured (our router runs as one process)",
+    ...scalingNotes(r.params),
     ...routerSetupNotes(r.params),
   ],
 };

@@ -200,6 +200,8 @@ export class RouterMetrics {
     help: "KV blocks each engine holds according to its KV events (the exact prefix index)",
     labelNames: ["endpoint"] as const,
     registers: [this.registry],
+    // Every worker of a pool indexes the same events: the pool's figure is one worker's, not their sum.
+    aggregator: "max",
     collect: () => {
       this.kvIndexBlocks.reset();
       for (const [endpoint, blocks] of this.kvIndexSource()) this.kvIndexBlocks.set({ endpoint }, blocks);

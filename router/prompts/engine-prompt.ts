@@ -1,7 +1,9 @@
 // A request's prompt as the engine sees it: the model's own token ids (its tokenizer and chat template) and vLLM's
 // block keys over them — the names the engine's KV events give the blocks it holds. Computed lazily, at most once
-// per block size / hash algorithm / adapter path, and only for models with a tokenizer configured.
-import { blockKeys, type PrefixHashAlgo } from "../../api/block-hash.js";
+// per block size / hash algorithm / adapter path, and only for models with a tokenizer configured; blocks of a
+// prefix an earlier request had come from the shared block-key cache.
+import type { PrefixHashAlgo } from "../../api/block-hash.js";
+import type { BlockKeyCache } from "../../api/block-key-cache.js";
 import type { ChatMessage, ModelTokenizer } from "../../api/model-tokenizer.js";
 
 /** The adapter a request runs on, as the engine loaded it (both name and path key vLLM's blocks). */
@@ -20,6 +22,8 @@ export class EnginePrompt {
     private readonly body: Record<string, unknown>,
     /** The engines' PYTHONHASHSEED, when they run with one. */
     private readonly seed: string | undefined,
+    /** Shared by every request: a prefix seen before costs a lookup per block, not a hash. */
+    private readonly blockKeyCache: BlockKeyCache,
     private readonly onError: (err: Error) => void = () => {},
   ) {}
 
@@ -69,7 +73,7 @@ export class EnginePrompt {
     let keys = this.keys.get(k);
     if (!keys) {
       const salt = this.body.cache_salt;
-      keys = blockKeys(ids, blockSize, {
+      keys = this.blockKeyCache.keys(ids, blockSize, {
         algo,
         ...(this.seed !== undefined ? { seed: this.seed } : {}),
         ...(lora ? { lora } : {}),

@@ -13,6 +13,10 @@ export interface GetRoutes {
   startedAt: number;
   /** Discovery has delivered its first snapshot. */
   synced(): boolean;
+  /** What /metrics serves instead of this router's own registry (a worker pool: the sum over its workers). */
+  metricsText?: () => Promise<string>;
+  /** Which process of a worker pool answers ("worker 2 of 4, pid 1234"), said on /readyz. */
+  workerLabel?: string;
 }
 
 /** Answers `path` when it is one of the router's own GET routes; false when it is not. */
@@ -33,11 +37,14 @@ export async function serveGet(g: GetRoutes, path: string, res: ServerResponse):
     const synced = g.synced();
     res
       .writeHead(synced ? 200 : 503, { "content-type": "text/plain" })
-      .end(synced ? `ready: ${g.registry.all().length} endpoints` : "discovery has not synced yet");
+      .end(
+        `${synced ? `ready: ${g.registry.all().length} endpoints` : "discovery has not synced yet"}` +
+          (g.workerLabel ? ` (${g.workerLabel})` : ""),
+      );
     return true;
   }
   if (path === "/metrics") {
-    const text = await g.metrics.registry.metrics();
+    const text = await (g.metricsText ?? (() => g.metrics.registry.metrics()))();
     res.writeHead(200, { "content-type": g.metrics.registry.contentType }).end(text);
     return true;
   }

@@ -140,7 +140,7 @@ async function promptViews(
   if (r.raw.length > LARGE_BODY_BYTES) await p.largeSteps.turn();
   const tokenizer = p.tokenizers.get(adapter ? p.registry.adapterParent.get(model)! : model);
   const enginePrompt = tokenizer
-    ? new EnginePrompt(tokenizer, path, body, p.prefixHashSeed, (err) =>
+    ? new EnginePrompt(tokenizer, path, body, p.prefixHashSeed, p.blockKeyCache, (err) =>
         p.log.debug({ model, err: err.message }, "prompt not reproducible with the model's tokenizer"),
       )
     : undefined;

@@ -2,6 +2,7 @@
 // router builds one of these at start; every stage reads what it needs from it.
 import type { ServerResponse } from "node:http";
 import type { Logger } from "pino";
+import type { BlockKeyCache } from "../../api/block-key-cache.js";
 import type { ModelTokenizer } from "../../api/model-tokenizer.js";
 import type { FlowControl, FlowTicket, TokenUsage } from "../flow-control/control.js";
 import type { StaticKeys } from "../flow-control/auth/static-keys.js";
@@ -31,6 +32,8 @@ export interface RequestPathParts {
   tokenizers: ReadonlyMap<string, ModelTokenizer>;
   /** The engines' PYTHONHASHSEED, when they run with one. */
   prefixHashSeed?: string;
+  /** vLLM block keys of prompt prefixes already seen (models with a tokenizer). */
+  blockKeyCache: BlockKeyCache;
   prefills: PrefillCoalescer;
   coalescing: PrefillCoalescingOptions;
   staleAfterMs: number;

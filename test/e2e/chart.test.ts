@@ -297,6 +297,15 @@ describe("e2e: Helm chart", function () {
     expect(err?.stderr ?? "").to.match(/development\.(webhookUrl|extenderUrl) is required/);
   });
 
+  it("runs the router as several processes on its port only when router.workers asks for more than one", async function () {
+    this.timeout(60_000);
+    type Pod = { spec: { template: { spec: { containers: { args: string[] }[] } } } };
+    const args = (docs: Doc[]) =>
+      (find(docs, "Deployment", "demo-aibrix-ts-router") as Doc & Pod).spec.template.spec.containers[0]!.args;
+    expect(args(await template()).filter((a) => a.startsWith("--workers"))).to.deep.equal([]);
+    expect(args(await template("--set", "router.workers=3"))).to.include("--workers=3");
+  });
+
   it("mounts each model's tokenizer in the router and names it in a --tokenizer flag", async function () {
     this.timeout(60_000);
     const docs = await template(

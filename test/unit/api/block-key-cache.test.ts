@@ -1,0 +1,117 @@
+import { expect } from "chai";
+import fc from "fast-check";
+import { blockDigests, blockKeys, type BlockHashOptions } from "../../../api/block-hash.js";
+import { BlockKeyCache } from "../../../api/block-key-cache.js";
+import { vllmVectors } from "../../support/vllm-vectors.js";
+
+const optionsArb: fc.Arbitrary<BlockHashOptions> = fc.record(
+  {
+    algo: fc.constantFrom("sha256" as const, "sha256_cbor" as const),
+    seed: fc.constantFrom("0", "42"),
+    lora: fc.record({ name: fc.constantFrom("a", "b"), path: fc.constantFrom("/a", "/b") }),
+    cacheSalt: fc.constantFrom("s", "t"),
+  },
+  { requiredKeys: ["algo"] },
+);
+
+describe("block key cache", () => {
+  it(`gives vLLM ${vllmVectors.vllm}'s own block hashes, cold and warm`, () => {
+    const cache = new BlockKeyCache(1 << 20);
+    for (const round of ["cold", "warm"]) {
+      for (const v of vllmVectors.blockHashes) {
+        const what = `${round}: ${v.algo} seed=${v.seed} bs=${v.blockSize} lora=${v.lora?.name} salt=${v.cacheSalt}`;
+        const opts: BlockHashOptions = { algo: v.algo };
+        if (v.seed !== null) opts.seed = v.seed;
+        if (v.lora) opts.lora = v.lora;
+        if (v.cacheSalt !== null) opts.cacheSalt = v.cacheSalt;
+        expect(
+          cache.digests(v.tokens, v.blockSize, opts).map((d) => d.toString("hex")),
+          what,
+        ).to.deep.equal(v.digests);
+        expect(cache.keys(v.tokens, v.blockSize, opts).map(String), what).to.deep.equal(v.eventHashes);
+      }
+    }
+    expect(cache.hits).to.be.greaterThan(0);
+  });
+
+  it("answers exactly as uncached hashing over random prompts sharing prefixes, options and block sizes (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 2 ** 31 - 1 }), { maxLength: 70 }),
+        fc.array(
+          fc.record({
+            keep: fc.nat(70),
+            tail: fc.array(fc.integer({ min: 0, max: 300 }), { maxLength: 40 }),
+            blockSize: fc.integer({ min: 1, max: 9 }),
+            opts: optionsArb,
+          }),
+          { minLength: 1, maxLength: 6 },
+        ),
+        fc.integer({ min: 0, max: 20_000 }),
+        (base, prompts, budget) => {
+          // A small budget makes evictions (and orphaned children) part of the property.
+          const cache = new BlockKeyCache(budget);
+          for (const { keep, tail, blockSize, opts } of prompts) {
+            const tokens = [...base.slice(0, keep), ...tail];
+            expect(cache.keys(tokens, blockSize, opts)).to.deep.equal(blockKeys(tokens, blockSize, opts));
+            expect(cache.bytes).to.be.at.most(budget);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("hashes a shared prefix once, and the same tokens under another parent, salt or adapter apart", () => {
+    const cache = new BlockKeyCache(1 << 20);
+    const prefix = Array.from({ length: 64 }, (_, i) => i);
+    const a = [...prefix, 1000, 1001, 1002, 1003];
+    const b = [...prefix, 2000, 2001, 2002, 2003];
+    cache.keys(a, 4, { algo: "sha256_cbor" });
+    expect(cache.misses).to.equal(17);
+    cache.keys(b, 4, { algo: "sha256_cbor" });
+    expect([cache.hits, cache.misses]).to.deep.equal([16, 18]);
+    // Block 2's tokens again, but after another first block: another parent, another key.
+    const moved = [99, 99, 99, 99, ...prefix.slice(4)];
+    expect(cache.keys(moved, 4, { algo: "sha256_cbor" })).to.deep.equal(blockKeys(moved, 4, { algo: "sha256_cbor" }));
+    for (const opts of [
+      { algo: "sha256_cbor" as const, cacheSalt: "x" },
+      { algo: "sha256_cbor" as const, lora: { name: "l", path: "/l" } },
+      { algo: "sha256" as const },
+      { algo: "sha256_cbor" as const, seed: "7" },
+    ]) {
+      expect(cache.keys(a, 4, opts), JSON.stringify(opts)).to.deep.equal(blockKeys(a, 4, opts));
+    }
+  });
+
+  it("compares the token ids on a hit, so a token-hash collision is a miss, not a wrong key", () => {
+    const cache = new BlockKeyCache(1 << 20);
+    // Two 2-token blocks with one FNV-1a hash: pick the second block's last token to cancel the first difference.
+    const fnvStep = (h: number, x: number) => Math.imul(h ^ x, 0x01000193);
+    const basis = 0x811c9dc5;
+    const first = [0, 0];
+    const second = [1, (fnvStep(basis, 0) ^ fnvStep(basis, 1)) >>> 0];
+    const fnv = (t: number[]) => t.reduce(fnvStep, basis) >>> 0;
+    expect(fnv(second)).to.equal(fnv(first));
+    for (const t of [first, second, first]) {
+      expect(cache.keys(t, 2, { algo: "sha256" })).to.deep.equal(blockKeys(t, 2, { algo: "sha256" }));
+    }
+  });
+
+  it("stays within its byte budget, least recently used out first", () => {
+    const cache = new BlockKeyCache(20_000);
+    for (let i = 0; i < 200; i++)
+      cache.keys(
+        Array.from({ length: 64 }, (_, j) => i * 1000 + j),
+        16,
+        { algo: "sha256" },
+      );
+    expect(cache.bytes).to.be.at.most(20_000).and.greaterThan(10_000);
+    const recent = Array.from({ length: 64 }, (_, j) => 199 * 1000 + j);
+    const misses = cache.misses;
+    cache.keys(recent, 16, { algo: "sha256" });
+    expect(cache.misses).to.equal(misses);
+    const digests = blockDigests(recent, 16, { algo: "sha256" });
+    expect(cache.digests(recent, 16, { algo: "sha256" })).to.deep.equal(digests);
+  });
+});
