@@ -6,7 +6,7 @@
 //   timeouts: {connectMs: 2000, firstByteMs: 120000, streamFirstByteMs: 30000, idleMs: 30000}
 //   retry: {maxRetries: 2, budgetRatio: 0.2, minPerSecond: 10}
 //   ejection: {consecutiveFailures: 3, baseCooldownMs: 2000, maxCooldownMs: 30000}
-//   prefix: {blockSize: 16, imbalanceAbs: 8, stdDevFactor: 1}
+//   prefix: {blockSize: 16, imbalanceAbs: 8, stdDevFactor: 1, offloadedBlockWeight: 0.5}
 //   prefillCoalescing: {minBlocks: 32, maxWaitMs: 2000}   # maxWaitMs: 0 turns it off
 //   tokenizers: {llama-3-8b: /tokenizers/llama-3-8b}      # model → tokenizer.json directory (kv-prefix)
 //   prefixHashSeed: "0"                                   # the engines' PYTHONHASHSEED, if they set one
@@ -43,7 +43,7 @@ const NUMERIC_GROUPS: Record<string, string[]> = {
   timeouts: ["connectMs", "firstByteMs", "streamFirstByteMs", "idleMs"],
   retry: ["maxRetries", "budgetRatio", "minPerSecond"],
   ejection: ["consecutiveFailures", "baseCooldownMs", "maxCooldownMs"],
-  prefix: ["blockSize", "imbalanceAbs", "imbalanceRel", "stdDevFactor"],
+  prefix: ["blockSize", "imbalanceAbs", "imbalanceRel", "stdDevFactor", "offloadedBlockWeight"],
   prefillCoalescing: ["minBlocks", "maxWaitMs"],
 };
 const TOP_NUMBERS = ["scrapeIntervalMs", "idleScrapeIntervalMs", "staleAfterMs", "maxBodyBytes"];
@@ -79,6 +79,12 @@ function checkNumbers(d: Record<string, unknown>, file: string): void {
       if (typeof v !== "number" || v < 0)
         throw new RouterConfigError(`${file}: ${group}.${k}: ${JSON.stringify(v)} must be a number ≥ 0`);
     }
+  }
+  const offloadedWeight = (d.prefix as Record<string, unknown> | undefined)?.offloadedBlockWeight;
+  if (typeof offloadedWeight === "number" && offloadedWeight > 1) {
+    throw new RouterConfigError(
+      `${file}: prefix.offloadedBlockWeight: ${offloadedWeight} must be at most 1 (a block in GPU counts 1)`,
+    );
   }
 }
 

@@ -11,6 +11,8 @@
 // and LoRA slots allow. Admission looks up the longest cached prefix by chained block hashes.
 //
 // Step time: t = b0 + b1·prefill_tokens + b2·decode_tokens + b3·(context tokens read by decodes) [+ LoRA loads].
+// Loads from a shared KV tier are not in it: like vLLM's offloading connector, they run beside the batch while the
+// request that needs them waits (its blocks held), and it is scheduled at the first step boundary after they finish.
 import { blockDigests, digestKey, type BlockHashOptions, type PrefixHashAlgo } from "../api/block-hash.js";
 import { BlockPool, type KvEvent } from "./kv-cache.js";
 import type { SharedKvTier } from "./shared-tier.js";
@@ -76,6 +78,8 @@ interface Seq {
   numStored: number;
   /** Blocks [0, numOffloaded) have been sent to the shared tier (or were loaded from it). */
   numOffloaded: number;
+  /** When the load of its prefix from the shared tier is done (set when it starts one). */
+  tierLoadDoneAt: number | null;
   arrival: number;
   scheduledAt: number | null;
   firstTokenAt: number | null;
@@ -88,13 +92,18 @@ export interface ScheduledWork {
   tokens: number;
 }
 
+/** How a waiting request fared: it runs `tokens`, started a tier load, waits for another's, or found no blocks. */
+type Admission =
+  { kind: "run"; tokens: number } | { kind: "loading"; blocks: number } | { kind: "delayed" } | { kind: "noBlocks" };
+
 export interface Step {
+  /** Empty when the engine only waits on shared-tier loads (vLLM's engine keeps stepping with nothing scheduled). */
   work: ScheduledWork[];
   prefillTokens: number;
   decodeTokens: number;
   contextTokens: number;
   loraLoads: number;
-  /** Blocks loaded from the shared tier for this step's admissions. */
+  /** Blocks whose load from the shared tier this step started (the loads run beside it, not in its duration). */
   tierBlocks: number;
   duration: number;
 }
@@ -125,6 +134,15 @@ export class Engine {
 
   /** The fleet's shared KV tier, when one is configured. */
   readonly sharedTier?: SharedKvTier;
+  /**
+   * Requests loading their prefix from the shared tier (vLLM's WAITING_FOR_REMOTE_KVS): they hold their blocks and
+   * wait while the batch runs on.
+   */
+  private loading: Seq[] = [];
+  /** Requests that started a tier load and have not run since: their blocks are reserved for their prompts. */
+  private readonly tierLoaders = new Set<Seq>();
+  /** When this engine's link to the tier is free: loads queue on it. */
+  private tierLinkFreeAt = 0;
   /** Blocks the last step sent to the shared tier: they land when the next step ends. */
   private offloading: bigint[] = [];
   /** Stops forwarding the shared tier's events (the engine is going away; the tier lives on). */
@@ -153,12 +171,13 @@ export class Engine {
     return this.running.length;
   }
 
+  /** Queued requests, those loading from the shared tier included (vLLM counts them as waiting). */
   get numWaiting(): number {
-    return this.waiting.length;
+    return this.waiting.length + this.loading.length;
   }
 
   hasWork(): boolean {
-    return this.running.length > 0 || this.waiting.length > 0;
+    return this.running.length > 0 || this.waiting.length > 0 || this.loading.length > 0;
   }
 
   runningLoras(): string[] {
@@ -192,6 +211,7 @@ export class Engine {
       lastDigest: digests.at(-1),
       numStored: 0,
       numOffloaded: 0,
+      tierLoadDoneAt: null,
       arrival: now,
       scheduledAt: null,
       firstTokenAt: null,
@@ -209,6 +229,8 @@ export class Engine {
     this.finish(seq, "abort", now);
     this.running = this.running.filter((s) => s !== seq);
     this.waiting = this.waiting.filter((s) => s !== seq);
+    this.loading = this.loading.filter((s) => s !== seq);
+    this.tierLoaders.delete(seq);
   }
 
   /** Forgets an adapter's GPU slot (after unload). */
@@ -225,10 +247,10 @@ export class Engine {
   /** Chooses the next step's work; null when idle. */
   plan(now: number): Step | null {
     if (!this.hasWork()) return null;
+    this.finishTierLoads(now);
     const cfg = this.config;
     let budget = cfg.maxNumBatchedTokens;
     const work: ScheduledWork[] = [];
-    const scheduled = new Set<Seq>();
     let preempted = false;
 
     // 1. Running requests, oldest first; preempt from the newest end when blocks run out.
@@ -252,69 +274,15 @@ export class Engine {
       }
       if (!ok) break;
       work.push({ seq, tokens: n });
-      scheduled.add(seq);
       budget -= n;
     }
 
     // 2. Waiting requests in arrival order, unless this step had to preempt (as vLLM does).
-    let loraLoads = 0;
-    let tierBlocks = 0;
-    if (!preempted) {
-      const skipped: Seq[] = [];
-      while (this.waiting.length > 0 && budget > 0 && this.running.length < cfg.maxNumSeqs) {
-        const seq = this.waiting[0] as Seq;
-        // Causality: a request stamped after this step starts waits for a later step (the real-time driver can run
-        // behind the wall clock on a busy host; arrivals are stamped by the wall clock).
-        if (seq.arrival > now) break;
-        const lora = seq.req.lora?.name;
-        let loadsLora = false;
-        if (lora !== undefined && !this.gpuLoras.has(lora)) {
-          if (!this.makeLoraSlot()) {
-            skipped.push(this.waiting.shift() as Seq);
-            continue;
-          }
-          loadsLora = true;
-        }
-        const fresh = seq.blocks.length === 0;
-        // Never reuse the very last token: at least one token is computed to produce logits.
-        const maxHit = Math.floor((seq.tokens.length - 1) / cfg.blockSize);
-        const hitBlocks = fresh ? this.pool.longestCachedPrefix(seq.hashes, maxHit) : 0;
-        // The prompt's next blocks from the shared tier: loaded into fresh GPU blocks instead of computed.
-        const loaded = fresh && this.sharedTier ? this.sharedTier.prefixRun(seq.hashes, hitBlocks, maxHit) : 0;
-        const cachedTokens = (hitBlocks + loaded) * cfg.blockSize;
-        const n = Math.min(seq.tokens.length - cachedTokens, budget);
-        const need = Math.ceil((cachedTokens + n) / cfg.blockSize) - hitBlocks;
-        // Take the hit first so allocation cannot evict the very blocks we are about to reuse.
-        const hitIds = this.pool.acquireCached(seq.hashes, hitBlocks);
-        const got = this.pool.allocate(need);
-        if (!got) {
-          this.pool.release(hitIds);
-          break;
-        }
-        this.waiting.shift();
-        if (loadsLora) loraLoads++;
-        if (fresh) this.noteTierLookup(seq, hitBlocks, loaded);
-        tierBlocks += loaded;
-        if (lora !== undefined) this.touchLora(lora);
-        seq.blocks = [...hitIds, ...got];
-        seq.numComputed = cachedTokens;
-        seq.numStored = hitBlocks;
-        if (seq.scheduledAt === null) {
-          seq.scheduledAt = now;
-          seq.req.onScheduled?.(cachedTokens);
-          this.observer.onAdmitted?.(now - seq.arrival);
-        }
-        this.observer.onPrefixLookup?.(seq.tokens.length, hitBlocks * cfg.blockSize);
-        if (fresh && this.sharedTier) this.observer.onExternalLookup?.(seq.tokens.length, loaded * cfg.blockSize);
-        this.running.push(seq);
-        work.push({ seq, tokens: n });
-        scheduled.add(seq);
-        budget -= n;
-      }
-      if (skipped.length > 0) this.waiting.unshift(...skipped);
-    }
+    const { loraLoads, tierBlocks } = preempted
+      ? { loraLoads: 0, tierBlocks: 0 }
+      : this.admitWaiting(now, budget, work);
 
-    if (work.length === 0) return null;
+    if (work.length === 0) return this.loading.length > 0 ? this.tierWait(now, tierBlocks) : null;
     let prefillTokens = 0;
     let decodeTokens = 0;
     let contextTokens = 0;
@@ -326,13 +294,162 @@ export class Engine {
     }
     const c = cfg.step;
     const duration =
-      c.b0 +
-      c.b1 * prefillTokens +
-      c.b2 * decodeTokens +
-      c.b3 * contextTokens +
-      loraLoads * cfg.loraLoadSeconds +
-      (this.sharedTier?.loadSeconds(tierBlocks) ?? 0);
+      c.b0 + c.b1 * prefillTokens + c.b2 * decodeTokens + c.b3 * contextTokens + loraLoads * cfg.loraLoadSeconds;
     return { work, prefillTokens, decodeTokens, contextTokens, loraLoads, tierBlocks, duration };
+  }
+
+  /**
+   * Admits waiting requests in arrival order while seats, the token budget, free blocks and LoRA slots allow. One
+   * whose prefix is in the shared tier starts loading it instead (it holds its blocks but takes no seat or budget);
+   * one whose tier blocks another request is loading waits for that load, then finds them in GPU KV.
+   */
+  private admitWaiting(now: number, budget: number, work: ScheduledWork[]): { loraLoads: number; tierBlocks: number } {
+    let loraLoads = 0;
+    let tierBlocks = 0;
+    const skipped: Seq[] = [];
+    while (this.waiting.length > 0 && budget > 0 && this.running.length < this.config.maxNumSeqs) {
+      const seq = this.waiting[0] as Seq;
+      // Causality: a request stamped after this step starts waits for a later step (the real-time driver can run
+      // behind the wall clock on a busy host; arrivals are stamped by the wall clock).
+      if (seq.arrival > now) break;
+      const lora = seq.req.lora?.name;
+      const loadsLora = lora !== undefined && !this.gpuLoras.has(lora);
+      if (loadsLora && !this.makeLoraSlot()) {
+        skipped.push(this.waiting.shift() as Seq);
+        continue;
+      }
+      // A request back from a tier load holds its prefix's blocks already; any other looks its prefix up.
+      const admission = seq.blocks.length > 0 ? this.allocateAfterLoad(seq, budget) : this.admitFresh(seq, now, budget);
+      if (admission.kind === "noBlocks") break;
+      this.waiting.shift();
+      if (admission.kind === "delayed") {
+        skipped.push(seq);
+        continue;
+      }
+      if (admission.kind === "loading") {
+        tierBlocks += admission.blocks;
+        continue;
+      }
+      if (loadsLora) loraLoads++;
+      if (lora !== undefined) this.touchLora(lora);
+      if (seq.scheduledAt === null) {
+        seq.scheduledAt = now;
+        seq.req.onScheduled?.(seq.numComputed);
+        this.observer.onAdmitted?.(now - seq.arrival);
+      }
+      this.running.push(seq);
+      work.push({ seq, tokens: admission.tokens });
+      budget -= admission.tokens;
+    }
+    if (skipped.length > 0) this.waiting.unshift(...skipped);
+    return { loraLoads, tierBlocks };
+  }
+
+  /** A request's first admission: its GPU prefix hit, then (with a shared tier) the run of next blocks found there. */
+  private admitFresh(seq: Seq, now: number, budget: number): Admission {
+    const cfg = this.config;
+    // Never reuse the very last token: at least one token is computed to produce logits.
+    const maxHit = Math.floor((seq.tokens.length - 1) / cfg.blockSize);
+    const hitBlocks = this.pool.longestCachedPrefix(seq.hashes, maxHit);
+    const loaded = this.sharedTier ? this.sharedTier.prefixRun(seq.hashes, hitBlocks, maxHit) : 0;
+    if (loaded > 0 && this.beingLoaded(seq.hashes, hitBlocks, hitBlocks + loaded)) return { kind: "delayed" };
+    const cachedTokens = (hitBlocks + loaded) * cfg.blockSize;
+    // A request that loads from the tier computes nothing until its load is done: it takes blocks for the load only.
+    const n = loaded > 0 ? 0 : Math.min(seq.tokens.length - cachedTokens, budget);
+    const need = Math.ceil((cachedTokens + n) / cfg.blockSize) - hitBlocks;
+    // Take the hit first so allocation cannot evict the very blocks we are about to reuse.
+    const hitIds = this.pool.acquireCached(seq.hashes, hitBlocks);
+    if (loaded > 0 && !this.fitsTierLoad(seq, hitBlocks, need)) {
+      this.pool.release(hitIds);
+      return { kind: "noBlocks" };
+    }
+    const got = this.pool.allocate(need);
+    if (!got) {
+      this.pool.release(hitIds);
+      return { kind: "noBlocks" };
+    }
+    seq.blocks = [...hitIds, ...got];
+    seq.numComputed = cachedTokens;
+    seq.numStored = hitBlocks;
+    this.observer.onPrefixLookup?.(seq.tokens.length, hitBlocks * cfg.blockSize);
+    if (this.sharedTier) {
+      this.noteTierLookup(seq, hitBlocks, loaded);
+      this.observer.onExternalLookup?.(seq.tokens.length, loaded * cfg.blockSize);
+    }
+    if (loaded === 0) return { kind: "run", tokens: n };
+    this.startTierLoad(seq, now, loaded);
+    return { kind: "loading", blocks: loaded };
+  }
+
+  /** A request whose tier load is done: it runs from the loaded prefix on, in the blocks it holds plus new ones. */
+  private allocateAfterLoad(seq: Seq, budget: number): Admission {
+    const n = Math.min(seq.tokens.length - seq.numComputed, budget);
+    const got = this.pool.allocate(this.blocksNeeded(seq, n));
+    if (!got) return { kind: "noBlocks" };
+    seq.blocks.push(...got);
+    this.tierLoaders.delete(seq);
+    return { kind: "run", tokens: n };
+  }
+
+  /**
+   * vLLM's guard for loads (a load holds its blocks with no forward progress and cannot be preempted): the whole prompt
+   * must fit in free blocks, and the load's blocks must leave free what the loads in flight still need to finish
+   * their prompts — else loads could hold every block with none able to finish.
+   */
+  private fitsTierLoad(seq: Seq, hitBlocks: number, need: number): boolean {
+    const free = this.pool.freeBlocks;
+    let reserved = 0;
+    for (const other of this.tierLoaders) reserved += this.promptBlocks(other) - other.blocks.length;
+    return this.promptBlocks(seq) - hitBlocks <= free && need <= free - reserved;
+  }
+
+  private promptBlocks(seq: Seq): number {
+    return Math.ceil(seq.numPrompt / this.config.blockSize);
+  }
+
+  /** Whether another request's load in flight brings any of `hashes[from..to)` (vLLM delays such a request). */
+  private beingLoaded(hashes: readonly bigint[], from: number, to: number): boolean {
+    if (this.loading.length === 0) return false;
+    const wanted = new Set(hashes.slice(from, to));
+    for (const other of this.loading) {
+      const end = Math.floor(other.numComputed / this.config.blockSize);
+      for (let i = other.numStored; i < end; i++) if (wanted.has(other.hashes[i]!)) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Starts moving `blocks` blocks from the tier into the request's GPU blocks, beside the batch (vLLM's offloading
+   * connector loads asynchronously: the request waits, the batch runs on). Loads queue on the engine's link to the
+   * tier, each taking bytes / bandwidth.
+   */
+  private startTierLoad(seq: Seq, now: number, blocks: number): void {
+    const start = Math.max(now, this.tierLinkFreeAt);
+    seq.tierLoadDoneAt = start + this.sharedTier!.loadSeconds(blocks);
+    this.tierLinkFreeAt = seq.tierLoadDoneAt;
+    this.loading.push(seq);
+    this.tierLoaders.add(seq);
+  }
+
+  /**
+   * Requests whose load finished by `now` (a step boundary: vLLM learns of finished loads from the step's output) go
+   * back to the head of the queue, and their loaded blocks join the GPU prefix cache.
+   */
+  private finishTierLoads(now: number): void {
+    if (this.loading.length === 0) return;
+    const done = this.loading.filter((s) => (s.tierLoadDoneAt ?? now) <= now);
+    if (done.length === 0) return;
+    this.loading = this.loading.filter((s) => !done.includes(s));
+    for (const seq of done) this.storeFullBlocks(seq);
+    this.waiting.unshift(...done);
+  }
+
+  /** Nothing to compute while loads are in flight: an empty step until the first of them is done. */
+  private tierWait(now: number, tierBlocks: number): Step {
+    let doneAt = Infinity;
+    for (const s of this.loading) doneAt = Math.min(doneAt, s.tierLoadDoneAt ?? now);
+    const duration = Math.max(0, doneAt - now);
+    return { work: [], prefillTokens: 0, decodeTokens: 0, contextTokens: 0, loraLoads: 0, tierBlocks, duration };
   }
 
   /** Applies a planned step that ended at `now`: advances requests, emits tokens, finishes and frees. */

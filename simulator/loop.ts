@@ -57,7 +57,15 @@ export class EngineLoop {
    * scheduling jitter, multiplied by the speedup, must not show up as simulated GPU time.
    */
   kick(at = this.now()): void {
-    if (this.stopped || this.paused || this.pending) return;
+    if (this.stopped || this.paused) return;
+    if (this.pending) {
+      // A step with no work is the engine waiting on shared-tier loads; vLLM's engine keeps stepping meanwhile, so
+      // new work is scheduled at once rather than when the loads are done.
+      if (this.pending.step.work.length > 0) return;
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = null;
+      this.pending = null;
+    }
     this.wakeAt = Math.min(this.wakeAt, at);
     if (this.immediate) return;
     this.immediate = setImmediate(() => {

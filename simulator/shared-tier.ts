@@ -1,8 +1,9 @@
 // A KV tier shared by a fleet of simulated engines (the role of AIBrix's distributed KV cache, L2): blocks engines
 // compute are offloaded here as they are computed, up to a capacity with least-recently-used eviction, and one that
-// finds a prompt's next blocks here loads them over the network instead of recomputing them. Loading costs
-// bytes / bandwidth of simulated time. Every engine sharing the tier reports its contents as KV events with
-// `medium: "CPU"` (what vLLM's offloading connector reports for offloaded blocks): any of them can load a block.
+// finds a prompt's next blocks here loads them over the network instead of recomputing them. A load takes
+// bytes / bandwidth of simulated time on the engine's link to the tier, beside the engine's batch (see engine.ts).
+// Every engine sharing the tier reports its contents as KV events with `medium: "CPU"` (what vLLM's offloading
+// connector reports for offloaded blocks): any of them can load a block.
 import type { KvEvent } from "./kv-cache.js";
 
 export const SHARED_TIER_MEDIUM = "CPU";

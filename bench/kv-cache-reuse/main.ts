@@ -4,7 +4,8 @@
 //   (a) prefix-cache-only: vLLM's GPU prefix caching alone; what GPU KV evicts is recomputed;
 //   (b) shared-tier: the same engines sharing a KV tier (simulator --shared-tier-blocks) that stores every block once
 //       computed and loads it at a stated network bandwidth, and KV events with medium CPU telling the router where it
-//       lives.
+//       lives. The router credits a block in the tier by the share of its computation a load at that bandwidth
+//       saves (prefix.offloadedBlockWeight, from the stated bandwidth and the profile's prefill cost per token).
 // Each configuration gets a fresh fleet and router per round; the order alternates per round so drift on a shared
 // machine hits both alike. A round opens with a warm-up that is not measured: without it the round's TTFT tail is its
 // start — every user's first request at the same instant, each a document's or conversation's first touch — the same
@@ -13,6 +14,8 @@
 import { Pool } from "undici";
 import type { TopLevelSpec } from "vega-lite";
 import { ModelTokenizer } from "../../api/model-tokenizer.js";
+import { offloadedBlockWeightFor } from "../../router/picking/scorers.js";
+import { getCalibration } from "../../simulator/calibrations.js";
 import { SIMULATOR_TOKENIZER_DIR } from "../../simulator/index.js";
 import type { Benchmark, BenchResult } from "../lib/result.js";
 import { median, spread } from "../lib/stats.js";
@@ -139,7 +142,13 @@ async function drive(
   return answers;
 }
 
-async function runRound(config: Config, round: number, text: TokenText, docs: Corpus, p: Params) {
+async function runRound(
+  config: Config,
+  round: number,
+  text: TokenText,
+  docs: Corpus,
+  p: Params & { offloadedBlockWeight: number },
+) {
   const extra = ["--num-gpu-blocks", String(p.gpuBlocksPerEngine)];
   if (config === "shared-tier") {
     extra.push("--shared-tier-blocks", String(p.sharedTierBlocks), "--shared-tier-gbps", String(p.sharedTierGbps));
@@ -155,7 +164,9 @@ async function runRound(config: Config, round: number, text: TokenText, docs: Co
   });
   let router: Proc | undefined;
   try {
-    router = await startOurRouter(fleet, MODEL, "kv-prefix-load");
+    router = await startOurRouter(fleet, MODEL, "kv-prefix-load", {
+      prefix: { offloadedBlockWeight: p.offloadedBlockWeight },
+    });
     const urls = fleet.endpoints.map((e) => `http://${e.address}`);
     let t0 = performance.now();
     let before: Promise<Record<string, number>> | undefined;
@@ -241,6 +252,14 @@ export function settings(quick: boolean) {
     workingSetOverFleetGpuKv: round3(workingSetTokens(shape) / fleetKvTokens),
     /** Seconds to load one block from the tier: bytes / bandwidth. */
     tierSecondsPerBlock: (p.kvBytesPerToken * BLOCK) / ((p.sharedTierGbps * 1e9) / 8),
+    /** The router's credit for a tier-held block: the share of its computation a load at that bandwidth saves. */
+    offloadedBlockWeight: round3(
+      offloadedBlockWeightFor({
+        tierBytesPerSecond: (p.sharedTierGbps * 1e9) / 8,
+        kvBytesPerToken: p.kvBytesPerToken,
+        prefillSecondsPerToken: getCalibration(PROFILE).coefficients.b1.value,
+      }),
+    ),
     quick,
   };
 }

@@ -10,7 +10,13 @@ export { leastUtilization, utilization } from "./scorers/least-utilization.js";
 export { leastLatency } from "./scorers/least-latency.js";
 export { powerOfTwo, powerOfTwoBy } from "./scorers/power-of-two.js";
 export { decodeSessionId, encodeSessionId, fnv1a64, sessionAffinity } from "./scorers/session-affinity.js";
-export { defaultPrefixScorerOptions, engineKeysFor, type PrefixScorerOptions } from "./scorers/prefix-affinity.js";
+export {
+  defaultPrefixScorerOptions,
+  engineKeysFor,
+  offloadedBlockWeightFor,
+  type PrefixScorerOptions,
+  type TierCosts,
+} from "./scorers/prefix-affinity.js";
 export { prefixCacheScorer } from "./scorers/prefix-cache.js";
 export { kvPrefixScorer } from "./scorers/kv-prefix.js";
 export { queueScorer } from "./scorers/queue.js";

@@ -19,13 +19,37 @@ export interface PrefixScorerOptions {
   stdDevFactor: number;
   /**
    * Credit per block an engine would load from an offload or shared tier (KV events with a `medium` other than
-   * GPU), against 1 for a block in its GPU and 0 for one to compute (default 0.5).
+   * GPU), against 1 for a block in its GPU and 0 for one to compute: the share of a block's computation a load saves
+   * (`offloadedBlockWeightFor`). Default 0.5, for when the costs are not known.
    */
   offloadedBlockWeight?: number;
 }
 
-/** A loaded block costs a transfer, a computed one a prefill: credit half way between. */
+/** A loaded block costs a transfer, a computed one a prefill: without their costs, credit half way between. */
 export const DEFAULT_OFFLOADED_BLOCK_WEIGHT = 0.5;
+
+export interface TierCosts {
+  /** Bandwidth between an engine and the tier, bytes per second. */
+  tierBytesPerSecond: number;
+  /** KV bytes of one token, all layers (2 × layers × KV heads × head dim × dtype bytes). */
+  kvBytesPerToken: number;
+  /** The engine's prefill time per prompt token. */
+  prefillSecondsPerToken: number;
+}
+
+/**
+ * The credit of a block held in a tier, from what getting it costs: a block in GPU saves its whole computation
+ * (credit 1); one in the tier saves the computation less the load, 1 − load time / compute time (0 when loading is
+ * no faster than computing). The block size cancels out.
+ */
+export function offloadedBlockWeightFor(c: TierCosts): number {
+  for (const [field, value] of Object.entries(c)) {
+    if (!(Number.isFinite(value) && value > 0))
+      throw new RangeError(`${field}: ${String(value)} must be a positive number`);
+  }
+  const loadOverCompute = c.kvBytesPerToken / c.tierBytesPerSecond / c.prefillSecondsPerToken;
+  return Math.max(0, 1 - loadOverCompute);
+}
 
 export const defaultPrefixScorerOptions: PrefixScorerOptions = { blockSize: 16, imbalanceAbs: 8, stdDevFactor: 1 };
 
@@ -121,6 +145,7 @@ export const PrefixParameters = Type.Object(
     imbalanceAbs: Type.Optional(Type.Number({ minimum: 0 })),
     imbalanceRel: Type.Optional(Type.Number({ minimum: 1 })),
     stdDevFactor: Type.Optional(Type.Number({ minimum: 0 })),
+    offloadedBlockWeight: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
   },
   { additionalProperties: false },
 );

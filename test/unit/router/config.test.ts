@@ -36,3 +36,16 @@ describe("router configuration file: named picking pipelines", () => {
     );
   });
 });
+
+describe("router configuration file: prefix settings", () => {
+  it("takes the credit of a tier-held block (0 to 1) and refuses more, naming the field", () => {
+    expect(parseRouterConfig("prefix: {offloadedBlockWeight: 0.89}\n", "r.yaml").prefix).to.deep.equal({
+      offloadedBlockWeight: 0.89,
+    });
+    expect(() => parseRouterConfig("prefix: {offloadedBlockWeight: 1.5}\n", "r.yaml")).to.throw(
+      RouterConfigError,
+      "r.yaml: prefix.offloadedBlockWeight: 1.5 must be at most 1 (a block in GPU counts 1)",
+    );
+    expect(() => parseRouterConfig("prefix: {offloadedBlockWeight: -1}\n", "r.yaml")).to.throw(/must be a number ≥ 0/);
+  });
+});

@@ -9,6 +9,7 @@ import {
   defaultPrefixScorerOptions,
   encodeSessionId,
   engineKeysFor,
+  offloadedBlockWeightFor,
 } from "../../../router/picking/scorers.js";
 import type { PickEnv, PickRequest } from "../../../router/picking/types.js";
 import { PromptTokens } from "../../../router/prompts/prompt.js";
@@ -205,6 +206,52 @@ describe("endpoint picking", () => {
       events: [{ type: "BlockStored", hashes: [...req.hashes(4)], tokenIds: [], blockSize: 4 }],
     });
     expect([...winners(catalog, "kv-prefix", [a, b], 50, req).keys()]).to.deep.equal([b.id]);
+  });
+
+  it("credits a block held in a tier by what a load saves: 1 − load time / compute time", () => {
+    // 64 KiB of KV per token over 100 Gbit/s against a prefill of 128 µs per token (Llama-3.1-8B FP8 on an A10G).
+    const costs = { tierBytesPerSecond: 100e9 / 8, kvBytesPerToken: 65_536, prefillSecondsPerToken: 1.28e-4 };
+    expect(offloadedBlockWeightFor(costs)).to.be.closeTo(1 - 65_536 / 12.5e9 / 1.28e-4, 1e-12);
+    expect(offloadedBlockWeightFor(costs)).to.be.closeTo(0.959, 0.001);
+    // A tier slower than computing is worth nothing, not less.
+    expect(offloadedBlockWeightFor({ ...costs, tierBytesPerSecond: 1e6 })).to.equal(0);
+    expect(() => offloadedBlockWeightFor({ ...costs, prefillSecondsPerToken: 0 })).to.throw(/prefillSecondsPerToken/);
+  });
+
+  it("kv-prefix weighs a block in the shared tier by its pipeline's offloadedBlockWeight", () => {
+    const own = new KvBlockIndex();
+    const c = new PipelineCatalog(
+      new PrefixIndex(),
+      own,
+      { blockSize: 4, imbalanceAbs: 8, stdDevFactor: 1 },
+      {
+        near: { scorers: [{ name: "kv-prefix", parameters: { offloadedBlockWeight: 0.9 } }] },
+      },
+    );
+    const [hot, warm] = [ep(1), ep(2)];
+    const req = request("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu");
+    const keys = [...req.hashes(4)];
+    const store = (id: string, hashes: bigint[], medium: string) =>
+      own.apply(id, { ts: 0, events: [{ type: "BlockStored", hashes, tokenIds: [], blockSize: 4, medium }] });
+    // The tier holds every block for both engines; "hot" has the first half in GPU too.
+    for (const e of [hot, warm]) store(e.id, keys, "CPU");
+    store(hot.id, keys.slice(0, keys.length / 2), "GPU");
+    const scores = (strategy: string) => {
+      const out = new Float64Array(2);
+      c.resolve(strategy).scorers[0]!.scorer.score(req, [hot, warm], out, env());
+      return [...out];
+    };
+    const [h9, w9] = scores("near");
+    expect(w9).to.be.closeTo(0.9, 1e-12);
+    expect(h9).to.be.closeTo(0.5 + 0.5 * 0.9, 1e-12);
+    // The default (0.5) when the costs are not known.
+    const [h5, w5] = scores("kv-prefix");
+    expect([h5, w5]).to.deep.equal([0.75, 0.5]);
+    const bad = () =>
+      new PipelineCatalog(new PrefixIndex(), own, undefined, {
+        p: { scorers: [{ name: "kv-prefix", parameters: { offloadedBlockWeight: 1.5 } }] },
+      });
+    expect(bad).to.throw(StrategyError, /offloadedBlockWeight/);
   });
 
   it("kv-prefix without the engine's keys (no tokenizer) routes like prefix-cache and says so once", () => {

@@ -3,6 +3,7 @@ import { Engine, type EngineConfig } from "../../../simulator/engine.js";
 import type { KvEvent } from "../../../simulator/kv-cache.js";
 import { eventToWire } from "../../../simulator/kv-events.js";
 import { runTrace, uniquePrompt } from "../../../simulator/offline.js";
+import { EngineLoop } from "../../../simulator/loop.js";
 import { SharedKvTier } from "../../../simulator/shared-tier.js";
 
 const base: EngineConfig = {
@@ -131,5 +132,148 @@ describe("simulator shared KV tier", () => {
 
   it("refuses a configuration that cannot work, naming the field", () => {
     expect(() => new SharedKvTier({ ...tierConfig, bandwidthBytesPerSecond: 0 })).to.throw(/bandwidthBytesPerSecond/);
+  });
+});
+
+describe("simulator shared KV tier: loads run beside the batch, as vLLM's offloading connector loads", () => {
+  /** A tier holding the full blocks of `docs`, computed by an engine of its own. */
+  function tierWith(...docs: number[][]): SharedKvTier {
+    const tier = new SharedKvTier(tierConfig);
+    const a = new Engine({ ...base, numGpuBlocks: 64 }, { sharedTier: tier });
+    for (const doc of docs) runTrace(base, [{ at: 0, promptTokens: doc, maxTokens: 1 }], a);
+    return tier;
+  }
+  const load19 = 19 / 1024;
+
+  it("a decoding request's steps keep their time while another's prefix loads; that one runs at the next step end", () => {
+    const doc = uniquePrompt(1, 320);
+    const b = new Engine(base, { sharedTier: tierWith(doc) });
+    const run = runTrace(
+      base,
+      [
+        { at: 0, promptTokens: uniquePrompt(9, 32), maxTokens: 10 },
+        { at: 0.02, promptTokens: doc, maxTokens: 1 },
+      ],
+      b,
+    );
+    // Steps end at 0.0132 (prefill), then every 0.011 (decode). The document arrives at 0.02 and starts loading when
+    // the step at 0.0242 ends; the load is done at 0.0242 + 19/1024 = 0.04276, which the step ending 0.0462 reports;
+    // its last 16 tokens are computed in the next step, beside the decode (0.01 + 16 × 0.0001 + 0.001).
+    const [decoding, loaded] = run.results;
+    const expected = [0.011, 0.011, 0.011, 0.0126, 0.011, 0.011, 0.011, 0.011, 0.011];
+    decoding!.itls.forEach((itl, i) => close(itl, expected[i]!));
+    close(loaded!.ttft, 0.0462 + 0.0126 - 0.02);
+  });
+
+  it("a request whose blocks another request is loading waits for that load, then finds them in GPU KV", () => {
+    const doc = uniquePrompt(1, 320);
+    const tier = tierWith(doc);
+    const b = new Engine(base, { sharedTier: tier });
+    const gpu: number[][] = [];
+    const external: number[][] = [];
+    b.observer = {
+      onPrefixLookup: (q, h) => gpu.push([q, h]),
+      onExternalLookup: (q, h) => external.push([q, h]),
+    };
+    const before = tier.loadedBlocks;
+    const run = runTrace(
+      base,
+      [
+        { at: 0, promptTokens: doc, maxTokens: 1 },
+        { at: 0, promptTokens: doc, maxTokens: 1 },
+      ],
+      b,
+    );
+    expect(tier.loadedBlocks - before).to.equal(19);
+    expect(gpu).to.deep.equal([
+      [320, 0],
+      [320, 19 * 16],
+    ]);
+    expect(external).to.deep.equal([
+      [320, 19 * 16],
+      [320, 0],
+    ]);
+    // Both compute their last 16 tokens in the step after the load.
+    for (const r of run.results) close(r.ttft, load19 + 0.01 + 32 * 0.0001);
+  });
+
+  it("loads queue on the engine's link to the tier, and one starts only when the whole prompt fits beside the others", () => {
+    const [d1, d2] = [uniquePrompt(1, 320), uniquePrompt(2, 320)];
+    const twoDocs = (numGpuBlocks: number) =>
+      runTrace(
+        { ...base, numGpuBlocks },
+        [
+          { at: 0, promptTokens: d1, maxTokens: 1 },
+          { at: 0, promptTokens: d2, maxTokens: 1 },
+        ],
+        new Engine({ ...base, numGpuBlocks }, { sharedTier: tierWith(d1, d2) }),
+      ).results.map((r) => r.ttft);
+    const prefill16 = 0.01 + 16 * 0.0001;
+    // Room for both prompts: both loads start at 0, the second after the first on the link.
+    const [a, b] = twoDocs(48);
+    close(a!, load19 + prefill16);
+    close(b!, 2 * load19 + prefill16);
+    // 24 blocks: the second prompt (20 blocks) does not fit beside the first's load; it starts once the first is done.
+    const [c, d] = twoDocs(24);
+    close(c!, load19 + prefill16);
+    close(d!, load19 + prefill16 + load19 + prefill16);
+  });
+
+  it("a loading request holds its blocks and counts as waiting; aborting it frees them", () => {
+    const doc = uniquePrompt(1, 320);
+    const b = new Engine(base, { sharedTier: tierWith(doc) });
+    b.submit(
+      {
+        id: "doc",
+        promptTokens: doc,
+        maxTokens: 1,
+        finishReason: "length",
+        outputToken: () => 1,
+        onToken: () => undefined,
+        onFinish: () => undefined,
+      },
+      0,
+    );
+    const wait = b.plan(0)!;
+    expect(wait.work).to.deep.equal([]);
+    expect(wait.tierBlocks).to.equal(19);
+    close(wait.duration, load19);
+    expect([b.numRunning, b.numWaiting, b.pool.freeBlocks]).to.deep.equal([0, 1, 24 - 19]);
+    b.abort("doc", 0.001);
+    expect([b.hasWork(), b.numWaiting, b.pool.freeBlocks]).to.deep.equal([false, 0, 24]);
+  });
+
+  it("in real time, a request arriving while the engine only waits on a load is scheduled at once", async () => {
+    // 1 MiB per block over 1 MiB/s: the document's 19 blocks load for 19 simulated seconds (0.19 s at speedup 100).
+    const slowTier = new SharedKvTier({ ...tierConfig, bandwidthBytesPerSecond: 2 ** 20 });
+    const doc = uniquePrompt(1, 320);
+    runTrace(base, [{ at: 0, promptTokens: doc, maxTokens: 1 }], new Engine(base, { sharedTier: slowTier }));
+    const b = new Engine(base, { sharedTier: slowTier });
+    const loop = new EngineLoop(b, 100);
+    const submit = (id: string, promptTokens: number[], onFirst: (ttft: number) => void) => {
+      const at = loop.now();
+      b.submit(
+        {
+          id,
+          promptTokens,
+          maxTokens: 1,
+          finishReason: "length",
+          outputToken: () => 1,
+          onToken: (_, t) => onFirst(t - at),
+          onFinish: () => undefined,
+        },
+        at,
+      );
+      loop.kick(at);
+    };
+    try {
+      submit("doc", doc, () => undefined);
+      await new Promise((r) => setTimeout(r, 20));
+      const ttft = await new Promise<number>((resolve) => submit("short", uniquePrompt(9, 32), resolve));
+      close(ttft, 0.01 + 32 * 0.0001);
+      expect(b.numWaiting).to.equal(1);
+    } finally {
+      loop.stop();
+    }
   });
 });
