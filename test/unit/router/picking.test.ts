@@ -174,6 +174,21 @@ describe("endpoint picking", () => {
     expect(next).to.not.equal(first);
   });
 
+  it("at light load, a prefix stays with its engine when that engine serves the only request in flight", () => {
+    // Three endpoints, one request in flight (1, 0, 0): mean + σ would be 0.8, under the holder's single request.
+    const [a, b, c] = [ep(1), ep(2), ep(3)];
+    const long = "a tenant system prompt long enough to fill several blocks of tokens ".repeat(4);
+    for (const strategy of ["prefix-cache", "kv-prefix-load"]) {
+      const pipeline = catalog.resolve(strategy);
+      for (const e of [a, b, c]) e.inFlight = 0;
+      const warm = pick(pipeline, request(long + strategy + " q0"), [a, b, c], env()).endpoint!;
+      warm.inFlight = 1;
+      for (let i = 1; i < 10; i++) {
+        expect(pick(pipeline, request(long + `${strategy} q${i}`), [a, b, c], env()).endpoint, strategy).to.equal(warm);
+      }
+    }
+  });
+
   it("with imbalanceRel, affinity yields only when the gap is large in both absolute and relative terms", () => {
     const rel = new PipelineCatalog(new PrefixIndex(), new KvBlockIndex(), {
       blockSize: 4,
