@@ -1,7 +1,7 @@
 // kv-prefix: exact prefix affinity from the engines' KV events.
 import { scorerPlugin } from "../plugin.js";
 import type { KvBlockIndex } from "../kv-index.js";
-import { PrefixIndex } from "../prefix-index.js";
+import { defaultPrefixIndexOptions, PrefixIndex } from "../prefix-index.js";
 import type { PickRequest, Scorer } from "../types.js";
 import {
   DEFAULT_OFFLOADED_BLOCK_WEIGHT,
@@ -18,6 +18,10 @@ import {
  * Exact prefix affinity from the engines' KV events (the engine's own block keys), with the load guard.
  * Routing decisions are also remembered for a few seconds (speculative entries): the engine reports blocks only
  * after prefill, and a burst of requests sharing a new prefix must not scatter before the first report arrives.
+ * A prefix no engine holds is placed by the blocks the router has sent each endpoint (`routed`, the history
+ * prefix-cache keeps), not by the blocks engines report holding: a prefix-caching engine keeps finished requests'
+ * blocks until it needs the room, so every cache is full in steady state (and after a router restart, replayed), and
+ * a one-block difference between two full caches says nothing about which serves fewer tenants.
  * When the engine's keys cannot be computed (see `engineKeysFor`) the request is scored by `fallback`, the
  * approximate prefix-cache scorer, and `onFallback` says so once per model: never a silent miss.
  */
@@ -27,8 +31,10 @@ export function kvPrefixScorer(
   speculative = new PrefixIndex({ maxBlocks: 100_000, ttlMs: 5000 }),
   fallback?: Scorer,
   onFallback: (model: string) => void = () => {},
+  routed = new PrefixIndex(defaultPrefixIndexOptions),
 ): Scorer {
   let lastSweep = 0;
+  let lastRoutedSweep = 0;
   const warned = new Set<string>();
   const fellBack = (req: PickRequest) => {
     if (!warned.has(req.model) && warned.size < 1000) {
@@ -59,18 +65,23 @@ export function kvPrefixScorer(
         if (d > (depths.get(id) ?? 0)) depths.set(id, d);
       }
       if (depths.size > 0) return fillFromDepths(cands, out, depths, hashes.length, bound);
-      // Engine-reported blocks lag prefill and speculative entries lapse after a TTL, so an endpoint holds about the
-      // larger of the two (their sum would count a finished prefill twice and an unfinished one once).
       if (env.now - lastSweep > 1000) {
         speculative.sweep(env.now);
         lastSweep = env.now;
       }
-      placeNewPrefix(cands, out, (id) => Math.max(index.blocks(id), speculative.blocksOf(id)), bound);
+      if (env.now - lastRoutedSweep > 10_000) {
+        routed.sweep(env.now);
+        lastRoutedSweep = env.now;
+      }
+      placeNewPrefix(cands, out, (id) => routed.blocksOf(id), bound);
     },
     onPicked(req, ep, env) {
       const hashes = engineKeysFor(req, [ep], o);
       if (hashes === undefined) fallback?.onPicked?.(req, ep, env);
-      else if (hashes.length > 0) speculative.insert(req.model, hashes, ep.id, env.now);
+      else if (hashes.length > 0) {
+        speculative.insert(req.model, hashes, ep.id, env.now);
+        routed.insert(req.model, hashes, ep.id, env.now);
+      }
     },
   };
 }

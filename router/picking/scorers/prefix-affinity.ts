@@ -15,7 +15,7 @@ export interface PrefixScorerOptions {
    * cache-aware policy uses both conditions (64 and 1.5 by default).
    */
   imbalanceRel?: number;
-  /** Endpoints with in-flight above mean + k·σ get no prefix credit. */
+  /** Endpoints with in-flight above mean + k·max(σ, 1) get no prefix credit. */
   stdDevFactor: number;
   /**
    * Credit per block an engine would load from an offload or shared tier (KV events with a `medium` other than
@@ -53,7 +53,12 @@ export function offloadedBlockWeightFor(c: TierCosts): number {
 
 export const defaultPrefixScorerOptions: PrefixScorerOptions = { blockSize: 16, imbalanceAbs: 8, stdDevFactor: 1 };
 
-/** Load guard shared by both prefix scorers: undefined = imbalanced (no prefix opinion), else the in-flight bound. */
+/**
+ * Load guard shared by both prefix scorers: undefined = imbalanced (no prefix opinion), else the in-flight bound.
+ * σ is taken as at least one request: in-flight counts are whole requests, and at light load σ is their granularity,
+ * not a spread — with three endpoints and one request in flight (1, 0, 0) mean + σ is 0.8, which would take the
+ * prefix credit from the endpoint holding the prefix for being busy with a single request.
+ */
 export function loadBound(cands: readonly Candidate[], o: PrefixScorerOptions): number | undefined {
   let min = Infinity;
   let max = -Infinity;
@@ -67,7 +72,7 @@ export function loadBound(cands: readonly Candidate[], o: PrefixScorerOptions): 
   const mean = sum / cands.length;
   let v = 0;
   for (const c of cands) v += (c.inFlight - mean) ** 2;
-  return mean + o.stdDevFactor * Math.sqrt(v / cands.length);
+  return mean + o.stdDevFactor * Math.max(1, Math.sqrt(v / cands.length));
 }
 
 export function fillFromDepths(

@@ -11,6 +11,7 @@ import {
   engineKeysFor,
   offloadedBlockWeightFor,
 } from "../../../router/picking/scorers.js";
+import { kvPrefixScorer } from "../../../router/picking/scorers/kv-prefix.js";
 import type { PickEnv, PickRequest } from "../../../router/picking/types.js";
 import { PromptTokens } from "../../../router/prompts/prompt.js";
 
@@ -174,6 +175,21 @@ describe("endpoint picking", () => {
     expect(next).to.not.equal(first);
   });
 
+  it("at light load, a prefix stays with its engine when that engine serves the only request in flight", () => {
+    // Three endpoints, one request in flight (1, 0, 0): mean + σ would be 0.8, under the holder's single request.
+    const [a, b, c] = [ep(1), ep(2), ep(3)];
+    const long = "a tenant system prompt long enough to fill several blocks of tokens ".repeat(4);
+    for (const strategy of ["prefix-cache", "kv-prefix-load"]) {
+      const pipeline = catalog.resolve(strategy);
+      for (const e of [a, b, c]) e.inFlight = 0;
+      const warm = pick(pipeline, request(long + strategy + " q0"), [a, b, c], env()).endpoint!;
+      warm.inFlight = 1;
+      for (let i = 1; i < 10; i++) {
+        expect(pick(pipeline, request(long + `${strategy} q${i}`), [a, b, c], env()).endpoint, strategy).to.equal(warm);
+      }
+    }
+  });
+
   it("with imbalanceRel, affinity yields only when the gap is large in both absolute and relative terms", () => {
     const rel = new PipelineCatalog(new PrefixIndex(), new KvBlockIndex(), {
       blockSize: 4,
@@ -287,37 +303,82 @@ describe("endpoint picking", () => {
     expect(engineKeysFor(req, [a, b], defaultPrefixScorerOptions)).to.equal(undefined);
   });
 
-  it("kv-prefix places a prefix no engine holds on the engine holding the fewest blocks", () => {
+  it("kv-prefix places a prefix no engine holds on the engine the router has sent the fewest blocks", () => {
     const a = ep(1);
     const b = ep(2);
     const c = ep(3);
-    const blocks = (n: number) => Array.from({ length: n }, (_, i) => BigInt(1000 + i));
-    kv.apply(a.id, { ts: 0, events: [{ type: "BlockStored", hashes: blocks(40), tokenIds: [], blockSize: 4 }] });
-    kv.apply(c.id, { ts: 0, events: [{ type: "BlockStored", hashes: blocks(20), tokenIds: [], blockSize: 4 }] });
-    const req = request("a brand new tenant prompt that no engine has seen before, long enough for blocks");
-    expect([...winners(catalog, "kv-prefix", [a, b, c], 1, req).keys()]).to.deep.equal([b.id]);
-    // That decision is remembered: the same prefix follows it.
-    expect([...winners(catalog, "kv-prefix", [a, b, c], 20, req).keys()]).to.deep.equal([b.id]);
+    const now = Date.now();
+    const blocks = (from: number, n: number) => Array.from({ length: n }, (_, i) => BigInt(from + i));
+    // Every cache full, as a prefix-caching engine's is in steady state; b happens to report one block fewer.
+    for (const [e, n] of [
+      [a, 43],
+      [b, 42],
+      [c, 43],
+    ] as const)
+      kv.apply(e.id, {
+        ts: 0,
+        events: [{ type: "BlockStored", hashes: blocks(n * 1000, n), tokenIds: [], blockSize: 4 }],
+      });
+    const routed = new PrefixIndex();
+    routed.insert("m", blocks(100, 30), a.id, now);
+    routed.insert("m", blocks(200, 30), b.id, now);
+    routed.insert("m", blocks(300, 10), c.id, now);
+    const scorer = kvPrefixScorer(
+      kv,
+      { blockSize: 4, imbalanceAbs: 8, stdDevFactor: 1 },
+      undefined,
+      undefined,
+      undefined,
+      routed,
+    );
+    const out = new Float64Array(3);
+    scorer.score(
+      request("a brand new tenant prompt that no engine has seen before, long enough for blocks"),
+      [a, b, c],
+      out,
+      {
+        ...env(),
+        now,
+      },
+    );
+    expect([...out]).to.deep.equal([0, 0, 0.5]);
   });
 
-  it("both prefix strategies spread new prefixes by blocks held, not by whichever engine has fewer requests in flight", () => {
-    // b holds one tenant's prefix less than a and c but has the most requests in flight (within the load guard):
-    // the new tenant still goes to b, so tenants end up evenly spread for the rest of the run.
+  it("kv-prefix-load spreads new tenants evenly over engines whose caches are full, and each follows its engine", () => {
+    const cands = [ep(1), ep(2), ep(3)];
+    const blocks = (from: number, n: number) => Array.from({ length: n }, (_, i) => BigInt(from + i));
+    cands.forEach((e, i) => {
+      const n = i === 1 ? 42 : 43;
+      kv.apply(e.id, {
+        ts: 0,
+        events: [{ type: "BlockStored", hashes: blocks(i * 1000, n), tokenIds: [], blockSize: 4 }],
+      });
+    });
+    const pipeline = catalog.resolve("kv-prefix-load");
+    const tenant = (t: number) =>
+      request(`tenant ${String.fromCharCode(97 + t)}: answer from the handbook, cite the section`);
+    const home = new Map<number, string>();
+    for (let t = 0; t < 12; t++) home.set(t, pick(pipeline, tenant(t), cands, env()).endpoint!.id);
+    const per = cands.map((e) => [...home.values()].filter((id) => id === e.id).length);
+    expect(per).to.deep.equal([4, 4, 4]);
+    for (let t = 0; t < 12; t++) expect(pick(pipeline, tenant(t), cands, env()).endpoint!.id).to.equal(home.get(t));
+  });
+
+  it("both prefix strategies spread new prefixes by blocks routed, not by whichever engine has fewer requests in flight", () => {
+    // The router has sent b one tenant's prefix less than a and c, but b has the most requests in flight (within the
+    // load guard): the new tenant still goes to b, so tenants end up evenly spread for the rest of the run.
     const a = ep(1, { inFlight: 1 });
     const b = ep(2, { inFlight: 2 });
     const c = ep(3, { inFlight: 2 });
-    const blocks = (from: number, n: number) => Array.from({ length: n }, (_, i) => BigInt(from + i));
-    const held: [Endpoint, bigint[]][] = [
-      [a, blocks(1000, 40)],
-      [b, blocks(2000, 20)],
-      [c, blocks(3000, 40)],
-    ];
-    for (const [e, hs] of held)
-      kv.apply(e.id, { ts: 0, events: [{ type: "BlockStored", hashes: hs, tokenIds: [], blockSize: 4 }] });
+    const tenants = (e: Endpoint, names: string[]) =>
+      names.map((n) => [e, request(`tenant ${n}, whose prompt is long enough to fill several blocks`)] as const);
+    const routedBefore = [...tenants(a, ["a", "b"]), ...tenants(b, ["c"]), ...tenants(c, ["d", "e"])];
+    // Routed through the pipelines themselves, one candidate at a time, so each strategy learns them.
+    for (const strategy of ["kv-prefix-load", "prefix-cache:3,least-request:1"]) {
+      for (const [e, req] of routedBefore) pick(catalog.resolve(strategy), req, [e], env());
+    }
     const req = request("another brand new tenant prompt, long enough to fill several blocks of four tokens");
     expect([...winners(catalog, "kv-prefix-load", [a, b, c], 1, req).keys()]).to.deep.equal([b.id]);
-    // The approximate index counts the blocks it has routed to each endpoint.
-    for (const [e, hs] of held) prefix.insert("m", hs, e.id, Date.now());
     const other = request("yet another tenant, whose prompt no engine holds either, long enough for blocks");
     expect([...winners(catalog, "prefix-cache:3,least-request:1", [a, b, c], 1, other).keys()]).to.deep.equal([b.id]);
   });
