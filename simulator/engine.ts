@@ -10,21 +10,15 @@
 // in arrival order while `maxNumSeqs`, the per-step token budget (`maxNumBatchedTokens`, chunked prefill), free blocks
 // and LoRA slots allow. Admission looks up the longest cached prefix by chained block hashes.
 //
-// Step time: t = b0 + b1·prefill_tokens + b2·decode_tokens + b3·(context tokens read by decodes) [+ LoRA loads].
+// Step time: step-cost.ts (b0..b4 over the step's prefill, decode, context and attention work) [+ LoRA loads].
 import { blockDigests, digestKey, type BlockHashOptions, type PrefixHashAlgo } from "../api/block-hash.js";
 import { BlockPool, type KvEvent } from "./kv-cache.js";
 import type { SharedKvTier } from "./shared-tier.js";
+import { stepSeconds, tallyStep, type StepCoefficients, type StepWork } from "./step-cost.js";
 
-export interface StepCoefficients {
-  /** Fixed cost per step, seconds. */
-  b0: number;
-  /** Seconds per uncached prompt token computed. */
-  b1: number;
-  /** Seconds per decode token. */
-  b2: number;
-  /** Seconds per context token read by decoding sequences (KV read volume). */
-  b3: number;
-}
+export type { StepCoefficients } from "./step-cost.js";
+
+export type CapacityPolicy = "preempt" | "guaranteed-no-evict";
 
 export interface EngineConfig {
   blockSize: number;
@@ -36,6 +30,14 @@ export interface EngineConfig {
   /** Seconds added to the step that brings an adapter into a GPU LoRA slot. */
   loraLoadSeconds: number;
   step: StepCoefficients;
+  /**
+   * How KV capacity is shared. "preempt" (default, vLLM): a request is let in when its next chunk's blocks are free,
+   * and the newest running request is preempted (recomputed later) when blocks run out. "guaranteed-no-evict"
+   * (TensorRT-LLM's default capacity policy, under which its published throughput figures were measured): a request
+   * is let in only when the cache can hold its prompt plus max_tokens beside what every running request still needs
+   * to finish, so nothing is ever preempted.
+   */
+  capacityPolicy?: CapacityPolicy;
   /** vLLM's --prefix-caching-hash-algo (default sha256) and PYTHONHASHSEED (default unset). */
   prefixHashAlgo?: PrefixHashAlgo;
   prefixHashSeed?: string;
@@ -88,11 +90,8 @@ export interface ScheduledWork {
   tokens: number;
 }
 
-export interface Step {
+export interface Step extends StepWork {
   work: ScheduledWork[];
-  prefillTokens: number;
-  decodeTokens: number;
-  contextTokens: number;
   loraLoads: number;
   /** Blocks loaded from the shared tier for this step's admissions. */
   tierBlocks: number;
@@ -286,7 +285,7 @@ export class Engine {
         const need = Math.ceil((cachedTokens + n) / cfg.blockSize) - hitBlocks;
         // Take the hit first so allocation cannot evict the very blocks we are about to reuse.
         const hitIds = this.pool.acquireCached(seq.hashes, hitBlocks);
-        const got = this.pool.allocate(need);
+        const got = this.reservesToFinish(seq, hitBlocks) ? this.pool.allocate(need) : null;
         if (!got) {
           this.pool.release(hitIds);
           break;
@@ -315,24 +314,16 @@ export class Engine {
     }
 
     if (work.length === 0) return null;
-    let prefillTokens = 0;
-    let decodeTokens = 0;
-    let contextTokens = 0;
-    for (const w of work) {
-      if (w.seq.numComputed >= w.seq.numPrompt) {
-        decodeTokens += w.tokens;
-        contextTokens += w.seq.numComputed;
-      } else prefillTokens += w.tokens;
-    }
-    const c = cfg.step;
+    const tally = tallyStep(
+      work.map((w) => ({
+        computed: w.seq.numComputed,
+        tokens: w.tokens,
+        decoding: w.seq.numComputed >= w.seq.numPrompt,
+      })),
+    );
     const duration =
-      c.b0 +
-      c.b1 * prefillTokens +
-      c.b2 * decodeTokens +
-      c.b3 * contextTokens +
-      loraLoads * cfg.loraLoadSeconds +
-      (this.sharedTier?.loadSeconds(tierBlocks) ?? 0);
-    return { work, prefillTokens, decodeTokens, contextTokens, loraLoads, tierBlocks, duration };
+      stepSeconds(cfg.step, tally) + loraLoads * cfg.loraLoadSeconds + (this.sharedTier?.loadSeconds(tierBlocks) ?? 0);
+    return { work, ...tally, loraLoads, tierBlocks, duration };
   }
 
   /** Applies a planned step that ended at `now`: advances requests, emits tokens, finishes and frees. */
@@ -410,6 +401,19 @@ export class Engine {
   /** Clears the prefix cache when no request holds blocks (vLLM's /reset_prefix_cache). */
   resetPrefixCache(): boolean {
     return this.pool.resetPrefixCache();
+  }
+
+  /**
+   * Under "guaranteed-no-evict": whether the free blocks (the prefix hit already taken) cover `seq` to its last token
+   * besides what the running requests still need to reach theirs. Always true under "preempt".
+   */
+  private reservesToFinish(seq: Seq, hitBlocks: number): boolean {
+    if (this.config.capacityPolicy !== "guaranteed-no-evict") return true;
+    const bs = this.config.blockSize;
+    const toFinish = (s: Seq, held: number) => Math.ceil((s.numPrompt + s.req.maxTokens) / bs) - held;
+    let reserved = 0;
+    for (const s of this.running) reserved += Math.max(0, toFinish(s, s.blocks.length));
+    return this.pool.freeBlocks - reserved >= toFinish(seq, hitBlocks);
   }
 
   private blocksNeeded(seq: Seq, newTokens: number): number {

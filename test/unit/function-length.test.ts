@@ -8,7 +8,7 @@ const LIMIT = 80;
 
 /** `file:function` → its length in lines today. No new entries: split the function instead. */
 const ALLOWED_LONGER: Record<string, number> = {
-  "simulator/engine.ts:Engine.plan": 111,
+  "simulator/engine.ts:Engine.plan": 103,
   "webhooks/review.ts:parseAdmissionReview": 91,
   // Command-line flag tables: one `.option(...)` per flag, no logic.
   "cli/cluster.ts:registerCluster": 112,
