@@ -87,15 +87,11 @@ function fitCalibration(p: EngineCalibration): void {
 function scaleB3(p: EngineCalibration, f: CalibrationFigure, config: () => ReturnType<typeof engineConfigFor>): number {
   const b3 = p.coefficients.b3;
   const physical = b3.physical ?? b3.value;
-  let lo = 0;
-  let hi = 1;
-  for (let i = 0; i < 10; i++) {
-    const mid = (lo + hi) / 2;
-    b3.value = physical * mid;
-    if (measureFigure(config(), f) > f.value) lo = mid;
-    else hi = mid;
-  }
-  b3.value = physical * lo;
+  const thr = (scale: number) => {
+    b3.value = physical * scale;
+    return measureFigure(config(), f);
+  };
+  b3.value = physical * Math.min(1, solveThroughput(thr, f.value, 0.25, 0.5));
   return 0;
 }
 
