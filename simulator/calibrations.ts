@@ -1,7 +1,7 @@
 // Engine calibrations per (GPU type, model size): the step-time coefficients and engine limits, with the published
 // figures each coefficient was fitted to (simulator/calibrations.json; bench/simulator-calibration checks the fit).
 import { readFileSync } from "node:fs";
-import type { EngineConfig } from "./engine.js";
+import type { CapacityPolicy, EngineConfig } from "./engine.js";
 
 /** A published (or, where marked, derived) measurement a calibration reproduces. */
 export interface CalibrationFigure {
@@ -14,11 +14,19 @@ export interface CalibrationFigure {
   /** "published": taken as printed; "derived": computed from published numbers as `source` explains. */
   kind: "published" | "derived";
   source: string;
+  /**
+   * Saturation figures: the requests the figure's run sent at once (its published dataset size), and the capacity
+   * policy its engine ran (TensorRT-LLM's figures: "guaranteed-no-evict"). Measured the same way here.
+   */
+  requests?: number;
+  capacityPolicy?: CapacityPolicy;
 }
 
 export interface CoefficientRecord {
   value: number;
   unit: string;
+  /** The datasheet value before any fit scaled it (b3, b4): a refit starts from it. */
+  physical?: number;
   /** Ids of the figures this coefficient was fitted to, or the physical formula it comes from. */
   fittedTo: string[];
   note: string;
@@ -41,7 +49,14 @@ export interface EngineCalibration {
     /** How numGpuBlocks was sized. */
     kvNote: string;
   };
-  coefficients: { b0: CoefficientRecord; b1: CoefficientRecord; b2: CoefficientRecord; b3: CoefficientRecord };
+  coefficients: {
+    b0: CoefficientRecord;
+    b1: CoefficientRecord;
+    b2: CoefficientRecord;
+    b3: CoefficientRecord;
+    /** Prefill attention per (prompt token, token it attends to); absent: 0. */
+    b4?: CoefficientRecord;
+  };
   figures: CalibrationFigure[];
   /** Published figures NOT used in the fit: the calibration benchmark reports how well the model extrapolates. */
   holdout?: CalibrationFigure[];
@@ -110,7 +125,7 @@ export function engineConfigFor(calibration: EngineCalibration, overrides: Parti
     maxModelLen: e.maxModelLen,
     maxLoras: e.maxLoras,
     loraLoadSeconds: e.loraLoadMs / 1000,
-    step: { b0: c.b0.value, b1: c.b1.value, b2: c.b2.value, b3: c.b3.value },
+    step: { b0: c.b0.value, b1: c.b1.value, b2: c.b2.value, b3: c.b3.value, b4: c.b4?.value ?? 0 },
     ...overrides,
   };
 }

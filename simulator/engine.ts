@@ -10,23 +10,17 @@
 // in arrival order while `maxNumSeqs`, the per-step token budget (`maxNumBatchedTokens`, chunked prefill), free blocks
 // and LoRA slots allow. Admission looks up the longest cached prefix by chained block hashes.
 //
-// Step time: t = b0 + b1·prefill_tokens + b2·decode_tokens + b3·(context tokens read by decodes) [+ LoRA loads].
+// Step time: step-cost.ts (b0..b4 over the step's prefill, decode, context and attention work) [+ LoRA loads].
 // Loads from a shared KV tier are not in it: like vLLM's offloading connector, they run beside the batch while the
 // request that needs them waits (its blocks held), and it is scheduled at the first step boundary after they finish.
 import { blockDigests, digestKey, type BlockHashOptions, type PrefixHashAlgo } from "../api/block-hash.js";
 import { BlockPool, type KvEvent } from "./kv-cache.js";
 import type { SharedKvTier } from "./shared-tier.js";
+import { stepSeconds, tallyStep, type StepCoefficients, type StepWork } from "./step-cost.js";
 
-export interface StepCoefficients {
-  /** Fixed cost per step, seconds. */
-  b0: number;
-  /** Seconds per uncached prompt token computed. */
-  b1: number;
-  /** Seconds per decode token. */
-  b2: number;
-  /** Seconds per context token read by decoding sequences (KV read volume). */
-  b3: number;
-}
+export type { StepCoefficients } from "./step-cost.js";
+
+export type CapacityPolicy = "preempt" | "guaranteed-no-evict";
 
 export interface EngineConfig {
   blockSize: number;
@@ -38,6 +32,14 @@ export interface EngineConfig {
   /** Seconds added to the step that brings an adapter into a GPU LoRA slot. */
   loraLoadSeconds: number;
   step: StepCoefficients;
+  /**
+   * How KV capacity is shared. "preempt" (default, vLLM): a request is let in when its next chunk's blocks are free,
+   * and the newest running request is preempted (recomputed later) when blocks run out. "guaranteed-no-evict"
+   * (TensorRT-LLM's default capacity policy, under which its published throughput figures were measured): a request
+   * is let in only when the cache can hold its prompt plus max_tokens beside what every running request still needs
+   * to finish, so nothing is ever preempted.
+   */
+  capacityPolicy?: CapacityPolicy;
   /** vLLM's --prefix-caching-hash-algo (default sha256) and PYTHONHASHSEED (default unset). */
   prefixHashAlgo?: PrefixHashAlgo;
   prefixHashSeed?: string;
@@ -96,12 +98,9 @@ export interface ScheduledWork {
 type Admission =
   { kind: "run"; tokens: number } | { kind: "loading"; blocks: number } | { kind: "delayed" } | { kind: "noBlocks" };
 
-export interface Step {
+export interface Step extends StepWork {
   /** Empty when the engine only waits on shared-tier loads (vLLM's engine keeps stepping with nothing scheduled). */
   work: ScheduledWork[];
-  prefillTokens: number;
-  decodeTokens: number;
-  contextTokens: number;
   loraLoads: number;
   /** Blocks whose load from the shared tier this step started (the loads run beside it, not in its duration). */
   tierBlocks: number;
@@ -283,19 +282,15 @@ export class Engine {
       : this.admitWaiting(now, budget, work);
 
     if (work.length === 0) return this.loading.length > 0 ? this.tierWait(now, tierBlocks) : null;
-    let prefillTokens = 0;
-    let decodeTokens = 0;
-    let contextTokens = 0;
-    for (const w of work) {
-      if (w.seq.numComputed >= w.seq.numPrompt) {
-        decodeTokens += w.tokens;
-        contextTokens += w.seq.numComputed;
-      } else prefillTokens += w.tokens;
-    }
-    const c = cfg.step;
-    const duration =
-      c.b0 + c.b1 * prefillTokens + c.b2 * decodeTokens + c.b3 * contextTokens + loraLoads * cfg.loraLoadSeconds;
-    return { work, prefillTokens, decodeTokens, contextTokens, loraLoads, tierBlocks, duration };
+    const tally = tallyStep(
+      work.map((w) => ({
+        computed: w.seq.numComputed,
+        tokens: w.tokens,
+        decoding: w.seq.numComputed >= w.seq.numPrompt,
+      })),
+    );
+    const duration = stepSeconds(cfg.step, tally) + loraLoads * cfg.loraLoadSeconds;
+    return { work, ...tally, loraLoads, tierBlocks, duration };
   }
 
   /**
@@ -363,7 +358,7 @@ export class Engine {
       this.pool.release(hitIds);
       return { kind: "noBlocks" };
     }
-    const got = this.pool.allocate(need);
+    const got = this.reservesToFinish(seq, hitBlocks) ? this.pool.allocate(need) : null;
     if (!got) {
       this.pool.release(hitIds);
       return { kind: "noBlocks" };
@@ -401,6 +396,19 @@ export class Engine {
     let reserved = 0;
     for (const other of this.tierLoaders) reserved += this.promptBlocks(other) - other.blocks.length;
     return this.promptBlocks(seq) - hitBlocks <= free && need <= free - reserved;
+  }
+
+  /**
+   * Under "guaranteed-no-evict", whether the free blocks cover this request's prompt plus max_tokens (less the cached
+   * blocks it takes) beside what every running request still needs to finish; always true under "preempt".
+   */
+  private reservesToFinish(seq: Seq, hitBlocks: number): boolean {
+    if (this.config.capacityPolicy !== "guaranteed-no-evict") return true;
+    const bs = this.config.blockSize;
+    const toFinish = (s: Seq, held: number) => Math.ceil((s.numPrompt + s.req.maxTokens) / bs) - held;
+    let reserved = 0;
+    for (const s of this.running) reserved += Math.max(0, toFinish(s, s.blocks.length));
+    return this.pool.freeBlocks - reserved >= toFinish(seq, hitBlocks);
   }
 
   private promptBlocks(seq: Seq): number {
@@ -449,7 +457,8 @@ export class Engine {
     let doneAt = Infinity;
     for (const s of this.loading) doneAt = Math.min(doneAt, s.tierLoadDoneAt ?? now);
     const duration = Math.max(0, doneAt - now);
-    return { work: [], prefillTokens: 0, decodeTokens: 0, contextTokens: 0, loraLoads: 0, tierBlocks, duration };
+    const idle = tallyStep([]);
+    return { work: [], ...idle, loraLoads: 0, tierBlocks, duration };
   }
 
   /** Applies a planned step that ended at `now`: advances requests, emits tokens, finishes and frees. */

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { startSimulator } from "../../../simulator/index.js";
 import { getCalibration } from "../../../simulator/calibrations.js";
+import { attentionPairs } from "../../../simulator/step-cost.js";
 
 describe("simulator timing in (scaled) real time", function () {
   this.timeout(20000);
@@ -12,7 +13,7 @@ describe("simulator timing in (scaled) real time", function () {
       const c = getCalibration("h100-8b").coefficients;
       const promptIds = Array.from({ length: 2048 }, (_, i) => 1000 + i);
       const out = 50;
-      const expectedTtft = c.b0.value + c.b1.value * 2048;
+      const expectedTtft = c.b0.value + c.b1.value * 2048 + (c.b4?.value ?? 0) * attentionPairs(0, 2048);
       const itl = (ctx: number) => c.b0.value + c.b2.value + c.b3.value * ctx;
       let expectedE2e = expectedTtft;
       for (let i = 1; i < out; i++) expectedE2e += itl(2048 + i);
