@@ -24,12 +24,20 @@ export class PrefixIndex {
 
   /**
    * For each endpoint id in `ids`, the number of leading blocks of `hashes` it is believed to hold. Walks the
-   * chain, narrowing to endpoints that still hold every block so far.
+   * chain, narrowing to endpoints that still hold every block so far. `maxAgeMs` (at most the TTL) counts only
+   * blocks routed that recently.
    */
-  matchDepths(model: string, hashes: readonly bigint[], ids: readonly string[], now: number): Map<string, number> {
+  matchDepths(
+    model: string,
+    hashes: readonly bigint[],
+    ids: readonly string[],
+    now: number,
+    maxAgeMs = this.opts.ttlMs,
+  ): Map<string, number> {
     const depths = new Map<string, number>();
     const table = this.models.get(model);
     if (!table || hashes.length === 0) return depths;
+    const maxAge = Math.min(maxAgeMs, this.opts.ttlMs);
     // Same walk as KvBlockIndex.matchDepths: compact the survivors in place, record a depth when an id drops out.
     const alive = ids.slice();
     let n = alive.length;
@@ -41,7 +49,7 @@ export class PrefixIndex {
       for (let j = 0; j < n; j++) {
         const id = alive[j]!;
         const t = holders.get(id);
-        if (t !== undefined && now - t <= this.opts.ttlMs) alive[k++] = id;
+        if (t !== undefined && now - t <= maxAge) alive[k++] = id;
         else if (i > 0) depths.set(id, i);
       }
       n = k;

@@ -14,27 +14,36 @@ import {
   type PrefixScorerOptions,
 } from "./prefix-affinity.js";
 
+/** An engine reports a prompt's blocks only after its prefill: blocks routed this recently count as held. */
+const REPORT_GRACE_MS = 5000;
+
 /**
- * Exact prefix affinity from the engines' KV events (the engine's own block keys), with the load guard.
- * Routing decisions are also remembered for a few seconds (speculative entries): the engine reports blocks only
- * after prefill, and a burst of requests sharing a new prefix must not scatter before the first report arrives.
- * A prefix no engine holds is placed by the blocks the router has sent each endpoint (`routed`, the history
- * prefix-cache keeps), not by the blocks engines report holding: a prefix-caching engine keeps finished requests'
- * blocks until it needs the room, so every cache is full in steady state (and after a router restart, replayed), and
- * a one-block difference between two full caches says nothing about which serves fewer tenants.
+ * What a block the router sent an endpoint earlier (within the routing history's TTL) but that the endpoint does not
+ * report counts for, against 1 for a reported block. Under KV pressure a tenant's blocks age out of every engine
+ * between its requests; the engine it was last sent to is still where its conversation belongs, as prefix-cache
+ * would send it, rather than wherever a new prefix would go. Reported blocks still outweigh it.
+ */
+const UNREPORTED_BLOCK_WEIGHT = 0.5;
+
+/**
+ * Exact prefix affinity from the engines' KV events (the engine's own block keys), with the load guard, and the
+ * router's own routing history (`routed`, the history prefix-cache keeps) in three roles: blocks routed in the last
+ * few seconds count as held (a burst sharing a new prefix must not scatter before the first report); older routed
+ * blocks count for less; and a prefix neither knows is placed on the endpoint the router has sent the fewest
+ * blocks, not by the blocks engines report: a prefix-caching engine keeps finished requests' blocks until it needs
+ * the room, so every cache is full in steady state, and a one-block difference between two full caches says nothing
+ * about which serves fewer tenants.
  * When the engine's keys cannot be computed (see `engineKeysFor`) the request is scored by `fallback`, the
  * approximate prefix-cache scorer, and `onFallback` says so once per model: never a silent miss.
  */
 export function kvPrefixScorer(
   index: KvBlockIndex,
   o: PrefixScorerOptions = defaultPrefixScorerOptions,
-  speculative = new PrefixIndex({ maxBlocks: 100_000, ttlMs: 5000 }),
+  routed = new PrefixIndex(defaultPrefixIndexOptions),
   fallback?: Scorer,
   onFallback: (model: string) => void = () => {},
-  routed = new PrefixIndex(defaultPrefixIndexOptions),
 ): Scorer {
   let lastSweep = 0;
-  let lastRoutedSweep = 0;
   const warned = new Set<string>();
   const fellBack = (req: PickRequest) => {
     if (!warned.has(req.model) && warned.size < 1000) {
@@ -59,31 +68,31 @@ export function kvPrefixScorer(
         out.fill(0, 0, cands.length);
         return;
       }
-      const ids = cands.map((c) => c.id);
-      const depths = index.weightedDepths(hashes, ids, o.offloadedBlockWeight ?? DEFAULT_OFFLOADED_BLOCK_WEIGHT);
-      for (const [id, d] of speculative.matchDepths(req.model, hashes, ids, env.now)) {
-        if (d > (depths.get(id) ?? 0)) depths.set(id, d);
-      }
-      if (depths.size > 0) return fillFromDepths(cands, out, depths, hashes.length, bound);
-      if (env.now - lastSweep > 1000) {
-        speculative.sweep(env.now);
+      if (env.now - lastSweep > 10_000) {
+        routed.sweep(env.now);
         lastSweep = env.now;
       }
-      if (env.now - lastRoutedSweep > 10_000) {
-        routed.sweep(env.now);
-        lastRoutedSweep = env.now;
+      const ids = cands.map((c) => c.id);
+      const depths = index.weightedDepths(hashes, ids, o.offloadedBlockWeight ?? DEFAULT_OFFLOADED_BLOCK_WEIGHT);
+      const history = routed.matchDepths(req.model, hashes, ids, env.now);
+      if (history.size > 0) {
+        raiseDepths(depths, history, UNREPORTED_BLOCK_WEIGHT);
+        raiseDepths(depths, routed.matchDepths(req.model, hashes, ids, env.now, REPORT_GRACE_MS), 1);
       }
+      if (depths.size > 0) return fillFromDepths(cands, out, depths, hashes.length, bound);
       placeNewPrefix(cands, out, (id) => routed.blocksOf(id), bound);
     },
     onPicked(req, ep, env) {
       const hashes = engineKeysFor(req, [ep], o);
       if (hashes === undefined) fallback?.onPicked?.(req, ep, env);
-      else if (hashes.length > 0) {
-        speculative.insert(req.model, hashes, ep.id, env.now);
-        routed.insert(req.model, hashes, ep.id, env.now);
-      }
+      else if (hashes.length > 0) routed.insert(req.model, hashes, ep.id, env.now);
     },
   };
+}
+
+/** Raise each endpoint's depth in `depths` to `weight` × its depth in `more`. */
+function raiseDepths(depths: Map<string, number>, more: Map<string, number>, weight: number): void {
+  for (const [id, d] of more) if (d * weight > (depths.get(id) ?? 0)) depths.set(id, d * weight);
 }
 
 export const plugin = scorerPlugin({

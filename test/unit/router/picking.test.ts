@@ -323,14 +323,7 @@ describe("endpoint picking", () => {
     routed.insert("m", blocks(100, 30), a.id, now);
     routed.insert("m", blocks(200, 30), b.id, now);
     routed.insert("m", blocks(300, 10), c.id, now);
-    const scorer = kvPrefixScorer(
-      kv,
-      { blockSize: 4, imbalanceAbs: 8, stdDevFactor: 1 },
-      undefined,
-      undefined,
-      undefined,
-      routed,
-    );
+    const scorer = kvPrefixScorer(kv, { blockSize: 4, imbalanceAbs: 8, stdDevFactor: 1 }, routed);
     const out = new Float64Array(3);
     scorer.score(
       request("a brand new tenant prompt that no engine has seen before, long enough for blocks"),
@@ -342,6 +335,31 @@ describe("endpoint picking", () => {
       },
     );
     expect([...out]).to.deep.equal([0, 0, 0.5]);
+  });
+
+  it("kv-prefix keeps a tenant whose blocks aged out of every engine on the engine it was last sent to", () => {
+    // Under KV pressure a tenant's blocks are evicted between its requests. Placing it as a new prefix would move it
+    // away from its engine (the one the router has sent the most blocks), as a prefix-cache router would not.
+    const [a, b, c] = [ep(1), ep(2), ep(3)];
+    const routed = new PrefixIndex();
+    const scorer = kvPrefixScorer(kv, { blockSize: 4, imbalanceAbs: 8, stdDevFactor: 1 }, routed);
+    const tenant = request("tenant t: answer from the handbook, cite the section, keep it short and precise");
+    const t0 = Date.now();
+    scorer.onPicked!(tenant, b, { ...env(), now: t0 });
+    const out = new Float64Array(3);
+    // Ten minutes later no engine reports any of its blocks: the routing history still counts, at half weight.
+    scorer.score(tenant, [a, b, c], out, { ...env(), now: t0 + 600_000 });
+    expect([...out]).to.deep.equal([0, 0.5, 0]);
+    // Within the report grace (the engine has not finished its prefill) routed blocks count in full.
+    scorer.score(tenant, [a, b, c], out, { ...env(), now: t0 + 1000 });
+    expect([...out]).to.deep.equal([0, 1, 0]);
+    // Blocks an engine reports outweigh where the router sent them earlier.
+    kv.apply(c.id, {
+      ts: 0,
+      events: [{ type: "BlockStored", hashes: [...tenant.hashes(4)], tokenIds: [], blockSize: 4 }],
+    });
+    scorer.score(tenant, [a, b, c], out, { ...env(), now: t0 + 600_000 });
+    expect([...out]).to.deep.equal([0, 0.5, 1]);
   });
 
   it("kv-prefix-load spreads new tenants evenly over engines whose caches are full, and each follows its engine", () => {
