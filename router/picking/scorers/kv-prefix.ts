@@ -20,16 +20,19 @@ const REPORT_GRACE_MS = 5000;
 /**
  * What a block the router sent an endpoint earlier (within the routing history's TTL) but that the endpoint does not
  * report counts for, against 1 for a reported block. Under KV pressure a tenant's blocks age out of every engine
- * between its requests; the engine it was last sent to is still where its conversation belongs, as prefix-cache
- * would send it, rather than wherever a new prefix would go. Reported blocks still outweigh it.
+ * between its requests; its engine is still where it belongs, as prefix-cache would send it: a tenant moved to
+ * whichever engine is least loaded now occupies two caches, and the pressure rises for every tenant. So the history
+ * must outweigh the load term of a pipeline (kv-prefix-load's least-request, a third of kv-prefix's weight) as a
+ * reported block does; it stays just under 1 so that, of two engines the router sent a prefix to, the one that
+ * reports holding it wins.
  */
-const UNREPORTED_BLOCK_WEIGHT = 0.5;
+const UNREPORTED_BLOCK_WEIGHT = 0.9;
 
 /**
  * Exact prefix affinity from the engines' KV events (the engine's own block keys), with the load guard, and the
  * router's own routing history (`routed`, the history prefix-cache keeps) in three roles: blocks routed in the last
  * few seconds count as held (a burst sharing a new prefix must not scatter before the first report); older routed
- * blocks count for less; and a prefix neither knows is placed on the endpoint the router has sent the fewest
+ * blocks count for a little less; and a prefix neither knows is placed on the endpoint the router has sent the fewest
  * blocks, not by the blocks engines report: a prefix-caching engine keeps finished requests' blocks until it needs
  * the room, so every cache is full in steady state, and a one-block difference between two full caches says nothing
  * about which serves fewer tenants.
