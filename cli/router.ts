@@ -149,7 +149,6 @@ async function runRouter(o: RouterCommandOptions & FlowControlFlags, workers: nu
   const redisUrl = o.redisUrl ?? process.env.REDIS_URL;
   const workload = new WorkloadSignal({ redisUrl, onError: (e) => console.error(`workload signal: ${e.message}`) });
   const inPool = cluster.isWorker;
-  let metricsText: (() => Promise<string>) | undefined;
   const router: Router = await startRouter({
     ...options,
     flowControl: workload.wrap(flow?.flowControl.control),
@@ -158,7 +157,7 @@ async function runRouter(o: RouterCommandOptions & FlowControlFlags, workers: nu
     ...(redisUrl ? { prefixSync: { redisUrl }, sharedPicking: { redisUrl } } : {}),
     ...(inPool
       ? {
-          metricsText: () => metricsText!(),
+          metricsText: clusterMetricsText,
           workerLabel: `worker ${workerSlot() ?? "?"} of ${workers}, pid ${process.pid}`,
         }
       : {}),
@@ -166,9 +165,7 @@ async function runRouter(o: RouterCommandOptions & FlowControlFlags, workers: nu
   if (flow && !inPool) console.error(`aibrix-ts router: users API and flow-control metrics on ${flow.adminUrl}`);
   reportProcessMetrics(router.metrics.registry);
   workload.publishOn(router.metrics.registry);
-  if (inPool) {
-    metricsText = clusterMetricsText(router.metrics.registry);
-    reportWorkerServing();
-  } else console.error(`aibrix-ts router listening on ${router.url}`);
+  if (inPool) reportWorkerServing();
+  else console.error(`aibrix-ts router listening on ${router.url}`);
   closeOnSignal(() => Promise.all([router.close(), workload.close()]).then(() => undefined));
 }

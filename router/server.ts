@@ -3,6 +3,7 @@
 import { randomBytes } from "node:crypto";
 import type { Server } from "node:http";
 import { pino, type Logger } from "pino";
+import type { Registry } from "prom-client";
 import { KvEventSubscriber } from "../engines/kv-events.js";
 import { passAll, type FlowControl } from "./flow-control/control.js";
 import type { Discovery, DiscoverySnapshot } from "./discovery/types.js";
@@ -108,8 +109,11 @@ export interface RouterOptions {
   logLevel?: string;
   /** One JSON line per request at info level. */
   accessLog?: boolean;
-  /** What /metrics serves instead of this router's own registry (a worker pool: the sum over its workers). */
-  metricsText?: () => Promise<string>;
+  /**
+   * Given this router's metrics registry, what /metrics serves instead of it (a worker pool: the sum over its
+   * workers, this one's registry included).
+   */
+  metricsText?: (registry: Registry) => () => Promise<string>;
   /** Which process of a worker pool this is ("worker 2 of 4, pid 1234"), said on /readyz. */
   workerLabel?: string;
 }
@@ -174,7 +178,8 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
   });
   const startedAt = Math.floor(Date.now() / 1000);
   const synced = () => discovered.synced;
-  const { metricsText, workerLabel } = options;
+  const { workerLabel } = options;
+  const metricsText = options.metricsText?.(metrics.registry);
   const getRoutes = { registry, metrics, maxBodyBytes, startedAt, synced, metricsText, workerLabel };
   const handle = createRequestHandler(parts, getRoutes, new RequestIds(randomBytes(4).toString("hex")));
   const sweepTimer = setInterval(() => prefixIndex.sweep(Date.now()), 10_000);
