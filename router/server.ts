@@ -21,7 +21,7 @@ import { KvBlockIndex } from "./picking/kv-index.js";
 import { PrefixIndex, defaultPrefixIndexOptions } from "./picking/prefix-index.js";
 import { PrefixSync } from "./picking/prefix-sync.js";
 import { createSharedScorers, type SharedScorers } from "./picking/shared-scorers.js";
-import { PipelineCatalog, type PipelineConfig } from "./picking/pipelines.js";
+import { PipelineCatalog, type CatalogIndexes, type PipelineConfig } from "./picking/pipelines.js";
 import { defaultPrefixScorerOptions, type PrefixScorerOptions } from "./picking/scorers/prefix-affinity.js";
 import { loadModelTokenizers } from "./prompts/tokenizers.js";
 import { PromptCache } from "./prompts/prompt-cache.js";
@@ -141,10 +141,13 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
   const staleAfterMs = options.staleAfterMs ?? Math.max(200, 3 * scrapeIntervalMs);
   const timeouts: PhaseTimeouts = { ...defaultTimeouts, ...options.timeouts };
   const metrics = new RouterMetrics();
-  const { prefixIndex, kvIndex, coalescing, prefills } = createIndexes(options);
+  const indexes = createIndexes();
+  const { prefixIndex, kvIndex } = indexes;
+  const coalescing = { ...defaultPrefillCoalescing, ...options.prefillCoalescing };
+  const prefills = new PrefillCoalescer(kvIndex, coalescing);
   const prefixSync = options.prefixSync && createPrefixSync(prefixIndex, options.prefixSync.redisUrl, log);
   const tokenizers = await loadModelTokenizers(options.tokenizers ?? {}, log);
-  const feeds = new KvEventFeeds(kvIndex, prefills, prefixIndex, metrics, log);
+  const feeds = new KvEventFeeds(indexes, prefills, metrics, log);
   const registry = new EndpointRegistry(
     { connections: options.connectionsPerEndpoint ?? 256, connectTimeoutMs: timeouts.connectMs },
     staleAfterMs,
@@ -156,7 +159,7 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
     localInFlight: () => registry.all().map((ep) => [ep.id, ep.inFlight] as const),
     onError: (what, err) => log.warn({ err: err.message }, `${what} sharing paused; serving with local state`),
   });
-  const catalog = createCatalog(options, prefixIndex, kvIndex, shared, log);
+  const catalog = createCatalog(options, indexes, shared, log);
   const fallback = catalog.resolve(options.defaultStrategy ?? "least-request");
   const scraper = createScraper(registry, options, scrapeIntervalMs);
   const health = createHealthChecker(registry, options.healthCheck, log);
@@ -182,7 +185,7 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
   const metricsText = options.metricsText?.(metrics.registry);
   const getRoutes = { registry, metrics, maxBodyBytes, startedAt, synced, metricsText, workerLabel };
   const handle = createRequestHandler(parts, getRoutes, new RequestIds(randomBytes(4).toString("hex")));
-  const sweepTimer = setInterval(() => prefixIndex.sweep(Date.now()), 10_000);
+  const sweepTimer = setInterval(() => sweepHistories(indexes, Date.now()), 10_000);
   sweepTimer.unref();
 
   const server = httpServer(handle, options.limits, log, metrics);
@@ -215,12 +218,22 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
   };
 }
 
-/** What the router learns of the engines' caches: approximate prefixes, the engines' own blocks, prefills under way. */
-function createIndexes(options: RouterOptions) {
-  const prefixIndex = new PrefixIndex(defaultPrefixIndexOptions);
-  const kvIndex = new KvBlockIndex();
-  const coalescing = { ...defaultPrefillCoalescing, ...options.prefillCoalescing };
-  return { prefixIndex, kvIndex, coalescing, prefills: new PrefillCoalescer(kvIndex, coalescing) };
+/**
+ * What the router knows of the engines' caches: the prompt blocks it sent each one (in its own approximate keys and
+ * in the engines' keys) and the blocks each reports holding.
+ */
+function createIndexes(): Required<CatalogIndexes> {
+  return {
+    prefixIndex: new PrefixIndex(defaultPrefixIndexOptions),
+    kvIndex: new KvBlockIndex(),
+    routedBlockKeys: new PrefixIndex(defaultPrefixIndexOptions),
+  };
+}
+
+/** Expired routing history goes on a timer, not on a request's path. */
+function sweepHistories(indexes: Required<CatalogIndexes>, now: number): void {
+  indexes.prefixIndex.sweep(now);
+  indexes.routedBlockKeys.sweep(now);
 }
 
 function httpServer(
@@ -327,14 +340,12 @@ class DiscoveredModels {
 
 function createCatalog(
   options: RouterOptions,
-  prefixIndex: PrefixIndex,
-  kvIndex: KvBlockIndex,
+  indexes: CatalogIndexes,
   shared: SharedScorers,
   log: Logger,
 ): PipelineCatalog {
   return new PipelineCatalog(
-    prefixIndex,
-    kvIndex,
+    indexes,
     { ...defaultPrefixScorerOptions, ...options.prefix },
     options.pipelines,
     shared.scorers,
@@ -400,19 +411,20 @@ class KvEventFeeds {
   private readonly subscribers = new Map<string, KvEventSubscriber>();
 
   constructor(
-    private readonly kvIndex: KvBlockIndex,
+    private readonly indexes: Required<CatalogIndexes>,
     private readonly prefills: PrefillCoalescer,
-    private readonly prefixIndex: PrefixIndex,
     private readonly metrics: RouterMetrics,
     private readonly log: Logger,
   ) {
+    const { kvIndex } = indexes;
     metrics.observeKvIndex(() => [...this.subscribers.keys()].map((id): [string, number] => [id, kvIndex.blocks(id)]));
   }
 
   onAdded(ep: Endpoint): void {
     const kv = ep.spec.kvEvents;
     if (!kv) return;
-    const { kvIndex, prefills, metrics, log } = this;
+    const { indexes, prefills, metrics, log } = this;
+    const { kvIndex } = indexes;
     const batches = metrics.kvEventBatches.labels(ep.id);
     const sub = new KvEventSubscriber({
       endpoint: kv.endpoint,
@@ -441,10 +453,11 @@ class KvEventFeeds {
   onRemoved(ep: Endpoint): void {
     this.subscribers.get(ep.id)?.close();
     this.subscribers.delete(ep.id);
-    this.kvIndex.forget(ep.id);
+    this.indexes.kvIndex.forget(ep.id);
     this.metrics.forgetKvEndpoint(ep.id);
     this.prefills.forget(ep.id);
-    this.prefixIndex.forget(ep.id);
+    this.indexes.prefixIndex.forget(ep.id);
+    this.indexes.routedBlockKeys.forget(ep.id);
   }
 
   close(): void {

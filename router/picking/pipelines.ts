@@ -4,7 +4,7 @@ import { adapterLoaded, externalFilter } from "./filters.js";
 import type { KvBlockIndex } from "./kv-index.js";
 import { PICKERS } from "./pickers.js";
 import type { PluginContext } from "./plugin.js";
-import type { PrefixIndex } from "./prefix-index.js";
+import { defaultPrefixIndexOptions, PrefixIndex } from "./prefix-index.js";
 import { buildFilter, buildScorer, FILTER_PLUGINS, PluginError, SCORER_PLUGINS } from "./registry.js";
 import { leastRequest } from "./scorers/least-request.js";
 import { loraAffinity } from "./scorers/lora-affinity.js";
@@ -18,6 +18,14 @@ export interface PipelineConfig {
   /** `parameters` are the scorer's own (see its plugin's schema); without them the shared instance serves. */
   scorers: { name: string; weight?: number; parameters?: Record<string, unknown> }[];
   picker?: PickerName;
+}
+
+/** The router-wide indexes every pipeline built from the catalog reads and feeds. */
+export interface CatalogIndexes {
+  prefixIndex: PrefixIndex;
+  kvIndex: KvBlockIndex;
+  /** kv-prefix's routing history; the catalog keeps its own when none is given (tests). */
+  routedBlockKeys?: PrefixIndex;
 }
 
 export class StrategyError extends Error {}
@@ -44,8 +52,7 @@ export class PipelineCatalog {
   private readonly ctx: PluginContext;
 
   constructor(
-    prefixIndex: PrefixIndex,
-    kvIndex: KvBlockIndex,
+    indexes: CatalogIndexes,
     prefixOptions: PrefixScorerOptions = defaultPrefixScorerOptions,
     pipelines: Record<string, PipelineConfig> = {},
     /** Scorers replacing built-ins of the same name (e.g. versions sharing state through Redis). */
@@ -54,8 +61,9 @@ export class PipelineCatalog {
     onKvPrefixFallback: (model: string) => void = () => {},
   ) {
     this.ctx = {
-      prefixIndex,
-      kvIndex,
+      prefixIndex: indexes.prefixIndex,
+      kvIndex: indexes.kvIndex,
+      routedBlockKeys: indexes.routedBlockKeys ?? new PrefixIndex(defaultPrefixIndexOptions),
       prefixOptions,
       userTokens: new UserTokenWindow(),
       serving: (name) => this.scorers.get(name),

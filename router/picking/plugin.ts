@@ -9,8 +9,15 @@ import type { UserTokenWindow } from "./user-token-window.js";
 
 /** The router's state a plugin may build on. */
 export interface PluginContext {
+  /** Approximate prefix blocks the router sent each endpoint (prefix-cache's history). */
   prefixIndex: PrefixIndex;
+  /** The blocks the engines report holding, from their KV events. */
   kvIndex: KvBlockIndex;
+  /**
+   * The engines' own block keys the router sent each endpoint (kv-prefix's history): one for the router, so every
+   * pipeline that weighs kv-prefix learns from all of its decisions, as prefix-cache's pipelines share `prefixIndex`.
+   */
+  routedBlockKeys: PrefixIndex;
   /** The router-wide prefix settings (`prefix:` in the configuration); a pipeline's parameters override them. */
   prefixOptions: PrefixScorerOptions;
   /** vtc-basic's per-user token window (shared through Redis when the router has it). */

@@ -1,11 +1,10 @@
 // kv-prefix: exact prefix affinity from the engines' KV events.
 import { scorerPlugin } from "../plugin.js";
 import type { KvBlockIndex } from "../kv-index.js";
-import { defaultPrefixIndexOptions, PrefixIndex } from "../prefix-index.js";
+import type { PrefixIndex } from "../prefix-index.js";
 import type { PickRequest, Scorer } from "../types.js";
 import {
   DEFAULT_OFFLOADED_BLOCK_WEIGHT,
-  defaultPrefixScorerOptions,
   engineKeysFor,
   fillFromDepths,
   loadBound,
@@ -30,23 +29,22 @@ const UNREPORTED_BLOCK_WEIGHT = 0.9;
 
 /**
  * Exact prefix affinity from the engines' KV events (the engine's own block keys), with the load guard, and the
- * router's own routing history (`routed`, the history prefix-cache keeps) in three roles: blocks routed in the last
- * few seconds count as held (a burst sharing a new prefix must not scatter before the first report); older routed
- * blocks count for a little less; and a prefix neither knows is placed on the endpoint the router has sent the fewest
- * blocks, not by the blocks engines report: a prefix-caching engine keeps finished requests' blocks until it needs
- * the room, so every cache is full in steady state, and a one-block difference between two full caches says nothing
- * about which serves fewer tenants.
+ * router's own routing history (`routed`: the history prefix-cache keeps, in the engine's keys; its owner sweeps it,
+ * off the request path) in three roles: blocks routed in the last few seconds count as held (a burst sharing a new
+ * prefix must not scatter before the first report); older routed blocks count for a little less; and a prefix
+ * neither knows is placed on the endpoint the router has sent the fewest blocks, not by the blocks engines report: a
+ * prefix-caching engine keeps finished requests' blocks until it needs the room, so every cache is full in steady
+ * state, and a one-block difference between two full caches says nothing about which serves fewer tenants.
  * When the engine's keys cannot be computed (see `engineKeysFor`) the request is scored by `fallback`, the
  * approximate prefix-cache scorer, and `onFallback` says so once per model: never a silent miss.
  */
 export function kvPrefixScorer(
   index: KvBlockIndex,
-  o: PrefixScorerOptions = defaultPrefixScorerOptions,
-  routed = new PrefixIndex(defaultPrefixIndexOptions),
+  o: PrefixScorerOptions,
+  routed: PrefixIndex,
   fallback?: Scorer,
   onFallback: (model: string) => void = () => {},
 ): Scorer {
-  let lastSweep = 0;
   const warned = new Set<string>();
   const fellBack = (req: PickRequest) => {
     if (!warned.has(req.model) && warned.size < 1000) {
@@ -70,10 +68,6 @@ export function kvPrefixScorer(
       if (bound === undefined) {
         out.fill(0, 0, cands.length);
         return;
-      }
-      if (env.now - lastSweep > 10_000) {
-        routed.sweep(env.now);
-        lastSweep = env.now;
       }
       const ids = cands.map((c) => c.id);
       const depths = index.weightedDepths(hashes, ids, o.offloadedBlockWeight ?? DEFAULT_OFFLOADED_BLOCK_WEIGHT);
@@ -107,7 +101,7 @@ export const plugin = scorerPlugin({
     kvPrefixScorer(
       ctx.kvIndex,
       { ...ctx.prefixOptions, ...params },
-      undefined,
+      ctx.routedBlockKeys,
       ctx.serving("prefix-cache"),
       ctx.onKvPrefixFallback,
     ),

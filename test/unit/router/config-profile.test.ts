@@ -111,7 +111,7 @@ describe("config profiles: the document", () => {
 });
 
 describe("config profiles: strategy precedence", () => {
-  const catalog = new PipelineCatalog(new PrefixIndex(), new KvBlockIndex());
+  const catalog = new PipelineCatalog({ prefixIndex: new PrefixIndex(), kvIndex: new KvBlockIndex() });
   const fallback = catalog.resolve("throughput");
   const body = { model: "m", prompt: "hi" };
   const choose = (p: Endpoint[], headers: Record<string, string>, sel = new StrategySelector(catalog, fallback)) => {

@@ -7,7 +7,8 @@ import { describePipeline, PipelineCatalog, StrategyError } from "../../../route
 import { SCORER_PLUGINS } from "../../../router/picking/registry.js";
 import type { PickRequest } from "../../../router/picking/types.js";
 
-const catalog = (pipelines = {}) => new PipelineCatalog(new PrefixIndex(), new KvBlockIndex(), undefined, pipelines);
+const catalog = (pipelines = {}) =>
+  new PipelineCatalog({ prefixIndex: new PrefixIndex(), kvIndex: new KvBlockIndex() }, undefined, pipelines);
 
 describe("picking plugin registry", () => {
   it("builds every strategy name from the registry, one plugin per name", () => {

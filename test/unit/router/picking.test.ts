@@ -72,7 +72,10 @@ describe("endpoint picking", () => {
   beforeEach(() => {
     prefix = new PrefixIndex();
     kv = new KvBlockIndex();
-    catalog = new PipelineCatalog(prefix, kv, { blockSize: 4, imbalanceAbs: 8, stdDevFactor: 1 });
+    catalog = new PipelineCatalog(
+      { prefixIndex: prefix, kvIndex: kv },
+      { blockSize: 4, imbalanceAbs: 8, stdDevFactor: 1 },
+    );
   });
   after(async () => {
     await Promise.all(eps.map((e) => e.close()));
@@ -191,12 +194,15 @@ describe("endpoint picking", () => {
   });
 
   it("with imbalanceRel, affinity yields only when the gap is large in both absolute and relative terms", () => {
-    const rel = new PipelineCatalog(new PrefixIndex(), new KvBlockIndex(), {
-      blockSize: 4,
-      imbalanceAbs: 8,
-      imbalanceRel: 1.5,
-      stdDevFactor: 3,
-    });
+    const rel = new PipelineCatalog(
+      { prefixIndex: new PrefixIndex(), kvIndex: new KvBlockIndex() },
+      {
+        blockSize: 4,
+        imbalanceAbs: 8,
+        imbalanceRel: 1.5,
+        stdDevFactor: 3,
+      },
+    );
     const pipeline = rel.resolve("prefix-cache");
     const [a, b, c] = [ep(1), ep(2), ep(3)];
     const long = "a tenant system prompt long enough to fill several blocks of tokens ".repeat(4);
@@ -237,8 +243,7 @@ describe("endpoint picking", () => {
   it("kv-prefix weighs a block in the shared tier by its pipeline's offloadedBlockWeight", () => {
     const own = new KvBlockIndex();
     const c = new PipelineCatalog(
-      new PrefixIndex(),
-      own,
+      { prefixIndex: new PrefixIndex(), kvIndex: own },
       { blockSize: 4, imbalanceAbs: 8, stdDevFactor: 1 },
       {
         near: { scorers: [{ name: "kv-prefix", parameters: { offloadedBlockWeight: 0.9 } }] },
@@ -264,7 +269,7 @@ describe("endpoint picking", () => {
     const [h5, w5] = scores("kv-prefix");
     expect([h5, w5]).to.deep.equal([0.75, 0.5]);
     const bad = () =>
-      new PipelineCatalog(new PrefixIndex(), own, undefined, {
+      new PipelineCatalog({ prefixIndex: new PrefixIndex(), kvIndex: own }, undefined, {
         p: { scorers: [{ name: "kv-prefix", parameters: { offloadedBlockWeight: 1.5 } }] },
       });
     expect(bad).to.throw(StrategyError, /offloadedBlockWeight/);
@@ -274,7 +279,13 @@ describe("endpoint picking", () => {
     const a = ep(1);
     const b = ep(2);
     const fallbacks: string[] = [];
-    const own = new PipelineCatalog(new PrefixIndex(), new KvBlockIndex(), undefined, {}, [], (m) => fallbacks.push(m));
+    const own = new PipelineCatalog(
+      { prefixIndex: new PrefixIndex(), kvIndex: new KvBlockIndex() },
+      undefined,
+      {},
+      [],
+      (m) => fallbacks.push(m),
+    );
     const text = "a tenant prompt long enough to fill several blocks of four tokens each, and then some more";
     const { engineKeys: _, ...noKeys } = request(text);
     const first = pick(own.resolve("kv-prefix"), noKeys, [a, b], env()).endpoint;
@@ -378,6 +389,25 @@ describe("endpoint picking", () => {
       const next = pick(pipeline, second, [a, b, c], { ...env(), now: t0 + 600_000 });
       expect(next.endpoint, strategy).to.equal(b);
     }
+  });
+
+  it("every pipeline that weighs kv-prefix learns from one routing history, the router's", () => {
+    // A tenant sent to b by kv-prefix-load is b's for a pipeline with its own kv-prefix parameters too, as
+    // prefix-cache's pipelines share the router's prefix index.
+    const routedBlockKeys = new PrefixIndex();
+    const shared = new PipelineCatalog(
+      { prefixIndex: prefix, kvIndex: kv, routedBlockKeys },
+      { blockSize: 4, imbalanceAbs: 8, stdDevFactor: 1 },
+      { tuned: { scorers: [{ name: "kv-prefix", parameters: { offloadedBlockWeight: 0.9 } }] } },
+    );
+    const [a, b, c] = [ep(1), ep(2), ep(3)];
+    const tenant = request("tenant t: answer from the handbook, cite the section, keep it short and precise");
+    const t0 = Date.now();
+    expect(pick(shared.resolve("kv-prefix-load"), tenant, [b], { ...env(), now: t0 }).endpoint).to.equal(b);
+    expect(routedBlockKeys.blocksOf(b.id)).to.equal(tenant.hashes(4).length);
+    const later = { ...env(), now: t0 + 600_000 };
+    expect(pick(shared.resolve("tuned"), tenant, [a, b, c], later).endpoint).to.equal(b);
+    expect(pick(shared.resolve("kv-prefix"), tenant, [c, a, b], later).endpoint).to.equal(b);
   });
 
   it("kv-prefix-load spreads new tenants evenly over engines whose caches are full, and each follows its engine", () => {
@@ -509,17 +539,20 @@ describe("endpoint picking", () => {
     );
     expect(() => catalog.resolve("least-request:0")).to.throw(StrategyError, /every weight is 0/);
     expect(() => catalog.resolve("a:1:2")).to.throw(StrategyError, /name or name:weight/);
-    expect(() => new PipelineCatalog(prefix, kv, undefined, { p: { scorers: [{ name: "nope" }] } })).to.throw(
-      StrategyError,
-      /pipelines\.p\.scorers\[0\]: unknown routing strategy "nope"/,
-    );
     expect(
-      () => new PipelineCatalog(prefix, kv, undefined, { p: { scorers: [{ name: "queue" }], filters: ["x"] } }),
+      () =>
+        new PipelineCatalog({ prefixIndex: prefix, kvIndex: kv }, undefined, { p: { scorers: [{ name: "nope" }] } }),
+    ).to.throw(StrategyError, /pipelines\.p\.scorers\[0\]: unknown routing strategy "nope"/);
+    expect(
+      () =>
+        new PipelineCatalog({ prefixIndex: prefix, kvIndex: kv }, undefined, {
+          p: { scorers: [{ name: "queue" }], filters: ["x"] },
+        }),
     ).to.throw(StrategyError, /pipelines\.p\.filters\[0\]: "x" is not a filter/);
   });
 
   it("named pipelines from configuration resolve by name", () => {
-    const cat = new PipelineCatalog(prefix, kv, undefined, {
+    const cat = new PipelineCatalog({ prefixIndex: prefix, kvIndex: kv }, undefined, {
       calm: { filters: ["not-saturated"], scorers: [{ name: "queue", weight: 2 }] },
     });
     const p = cat.resolve("calm");

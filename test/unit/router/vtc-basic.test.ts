@@ -109,7 +109,12 @@ describe("vtc-basic", () => {
 
   it("sends a light user to the first endpoint and a heavy user to the last, in endpoint-id order", () => {
     const window = new UserTokenWindow();
-    const catalog = new PipelineCatalog(new PrefixIndex(), new KvBlockIndex(), undefined, {}, [vtcBasicScorer(window)]);
+    const catalog = new PipelineCatalog(
+      { prefixIndex: new PrefixIndex(), kvIndex: new KvBlockIndex() },
+      undefined,
+      {},
+      [vtcBasicScorer(window)],
+    );
     const cands = [ep(3), ep(1), ep(2)]; // listed out of order on purpose
     const now = Date.now();
     window.add("heavy", 1_000_000, now);
@@ -117,7 +122,7 @@ describe("vtc-basic", () => {
     // A fresh user: 0 tokens → position 0 → the smallest id.
     const light = winners(
       "vtc-basic",
-      new PipelineCatalog(new PrefixIndex(), new KvBlockIndex()),
+      new PipelineCatalog({ prefixIndex: new PrefixIndex(), kvIndex: new KvBlockIndex() }),
       cands,
       request("new"),
       30,
@@ -151,7 +156,12 @@ describe("vtc-basic", () => {
     const window = new UserTokenWindow();
     const now = Date.now();
     window.add("u", 500, now); // no other user: min = max = 500 → bucket 1000 → position 0.5
-    const catalog = new PipelineCatalog(new PrefixIndex(), new KvBlockIndex(), undefined, {}, [vtcBasicScorer(window)]);
+    const catalog = new PipelineCatalog(
+      { prefixIndex: new PrefixIndex(), kvIndex: new KvBlockIndex() },
+      undefined,
+      {},
+      [vtcBasicScorer(window)],
+    );
     const idle = winners("vtc-basic", catalog, [ep(1, 0), ep(2, 0)], request("u", ""), 200);
     expect(idle.size, "equal positions and load split the picks").to.equal(2);
     const loaded = winners("vtc-basic", catalog, [ep(1, 60), ep(2, 0)], request("u", ""), 50);
@@ -159,14 +169,14 @@ describe("vtc-basic", () => {
   });
 
   it("without a user header has no opinion: picks spread over every endpoint", () => {
-    const catalog = new PipelineCatalog(new PrefixIndex(), new KvBlockIndex());
+    const catalog = new PipelineCatalog({ prefixIndex: new PrefixIndex(), kvIndex: new KvBlockIndex() });
     const counts = winners("vtc-basic", catalog, [ep(1), ep(2), ep(3)], request(undefined), 300);
     expect(counts.size).to.equal(3);
     for (const c of counts.values()) expect(c).to.be.above(40);
   });
 
   it("works in weighted lists like any strategy", () => {
-    const catalog = new PipelineCatalog(new PrefixIndex(), new KvBlockIndex());
+    const catalog = new PipelineCatalog({ prefixIndex: new PrefixIndex(), kvIndex: new KvBlockIndex() });
     const pipeline = catalog.resolve("vtc-basic:3,least-request:1");
     expect(pipeline.scorers.map((s) => `${s.scorer.name}:${s.weight}`)).to.include.members([
       "vtc-basic:3",
