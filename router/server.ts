@@ -141,11 +141,8 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
   const staleAfterMs = options.staleAfterMs ?? Math.max(200, 3 * scrapeIntervalMs);
   const timeouts: PhaseTimeouts = { ...defaultTimeouts, ...options.timeouts };
   const metrics = new RouterMetrics();
-  const indexes = createIndexes();
-  const { prefixIndex, kvIndex } = indexes;
-  const coalescing = { ...defaultPrefillCoalescing, ...options.prefillCoalescing };
-  const prefills = new PrefillCoalescer(kvIndex, coalescing);
-  const prefixSync = options.prefixSync && createPrefixSync(prefixIndex, options.prefixSync.redisUrl, log);
+  const { indexes, coalescing, prefills } = createIndexes(options);
+  const prefixSync = options.prefixSync && createPrefixSync(indexes.prefixIndex, options.prefixSync.redisUrl, log);
   const tokenizers = await loadModelTokenizers(options.tokenizers ?? {}, log);
   const feeds = new KvEventFeeds(indexes, prefills, metrics, log);
   const registry = new EndpointRegistry(
@@ -205,7 +202,7 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
     registry,
     metrics,
     catalog,
-    kvIndex,
+    kvIndex: indexes.kvIndex,
     prefills,
     scrapeNow: () => scraper.scrapeAll(),
     async close() {
@@ -220,14 +217,16 @@ export async function startRouter(options: RouterOptions): Promise<Router> {
 
 /**
  * What the router knows of the engines' caches: the prompt blocks it sent each one (in its own approximate keys and
- * in the engines' keys) and the blocks each reports holding.
+ * in the engines' keys), the blocks each reports holding, and the prefills under way.
  */
-function createIndexes(): Required<CatalogIndexes> {
-  return {
+function createIndexes(options: RouterOptions) {
+  const indexes: Required<CatalogIndexes> = {
     prefixIndex: new PrefixIndex(defaultPrefixIndexOptions),
     kvIndex: new KvBlockIndex(),
     routedBlockKeys: new PrefixIndex(defaultPrefixIndexOptions),
   };
+  const coalescing = { ...defaultPrefillCoalescing, ...options.prefillCoalescing };
+  return { indexes, coalescing, prefills: new PrefillCoalescer(indexes.kvIndex, coalescing) };
 }
 
 /** Expired routing history goes on a timer, not on a request's path. */
