@@ -17,7 +17,7 @@ import { startRouter, type Router } from "../../router/server.js";
 import { startSimulator, type RunningSimulator } from "../../simulator/index.js";
 import { startRedis } from "../../test/support/redis-server.js";
 import { loadAverage1m, type Benchmark, type BenchContext, type BenchResult } from "../lib/result.js";
-import { median, spread } from "../lib/stats.js";
+import { medianOfRounds } from "../lib/stats.js";
 import {
   INPUT_WEIGHT,
   jainIndex,
@@ -333,14 +333,6 @@ const SPREAD_KEYS = [
   "light_latency_p90_ms_vtc",
 ];
 
-/** Each figure's median over rounds, and the spread of the headline ones. */
-function medianOfRounds(rounds: readonly Record<string, number>[]): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const key of Object.keys(rounds[0] ?? {})) out[key] = round(median(rounds.map((r) => r[key] ?? NaN)));
-  for (const key of SPREAD_KEYS) out[`${key}_spread`] = round(spread(rounds.map((r) => r[key] ?? NaN)));
-  return out;
-}
-
 async function run(ctx: BenchContext): Promise<Omit<BenchResult, "name" | "date" | "machine">> {
   const durationMs = ctx.quick ? 10_000 : 30_000;
   const roundCount = ctx.quick ? 1 : ROUNDS;
@@ -368,7 +360,10 @@ async function run(ctx: BenchContext): Promise<Omit<BenchResult, "name" | "date"
     await sim.close();
     await redis.stop();
   }
-  const summary = medianOfRounds(rounds.map((r) => r.summary));
+  const summary = medianOfRounds(
+    rounds.map((r) => r.summary),
+    SPREAD_KEYS,
+  );
   summary.capacity_rps = round(capacityRps);
   summary.rounds = rounds.length;
   return {

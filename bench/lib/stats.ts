@@ -12,3 +12,22 @@ export function median(xs: readonly number[]): number {
 export function spread(xs: readonly number[]): number {
   return xs.length === 0 ? NaN : Math.max(...xs) - Math.min(...xs);
 }
+
+/**
+ * Each figure's true median over rounds (three decimals), and `<key>_spread` for the figures named in `spreadKeys`.
+ * Keys are the first round's; a figure missing from a later round counts as NaN, so the gap shows in the result.
+ */
+export function medianOfRounds(
+  rounds: readonly Record<string, number>[],
+  spreadKeys: readonly string[],
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  const at = (key: string) => rounds.map((r) => r[key] ?? NaN);
+  for (const key of Object.keys(rounds[0] ?? {})) out[key] = roundTo3(median(at(key)));
+  for (const key of spreadKeys) out[`${key}_spread`] = roundTo3(spread(at(key)));
+  return out;
+}
+
+function roundTo3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
