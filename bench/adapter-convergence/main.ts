@@ -4,7 +4,6 @@
 // adapter (from the controllers' own /metrics), controller CPU, and how evenly leastAdapters spread them.
 // Needs the pod range of scripts/netns.sh: `scripts/netns.sh npm run bench -- adapter-convergence`.
 import type { ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { TopLevelSpec } from "vega-lite";
 import { startCluster, type LoopbackCluster } from "../../cluster/index.js";
@@ -13,6 +12,7 @@ import { startEnginePods, type EnginePods } from "../../cluster/engine-pods.js";
 import { assertPodRangeIsLocal, NAMESPACED_POD_CIDR } from "../../cluster/pod-network.js";
 import { parsePrometheusText } from "../../engines/prometheus.js";
 import { loraDeployment, startControllersProcess } from "../../test/support/controllers-process.js";
+import { cpuSeconds } from "../lib/proc.js";
 import { median } from "../lib/stats.js";
 import type { Benchmark, BenchContext, BenchResult } from "../lib/result.js";
 import { TARGETS } from "./readme.js";
@@ -23,12 +23,6 @@ const TARGET_SECONDS = TARGETS.secondsToReady.value;
 const TARGET_ENGINE_CALLS = TARGETS.engineCallsPerAdapter.value;
 
 type Adapter = { metadata: { name: string }; status?: { phase?: string; instances?: string[] } };
-
-/** CPU seconds (user + system) a process has used, from /proc. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 async function scrape(url: string): Promise<{ api: number; engine: Record<string, number> }> {
   const samples = parsePrometheusText(await (await fetch(`${url}/metrics`)).text());

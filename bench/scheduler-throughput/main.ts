@@ -13,6 +13,7 @@ import { Model, Scheduling } from "../../api/labels.js";
 import { chartSchedulerProfile, startCluster, type LoopbackCluster, type NodeGroup } from "../../cluster/index.js";
 import { freePort, spawnLogged, waitHealthy, stopProcess } from "../../cluster/processes.js";
 import type { Benchmark, BenchContext, BenchResult } from "../lib/result.js";
+import { cpuSeconds } from "../lib/proc.js";
 import { median, spread } from "../lib/stats.js";
 import { TARGETS } from "./readme.js";
 
@@ -87,6 +88,34 @@ interface Pass {
   podsPerSecond: number;
   /** [seconds since the first bind, pods bound so far] every 50 binds. */
   curve: [number, number][];
+  /**
+   * CPU seconds each process used from the scheduler's start to the last bind, by role (the pass's own
+   * kube-scheduler as "kube-scheduler"): on a machine this small the passes compete for the same cores.
+   */
+  cpuSeconds: Record<string, number>;
+}
+
+/** A process's role in the pass: both schedulers count as "kube-scheduler". */
+function role(processName: string): string {
+  return processName.startsWith("kube-scheduler") ? "kube-scheduler" : processName;
+}
+
+/** CPU seconds so far of every process the cluster holds (the extender included), keyed by pid. */
+function cpuByPid(cluster: LoopbackCluster): Map<number, { role: string; seconds: number }> {
+  return new Map(cluster.state.processes.map((p) => [p.pid, { role: role(p.name), seconds: cpuSeconds(p.pid) }]));
+}
+
+/** CPU each role used between two snapshots; a process started in between counts from zero. */
+function cpuBetween(
+  before: Map<number, { seconds: number }>,
+  after: Map<number, { role: string; seconds: number }>,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [pid, now] of after) {
+    const used = now.seconds - (before.get(pid)?.seconds ?? 0);
+    if (Number.isFinite(used)) out[now.role] = Number(((out[now.role] ?? 0) + used).toFixed(2));
+  }
+  return out;
 }
 
 /** Starts `start()` (the scheduler), then waits until every pod of `namespace` has a node; times first→last bind. */
@@ -145,9 +174,12 @@ async function timeBinds(
       600_000,
     );
   });
+  const cpuBefore = cpuByPid(cluster);
+  let cpuAfter: ReturnType<typeof cpuByPid>;
   try {
     await start();
     await Promise.race([all, timeout]);
+    cpuAfter = cpuByPid(cluster);
   } finally {
     finished = true;
     clearTimeout(timer);
@@ -159,7 +191,14 @@ async function timeBinds(
     .map((t, i): [number, number] => [Number(((t - first) / 1000).toFixed(3)), i + 1])
     .filter((_, i) => (i + 1) % 50 === 0 || i === times.length - 1);
   // Pods per second over the span between the first and the last bind.
-  return { mode, pods: count, seconds, podsPerSecond: seconds > 0 ? (count - 1) / seconds : 0, curve };
+  return {
+    mode,
+    pods: count,
+    seconds,
+    podsPerSecond: seconds > 0 ? (count - 1) / seconds : 0,
+    curve,
+    cpuSeconds: cpuBetween(cpuBefore, cpuAfter),
+  };
 }
 
 /**
@@ -303,6 +342,27 @@ async function runRound(
   return { without, withExt, schedulerBinds, offProfile };
 }
 
+/**
+ * CPU milliseconds per pod, median over rounds, by process role and pass: where each pass's time on the shared cores
+ * went (the API server's share with and without the extender, the extender's own).
+ */
+function cpuPerPod(rounds: readonly RoundResult[], pods: number): Record<string, number> {
+  const passes = { without_extender: "without", with_extender: "withExt" } as const;
+  const out: Record<string, number> = {};
+  for (const [label, key] of Object.entries(passes)) {
+    const roles = new Set(rounds.flatMap((x) => Object.keys(x[key].cpuSeconds)));
+    for (const r of roles) {
+      const ms = median(rounds.map((x) => ((x[key].cpuSeconds[r] ?? 0) * 1000) / pods));
+      out[`cpu_ms_per_pod_${r.replaceAll("-", "_")}_${label}`] = Number(ms.toFixed(2));
+    }
+    const total = median(
+      rounds.map((x) => (Object.values(x[key].cpuSeconds).reduce((a, b) => a + b, 0) * 1000) / pods),
+    );
+    out[`cpu_ms_per_pod_all_${label}`] = Number(total.toFixed(2));
+  }
+  return out;
+}
+
 const benchmark: Benchmark = {
   async run(ctx) {
     // The machine is shared: record how busy it was, since absolute pods/s depend on it (the ratio less so).
@@ -376,6 +436,7 @@ const benchmark: Benchmark = {
           pods_per_s_with_extender_scheduler_binds: med((x) => x.schedulerBinds.podsPerSecond),
           pods_on_unprofiled_or_infeasible_gpus: Math.max(...rounds.map((x) => x.offProfile)),
           ...verbs,
+          ...cpuPerPod(rounds, pods),
         },
         series: {
           passes: rounds.flatMap((x) => [x.without, x.withExt, x.schedulerBinds]),
