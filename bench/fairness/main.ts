@@ -314,9 +314,19 @@ function headlineFigures(summary: Record<string, number>): Record<string, number
     );
     out[`light_user_share_${policy}`] = round(light);
   }
-  // Light users asking for less than a fair quarter each get all they ask for under VTC.
-  const lightDemand = SCENARIOS[0]!.users.filter((l) => l.user !== "heavy").reduce((a, l) => a + l.rateOfCapacity, 0);
-  out.light_user_share_ideal_vtc = round(Math.min(lightDemand, 3 / 4));
+  // Light users asking for less than a fair quarter each get all they ask for under VTC: their offered rate over what
+  // the engine actually served in the VTC run (offered ÷ offered-over-served), each capped at a quarter. The served
+  // rate, not the calibrated capacity, is the denominator: under overload the fleet may serve less than calibrated.
+  const users = SCENARIOS[0]!.users;
+  const offered = users.reduce((a, l) => a + l.rateOfCapacity, 0);
+  const offeredOverServed = summary.unequal_rates_offered_over_served_vtc ?? NaN;
+  const fair = 1 / users.length;
+  out.light_user_share_ideal_vtc = round(
+    users
+      .filter((l) => l.user !== "heavy")
+      .reduce((a, l) => a + Math.min((l.rateOfCapacity / offered) * offeredOverServed, fair), 0),
+  );
+  out.served_over_capacity_vtc = round(offered / offeredOverServed);
   out.vtc_over_fcfs_light_share = round(out.light_user_share_vtc! / Math.max(1e-9, out.light_user_share_fcfs!));
   out.vtc_max_difference_u_worst = Math.max(...SCENARIOS.map((s) => summary[`${s.name}_max_difference_u_vtc`] ?? 0));
   return out;

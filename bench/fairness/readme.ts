@@ -14,7 +14,8 @@ const entry: ReadmeEntry = {
       : `one heavy and three light users, ${String(r.params.offeredOverCapacity)}× capacity offered for ${Number(r.params.durationMs) / 1000} s`,
   figures: [
     { key: "light_user_share_vtc", label: "light users' share with VTC" },
-    { key: "light_user_share_ideal_vtc", label: "ideal" },
+    { key: "light_user_share_ideal_vtc", label: "ideal (their offered rate over what was served)" },
+    { key: "served_over_capacity_vtc", label: "served over calibrated capacity" },
     { key: "light_user_share_fcfs", label: "with FCFS" },
     { key: "light_user_share_rpm", label: "with RPM limits" },
     {
