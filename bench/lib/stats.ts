@@ -15,7 +15,7 @@ export function spread(xs: readonly number[]): number {
 
 /**
  * Each figure's true median over rounds (three decimals), and `<key>_spread` for the figures named in `spreadKeys`.
- * Keys are the first round's; a figure missing from a later round counts as NaN, so the gap shows in the result.
+ * Keys are the first round's; a figure missing from any round is NaN (a median of the rest would hide the gap).
  */
 export function medianOfRounds(
   rounds: readonly Record<string, number>[],
@@ -23,7 +23,8 @@ export function medianOfRounds(
 ): Record<string, number> {
   const out: Record<string, number> = {};
   const at = (key: string) => rounds.map((r) => r[key] ?? NaN);
-  for (const key of Object.keys(rounds[0] ?? {})) out[key] = roundTo3(median(at(key)));
+  const medianOrGap = (xs: number[]) => (xs.some(Number.isNaN) ? NaN : median(xs));
+  for (const key of Object.keys(rounds[0] ?? {})) out[key] = roundTo3(medianOrGap(at(key)));
   for (const key of spreadKeys) out[`${key}_spread`] = roundTo3(spread(at(key)));
   return out;
 }
