@@ -286,7 +286,7 @@ async function run(ctx: BenchContext): Promise<Omit<BenchResult, "name" | "date"
       mode: "engine pods behind the router on the loopback control plane (kwok nodes, simulated vLLM engines)",
       trace:
         traceS === TRACE_S
-          ? "0.6 req/s 120 s (after a 200 s unmeasured prelude) → 2.4 req/s 300 s → 0.6 req/s 420 s → bursts " +
+          ? `0.6 req/s 120 s (after a ${PRELUDE_S} s unmeasured prelude) → 2.4 req/s 300 s → 0.6 req/s 420 s → bursts ` +
             "2.1/0.3 req/s (±0.3) every 20 s for 240 s"
           : `the first ${traceS} s of the trace (quick)`,
       trace_s: traceS,

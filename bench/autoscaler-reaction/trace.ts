@@ -40,11 +40,13 @@ export const BURSTS = { startS: 840, periodS: 20, high: 3.5 * STEADY_RATE, low: 
 export const TRACE_S = 1080;
 
 /**
- * Steady load before trace second 0, not measured: the autoscalers start AUTOSCALERS_AT_S into it, once the engines
- * report load, so the trace begins from a fleet in its steady state rather than from an autoscaler's first tick.
+ * Steady load before trace second 0, not measured. The autoscalers start at AUTOSCALERS_AT_S, 20 s into it once the
+ * engines report load, and run through the longest memory any strategy keeps — a full observe window feeding a full
+ * scale-down stabilisation window — so each arm meets the step from its own steady state, not from a transient of
+ * its first minutes (a scale-up still held by the 300 s window would be headroom no steady fleet has).
  */
-export const PRELUDE_S = 200;
-export const AUTOSCALERS_AT_S = -180;
+export const AUTOSCALERS_AT_S = -(PRODUCT_DEFAULTS.observeWindowS + PRODUCT_DEFAULTS.scaleDownCooldownS + 20);
+export const PRELUDE_S = 20 - AUTOSCALERS_AT_S;
 
 /**
  * Unloaded service time of one request on the L4 profile (b0 = 64.3 ms a step): a prefill step and 32 decode steps,

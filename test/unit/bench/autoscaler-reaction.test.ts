@@ -9,7 +9,14 @@ import {
   type ClusterSample,
 } from "../../../bench/autoscaler-reaction/measure.js";
 import { hpaBaseline, hpaRecommendation } from "../../../bench/autoscaler-reaction/strategies.js";
-import { arrivals, PRELUDE_S, STEP, TRACE_S } from "../../../bench/autoscaler-reaction/trace.js";
+import {
+  arrivals,
+  AUTOSCALERS_AT_S,
+  PRELUDE_S,
+  PRODUCT_DEFAULTS,
+  STEP,
+  TRACE_S,
+} from "../../../bench/autoscaler-reaction/trace.js";
 
 const sample = (second: number, replicas: number, pods = replicas, ready = pods): ClusterSample => ({
   second,
@@ -65,6 +72,12 @@ describe("autoscaler-reaction trace and HPA-style baseline", () => {
     const steadyRate = a.filter((t) => t < STEP.startS).length / (STEP.startS + PRELUDE_S);
     const stepRate = a.filter((t) => t >= STEP.startS && t < STEP.endS).length / (STEP.endS - STEP.startS);
     expect(stepRate / steadyRate).to.be.within(3.3, 4.7);
+  });
+
+  it("starts the autoscalers early enough that every window they keep holds only steady prelude load at second 0", () => {
+    const longestMemoryS = PRODUCT_DEFAULTS.observeWindowS + PRODUCT_DEFAULTS.scaleDownCooldownS;
+    expect(-AUTOSCALERS_AT_S).to.be.at.least(longestMemoryS);
+    expect(PRELUDE_S).to.be.above(-AUTOSCALERS_AT_S); // the engines report load before the first tick
   });
 
   const obs = (replicas: number, values: number[], pods = values.length) => ({ replicas, pods, values });
