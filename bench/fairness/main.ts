@@ -16,7 +16,8 @@ import { StaticDiscovery } from "../../router/discovery/static.js";
 import { startRouter, type Router } from "../../router/server.js";
 import { startSimulator, type RunningSimulator } from "../../simulator/index.js";
 import { startRedis } from "../../test/support/redis-server.js";
-import { loadAverage1m, type Benchmark, type BenchContext, type BenchResult } from "../lib/result.js";
+import type { Benchmark, BenchContext, BenchResult } from "../lib/result.js";
+import { runRounds, type Round } from "../lib/rounds.js";
 import { medianOfRounds } from "../lib/stats.js";
 import {
   INPUT_WEIGHT,
@@ -262,6 +263,11 @@ function analyse(scenario: Scenario, policy: Policy, done: Served[], durationMs:
 
 type PerSecond = { scenario: string; policy: string; t: number; user: string; service: number };
 
+interface RoundMeasure {
+  summary: Record<string, number>;
+  perSecond: PerSecond[];
+}
+
 /** Every scenario under every policy once, on the shared engine and Redis: one round's figures and service series. */
 async function measureRound(
   ctx: BenchContext,
@@ -269,7 +275,7 @@ async function measureRound(
   redisUrl: string,
   capacityRps: number,
   durationMs: number,
-): Promise<{ summary: Record<string, number>; perSecond: PerSecond[] }> {
+): Promise<RoundMeasure> {
   const summary: Record<string, number> = {};
   const perSecond: PerSecond[] = [];
   for (const scenario of SCENARIOS) {
@@ -348,8 +354,7 @@ async function run(ctx: BenchContext): Promise<Omit<BenchResult, "name" | "date"
   const roundCount = ctx.quick ? 1 : ROUNDS;
   const sim = await startSimulator({ model: MODEL, speedup: 2, maxNumSeqs: SLOTS });
   const redis = await startRedis();
-  const rounds: Array<{ round: number; load1m: [number, number]; summary: Record<string, number> }> = [];
-  let perSecond: PerSecond[] = [];
+  let rounds: Round<RoundMeasure>[];
   let capacityRps: number;
   try {
     const calibration = await frontFor(sim, "fcfs", ["calibrate"], redis.url, 0);
@@ -359,19 +364,14 @@ async function run(ctx: BenchContext): Promise<Omit<BenchResult, "name" | "date"
       await calibration.close();
     }
     ctx.progress(`capacity ${capacityRps.toFixed(1)} req/s (one-line prompt, 64 tokens out)`);
-    for (let r = 1; r <= roundCount; r++) {
-      ctx.progress(`round ${r} of ${roundCount}`);
-      const loadBefore = loadAverage1m();
-      const measured = await measureRound(ctx, sim, redis.url, capacityRps, durationMs);
-      rounds.push({ round: r, load1m: [loadBefore, loadAverage1m()], summary: measured.summary });
-      if (r === 1) perSecond = measured.perSecond; // the plot shows one round; the figures are medians of all
-    }
+    const rate = capacityRps;
+    rounds = await runRounds(ctx, roundCount, () => measureRound(ctx, sim, redis.url, rate, durationMs));
   } finally {
     await sim.close();
     await redis.stop();
   }
   const summary = medianOfRounds(
-    rounds.map((r) => r.summary),
+    rounds.map((r) => r.figures.summary),
     SPREAD_KEYS,
   );
   summary.capacity_rps = round(capacityRps);
@@ -388,7 +388,11 @@ async function run(ctx: BenchContext): Promise<Omit<BenchResult, "name" | "date"
       quick: ctx.quick,
     },
     summary,
-    series: { service_per_second: aggregate(perSecond), rounds },
+    // The plot shows the first round; every round's figures and load are kept.
+    series: {
+      service_per_second: aggregate(rounds[0]!.figures.perSecond),
+      rounds: rounds.map((r) => ({ round: r.round, load1m: r.load1m, summary: r.figures.summary })),
+    },
   };
 }
 

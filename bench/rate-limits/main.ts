@@ -18,7 +18,8 @@ import { Pool } from "undici";
 import type { TopLevelSpec } from "vega-lite";
 import { endpointEntry, endpointFileText, startSimulator } from "../../simulator/index.js";
 import { startRedis } from "../../test/support/redis-server.js";
-import { loadAverage1m, type Benchmark, type BenchContext, type BenchResult } from "../lib/result.js";
+import type { Benchmark, BenchContext, BenchResult } from "../lib/result.js";
+import { runRounds } from "../lib/rounds.js";
 import { medianOfRounds } from "../lib/stats.js";
 import { stopChild } from "../lib/child.js";
 
@@ -371,13 +372,7 @@ const WORST_KEYS = [
 
 async function run(ctx: BenchContext): Promise<Omit<BenchResult, "name" | "date" | "machine">> {
   const roundCount = ctx.quick ? 1 : ROUNDS;
-  const rounds: Array<{ round: number; load1m: [number, number]; figures: RoundFigures }> = [];
-  for (let r = 1; r <= roundCount; r++) {
-    ctx.progress(`round ${r} of ${roundCount}`);
-    const loadBefore = loadAverage1m();
-    const figures = await measureRound(ctx);
-    rounds.push({ round: r, load1m: [loadBefore, loadAverage1m()], figures });
-  }
+  const rounds = await runRounds(ctx, roundCount, () => measureRound(ctx));
   const summary = medianOfRounds(
     rounds.map((r) => r.figures.summary),
     SPREAD_KEYS,
