@@ -9,14 +9,13 @@ import { engineMetricValue } from "../../controllers/pod-autoscaler/sources/engi
 import { KubernetesDiscovery } from "../../router/discovery/kubernetes.js";
 import { startRouter, type Router } from "../../router/server.js";
 import type { ClusterSample, RequestRecord } from "./measure.js";
-import { hpaBaseline } from "./strategies.js";
-import { BOUNDS, ENGINE, METRICS, PRODUCT_DEFAULTS, SPEEDUP } from "./trace.js";
+import { hpaBaseline, podAutoscaler } from "./strategies.js";
+import { BOUNDS, ENGINE, INITIAL_REPLICAS, METRICS, PRODUCT_DEFAULTS, SPEEDUP } from "./trace.js";
 
 export type ArmName = "kpa" | "apa" | "hpa";
 
 export const MODEL = "llama-3-8b";
 const DEPLOYMENT = "llama";
-const INITIAL_REPLICAS = 2;
 /** The observer's sampling period, in trace seconds. */
 const SAMPLE_S = 5;
 
@@ -51,37 +50,6 @@ function deployment() {
           ],
         },
       },
-    },
-  };
-}
-
-/** KPA or APA with the product's windows divided by SPEEDUP (the controllers' tick and warm-up are divided alike). */
-export function podAutoscaler(strategy: "KPA" | "APA") {
-  const scaled = (s: number) => Math.round(s / SPEEDUP);
-  return {
-    apiVersion: "autoscaling.aibrix.ai/v1alpha1",
-    kind: "PodAutoscaler",
-    metadata: {
-      name: DEPLOYMENT,
-      annotations: {
-        "autoscaling.aibrix.ai/scale-down-cooldown-window": `${scaled(PRODUCT_DEFAULTS.scaleDownCooldownS)}s`,
-      },
-    },
-    spec: {
-      scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: DEPLOYMENT },
-      minReplicas: BOUNDS.min,
-      maxReplicas: BOUNDS.max,
-      scalingStrategy: strategy,
-      observeWindowSeconds: scaled(PRODUCT_DEFAULTS.observeWindowS),
-      panicWindowSeconds: scaled(PRODUCT_DEFAULTS.panicWindowS),
-      metricsSources: METRICS.map((m) => ({
-        metricSourceType: "pod",
-        protocolType: "http",
-        port: "8000",
-        path: "/metrics",
-        targetMetric: m.name,
-        targetValue: String(m.targetPerPod),
-      })),
     },
   };
 }
@@ -150,7 +118,7 @@ export class Arm {
   /** Hands the Deployment to this arm's autoscaler, from trace time 0 at `t0`. */
   async startAutoscaler(t0: number): Promise<void> {
     if (this.name !== "hpa") {
-      const pa = podAutoscaler(this.name === "kpa" ? "KPA" : "APA");
+      const pa = podAutoscaler(this.name === "kpa" ? "KPA" : "APA", DEPLOYMENT, SPEEDUP);
       await this.api.create(`/apis/autoscaling.aibrix.ai/v1alpha1/namespaces/${this.namespace}/podautoscalers`, pa);
       return;
     }

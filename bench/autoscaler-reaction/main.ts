@@ -7,6 +7,7 @@
 // Measured per arm: SLO attainment (minutes whose TTFT p90 at the load client is under the bound), GPU-seconds (pods
 // that exist), seconds from the step to enough Ready pods, and scale direction changes of the Deployment's replicas.
 // Needs the pod range of scripts/netns.sh: `scripts/netns.sh npm run bench -- autoscaler-reaction`.
+// To try a change to a strategy first, `replay.ts` runs the same trace through a queueing model in about a second.
 import type { ChildProcess } from "node:child_process";
 import os from "node:os";
 import { monitorEventLoopDelay } from "node:perf_hooks";

@@ -6,6 +6,41 @@
 // (the highest in the down window); then at most max(2×, +4 pods) up per sync (the default behavior). The clock it is
 // given is trace time, so its windows stay the product defaults whatever the replay speed.
 import { stabilise, type Recommendation } from "../../controllers/pod-autoscaler/window.js";
+import { BOUNDS, METRICS, PRODUCT_DEFAULTS } from "./trace.js";
+
+/**
+ * The KPA or APA PodAutoscaler each arm runs: product defaults, with every window and the cooldown divided by
+ * `speedup` (the live run replays the trace that much faster; the queueing replay runs in trace time, speedup 1).
+ */
+export function podAutoscaler(strategy: "KPA" | "APA", deployment: string, speedup: number) {
+  const scaled = (s: number) => Math.round(s / speedup);
+  return {
+    apiVersion: "autoscaling.aibrix.ai/v1alpha1",
+    kind: "PodAutoscaler",
+    metadata: {
+      name: deployment,
+      annotations: {
+        "autoscaling.aibrix.ai/scale-down-cooldown-window": `${scaled(PRODUCT_DEFAULTS.scaleDownCooldownS)}s`,
+      },
+    },
+    spec: {
+      scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: deployment },
+      minReplicas: BOUNDS.min,
+      maxReplicas: BOUNDS.max,
+      scalingStrategy: strategy,
+      observeWindowSeconds: scaled(PRODUCT_DEFAULTS.observeWindowS),
+      panicWindowSeconds: scaled(PRODUCT_DEFAULTS.panicWindowS),
+      metricsSources: METRICS.map((m) => ({
+        metricSourceType: "pod",
+        protocolType: "http",
+        port: "8000",
+        path: "/metrics",
+        targetMetric: m.name,
+        targetValue: String(m.targetPerPod),
+      })),
+    },
+  };
+}
 
 export interface Observation {
   /** The target's current replicas. */

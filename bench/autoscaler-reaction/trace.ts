@@ -32,6 +32,8 @@ export const METRICS = [
 ] as const;
 
 export const BOUNDS = { min: 1, max: 10 } as const;
+/** Engine pods each arm's Deployment starts with, Ready before the prelude. */
+export const INITIAL_REPLICAS = 2;
 
 /** The step: 4× the steady rate from STEP.startS to STEP.endS. */
 export const STEADY_RATE = 0.6;

@@ -8,10 +8,12 @@ import {
   sloAttainment,
   type ClusterSample,
 } from "../../../bench/autoscaler-reaction/measure.js";
+import { replayRound } from "../../../bench/autoscaler-reaction/replay.js";
 import { hpaBaseline, hpaRecommendation } from "../../../bench/autoscaler-reaction/strategies.js";
 import {
   arrivals,
   AUTOSCALERS_AT_S,
+  BOUNDS,
   PRELUDE_S,
   PRODUCT_DEFAULTS,
   STEP,
@@ -118,5 +120,28 @@ describe("autoscaler-reaction trace and HPA-style baseline", () => {
     expect(hpaRecommendation(obs(4, [0.2, 0.2], 4), 1)).to.equal(3);
     // Nobody answered: hold.
     expect(hpaRecommendation(obs(4, [], 4), 1)).to.equal(4);
+  });
+});
+
+describe("autoscaler-reaction queueing replay", () => {
+  it("replays one seed to the same figures, within the bounds, with the product's tick deciding", () => {
+    const a = replayRound("kpa", 7);
+    expect(replayRound("kpa", 7)).to.deep.equal(a);
+    expect(a.samples.every((s) => s.replicas >= BOUNDS.min && s.replicas <= BOUNDS.max)).to.equal(true);
+    // The 4× step outgrows the two pods the steady load asks for: the autoscaler must have scaled up.
+    expect(Math.max(...a.samples.filter((s) => s.second > STEP.startS).map((s) => s.replicas))).to.be.above(2);
+    expect(a.gpuSeconds).to.be.within(BOUNDS.min * TRACE_S, BOUNDS.max * TRACE_S);
+    expect(a.sloAttainment).to.be.within(0, 1);
+  });
+
+  it("queues past the slots: two pods held through the 4× step miss its minutes, ten pods miss none", () => {
+    const two = replayRound({ fixed: 2 }, 7);
+    const stepMinutes = (m: number) => m >= STEP.startS / 60 && m < STEP.endS / 60;
+    expect(two.missedMinutes.filter(stepMinutes).length).to.be.at.least(3);
+    expect(two.missedMinutes.filter((m) => m < STEP.startS / 60)).to.deep.equal([]); // the steady load fits in two
+    const ten = replayRound({ fixed: 10 }, 7);
+    expect(ten.missedMinutes).to.deep.equal([]);
+    expect(ten.gpuSeconds).to.equal(10 * TRACE_S);
+    expect(ten.oscillations).to.equal(0);
   });
 });
