@@ -127,7 +127,7 @@ class Fleet {
 
 type Autoscaler = (t: number, fleet: Fleet) => number;
 
-/** Running and waiting requests of each engine, in METRICS order. */
+/** An engine's value of one of METRICS: its running or its waiting requests. */
 const metricOf = (name: string) => (p: EnginePod) =>
   name === "vllm:num_requests_running" ? p.running.length : p.waiting.length;
 
