@@ -1,4 +1,5 @@
-// The HPA-style baseline: the Kubernetes HPA's replica calculation for a Pods metric, on the same engine metric and
+// The strategies the arms compare: the product's KPA and APA as the PodAutoscaler each arm creates, and the HPA-style
+// baseline: the Kubernetes HPA's replica calculation for a Pods metric, on the same engine metric and
 // target as KPA and APA. It runs in the benchmark because the loopback control plane has no custom.metrics.k8s.io
 // adapter through which the kube-controller-manager's HPA could read an engine metric. As the HPA does: no change
 // inside a 10 % band; pods without a sample (still starting) count as 0 when scaling up and as on target when
