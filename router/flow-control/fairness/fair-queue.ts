@@ -58,8 +58,16 @@ interface Waiter {
   done: (o: QueueOutcome) => void;
 }
 
+/**
+ * One model's waiters, as one FIFO per (priority, user) in arrival order: the next to leave is the head of one of
+ * them, so choosing costs a look at each FIFO's head, not at every waiter (a VTC counter is per user, the same for
+ * all of a user's waiters).
+ */
 interface Lane {
-  waiting: Waiter[];
+  fifos: Map<string, Waiter[]>;
+  size: number;
+  /** Waiters per user: who is backlogged (VTC's lift on arrival). */
+  perUser: Map<string, number>;
   pumping: boolean;
   again: boolean;
   retryTimer?: NodeJS.Timeout;
@@ -79,7 +87,7 @@ export class FairQueue {
   ) {}
 
   depth(model: string): number {
-    return this.lanes.get(model)?.waiting.length ?? 0;
+    return this.lanes.get(model)?.size ?? 0;
   }
 
   models(): string[] {
@@ -98,13 +106,13 @@ export class FairQueue {
     const lane = this.lane(model);
     const cost = this.opts.inputWeight * inputTokens;
     this.liftOnArrival(model, lane, user);
-    if (lane.waiting.length === 0 && (await this.gate.tryAcquire(model, id, false))) {
+    if (lane.size === 0 && (await this.gate.tryAcquire(model, id, false))) {
       this.serve(model, lane, user, cost);
       return { ok: true, waitedMs: 0 };
     }
     if (isSheddable(priority) && this.gate.saturated(model)) return { ok: false, reason: "shed", waitedMs: 0 };
     if (signal?.aborted) return { ok: false, reason: "aborted", waitedMs: 0 };
-    if (lane.waiting.length >= this.opts.maxQueued) {
+    if (lane.size >= this.opts.maxQueued) {
       const victim = this.lowest(lane);
       if (!victim || victim.priority >= priority) return { ok: false, reason: "queue-full", waitedMs: 0 };
       this.remove(lane, victim);
@@ -121,7 +129,7 @@ export class FairQueue {
         resolve(o);
       };
       const waiter: Waiter = { id, user, priority, cost, seq: this.seq++, enqueuedAt, done: finish };
-      lane.waiting.push(waiter);
+      this.add(lane, waiter);
       const timer = setTimeout(() => {
         if (this.remove(lane, waiter)) finish({ ok: false, reason: "timeout", waitedMs: this.now() - enqueuedAt });
       }, this.opts.maxWaitMs);
@@ -138,30 +146,34 @@ export class FairQueue {
 
   /** Capacity was freed for `model` (a request finished): let the next one through. */
   capacityFreed(model: string): void {
-    if (this.lanes.get(model)?.waiting.length) void this.pump(model);
+    if (this.lanes.get(model)?.size) void this.pump(model);
   }
 
   close(): void {
     this.closed = true;
     for (const lane of this.lanes.values()) {
       if (lane.retryTimer) clearTimeout(lane.retryTimer);
-      for (const w of lane.waiting.splice(0)) w.done({ ok: false, reason: "aborted", waitedMs: 0 });
+      const all = [...lane.fifos.values()].flat();
+      lane.fifos.clear();
+      lane.perUser.clear();
+      lane.size = 0;
+      for (const w of all) w.done({ ok: false, reason: "aborted", waitedMs: 0 });
     }
   }
 
   private lane(model: string): Lane {
     let lane = this.lanes.get(model);
     if (!lane) {
-      lane = { waiting: [], pumping: false, again: false };
+      lane = { fifos: new Map(), size: 0, perUser: new Map(), pumping: false, again: false };
       this.lanes.set(model, lane);
     }
     return lane;
   }
 
   private liftOnArrival(model: string, lane: Lane, user: string): void {
-    if (this.opts.policy !== "vtc" || lane.waiting.some((w) => w.user === user)) return;
+    if (this.opts.policy !== "vtc" || lane.perUser.has(user)) return;
     let floor = Infinity;
-    for (const w of lane.waiting) floor = Math.min(floor, this.counters.get(model, w.user));
+    for (const u of lane.perUser.keys()) floor = Math.min(floor, this.counters.get(model, u));
     if (floor === Infinity && lane.lastServed !== undefined) floor = this.counters.get(model, lane.lastServed);
     if (floor !== Infinity) this.counters.lift(model, user, floor);
   }
@@ -175,7 +187,8 @@ export class FairQueue {
   private next(model: string, lane: Lane): Waiter | undefined {
     let best: Waiter | undefined;
     let bestCounter = 0;
-    for (const w of lane.waiting) {
+    for (const fifo of lane.fifos.values()) {
+      const w = fifo[0]!;
       const c = this.opts.policy === "vtc" ? this.counters.get(model, w.user) : 0;
       if (
         !best ||
@@ -192,16 +205,35 @@ export class FairQueue {
   /** Shedding victim: lowest priority, newest first. */
   private lowest(lane: Lane): Waiter | undefined {
     let worst: Waiter | undefined;
-    for (const w of lane.waiting) {
+    for (const fifo of lane.fifos.values()) {
+      const w = fifo[fifo.length - 1]!;
       if (!worst || w.priority < worst.priority || (w.priority === worst.priority && w.seq > worst.seq)) worst = w;
     }
     return worst;
   }
 
+  private add(lane: Lane, w: Waiter): void {
+    const key = fifoKey(w);
+    const fifo = lane.fifos.get(key);
+    if (fifo) fifo.push(w);
+    else lane.fifos.set(key, [w]);
+    lane.size++;
+    lane.perUser.set(w.user, (lane.perUser.get(w.user) ?? 0) + 1);
+  }
+
+  /** Takes `w` out of its FIFO (at the head when it leaves for an engine); false when it is no longer waiting. */
   private remove(lane: Lane, w: Waiter): boolean {
-    const i = lane.waiting.indexOf(w);
-    if (i < 0) return false;
-    lane.waiting.splice(i, 1);
+    const key = fifoKey(w);
+    const fifo = lane.fifos.get(key);
+    const i = fifo ? fifo.indexOf(w) : -1;
+    if (!fifo || i < 0) return false;
+    if (i === 0) fifo.shift();
+    else fifo.splice(i, 1);
+    if (fifo.length === 0) lane.fifos.delete(key);
+    lane.size--;
+    const left = (lane.perUser.get(w.user) ?? 1) - 1;
+    if (left === 0) lane.perUser.delete(w.user);
+    else lane.perUser.set(w.user, left);
     return true;
   }
 
@@ -215,7 +247,7 @@ export class FairQueue {
     try {
       do {
         lane.again = false;
-        while (!this.closed && lane.waiting.length > 0) {
+        while (!this.closed && lane.size > 0) {
           const w = this.next(model, lane);
           if (!w) break;
           if (!(await this.gate.tryAcquire(model, w.id, true))) {
@@ -245,3 +277,5 @@ export class FairQueue {
     lane.retryTimer.unref();
   }
 }
+
+const fifoKey = (w: Pick<Waiter, "priority" | "user">): string => `${w.priority}\u0000${w.user}`;

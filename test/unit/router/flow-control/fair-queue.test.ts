@@ -110,6 +110,28 @@ describe("fair queue", () => {
     void crit;
   });
 
+  it("keeps each user's waiters in arrival order, around one that left mid-queue, and counts what still waits", async () => {
+    const { enter, serveOne, order, q } = setup(1, "fcfs");
+    await enter("first"); // takes the only slot
+    const label = (name: string, o: Promise<QueueOutcome>) => o.then((r) => (r.ok ? name : `${name}:${r.reason}`));
+    const ac = new AbortController();
+    const pending = [
+      label("a1", enter("a")),
+      label("a2", enter("a", 0, 10, ac.signal)),
+      label("b1", enter("b")),
+      label("a3", enter("a")),
+      label("urgent", enter("c", 5)),
+    ];
+    await new Promise((r) => setImmediate(r)); // each has asked the gate and queued
+    expect(q.depth("m")).to.equal(5);
+    ac.abort();
+    expect(q.depth("m")).to.equal(4);
+    for (let i = 0; i < 4; i++) await serveOne();
+    expect(await Promise.all(pending)).to.deep.equal(["a1", "a2:aborted", "b1", "a3", "urgent"]);
+    expect(order).to.deep.equal(["first", "c", "a", "b", "a"]);
+    expect(q.depth("m")).to.equal(0);
+  });
+
   it("times out waiters and honours abort signals", async () => {
     const { enter } = setup(1, "vtc", { maxWaitMs: 30 });
     await enter("a");
