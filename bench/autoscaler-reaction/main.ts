@@ -19,16 +19,7 @@ import { startControllersProcess } from "../../test/support/controllers-process.
 import type { Benchmark, BenchContext, BenchResult } from "../lib/result.js";
 import { median, spread } from "../lib/stats.js";
 import { Arm, traceSeconds, type ArmName } from "./arm.js";
-import {
-  directionChanges,
-  gpuSeconds,
-  minutesMet,
-  p90,
-  secondsToReady,
-  sloAttainment,
-  type ClusterSample,
-  type RequestRecord,
-} from "./measure.js";
+import { headlineFigures, minutesMet, p90, secondsToReady, type ClusterSample, type RequestRecord } from "./measure.js";
 import { TARGETS, TTFT_P90_BOUND_S } from "./readme.js";
 import {
   arrivals,
@@ -100,9 +91,7 @@ function figures(arm: Arm, all: RequestRecord[], traceS: number): ArmRound {
   const records = all.filter((r) => r.at >= 0);
   const reaction = secondsToReady(samples, STEP.startS, STEP.endS, ENOUGH_FOR_STEP);
   return {
-    oscillations: directionChanges(samples.filter((s) => s.second >= 0 && s.second <= traceS).map((s) => s.replicas)),
-    sloAttainment: sloAttainment(records, TTFT_P90_BOUND_S),
-    gpuSeconds: Math.round(gpuSeconds(samples, traceS)),
+    ...headlineFigures(samples, records, traceS, TTFT_P90_BOUND_S),
     reactionS: Math.round(reaction ?? STEP.endS - STEP.startS),
     reached: reaction !== undefined,
     ttftP90S: round3(p90(records.map((r) => r.ttftS))),

@@ -79,3 +79,26 @@ export function secondsToReady(
   const hit = samples.find((s) => s.second >= fromS && s.second <= untilS && s.ready >= enough);
   return hit ? Math.max(0, hit.second - fromS) : undefined;
 }
+
+/** The figures the target is judged on, for one arm of one round: over trace seconds 0..traceS. */
+export interface HeadlineFigures {
+  /** Direction changes of the replicas asked for. */
+  oscillations: number;
+  sloAttainment: number;
+  gpuSeconds: number;
+}
+
+/** `records`: the measured requests (the prelude's left out by the caller). */
+export function headlineFigures(
+  samples: readonly ClusterSample[],
+  records: readonly RequestRecord[],
+  traceS: number,
+  boundS: number,
+): HeadlineFigures {
+  const inTrace = samples.filter((s) => s.second >= 0 && s.second <= traceS);
+  return {
+    oscillations: directionChanges(inTrace.map((s) => s.replicas)),
+    sloAttainment: sloAttainment(records, boundS),
+    gpuSeconds: Math.round(gpuSeconds(samples, traceS)),
+  };
+}

@@ -17,7 +17,13 @@ import type { PodStanding } from "../../controllers/pod-autoscaler/pods.js";
 import type { SourceReading } from "../../controllers/pod-autoscaler/sources/types.js";
 import { median } from "../lib/stats.js";
 import type { ArmName } from "./arm.js";
-import { directionChanges, gpuSeconds, minutesMet, type ClusterSample, type RequestRecord } from "./measure.js";
+import {
+  headlineFigures,
+  minutesMet,
+  type ClusterSample,
+  type HeadlineFigures,
+  type RequestRecord,
+} from "./measure.js";
 import { TTFT_P90_BOUND_S } from "./readme.js";
 import { hpaBaseline, podAutoscaler } from "./strategies.js";
 import {
@@ -176,11 +182,8 @@ function hpaStyle(): Autoscaler {
     });
 }
 
-export interface ReplayFigures {
-  sloAttainment: number;
+export interface ReplayFigures extends HeadlineFigures {
   missedMinutes: number[];
-  gpuSeconds: number;
-  oscillations: number;
   /** Replicas asked for, every SAMPLE_S trace seconds from the start of the prelude. */
   samples: ClusterSample[];
 }
@@ -228,13 +231,11 @@ export function replayRound(arm: ArmName | { fixed: number }, seed: number): Rep
   const records: RequestRecord[] = jobs
     .filter((j) => j.at >= 0 && j.at < TRACE_S)
     .map((j) => ({ at: j.at, ttftS: j.startedAt === undefined ? Infinity : j.startedAt - j.at + FIRST_TOKEN_S }));
-  const minutes = minutesMet(records, TTFT_P90_BOUND_S);
-  const inTrace = samples.filter((s) => s.second >= 0 && s.second <= TRACE_S);
   return {
-    sloAttainment: minutes.filter((m) => m.met).length / minutes.length,
-    missedMinutes: minutes.filter((m) => !m.met).map((m) => m.minute),
-    gpuSeconds: Math.round(gpuSeconds(samples, TRACE_S)),
-    oscillations: directionChanges(inTrace.map((s) => s.replicas)),
+    ...headlineFigures(samples, records, TRACE_S, TTFT_P90_BOUND_S),
+    missedMinutes: minutesMet(records, TTFT_P90_BOUND_S)
+      .filter((m) => !m.met)
+      .map((m) => m.minute),
     samples,
   };
 }
@@ -243,7 +244,7 @@ function main(seedCount: number): void {
   const seeds = Array.from({ length: seedCount }, (_, i) => 1000 + i);
   for (const arm of ["kpa", "apa", "hpa"] as const) {
     const rounds = seeds.map((s) => replayRound(arm, s));
-    const at = (k: keyof Omit<ReplayFigures, "missedMinutes" | "samples">) => median(rounds.map((r) => r[k]));
+    const at = (k: keyof HeadlineFigures) => median(rounds.map((r) => r[k]));
     console.log(
       `${arm}: SLO attainment ${at("sloAttainment").toFixed(3)}, GPU-seconds ${at("gpuSeconds")}, ` +
         `direction changes ${at("oscillations")} (medians of ${seeds.length} seeds); ` +

@@ -2,6 +2,7 @@ import { expect } from "chai";
 import {
   directionChanges,
   gpuSeconds,
+  headlineFigures,
   minutesMet,
   p90,
   secondsToReady,
@@ -28,6 +29,19 @@ const sample = (second: number, replicas: number, pods = replicas, ready = pods)
 });
 
 describe("autoscaler-reaction figures", () => {
+  it("judges an arm on the trace alone: prelude samples count for neither GPU time nor direction changes", () => {
+    const samples = [sample(-20, 5), sample(-10, 1), sample(0, 2), sample(60, 4), sample(120, 3)];
+    const records = [
+      { at: 10, ttftS: 0.5 },
+      { at: 70, ttftS: 9 },
+    ];
+    expect(headlineFigures(samples, records, 180, 2)).to.deep.equal({
+      oscillations: 1,
+      sloAttainment: 0.5,
+      gpuSeconds: 2 * 60 + 4 * 60 + 3 * 60,
+    });
+  });
+
   it("counts reversals of direction, not steps in one direction or plateaus", () => {
     expect(directionChanges([2, 3, 4, 4, 6, 6])).to.equal(0);
     expect(directionChanges([2, 4, 4, 3, 3, 5])).to.equal(2);
