@@ -293,11 +293,17 @@ class Launcher implements EnginePods {
       rec.simulator = started.simulator;
     } catch (err) {
       const code = (err as { code?: string }).code;
+      const holder = [...this.records.values()].find((r) => r !== rec && r.ip === rec.ip && r.port === s.port);
       rec.error =
         code === "EADDRNOTAVAIL"
           ? `cannot listen on ${rec.ip}: the pod range is not local here (run under scripts/netns.sh, or give the ` +
             `cluster a 127.x pod range)`
-          : `cannot listen on ${rec.ip}:${s.port}: ${err instanceof Error ? err.message : String(err)}`;
+          : code === "EADDRINUSE"
+            ? `cannot listen on ${rec.ip}:${s.port}: in use by ` +
+              (holder
+                ? `${holder.podKey}'s engine, which had the address before; retrying until it stops`
+                : `a process outside this launcher (another cluster's engine on the same pod range?); retrying`)
+            : `cannot listen on ${rec.ip}:${s.port}: ${err instanceof Error ? err.message : String(err)}`;
       throw new Error(rec.error, { cause: err });
     }
     if (this.stopped || this.records.get(key) !== rec) {

@@ -5,7 +5,7 @@
 import { expect } from "chai";
 import { startCluster, type LoopbackCluster } from "../../cluster/index.js";
 import { startEnginePods, type EnginePods } from "../../cluster/engine-pods.js";
-import { assertPodRangeIsLocal, NAMESPACED_POD_CIDR } from "../../cluster/pod-network.js";
+import { nextTestPodCidr } from "../support/pod-ranges.js";
 import { waitFor } from "./env.js";
 
 const NS = "engines";
@@ -50,9 +50,8 @@ describe("engine-backed pods on the loopback cluster (10.244.0.0/16 in a network
 
   before(async function () {
     this.timeout(60 * 60_000); // a cold machine builds the binaries first
-    await assertPodRangeIsLocal(NAMESPACED_POD_CIDR);
     cluster = await startCluster({
-      podCidr: NAMESPACED_POD_CIDR,
+      podCidr: await nextTestPodCidr(),
       nodes: [{ name: "gpu-a100", count: 2, gpusPerNode: 8, product: "NVIDIA-A100-SXM4-80GB" }],
     });
     await api().create("/api/v1/namespaces", { metadata: { name: NS } });
@@ -130,8 +129,9 @@ describe("engine-backed pods on the loopback cluster (10.244.0.0/16 in a network
     }
     expect(up.map((e) => e.ip).sort()).to.deep.equal(running.map((p) => p.status.podIP).sort());
 
-    await waitFor("3 pods Ready", 20_000, async () =>
-      (await pods()).filter((p) => readyOf(p) === "True").length === 3 ? true : undefined,
+    // Judged on the watch, not a list: a list can show Ready before the watch delivers that event.
+    await waitFor("3 pods Ready, as the watch saw them", 20_000, async () =>
+      running.every((p) => readiness.get(p.metadata.name)?.at(-1)?.status === "True") ? true : undefined,
     );
     for (const p of running) {
       const seen = readiness.get(p.metadata.name) ?? [];

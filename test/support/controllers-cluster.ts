@@ -11,8 +11,8 @@ import { promisify } from "node:util";
 import { parseAllDocuments, stringify } from "yaml";
 import { startCluster, type ClusterOptions, type LoopbackCluster } from "../../cluster/index.js";
 import { installCrds } from "../../cluster/crds.js";
-import { assertPodRangeIsLocal, NAMESPACED_POD_CIDR } from "../../cluster/pod-network.js";
 import { freePort } from "../../cluster/processes.js";
+import { nextTestPodCidr } from "./pod-ranges.js";
 import { startWebhooks, type WebhookServer } from "../../webhooks/server.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -131,10 +131,9 @@ export async function serviceAccountKubeconfig(
 export async function startControllersCluster(
   options: Pick<ClusterOptions, "nodes"> & { namespaces: string[]; webhooks?: boolean },
 ): Promise<ControllersCluster> {
-  await assertPodRangeIsLocal(NAMESPACED_POD_CIDR);
   const cluster = await startCluster({
     log: process.env.AIBRIX_TS_E2E_LOG ? (l) => console.error(`[cluster] ${l}`) : undefined,
-    podCidr: NAMESPACED_POD_CIDR,
+    podCidr: await nextTestPodCidr(),
     nodes: options.nodes,
   });
   let webhooks: WebhookServer | undefined;
