@@ -308,7 +308,10 @@ export async function startOurRouter(
     launch,
   );
   const child = spawn(command, args, { cwd: repo, stdio: ["ignore", "pipe", "pipe"] });
-  const name = `aibrix-ts (${strategy}${launch ? `, ${launch.parallelism} workers on cpus ${launch.cpus}` : ""})`;
+  // Arms of one strategy that differ in their config are recorded apart.
+  const configured = Object.keys(extra).length > 0 ? ` ${JSON.stringify(extra)}` : "";
+  const placed = launch ? `, ${launch.parallelism} workers on cpus ${launch.cpus}` : "";
+  const name = `aibrix-ts (${strategy}${configured}${placed})`;
   setups[name] = {
     version: ourVersion(),
     args: [`--config ${JSON.stringify({ defaultStrategy: strategy, ...extra })}`, ...workers],

@@ -60,7 +60,7 @@ async function fleetPrefixCounts(fleet: EngineFleet): Promise<{ hits: number; qu
 
 async function startRouter(r: RouterPlan, fleet: EngineFleet): Promise<Proc> {
   if ("peer" in r) return startPeer(r.peer, fleet, MODEL, r.policy);
-  return startOurRouter(r.needsKvEvents ? fleet : await withoutKvEvents(fleet), MODEL, r.ours);
+  return startOurRouter(r.needsKvEvents ? fleet : await withoutKvEvents(fleet), MODEL, r.ours, r.config);
 }
 
 const pct = (xs: number[], p: number) => round(percentile(xs, p), 4);

@@ -109,10 +109,11 @@ export const WORKLOADS: readonly WorkloadPlan[] = [
 
 /** A router under test, with product defaults: no option overrides. */
 export type RouterPlan =
-  | { name: string; ours: string; needsKvEvents?: boolean }
+  | { name: string; ours: string; needsKvEvents?: boolean; config?: Record<string, unknown> }
   | { name: string; peer: "sglang-router" | "vllm-router"; policy: string };
 
 export const PREFIX_CACHE = "aibrix-ts prefix-cache";
+export const PREFIX_CACHE_AIBRIX_GUARD = "aibrix-ts prefix-cache AIBrix guard";
 export const KV_PREFIX_LOAD = "aibrix-ts kv-prefix-load";
 export const RANDOM = "aibrix-ts random";
 export const SGLANG = "sglang-router cache_aware";
@@ -123,6 +124,11 @@ export const ROUTERS: readonly RouterPlan[] = [
   { name: RANDOM, ours: "random" },
   /** Ours without engine KV events: an approximate prefix tree of what was sent where, as sglang-router's. */
   { name: PREFIX_CACHE, ours: "prefix-cache" },
+  /**
+   * The same with AIBrix's load guard (affinity set aside at a gap of 8 in flight, whatever the load): beside the
+   * default so that what the guard's setting does is measured, not argued.
+   */
+  { name: PREFIX_CACHE_AIBRIX_GUARD, ours: "prefix-cache", config: { prefix: { imbalanceAbs: 8, imbalanceRel: 1 } } },
   /** Ours with engine KV events: reported apart, since the peers' cache_aware policies have no such input. */
   { name: KV_PREFIX_LOAD, ours: "kv-prefix-load", needsKvEvents: true },
   { name: SGLANG, peer: "sglang-router", policy: "cache_aware" },

@@ -53,15 +53,17 @@ function perWorkloadFigures(r: BenchResult): Figure[] {
 const CPU_LABELS: [string, string][] = [
   ["random", "random"],
   ["prefix_cache", "prefix-cache"],
+  ["prefix_cache_aibrix_guard", "prefix-cache with AIBrix's guard"],
   ["kv_prefix_load", "kv-prefix-load"],
   ["sglang_router", "sglang-router"],
   ["vllm_router", "vllm-router"],
 ];
 
 function cpuNote(r: BenchResult): string {
-  const parts = CPU_LABELS.map(([k, label]) => {
+  // A router the result did not run is left out.
+  const parts = CPU_LABELS.flatMap(([k, label]) => {
     const v = r.summary[`cpu_ms_per_req_${k}`];
-    return `${label} ${typeof v === "number" ? formatNumber(v, 2) : "?"}`;
+    return typeof v === "number" ? [`${label} ${formatNumber(v, 2)}`] : [];
   });
   return `router CPU per request (ms, median over points): ${parts.join(", ")}; the busiest router used ${formatNumber(Number(r.summary.router_cpu_share_max), 2)} of a core, the load generator ${formatNumber(Number(r.summary.loadgen_cpu_share_max), 2)}`;
 }
@@ -101,6 +103,17 @@ const entry: ReadmeEntry = {
   notes: (r) => (workloads(r).length === 0 ? [] : sweepNotes(r)),
 };
 
+/** prefix-cache with AIBrix's load guard beside the default, in results that ran it. */
+function aibrixGuardNote(r: BenchResult): string[] {
+  const worstPoint = r.summary.aibrix_guard_ttft_p90_x_prefix_cache_worst;
+  if (typeof worstPoint !== "number") return [];
+  return [
+    `prefix-cache with AIBrix's load guard (affinity set aside at a gap of 8 in flight): its TTFT p90 over the ` +
+      `default's, lowest point ${formatNumber(worstPoint, 2)}× (below 1: faster there); faster than the default at ` +
+      `${String(r.summary.aibrix_guard_points_better)} points`,
+  ];
+}
+
 function sweepNotes(r: BenchResult): string[] {
   return [
     `worst point per workload: ${perWorkloadFigures(r)
@@ -112,6 +125,7 @@ function sweepNotes(r: BenchResult): string[] {
       .join(", ")}`,
     ...workloads(r).map((w) => curveNote(r, w)),
     `vllm-router cache_aware's TTFT p90 over prefix-cache's, worst point ${formatNumber(Number(r.summary.prefix_cache_ttft_p90_x_vllm_router_worst), 2)}×`,
+    ...aibrixGuardNote(r),
     `kv-prefix-load (needs engine KV events, which the peers' cache_aware does without): sglang-router's TTFT p90 over it, worst point ${formatNumber(Number(r.summary.kv_prefix_load_ttft_p90_x_sglang_router_worst), 2)}×, above it at ${String(r.summary.kv_prefix_load_points_missed)} points`,
     `random over prefix-cache at the top rate: ${workloads(r)
       .map(

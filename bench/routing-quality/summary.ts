@@ -3,7 +3,16 @@
 import { median, spread } from "../lib/stats.js";
 import { round } from "../router-common/loadgen.js";
 import type { PointStats } from "./measure.js";
-import { KV_PREFIX_LOAD, PREFIX_CACHE, RANDOM, ROUTERS, SGLANG, VLLM, type WorkloadPlan } from "./plan.js";
+import {
+  KV_PREFIX_LOAD,
+  PREFIX_CACHE,
+  PREFIX_CACHE_AIBRIX_GUARD,
+  RANDOM,
+  ROUTERS,
+  SGLANG,
+  VLLM,
+  type WorkloadPlan,
+} from "./plan.js";
 
 /** A router's figures at one rate of one workload: medians over rounds, with each round's TTFT p90. */
 export interface CurvePoint {
@@ -115,6 +124,7 @@ export function summarise(
     prefix_cache_vs_vllm_router: compare(cs, PREFIX_CACHE, VLLM),
     kv_prefix_load_vs_sglang_router: compare(cs, KV_PREFIX_LOAD, SGLANG),
     prefix_cache_vs_random: compare(cs, PREFIX_CACHE, RANDOM),
+    prefix_cache_vs_aibrix_guard: compare(cs, PREFIX_CACHE, PREFIX_CACHE_AIBRIX_GUARD),
   };
   const headline = comparisons.prefix_cache_vs_sglang_router;
   const summary: Record<string, number> = {
@@ -124,6 +134,8 @@ export function summarise(
     prefix_cache_ttft_p90_x_vllm_router_worst: worst(comparisons.prefix_cache_vs_vllm_router),
     kv_prefix_load_points_missed: comparisons.kv_prefix_load_vs_sglang_router.filter((c) => !c.met).length,
     kv_prefix_load_ttft_p90_x_sglang_router_worst: worst(comparisons.kv_prefix_load_vs_sglang_router),
+    aibrix_guard_ttft_p90_x_prefix_cache_worst: worst(comparisons.prefix_cache_vs_aibrix_guard),
+    aibrix_guard_points_better: comparisons.prefix_cache_vs_aibrix_guard.filter((c) => !c.met).length,
   };
   for (const w of workloads) {
     const k = workloadKey(w.name);
