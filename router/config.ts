@@ -6,7 +6,7 @@
 //   timeouts: {connectMs: 2000, firstByteMs: 120000, streamFirstByteMs: 30000, idleMs: 30000}
 //   retry: {maxRetries: 2, budgetRatio: 0.2, minPerSecond: 10}
 //   ejection: {consecutiveFailures: 3, baseCooldownMs: 2000, maxCooldownMs: 30000}
-//   prefix: {blockSize: 16, imbalanceAbs: 8, stdDevFactor: 1, offloadedBlockWeight: 0.5}
+//   prefix: {blockSize: 16, imbalanceAbs: 64, imbalanceRel: 1.5, stdDevFactor: 1, offloadedBlockWeight: 0.5}
 //   prefillCoalescing: {minBlocks: 32, maxWaitMs: 2000}   # maxWaitMs: 0 turns it off
 //   tokenizers: {llama-3-8b: /tokenizers/llama-3-8b}      # model → tokenizer.json directory (kv-prefix)
 //   prefixHashSeed: "0"                                   # the engines' PYTHONHASHSEED, if they set one

@@ -11,8 +11,7 @@ export interface PrefixScorerOptions {
   imbalanceAbs: number;
   /**
    * ...and the busiest candidate has more than this many times the in-flight requests of the idlest (1 = any
-   * gap over `imbalanceAbs` counts). Under heavy load a fixed gap is a small difference; sglang-router's
-   * cache-aware policy uses both conditions (64 and 1.5 by default).
+   * gap over `imbalanceAbs` counts). Under heavy load a fixed gap is a small difference.
    */
   imbalanceRel?: number;
   /** Endpoints with in-flight above mean + k·max(σ, 1) get no prefix credit. */
@@ -51,7 +50,19 @@ export function offloadedBlockWeightFor(c: TierCosts): number {
   return Math.max(0, 1 - loadOverCompute);
 }
 
-export const defaultPrefixScorerOptions: PrefixScorerOptions = { blockSize: 16, imbalanceAbs: 8, stdDevFactor: 1 };
+/**
+ * The load guard's defaults are sglang-router's cache-aware ones (64 and 1.5×), not AIBrix's 8. AIBrix compares the
+ * engines' running counts, which stop growing at max-num-seqs; the router's in-flight counts include each engine's
+ * queue and keep growing under overload, where a gap of 8 is noise. Guarded at 8, a tenant's requests were handed to
+ * whichever engine was less loaded at that instant, every engine came to cache every tenant, and hits fell exactly
+ * when they matter. routing-quality runs the old guard beside the default (its "AIBrix guard" arm).
+ */
+export const defaultPrefixScorerOptions: PrefixScorerOptions = {
+  blockSize: 16,
+  imbalanceAbs: 64,
+  imbalanceRel: 1.5,
+  stdDevFactor: 1,
+};
 
 /**
  * Load guard shared by both prefix scorers: undefined = imbalanced (no prefix opinion), else the in-flight bound.

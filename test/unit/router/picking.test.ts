@@ -218,6 +218,28 @@ describe("endpoint picking", () => {
     expect(pick(pipeline, request(long + "q2"), [a, b, c], env()).endpoint).to.not.equal(warm);
   });
 
+  it("by default, affinity holds through an overloaded fleet's queues and yields to a gap of 64 and 1.5×", () => {
+    expect(defaultPrefixScorerOptions).to.include({ imbalanceAbs: 64, imbalanceRel: 1.5 });
+    for (const strategy of ["prefix-cache", "kv-prefix-load"]) {
+      const byDefault = new PipelineCatalog(
+        { prefixIndex: new PrefixIndex(), kvIndex: new KvBlockIndex() },
+        { ...defaultPrefixScorerOptions, blockSize: 4 },
+      ).resolve(strategy);
+      const [a, b] = [ep(1), ep(2)];
+      const long = `a tenant system prompt long enough to fill several blocks of tokens (${strategy}) `.repeat(4);
+      const warm = pick(byDefault, request(long + "q0"), [a, b], env()).endpoint!;
+      const other = warm === a ? b : a;
+      // Both engines queueing, the warm one 40 requests deeper: AIBrix's gap of 8 would scatter the tenant.
+      warm.inFlight = 140;
+      other.inFlight = 100;
+      expect(pick(byDefault, request(long + "q1"), [a, b], env()).endpoint, strategy).to.equal(warm);
+      // 70 deeper and more than 1.5× the other's: imbalanced, balance wins.
+      warm.inFlight = 130;
+      other.inFlight = 60;
+      expect(pick(byDefault, request(long + "q2"), [a, b], env()).endpoint, strategy).to.equal(other);
+    }
+  });
+
   it("kv-prefix follows the engines' reported blocks exactly", () => {
     const a = ep(1);
     const b = ep(2);
