@@ -322,11 +322,19 @@ export async function startOurRouter(
   return p;
 }
 
-/** package.json's version and the commit the working tree is at (with "+changes" when it differs from it). */
+/** package.json's version and the commit the working tree is at (with "+changes" when its code differs from it). */
 function ourVersion(): string {
   const pkg = JSON.parse(readFileSync(path.join(repo, "package.json"), "utf8")) as { version: string };
   const head = spawnSync("git", ["rev-parse", "--short", "HEAD"], { cwd: repo, encoding: "utf8" });
-  const dirty = spawnSync("git", ["status", "--porcelain", "--untracked-files=no"], { cwd: repo, encoding: "utf8" });
+  // Results written by earlier benchmarks in the same tree are not changes to what runs.
+  const dirty = spawnSync(
+    "git",
+    ["status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)bench/results"],
+    {
+      cwd: repo,
+      encoding: "utf8",
+    },
+  );
   const commit = head.status === 0 ? head.stdout.trim() : "unknown commit";
   return `${pkg.version} (${commit}${dirty.stdout.trim() ? "+changes" : ""})`;
 }
