@@ -119,7 +119,9 @@ const bench: Benchmark = {
         warmup_s: { first: size.warmup(0), others: size.warmup(1) },
         workloads: workloads.map((w) => ({ ...w, rates: size.rates(w) })),
         routers_compared: ROUTERS,
-        options: "product defaults: no option overrides for any router (see routers for the flags each ran with)",
+        options:
+          "product defaults for every router, except the reference arm that runs prefix-cache with AIBrix's load " +
+          "guard beside the default (see routers for the flags and config each ran with)",
         aggregation:
           "per point, TTFT percentiles over requests sent in the measured window; per curve point, the true median over rounds; every round in series.points",
         sweep:

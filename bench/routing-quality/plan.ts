@@ -107,7 +107,7 @@ export const WORKLOADS: readonly WorkloadPlan[] = [
   },
 ];
 
-/** A router under test, with product defaults: no option overrides. */
+/** A router under test, with product defaults unless `config` overrides them (reference arms only). */
 export type RouterPlan =
   | { name: string; ours: string; needsKvEvents?: boolean; config?: Record<string, unknown> }
   | { name: string; peer: "sglang-router" | "vllm-router"; policy: string };
