@@ -84,9 +84,28 @@ export function readySince(cluster: RayCluster): number | undefined {
   return Number.isFinite(created) ? created : undefined;
 }
 
-/** A cluster that was provisioned and is no longer ready (or KubeRay gave up on): it is replaced, not waited for. */
-export function isFailed(cluster: RayCluster): boolean {
-  return cluster.status?.state === "failed" || (isProvisioned(cluster) && !isReady(cluster));
+/**
+ * How long a provisioned cluster's head may stay not ready before the cluster is replaced. KubeRay recreates lost
+ * head and worker pods itself, so a short outage is waited out; and a worker shortfall alone is never a failure,
+ * because KubeRay marks a cluster provisioned once the pods that exist are ready, which can be before it has
+ * created the workers.
+ */
+export const HEAD_LOSS_GRACE_MS = 60_000;
+
+/** When a provisioned cluster's head stopped being ready (ms), or undefined while its head is ready. */
+export function headLostSince(cluster: RayCluster): number | undefined {
+  if (!isProvisioned(cluster)) return undefined;
+  const head = cluster.status?.conditions?.find((c) => c.type === "HeadPodReady");
+  if (!head || head.status === "True") return undefined;
+  const since = Date.parse(head.lastTransitionTime ?? "");
+  return Number.isFinite(since) ? since : undefined;
+}
+
+/** A cluster KubeRay gave up on, or whose head has not been ready for HEAD_LOSS_GRACE_MS: replaced, not waited for. */
+export function isFailed(cluster: RayCluster, now: number): boolean {
+  if (cluster.status?.state === "failed") return true;
+  const lost = headLostSince(cluster);
+  return lost !== undefined && now - lost >= HEAD_LOSS_GRACE_MS;
 }
 
 /** metav1.FormatLabelSelector: the string form `kubectl` and the /scale subresource use. */

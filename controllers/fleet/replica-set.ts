@@ -1,5 +1,6 @@
 // The RayClusterReplicaSet reconciler: keep spec.replicas RayClusters of the template alive. Clusters KubeRay gave
-// up on (provisioned, then no longer ready) are deleted and replaced; status counts ready and available clusters.
+// up on, or whose head has stayed down past a grace period, are deleted and replaced; status counts ready and
+// available clusters.
 // Creates and deletes this process made but the cache has not shown yet are remembered, so a reconcile that runs
 // before the watch catches up neither creates twice nor deletes twice.
 import { Orchestration } from "../../api/labels.js";
@@ -11,6 +12,8 @@ import type { ObjectReader } from "../../kube/store.js";
 import {
   apiTime,
   CONTROLLER_UID_INDEX,
+  HEAD_LOSS_GRACE_MS,
+  headLostSince,
   isFailed,
   isReady,
   readySince,
@@ -103,9 +106,9 @@ export class ReplicaSetReconciler {
     const owned = this.deps.clusters.byIndex(CONTROLLER_UID_INDEX, rs.metadata?.uid ?? "");
     const pending = this.pendingFor(key, owned, now);
     const live = owned.filter((c) => !isDeleting(c) && !pending.deletes.has(c.metadata?.name ?? ""));
-    const active = live.filter((c) => !isFailed(c));
+    const active = live.filter((c) => !isFailed(c, now));
     const failure = await this.converge(rs, pending, live, active, now);
-    return await this.writeStatus(rs, active, failure, now);
+    return await this.writeStatus(rs, active, failure, now, headLossDeadline(active));
   };
 
   /** Replaces failed clusters and creates or deletes to reach spec.replicas; the first failure, if any. */
@@ -117,7 +120,7 @@ export class ReplicaSetReconciler {
     now: number,
   ): Promise<{ reason: string; message: string } | undefined> {
     const failures: ({ reason: string; message: string } | undefined)[] = [];
-    for (const cluster of live.filter(isFailed)) {
+    for (const cluster of live.filter((c) => isFailed(c, now))) {
       const name = cluster.metadata?.name ?? "";
       this.deps.recorder.record(
         rs,
@@ -198,13 +201,14 @@ export class ReplicaSetReconciler {
     active: RayCluster[],
     failure: { reason: string; message: string } | undefined,
     now: number,
+    recheckAt: number,
   ): Promise<ReconcileResult | void> {
     const minReadyMs = (rs.spec.minReadySeconds ?? 0) * 1000;
     const ready = active.filter(isReady);
-    let nextAvailableAt = Infinity;
+    let nextLookAt = recheckAt;
     const available = ready.filter((c) => {
       const at = (readySince(c) ?? now) + minReadyMs;
-      if (at > now) nextAvailableAt = Math.min(nextAvailableAt, at);
+      if (at > now) nextLookAt = Math.min(nextLookAt, at);
       return at <= now;
     });
     const labels = (rs.spec.template?.metadata as { labels?: Record<string, string> } | undefined)?.labels ?? {};
@@ -228,7 +232,13 @@ export class ReplicaSetReconciler {
     if (canonicalJson(status) !== canonicalJson({ conditions: [], ...rs.status })) {
       await this.deps.writer.patchStatus(rs, status);
     }
-    if (Number.isFinite(nextAvailableAt)) return { requeueAfterMs: Math.max(0, nextAvailableAt - now) + 50 };
+    if (Number.isFinite(nextLookAt)) return { requeueAfterMs: Math.max(0, nextLookAt - now) + 50 };
     if (failure) throw new Error(`${objectKey(rs)}: ${failure.message}`);
   }
+}
+
+/** When the first of these clusters whose head is down runs out of grace (Infinity when none is down). */
+function headLossDeadline(clusters: RayCluster[]): number {
+  const since = clusters.map(headLostSince).filter((t): t is number => t !== undefined);
+  return since.length > 0 ? Math.min(...since) + HEAD_LOSS_GRACE_MS : Infinity;
 }

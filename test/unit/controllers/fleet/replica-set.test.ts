@@ -1,6 +1,12 @@
 import { expect } from "chai";
 import { Orchestration } from "../../../../api/labels.js";
-import { apiTime, isReady, type RayCluster, type ReplicaSetObject } from "../../../../controllers/fleet/objects.js";
+import {
+  apiTime,
+  HEAD_LOSS_GRACE_MS,
+  isReady,
+  type RayCluster,
+  type ReplicaSetObject,
+} from "../../../../controllers/fleet/objects.js";
 import { deletionOrder, ReplicaSetReconciler } from "../../../../controllers/fleet/replica-set.js";
 import { CONTROLLER_UID_INDEX, controllerUidIndex } from "../../../../controllers/fleet/objects.js";
 import { objectKey } from "../../../../kube/objects.js";
@@ -94,14 +100,33 @@ describe("RayClusterReplicaSet reconciler", () => {
     });
   });
 
-  it("replaces a cluster KubeRay provisioned that is no longer ready", async () => {
-    const h = harness(replicaSet(2), [cluster("a", "ready"), cluster("b", "failed")]);
+  it("replaces a provisioned cluster whose head has stayed not ready past the grace, and one KubeRay marked failed", async () => {
+    const gaveUp: RayCluster = { ...cluster("c", "pending"), status: { state: "failed" } };
+    const h = harness(replicaSet(3), [cluster("a", "ready"), cluster("b", "failed"), gaveUp], T0 + HEAD_LOSS_GRACE_MS);
     await h.reconciler.reconcile(h.key);
-    expect(h.log).to.deep.equal(["delete b", "create llama-abc-"]);
+    expect(h.log).to.deep.equal(["delete b", "delete c", "create llama-abc-", "create llama-abc-"]);
+  });
+
+  it("waits out a shorter head outage, counting the cluster and looking again when its grace ends", async () => {
+    const h = harness(replicaSet(2), [cluster("a", "ready"), cluster("b", "failed")], T0 + 10_000);
+    const result = await h.reconciler.reconcile(h.key);
+    expect(h.log).to.deep.equal([]);
+    expect(h.status()).to.deep.include({ replicas: 2, readyReplicas: 1 });
+    expect(result?.requeueAfterMs).to.be.within(HEAD_LOSS_GRACE_MS - 10_000, HEAD_LOSS_GRACE_MS - 10_000 + 100);
+  });
+
+  it("never replaces a cluster short of workers: KubeRay marks it provisioned before it creates them", async () => {
+    const early = cluster("b", "ready", T0 - 10 * HEAD_LOSS_GRACE_MS);
+    early.status = { ...early.status, readyWorkerReplicas: 0, desiredWorkerReplicas: 1 };
+    const h = harness(replicaSet(2), [cluster("a", "ready"), early], T0);
+    await h.reconciler.reconcile(h.key);
+    expect(h.log).to.deep.equal([]);
+    expect(h.status()).to.deep.include({ replicas: 2, readyReplicas: 1 });
   });
 
   it("a delete that fails does not stop the other deletes and creates of the pass", async () => {
-    const h = harness(replicaSet(2), [cluster("a", "failed"), cluster("b", "failed")], T0 + 1000, new Set(["a"]));
+    const down = [cluster("a", "failed"), cluster("b", "failed")];
+    const h = harness(replicaSet(2), down, T0 + HEAD_LOSS_GRACE_MS, new Set(["a"]));
     const err = await h.reconciler.reconcile(h.key).then(
       () => undefined,
       (e: Error) => e,
