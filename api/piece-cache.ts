@@ -1,5 +1,6 @@
 // Token ids of text pieces, least recently used first out, bounded by an estimate of the memory it holds (not by
 // entry count: pieces range from a few dozen characters to whole documents).
+import { MapEvictor } from "./map-evictor.js";
 
 /** Estimated bytes of one entry: the key (two bytes a character at most), the ids array, the map's bookkeeping. */
 function entryBytes(text: string, ids: readonly number[]): number {
@@ -8,6 +9,7 @@ function entryBytes(text: string, ids: readonly number[]): number {
 
 export class PieceCache {
   private readonly entries = new Map<string, number[]>();
+  private readonly evictor = new MapEvictor(this.entries);
   private heldBytes = 0;
   hits = 0;
   misses = 0;
@@ -40,8 +42,7 @@ export class PieceCache {
     this.entries.set(JSON.parse(JSON.stringify(text)) as string, ids);
     this.heldBytes += bytes;
     while (this.heldBytes > this.budgetBytes) {
-      const [oldest, oldIds] = this.entries.entries().next().value!;
-      this.entries.delete(oldest);
+      const [oldest, oldIds] = this.evictor.evictOldest()!;
       this.heldBytes -= entryBytes(oldest, oldIds);
     }
     return ids;

@@ -1,5 +1,6 @@
 // Approximate prefix index: learns from the router's own decisions which endpoint last received which prompt
 // blocks. Bounded LRU of block hashes per model; entries expire after a TTL so forgotten caches stop attracting work.
+import { MapEvictor } from "../../api/map-evictor.js";
 
 export interface PrefixIndexOptions {
   /** Most block hashes remembered per model (LRU). */
@@ -15,6 +16,8 @@ export const defaultPrefixIndexOptions: PrefixIndexOptions = { maxBlocks: 200_00
 export class PrefixIndex {
   /** model → (hash → (endpoint id → last access ms)); Map order is LRU order. */
   private models = new Map<string, Map<bigint, Map<string, number>>>();
+  /** model → the evictor of its table. */
+  private evictors = new Map<string, MapEvictor<bigint, Map<string, number>>>();
   /** endpoint id → (hash, id) entries it holds, live or expired but not yet swept. */
   private held = new Map<string, number>();
   /** Told about every insert (e.g. to replicate it to other router replicas); must not throw. */
@@ -61,7 +64,10 @@ export class PrefixIndex {
   /** Record that `id` now holds every block of `hashes`. */
   insert(model: string, hashes: readonly bigint[], id: string, now: number): void {
     let table = this.models.get(model);
-    if (!table) this.models.set(model, (table = new Map()));
+    if (!table) {
+      this.models.set(model, (table = new Map()));
+      this.evictors.set(model, new MapEvictor(table));
+    }
     let added = 0;
     for (const h of hashes) {
       let holders = table.get(h);
@@ -81,10 +87,10 @@ export class PrefixIndex {
       table.set(h, holders);
     }
     if (added > 0) this.held.set(id, (this.held.get(id) ?? 0) + added);
+    const evictor = this.evictors.get(model)!;
     while (table.size > this.opts.maxBlocks) {
-      const [oldest, holders] = table.entries().next().value as [bigint, Map<string, number>];
+      const [, holders] = evictor.evictOldest()!;
       for (const holder of holders.keys()) this.release(holder, 1);
-      table.delete(oldest);
     }
     this.onInsert?.(model, hashes, id, now);
   }

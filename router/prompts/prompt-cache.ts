@@ -6,6 +6,7 @@
 // boundary, its token ids and the end offset of every token, so it can be cut back to any boundary when a new prompt
 // shares only part of it: the part two prompts share stays cached, and a prompt that extends an entry (the next
 // turn of a conversation) replaces it. Entries are evicted least recently used first.
+import { MapEvictor } from "../../api/map-evictor.js";
 import { blockHashes, ROOT_BLOCK_HASH } from "../../api/tokens.js";
 import { fastTokenize, isPieceBoundary, tokenizeAsciiFrom } from "./fast-tokens.js";
 
@@ -47,6 +48,7 @@ export interface PromptAnalysis {
 
 export class PromptCache {
   private entries = new Map<string, Entry>();
+  private readonly evictor = new MapEvictor(this.entries);
   private tokens = 0;
   /** Prompts that reused a cached prefix / that did not. */
   hits = 0;
@@ -169,8 +171,7 @@ export class PromptCache {
     this.entries.set(key, entry);
     this.tokens += n;
     while (this.entries.size > this.o.maxEntries || (this.tokens > this.o.maxTokens && this.entries.size > 1)) {
-      const [oldKey, old] = this.entries.entries().next().value as [string, Entry];
-      this.entries.delete(oldKey);
+      const [, old] = this.evictor.evictOldest()!;
       this.tokens -= old.ids.length;
     }
   }

@@ -5,6 +5,7 @@
 // - while Redis is away, each replica enforces its share of every limit (the limit ÷ the replicas last seen sharing
 //   Redis, rounded up so a limit of 1 still admits), so N replicas failing open together admit about the limit;
 // - what was admitted locally is replayed into Redis once it answers, so a window spanning the outage counts it.
+import { MapEvictor } from "../../../api/map-evictor.js";
 import type { LeaseStore, MemoryLeaseStore } from "./leases.js";
 import {
   currentBucket,
@@ -48,6 +49,7 @@ interface PendingCharge {
 /** Charges made locally while Redis was away, summed per key and bucket, waiting to be replayed into Redis. */
 export class PendingCharges {
   private readonly charges = new Map<string, PendingCharge>();
+  private readonly evictor = new MapEvictor(this.charges);
 
   /** Beyond `capacity` key-buckets the oldest are dropped: a long outage must not grow memory without bound. */
   constructor(private readonly capacity = 100_000) {}
@@ -61,7 +63,7 @@ export class PendingCharges {
     const entry = this.charges.get(id);
     if (entry) entry.amount += amount;
     else this.charges.set(id, { key, spec, bucket, amount });
-    if (this.charges.size > this.capacity) this.charges.delete(this.charges.keys().next().value!);
+    if (this.charges.size > this.capacity) this.evictor.evictOldest();
   }
 
   /** Replays every charge into `remote`; one that fails stays for the next attempt, and the rest wait behind it. */
