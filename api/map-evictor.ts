@@ -4,7 +4,8 @@
 // from the table's start past every hole. An LRU that evicts with `map.keys().next()` and refreshes by delete and
 // re-set therefore pays, for each eviction, for every eviction and refresh since the last rebuild: a 200,000-block
 // prefix index spent 20 ms per request that way once full. One iterator kept across evictions passes each hole once,
-// and, as Map iterators are live, still sees entries set after it was created.
+// and, as Map iterators are live, still sees entries set after it was created. (Until its next step it keeps the
+// backing store it last walked alive: at most one old table per evictor.)
 
 export class MapEvictor<K, V> {
   private cursor: MapIterator<[K, V]> | undefined;
