@@ -16,6 +16,7 @@ import {
   type BlockHashOptions,
   type HashValue,
 } from "./block-hash.js";
+import { MapEvictor } from "./map-evictor.js";
 
 /** A chain's start (NONE_HASH for one algorithm, seed, block size and extra keys) or a cached block: a parent. */
 interface Parent {
@@ -63,6 +64,7 @@ function extraKeysTag(keys: HashValue[] | null): string {
 
 export class BlockKeyCache {
   private readonly roots = new Map<string, Parent>();
+  private readonly rootEvictor = new MapEvictor(this.roots);
   /** Least recently used end of the list of cached blocks, and most recently used end. */
   private oldest?: CachedBlock;
   private newest?: CachedBlock;
@@ -130,7 +132,7 @@ export class BlockKeyCache {
       this.roots.delete(name);
     } else {
       root = { digest: noneHash(opts.algo, seed) };
-      if (this.roots.size >= MAX_ROOTS) this.roots.delete(this.roots.keys().next().value!);
+      if (this.roots.size >= MAX_ROOTS) this.rootEvictor.evictOldest();
     }
     this.roots.set(name, root);
     return root;

@@ -13,11 +13,14 @@ const LRU_MOVE_INTERVAL_MS = 1000;
 
 export const defaultPrefixIndexOptions: PrefixIndexOptions = { maxBlocks: 200_000, ttlMs: 20 * 60_000 };
 
+interface ModelTable {
+  blocks: Map<bigint, Map<string, number>>;
+  evictor: MapEvictor<bigint, Map<string, number>>;
+}
+
 export class PrefixIndex {
-  /** model → (hash → (endpoint id → last access ms)); Map order is LRU order. */
-  private models = new Map<string, Map<bigint, Map<string, number>>>();
-  /** model → the evictor of its table. */
-  private evictors = new Map<string, MapEvictor<bigint, Map<string, number>>>();
+  /** model → its table (hash → (endpoint id → last access ms)), whose Map order is LRU order, and its evictor. */
+  private models = new Map<string, ModelTable>();
   /** endpoint id → (hash, id) entries it holds, live or expired but not yet swept. */
   private held = new Map<string, number>();
   /** Told about every insert (e.g. to replicate it to other router replicas); must not throw. */
@@ -38,7 +41,7 @@ export class PrefixIndex {
     maxAgeMs = this.opts.ttlMs,
   ): Map<string, number> {
     const depths = new Map<string, number>();
-    const table = this.models.get(model);
+    const table = this.models.get(model)?.blocks;
     if (!table || hashes.length === 0) return depths;
     const maxAge = Math.min(maxAgeMs, this.opts.ttlMs);
     // Same walk as KvBlockIndex.matchDepths: compact the survivors in place, record a depth when an id drops out.
@@ -63,11 +66,12 @@ export class PrefixIndex {
 
   /** Record that `id` now holds every block of `hashes`. */
   insert(model: string, hashes: readonly bigint[], id: string, now: number): void {
-    let table = this.models.get(model);
-    if (!table) {
-      this.models.set(model, (table = new Map()));
-      this.evictors.set(model, new MapEvictor(table));
+    let entry = this.models.get(model);
+    if (!entry) {
+      const blocks = new Map<bigint, Map<string, number>>();
+      this.models.set(model, (entry = { blocks, evictor: new MapEvictor(blocks) }));
     }
+    const table = entry.blocks;
     let added = 0;
     for (const h of hashes) {
       let holders = table.get(h);
@@ -87,9 +91,8 @@ export class PrefixIndex {
       table.set(h, holders);
     }
     if (added > 0) this.held.set(id, (this.held.get(id) ?? 0) + added);
-    const evictor = this.evictors.get(model)!;
     while (table.size > this.opts.maxBlocks) {
-      const [, holders] = evictor.evictOldest()!;
+      const [, holders] = entry.evictor.evictOldest()!;
       for (const holder of holders.keys()) this.release(holder, 1);
     }
     this.onInsert?.(model, hashes, id, now);
@@ -97,7 +100,7 @@ export class PrefixIndex {
 
   /** Drop expired entries (called periodically). */
   sweep(now: number): void {
-    for (const table of this.models.values()) {
+    for (const { blocks: table } of this.models.values()) {
       for (const [h, holders] of table) {
         for (const [id, t] of holders) {
           if (now - t > this.opts.ttlMs) {
@@ -112,7 +115,7 @@ export class PrefixIndex {
 
   /** Forget an endpoint (it left the fleet). */
   forget(id: string): void {
-    for (const table of this.models.values()) for (const holders of table.values()) holders.delete(id);
+    for (const { blocks } of this.models.values()) for (const holders of blocks.values()) holders.delete(id);
     this.held.delete(id);
   }
 
@@ -128,6 +131,6 @@ export class PrefixIndex {
   }
 
   size(model: string): number {
-    return this.models.get(model)?.size ?? 0;
+    return this.models.get(model)?.blocks.size ?? 0;
   }
 }
