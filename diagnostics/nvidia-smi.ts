@@ -164,6 +164,16 @@ export function parseNvlinkStatus(text: string): Map<string, boolean[]> {
   return out;
 }
 
+/**
+ * A GPU that `nvlink --status` lists with no links has none; one it omits while listing others is unknown. A
+ * successful run that lists no GPU at all is how a node without NVLink answers (recorded on a single H200, driver 580).
+ */
+function nvlinksOf(uuid: string, links: Map<string, boolean[]> | undefined): boolean[] | null {
+  if (!links) return null;
+  if (links.size === 0) return [];
+  return links.get(uuid) ?? null;
+}
+
 export interface NvidiaSmiOptions {
   /** The nvidia-smi executable (default `nvidia-smi` on PATH). */
   binary?: string;
@@ -222,8 +232,7 @@ export class NvidiaSmiBackend implements ProbeBackend {
       } else if (remapped.code === 0 || gpu.retiredPages.pending !== null) {
         gpu.rowRemapping = false;
       }
-      // A GPU that `nvlink --status` lists with no links has none; one it omits is unknown.
-      gpu.nvlinks = links ? (links.get(gpu.uuid) ?? null) : null;
+      gpu.nvlinks = nvlinksOf(gpu.uuid, links);
       gpu.xids = xids === null ? null : bus ? (xids.get(bus) ?? []) : null;
     }
     return { driver: { ok: true, message: "" }, listed: listed.length, gpus };

@@ -287,6 +287,19 @@ describe("diagnostics: checks", () => {
     expect(assess(results).failing.size).to.equal(0);
   });
 
+  it("recorded on an H200 (driver 580): every check healthy, no NVLink exposed, the driver's own kernel lines no XID", async () => {
+    const run = fixtureRunner("h200-1-recorded");
+    const now = Date.parse("2026-12-04T16:25:00Z");
+    const probe = await new NvidiaSmiBackend({
+      run,
+      xids: kernelLogXids({ windowMs: 900_000, run, now: () => now }),
+    }).probe();
+    const results = runChecks(probe, { expectedCards: 1 });
+    const notHealthy = results.filter((r) => r.status !== "healthy").map((r) => `${r.gpu}:${r.check}:${r.status}`);
+    expect(notHealthy).to.deep.equal([]);
+    expect(assess(results).overall).to.equal("healthy");
+  });
+
   it("recorded 4x T4: pending retirement excludes GPU 1, a DBE retired page taints, ECC-off GPU 3 is unknown", async () => {
     const run = fixtureRunner("t4-4-retired-pages");
     const probe = await new NvidiaSmiBackend({ run, xids: kernelLogXids({ windowMs: 900_000, run }) }).probe();

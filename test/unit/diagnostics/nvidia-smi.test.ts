@@ -113,6 +113,38 @@ describe("diagnostics: nvidia-smi backend on recorded outputs", () => {
     expect(calls.find((c) => c[1]?.startsWith("--query-gpu="))).to.include("--format=csv,noheader,nounits");
   });
 
+  it("1x H200 recorded on hardware (driver 580.159): the current driver still answers the clocks_throttle_reasons names", async () => {
+    const probe = await backend("h200-1-recorded").probe();
+    expect(probe.driver.ok).to.equal(true);
+    expect(probe.listed).to.equal(1);
+    const g = probe.gpus[0]!;
+    expect(g.name).to.equal("NVIDIA H200");
+    expect(g.uuid).to.match(/^GPU-[0-9a-f-]{36}$/);
+    expect(g.pcie).to.deep.equal({ genCurrent: 5, genMax: 5, widthCurrent: 16, widthMax: 16 });
+    expect(g.ecc.enabled).to.equal(true);
+    expect(g.ecc.volatileUncorrected).to.equal(0);
+    expect(g.retiredPages).to.deep.equal({ sbe: null, dbe: null, pending: null });
+    expect(g.remappedRows).to.deep.equal({ correctable: 0, uncorrectable: 0, pending: false, failure: false });
+    expect(g.throttle).to.deep.equal({ thermal: false, powerBrake: false });
+    expect(g.nvlinks).to.deep.equal([]); // a single card: `nvlink --status` prints nothing and exits 0
+    expect(g.xids).to.deep.equal([]); // NVRM's load and FBHUB lines are not XIDs
+  });
+
+  it("nvlink --status: a GPU omitted while others are listed is unknown; an empty answer means no NVLink anywhere", async () => {
+    const base = fixtureRunner("h100-sxm-8-healthy");
+    const answering = (stdout: string) =>
+      new NvidiaSmiBackend({
+        run: async (f, a, s) => (a[0] === "nvlink" ? { code: 0, stdout, stderr: "" } : base(f, a, s)),
+      }).probe();
+    const full = await backend("h100-sxm-8-healthy").probe();
+    const withoutLast = (await base("nvidia-smi", ["nvlink", "--status"])).stdout.split(/(?=^GPU 7:)/m)[0]!;
+    const partial = await answering(withoutLast);
+    expect(partial.gpus[0]!.nvlinks).to.deep.equal(full.gpus[0]!.nvlinks);
+    expect(partial.gpus[7]!.nvlinks).to.equal(null);
+    const empty = await answering("");
+    expect(empty.gpus.map((g) => g.nvlinks)).to.deep.equal(Array.from({ length: 8 }, () => []));
+  });
+
   it("8x A100 with faults: XIDs within the window attributed by bus id, older ones dropped", async () => {
     const probe = await backend("a100-sxm-8-faults").probe();
     expect(probe.gpus[3]!.ecc.volatileUncorrected).to.equal(2);
