@@ -11,12 +11,14 @@
 // matched before any other tokenization step, so pieces between them tokenize independently), then, where the
 // tokenizer's pipeline provably cannot merge across it (tokenizer-cuts.ts), plain text is cut into chunks of a few
 // hundred characters at content-defined points; each piece's ids are cached (bounded in memory) and the ids joined.
-// A shared document thus costs a lookup per chunk, whatever follows it. The cuts are checked against whole-text
+// A shared document thus costs a lookup per chunk, whatever follows it. A chunk not seen before is, with byte-level
+// vocabularies, encoded word by word from a cache of words (byte-level-words.ts): new text is mostly known words. The cuts are checked against whole-text
 // encoding when the tokenizer loads and not used if they differ.
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Template } from "@huggingface/jinja";
 import { Tokenizer } from "@huggingface/tokenizers";
+import { ByteLevelWords, canonicalNormalizer } from "./byte-level-words.js";
 import { PieceCache } from "./piece-cache.js";
 import { cutRefused, nextCut, plainTextCuts, type CutVerdict } from "./tokenizer-cuts.js";
 
@@ -48,6 +50,8 @@ interface AddedTokenSpec {
 
 /** Memory the piece cache may hold (estimated): a few hundred documents of ~2,500 tokens. */
 const PIECE_CACHE_BYTES = 16 * 1024 * 1024;
+/** Memory the word cache may hold (estimated): some 60,000 words. */
+const WORD_CACHE_BYTES = 8 * 1024 * 1024;
 /** Pieces shorter than this are encoded directly (cheaper than the lookup's bookkeeping). */
 const PIECE_CACHE_MIN_CHARS = 64;
 /** Plain text is cut at the first safe point at least this many characters into the current chunk. */
@@ -64,6 +68,8 @@ export class ModelTokenizer {
   private readonly specialTokens: Record<string, string>;
   /** Whether plain text is cut into chunks between added tokens, and why (or why not). */
   readonly plainCuts: CutVerdict;
+  /** Plain text encoded word by word (byte-level vocabularies whose text may be cut); else undefined. */
+  private readonly words: ByteLevelWords | undefined;
 
   private constructor(
     /** Where the files came from, for messages. */
@@ -98,6 +104,12 @@ export class ModelTokenizer {
       : cutRefused("added tokens that strip spaces or disagree with whole-text encoding");
     if (cuts.safe && !this.cutsAgree(true)) cuts = cutRefused("cut and whole-text ids differed on a sample");
     this.plainCuts = cuts;
+    const normalize = canonicalNormalizer(tokenizerJson.normalizer);
+    if (cuts.safe && !cuts.rule.startsWith("Metaspace") && normalize) {
+      const tokenize = (text: string) => this.tokenizer.encode(text, { add_special_tokens: false });
+      this.words = new ByteLevelWords(tokenize, normalize, WORD_CACHE_BYTES);
+      if (!this.cutsAgree(true, (piece) => this.words!.ids(piece) ?? this.encodePlain(piece))) this.words = undefined;
+    }
   }
 
   /** Loads `dir`'s tokenizer files; the error names the file and what is wrong with it. */
@@ -162,6 +174,15 @@ export class ModelTokenizer {
     return this.pieceCache.misses;
   }
 
+  /** Words answered from the word cache, and words sent to the tokenizer (0 when text is not encoded by words). */
+  get wordHits(): number {
+    return this.words?.hits ?? 0;
+  }
+
+  get wordMisses(): number {
+    return this.words?.misses ?? 0;
+  }
+
   /** Estimated bytes the piece cache holds (bounded). */
   get pieceCacheBytes(): number {
     return this.pieceCache.bytes;
@@ -212,15 +233,27 @@ export class ModelTokenizer {
     }
   }
 
-  private piece(text: string): number[] {
+  private piece(text: string): readonly number[] {
     const added = this.addedIds.get(text);
     if (added !== undefined) return [added];
-    if (text.length < PIECE_CACHE_MIN_CHARS) return this.tokenizer.encode(text, { add_special_tokens: false }).ids;
-    return this.pieceCache.ids(text, (t) => this.tokenizer.encode(t, { add_special_tokens: false }).ids);
+    if (text.length < PIECE_CACHE_MIN_CHARS) return this.plainIds(text);
+    return this.pieceCache.ids(text, (t) => this.plainIds(t));
   }
 
-  /** Whether cutting (at added tokens, and in plain text with `plain`) gives the whole-text ids on samples. */
-  private cutsAgree(plain: boolean): boolean {
+  /** Ids of text between added tokens: word by word where that is proven the same, else in one call. */
+  private plainIds(text: string): readonly number[] {
+    return this.words?.ids(text) ?? this.encodePlain(text);
+  }
+
+  private encodePlain(text: string): number[] {
+    return this.tokenizer.encode(text, { add_special_tokens: false }).ids;
+  }
+
+  /**
+   * Whether cutting (at added tokens, and in plain text with `plain`) and encoding each piece with `encodePiece` gives
+   * the whole-text ids on samples.
+   */
+  private cutsAgree(plain: boolean, encodePiece = (piece: string) => this.encodePlain(piece)): boolean {
     const specials = [...this.addedIds.keys()].slice(0, 4);
     const filler = "Some text, with punctuation:\n  and spaces\t; a café, 東京 and 42 numbers. ".repeat(8);
     const samples = [filler, ...specials.map((s) => `${filler}${s}${filler} ${s}\n${filler}${filler}${s}x`)];
@@ -230,7 +263,7 @@ export class ModelTokenizer {
       this.encodeCut(sample, plain, (piece) => {
         const added = this.addedIds.get(piece);
         if (added !== undefined) cut.push(added);
-        else cut.push(...this.tokenizer.encode(piece, { add_special_tokens: false }).ids);
+        else cut.push(...encodePiece(piece));
       });
       if (whole.length !== cut.length || whole.some((id: number, i: number) => id !== cut[i])) return false;
     }

@@ -8,7 +8,7 @@ function entryBytes(text: string, ids: readonly number[]): number {
 }
 
 export class PieceCache {
-  private readonly entries = new Map<string, number[]>();
+  private readonly entries = new Map<string, readonly number[]>();
   private readonly evictor = new MapEvictor(this.entries);
   private heldBytes = 0;
   hits = 0;
@@ -23,20 +23,24 @@ export class PieceCache {
     return this.heldBytes;
   }
 
-  /** The ids of `text`, from the cache or else from `encode` (then kept, evicting the least recently used). */
-  ids(text: string, encode: (text: string) => number[]): number[] {
+  /** The ids of `text` if held (then marked most recently used). */
+  get(text: string): readonly number[] | undefined {
     const hit = this.entries.get(text);
-    if (hit) {
-      this.hits++;
-      this.entries.delete(text);
-      this.entries.set(text, hit);
-      return hit;
+    if (!hit) {
+      this.misses++;
+      return undefined;
     }
-    this.misses++;
-    const ids = encode(text);
+    this.hits++;
+    this.entries.delete(text);
+    this.entries.set(text, hit);
+    return hit;
+  }
+
+  /** Holds the ids of `text`, evicting the least recently used entries past the budget. */
+  keep(text: string, ids: readonly number[]): void {
     const bytes = entryBytes(text, ids);
     // One piece may take at most a sixteenth of the budget, so a huge one-off text cannot flush everything.
-    if (bytes > this.budgetBytes / 16) return ids;
+    if (bytes > this.budgetBytes / 16 || this.entries.has(text)) return;
     // A piece cut from a prompt may share the prompt's memory (a V8 sliced string): keep a copy of its own instead,
     // so the budget is what is really held. JSON round-trips every string exactly, lone surrogates included.
     this.entries.set(JSON.parse(JSON.stringify(text)) as string, ids);
@@ -45,6 +49,14 @@ export class PieceCache {
       const [oldest, oldIds] = this.evictor.evictOldest()!;
       this.heldBytes -= entryBytes(oldest, oldIds);
     }
+  }
+
+  /** The ids of `text`, from the cache or else from `encode` (then kept). */
+  ids(text: string, encode: (text: string) => readonly number[]): readonly number[] {
+    const hit = this.get(text);
+    if (hit) return hit;
+    const ids = encode(text);
+    this.keep(text, ids);
     return ids;
   }
 }

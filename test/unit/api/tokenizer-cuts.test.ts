@@ -190,6 +190,7 @@ describe("cutting plain prompt text for the tokenizer's piece cache", () => {
       const tok = variant(change);
       expect(tok.plainCuts.safe, JSON.stringify(tok.plainCuts)).to.equal(true);
       checkProperty(tok, 40);
+      expect(tok.wordHits, "the random texts went through the word cache").to.be.greaterThan(100);
     });
   }
 
@@ -281,6 +282,7 @@ describe("cutting SentencePiece-style (Metaspace) prompts", () => {
       fc.property(msText(5, 80), (t) => expectEveryCutPointSafe(tok, t)),
       { numRuns: 100 },
     );
+    expect(tok.wordHits + tok.wordMisses, "word encoding is for byte-level vocabularies only").to.equal(0);
   });
 
   it("refuses to cut when a merge joins a word with the next space (cutting would change the ids)", () => {
