@@ -40,13 +40,47 @@ export class PrefixIndex {
     now: number,
     maxAgeMs = this.opts.ttlMs,
   ): Map<string, number> {
+    return this.walk(model, hashes, ids, now, Math.min(maxAgeMs, this.opts.ttlMs), undefined);
+  }
+
+  /**
+   * `matchDepths` over the TTL and over the last `recentMs` in one walk of the chain: `recent` never holds a depth
+   * deeper than `all` does, since a block routed recently was routed within the TTL.
+   */
+  matchDepthsAndRecent(
+    model: string,
+    hashes: readonly bigint[],
+    ids: readonly string[],
+    now: number,
+    recentMs: number,
+  ): { all: Map<string, number>; recent: Map<string, number> } {
+    const recent = new Map<string, number>();
+    const all = this.walk(model, hashes, ids, now, this.opts.ttlMs, {
+      maxAge: Math.min(recentMs, this.opts.ttlMs),
+      depths: recent,
+    });
+    return { all, recent };
+  }
+
+  /**
+   * The walk behind both: survivors compacted in place (as KvBlockIndex does), a depth recorded when an id drops out
+   * or at the end; `inner` narrows a second list the same way over a shorter age, inside the first.
+   */
+  private walk(
+    model: string,
+    hashes: readonly bigint[],
+    ids: readonly string[],
+    now: number,
+    maxAge: number,
+    inner: { maxAge: number; depths: Map<string, number> } | undefined,
+  ): Map<string, number> {
     const depths = new Map<string, number>();
     const table = this.models.get(model)?.blocks;
     if (!table || hashes.length === 0) return depths;
-    const maxAge = Math.min(maxAgeMs, this.opts.ttlMs);
-    // Same walk as KvBlockIndex.matchDepths: compact the survivors in place, record a depth when an id drops out.
     const alive = ids.slice();
     let n = alive.length;
+    const fresh = inner ? ids.slice() : [];
+    let m = fresh.length;
     let i = 0;
     for (; i < hashes.length && n > 0; i++) {
       const holders = table.get(hashes[i]!);
@@ -59,8 +93,17 @@ export class PrefixIndex {
         else if (i > 0) depths.set(id, i);
       }
       n = k;
+      k = 0;
+      for (let j = 0; j < m; j++) {
+        const id = fresh[j]!;
+        const t = holders.get(id);
+        if (t !== undefined && now - t <= inner!.maxAge) fresh[k++] = id;
+        else if (i > 0) inner!.depths.set(id, i);
+      }
+      m = k;
     }
     for (let j = 0; j < n; j++) if (i > 0) depths.set(alive[j]!, i);
+    for (let j = 0; j < m; j++) if (i > 0) inner!.depths.set(fresh[j]!, i);
     return depths;
   }
 

@@ -71,11 +71,9 @@ export function kvPrefixScorer(
       }
       const ids = cands.map((c) => c.id);
       const depths = index.weightedDepths(hashes, ids, o.offloadedBlockWeight ?? DEFAULT_OFFLOADED_BLOCK_WEIGHT);
-      const history = routed.matchDepths(req.model, hashes, ids, env.now);
-      if (history.size > 0) {
-        raiseDepths(depths, history, UNREPORTED_BLOCK_WEIGHT);
-        raiseDepths(depths, routed.matchDepths(req.model, hashes, ids, env.now, REPORT_GRACE_MS), 1);
-      }
+      const history = routed.matchDepthsAndRecent(req.model, hashes, ids, env.now, REPORT_GRACE_MS);
+      raiseDepths(depths, history.all, UNREPORTED_BLOCK_WEIGHT);
+      raiseDepths(depths, history.recent, 1);
       if (depths.size > 0) return fillFromDepths(cands, out, depths, hashes.length, bound);
       placeNewPrefix(cands, out, (id) => routed.blocksOf(id), bound);
     },

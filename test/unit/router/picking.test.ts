@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import fc from "fast-check";
 import { Endpoint, EndpointRegistry } from "../../../router/endpoints/endpoints.js";
 import { KvBlockIndex } from "../../../router/picking/kv-index.js";
 import { pick } from "../../../router/picking/pick.js";
@@ -596,6 +597,32 @@ describe("prefix index", () => {
     expect(idx.size("m")).to.equal(3);
     idx.sweep(5000);
     expect(idx.size("m")).to.equal(0);
+  });
+
+  it("matches over the TTL and over a recent window in one walk, exactly as two separate walks", () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            blocks: fc.array(fc.bigInt({ min: 1n, max: 6n }), { minLength: 1, maxLength: 6 }),
+            id: fc.constantFrom("a", "b", "c"),
+            at: fc.integer({ min: 0, max: 3000 }),
+          }),
+          { maxLength: 12 },
+        ),
+        fc.array(fc.bigInt({ min: 1n, max: 6n }), { maxLength: 6 }),
+        fc.integer({ min: 0, max: 3000 }),
+        (inserts, prompt, recentMs) => {
+          const idx = new PrefixIndex({ maxBlocks: 100, ttlMs: 2000 });
+          for (const x of [...inserts].sort((p, q) => p.at - q.at)) idx.insert("m", x.blocks, x.id, x.at);
+          const ids = ["a", "b", "c"];
+          const both = idx.matchDepthsAndRecent("m", prompt, ids, 3000, recentMs);
+          expect(both.all).to.deep.equal(idx.matchDepths("m", prompt, ids, 3000));
+          expect(both.recent).to.deep.equal(idx.matchDepths("m", prompt, ids, 3000, recentMs));
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   it("refreshes a re-inserted block's time at once and its LRU place after a second", () => {
