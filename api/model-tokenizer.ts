@@ -12,8 +12,8 @@
 // tokenizer's pipeline provably cannot merge across it (tokenizer-cuts.ts), plain text is cut into chunks of a few
 // hundred characters at content-defined points; each piece's ids are cached (bounded in memory) and the ids joined.
 // A shared document thus costs a lookup per chunk, whatever follows it. A chunk not seen before is, with byte-level
-// vocabularies, encoded word by word from a cache of words (byte-level-words.ts): new text is mostly known words. The cuts are checked against whole-text
-// encoding when the tokenizer loads and not used if they differ.
+// vocabularies, encoded word by word from a cache of words (byte-level-words.ts): new text is mostly known words.
+// The cuts are checked against whole-text encoding when the tokenizer loads and not used if they differ.
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Template } from "@huggingface/jinja";
