@@ -97,6 +97,7 @@ function saveState(state: ClusterState): void {
 export class LoopbackCluster {
   readonly api: KubeApi;
   private exitHook: (() => void) | undefined;
+  private podAddressesWarm = false;
 
   constructor(
     readonly state: ClusterState,
@@ -246,6 +247,33 @@ export class LoopbackCluster {
     this.log(`ray-operator ready (${names.length} CRDs)`);
   }
 
+  /**
+   * kwok v0.7 creates its pod address pool when it first gives a pod an address, without a lock: two pods started at
+   * once on a new cluster can each create a pool and both get its first address, and then two engines want one
+   * address. A pod bound to `nodeName` and deleted once it has an address creates the pool before any other pod.
+   */
+  private async warmPodAddresses(nodeName: string, timeoutMs = 60_000): Promise<void> {
+    await waitDefaultServiceAccount(this, timeoutMs);
+    const pod = await this.api.create<{ metadata: { name: string } }>("/api/v1/namespaces/default/pods", {
+      metadata: { generateName: "pod-address-pool-" },
+      spec: {
+        nodeName,
+        containers: [{ name: "pause", image: "registry.k8s.io/pause:3.10" }],
+        tolerations: [{ operator: "Exists" }],
+        automountServiceAccountToken: false,
+      },
+    });
+    const path = `/api/v1/namespaces/default/pods/${pod.metadata.name}`;
+    const deadline = Date.now() + timeoutMs;
+    while (!(await this.api.get<{ status?: { podIP?: string } }>(path)).status?.podIP) {
+      if (Date.now() > deadline)
+        throw new Error(`kwok gave pod default/${pod.metadata.name} no address in ${timeoutMs} ms`);
+      await sleep(100);
+    }
+    await this.api.delete(`${path}?gracePeriodSeconds=0`);
+    this.podAddressesWarm = true;
+  }
+
   /** Creates fake nodes (kwok makes them Ready) and waits until they are. */
   async addNodes(groups: NodeGroup[], timeoutMs?: number): Promise<string[]> {
     const nodes = nodeObjects(groups);
@@ -259,6 +287,7 @@ export class LoopbackCluster {
     // kwok initialises nodes at a bounded rate: allow more time for big fleets.
     await this.waitNodesReady(names, timeoutMs ?? Math.max(60_000, names.length * 200));
     this.log(`${names.length} fake nodes ready`);
+    if (!this.podAddressesWarm && names[0]) await this.warmPodAddresses(names[0]);
     return names;
   }
 

@@ -220,21 +220,32 @@ describe("RayClusterFleet controllers with KubeRay on the loopback cluster", fun
           },
         },
       });
-      // Pause once the new revision has a cluster up.
-      await waitFor("revision 2 with one cluster", 30_000, async () => {
-        const sets = await replicaSets();
-        const next = sets.find((s) => s.metadata.annotations?.["deployment.kubernetes.io/revision"] === "2");
-        return next && (next.status?.availableReplicas ?? 0) >= 1 ? true : undefined;
-      });
+      // Pause as soon as the new revision's replica set exists: mid-rollout, both sets active.
+      await waitFor("revision 2's replica set", 30_000, async () =>
+        (await replicaSets()).some((s) => s.metadata.annotations?.["deployment.kubernetes.io/revision"] === "2")
+          ? true
+          : undefined,
+      );
       await patchFleet(MODEL, { spec: { paused: true } });
       await waitFor("Progressing DeploymentPaused", 10_000, async () =>
         condition(await getFleet(MODEL), "Progressing")?.reason === "DeploymentPaused" ? true : undefined,
       );
-      const before = (await replicaSets()).map((s) => `${s.metadata.name}=${s.spec.replicas}`).sort();
+      const before = await replicaSets();
       await sleep(4_000);
-      const after = (await replicaSets()).map((s) => `${s.metadata.name}=${s.spec.replicas}`).sort();
-      expect(after, "a paused fleet holds its replica sets").to.deep.equal(before);
+      const after = await replicaSets();
+      const revision = (sets: typeof before, r: string) =>
+        sets.find((s) => s.metadata.annotations?.["deployment.kubernetes.io/revision"] === r)!;
       expect(before.length).to.equal(2);
+      const [oldBefore, newBefore] = [revision(before, "1"), revision(before, "2")];
+      const [oldAfter, newAfter] = [revision(after, "1"), revision(after, "2")];
+      expect(oldBefore.spec.replicas, "paused mid-rollout").to.be.greaterThan(0);
+      // A paused Deployment rolls nothing: the new set holds, and the old ones hold too unless the new set is
+      // saturated (all replicas available), when its sync scales them to 0.
+      expect(newAfter.spec.replicas, "a paused fleet holds its new replica set").to.equal(newBefore.spec.replicas);
+      const saturated = newAfter.spec.replicas === 3 && (newAfter.status?.availableReplicas ?? 0) >= 3;
+      expect(oldAfter.spec.replicas, "a paused fleet holds its old replica set").to.be.oneOf(
+        saturated ? [0, oldBefore.spec.replicas] : [oldBefore.spec.replicas],
+      );
       await patchFleet(MODEL, { spec: { paused: false } });
       await waitComplete(MODEL, 3, 90_000);
     });
