@@ -1,5 +1,6 @@
 // What the webhooks need to know about the cluster, behind a small interface: unit tests answer from memory, the
 // deployed server asks the API server (see kube-cluster.ts). Lookups are cached briefly so admission stays fast.
+import { MapEvictor } from "../api/map-evictor.js";
 
 /** Whether a kind is served, and whether it has a `/scale` subresource. */
 export interface ResourceFacts {
@@ -35,10 +36,31 @@ export class StaticClusterLookup implements ClusterLookup {
   }
 }
 
+/** Answers by key, each kept for a time-to-live; at most `MAX_ANSWERS`, oldest out first. */
+class RecentAnswers<T> {
+  private readonly answers = new Map<string, { at: number; value: Promise<T> }>();
+  private readonly evictor = new MapEvictor(this.answers);
+
+  get(key: string, ttl: number, now: () => number, load: () => Promise<T>): Promise<T> {
+    const hit = this.answers.get(key);
+    if (hit && now() - hit.at < ttl) return hit.value;
+    const value = load();
+    this.answers.set(key, { at: now(), value });
+    // A failed lookup is forgotten at once so the next admission asks again.
+    value.catch(() => {
+      if (this.answers.get(key)?.value === value) this.answers.delete(key);
+    });
+    if (this.answers.size > MAX_ANSWERS) this.evictor.evictOldest();
+    return value;
+  }
+}
+
+const MAX_ANSWERS = 10_000;
+
 /** Remembers answers (and failures, briefly) so a burst of admissions costs one API round trip. */
 export class CachedClusterLookup implements ClusterLookup {
-  private readonly kv = new Map<string, { at: number; value: Promise<Record<string, unknown> | undefined> }>();
-  private readonly facts = new Map<string, { at: number; value: Promise<ResourceFacts> }>();
+  private readonly kv = new RecentAnswers<Record<string, unknown> | undefined>();
+  private readonly facts = new RecentAnswers<ResourceFacts>();
 
   constructor(
     private readonly inner: ClusterLookup,
@@ -47,32 +69,14 @@ export class CachedClusterLookup implements ClusterLookup {
   ) {}
 
   getKVCache(namespace: string, name: string): Promise<Record<string, unknown> | undefined> {
-    return this.cached(this.kv, `${namespace}/${name}`, this.ttlMs.kvCache, () =>
+    return this.kv.get(`${namespace}/${name}`, this.ttlMs.kvCache, this.now, () =>
       this.inner.getKVCache(namespace, name),
     );
   }
 
   resourceFacts(apiVersion: string, kind: string): Promise<ResourceFacts> {
-    return this.cached(this.facts, `${apiVersion}/${kind}`, this.ttlMs.resources, () =>
+    return this.facts.get(`${apiVersion}/${kind}`, this.ttlMs.resources, this.now, () =>
       this.inner.resourceFacts(apiVersion, kind),
     );
-  }
-
-  private cached<T>(
-    map: Map<string, { at: number; value: Promise<T> }>,
-    key: string,
-    ttl: number,
-    load: () => Promise<T>,
-  ) {
-    const hit = map.get(key);
-    if (hit && this.now() - hit.at < ttl) return hit.value;
-    const value = load();
-    map.set(key, { at: this.now(), value });
-    // A failed lookup is forgotten at once so the next admission asks again.
-    value.catch(() => {
-      if (map.get(key)?.value === value) map.delete(key);
-    });
-    if (map.size > 10_000) map.delete(map.keys().next().value as string);
-    return value;
   }
 }

@@ -3,6 +3,27 @@ import { CachedClusterLookup, StaticClusterLookup, type ClusterLookup } from "..
 import { kvCacheEnv } from "../../../webhooks/kvcache-env.js";
 
 describe("webhooks: cluster lookups", () => {
+  it("keeps at most 10,000 answers, the oldest out first", async () => {
+    const asked: string[] = [];
+    const inner: ClusterLookup = {
+      async getKVCache(namespace, name) {
+        asked.push(`${namespace}/${name}`);
+        return undefined;
+      },
+      async resourceFacts() {
+        return { served: true, scalable: true };
+      },
+    };
+    const cached = new CachedClusterLookup(inner, { kvCache: 60_000, resources: 60_000 }, () => 0);
+    for (let i = 0; i <= 10_000; i++) await cached.getKVCache("ns", `kvc-${i}`);
+    expect(asked).to.have.length(10_001);
+    await cached.getKVCache("ns", "kvc-1");
+    await cached.getKVCache("ns", "kvc-10000");
+    expect(asked).to.have.length(10_001); // still held
+    await cached.getKVCache("ns", "kvc-0");
+    expect(asked.at(-1), "the oldest answer went first").to.equal("ns/kvc-0");
+  });
+
   it("caches answers for their TTL, and forgets failures at once", async () => {
     let now = 0;
     let calls = 0;
