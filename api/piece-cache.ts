@@ -42,8 +42,9 @@ export class PieceCache {
     // One piece may take at most a sixteenth of the budget, so a huge one-off text cannot flush everything.
     if (bytes > this.budgetBytes / 16 || this.entries.has(text)) return;
     // A piece cut from a prompt may share the prompt's memory (a V8 sliced string): keep a copy of its own instead,
-    // so the budget is what is really held. JSON round-trips every string exactly, lone surrogates included.
-    this.entries.set(JSON.parse(JSON.stringify(text)) as string, ids);
+    // so the budget is what is really held. JSON round-trips every string exactly, lone surrogates included. V8 copies
+    // substrings shorter than 13 characters anyway (most words): those need no second copy.
+    this.entries.set(text.length < 13 ? text : (JSON.parse(JSON.stringify(text)) as string), ids);
     this.heldBytes += bytes;
     while (this.heldBytes > this.budgetBytes) {
       const [oldest, oldIds] = this.evictor.evictOldest()!;
