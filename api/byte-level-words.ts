@@ -37,8 +37,23 @@ export interface TokenizedText {
   tokens: readonly string[];
 }
 
+/** Words seen once and not kept, remembered at most (then forgotten all at once). */
+const SEEN_ONCE_MAX = 100_000;
+
+/** 32-bit FNV-1a over a word's UTF-16 code units: what the seen-once set holds (a collision only keeps a word early). */
+function wordHash(word: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < word.length; i++) h = Math.imul(h ^ word.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
 export class ByteLevelWords {
   private readonly cache: PieceCache;
+  /**
+   * Words met once in text mostly of new words, not kept: text nobody sent before (identifiers, encoded data) would
+   * otherwise fill the cache with words never seen again, and pay for keeping each. A word is kept when it comes back.
+   */
+  private seenOnce = new Set<number>();
 
   constructor(
     /** The tokenizer itself, without special tokens added. */
@@ -58,7 +73,10 @@ export class ByteLevelWords {
     return this.cache.misses;
   }
 
-  /** The ids of `text` from its words' ids; undefined when the new words' tokens do not spell them. */
+  /**
+   * The ids of `text` from its words' ids; undefined when the caller should encode it whole: most of its words are
+   * new and were not seen before either, or the new words' tokens do not spell them.
+   */
   ids(text: string): number[] | undefined {
     const words = text.split(WORD_START);
     const known: (readonly number[] | undefined)[] = new Array(words.length);
@@ -67,12 +85,24 @@ export class ByteLevelWords {
       known[i] = this.cache.get(words[i]!);
       if (!known[i]) (fresh ??= new Map()).set(words[i]!, []);
     }
+    if (fresh && 4 * fresh.size > words.length && !this.seenBefore(fresh)) return undefined;
     if (fresh && !this.learn(fresh)) return undefined;
     const out: number[] = [];
     for (let i = 0; i < words.length; i++) {
       for (const id of known[i] ?? fresh!.get(words[i]!)!) out.push(id);
     }
     return out;
+  }
+
+  /** Whether at least half the new words were seen before; if not, they are remembered as seen once. */
+  private seenBefore(fresh: Map<string, readonly number[]>): boolean {
+    let seen = 0;
+    const hashes = [...fresh.keys()].map(wordHash);
+    for (const h of hashes) if (this.seenOnce.has(h)) seen++;
+    if (2 * seen >= fresh.size) return true;
+    if (this.seenOnce.size + fresh.size > SEEN_ONCE_MAX) this.seenOnce = new Set();
+    for (const h of hashes) this.seenOnce.add(h);
+    return false;
   }
 
   /**

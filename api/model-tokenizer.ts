@@ -108,7 +108,9 @@ export class ModelTokenizer {
     if (cuts.safe && !cuts.rule.startsWith("Metaspace") && normalize) {
       const tokenize = (text: string) => this.tokenizer.encode(text, { add_special_tokens: false });
       this.words = new ByteLevelWords(tokenize, normalize, WORD_CACHE_BYTES);
-      if (!this.cutsAgree(true, (piece) => this.words!.ids(piece) ?? this.encodePlain(piece))) this.words = undefined;
+      // Three times: the words are new, then seen once before and kept, then answered from the cache.
+      const viaWords = (piece: string) => this.words!.ids(piece) ?? this.encodePlain(piece);
+      if (![1, 2, 3].every(() => this.cutsAgree(true, viaWords))) this.words = undefined;
     }
   }
 
