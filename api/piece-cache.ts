@@ -1,16 +1,27 @@
-// Token ids of text pieces, least recently used first out, bounded by an estimate of the memory it holds (not by
-// entry count: pieces range from a few dozen characters to whole documents).
+// Token ids of text pieces, least recently used first out (to within half the cache), bounded by an estimate of the
+// memory it holds (not by entry count: pieces range from a few dozen characters to whole documents).
 import { MapEvictor } from "./map-evictor.js";
 
-/** Estimated bytes of one entry: the key (two bytes a character at most), the ids array, the map's bookkeeping. */
+/**
+ * Estimated bytes of one entry: the key (two bytes a character at most), the ids array, the entry object and the
+ * map's bookkeeping.
+ */
 function entryBytes(text: string, ids: readonly number[]): number {
-  return 2 * text.length + 8 * ids.length + 96;
+  return 2 * text.length + 8 * ids.length + 128;
+}
+
+interface Entry {
+  ids: readonly number[];
+  /** The cache's clock when the entry last moved to the young end. */
+  movedAt: number;
 }
 
 export class PieceCache {
-  private readonly entries = new Map<string, readonly number[]>();
+  private readonly entries = new Map<string, Entry>();
   private readonly evictor = new MapEvictor(this.entries);
   private heldBytes = 0;
+  /** Counts moves to the young end (inserts and refreshes): how far an entry has aged since its own move. */
+  private clock = 0;
   hits = 0;
   misses = 0;
 
@@ -23,7 +34,7 @@ export class PieceCache {
     return this.heldBytes;
   }
 
-  /** The ids of `text` if held (then marked most recently used). */
+  /** The ids of `text` if held (then marked recently used). */
   get(text: string): readonly number[] | undefined {
     const hit = this.entries.get(text);
     if (!hit) {
@@ -31,9 +42,14 @@ export class PieceCache {
       return undefined;
     }
     this.hits++;
-    this.entries.delete(text);
-    this.entries.set(text, hit);
-    return hit;
+    // Moved to the young end only once it has aged past half the entries: a hot piece (a word, a shared document's
+    // chunk) then costs one lookup, not a lookup, a delete and a set, and is still far from being evicted.
+    if (this.clock - hit.movedAt > this.entries.size / 2) {
+      this.entries.delete(text);
+      hit.movedAt = ++this.clock;
+      this.entries.set(text, hit);
+    }
+    return hit.ids;
   }
 
   /** Holds the ids of `text`, evicting the least recently used entries past the budget. */
@@ -44,11 +60,14 @@ export class PieceCache {
     // A piece cut from a prompt may share the prompt's memory (a V8 sliced string): keep a copy of its own instead,
     // so the budget is what is really held. JSON round-trips every string exactly, lone surrogates included. V8 copies
     // substrings shorter than 13 characters anyway (most words): those need no second copy.
-    this.entries.set(text.length < 13 ? text : (JSON.parse(JSON.stringify(text)) as string), ids);
+    this.entries.set(text.length < 13 ? text : (JSON.parse(JSON.stringify(text)) as string), {
+      ids,
+      movedAt: ++this.clock,
+    });
     this.heldBytes += bytes;
     while (this.heldBytes > this.budgetBytes) {
-      const [oldest, oldIds] = this.evictor.evictOldest()!;
-      this.heldBytes -= entryBytes(oldest, oldIds);
+      const [oldest, old] = this.evictor.evictOldest()!;
+      this.heldBytes -= entryBytes(oldest, old.ids);
     }
   }
 

@@ -300,6 +300,23 @@ describe("cutting SentencePiece-style (Metaspace) prompts", () => {
 });
 
 describe("the piece cache's memory bound", () => {
+  it("moves an entry to the young end when it is used after aging past half the cache, not before", () => {
+    const ids = [1, 2, 3];
+    const name = (i: number) => `piece ${String(i).padStart(60, "0")}`;
+    const probe = new PieceCache(1 << 20);
+    probe.keep(name(0), ids);
+    const cache = new PieceCache(16 * probe.bytes); // room for 16 entries (one may take at most a sixteenth)
+    for (let i = 0; i < 16; i++) cache.keep(name(i), ids);
+    cache.get(name(0)); // the oldest, 15 moves behind: moved to the young end
+    cache.get(name(14)); // 1 move behind: stays where it is
+    cache.keep(name(16), ids); // over budget: the oldest goes
+    expect(cache.get(name(0)), "moved, so kept").to.deep.equal(ids);
+    expect(cache.get(name(1)), "now the oldest, so evicted").to.equal(undefined);
+    for (let i = 17; i < 30; i++) cache.keep(name(i), ids);
+    expect(cache.get(name(14)), "not moved, so evicted in its turn").to.equal(undefined);
+    expect(cache.get(name(0)), "moved, so it outlives pieces 1 to 14").to.deep.equal(ids);
+  });
+
   it("stays within its budget under random pieces, evicting the least recently used", () => {
     const cache = new PieceCache(64 * 1024);
     const encode = (t: string) => Array.from(t, (c) => c.codePointAt(0)!);
