@@ -176,7 +176,7 @@ export class ModelTokenizer {
     return this.pieceCache.misses;
   }
 
-  /** Words answered from the word cache, and words sent to the tokenizer (0 when text is not encoded by words). */
+  /** Words answered from the word cache, and words not found there (0 when text is not encoded by words). */
   get wordHits(): number {
     return this.words?.hits ?? 0;
   }
