@@ -212,41 +212,39 @@ describe("RayClusterFleet controllers with KubeRay on the loopback cluster", fun
 
   it("rolls a new template out (maxSurge 1, maxUnavailable 0) without dropping below 3 ready; pause holds, resume finishes", async function () {
     this.timeout(150_000);
+    // Revision 2's head may only run on nodes labelled with GATE, which none is until the test opens it: the rollout
+    // stops at its first step (one new cluster surged, not ready), so the pause lands mid-rollout on any machine.
+    const GATE = "aibrix.ai/rollout-gate";
+    const headGroupSpec = fleetManifest(MODEL, "vllm/vllm-openai:v0.8.0").spec.template.spec.headGroupSpec;
+    (headGroupSpec.template.spec as Record<string, unknown>).nodeSelector = { [GATE]: "open" };
+    const openGate = async () => {
+      const nodes = await api().get<{ items: { metadata: { name: string } }[] }>("/api/v1/nodes");
+      for (const n of nodes.items) {
+        await api().mergePatch(`/api/v1/nodes/${n.metadata.name}`, { metadata: { labels: { [GATE]: "open" } } });
+      }
+    };
+    const revision = (sets: ReplicaSet[], r: string) =>
+      sets.find((s) => s.metadata.annotations?.["deployment.kubernetes.io/revision"] === r);
     const seen = await watchClusters(MODEL, async () => {
-      await patchFleet(MODEL, {
-        spec: {
-          template: {
-            spec: { headGroupSpec: fleetManifest(MODEL, "vllm/vllm-openai:v0.8.0").spec.template.spec.headGroupSpec },
-          },
-        },
-      });
-      // Pause as soon as the new revision's replica set exists: mid-rollout, both sets active.
-      await waitFor("revision 2's replica set", 30_000, async () =>
-        (await replicaSets()).some((s) => s.metadata.annotations?.["deployment.kubernetes.io/revision"] === "2")
-          ? true
-          : undefined,
+      await patchFleet(MODEL, { spec: { template: { spec: { headGroupSpec } } } });
+      await waitFor("revision 2's first cluster surged", 30_000, async () =>
+        (revision(await replicaSets(), "2")?.spec.replicas ?? 0) >= 1 ? true : undefined,
       );
       await patchFleet(MODEL, { spec: { paused: true } });
-      await waitFor("Progressing DeploymentPaused", 10_000, async () =>
-        condition(await getFleet(MODEL), "Progressing")?.reason === "DeploymentPaused" ? true : undefined,
-      );
-      const before = await replicaSets();
-      await sleep(4_000);
-      const after = await replicaSets();
-      const revision = (sets: typeof before, r: string) =>
-        sets.find((s) => s.metadata.annotations?.["deployment.kubernetes.io/revision"] === r)!;
-      expect(before.length).to.equal(2);
-      const [oldBefore, newBefore] = [revision(before, "1"), revision(before, "2")];
-      const [oldAfter, newAfter] = [revision(after, "1"), revision(after, "2")];
-      expect(oldBefore.spec.replicas, "paused mid-rollout").to.be.greaterThan(0);
-      // A paused Deployment rolls nothing: the new set holds, and the old ones hold too unless the new set is
-      // saturated (all replicas available), when its sync scales them to 0.
-      expect(newAfter.spec.replicas, "a paused fleet holds its new replica set").to.equal(newBefore.spec.replicas);
-      const saturated = newAfter.spec.replicas === 3 && (newAfter.status?.availableReplicas ?? 0) >= 3;
-      expect(oldAfter.spec.replicas, "a paused fleet holds its old replica set").to.be.oneOf(
-        saturated ? [0, oldBefore.spec.replicas] : [oldBefore.spec.replicas],
-      );
-      await patchFleet(MODEL, { spec: { paused: false } });
+      try {
+        await waitFor("Progressing DeploymentPaused", 10_000, async () =>
+          condition(await getFleet(MODEL), "Progressing")?.reason === "DeploymentPaused" ? true : undefined,
+        );
+        const held = async () => (await replicaSets()).map((s) => `${s.metadata.name}=${s.spec.replicas}`).sort();
+        const before = await held();
+        expect(before.map((s) => s.split("=")[1]).sort(), "paused mid-rollout: 3 old, 1 new").to.deep.equal(["1", "3"]);
+        await openGate(); // the new cluster could become ready now: a paused fleet still must not roll on
+        await sleep(4_000);
+        expect(await held(), "a paused fleet holds its replica sets").to.deep.equal(before);
+      } finally {
+        await openGate();
+        await patchFleet(MODEL, { spec: { paused: false } });
+      }
       await waitComplete(MODEL, 3, 90_000);
     });
     expect(seen.minReady, "ready RayClusters during the rollout").to.be.at.least(3);
@@ -263,7 +261,8 @@ describe("RayClusterFleet controllers with KubeRay on the loopback cluster", fun
   it("rolls back to the previous revision", async function () {
     this.timeout(120_000);
     await patchFleet(MODEL, { metadata: { annotations: { "deprecated.deployment.rollback.to": "0" } } });
-    // Revision 2 changed only the head's image: the workers' v0.7.1 is in both templates, v0.8.0 only in revision 2.
+    // Revision 2 changed only the head (its image and a node selector): the workers' v0.7.1 is in both templates,
+    // v0.8.0 only in revision 2.
     await waitFor("rollback applied: annotation gone, head back at v0.7.1", 10_000, async () => {
       const f = await getFleet(MODEL);
       const rolledBack =
