@@ -40,7 +40,7 @@ export class PrefixIndex {
     now: number,
     maxAgeMs = this.opts.ttlMs,
   ): Map<string, number> {
-    return this.walk(model, hashes, ids, now, Math.min(maxAgeMs, this.opts.ttlMs), undefined);
+    return this.walk(model, hashes, ids, now, [Math.min(maxAgeMs, this.opts.ttlMs)])[0]!;
   }
 
   /**
@@ -54,57 +54,33 @@ export class PrefixIndex {
     now: number,
     recentMs: number,
   ): { all: Map<string, number>; recent: Map<string, number> } {
-    const recent = new Map<string, number>();
-    const all = this.walk(model, hashes, ids, now, this.opts.ttlMs, {
-      maxAge: Math.min(recentMs, this.opts.ttlMs),
-      depths: recent,
-    });
-    return { all, recent };
+    const ttl = this.opts.ttlMs;
+    const [all, recent] = this.walk(model, hashes, ids, now, [ttl, Math.min(recentMs, ttl)]);
+    return { all: all!, recent: recent! };
   }
 
   /**
-   * The walk behind both: survivors compacted in place (as KvBlockIndex does), a depth recorded when an id drops out
-   * or at the end; `inner` narrows a second list the same way over a shorter age, inside the first.
+   * The walk behind both: one list of survivors per age in `maxAges` (longest first: the walk ends when that list
+   * is empty), each narrowed at every block; the depths per age.
    */
   private walk(
     model: string,
     hashes: readonly bigint[],
     ids: readonly string[],
     now: number,
-    maxAge: number,
-    inner: { maxAge: number; depths: Map<string, number> } | undefined,
-  ): Map<string, number> {
-    const depths = new Map<string, number>();
+    maxAges: readonly number[],
+  ): Map<string, number>[] {
+    const lists = maxAges.map((maxAge) => new Survivors(ids, maxAge));
     const table = this.models.get(model)?.blocks;
-    if (!table || hashes.length === 0) return depths;
-    const alive = ids.slice();
-    let n = alive.length;
-    const fresh = inner ? ids.slice() : [];
-    let m = fresh.length;
+    if (!table) return lists.map((l) => l.depths);
     let i = 0;
-    for (; i < hashes.length && n > 0; i++) {
+    for (; i < hashes.length && lists[0]!.left > 0; i++) {
       const holders = table.get(hashes[i]!);
       if (!holders) break;
-      let k = 0;
-      for (let j = 0; j < n; j++) {
-        const id = alive[j]!;
-        const t = holders.get(id);
-        if (t !== undefined && now - t <= maxAge) alive[k++] = id;
-        else if (i > 0) depths.set(id, i);
-      }
-      n = k;
-      k = 0;
-      for (let j = 0; j < m; j++) {
-        const id = fresh[j]!;
-        const t = holders.get(id);
-        if (t !== undefined && now - t <= inner!.maxAge) fresh[k++] = id;
-        else if (i > 0) inner!.depths.set(id, i);
-      }
-      m = k;
+      for (const list of lists) list.narrow(holders, now, i);
     }
-    for (let j = 0; j < n; j++) if (i > 0) depths.set(alive[j]!, i);
-    for (let j = 0; j < m; j++) if (i > 0) inner!.depths.set(fresh[j]!, i);
-    return depths;
+    for (const list of lists) list.finish(i);
+    return lists.map((l) => l.depths);
   }
 
   /** Record that `id` now holds every block of `hashes`. */
@@ -175,5 +151,41 @@ export class PrefixIndex {
 
   size(model: string): number {
     return this.models.get(model)?.blocks.size ?? 0;
+  }
+}
+
+/**
+ * Endpoints that held every block of a prompt so far, routed within `maxAge`, compacted in place as the walk goes (as
+ * KvBlockIndex's walk does: no allocation per block); `depths` gets each endpoint's depth when it drops out or at the
+ * end.
+ */
+class Survivors {
+  readonly depths = new Map<string, number>();
+  private readonly ids: string[];
+  left: number;
+
+  constructor(
+    ids: readonly string[],
+    private readonly maxAge: number,
+  ) {
+    this.ids = ids.slice();
+    this.left = ids.length;
+  }
+
+  /** Keeps those holding block `i` per `holders`; one that does not held the `i` blocks before it. */
+  narrow(holders: Map<string, number>, now: number, i: number): void {
+    let k = 0;
+    for (let j = 0; j < this.left; j++) {
+      const id = this.ids[j]!;
+      const t = holders.get(id);
+      if (t !== undefined && now - t <= this.maxAge) this.ids[k++] = id;
+      else if (i > 0) this.depths.set(id, i);
+    }
+    this.left = k;
+  }
+
+  /** The walk stopped after `blocks` blocks: those left held all of them. */
+  finish(blocks: number): void {
+    if (blocks > 0) for (let j = 0; j < this.left; j++) this.depths.set(this.ids[j]!, blocks);
   }
 }
