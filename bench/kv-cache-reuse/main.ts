@@ -22,16 +22,8 @@ import { median, spread } from "../lib/stats.js";
 import { percentile, round } from "../router-common/loadgen.js";
 import { prioritizeSelf, startEngines, startOurRouter, type Proc } from "../router-common/processes.js";
 import { complete, type Answer } from "./client.js";
-import {
-  corpus,
-  questionPrompt,
-  rng,
-  TokenText,
-  turnPrompt,
-  workingSetTokens,
-  type Corpus,
-  type ReuseShape,
-} from "./workload.js";
+import { rng, TokenText } from "../lib/token-text.js";
+import { corpus, questionPrompt, turnPrompt, workingSetTokens, type Corpus, type ReuseShape } from "./workload.js";
 
 const MODEL = "llama-3-8b";
 const BLOCK = 16;

@@ -1,6 +1,7 @@
 // Sends one point's planned requests through a router in scaled real time and records each streamed answer.
 // Times are simulated: wall-clock figures times the simulator's speedup.
 import { Pool } from "undici";
+import type { TokenText } from "../lib/token-text.js";
 import { nextTurn, type PlannedRequest } from "./workloads.js";
 
 export interface Outcome {
@@ -68,6 +69,7 @@ export async function runPoint(
   url: string,
   plan: readonly PlannedRequest[],
   speedup: number,
+  text: TokenText,
   at?: { seconds: number; run: () => Promise<void> },
 ): Promise<{ outcomes: Outcome[]; wallSeconds: number }> {
   const pool = new Pool(url, { connections: 4096, pipelining: 1, headersTimeout: 0, bodyTimeout: 0 });
@@ -82,7 +84,7 @@ export async function runPoint(
       const o = await stream(pool, req);
       outcomes.push({ ...o, sentAt, kind: req.kind, ttft: o.ttft * speedup, e2e: o.e2e * speedup });
       if (!o.ok || !req.conversation) return;
-      const next = nextTurn(req, o.text);
+      const next = nextTurn(req, o.text, text);
       if (next) await sleep((req.conversation.thinkSeconds * 1000) / speedup);
       req = next;
     }

@@ -9,7 +9,10 @@
 // Times are simulated: wall-clock figures times the simulator's speedup.
 import { appendFileSync } from "node:fs";
 import type { TopLevelSpec } from "vega-lite";
+import { ModelTokenizer } from "../../api/model-tokenizer.js";
+import { SIMULATOR_TOKENIZER_DIR } from "../../simulator/index.js";
 import type { Benchmark, BenchResult } from "../lib/result.js";
+import { TokenText } from "../lib/token-text.js";
 import { peerUnavailable, prioritizeSelf, routerSetups } from "../router-common/processes.js";
 import { runSweep, startFleet, type PointStats } from "./measure.js";
 import { FLEET, POINT, ROUNDS, ROUTERS, WORKLOADS, type RouterPlan, type WorkloadPlan } from "./plan.js";
@@ -73,6 +76,7 @@ const bench: Benchmark = {
     const sweeps = size.rounds * workloads.length * routers.length;
     let done = 0;
     ctx.progress(`starting ${FLEET.replicas} simulated ${FLEET.calibration} engines at ${SPEEDUP}× real time`);
+    const text = new TokenText(await ModelTokenizer.load(SIMULATOR_TOKENIZER_DIR));
     const fleet = await startFleet(SPEEDUP);
     try {
       for (let round = 1; round <= size.rounds; round++) {
@@ -93,6 +97,7 @@ const bench: Benchmark = {
                   measuredSeconds: size.measuredSeconds,
                   warmupSeconds: size.warmup,
                   seed: (i) => 1 + round * 1000 + wi * 100 + i,
+                  text,
                   progress: ctx.progress,
                 },
                 fleet,

@@ -12,6 +12,7 @@ import {
   type EngineFleet,
   type Proc,
 } from "../router-common/processes.js";
+import type { TokenText } from "../lib/token-text.js";
 import { runPoint, type Outcome } from "./drive.js";
 import { FLEET, type RouterPlan, type WorkloadPlan } from "./plan.js";
 import { planRequests } from "./workloads.js";
@@ -91,6 +92,8 @@ export interface SweepSpec {
   warmupSeconds: (pointIndex: number) => number;
   /** Same for every router of a round, so they see the same requests. */
   seed: (pointIndex: number) => number;
+  /** Workload text in the engines' tokens. */
+  text: TokenText;
   progress: (message: string) => void;
 }
 
@@ -153,10 +156,10 @@ export async function runSweep(s: SweepSpec, fleet: EngineFleet): Promise<PointS
 async function runOnePoint(s: SweepSpec, i: number, fleet: EngineFleet, router: Proc): Promise<PointStats> {
   const rate = s.rates[i]!;
   const warmup = s.warmupSeconds(i);
-  const plan = planRequests(MODEL, s.workload, rate, warmup + s.measuredSeconds, s.seed(i));
+  const plan = planRequests(MODEL, s.workload, rate, warmup + s.measuredSeconds, s.seed(i), s.text);
   const before = { router: cpuSeconds(router), engines: cpuSeconds(fleet.proc), self: process.cpuUsage() };
   let atWarm = { hits: 0, queries: 0 };
-  const { outcomes, wallSeconds } = await runPoint(router.url, plan, s.speedup, {
+  const { outcomes, wallSeconds } = await runPoint(router.url, plan, s.speedup, s.text, {
     seconds: warmup,
     run: async () => {
       atWarm = await fleetPrefixCounts(fleet);

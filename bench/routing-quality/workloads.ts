@@ -1,30 +1,9 @@
-// Request plans for routing quality, built from a workload of the plan (plan.ts) at one offered rate. Text is built
-// from three-letter words, one token each under the shared tokenizer approximation, so token counts are exact by
-// construction. Deterministic per seed: every router of a round gets the same requests.
+// Request plans for routing quality, built from a workload of the plan (plan.ts) at one offered rate. Text is sized
+// in the engines' own tokens (bench/lib/token-text.ts), so the token counts the plan states, and the capacity its
+// rates are set against, are the ones the engines see. Deterministic per seed: every router of a round gets the same
+// requests.
+import { rng, type TokenText } from "../lib/token-text.js";
 import type { ConversationMix, WorkloadPlan } from "./plan.js";
-
-export function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    // xorshift32
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 0x100000000;
-  };
-}
-
-const LETTERS = "abcdefghijklmnopqrstuvwxyz";
-
-/** `n` tokens of text: n three-letter words, each with its leading space. */
-export function words(n: number, rand: () => number): string {
-  let out = "";
-  for (let i = 0; i < n; i++) {
-    out += " ";
-    for (let j = 0; j < 3; j++) out += LETTERS[Math.floor(rand() * 26)];
-  }
-  return out;
-}
 
 export interface PlannedRequest {
   /** Seconds after the point's start (simulated time) when the request is sent. */
@@ -46,12 +25,13 @@ export function planRequests(
   rate: number,
   seconds: number,
   seed: number,
+  text: TokenText,
 ): PlannedRequest[] {
   const r = rng(seed);
   const prefixes = w.shared
     ? Array.from(
         { length: w.shared.tenants },
-        (_, t) => `tenant ${t} system:` + words(w.shared!.prefixTokens, rng(1000 + t)),
+        (_, t) => `tenant ${t} system:` + text.words(w.shared!.prefixTokens, rng(1000 + t)),
       )
     : [];
   const kinds = [
@@ -66,7 +46,7 @@ export function planRequests(
     const kind = kinds.find((k) => (pick -= k.weight) < 0)?.kind ?? "shared";
     if (kind === "shared") {
       const s = w.shared!;
-      const prompt = prefixes[Math.floor(r() * s.tenants)] + " question:" + words(s.questionTokens, r);
+      const prompt = prefixes[Math.floor(r() * s.tenants)] + " question:" + text.words(s.questionTokens, r);
       out.push({ at, kind, path: "/v1/completions", body: { model, prompt, max_tokens: s.outputTokens } });
     } else if (kind === "unique") {
       const u = w.unique!;
@@ -74,13 +54,13 @@ export function planRequests(
         at,
         kind,
         path: "/v1/completions",
-        body: { model, prompt: words(u.promptTokens, r), max_tokens: u.outputTokens },
+        body: { model, prompt: text.words(u.promptTokens, r), max_tokens: u.outputTokens },
       });
     } else {
       const c = w.conversation!;
       const messages = [
-        { role: "system", content: `conversation ${seed}-${i}:` + words(c.systemTokens, r) },
-        { role: "user", content: words(c.userTokens, r).trim() },
+        { role: "system", content: `conversation ${seed}-${i}:` + text.words(c.systemTokens, r) },
+        { role: "user", content: text.words(c.userTokens, r).trim() },
       ];
       const body = { model, max_tokens: c.outputTokens, messages };
       out.push({ at, kind, path: "/v1/chat/completions", body, conversation: c, turn: 0, seed: seed * 7919 + i });
@@ -90,13 +70,13 @@ export function planRequests(
 }
 
 /** The next turn of a conversation: the history, the reply, and a new user message; undefined after the last turn. */
-export function nextTurn(prev: PlannedRequest, reply: string): PlannedRequest | undefined {
+export function nextTurn(prev: PlannedRequest, reply: string, text: TokenText): PlannedRequest | undefined {
   const c = prev.conversation;
   const turn = (prev.turn ?? 0) + 1;
   if (!c || turn >= c.turns) return undefined;
   const r = rng((prev.seed ?? 1) + turn);
   const messages = [...(prev.body.messages as { role: string; content: string }[])];
   messages.push({ role: "assistant", content: reply });
-  messages.push({ role: "user", content: words(c.userTokens, r).trim() });
+  messages.push({ role: "user", content: text.words(c.userTokens, r).trim() });
   return { ...prev, turn, body: { ...prev.body, messages } };
 }

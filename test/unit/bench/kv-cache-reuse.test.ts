@@ -2,7 +2,8 @@ import { expect } from "chai";
 import { ModelTokenizer } from "../../../api/model-tokenizer.js";
 import { getCalibration, SIMULATOR_TOKENIZER_DIR } from "../../../simulator/index.js";
 import { settings, summarize, type RoundStats } from "../../../bench/kv-cache-reuse/main.js";
-import { corpus, questionPrompt, rng, TokenText, turnPrompt } from "../../../bench/kv-cache-reuse/workload.js";
+import { rng, TokenText } from "../../../bench/lib/token-text.js";
+import { corpus, questionPrompt, turnPrompt } from "../../../bench/kv-cache-reuse/workload.js";
 
 describe("kv-cache-reuse benchmark", () => {
   let text: TokenText;

@@ -1,0 +1,45 @@
+import { expect } from "chai";
+import { ModelTokenizer } from "../../../api/model-tokenizer.js";
+import { SIMULATOR_TOKENIZER_DIR } from "../../../simulator/index.js";
+import { TokenText } from "../../../bench/lib/token-text.js";
+import { WORKLOADS } from "../../../bench/routing-quality/plan.js";
+import { nextTurn, planRequests } from "../../../bench/routing-quality/workloads.js";
+
+describe("routing-quality workloads", () => {
+  let text: TokenText;
+  before(async () => {
+    text = new TokenText(await ModelTokenizer.load(SIMULATOR_TOKENIZER_DIR));
+  });
+
+  it("sizes every prompt in the engines' own tokens, as the plan states (the rates are set against that capacity)", () => {
+    for (const w of WORKLOADS) {
+      const plan = planRequests("m", w, w.rates[0]!, 20, 7, text);
+      expect(plan.length, w.name).to.be.greaterThan(2);
+      for (const req of plan) {
+        if (req.kind === "unique") {
+          expect(text.count(req.body.prompt as string) - w.unique!.promptTokens, w.name).to.be.within(0, 2);
+        } else if (req.kind === "shared") {
+          const s = w.shared!;
+          // "tenant N system:", " question:" and the beginning-of-sequence token: 14 at most.
+          expect(text.count(req.body.prompt as string) - s.prefixTokens - s.questionTokens, w.name).to.be.within(0, 16);
+        } else {
+          const c = w.conversation!;
+          const [system, user] = req.body.messages as { content: string }[];
+          expect(text.count(system!.content) - c.systemTokens, w.name).to.be.within(0, 12);
+          expect(text.count(user!.content) - c.userTokens, w.name).to.be.within(-1, 2);
+        }
+      }
+    }
+  });
+
+  it("adds each later turn of a conversation at the planned size, the same for every router of a round", () => {
+    const w = WORKLOADS.find((x) => x.conversation)!;
+    const first = planRequests("m", w, w.rates[0]!, 20, 7, text).find((r) => r.kind === "conversation")!;
+    const second = nextTurn(first, " the and", text)!;
+    const again = nextTurn(first, " the and", text)!;
+    expect(second.body).to.deep.equal(again.body);
+    const messages = second.body.messages as { role: string; content: string }[];
+    expect(messages.map((m) => m.role)).to.deep.equal(["system", "user", "assistant", "user"]);
+    expect(text.count(messages[3]!.content) - w.conversation!.userTokens).to.be.within(-1, 2);
+  });
+});
