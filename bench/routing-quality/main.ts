@@ -114,7 +114,7 @@ const bench: Benchmark = {
     } finally {
       await fleet.proc.stop().catch(() => undefined);
     }
-    const { summary, curves, comparisons } = summarise(points, workloads);
+    const { summary, curves, comparisons } = summarise(points, workloads, SPEEDUP);
     return {
       params: {
         speedup: SPEEDUP,

@@ -114,6 +114,20 @@ function aibrixGuardNote(r: BenchResult): string[] {
   ];
 }
 
+/** Each router's own delay at light load, in wall-clock time (results that record it). */
+function lightTailNote(r: BenchResult): string[] {
+  const parts = CPU_LABELS.flatMap(([k, label]) => {
+    const v = r.summary[`light_tail_wall_ms_${k}`];
+    return typeof v === "number" ? [`${label} ${formatNumber(v, 1)}`] : [];
+  });
+  if (parts.length === 0) return [];
+  return [
+    `each router's own delay: TTFT p90 less p50 at shared-prefix's lightest rate (every router finds the same hits ` +
+      `there), in wall-clock ms (simulated ÷ ${String(r.params.speedup)}): ${parts.join(", ")}; the time compression ` +
+      `counts such a delay ${String(r.params.speedup)} times in the simulated TTFTs above`,
+  ];
+}
+
 function sweepNotes(r: BenchResult): string[] {
   return [
     `worst point per workload: ${perWorkloadFigures(r)
@@ -133,6 +147,7 @@ function sweepNotes(r: BenchResult): string[] {
           `${w.name} ${formatNumber(Number(r.summary[`${workloadKey(w.name)}_prefix_cache_x_random_top_rate`]), 1)}×`,
       )
       .join(", ")}`,
+    ...lightTailNote(r),
     cpuNote(r),
     `largest spread of a TTFT p90 over rounds ${formatNumber(Number(r.summary.ttft_p90_s_spread_max), 2)} s`,
     ...routerSetupNotes(r.params),

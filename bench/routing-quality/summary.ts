@@ -14,6 +14,9 @@ import {
   type WorkloadPlan,
 } from "./plan.js";
 
+/** The workload whose lightest rate shows each router's own delay (see lightLoadTailWallMs). */
+export const DELAY_WORKLOAD = "shared-prefix";
+
 /** A router's figures at one rate of one workload: medians over rounds, with each round's TTFT p90. */
 export interface CurvePoint {
   workload: string;
@@ -117,6 +120,7 @@ const worst = (cs: readonly Comparison[]) => (cs.length > 0 ? Math.min(...cs.map
 export function summarise(
   points: readonly PointStats[],
   workloads: readonly WorkloadPlan[],
+  speedup: number,
 ): { summary: Record<string, number>; curves: CurvePoint[]; comparisons: Record<string, Comparison[]> } {
   const cs = curves(points);
   const comparisons = {
@@ -147,6 +151,7 @@ export function summarise(
   }
   for (const r of ROUTERS) {
     const mine = points.filter((p) => p.router === r.name);
+    summary[`light_tail_wall_ms_${routerKey(r.name)}`] = lightLoadTailWallMs(cs, r.name, workloads, speedup);
     summary[`cpu_ms_per_req_${routerKey(r.name)}`] = mine.length
       ? med(
           mine.map((p) => p.router_cpu_ms_per_req),
@@ -158,4 +163,23 @@ export function summarise(
   summary.loadgen_cpu_share_max = Math.max(...points.map((p) => p.loadgen_cpu_share));
   summary.ttft_p90_s_spread_max = Math.max(...cs.map((c) => c.ttft_p90_s_spread));
   return { summary, curves: cs, comparisons };
+}
+
+/**
+ * TTFT p90 less p50 at the lightest rate of shared-prefix, in wall-clock ms. There every tenant fits every engine and
+ * every router finds the same hits, so placement does not spread TTFT and this tail is the router's own delay.
+ * Simulated times count each wall-clock ms `speedup` times; this undoes that, so a reader can tell a router's delay
+ * from its placement in the curves.
+ */
+function lightLoadTailWallMs(
+  cs: readonly CurvePoint[],
+  router: string,
+  workloads: readonly WorkloadPlan[],
+  speedup: number,
+): number {
+  const w = workloads.find((x) => x.name === DELAY_WORKLOAD);
+  if (!w) return NaN;
+  const lightest = Math.min(...w.rates);
+  const c = cs.find((x) => x.router === router && x.workload === w.name && x.rate === lightest);
+  return c ? round(((c.ttft_p90_s - c.ttft_p50_s) / speedup) * 1000, 1) : NaN;
 }
