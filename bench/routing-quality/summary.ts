@@ -15,7 +15,7 @@ import {
 } from "./plan.js";
 
 /** The workload whose lightest rate shows each router's own delay (see lightLoadTailWallMs). */
-export const DELAY_WORKLOAD = "shared-prefix";
+const DELAY_WORKLOAD = "shared-prefix";
 
 /** A router's figures at one rate of one workload: medians over rounds, with each round's TTFT p90. */
 export interface CurvePoint {

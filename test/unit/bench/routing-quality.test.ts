@@ -2,7 +2,9 @@ import { expect } from "chai";
 import { ModelTokenizer } from "../../../api/model-tokenizer.js";
 import { SIMULATOR_TOKENIZER_DIR } from "../../../simulator/index.js";
 import { TokenText } from "../../../bench/lib/token-text.js";
-import { WORKLOADS } from "../../../bench/routing-quality/plan.js";
+import type { PointStats } from "../../../bench/routing-quality/measure.js";
+import { PREFIX_CACHE, SGLANG, WORKLOADS } from "../../../bench/routing-quality/plan.js";
+import { summarise } from "../../../bench/routing-quality/summary.js";
 import { nextTurn, planRequests } from "../../../bench/routing-quality/workloads.js";
 
 describe("routing-quality workloads", () => {
@@ -41,5 +43,42 @@ describe("routing-quality workloads", () => {
     const messages = second.body.messages as { role: string; content: string }[];
     expect(messages.map((m) => m.role)).to.deep.equal(["system", "user", "assistant", "user"]);
     expect(text.count(messages[3]!.content) - w.conversation!.userTokens).to.be.within(-1, 2);
+  });
+});
+
+describe("routing-quality summary", () => {
+  it("states each router's own delay as TTFT p90 less p50 at shared-prefix's lightest rate, in wall-clock ms", () => {
+    const point = (router: string, rate: number, p50: number, p90: number, round: number): PointStats => ({
+      workload: "shared-prefix",
+      router,
+      round,
+      rate,
+      requests: 100,
+      errors: 0,
+      ttft_p50_s: p50,
+      ttft_p90_s: p90,
+      ttft_p99_s: p90,
+      itl_ms: 10,
+      output_tok_s: 1,
+      prefix_hit_rate: 0.9,
+      router_cpu_ms_per_req: 1,
+      router_cpu_share: 0.1,
+      loadgen_cpu_share: 0.1,
+      engines_cpu_share: 0.1,
+      wall_s: 5,
+      load_average_1m: 0,
+    });
+    const shared = WORKLOADS.filter((w) => w.name === "shared-prefix");
+    const lightest = Math.min(...shared[0]!.rates);
+    const points = [1, 2, 3].flatMap((round) => [
+      point(PREFIX_CACHE, lightest, 0.1, 0.124, round),
+      point(SGLANG, lightest, 0.1, 0.1 + 0.036 * 12, round),
+      // A heavier rate does not count.
+      point(SGLANG, lightest * 4, 1, 9, round),
+    ]);
+    const { summary } = summarise(points, shared, 12);
+    expect(summary.light_tail_wall_ms_prefix_cache).to.equal(2);
+    expect(summary.light_tail_wall_ms_sglang_router).to.equal(36);
+    expect(summary.light_tail_wall_ms_random).to.be.NaN;
   });
 });
