@@ -23,7 +23,10 @@ import { summarise, type CurvePoint } from "./summary.js";
  * × 4 points of 70–80 simulated seconds fit in well under an hour. The cost: wall-clock delays — a router's own
  * latency, the engines' and the load generator's scheduling on a shared machine — count this many times over in
  * simulated TTFT, alike for every router. Each point records the router's, the load generator's and the engines'
- * CPU share and the load average, so a reader can tell where a CPU-bound process, not routing, set a figure.
+ * CPU share and the load average, so a reader can tell where a CPU-bound process, not routing, set a figure, and the
+ * summary states each router's own delay in wall-clock ms. One such delay is large: sglang-router 0.3.2 leaves Nagle's
+ * algorithm on for client connections (no TCP_NODELAY on accepted sockets) and writes a stream's headers and first
+ * event separately, so the first event can wait for the client's delayed ACK, up to 40 ms, counted here 12 times.
  */
 const SPEEDUP = Number(process.env.RQ_SPEEDUP ?? 12);
 
