@@ -26,7 +26,7 @@ import { summarise, type CurvePoint } from "./summary.js";
  * CPU share and the load average, so a reader can tell where a CPU-bound process, not routing, set a figure, and the
  * summary states each router's own delay in wall-clock ms. One such delay is large: sglang-router 0.3.2 leaves Nagle's
  * algorithm on for client connections (no TCP_NODELAY on accepted sockets) and writes a stream's headers and first
- * event separately, so the first event can wait for the client's delayed ACK, up to 40 ms, counted here 12 times.
+ * event separately, so the first event can wait for the client's delayed ACK, up to 40 ms, times the speedup here.
  */
 const SPEEDUP = Number(process.env.RQ_SPEEDUP ?? 12);
 
