@@ -32,8 +32,12 @@ function release(holders: Holders, h: bigint, id: string): void {
 export class KvBlockIndex {
   /** block hash → endpoint ids holding it somewhere. */
   private holders: Holders = new Map();
-  /** block hash → endpoint ids holding it in GPU memory. */
-  private gpuHolders: Holders = new Map();
+  /**
+   * block hash → endpoint ids holding it in GPU memory. Undefined until some endpoint reports a block outside GPU
+   * memory: until then it would equal `holders`, and most fleets have no offload tier, so keeping a second copy of
+   * the largest map here would double its memory and its work per event for nothing.
+   */
+  private gpuHolders: Holders | undefined;
   /** endpoint id → its blocks, each with the places holding it (for removals, clears and endpoint removal). */
   private byEndpoint = new Map<string, Map<bigint, string[]>>();
   events = 0;
@@ -52,11 +56,12 @@ export class KvBlockIndex {
   }
 
   private add(id: string, h: bigint, place: string): void {
+    if (!this.gpuHolders && !inGpu(place)) this.gpuHolders = this.gpuHoldersOfPlaces();
     let mine = this.byEndpoint.get(id);
     if (!mine) this.byEndpoint.set(id, (mine = new Map()));
     const places = mine.get(h);
     if (places?.includes(place)) return;
-    if (inGpu(place) && !places?.some(inGpu)) hold(this.gpuHolders, h, id);
+    if (this.gpuHolders && inGpu(place) && !places?.some(inGpu)) hold(this.gpuHolders, h, id);
     if (places) {
       places.push(place);
       return;
@@ -72,7 +77,7 @@ export class KvBlockIndex {
     const at = places.indexOf(place);
     if (at < 0) return;
     places.splice(at, 1);
-    if (inGpu(place) && !places.some(inGpu)) release(this.gpuHolders, h, id);
+    if (this.gpuHolders && inGpu(place) && !places.some(inGpu)) release(this.gpuHolders, h, id);
     if (places.length > 0) return;
     mine.delete(h);
     release(this.holders, h, id);
@@ -83,7 +88,7 @@ export class KvBlockIndex {
     if (!mine) return;
     for (const h of mine.keys()) {
       release(this.holders, h, id);
-      release(this.gpuHolders, h, id);
+      if (this.gpuHolders) release(this.gpuHolders, h, id);
     }
     this.byEndpoint.delete(id);
   }
@@ -100,13 +105,23 @@ export class KvBlockIndex {
    */
   weightedDepths(hashes: readonly bigint[], ids: readonly string[], offloadedWeight: number): Map<string, number> {
     const any = leadingDepths(this.holders, hashes, ids);
-    if (offloadedWeight === 1) return any;
+    // Without gpuHolders every block is in GPU memory: the weighted depth is the plain one.
+    if (offloadedWeight === 1 || !this.gpuHolders) return any;
     const gpu = leadingDepths(this.gpuHolders, hashes, ids);
     for (const [id, d] of any) {
       const g = gpu.get(id) ?? 0;
       any.set(id, g + offloadedWeight * (d - g));
     }
     return any;
+  }
+
+  /** The GPU holders as the places recorded so far say (built once, when the first block outside GPU arrives). */
+  private gpuHoldersOfPlaces(): Holders {
+    const gpu: Holders = new Map();
+    for (const [id, mine] of this.byEndpoint) {
+      for (const [h, places] of mine) if (places.some(inGpu)) hold(gpu, h, id);
+    }
+    return gpu;
   }
 
   blocks(id: string): number {

@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import fc from "fast-check";
 import { encode } from "@msgpack/msgpack";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -166,6 +167,78 @@ describe("vLLM KV events", () => {
     expect(Object.fromEntries(idx.weightedDepths(prefix, ["hot"], 0.5))).to.deep.equal({ hot: 2 });
     idx.forget("hot");
     expect(idx.weightedDepths(prefix, ["hot"], 0.5).size).to.equal(0);
+  });
+
+  it("the block index answers as a plain record of every endpoint's blocks and places does, whatever the events", () => {
+    type Ev =
+      | {
+          type: "BlockStored";
+          hashes: bigint[];
+          tokenIds: number[];
+          blockSize: number;
+          medium: string;
+          groupIdx: number;
+        }
+      | { type: "BlockRemoved"; hashes: bigint[]; medium: string; groupIdx: number }
+      | { type: "AllBlocksCleared" };
+    const ids = ["a", "b", "c"];
+    const hashes = fc.array(fc.bigInt({ min: 1n, max: 6n }), { minLength: 1, maxLength: 4 });
+    const medium = fc.constantFrom("GPU", "GPU", "GPU", "CPU");
+    const group = fc.constantFrom(0, 0, 1);
+    const event: fc.Arbitrary<Ev> = fc.oneof(
+      {
+        weight: 5,
+        arbitrary: fc
+          .record({ hashes, medium, groupIdx: group })
+          .map((e) => ({ type: "BlockStored" as const, tokenIds: [], blockSize: 16, ...e })),
+      },
+      {
+        weight: 4,
+        arbitrary: fc.record({ hashes, medium, groupIdx: group }).map((e) => ({ type: "BlockRemoved" as const, ...e })),
+      },
+      { weight: 1, arbitrary: fc.constant({ type: "AllBlocksCleared" as const }) },
+    );
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.constantFrom(...ids), event), { maxLength: 60 }), (steps) => {
+        const idx = new KvBlockIndex();
+        const model = new Map<string, Map<bigint, Set<string>>>(ids.map((id) => [id, new Map()]));
+        const query = [1n, 2n, 3n, 4n, 5n, 6n];
+        for (const [id, ev] of steps) {
+          idx.apply(id, { ts: 0, events: [ev] });
+          const mine = model.get(id)!;
+          if (ev.type === "AllBlocksCleared") mine.clear();
+          else {
+            const place = `${ev.medium}/${ev.groupIdx}`;
+            for (const h of ev.hashes) {
+              const places = mine.get(h) ?? new Set<string>();
+              if (ev.type === "BlockStored") places.add(place);
+              else places.delete(place);
+              if (places.size > 0) mine.set(h, places);
+              else mine.delete(h);
+            }
+          }
+          const depth = (who: string, gpuOnly: boolean) => {
+            let d = 0;
+            for (const h of query) {
+              const places = model.get(who)!.get(h);
+              if (!places || (gpuOnly && ![...places].some((p) => p.startsWith("GPU/")))) break;
+              d++;
+            }
+            return d;
+          };
+          const plain = Object.fromEntries(ids.filter((x) => depth(x, false) > 0).map((x) => [x, depth(x, false)]));
+          const weighted = Object.fromEntries(
+            ids
+              .filter((x) => depth(x, false) > 0)
+              .map((x) => [x, depth(x, true) + 0.5 * (depth(x, false) - depth(x, true))]),
+          );
+          expect(Object.fromEntries(idx.matchDepths(query, ids))).to.deep.equal(plain);
+          expect(Object.fromEntries(idx.weightedDepths(query, ids, 0.5))).to.deep.equal(weighted);
+          for (const x of ids) expect(idx.blocks(x)).to.equal(model.get(x)!.size);
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it("the block index follows stores, removals and clears", () => {
