@@ -50,7 +50,8 @@ function perWorkloadFigures(r: BenchResult): Figure[] {
   }));
 }
 
-const CPU_LABELS: [string, string][] = [
+/** Each router arm's key in the summary, and the name the README gives it. */
+const ROUTER_LABELS: [string, string][] = [
   ["random", "random"],
   ["prefix_cache", "prefix-cache"],
   ["prefix_cache_aibrix_guard", "prefix-cache with AIBrix's guard"],
@@ -61,7 +62,7 @@ const CPU_LABELS: [string, string][] = [
 
 function cpuNote(r: BenchResult): string {
   // A router the result did not run is left out.
-  const parts = CPU_LABELS.flatMap(([k, label]) => {
+  const parts = ROUTER_LABELS.flatMap(([k, label]) => {
     const v = r.summary[`cpu_ms_per_req_${k}`];
     return typeof v === "number" ? [`${label} ${formatNumber(v, 2)}`] : [];
   });
@@ -116,7 +117,7 @@ function aibrixGuardNote(r: BenchResult): string[] {
 
 /** Each router's own delay at light load, in wall-clock time (results that record it). */
 function lightTailNote(r: BenchResult): string[] {
-  const parts = CPU_LABELS.flatMap(([k, label]) => {
+  const parts = ROUTER_LABELS.flatMap(([k, label]) => {
     const v = r.summary[`light_tail_wall_ms_${k}`];
     return typeof v === "number" ? [`${label} ${formatNumber(v, 1)}`] : [];
   });
