@@ -183,7 +183,20 @@ export async function startExtender(options: ExtenderOptions = {}): Promise<Exte
     now: clock(),
   });
   const verbs = new ExtenderVerbs({ state, policy, context, binder, log, metrics });
-  const handler = extenderRoutes({ prefix, verbs, state, metrics, log, onDecision: options.onDecision });
+  const synced = Promise.all([informers?.synced, profiles.loaded, recommendations.loaded]).then(() => undefined);
+  // Until the node and pod informers have listed, every node looks unknown and fails the filter. Profiles are not
+  // waited for: a missing profile ConfigMap leaves the empty set in force, as before the first read.
+  let listed = !informers;
+  void informers?.synced.then(() => (listed = true));
+  const handler = extenderRoutes({
+    prefix,
+    verbs,
+    state,
+    metrics,
+    log,
+    onDecision: options.onDecision,
+    notReadyBecause: () => (listed ? "" : "nodes and pods not listed from the API server yet"),
+  });
 
   const tls = tlsMaterial(options.tls);
   const scheme = tls ? "https" : "http";
@@ -206,7 +219,7 @@ export async function startExtender(options: ExtenderOptions = {}): Promise<Exte
     urlPrefix: `${url}${prefix}`,
     state,
     metrics,
-    synced: Promise.all([informers?.synced, profiles.loaded, recommendations.loaded]).then(() => undefined),
+    synced,
     close: async () => {
       await shutdown(server);
       for (const c of closers) await c();

@@ -398,7 +398,7 @@ const benchmark: Benchmark = {
       );
       // Recorded with the cluster's processes, so a stop (or this process exiting) ends it too.
       cluster.state.processes.push(extenderProc);
-      await waitHealthy(extenderProc, `http://127.0.0.1:${port}/healthz`, { timeoutMs: 60_000 });
+      await waitHealthy(extenderProc, `http://127.0.0.1:${port}/readyz`, { timeoutMs: 60_000 });
       ctx.progress(`extender ready on 127.0.0.1:${port}`);
 
       const rounds: RoundResult[] = [];

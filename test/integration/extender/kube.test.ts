@@ -64,6 +64,33 @@ describe("extender with a Kubernetes API server", () => {
     await rm(path.dirname(kubeconfig), { recursive: true, force: true });
   });
 
+  it("answers /readyz once the node and pod informers have listed", async () => {
+    const res = await fetch(`${ext.url}/readyz`);
+    expect(res.status).to.equal(200);
+    expect(await res.json()).to.deep.equal({ ready: true, nodes: 2 });
+  });
+
+  it("stays unready, but alive, while the API server cannot be listed", async () => {
+    const gone = new FakeApiServer();
+    await gone.start();
+    const file = await gone.kubeconfigFile();
+    await gone.stop();
+    const cut = await startExtender({ kubeconfig: file, logger: pino({ level: "silent" }), clock: () => NOW });
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const ready = await fetch(`${cut.url}/readyz`);
+      expect(ready.status).to.equal(503);
+      expect(await ready.json()).to.deep.equal({
+        ready: false,
+        reason: "nodes and pods not listed from the API server yet",
+      });
+      expect((await fetch(`${cut.url}/healthz`)).status).to.equal(200);
+    } finally {
+      await cut.close();
+      await rm(path.dirname(file), { recursive: true, force: true });
+    }
+  });
+
   it("builds node allocation from listed pods and follows watch events", async () => {
     expect(ext.state.node("h100-a")!.healthyFree).to.equal(2);
     expect(ext.state.node("l4-a")!.healthyFree).to.equal(4);

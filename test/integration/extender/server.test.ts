@@ -200,6 +200,8 @@ describe("extender HTTP server", () => {
     await post(`${ext.urlPrefix}/filter`, "[");
     const health = await fetch(`${ext.url}/healthz`);
     expect(await health.json()).to.deep.equal({ ok: true, nodes: 3 });
+    // State handed in directly is complete from the start: ready at once.
+    expect(await (await fetch(`${ext.url}/readyz`)).json()).to.deep.equal({ ready: true, nodes: 3 });
     const text = await (await fetch(`${ext.url}/metrics`)).text();
     expect(text).to.contain('aibrix_extender_decisions_total{verb="filter",outcome="managed"} 1');
     expect(text).to.contain('aibrix_extender_decisions_total{verb="filter",outcome="error"} 1');
