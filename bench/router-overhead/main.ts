@@ -22,7 +22,7 @@ import {
   type PeerName,
   type Proc,
 } from "../router-common/processes.js";
-import { CONCURRENCY, measureTarget, RATE, type TargetRound } from "./measure.js";
+import { COLD_MS, CONCURRENCY, measureTarget, RATE, WARM_MS, type TargetRound } from "./measure.js";
 import { summarise, type TargetResult } from "./summary.js";
 import { MODEL } from "./workload.js";
 import {
@@ -132,6 +132,9 @@ const bench: Benchmark = {
         params: {
           rate_rps: RATE,
           open_loop_ms: openMs,
+          schedule:
+            `each router started fresh each round; its first ${COLD_MS / 1000} s of short prompts at the rate measured apart ` +
+            `(cold), then ${WARM_MS / 1000} s more before the measured short phase, 1 s before the streaming and long ones`,
           closed_loop_ms: closedMs,
           closed_loop_concurrency: 64,
           rounds,

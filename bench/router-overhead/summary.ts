@@ -13,10 +13,13 @@ const MEDIAN_KEYS = [
   "stream_p99_ms",
   "long_p50_ms",
   "long_p99_ms",
+  "cold_p50_ms",
+  "cold_p99_ms",
   "max_rps",
   "cpu_us_per_req",
   "cpu_us_per_req_long",
   "cpu_us_per_req_closed",
+  "cpu_us_per_req_cold",
 ] as const;
 type MedianKey = (typeof MEDIAN_KEYS)[number];
 
@@ -41,8 +44,11 @@ export interface Added {
   added_stream_p99_ms: number;
   added_long_p50_ms: number;
   added_long_p99_ms: number;
+  added_cold_p50_ms: number;
+  added_cold_p99_ms: number;
   cpu_us_per_req?: number;
   cpu_us_per_req_long?: number;
+  cpu_us_per_req_cold?: number;
   req_per_cpu_s?: number;
 }
 
@@ -54,6 +60,9 @@ function addedOver(direct: TargetResult, r: TargetResult): Added {
     added_stream_p99_ms: round(r.stream_p99_ms - direct.stream_p99_ms),
     added_long_p50_ms: round(r.long_p50_ms - direct.long_p50_ms),
     added_long_p99_ms: round(r.long_p99_ms - direct.long_p99_ms),
+    added_cold_p50_ms: round(r.cold_p50_ms - direct.cold_p50_ms),
+    added_cold_p99_ms: round(r.cold_p99_ms - direct.cold_p99_ms),
+    ...(r.cpu_us_per_req_cold !== undefined ? { cpu_us_per_req_cold: r.cpu_us_per_req_cold } : {}),
     ...(r.cpu_us_per_req !== undefined ? { cpu_us_per_req: r.cpu_us_per_req } : {}),
     ...(r.cpu_us_per_req_long !== undefined ? { cpu_us_per_req_long: r.cpu_us_per_req_long } : {}),
     // Requests one router CPU-second serves at saturation: what a core buys, whatever the threading.
@@ -89,13 +98,17 @@ export function summarise(all: ReadonlyMap<string, TargetRound[]>, strategies: r
     summary[`cpu_us_per_req${sfx}`] = a.cpu_us_per_req;
     summary[`cpu_us_per_req_long${sfx}`] = a.cpu_us_per_req_long;
   }
-  const bestPeer = (k: "added_p99_ms" | "added_long_p99_ms") =>
+  const bestPeer = (k: "added_p99_ms" | "added_long_p99_ms" | "added_cold_p99_ms") =>
     peers.length === 0 ? undefined : Math.min(...peers.map(([, a]) => a[k]));
   Object.assign(summary, {
     added_stream_p50_ms: lr?.added_stream_p50_ms,
     added_stream_p99_ms: lr?.added_stream_p99_ms,
     p99_x_best_peer: ratio(lr?.added_p99_ms, bestPeer("added_p99_ms")),
     long_p99_x_best_peer: ratio(lr?.added_long_p99_ms, bestPeer("added_long_p99_ms")),
+    added_cold_p50_ms: lr?.added_cold_p50_ms,
+    added_cold_p99_ms: lr?.added_cold_p99_ms,
+    cpu_us_per_req_cold: lr?.cpu_us_per_req_cold,
+    best_peer_added_cold_p99_ms: bestPeer("added_cold_p99_ms"),
     max_rps: result("aibrix-ts (least-request)")?.max_rps,
     req_per_cpu_s: lr?.req_per_cpu_s,
   });
