@@ -2,7 +2,6 @@
 import { Option, type Command } from "commander";
 import { loadRouterConfig } from "../router/config.js";
 import { FileDiscovery } from "../router/discovery/static.js";
-import { KubernetesDiscovery } from "../router/discovery/kubernetes.js";
 import type { Discovery } from "../router/discovery/types.js";
 import { pickingHelp } from "../router/picking/help.js";
 import { startRouter, type Router, type RouterOptions } from "../router/server.js";
@@ -64,7 +63,11 @@ export async function routerOptionsFromFlags(o: RouterCommandOptions): Promise<R
     ? new FileDiscovery(o.endpoints, (err) =>
         console.error(`aibrix-ts router: keeping the last good endpoints: ${err.message}`),
       )
-    : new KubernetesDiscovery({ namespace: o.namespace, kubeconfig: o.kubeconfig });
+    : // Loaded only here: the Kubernetes client is most of what a router process would otherwise hold in memory.
+      new (await import("../router/discovery/kubernetes.js")).KubernetesDiscovery({
+        namespace: o.namespace,
+        kubeconfig: o.kubeconfig,
+      });
   return {
     ...file,
     defaultStrategy: o.strategy ?? file.defaultStrategy,
