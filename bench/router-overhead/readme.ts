@@ -106,6 +106,7 @@ const entry: ReadmeEntry = {
     ...perRouter(r.params),
     ...(Number(r.params.rounds) < 3 ? [`${String(r.params.rounds)} rounds: fewer than the three a median needs`] : []),
     "closed-loop req/s is for the whole machine (engines and load generator share it), not per core",
+    ...(typeof r.params.schedule === "string" ? [`schedule: ${r.params.schedule}`] : []),
     ...scalingNotes(r.params),
     ...routerSetupNotes(r.params),
   ],
