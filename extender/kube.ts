@@ -9,6 +9,8 @@ import type { NodeObject, PodObject } from "./wire.js";
 export interface InformerHandle {
   /** Resolves once the first list of nodes and of pods has been applied. */
   synced: Promise<void>;
+  /** Whether the first list of nodes and of pods has been applied (the same moment `synced` resolves). */
+  hasSynced(): boolean;
   stop(): Promise<void>;
 }
 
@@ -34,7 +36,7 @@ export function startInformers(client: KubeClient, feed: ClusterFeed, log: Logge
     onDelete: (p) => feed.deletePod(p as PodObject),
   });
   informers.start();
-  return { synced: informers.synced(), stop: () => informers.stop() };
+  return { synced: informers.synced(), hasSynced: () => informers.allSynced(), stop: () => informers.stop() };
 }
 
 /** Posts Bindings to kube-apiserver. The Binding's uid is a precondition: a replaced pod of the same name fails. */

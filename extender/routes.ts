@@ -36,8 +36,8 @@ export interface RouteDeps {
   metrics: ExtenderMetrics;
   log: Logger;
   onDecision?: (verb: Verb, seconds: number) => void;
-  /** Why the extender cannot place pods yet (its informers have not listed), or "" once it can. */
-  notReadyBecause?: () => string;
+  /** Why the extender cannot place pods yet (its informers have not listed), or undefined once it can. */
+  notReady?: () => string | undefined;
 }
 
 function answerVerb(verbs: ExtenderVerbs, verb: Verb, body: Buffer): VerbAnswer | Promise<VerbAnswer> {
@@ -93,8 +93,8 @@ export function extenderRoutes(d: RouteDeps): (req: http.IncomingMessage, res: h
       return send(res, 200, JSON.stringify({ ok: true, nodes: d.state.nodeCount }));
     }
     if (path === "/readyz") {
-      const reason = d.notReadyBecause?.() ?? "";
-      if (reason) return send(res, 503, JSON.stringify({ ready: false, reason }));
+      const reason = d.notReady?.();
+      if (reason !== undefined) return send(res, 503, JSON.stringify({ ready: false, reason }));
       return send(res, 200, JSON.stringify({ ready: true, nodes: d.state.nodeCount }));
     }
     if (path === "/metrics") {

@@ -186,8 +186,8 @@ export async function startExtender(options: ExtenderOptions = {}): Promise<Exte
   const synced = Promise.all([informers?.synced, profiles.loaded, recommendations.loaded]).then(() => undefined);
   // Until the node and pod informers have listed, every node looks unknown and fails the filter. Profiles are not
   // waited for: a missing profile ConfigMap leaves the empty set in force, as before the first read.
-  let listed = !informers;
-  void informers?.synced.then(() => (listed = true));
+  const notReady = () =>
+    informers === undefined || informers.hasSynced() ? undefined : "nodes and pods not listed from the API server yet";
   const handler = extenderRoutes({
     prefix,
     verbs,
@@ -195,7 +195,7 @@ export async function startExtender(options: ExtenderOptions = {}): Promise<Exte
     metrics,
     log,
     onDecision: options.onDecision,
-    notReadyBecause: () => (listed ? "" : "nodes and pods not listed from the API server yet"),
+    notReady,
   });
 
   const tls = tlsMaterial(options.tls);
