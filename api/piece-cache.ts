@@ -11,6 +11,8 @@ function entryBytes(text: string, ids: readonly number[]): number {
 }
 
 interface Entry {
+  /** The key it is stored under (a copy of its own): a refresh re-sets this one, never the lookup's text. */
+  key: string;
   ids: readonly number[];
   /** The cache's clock when the entry last moved to the young end. */
   movedAt: number;
@@ -45,9 +47,10 @@ export class PieceCache {
     // Moved to the young end only once it has aged past half the entries: a hot piece (a word, a shared document's
     // chunk) then costs one lookup, not a lookup, a delete and a set, and is still far from being evicted.
     if (this.clock - hit.movedAt > this.entries.size / 2) {
-      this.entries.delete(text);
+      // Re-set under the held key: the lookup's text may be a slice that keeps a whole prompt alive.
+      this.entries.delete(hit.key);
       hit.movedAt = ++this.clock;
-      this.entries.set(text, hit);
+      this.entries.set(hit.key, hit);
     }
     return hit.ids;
   }
@@ -60,10 +63,8 @@ export class PieceCache {
     // A piece cut from a prompt may share the prompt's memory (a V8 sliced string): keep a copy of its own instead,
     // so the budget is what is really held. JSON round-trips every string exactly, lone surrogates included. V8 copies
     // substrings shorter than 13 characters anyway (most words): those need no second copy.
-    this.entries.set(text.length < 13 ? text : (JSON.parse(JSON.stringify(text)) as string), {
-      ids,
-      movedAt: ++this.clock,
-    });
+    const key = text.length < 13 ? text : (JSON.parse(JSON.stringify(text)) as string);
+    this.entries.set(key, { key, ids, movedAt: ++this.clock });
     this.heldBytes += bytes;
     while (this.heldBytes > this.budgetBytes) {
       const [oldest, old] = this.evictor.evictOldest()!;

@@ -29,6 +29,11 @@ export const defaultPromptCacheOptions: PromptCacheOptions = {
 };
 
 interface Entry {
+  /**
+   * The key it is stored under. A refresh re-sets this one, not the lookup's: that is a slice of the new prompt and,
+   * as a V8 sliced string, would keep the whole prompt alive (and promoted to the old generation) with the entry.
+   */
+  key: string;
   /** Prompt text up to a piece boundary (or its whole length). */
   text: string;
   ids: Uint32Array;
@@ -119,13 +124,13 @@ export class PromptCache {
     } else if (ids.length > 0 && (!cached.shared || text.length >= 2 * cached.text.length)) {
       // A prompt that extends the entry (the next turn of a conversation): remember the longer one.
       this.store(key, text, cached, count, ids, ends, false, blockSize, extraKey, hashes);
-    } else this.touch(key, cached);
+    } else this.touch(cached);
     return { tokenCount, hashes };
   }
 
-  private touch(key: string, e: Entry): void {
-    this.entries.delete(key);
-    this.entries.set(key, e);
+  private touch(e: Entry): void {
+    this.entries.delete(e.key);
+    this.entries.set(e.key, e);
   }
 
   /** Stores `text` under `key` (replacing what was there): the first `count` tokens of `prev`, then `ids`. */
@@ -150,7 +155,7 @@ export class PromptCache {
     }
     all.set(ids, count);
     allEnds.set(ends, count);
-    const entry: Entry = { text, ids: all, ends: allEnds, shared, hashes: new Map() };
+    const entry: Entry = { key, text, ids: all, ends: allEnds, shared, hashes: new Map() };
     // Earlier hashes of other block sizes stay valid for the reused tokens.
     if (prev) {
       for (const [k, h] of prev.hashes) {

@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { ModelTokenizer } from "../../../api/model-tokenizer.js";
 import { PieceCache } from "../../../api/piece-cache.js";
+import { heapUsedAfterGc } from "../../support/heap.js";
 import { nextCut, plainTextCuts } from "../../../api/tokenizer-cuts.js";
 import { TINY_TOKENIZER_DIR } from "../../support/vllm-vectors.js";
 
@@ -342,5 +343,20 @@ describe("the piece cache's memory bound", () => {
     cache.ids(huge, encode);
     cache.ids(huge, encode);
     expect(cache.hits).to.equal(hits + 1);
+  });
+
+  it("keeps no prompt alive when a lookup cut from it refreshes an entry", () => {
+    const cache = new PieceCache(1 << 20);
+    const piece = "a chunk of a shared document, long enough that V8 slices rather than copies it";
+    cache.keep(piece, [1]);
+    for (let i = 0; i < 4; i++) cache.keep(`another piece ${i} of some length, so the first one ages`, [2]);
+    const filler = 2_000_000;
+    const before = heapUsedAfterGc();
+    const lookUp = () => {
+      const prompt = JSON.parse(JSON.stringify("x".repeat(filler) + piece)) as string;
+      return cache.get(prompt.slice(filler));
+    };
+    expect(lookUp(), "found, and old enough to move to the young end").to.deep.equal([1]);
+    expect(heapUsedAfterGc() - before).to.be.below(filler / 4);
   });
 });

@@ -2,6 +2,7 @@ import { expect } from "chai";
 import fc from "fast-check";
 import { blockHashes, countTokens, tokenize } from "../../../../api/tokens.js";
 import { PromptCache } from "../../../../router/prompts/prompt-cache.js";
+import { heapUsedAfterGc } from "../../../support/heap.js";
 
 const direct = (text: string, bs: number, extra?: string) => ({
   tokenCount: countTokens(text),
@@ -63,5 +64,19 @@ describe("prompt prefix cache", () => {
     const small = new PromptCache({ keyChars: 16, minChars: 32, maxEntries: 100, maxTokens: 100 });
     for (let i = 0; i < 5; i++) small.analyse(`tenant ${String(i).padStart(3, "0")} `.repeat(20), 16);
     expect(small.size).to.equal(1);
+  });
+
+  it("keeps no request's prompt alive once its entry is only refreshed", () => {
+    const cache = new PromptCache();
+    const document = "shared document words ".repeat(100_000);
+    // Each request's prompt is a string of its own, as JSON.parse makes it.
+    const prompt = (question: string) => JSON.parse(JSON.stringify(`${document}${question}`)) as string;
+    cache.analyse(prompt(" question one?"), 16);
+    cache.analyse(prompt(" question two?"), 16); // the entry is cut back to the shared document
+    const before = heapUsedAfterGc();
+    cache.analyse(prompt(" question three?"), 16); // matches the entry whole: a refresh
+    expect(cache.hits).to.equal(2);
+    // A key cut from the third prompt would keep all of it (one byte a character) alive with the entry.
+    expect(heapUsedAfterGc() - before).to.be.below(document.length / 4);
   });
 });
