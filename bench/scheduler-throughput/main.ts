@@ -1,6 +1,9 @@
 // Scheduling throughput of the real kube-scheduler on a loopback control plane with kwok GPU nodes, with and without
 // our extender (filter + prioritize + bind, names-only), side by side in one run on the same cluster.
 //
+// A fourth pass is a reference: an extender that decides nothing but binds (noop-extender.ts), so what the protocol
+// itself costs kube-scheduler shows apart from what our extender's decisions add.
+//
 // Each pass: create the pods first under a scheduler name no scheduler serves yet, then start the scheduler for that
 // name and time the binds from a watch. That isolates scheduling from pod creation. kwok then marks the pods Running,
 // as on a real cluster, so the API server carries the same status traffic in both passes.
@@ -18,6 +21,7 @@ import { median, spread } from "../lib/stats.js";
 import { TARGETS } from "./readme.js";
 
 const CLI = fileURLToPath(new URL("../../cli/main.ts", import.meta.url));
+const NOOP_EXTENDER = fileURLToPath(new URL("./noop-extender.ts", import.meta.url));
 const MODEL = "llama-70b";
 /** Extra node options for the extender process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where it spends. */
 const EXTENDER_NODE_ARGS = (process.env.BENCH_EXTENDER_NODE_ARGS ?? "").split(" ").filter(Boolean);
@@ -80,7 +84,7 @@ async function createPods(cluster: LoopbackCluster, namespace: string, scheduler
 }
 
 interface Pass {
-  mode: "with_extender" | "without_extender" | "with_extender_scheduler_binds";
+  mode: "with_extender" | "without_extender" | "with_extender_scheduler_binds" | "with_noop_extender";
   /** 1-based. */
   round?: number;
   pods: number;
@@ -270,21 +274,30 @@ interface RoundResult {
   without: Pass;
   withExt: Pass;
   schedulerBinds: Pass;
+  /** The reference: an extender that passes every node, scores none and binds. */
+  noop: Pass;
   /** Pods the extender-binding pass put on L4 (SLO-infeasible) or A10G (unprofiled) nodes: 0 expected. */
   offProfile: number;
 }
 
-/** One round: the three passes back to back, each alone (the previous pass's scheduler stopped, its pods deleted). */
+/** One round: the four passes back to back, each alone (the previous pass's scheduler stopped, its pods deleted). */
 async function runRound(
   cluster: LoopbackCluster,
   port: number,
+  noopPort: number,
   pods: number,
   round: number,
   rounds: number,
   ctx: BenchContext,
 ): Promise<RoundResult> {
-  const [plain, gpu, gpu2] = ["plain", "gpu", "gpu2"].map((n) => `${n}-r${round}`) as [string, string, string];
-  for (const ns of [plain, gpu, gpu2]) await cluster.api.create("/api/v1/namespaces", { metadata: { name: ns } });
+  const [plain, gpu, gpu2, noopNs] = ["plain", "gpu", "gpu2", "noop"].map((n) => `${n}-r${round}`) as [
+    string,
+    string,
+    string,
+    string,
+  ];
+  for (const ns of [plain, gpu, gpu2, noopNs])
+    await cluster.api.create("/api/v1/namespaces", { metadata: { name: ns } });
   const say = (m: string) => ctx.progress(`round ${round}/${rounds}: ${m}`);
   const extender = (bind: boolean) => ({
     urlPrefix: `http://127.0.0.1:${port}/scheduler`,
@@ -338,8 +351,23 @@ async function runRound(
   );
   say(`with extender, scheduler binding: ${schedulerBinds.podsPerSecond.toFixed(1)} pods/s`);
   await endPass(cluster, "kube-scheduler-gpu", gpu2, ctx);
-  for (const p of [without, withExt, schedulerBinds]) p.round = round;
-  return { without, withExt, schedulerBinds, offProfile };
+
+  // Reference pass: the same profile and extender stanza (binding), answered by an extender that decides nothing.
+  say(`creating ${pods} pods for the scheduler with the no-op extender`);
+  await step(`creating the pods of ${noopNs}`, () => createPods(cluster, noopNs, "bench-noop", pods));
+  const noopExtender = { urlPrefix: `http://127.0.0.1:${noopPort}/scheduler`, bindVerb: "bind", weight: 5 };
+  const noop = await timeBinds(
+    cluster,
+    noopNs,
+    pods,
+    () => cluster.startScheduler("kube-scheduler-noop", "bench-noop", noopExtender, chartSchedulerProfile()),
+    ctx,
+    "with_noop_extender",
+  );
+  say(`with the no-op extender: ${noop.podsPerSecond.toFixed(1)} pods/s`);
+  await endPass(cluster, "kube-scheduler-noop", noopNs, ctx);
+  for (const p of [without, withExt, schedulerBinds, noop]) p.round = round;
+  return { without, withExt, schedulerBinds, noop, offProfile };
 }
 
 /**
@@ -347,7 +375,7 @@ async function runRound(
  * went (the API server's share with and without the extender, the extender's own).
  */
 function cpuPerPod(rounds: readonly RoundResult[], pods: number): Record<string, number> {
-  const passes = { without_extender: "without", with_extender: "withExt" } as const;
+  const passes = { without_extender: "without", with_extender: "withExt", with_noop_extender: "noop" } as const;
   const out: Record<string, number> = {};
   for (const [label, key] of Object.entries(passes)) {
     const roles = new Set(rounds.flatMap((x) => Object.keys(x[key].cpuSeconds)));
@@ -373,6 +401,7 @@ const benchmark: Benchmark = {
     ctx.progress(`starting the loopback control plane with ${nodes} kwok GPU nodes`);
     const cluster = await startCluster({ nodes: fleet(nodes), log: (l) => ctx.progress(l) });
     let extenderProc: Awaited<ReturnType<typeof spawnLogged>> | undefined;
+    let noopProc: Awaited<ReturnType<typeof spawnLogged>> | undefined;
     try {
       const dir = cluster.state.stateDir;
 
@@ -400,11 +429,22 @@ const benchmark: Benchmark = {
       cluster.state.processes.push(extenderProc);
       await waitHealthy(extenderProc, `http://127.0.0.1:${port}/readyz`, { timeoutMs: 60_000 });
       ctx.progress(`extender ready on 127.0.0.1:${port}`);
+      const noopPort = await freePort();
+      noopProc = spawnLogged(
+        "noop-extender",
+        process.execPath,
+        ["--import", "tsx", NOOP_EXTENDER, String(noopPort), cluster.kubeconfig],
+        join(dir, "logs", "noop-extender.log"),
+      );
+      cluster.state.processes.push(noopProc);
+      await waitHealthy(noopProc, `http://127.0.0.1:${noopPort}/readyz`, { timeoutMs: 60_000 });
 
       const rounds: RoundResult[] = [];
-      for (let r = 1; r <= roundCount; r++) rounds.push(await runRound(cluster, port, pods, r, roundCount, ctx));
+      for (let r = 1; r <= roundCount; r++)
+        rounds.push(await runRound(cluster, port, noopPort, pods, r, roundCount, ctx));
       const verbs = await extenderVerbLatency(port);
       const ratios = rounds.map((x) => x.withExt.podsPerSecond / x.without.podsPerSecond);
+      const noopRatios = rounds.map((x) => x.noop.podsPerSecond / x.without.podsPerSecond);
       const med = (pick: (x: RoundResult) => number, digits = 1) => Number(median(rounds.map(pick)).toFixed(digits));
 
       return {
@@ -418,7 +458,8 @@ const benchmark: Benchmark = {
           profile: "the chart's aibrix-gpu-scheduler profile (files/kube-scheduler-config.yaml) in every pass",
           passes:
             "without extender; with extender (filter+prioritize+bind); with extender, kube-scheduler binding " +
-            "(filter+prioritize); each pass alone: the previous pass's scheduler stopped and its pods deleted first",
+            "(filter+prioritize); reference: a no-op extender (passes every node, scores none, binds); each pass alone: " +
+            "the previous pass's scheduler stopped and its pods deleted first",
           fleet: fleet(nodes).map((g) => `${g.count}x${g.gpusPerNode} ${g.product}`),
           rounds: roundCount,
           aggregation:
@@ -434,17 +475,21 @@ const benchmark: Benchmark = {
           seconds_with_extender: med((x) => x.withExt.seconds, 2),
           seconds_without_extender: med((x) => x.without.seconds, 2),
           pods_per_s_with_extender_scheduler_binds: med((x) => x.schedulerBinds.podsPerSecond),
+          noop_extender_to_plain_ratio: Number(median(noopRatios).toFixed(3)),
+          pods_per_s_with_noop_extender: med((x) => x.noop.podsPerSecond),
           pods_on_unprofiled_or_infeasible_gpus: Math.max(...rounds.map((x) => x.offProfile)),
           ...verbs,
           ...cpuPerPod(rounds, pods),
         },
         series: {
-          passes: rounds.flatMap((x) => [x.without, x.withExt, x.schedulerBinds]),
+          passes: rounds.flatMap((x) => [x.without, x.withExt, x.schedulerBinds, x.noop]),
           extender_to_plain_ratio_by_round: ratios.map((x) => Number(x.toFixed(3))),
+          noop_extender_to_plain_ratio_by_round: noopRatios.map((x) => Number(x.toFixed(3))),
         },
       };
     } finally {
       if (extenderProc) await stopProcess(extenderProc);
+      if (noopProc) await stopProcess(noopProc);
       await cluster.stop();
     }
   },

@@ -21,6 +21,12 @@ const entry: ReadmeEntry = {
     },
     { key: "pods_per_s_with_extender_scheduler_binds", label: "with kube-scheduler binding", digits: 0 },
     { key: "pods_per_s_without_extender", label: "without the extender", digits: 0 },
+    {
+      key: "noop_extender_to_plain_ratio",
+      label: "reference, an extender that decides nothing but binds, over without",
+      unit: "×",
+    },
+    { key: "pods_per_s_with_noop_extender", label: "its pods/s", digits: 0 },
     { key: "extender_bind_mean_ms", label: "extender bind mean", unit: " ms" },
     { key: "extender_bind_apiserver_mean_ms", label: "of which the Binding POST", unit: " ms" },
   ],
