@@ -32,7 +32,17 @@ const entry: ReadmeEntry = {
   ],
   notes: (r) => {
     const rounds = r.params.rounds;
-    return typeof rounds === "number" ? [`median of ${rounds} rounds`] : ["one round of each pass"];
+    const notes = [typeof rounds === "number" ? `median of ${rounds} rounds` : "one round of each pass"];
+    const cpu = (key: string) => r.summary[`cpu_ms_per_pod_${key}`];
+    const [plain, noop, ours] = ["without_extender", "with_noop_extender", "with_extender"].map((p) => cpu(`all_${p}`));
+    if (typeof plain === "number" && typeof noop === "number" && typeof ours === "number") {
+      notes.push(
+        `CPU per pod over every process: without an extender ${formatNumber(plain, 2)} ms, with the no-op one ` +
+          `${formatNumber(noop, 2)} ms (itself ${formatNumber(Number(cpu("noop_extender_with_noop_extender")), 2)}), ` +
+          `with ours ${formatNumber(ours, 2)} ms (itself ${formatNumber(Number(cpu("extender_with_extender")), 2)})`,
+      );
+    }
+    return notes;
   },
 };
 export default entry;
