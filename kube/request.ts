@@ -128,7 +128,11 @@ export class KubeClient {
     };
     const mod = url.protocol === "https:" ? https : http;
     return await new Promise((resolve, reject) => {
-      const r = mod.request(req, resolve);
+      const r = mod.request(req, (res) => {
+        // Refused credentials (a rotated token, an expired certificate) are applied afresh by the next request.
+        if (res.statusCode === 401) this.applied = undefined;
+        resolve(res);
+      });
       if (opts.timeoutMs) {
         r.setTimeout(opts.timeoutMs, () =>
           r.destroy(new Error(`${method} ${url.pathname}: no answer within ${opts.timeoutMs} ms`)),
@@ -146,7 +150,6 @@ export class KubeClient {
     try {
       const res = await this.open(method, path, { timeoutMs: 30_000, ...opts });
       status = res.statusCode ?? 0;
-      if (status === 401) this.applied = undefined;
       const chunks: Buffer[] = [];
       for await (const chunk of res) chunks.push(chunk as Buffer);
       const text = Buffer.concat(chunks).toString("utf8");
@@ -171,7 +174,6 @@ export class KubeClient {
   async stream(path: string, onLine: (event: unknown) => void, signal: AbortSignal): Promise<void> {
     const res = await this.open("GET", path, { signal });
     const status = res.statusCode ?? 0;
-    if (status === 401) this.applied = undefined;
     for (const o of this.observers) o("WATCH", path, status);
     if (status < 200 || status >= 300) {
       const chunks: Buffer[] = [];
