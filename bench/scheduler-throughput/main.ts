@@ -280,6 +280,40 @@ interface RoundResult {
   offProfile: number;
 }
 
+/** One pass: its pods' namespace, the scheduler name they ask for, and the scheduler process that serves it. */
+interface PassPlan {
+  mode: Pass["mode"];
+  /** How progress lines name it. */
+  label: string;
+  namespace: string;
+  schedulerName: string;
+  process: string;
+  start: () => Promise<void>;
+  /** Runs once every pod is bound, before the pass's pods go (to see where they landed). */
+  inspect?: () => Promise<void>;
+}
+
+/** Creates the pass's pods, starts its scheduler, times the binds, then stops it and deletes the pods. */
+async function runPass(
+  cluster: LoopbackCluster,
+  plan: PassPlan,
+  pods: number,
+  round: number,
+  say: (m: string) => void,
+  ctx: BenchContext,
+): Promise<Pass> {
+  say(`creating ${pods} pods for the scheduler ${plan.label}`);
+  await step(`creating the pods of ${plan.namespace}`, () =>
+    createPods(cluster, plan.namespace, plan.schedulerName, pods),
+  );
+  const pass = await timeBinds(cluster, plan.namespace, pods, plan.start, ctx, plan.mode);
+  pass.round = round;
+  say(`${plan.label}: ${pass.podsPerSecond.toFixed(1)} pods/s`);
+  await plan.inspect?.();
+  await endPass(cluster, plan.process, plan.namespace, ctx);
+  return pass;
+}
+
 /** One round: the four passes back to back, each alone (the previous pass's scheduler stopped, its pods deleted). */
 async function runRound(
   cluster: LoopbackCluster,
@@ -299,6 +333,7 @@ async function runRound(
   for (const ns of [plain, gpu, gpu2, noopNs])
     await cluster.api.create("/api/v1/namespaces", { metadata: { name: ns } });
   const say = (m: string) => ctx.progress(`round ${round}/${rounds}: ${m}`);
+  const pass = (plan: PassPlan) => runPass(cluster, plan, pods, round, say, ctx);
   const extender = (bind: boolean) => ({
     urlPrefix: `http://127.0.0.1:${port}/scheduler`,
     ...(bind ? { bindVerb: "bind" } : {}),
@@ -306,67 +341,53 @@ async function runRound(
     weight: 5,
   });
 
-  say(`creating ${pods} pods for the scheduler without extender`);
-  await step(`creating the pods of ${plain}`, () => createPods(cluster, plain, "bench-plain", pods));
-  const without = await timeBinds(
-    cluster,
-    plain,
-    pods,
+  const without = await pass({
+    mode: "without_extender",
+    label: "without extender",
+    namespace: plain,
+    schedulerName: "bench-plain",
+    process: "kube-scheduler-plain",
     // Same profile (the chart's plugin configuration) as the GPU scheduler: only the extender differs.
-    () => cluster.startScheduler("kube-scheduler-plain", "bench-plain", undefined, chartSchedulerProfile()),
-    ctx,
-    "without_extender",
-  );
-  say(`without extender: ${without.podsPerSecond.toFixed(1)} pods/s`);
-  await endPass(cluster, "kube-scheduler-plain", plain, ctx);
+    start: () => cluster.startScheduler("kube-scheduler-plain", "bench-plain", undefined, chartSchedulerProfile()),
+  });
 
-  say(`creating ${pods} pods for the scheduler with the extender`);
-  await step(`creating the pods of ${gpu}`, () => createPods(cluster, gpu, Scheduling.gpuSchedulerName, pods));
-  const withExt = await timeBinds(
-    cluster,
-    gpu,
-    pods,
-    () => cluster.startGpuScheduler(extender(true), chartSchedulerProfile()),
-    ctx,
-    "with_extender",
-  );
-  say(`with extender: ${withExt.podsPerSecond.toFixed(1)} pods/s`);
-  // Where the extender put the pods: never on L4 (SLO-infeasible) or A10G (unprofiled).
-  const placed = await step(`listing the pods of ${gpu}`, () =>
-    cluster.api.get<{ items: { spec: { nodeName?: string } }[] }>(`/api/v1/namespaces/${gpu}/pods`),
-  );
-  const offProfile = placed.items.filter((p) => /^(l4|a10g)-/.test(p.spec.nodeName ?? "")).length;
-  await endPass(cluster, "kube-scheduler-gpu", gpu, ctx);
+  let offProfile = 0;
+  const withExt = await pass({
+    mode: "with_extender",
+    label: "with the extender",
+    namespace: gpu,
+    schedulerName: Scheduling.gpuSchedulerName,
+    process: "kube-scheduler-gpu",
+    start: () => cluster.startGpuScheduler(extender(true), chartSchedulerProfile()),
+    // Where the extender put the pods: never on L4 (SLO-infeasible) or A10G (unprofiled).
+    inspect: async () => {
+      const placed = await step(`listing the pods of ${gpu}`, () =>
+        cluster.api.get<{ items: { spec: { nodeName?: string } }[] }>(`/api/v1/namespaces/${gpu}/pods`),
+      );
+      offProfile = placed.items.filter((p) => /^(l4|a10g)-/.test(p.spec.nodeName ?? "")).length;
+    },
+  });
 
-  // Third pass: the same extender for filter and prioritize, but kube-scheduler binds (no bindVerb, no device pin).
-  say(`creating ${pods} pods for the scheduler with the extender, kube-scheduler binding`);
-  await step(`creating the pods of ${gpu2}`, () => createPods(cluster, gpu2, Scheduling.gpuSchedulerName, pods));
-  const schedulerBinds = await timeBinds(
-    cluster,
-    gpu2,
-    pods,
-    () => cluster.startGpuScheduler(extender(false), chartSchedulerProfile()),
-    ctx,
-    "with_extender_scheduler_binds",
-  );
-  say(`with extender, scheduler binding: ${schedulerBinds.podsPerSecond.toFixed(1)} pods/s`);
-  await endPass(cluster, "kube-scheduler-gpu", gpu2, ctx);
+  // The same extender for filter and prioritize, but kube-scheduler binds (no bindVerb, no device pin).
+  const schedulerBinds = await pass({
+    mode: "with_extender_scheduler_binds",
+    label: "with the extender, kube-scheduler binding",
+    namespace: gpu2,
+    schedulerName: Scheduling.gpuSchedulerName,
+    process: "kube-scheduler-gpu",
+    start: () => cluster.startGpuScheduler(extender(false), chartSchedulerProfile()),
+  });
 
-  // Reference pass: the same profile and extender stanza (binding), answered by an extender that decides nothing.
-  say(`creating ${pods} pods for the scheduler with the no-op extender`);
-  await step(`creating the pods of ${noopNs}`, () => createPods(cluster, noopNs, "bench-noop", pods));
+  // Reference: the same profile and extender stanza (binding), answered by an extender that decides nothing.
   const noopExtender = { urlPrefix: `http://127.0.0.1:${noopPort}/scheduler`, bindVerb: "bind", weight: 5 };
-  const noop = await timeBinds(
-    cluster,
-    noopNs,
-    pods,
-    () => cluster.startScheduler("kube-scheduler-noop", "bench-noop", noopExtender, chartSchedulerProfile()),
-    ctx,
-    "with_noop_extender",
-  );
-  say(`with the no-op extender: ${noop.podsPerSecond.toFixed(1)} pods/s`);
-  await endPass(cluster, "kube-scheduler-noop", noopNs, ctx);
-  for (const p of [without, withExt, schedulerBinds, noop]) p.round = round;
+  const noop = await pass({
+    mode: "with_noop_extender",
+    label: "with the no-op extender",
+    namespace: noopNs,
+    schedulerName: "bench-noop",
+    process: "kube-scheduler-noop",
+    start: () => cluster.startScheduler("kube-scheduler-noop", "bench-noop", noopExtender, chartSchedulerProfile()),
+  });
   return { without, withExt, schedulerBinds, noop, offProfile };
 }
 

@@ -6,6 +6,7 @@
 import http from "node:http";
 import * as k8s from "@kubernetes/client-node";
 import { KubeClient } from "../../kube/request.js";
+import { readBody } from "../../serving/body.js";
 
 const [port, kubeconfig] = process.argv.slice(2);
 if (!port || !kubeconfig) {
@@ -15,6 +16,9 @@ if (!port || !kubeconfig) {
 const kc = new k8s.KubeConfig();
 kc.loadFromFile(kubeconfig);
 const api = new KubeClient(kc);
+
+/** kube-scheduler sends at most a few thousand node names and one pod: far below this. */
+const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
 interface BindArgs {
   PodName: string;
@@ -55,10 +59,9 @@ const server = http.createServer((req, res) => {
     res.writeHead(404);
     return void res.end();
   }
-  const chunks: Buffer[] = [];
-  req.on("data", (c: Buffer) => chunks.push(c));
-  req.on("end", () => {
-    answer(verb, Buffer.concat(chunks).toString("utf8")).then(
+  readBody(req, MAX_BODY_BYTES)
+    .then((body) => answer(verb, body.toString("utf8")))
+    .then(
       (json) => {
         res.writeHead(200, { "content-type": "application/json" });
         res.end(json);
@@ -68,6 +71,5 @@ const server = http.createServer((req, res) => {
         res.end(err instanceof Error ? err.message : String(err));
       },
     );
-  });
 });
 server.listen(Number(port), "127.0.0.1");
