@@ -20,6 +20,7 @@ import { Template } from "@huggingface/jinja";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { ByteLevelWords, canonicalNormalizer } from "./byte-level-words.js";
 import { PieceCache } from "./piece-cache.js";
+import { SharedPrefixIds } from "./shared-prefix-ids.js";
 import { cutRefused, nextCut, plainTextCuts, type CutVerdict } from "./tokenizer-cuts.js";
 
 export interface ChatMessage {
@@ -70,6 +71,8 @@ export class ModelTokenizer {
   readonly plainCuts: CutVerdict;
   /** Plain text encoded word by word (byte-level vocabularies whose text may be cut); else undefined. */
   private readonly words: ByteLevelWords | undefined;
+  /** Ids of long prefixes prompts share, when text may be cut at any cut point; else undefined. */
+  private readonly sharedPrefixes: SharedPrefixIds | undefined;
 
   private constructor(
     /** Where the files came from, for messages. */
@@ -104,6 +107,10 @@ export class ModelTokenizer {
       : cutRefused("added tokens that strip spaces or disagree with whole-text encoding");
     if (cuts.safe && !this.cutsAgree(true)) cuts = cutRefused("cut and whole-text ids differed on a sample");
     this.plainCuts = cuts;
+    // A shared prefix ends at any cut point, which must then not fall inside an added token.
+    if (cuts.safe && added.every((t) => nextCut(t.content, 0) === undefined)) {
+      this.sharedPrefixes = new SharedPrefixIds();
+    }
     const normalize = canonicalNormalizer(tokenizerJson.normalizer);
     if (cuts.safe && !cuts.rule.startsWith("Metaspace") && normalize) {
       const tokenize = (text: string) => this.tokenizer.encode(text, { add_special_tokens: false });
@@ -176,6 +183,15 @@ export class ModelTokenizer {
     return this.pieceCache.misses;
   }
 
+  /** Long prompts that started with a held shared prefix, and those that did not (0 when text is not cut). */
+  get sharedPrefixHits(): number {
+    return this.sharedPrefixes?.hits ?? 0;
+  }
+
+  get sharedPrefixMisses(): number {
+    return this.sharedPrefixes?.misses ?? 0;
+  }
+
   /** Words answered from the word cache, and words not found there (0 when text is not encoded by words). */
   get wordHits(): number {
     return this.words?.hits ?? 0;
@@ -195,7 +211,13 @@ export class ModelTokenizer {
     if (!this.segmentsUsable || text.length < PIECE_CACHE_MIN_CHARS) {
       return this.tokenizer.encode(text, { add_special_tokens: addSpecialTokens }).ids;
     }
-    const ids: number[] = addSpecialTokens ? [...this.bosPrefix] : [];
+    const ids = this.sharedPrefixes ? this.sharedPrefixes.ids(text, (t) => this.cutIds(t)) : this.cutIds(text);
+    return addSpecialTokens ? this.bosPrefix.concat(ids) : ids;
+  }
+
+  /** Ids of `text` from the ids of the pieces it is cut into. */
+  private cutIds(text: string): number[] {
+    const ids: number[] = [];
     this.encodeCut(text, this.plainCuts.safe, (piece) => {
       for (const id of this.piece(piece)) ids.push(id);
     });

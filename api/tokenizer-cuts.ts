@@ -46,6 +46,21 @@ export function nextCut(text: string, from: number): number | undefined {
   return m ? m.index : undefined;
 }
 
+const LETTER_OR_NUMBER = /[\p{L}\p{N}]/u;
+
+const isHighSurrogate = (c: number) => c >= 0xd800 && c <= 0xdbff;
+const isLowSurrogate = (c: number) => c >= 0xdc00 && c <= 0xdfff;
+
+/** The last cut point before `before` (the space itself lies before it), or undefined. */
+export function lastCut(text: string, before: number): number | undefined {
+  for (let p = text.lastIndexOf(" ", before - 1); p > 0; p = text.lastIndexOf(" ", p - 1)) {
+    // The character before the space, whole when it is the second half of a surrogate pair.
+    const paired = p >= 2 && isLowSurrogate(text.charCodeAt(p - 1)) && isHighSurrogate(text.charCodeAt(p - 2));
+    if (LETTER_OR_NUMBER.test(text.slice(paired ? p - 2 : p - 1, p))) return p;
+  }
+  return undefined;
+}
+
 /** Reads tokenizer.json (and tokenizer_config.json) and says whether plain text may be cut, and why. */
 export function plainTextCuts(tokenizerJson: Json, config: Json): CutVerdict {
   const model = (tokenizerJson.model ?? {}) as Json;

@@ -7,6 +7,7 @@
 // shares only part of it: the part two prompts share stays cached, and a prompt that extends an entry (the next
 // turn of a conversation) replaces it. Entries are evicted least recently used first.
 import { MapEvictor } from "../../api/map-evictor.js";
+import { commonPrefixLength } from "../../api/shared-prefix-ids.js";
 import { blockHashes, ROOT_BLOCK_HASH } from "../../api/tokens.js";
 import { fastTokenize, isPieceBoundary, tokenizeAsciiFrom } from "./fast-tokens.js";
 
@@ -180,19 +181,6 @@ export class PromptCache {
       this.tokens -= old.ids.length;
     }
   }
-}
-
-/** Length of the common prefix of two strings (native comparisons on halving spans, not a per-character loop). */
-function commonPrefixLength(a: string, b: string): number {
-  let lo = 0;
-  let hi = Math.min(a.length, b.length);
-  // Invariant: a[0, lo) === b[0, lo); the first difference is before hi (or there is none).
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >>> 1;
-    if (a.slice(lo, mid) === b.slice(lo, mid)) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo;
 }
 
 /** Number of tokens that end at or before character `at` (`ends` is ascending). */
