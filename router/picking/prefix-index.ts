@@ -60,8 +60,8 @@ export class PrefixIndex {
   }
 
   /**
-   * The walk behind both: one list of survivors per age in `maxAges` (longest first: the walk ends when that list
-   * is empty), each narrowed at every block; the depths per age.
+   * The walk behind both: the depths per age in `maxAges` (longest first). One holder lookup per endpoint and block
+   * serves every age; the walk ends when no endpoint is left within the longest.
    */
   private walk(
     model: string,
@@ -70,17 +70,17 @@ export class PrefixIndex {
     now: number,
     maxAges: readonly number[],
   ): Map<string, number>[] {
-    const lists = maxAges.map((maxAge) => new Survivors(ids, maxAge));
+    const survivors = new Survivors(ids, maxAges);
     const table = this.models.get(model)?.blocks;
-    if (!table) return lists.map((l) => l.depths);
+    if (!table) return survivors.depths;
     let i = 0;
-    for (; i < hashes.length && lists[0]!.left > 0; i++) {
+    for (; i < hashes.length && survivors.left > 0; i++) {
       const holders = table.get(hashes[i]!);
       if (!holders) break;
-      for (const list of lists) list.narrow(holders, now, i);
+      survivors.narrow(holders, now, i);
     }
-    for (const list of lists) list.finish(i);
-    return lists.map((l) => l.depths);
+    survivors.finish(i);
+    return survivors.depths;
   }
 
   /** Record that `id` now holds every block of `hashes`. */
@@ -155,37 +155,52 @@ export class PrefixIndex {
 }
 
 /**
- * Endpoints that held every block of a prompt so far, routed within `maxAge`, compacted in place as the walk goes (as
- * KvBlockIndex's walk does: no allocation per block); `depths` gets each endpoint's depth when it drops out or at the
- * end.
+ * Endpoints that held every block of a prompt so far, each with how many of the ages (longest first) it held them
+ * all within, compacted in place as the walk goes (as KvBlockIndex's walk does: no allocation per block). Within a
+ * shorter age implies within every longer one, so an endpoint's ages are always the first few. `depths[a]` gets an
+ * endpoint's depth for age `a` when it drops out of that age or at the end.
  */
 class Survivors {
-  readonly depths = new Map<string, number>();
+  readonly depths: Map<string, number>[];
   private readonly ids: string[];
+  private readonly ages: number[];
   left: number;
 
   constructor(
     ids: readonly string[],
-    private readonly maxAge: number,
+    private readonly maxAges: readonly number[],
   ) {
+    this.depths = maxAges.map(() => new Map());
     this.ids = ids.slice();
+    this.ages = ids.map(() => maxAges.length);
     this.left = ids.length;
   }
 
-  /** Keeps those holding block `i` per `holders`; one that does not held the `i` blocks before it. */
+  /** Keeps those holding block `i` per `holders`, in the ages its time allows; one leaving an age held `i` blocks. */
   narrow(holders: Map<string, number>, now: number, i: number): void {
     let k = 0;
     for (let j = 0; j < this.left; j++) {
       const id = this.ids[j]!;
       const t = holders.get(id);
-      if (t !== undefined && now - t <= this.maxAge) this.ids[k++] = id;
-      else if (i > 0) this.depths.set(id, i);
+      const age = t === undefined ? Infinity : now - t;
+      let within = this.ages[j]!;
+      while (within > 0 && age > this.maxAges[within - 1]!) {
+        within--;
+        if (i > 0) this.depths[within]!.set(id, i);
+      }
+      if (within > 0) {
+        this.ids[k] = id;
+        this.ages[k++] = within;
+      }
     }
     this.left = k;
   }
 
-  /** The walk stopped after `blocks` blocks: those left held all of them. */
+  /** The walk stopped after `blocks` blocks: those left held all of them, in each age they are still within. */
   finish(blocks: number): void {
-    if (blocks > 0) for (let j = 0; j < this.left; j++) this.depths.set(this.ids[j]!, blocks);
+    if (blocks === 0) return;
+    for (let j = 0; j < this.left; j++) {
+      for (let a = 0; a < this.ages[j]!; a++) this.depths[a]!.set(this.ids[j]!, blocks);
+    }
   }
 }
