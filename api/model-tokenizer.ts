@@ -18,6 +18,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Template } from "@huggingface/jinja";
 import { Tokenizer } from "@huggingface/tokenizers";
+import { replaceBpeWordCache } from "./bpe-word-cache.js";
 import { ByteLevelWords, canonicalNormalizer } from "./byte-level-words.js";
 import { PieceCache } from "./piece-cache.js";
 import { SharedPrefixIds } from "./shared-prefix-ids.js";
@@ -145,6 +146,7 @@ export class ModelTokenizer {
     let tokenizer: Tokenizer;
     try {
       tokenizer = new Tokenizer(tokenizerJson, config);
+      replaceBpeWordCache(tokenizer);
     } catch (err) {
       throw new Error(
         `${join(source, "tokenizer.json")}: not a tokenizer this router can load (${(err as Error).message})`,

@@ -2,24 +2,17 @@
 // memory it holds (not by entry count: pieces range from a few dozen characters to whole documents).
 import { MapEvictor } from "./map-evictor.js";
 
-/**
- * Estimated bytes of one entry: the key (two bytes a character at most), the ids array, the entry object and the
- * map's bookkeeping.
- */
-function entryBytes(text: string, ids: readonly number[]): number {
-  return 2 * text.length + 8 * ids.length + 128;
-}
-
-interface Entry {
+interface Entry<V> {
   /** The key it is stored under (a copy of its own): a refresh re-sets this one, never the lookup's text. */
   key: string;
-  ids: readonly number[];
+  ids: V;
   /** The cache's clock when the entry last moved to the young end. */
   movedAt: number;
 }
 
-export class PieceCache {
-  private readonly entries = new Map<string, Entry>();
+/** Token ids (or other per-token values, `elementBytes` each) of text pieces. */
+export class PieceCache<V extends readonly unknown[] = readonly number[]> {
+  private readonly entries = new Map<string, Entry<V>>();
   private readonly evictor = new MapEvictor(this.entries);
   private heldBytes = 0;
   /** Counts moves to the young end (inserts and refreshes): how far an entry has aged since its own move. */
@@ -30,14 +23,24 @@ export class PieceCache {
   constructor(
     /** The most bytes (estimated) the cache holds. */
     readonly budgetBytes: number,
+    /** Estimated bytes of one element of a value (8 for an id in an array). */
+    private readonly elementBytes = 8,
   ) {}
+
+  /**
+   * Estimated bytes of one entry: the key (two bytes a character at most), the value, the entry object and the map's
+   * bookkeeping.
+   */
+  private entryBytes(text: string, ids: V): number {
+    return 2 * text.length + this.elementBytes * ids.length + 128;
+  }
 
   get bytes(): number {
     return this.heldBytes;
   }
 
   /** The ids of `text` if held (then marked recently used). */
-  get(text: string): readonly number[] | undefined {
+  get(text: string): V | undefined {
     const hit = this.entries.get(text);
     if (!hit) {
       this.misses++;
@@ -56,8 +59,8 @@ export class PieceCache {
   }
 
   /** Holds the ids of `text`, evicting the least recently used entries past the budget. */
-  keep(text: string, ids: readonly number[]): void {
-    const bytes = entryBytes(text, ids);
+  keep(text: string, ids: V): void {
+    const bytes = this.entryBytes(text, ids);
     // One piece may take at most a sixteenth of the budget, so a huge one-off text cannot flush everything.
     if (bytes > this.budgetBytes / 16 || this.entries.has(text)) return;
     // A piece cut from a prompt may share the prompt's memory (a V8 sliced string): keep a copy of its own instead,
@@ -68,12 +71,12 @@ export class PieceCache {
     this.heldBytes += bytes;
     while (this.heldBytes > this.budgetBytes) {
       const [oldest, old] = this.evictor.evictOldest()!;
-      this.heldBytes -= entryBytes(oldest, old.ids);
+      this.heldBytes -= this.entryBytes(oldest, old.ids);
     }
   }
 
   /** The ids of `text`, from the cache or else from `encode` (then kept). */
-  ids(text: string, encode: (text: string) => readonly number[]): readonly number[] {
+  ids(text: string, encode: (text: string) => V): V {
     const hit = this.get(text);
     if (hit) return hit;
     const ids = encode(text);
