@@ -1,6 +1,7 @@
 // Token ids of text pieces, least recently used first out (to within half the cache), bounded by an estimate of the
 // memory it holds (not by entry count: pieces range from a few dozen characters to whole documents).
 import { MapEvictor } from "./map-evictor.js";
+import { ownCopy } from "./own-copy.js";
 
 interface Entry<V> {
   /** The key it is stored under (a copy of its own): a refresh re-sets this one, never the lookup's text. */
@@ -63,10 +64,8 @@ export class PieceCache<V extends readonly unknown[] = readonly number[]> {
     const bytes = this.entryBytes(text, ids);
     // One piece may take at most a sixteenth of the budget, so a huge one-off text cannot flush everything.
     if (bytes > this.budgetBytes / 16 || this.entries.has(text)) return;
-    // A piece cut from a prompt may share the prompt's memory (a V8 sliced string): keep a copy of its own instead,
-    // so the budget is what is really held. JSON round-trips every string exactly, lone surrogates included. V8 copies
-    // substrings shorter than 13 characters anyway (most words): those need no second copy.
-    const key = text.length < 13 ? text : (JSON.parse(JSON.stringify(text)) as string);
+    // A piece cut from a prompt may share the prompt's memory: keep a copy of its own, so the budget is what is held.
+    const key = ownCopy(text);
     this.entries.set(key, { key, ids, movedAt: ++this.clock });
     this.heldBytes += bytes;
     while (this.heldBytes > this.budgetBytes) {

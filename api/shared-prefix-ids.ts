@@ -8,6 +8,7 @@
 // point they share (the part a tenant's prompts have in common); a prompt that extends an unshared entry (the next
 // turn of a conversation) replaces it. Least recently used entries go first, within a bound on characters held.
 import { MapEvictor } from "./map-evictor.js";
+import { ownCopy } from "./own-copy.js";
 import { lastCut } from "./tokenizer-cuts.js";
 
 export interface SharedPrefixIdsOptions {
@@ -85,9 +86,8 @@ export class SharedPrefixIds {
   private store(prefix: string, ids: readonly number[], shared: boolean): void {
     // A budget share per entry, so that one huge prompt cannot flush every tenant's prefix.
     if (prefix.length > this.o.maxChars / 8) return;
-    // A copy of its own: the prefix is a slice that would keep the whole request's prompt alive. JSON round-trips
-    // every string exactly, lone surrogates included.
-    const text = JSON.parse(JSON.stringify(prefix)) as string;
+    // A copy of its own: the prefix is a slice that would keep the whole request's prompt alive.
+    const text = ownCopy(prefix);
     const key = text.slice(0, this.o.keyChars);
     const old = this.entries.get(key);
     if (old) {
