@@ -23,6 +23,8 @@ interface Parent {
   readonly digest: Buffer;
   /** Cached children by the hash of their token ids (created on the first child). */
   children?: Map<number, CachedBlock>;
+  /** The child found or added last: a chain walked again finds each block without hashing its tokens. */
+  lastChild?: CachedBlock;
 }
 
 interface CachedBlock extends Parent {
@@ -35,6 +37,8 @@ interface CachedBlock extends Parent {
   /** Neighbours in least-recently-used order. */
   older?: CachedBlock;
   newer?: CachedBlock;
+  /** Evicted (or replaced by a colliding block). */
+  dropped?: boolean;
 }
 
 /** Chain starts kept at most; past it the least recently used one goes (its blocks age out of the LRU in time). */
@@ -102,26 +106,43 @@ export class BlockKeyCache {
     const firstExtra = blockExtraKeys(0, opts);
     const laterExtra = blockExtraKeys(1, opts);
     let parent = this.root(opts, blockSize, extraKeysTag(firstExtra), extraKeysTag(laterExtra));
+    // Blocks found are moved to the young end of the LRU list a run at a time: a chain walked before lies in the list
+    // in walk order, so most blocks need no relinking of their own (fewer objects touched than a move per block).
+    let run: CachedBlock | undefined;
     for (let b = 0; b < full; b++) {
       const from = b * blockSize;
-      const hash = tokensHash(tokenIds, from, from + blockSize);
-      let block = parent.children?.get(hash);
-      if (block && sameTokens(block.tokens, tokenIds, from)) {
+      let block = this.child(parent, tokenIds, from, blockSize);
+      if (block) {
         this.hits++;
-        this.unlink(block);
-        this.append(block);
+        if (!run || block.older !== out[b - 1]) {
+          if (run) this.moveToYoungEnd(run, out[b - 1]!);
+          run = block;
+        }
       } else {
         this.misses++;
+        if (run) this.moveToYoungEnd(run, out[b - 1]!);
+        run = undefined;
         const tokens = Array.prototype.slice.call(tokenIds, from, from + blockSize) as number[];
         const digest = hashObject(opts.algo, [parent.digest, tokens, b === 0 ? firstExtra : laterExtra]);
         const siblings = (parent.children ??= new Map());
+        const hash = tokensHash(tokenIds, from, from + blockSize);
         block = { digest, tokens, key: digestKey(digest), siblings, tokensHash: hash, bytes: blockBytes(blockSize) };
         this.keep(block);
       }
+      parent.lastChild = block;
       out[b] = block;
       parent = block;
     }
+    if (run) this.moveToYoungEnd(run, out[full - 1]!);
     return out;
+  }
+
+  /** `parent`'s cached child holding `tokenIds[from, from + blockSize)`: the one found last, else by hash. */
+  private child(parent: Parent, tokenIds: ArrayLike<number>, from: number, blockSize: number): CachedBlock | undefined {
+    const last = parent.lastChild;
+    if (last && !last.dropped && sameTokens(last.tokens, tokenIds, from)) return last;
+    const block = parent.children?.get(tokensHash(tokenIds, from, from + blockSize));
+    return block && sameTokens(block.tokens, tokenIds, from) ? block : undefined;
   }
 
   private root(opts: BlockHashOptions, blockSize: number, firstTag: string, laterTag: string): Parent {
@@ -152,6 +173,22 @@ export class BlockKeyCache {
     this.unlink(block);
     this.heldBytes -= block.bytes;
     if (block.siblings.get(block.tokensHash) === block) block.siblings.delete(block.tokensHash);
+    // A parent may still name it as its last child: marked, so that it is never answered again, and holding no
+    // child of its own, so that what it pointed to can go.
+    block.dropped = true;
+    block.lastChild = undefined;
+  }
+
+  /** Moves the blocks `first` to `last` (consecutive in the list, oldest first) to the young end, keeping their order. */
+  private moveToYoungEnd(first: CachedBlock, last: CachedBlock): void {
+    if (this.newest === last) return;
+    if (first.older) first.older.newer = last.newer;
+    else this.oldest = last.newer;
+    last.newer!.older = first.older;
+    first.older = this.newest;
+    this.newest!.newer = first;
+    last.newer = undefined;
+    this.newest = last;
   }
 
   private append(block: CachedBlock): void {

@@ -114,4 +114,39 @@ describe("block key cache", () => {
     const digests = blockDigests(recent, 16, { algo: "sha256" });
     expect(cache.digests(recent, 16, { algo: "sha256" })).to.deep.equal(digests);
   });
+
+  it("evicts in exactly least-recently-used order, block by block, under random walks (property)", () => {
+    // Reference: a list of blocks (named by their token path) moved to the end when used, oldest dropped past the
+    // budget at once, as each block is met in walk order.
+    const blockSize = 4;
+    const perBlock = 8 * blockSize + 320;
+    const room = 12;
+    const chain = fc.tuple(fc.nat(3), fc.nat(5), fc.nat(3));
+    fc.assert(
+      fc.property(fc.array(chain, { minLength: 1, maxLength: 60 }), (walks) => {
+        const cache = new BlockKeyCache(room * perBlock);
+        const order: string[] = [];
+        let hits = 0;
+        for (const [stem, length, branch] of walks) {
+          // Prompts share a stem's first blocks, then branch: hits, misses and evictions interleave.
+          const ids = Array.from({ length: (length + 1) * blockSize }, (_, i) =>
+            i < 2 * blockSize ? stem * 100 + i : stem * 100 + branch * 10 + (i % 7),
+          );
+          for (let b = 0; b < length + 1; b++) {
+            const name = ids.slice(0, (b + 1) * blockSize).join(",");
+            const at = order.indexOf(name);
+            if (at >= 0) {
+              hits++;
+              order.splice(at, 1);
+            }
+            order.push(name);
+            while (order.length > room) order.shift();
+          }
+          cache.keys(ids, blockSize, { algo: "sha256" });
+          expect(cache.hits, "hits as the reference LRU has them").to.equal(hits);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
 });
