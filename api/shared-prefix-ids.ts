@@ -16,7 +16,7 @@ export interface SharedPrefixIdsOptions {
   keyChars: number;
   /** Prompts shorter than this are encoded directly. */
   minChars: number;
-  /** Most characters held over all entries (the ids add about 4 bytes a character). */
+  /** Most characters held over all entries (their ids add about 2 bytes a character: an id per ~4 characters). */
   maxChars: number;
 }
 
