@@ -1,7 +1,7 @@
 // Token ids of text pieces, least recently used first out (to within half the cache), bounded by an estimate of the
 // memory it holds (not by entry count: pieces range from a few dozen characters to whole documents).
 import { MapEvictor } from "./map-evictor.js";
-import { ownCopy } from "./own-copy.js";
+import { ownCopy } from "./strings.js";
 
 interface Entry<V> {
   /** The key it is stored under (a copy of its own): a refresh re-sets this one, never the lookup's text. */

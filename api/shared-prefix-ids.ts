@@ -8,7 +8,7 @@
 // point they share (the part a tenant's prompts have in common); a prompt that extends an unshared entry (the next
 // turn of a conversation) replaces it. Least recently used entries go first, within a bound on characters held.
 import { MapEvictor } from "./map-evictor.js";
-import { ownCopy } from "./own-copy.js";
+import { commonPrefixLength, ownCopy } from "./strings.js";
 import { lastCut } from "./tokenizer-cuts.js";
 
 export interface SharedPrefixIdsOptions {
@@ -98,17 +98,4 @@ export class SharedPrefixIds {
     this.heldChars += text.length;
     while (this.heldChars > this.o.maxChars) this.heldChars -= this.evictor.evictOldest()![1].text.length;
   }
-}
-
-/** Length of the common prefix of two strings (native comparisons on halving spans, not a per-character loop). */
-export function commonPrefixLength(a: string, b: string): number {
-  let lo = 0;
-  let hi = Math.min(a.length, b.length);
-  // Invariant: a[0, lo) === b[0, lo); the first difference is before hi (or there is none).
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >>> 1;
-    if (a.slice(lo, mid) === b.slice(lo, mid)) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo;
 }

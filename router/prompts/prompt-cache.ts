@@ -7,7 +7,7 @@
 // shares only part of it: the part two prompts share stays cached, and a prompt that extends an entry (the next
 // turn of a conversation) replaces it. Entries are evicted least recently used first.
 import { MapEvictor } from "../../api/map-evictor.js";
-import { commonPrefixLength } from "../../api/shared-prefix-ids.js";
+import { commonPrefixLength } from "../../api/strings.js";
 import { blockHashes, ROOT_BLOCK_HASH } from "../../api/tokens.js";
 import { fastTokenize, isPieceBoundary, tokenizeAsciiFrom } from "./fast-tokens.js";
 
