@@ -7,7 +7,7 @@
 // shares only part of it: the part two prompts share stays cached, and a prompt that extends an entry (the next
 // turn of a conversation) replaces it. Entries are evicted least recently used first.
 import { MapEvictor } from "../../api/map-evictor.js";
-import { commonPrefixLength } from "../../api/strings.js";
+import { commonPrefixLength, ownCopy } from "../../api/strings.js";
 import { blockHashes, ROOT_BLOCK_HASH } from "../../api/tokens.js";
 import { fastTokenize, isPieceBoundary, tokenizeAsciiFrom } from "./fast-tokens.js";
 
@@ -119,9 +119,12 @@ export class PromptCache {
       if (ascii) this.store(key, text, undefined, 0, ids, ends, false, blockSize, extraKey, hashes);
     } else if (!whole) {
       // Two prompts share `chars` characters: keep just that shared part (a tenant's system prompt, say), so the
-      // prompts that follow match it whole instead of each replacing the entry with itself.
-      if (count > 0) this.store(key, text.slice(0, chars), cached, count, [], [], true, blockSize, extraKey, hashes);
-      else this.store(key, text, undefined, 0, ids, ends, false, blockSize, extraKey, hashes);
+      // prompts that follow match it whole instead of each replacing the entry with itself. Copies: slices of this
+      // prompt would keep all of it alive with the entry.
+      if (count > 0) {
+        const sharedText = ownCopy(text.slice(0, chars));
+        this.store(ownCopy(key), sharedText, cached, count, [], [], true, blockSize, extraKey, hashes);
+      } else this.store(key, text, undefined, 0, ids, ends, false, blockSize, extraKey, hashes);
     } else if (ids.length > 0 && (!cached.shared || text.length >= 2 * cached.text.length)) {
       // A prompt that extends the entry (the next turn of a conversation): remember the longer one.
       this.store(key, text, cached, count, ids, ends, false, blockSize, extraKey, hashes);

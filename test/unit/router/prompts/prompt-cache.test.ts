@@ -79,4 +79,18 @@ describe("prompt prefix cache", () => {
     // A key cut from the third prompt would keep all of it (one byte a character) alive with the entry.
     expect(heapUsedAfterGc() - before).to.be.below(document.length / 4);
   });
+
+  it("keeps no request's prompt alive when its entry is cut back to the part two prompts share", () => {
+    const cache = new PromptCache();
+    const document = "shared document words ".repeat(10_000);
+    const tail = " and a long question".repeat(100_000);
+    const prompt = (question: string) => JSON.parse(JSON.stringify(`${document}${question}`)) as string;
+    prompt(tail); // V8 keeps the last round trip's strings for a while: measured from one already made
+    cache.analyse(prompt(" question one?"), 16);
+    const before = heapUsedAfterGc();
+    // Diverges after the document: the entry becomes the shared document, cut from this 2 MB prompt.
+    cache.analyse(prompt(` question two?${tail}`), 16);
+    expect(cache.hits).to.equal(1);
+    expect(heapUsedAfterGc() - before).to.be.below(tail.length / 4);
+  });
 });
