@@ -1,5 +1,15 @@
 // Approximate prefix index: learns from the router's own decisions which endpoint last received which prompt
 // blocks. Bounded LRU of block hashes per model; entries expire after a TTL so forgotten caches stop attracting work.
+//
+// Block hashes are chained (a block's hash names its whole prefix), and the index keeps what it holds prefix-closed:
+// an endpoint that holds a block, within some age, holds every block before it within that age. Insertion gives
+// every block of a prompt the same time, and walks the prompt from its last block to its first, so a prompt's
+// shallower blocks are never older in the LRU than its deeper ones and eviction shortens chains from their deep end
+// (as engines do: a shared system prompt outlives the questions that followed it). A match is then a binary search
+// for the depth at which an endpoint stops holding the prompt, a few lookups instead of one per block.
+// The one exception: a block moved to the LRU's young end less than LRU_MOVE_INTERVAL_MS ago is not moved again, so
+// a deeper block inserted just after can be younger by up to that interval; a chain can lose a shallow block first
+// only when the whole LRU turns over within that interval, and a match may then read past the hole.
 import { MapEvictor } from "../../api/map-evictor.js";
 
 export interface PrefixIndexOptions {
@@ -8,18 +18,39 @@ export interface PrefixIndexOptions {
   ttlMs: number;
 }
 
-/** A block re-inserted by the same endpoint within this long keeps its place in the LRU order. */
+/** A block moved to the LRU's young end this recently keeps its place when inserted again; its times still refresh. */
 const LRU_MOVE_INTERVAL_MS = 1000;
 
 export const defaultPrefixIndexOptions: PrefixIndexOptions = { maxBlocks: 200_000, ttlMs: 20 * 60_000 };
 
+/**
+ * A block's holders: endpoint id → when it was last routed this block (ms). The move time rides on the Map itself, so
+ * a block costs one object to reach, not two.
+ */
+class BlockHolders extends Map<string, number> {
+  /** When the block last moved to the LRU's young end (ms). */
+  movedAt: number;
+
+  constructor(now: number) {
+    super();
+    this.movedAt = now;
+  }
+
+  /** Sets `id`'s time; whether `id` is new here. */
+  hold(id: string, now: number): boolean {
+    const before = this.size;
+    this.set(id, now);
+    return this.size > before;
+  }
+}
+
 interface ModelTable {
-  blocks: Map<bigint, Map<string, number>>;
-  evictor: MapEvictor<bigint, Map<string, number>>;
+  blocks: Map<bigint, BlockHolders>;
+  evictor: MapEvictor<bigint, BlockHolders>;
 }
 
 export class PrefixIndex {
-  /** model → its table (hash → (endpoint id → last access ms)), whose Map order is LRU order, and its evictor. */
+  /** model → its table (hash → holders), whose Map order is LRU order, and its evictor. */
   private models = new Map<string, ModelTable>();
   /** endpoint id → (hash, id) entries it holds, live or expired but not yet swept. */
   private held = new Map<string, number>();
@@ -29,9 +60,8 @@ export class PrefixIndex {
   constructor(private readonly opts: PrefixIndexOptions = defaultPrefixIndexOptions) {}
 
   /**
-   * For each endpoint id in `ids`, the number of leading blocks of `hashes` it is believed to hold. Walks the
-   * chain, narrowing to endpoints that still hold every block so far. `maxAgeMs` (at most the TTL) counts only
-   * blocks routed that recently.
+   * For each endpoint id in `ids`, the number of leading blocks of `hashes` it is believed to hold (absent when
+   * none). `maxAgeMs` (at most the TTL) counts only blocks routed that recently.
    */
   matchDepths(
     model: string,
@@ -40,12 +70,12 @@ export class PrefixIndex {
     now: number,
     maxAgeMs = this.opts.ttlMs,
   ): Map<string, number> {
-    return this.walk(model, hashes, ids, now, [Math.min(maxAgeMs, this.opts.ttlMs)])[0]!;
+    return this.match(model, hashes, ids, now, [Math.min(maxAgeMs, this.opts.ttlMs)])[0]!;
   }
 
   /**
-   * `matchDepths` over the TTL and over the last `recentMs` in one walk of the chain: `recent` never holds a depth
-   * deeper than `all` does, since a block routed recently was routed within the TTL.
+   * `matchDepths` over the TTL and over the last `recentMs` at once: `recent` never holds a depth deeper than `all`
+   * does, since a block routed recently was routed within the TTL, so its search starts from the `all` depth.
    */
   matchDepthsAndRecent(
     model: string,
@@ -55,64 +85,62 @@ export class PrefixIndex {
     recentMs: number,
   ): { all: Map<string, number>; recent: Map<string, number> } {
     const ttl = this.opts.ttlMs;
-    const [all, recent] = this.walk(model, hashes, ids, now, [ttl, Math.min(recentMs, ttl)]);
+    const [all, recent] = this.match(model, hashes, ids, now, [ttl, Math.min(recentMs, ttl)]);
     return { all: all!, recent: recent! };
   }
 
-  /**
-   * The walk behind both: the depths per age in `maxAges` (longest first). One holder lookup per endpoint and block
-   * serves every age; the walk ends when no endpoint is left within the longest.
-   */
-  private walk(
+  /** The depths per age in `maxAges` (longest first): per endpoint, a binary search in each age's depth. */
+  private match(
     model: string,
     hashes: readonly bigint[],
     ids: readonly string[],
     now: number,
     maxAges: readonly number[],
   ): Map<string, number>[] {
-    const survivors = new Survivors(ids, maxAges);
+    const depths = maxAges.map(() => new Map<string, number>());
     const table = this.models.get(model)?.blocks;
-    if (!table) return survivors.depths;
-    let i = 0;
-    for (; i < hashes.length && survivors.left > 0; i++) {
-      const holders = table.get(hashes[i]!);
-      if (!holders) break;
-      survivors.narrow(holders, now, i);
+    const first = hashes.length > 0 ? table?.get(hashes[0]!) : undefined;
+    if (!table || !first) return depths;
+    for (const id of ids) {
+      // Most endpoints hold nothing of a given prompt: the first block's holders rule them out in one lookup.
+      const t = first.get(id);
+      if (t === undefined) continue;
+      let depth = hashes.length;
+      for (let a = 0; a < maxAges.length && now - t <= maxAges[a]!; a++) {
+        depth = heldDepth(table, hashes, id, now - maxAges[a]!, depth);
+        depths[a]!.set(id, depth);
+      }
     }
-    survivors.finish(i);
-    return survivors.depths;
+    return depths;
   }
 
   /** Record that `id` now holds every block of `hashes`. */
   insert(model: string, hashes: readonly bigint[], id: string, now: number): void {
     let entry = this.models.get(model);
     if (!entry) {
-      const blocks = new Map<bigint, Map<string, number>>();
+      const blocks = new Map<bigint, BlockHolders>();
       this.models.set(model, (entry = { blocks, evictor: new MapEvictor(blocks) }));
     }
     const table = entry.blocks;
     let added = 0;
-    for (const h of hashes) {
-      let holders = table.get(h);
-      if (holders) {
-        // Moved to the LRU tail by this endpoint less than a second ago: refresh its time only. A long prompt
-        // repeated often (a tenant's system prompt) then costs one lookup per block instead of a delete and two sets,
-        // and eviction order is exact to within that second.
-        const seen = holders.get(id);
-        if (seen !== undefined && now - seen < LRU_MOVE_INTERVAL_MS) {
-          holders.set(id, now);
-          continue;
-        }
+    // Deepest first: the prompt's first block ends youngest in the LRU (see the file comment).
+    for (let i = hashes.length - 1; i >= 0; i--) {
+      const h = hashes[i]!;
+      const existing = table.get(h);
+      const block = existing ?? new BlockHolders(now);
+      if (block.hold(id, now)) added++;
+      if (existing) {
+        // A prompt repeated often (a tenant's document) then costs one lookup per block, not a delete and a set.
+        if (now - existing.movedAt < LRU_MOVE_INTERVAL_MS) continue;
         table.delete(h);
-      } else holders = new Map();
-      if (!holders.has(id)) added++;
-      holders.set(id, now);
-      table.set(h, holders);
+        existing.movedAt = now;
+      }
+      table.set(h, block);
     }
     if (added > 0) this.held.set(id, (this.held.get(id) ?? 0) + added);
     while (table.size > this.opts.maxBlocks) {
-      const [, holders] = entry.evictor.evictOldest()!;
-      for (const holder of holders.keys()) this.release(holder, 1);
+      const [, evicted] = entry.evictor.evictOldest()!;
+      for (const holder of evicted.keys()) this.release(holder, 1);
     }
     this.onInsert?.(model, hashes, id, now);
   }
@@ -155,52 +183,28 @@ export class PrefixIndex {
 }
 
 /**
- * Endpoints that held every block of a prompt so far, each with how many of the ages (longest first) it held them
- * all within, compacted in place as the walk goes (as KvBlockIndex's walk does: no allocation per block). Within a
- * shorter age implies within every longer one, so an endpoint's ages are always the first few. `depths[a]` gets an
- * endpoint's depth for age `a` when it drops out of that age or at the end.
+ * How many leading blocks of `hashes`, at most `upTo`, `id` holds with a time at or after `since`, given that it holds
+ * the first one so. Prefix-closure makes "holds block d − 1" true up to the depth and false after it.
  */
-class Survivors {
-  readonly depths: Map<string, number>[];
-  private readonly ids: string[];
-  private readonly ages: number[];
-  left: number;
-
-  constructor(
-    ids: readonly string[],
-    private readonly maxAges: readonly number[],
-  ) {
-    this.depths = maxAges.map(() => new Map());
-    this.ids = ids.slice();
-    this.ages = ids.map(() => maxAges.length);
-    this.left = ids.length;
+function heldDepth(
+  table: Map<bigint, BlockHolders>,
+  hashes: readonly bigint[],
+  id: string,
+  since: number,
+  upTo: number,
+): number {
+  const holds = (depth: number): boolean => {
+    const t = table.get(hashes[depth - 1]!)?.get(id);
+    return t !== undefined && t >= since;
+  };
+  // The whole prompt (a repeat) is the common case, and one lookup decides it.
+  if (holds(upTo)) return upTo;
+  let lo = 1;
+  let hi = upTo;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >>> 1;
+    if (holds(mid)) lo = mid;
+    else hi = mid;
   }
-
-  /** Keeps those holding block `i` per `holders`, in the ages its time allows; one leaving an age held `i` blocks. */
-  narrow(holders: Map<string, number>, now: number, i: number): void {
-    let k = 0;
-    for (let j = 0; j < this.left; j++) {
-      const id = this.ids[j]!;
-      const t = holders.get(id);
-      const age = t === undefined ? Infinity : now - t;
-      let within = this.ages[j]!;
-      while (within > 0 && age > this.maxAges[within - 1]!) {
-        within--;
-        if (i > 0) this.depths[within]!.set(id, i);
-      }
-      if (within > 0) {
-        this.ids[k] = id;
-        this.ages[k++] = within;
-      }
-    }
-    this.left = k;
-  }
-
-  /** The walk stopped after `blocks` blocks: those left held all of them, in each age they are still within. */
-  finish(blocks: number): void {
-    if (blocks === 0) return;
-    for (let j = 0; j < this.left; j++) {
-      for (let a = 0; a < this.ages[j]!; a++) this.depths[a]!.set(this.ids[j]!, blocks);
-    }
-  }
+  return lo;
 }

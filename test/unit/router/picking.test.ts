@@ -599,48 +599,126 @@ describe("prefix index", () => {
     expect(idx.size("m")).to.equal(0);
   });
 
-  it("matches over the TTL and over a recent window in one walk, exactly as two separate walks", () => {
+  /** Chained hashes: a block's hash names its whole prefix, as the router's block hashes do. */
+  function chainHashes(): (tokens: readonly number[]) => bigint[] {
+    const ids = new Map<string, bigint>();
+    return (tokens) =>
+      tokens.map((_, i) => {
+        const prefix = tokens.slice(0, i + 1).join(",");
+        let h = ids.get(prefix);
+        if (h === undefined) ids.set(prefix, (h = BigInt(ids.size + 1)));
+        return h;
+      });
+  }
+
+  /** The depths by walking every block, as the index's contract states them (absent = 0). */
+  function walkedDepths(
+    held: (h: bigint, id: string) => number | undefined,
+    prompt: readonly bigint[],
+    ids: readonly string[],
+    since: number,
+  ): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const id of ids) {
+      let d = 0;
+      while (d < prompt.length && (held(prompt[d]!, id) ?? -Infinity) >= since) d++;
+      if (d > 0) out.set(id, d);
+    }
+    return out;
+  }
+
+  const insertArb = fc.record({
+    tokens: fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 1, maxLength: 6 }),
+    id: fc.constantFrom("a", "b", "c"),
+    gap: fc.integer({ min: 0, max: 1500 }),
+  });
+
+  it("finds each endpoint's depth as a block-by-block walk does, over any ages", () => {
     fc.assert(
       fc.property(
-        fc.array(
-          fc.record({
-            blocks: fc.array(fc.bigInt({ min: 1n, max: 6n }), { minLength: 1, maxLength: 6 }),
-            id: fc.constantFrom("a", "b", "c"),
-            at: fc.integer({ min: 0, max: 3000 }),
-          }),
-          { maxLength: 12 },
-        ),
-        fc.array(fc.bigInt({ min: 1n, max: 6n }), { maxLength: 6 }),
+        fc.array(insertArb, { maxLength: 12 }),
+        fc.array(fc.integer({ min: 0, max: 2 }), { maxLength: 6 }),
         fc.integer({ min: 0, max: 3000 }),
-        (inserts, prompt, recentMs) => {
-          const idx = new PrefixIndex({ maxBlocks: 100, ttlMs: 2000 });
-          for (const x of [...inserts].sort((p, q) => p.at - q.at)) idx.insert("m", x.blocks, x.id, x.at);
+        (inserts, promptTokens, recentMs) => {
+          const hash = chainHashes();
+          const idx = new PrefixIndex({ maxBlocks: 1000, ttlMs: 2000 });
+          const times = new Map<string, number>();
+          let now = 0;
+          for (const x of inserts) {
+            now += x.gap;
+            const hashes = hash(x.tokens);
+            idx.insert("m", hashes, x.id, now);
+            for (const h of hashes) times.set(`${h}/${x.id}`, now);
+          }
+          now += 500;
+          const prompt = hash(promptTokens);
           const ids = ["a", "b", "c"];
-          const both = idx.matchDepthsAndRecent("m", prompt, ids, 3000, recentMs);
-          expect(both.all).to.deep.equal(idx.matchDepths("m", prompt, ids, 3000));
-          expect(both.recent).to.deep.equal(idx.matchDepths("m", prompt, ids, 3000, recentMs));
+          const held = (h: bigint, id: string) => times.get(`${h}/${id}`);
+          const both = idx.matchDepthsAndRecent("m", prompt, ids, now, recentMs);
+          expect(both.all).to.deep.equal(walkedDepths(held, prompt, ids, now - 2000));
+          expect(both.recent).to.deep.equal(walkedDepths(held, prompt, ids, now - Math.min(recentMs, 2000)));
+          expect(idx.matchDepths("m", prompt, ids, now, recentMs)).to.deep.equal(both.recent);
         },
       ),
+      { numRuns: 500 },
+    );
+  });
+
+  it("evicts chains from their deep end, so what is left of a prompt still matches", () => {
+    fc.assert(
+      fc.property(fc.array(insertArb, { maxLength: 16 }), fc.integer({ min: 2, max: 6 }), (inserts, maxBlocks) => {
+        const hash = chainHashes();
+        const idx = new PrefixIndex({ maxBlocks, ttlMs: 60_000 });
+        // A second or more between inserts, so every insert moves its blocks (the exception in the index's comment).
+        let now = 0;
+        const prompts: bigint[][] = [];
+        for (const x of inserts) {
+          now += 1000 + x.gap;
+          prompts.push(hash(x.tokens));
+          idx.insert("m", prompts.at(-1)!, x.id, now);
+        }
+        expect(idx.size("m")).to.be.at.most(maxBlocks);
+        for (const prompt of prompts) {
+          for (const id of ["a", "b", "c"]) {
+            const depth = idx.matchDepths("m", prompt, [id], now).get(id) ?? 0;
+            // A one-block query asks exactly whether `id` holds that block: all of them up to the depth, none after.
+            const holds = (h: bigint) => idx.matchDepths("m", [h], [id], now).size === 1;
+            expect(prompt.map(holds)).to.deep.equal(prompt.map((_, d) => d < depth));
+          }
+        }
+      }),
       { numRuns: 300 },
     );
   });
 
-  it("refreshes a re-inserted block's time at once and its LRU place after a second", () => {
+  it("moves a re-inserted block to the LRU's young end at most once a second, refreshing its time every time", () => {
     const idx = new PrefixIndex({ maxBlocks: 3, ttlMs: 1000 });
     idx.insert("m", [1n, 2n, 3n], "a", 0);
     idx.insert("m", [1n], "a", 500); // within a second: time refreshed, place kept
     expect(Object.fromEntries(idx.matchDepths("m", [1n, 2n], ["a"], 1400))).to.deep.equal({ a: 1 });
+    // Deepest first: after [1, 2, 3] the LRU order, oldest first, is 3, 2, 1.
     const lru = new PrefixIndex({ maxBlocks: 3, ttlMs: 60_000 });
     lru.insert("m", [1n, 2n, 3n], "a", 0);
-    lru.insert("m", [1n], "a", 1500); // a second later: block 1 moves to the tail
-    lru.insert("m", [4n], "a", 1500); // evicts the least recently used: block 2
+    lru.insert("m", [1n, 2n], "a", 1500); // a second later: 2 then 1 move to the young end
+    lru.insert("m", [4n], "a", 1500); // evicts the least recently used: block 3
     const held = (h: bigint) => lru.matchDepths("m", [h], ["a"], 1600).size;
-    expect([1n, 2n, 3n, 4n].map(held)).to.deep.equal([1, 0, 1, 1]);
+    expect([1n, 2n, 3n, 4n].map(held)).to.deep.equal([1, 1, 0, 1]);
     expect(lru.blocksOf("a")).to.equal(3);
     const kept = new PrefixIndex({ maxBlocks: 3, ttlMs: 60_000 });
-    kept.insert("m", [1n, 2n, 3n], "a", 0);
-    kept.insert("m", [1n], "a", 500); // within a second: block 1 stays the oldest
+    kept.insert("m", [3n, 2n, 1n], "a", 0); // LRU order 1, 2, 3
+    kept.insert("m", [1n], "a", 500); // within a second of its move: block 1 stays the oldest
     kept.insert("m", [4n], "a", 600);
     expect([1n, 2n, 3n, 4n].map((h) => kept.matchDepths("m", [h], ["a"], 700).size)).to.deep.equal([0, 1, 1, 1]);
+  });
+
+  it("keeps a block routed more often than once a second, however full the index runs", () => {
+    const idx = new PrefixIndex({ maxBlocks: 4, ttlMs: 60_000 });
+    // The hot block is routed every 400 ms, each time with a new block after it: a block that kept its place for as
+    // long as it stayed hot would reach the LRU's old end within 1.6 s and be evicted.
+    for (let i = 0; i < 40; i++) {
+      const t = i * 400;
+      idx.insert("m", [1n, BigInt(1000 + i)], "a", t);
+      expect(idx.matchDepths("m", [1n], ["a"], t).get("a"), `at ${t} ms`).to.equal(1);
+    }
   });
 });
