@@ -3,11 +3,15 @@
 //
 // Block hashes are chained (a block's hash names its whole prefix), and the index keeps what it holds prefix-closed:
 // an endpoint that holds a block, within some age, holds every block before it within that age. Insertion gives
-// every block of a prompt the same time, and walks the prompt from its last block to its first, so a prompt's
-// shallower blocks are never older in the LRU than its deeper ones and eviction shortens chains from their deep end
-// (as engines do: a shared system prompt outlives the questions that followed it). A match is then a binary search
-// for the depth at which an endpoint stops holding the prompt, a few lookups instead of one per block.
-// The one exception: a block moved to the LRU's young end less than LRU_MOVE_INTERVAL_MS ago is not moved again, so
+// every block of a prompt the same time (a deeper block is never younger than a shallower one), and walks the prompt
+// from its last block to its first, so a prompt's shallower blocks are never older in the LRU than its deeper ones
+// and eviction shortens chains from their deep end (as engines do: a shared system prompt outlives the questions that
+// followed it). A match is then a binary search for the depth at which an endpoint stops holding the prompt, a few
+// lookups instead of one per block.
+// A prompt whose start the same endpoint was routed less than TIME_REFRESH_INTERVAL_MS ago (a tenant's document at a
+// high rate) leaves the blocks it was routed that recently as they are, and gives the rest the oldest of their times:
+// a time may then be that much older than the last routing, never younger, and prefix-closure holds.
+// The one exception to it: a block moved to the LRU's young end less than LRU_MOVE_INTERVAL_MS ago is not moved again, so
 // a deeper block inserted just after can be younger by up to that interval; a chain can lose a shallow block first
 // only when the whole LRU turns over within that interval, and a match may then read past the hole.
 import { MapEvictor } from "../../api/map-evictor.js";
@@ -20,6 +24,9 @@ export interface PrefixIndexOptions {
 
 /** A block moved to the LRU's young end this recently keeps its place when inserted again; its times still refresh. */
 const LRU_MOVE_INTERVAL_MS = 1000;
+
+/** Times are refreshed at most this often for a prompt start routed again to the same endpoint (see above). */
+const TIME_REFRESH_INTERVAL_MS = 100;
 
 export const defaultPrefixIndexOptions: PrefixIndexOptions = { maxBlocks: 200_000, ttlMs: 20 * 60_000 };
 
@@ -122,13 +129,14 @@ export class PrefixIndex {
       this.models.set(model, (entry = { blocks, evictor: new MapEvictor(blocks) }));
     }
     const table = entry.blocks;
+    const { from, time } = freshStart(table, hashes, id, now);
     let added = 0;
     // Deepest first: the prompt's first block ends youngest in the LRU (see the file comment).
-    for (let i = hashes.length - 1; i >= 0; i--) {
+    for (let i = hashes.length - 1; i >= from; i--) {
       const h = hashes[i]!;
       const existing = table.get(h);
       const block = existing ?? new BlockHolders(now);
-      if (block.hold(id, now)) added++;
+      if (block.hold(id, time)) added++;
       if (existing) {
         // A prompt repeated often (a tenant's document) then costs one lookup per block, not a delete and a set.
         if (now - existing.movedAt < LRU_MOVE_INTERVAL_MS) continue;
@@ -180,6 +188,23 @@ export class PrefixIndex {
   size(model: string): number {
     return this.models.get(model)?.blocks.size ?? 0;
   }
+}
+
+/**
+ * Where `insert` starts and the time it gives: the blocks `id` was routed less than TIME_REFRESH_INTERVAL_MS ago are
+ * skipped, and the rest take the deepest skipped block's time (the oldest of them).
+ */
+function freshStart(
+  table: Map<bigint, BlockHolders>,
+  hashes: readonly bigint[],
+  id: string,
+  now: number,
+): { from: number; time: number } {
+  const since = now - TIME_REFRESH_INTERVAL_MS + 1;
+  const t = hashes.length > 0 ? table.get(hashes[0]!)?.get(id) : undefined;
+  if (t === undefined || t < since) return { from: 0, time: now };
+  const from = heldDepth(table, hashes, id, since, hashes.length);
+  return { from, time: table.get(hashes[from - 1]!)!.get(id)! };
 }
 
 /**

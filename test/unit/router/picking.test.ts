@@ -630,7 +630,7 @@ describe("prefix index", () => {
   const insertArb = fc.record({
     tokens: fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 1, maxLength: 6 }),
     id: fc.constantFrom("a", "b", "c"),
-    gap: fc.integer({ min: 0, max: 1500 }),
+    gap: fc.oneof(fc.integer({ min: 0, max: 150 }), fc.integer({ min: 0, max: 1500 })),
   });
 
   it("finds each endpoint's depth as a block-by-block walk does, over any ages", () => {
@@ -639,7 +639,8 @@ describe("prefix index", () => {
         fc.array(insertArb, { maxLength: 12 }),
         fc.array(fc.integer({ min: 0, max: 2 }), { maxLength: 6 }),
         fc.integer({ min: 0, max: 3000 }),
-        (inserts, promptTokens, recentMs) => {
+        fc.integer({ min: 0, max: 500 }),
+        (inserts, promptTokens, recentMs, wait) => {
           const hash = chainHashes();
           const idx = new PrefixIndex({ maxBlocks: 1000, ttlMs: 2000 });
           const times = new Map<string, number>();
@@ -648,20 +649,46 @@ describe("prefix index", () => {
             now += x.gap;
             const hashes = hash(x.tokens);
             idx.insert("m", hashes, x.id, now);
-            for (const h of hashes) times.set(`${h}/${x.id}`, now);
+            // The index's refresh rule: blocks routed to this endpoint under 100 ms ago keep their times, and the
+            // rest take the deepest of those (the oldest).
+            const key = (h: bigint) => `${h}/${x.id}`;
+            let from = 0;
+            while (from < hashes.length && (times.get(key(hashes[from]!)) ?? -Infinity) > now - 100) from++;
+            const time = from > 0 ? times.get(key(hashes[from - 1]!))! : now;
+            for (const h of hashes.slice(from)) times.set(key(h), time);
           }
-          now += 500;
-          const prompt = hash(promptTokens);
+          now += wait;
           const ids = ["a", "b", "c"];
           const held = (h: bigint, id: string) => times.get(`${h}/${id}`);
-          const both = idx.matchDepthsAndRecent("m", prompt, ids, now, recentMs);
-          expect(both.all).to.deep.equal(walkedDepths(held, prompt, ids, now - 2000));
-          expect(both.recent).to.deep.equal(walkedDepths(held, prompt, ids, now - Math.min(recentMs, 2000)));
-          expect(idx.matchDepths("m", prompt, ids, now, recentMs)).to.deep.equal(both.recent);
+          // Every age at which a block drops out, just within and just past it, besides the one drawn.
+          const ages = [...new Set([...times.values()].flatMap((t) => [now - t, now - t - 1]))].filter(
+            (age) => age >= 0 && age <= 2000,
+          );
+          for (const prompt of [hash(promptTokens), ...inserts.map((x) => hash(x.tokens))]) {
+            const both = idx.matchDepthsAndRecent("m", prompt, ids, now, recentMs);
+            expect(both.all).to.deep.equal(walkedDepths(held, prompt, ids, now - 2000));
+            expect(both.recent).to.deep.equal(walkedDepths(held, prompt, ids, now - Math.min(recentMs, 2000)));
+            for (const age of ages) {
+              expect(idx.matchDepths("m", prompt, ids, now, age)).to.deep.equal(
+                walkedDepths(held, prompt, ids, now - age),
+              );
+            }
+          }
         },
       ),
       { numRuns: 500 },
     );
+  });
+
+  it("leaves a prompt start routed again within 100 ms as it is, and gives the rest the oldest of its times", () => {
+    const idx = new PrefixIndex({ maxBlocks: 100, ttlMs: 60_000 });
+    idx.insert("m", [1n, 2n], "a", 1000);
+    idx.insert("m", [1n, 2n, 3n, 4n], "a", 1050); // 1 and 2 keep 1000; 3 and 4 take 1000, not 1050
+    const depthWithin = (maxAgeMs: number) => idx.matchDepths("m", [1n, 2n, 3n, 4n], ["a"], 1100, maxAgeMs).get("a");
+    expect(depthWithin(100)).to.equal(4);
+    expect(depthWithin(99)).to.equal(undefined);
+    idx.insert("m", [1n, 2n, 3n, 4n, 5n], "a", 1100); // 100 ms on: every block is routed again, at 1100
+    expect(idx.matchDepths("m", [1n, 2n, 3n, 4n, 5n], ["a"], 1100, 0).get("a")).to.equal(5);
   });
 
   it("evicts chains from their deep end, so what is left of a prompt still matches", () => {
