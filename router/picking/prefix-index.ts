@@ -2,18 +2,20 @@
 // blocks. Bounded LRU of block hashes per model; entries expire after a TTL so forgotten caches stop attracting work.
 //
 // Block hashes are chained (a block's hash names its whole prefix), and the index keeps what it holds prefix-closed:
-// an endpoint that holds a block, within some age, holds every block before it within that age. Insertion gives
-// every block of a prompt the same time (a deeper block is never younger than a shallower one), and walks the prompt
-// from its last block to its first, so a prompt's shallower blocks are never older in the LRU than its deeper ones
-// and eviction shortens chains from their deep end (as engines do: a shared system prompt outlives the questions that
-// followed it). A match is then a binary search for the depth at which an endpoint stops holding the prompt, a few
-// lookups instead of one per block.
+// an endpoint that holds a block, within some age, holds every block before it within that age. Two rules keep it
+// so. Times: an insert gives the blocks it routes one time, never newer than the blocks before them. LRU order: an
+// insert walks the prompt from its last block to its first, so a prompt's shallower blocks are never older in the LRU
+// than its deeper ones, and eviction shortens chains from their deep end (as engines do: a shared system prompt
+// outlives the questions that followed it). A match is then a binary search for the depth at which an endpoint stops
+// holding the prompt, a few lookups instead of one per block.
+//
 // A prompt whose start the same endpoint was routed less than TIME_REFRESH_INTERVAL_MS ago (a tenant's document at a
-// high rate) leaves the blocks it was routed that recently as they are, and gives the rest the oldest of their times:
-// a time may then be that much older than the last routing, never younger, and prefix-closure holds.
-// The one exception to it: a block moved to the LRU's young end less than LRU_MOVE_INTERVAL_MS ago is not moved again, so
-// a deeper block inserted just after can be younger by up to that interval; a chain can lose a shallow block first
-// only when the whole LRU turns over within that interval, and a match may then read past the hole.
+// high rate) leaves the blocks it was routed that recently as they are and gives the rest the oldest of their times:
+// a time may be that much older than the last routing, never younger.
+// The one exception to prefix-closure: a block moved to the LRU's young end less than LRU_MOVE_INTERVAL_MS ago is not
+// moved again, so a deeper block inserted just after can be younger by up to that interval; a chain can lose a
+// shallow block first only when the whole LRU turns over within that interval, and a match may then read past the
+// hole.
 import { MapEvictor } from "../../api/map-evictor.js";
 
 export interface PrefixIndexOptions {
