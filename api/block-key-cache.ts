@@ -7,6 +7,13 @@
 // confirms by comparing the ids in full. A lookup walks down from the start, so a block is found only under its own
 // parent. Evicting a parent only orphans its children (nothing reaches them any more, and the LRU drops them in
 // time); it can never make a lookup answer for the wrong parent.
+//
+// A chain's first block also remembers the last path walked in full from it (a copy of the token ids and the blocks
+// met). A prompt that starts the same way (a tenant's document, a system prompt) takes the blocks of the ids it
+// shares with that path at once, after one pass comparing the ids, and walks only the rest. Such a prompt does not
+// move the shared blocks in the LRU; a path is reused for at most `pathReuseMs` (a second) after its walk, then the
+// next prompt walks in full, which moves them and becomes the path. Reused blocks evicted in the meantime still name
+// the right keys: a block's key depends on its content only. A path's bytes count against the budget.
 import {
   blockExtraKeys,
   digestKey,
@@ -27,6 +34,16 @@ interface Parent {
   lastChild?: CachedBlock;
 }
 
+/** The last path walked in full from a chain's first block. */
+interface WalkedPath {
+  /** The token ids walked (a copy; 64-bit, so that no id can wrap into another). */
+  readonly ids: Float64Array;
+  readonly blocks: readonly CachedBlock[];
+  /** When it was walked (ms). */
+  readonly at: number;
+  readonly bytes: number;
+}
+
 interface CachedBlock extends Parent {
   readonly tokens: readonly number[];
   readonly key: bigint;
@@ -39,6 +56,18 @@ interface CachedBlock extends Parent {
   newer?: CachedBlock;
   /** Evicted (or replaced by a colliding block). */
   dropped?: boolean;
+  /** A chain's first block only: the last path walked in full from it. */
+  path?: WalkedPath;
+}
+
+export interface BlockKeyCacheOptions {
+  /**
+   * How long a walked path serves the prompts that share its start before a walk in full refreshes the LRU (ms);
+   * 0 keeps no paths (every walk moves every block it meets, for an exact LRU order).
+   */
+  pathReuseMs?: number;
+  /** The clock paths are timed by (ms). */
+  now?: () => number;
 }
 
 /** Chain starts kept at most; past it the least recently used one goes (its blocks age out of the LRU in time). */
@@ -75,11 +104,20 @@ export class BlockKeyCache {
   private heldBytes = 0;
   hits = 0;
   misses = 0;
+  /** Hits taken from walked paths (see the file comment), without a lookup of their own. */
+  pathHits = 0;
+
+  private readonly pathReuseMs: number;
+  private readonly now: () => number;
 
   constructor(
     /** The most bytes (estimated) the cache holds. */
     readonly budgetBytes: number,
-  ) {}
+    options: BlockKeyCacheOptions = {},
+  ) {
+    this.pathReuseMs = options.pathReuseMs ?? 1000;
+    this.now = options.now ?? Date.now;
+  }
 
   get bytes(): number {
     return this.heldBytes;
@@ -105,11 +143,14 @@ export class BlockKeyCache {
     // Extra keys differ only between the first block (cache salt) and the rest.
     const firstExtra = blockExtraKeys(0, opts);
     const laterExtra = blockExtraKeys(1, opts);
-    let parent = this.root(opts, blockSize, extraKeysTag(firstExtra), extraKeysTag(laterExtra));
+    const root = this.root(opts, blockSize, extraKeysTag(firstExtra), extraKeysTag(laterExtra));
+    const now = this.now();
+    const reused = this.reusePath(root, tokenIds, blockSize, full, now, out);
+    let parent: Parent = reused > 0 ? out[reused - 1]! : root;
     // Blocks found are moved to the young end of the LRU list a run at a time: a chain walked before lies in the list
     // in walk order, so most blocks need no relinking of their own (fewer objects touched than a move per block).
     let run: CachedBlock | undefined;
-    for (let b = 0; b < full; b++) {
+    for (let b = reused; b < full; b++) {
       const from = b * blockSize;
       let block = this.child(parent, tokenIds, from, blockSize);
       if (block) {
@@ -134,7 +175,43 @@ export class BlockKeyCache {
       parent = block;
     }
     if (run) this.moveToYoungEnd(run, out[full - 1]!);
+    if (this.pathReuseMs > 0 && reused === 0 && full > 1 && !out[0]!.dropped) {
+      this.rememberPath(out[0]!, tokenIds, out, now);
+    }
     return out;
+  }
+
+  /**
+   * Fills `out` with the blocks `tokenIds` shares with the path last walked from its first block, if that path is
+   * recent enough (see the file comment); how many.
+   */
+  private reusePath(
+    root: Parent,
+    tokenIds: ArrayLike<number>,
+    blockSize: number,
+    full: number,
+    now: number,
+    out: CachedBlock[],
+  ): number {
+    const first = this.child(root, tokenIds, 0, blockSize);
+    const path = first?.path;
+    if (!path || now - path.at >= this.pathReuseMs) return 0;
+    const end = Math.min(tokenIds.length, path.ids.length);
+    let same = blockSize;
+    while (same < end && path.ids[same] === tokenIds[same]) same++;
+    const blocks = Math.min(full, Math.floor(same / blockSize));
+    for (let b = 0; b < blocks; b++) out[b] = path.blocks[b]!;
+    this.hits += blocks;
+    this.pathHits += blocks;
+    return blocks;
+  }
+
+  private rememberPath(first: CachedBlock, tokenIds: ArrayLike<number>, blocks: CachedBlock[], now: number): void {
+    const ids = Float64Array.from(tokenIds);
+    const bytes = ids.byteLength + 8 * blocks.length + 96;
+    this.heldBytes += bytes - (first.path?.bytes ?? 0);
+    first.path = { ids, blocks, at: now, bytes };
+    while (this.heldBytes > this.budgetBytes && this.oldest) this.drop(this.oldest);
   }
 
   /** `parent`'s cached child holding `tokenIds[from, from + blockSize)`: the one found last, else by hash. */
@@ -177,6 +254,10 @@ export class BlockKeyCache {
     // child of its own, so that what it pointed to can go.
     block.dropped = true;
     block.lastChild = undefined;
+    if (block.path) {
+      this.heldBytes -= block.path.bytes;
+      block.path = undefined;
+    }
   }
 
   /** Moves the blocks `first` to `last` (consecutive in the list, oldest first) to the young end, keeping their order. */

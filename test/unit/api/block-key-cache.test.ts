@@ -48,9 +48,12 @@ describe("block key cache", () => {
           { minLength: 1, maxLength: 6 },
         ),
         fc.integer({ min: 0, max: 20_000 }),
-        (base, prompts, budget) => {
-          // A small budget makes evictions (and orphaned children) part of the property.
-          const cache = new BlockKeyCache(budget);
+        fc.boolean(),
+        (base, prompts, budget, reusePaths) => {
+          // A small budget makes evictions (and orphaned children) part of the property; a clock that never moves
+          // makes every prompt that shares a walked path's start reuse it, one that jumps a second makes none.
+          let now = 0;
+          const cache = new BlockKeyCache(budget, { now: () => (reusePaths ? now : (now += 1000)) });
           for (const { keep, tail, blockSize, opts } of prompts) {
             const tokens = [...base.slice(0, keep), ...tail];
             expect(cache.keys(tokens, blockSize, opts)).to.deep.equal(blockKeys(tokens, blockSize, opts));
@@ -124,7 +127,8 @@ describe("block key cache", () => {
     const chain = fc.tuple(fc.nat(3), fc.nat(5), fc.nat(3));
     fc.assert(
       fc.property(fc.array(chain, { minLength: 1, maxLength: 60 }), (walks) => {
-        const cache = new BlockKeyCache(room * perBlock);
+        // Without walked paths: every walk moves every block it meets.
+        const cache = new BlockKeyCache(room * perBlock, { pathReuseMs: 0 });
         const order: string[] = [];
         let hits = 0;
         for (const [stem, length, branch] of walks) {
@@ -148,5 +152,64 @@ describe("block key cache", () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it("takes a walked path's blocks for a prompt sharing its start, for a second, then walks in full again", () => {
+    let now = 0;
+    const cache = new BlockKeyCache(1 << 20, { now: () => now });
+    const doc = Array.from({ length: 64 }, (_, i) => 7 * i);
+    const ask = (question: number) => [...doc, question, question + 1, question + 2, question + 3];
+    const opts = { algo: "sha256" as const };
+    cache.keys(ask(1000), 4, opts); // 17 blocks, walked in full: the path
+    const walked = cache.hits + cache.misses;
+    expect(cache.keys(ask(2000), 4, opts)).to.deep.equal(blockKeys(ask(2000), 4, opts));
+    // The 16 shared blocks came from the path; the question's block missed.
+    expect([cache.pathHits, cache.hits, cache.misses, cache.hits + cache.misses - walked]).to.deep.equal([
+      16, 16, 18, 17,
+    ]);
+    // A prompt that leaves the path inside a block (at id 30, in block 7) takes the blocks before it only.
+    const early = [...doc.slice(0, 30), 5, ...doc.slice(31)];
+    expect(cache.keys(early, 4, opts)).to.deep.equal(blockKeys(early, 4, opts));
+    expect(cache.pathHits).to.equal(16 + 7);
+    now = 1000; // the path is a second old: walked in full, and the walk is the path from now on
+    expect(cache.keys(ask(3000), 4, opts)).to.deep.equal(blockKeys(ask(3000), 4, opts));
+    expect(cache.pathHits).to.equal(16 + 7);
+    expect(cache.keys(ask(3000), 4, opts)).to.deep.equal(blockKeys(ask(3000), 4, opts));
+    expect(cache.pathHits).to.equal(16 + 7 + 17);
+  });
+
+  it("keeps a document used more often than once a second, however many other prompts pass", () => {
+    let now = 0;
+    const opts = { algo: "sha256" as const };
+    const doc = Array.from({ length: 64 }, (_, i) => 7 * i);
+    // Room for about three 17-block prompts besides the paths: the document survives only if its blocks keep moving.
+    const cache = new BlockKeyCache(60 * (8 * 4 + 320), { now: () => now });
+    for (let i = 0; i < 40; i++) {
+      now = i * 300;
+      cache.keys([...doc, i, i, i, i], 4, opts);
+      const misses = cache.misses;
+      cache.keys(
+        Array.from({ length: 68 }, (_, j) => 100_000 * (i + 1) + j),
+        4,
+        opts,
+      );
+      expect(cache.misses - misses, "an unrelated prompt's blocks").to.equal(17);
+    }
+    const misses = cache.misses;
+    cache.keys([...doc, 1, 2, 3, 4], 4, opts);
+    expect(cache.misses - misses, "the document's blocks are still held").to.equal(1);
+  });
+
+  it("counts a walked path's bytes against the budget", () => {
+    const perBlock = 8 * 4 + 320;
+    const cache = new BlockKeyCache(17 * perBlock + 100);
+    cache.keys(
+      Array.from({ length: 68 }, (_, i) => i),
+      4,
+      { algo: "sha256" },
+    );
+    // 17 blocks fit alone; their path's copy of 68 ids does not fit beside them, so the oldest block, the chain's
+    // first, went, and its path with it.
+    expect(cache.bytes).to.equal(16 * perBlock);
   });
 });
