@@ -42,6 +42,19 @@ export function formatNumber(value: number, digits = 2): string {
   return value.toLocaleString("en-US", { minimumFractionDigits: places, maximumFractionDigits: places });
 }
 
+/**
+ * `formatNumber`, with as many more decimals as it takes (up to 6) for the number written to fall on the same side of
+ * `target` as the value: 1.197 against ≥ 1.2 reads "1.197", not a "1.20" marked missed.
+ */
+export function formatBeside(value: number, target: Target, digits = 2): string {
+  const sameSide = (text: string) => meets(Number(text.replace(/,/g, "")), target) === meets(value, target);
+  let text = formatNumber(value, digits);
+  for (let places = Math.abs(value) >= 100 ? 1 : digits + 1; !sameSide(text) && places <= 6; places++) {
+    text = value.toLocaleString("en-US", { minimumFractionDigits: places, maximumFractionDigits: places });
+  }
+  return text;
+}
+
 /** A target as declared: "≤ 0.3 ms", "≥ 10,000" (no padding to the figure's decimal places). */
 export function formatTarget(target: Target, unit = ""): string {
   const value = target.value.toLocaleString("en-US", { maximumFractionDigits: 3 });
@@ -55,8 +68,8 @@ export function renderFigure(figure: Figure, summary: Record<string, unknown>): 
     const bracket = figure.target ? ` [${formatTarget(figure.target, figure.unit)}: not measured]` : "";
     return `${figure.label}: not in the result file (\`${figure.key}\`)${bracket}`;
   }
-  const text = `${figure.label} ${formatNumber(value, figure.digits)}${figure.unit ?? ""}`;
-  if (!figure.target) return text;
+  if (!figure.target) return `${figure.label} ${formatNumber(value, figure.digits)}${figure.unit ?? ""}`;
+  const text = `${figure.label} ${formatBeside(value, figure.target, figure.digits)}${figure.unit ?? ""}`;
   const verdict = meets(value, figure.target) ? "met" : "**MISSED**";
   return `${text} [${formatTarget(figure.target, figure.unit)}: ${verdict}]`;
 }

@@ -47,6 +47,16 @@ describe("README benchmark table", () => {
       ": met]",
     );
     expect(renderFigure({ key: "n", label: "req/s", digits: 0 }, { n: 14284.4 })).to.equal("req/s 14,284");
+    // A value that rounds onto the bound is written with the decimals that show which side of it it is on.
+    const ratio = { key: "r", label: "ratio", unit: "×", target: atLeast(1.2) };
+    expect(renderFigure(ratio, { r: 1.197 })).to.equal("ratio 1.197× [≥ 1.2×: **MISSED**]");
+    expect(renderFigure(ratio, { r: 1.2 })).to.equal("ratio 1.20× [≥ 1.2×: met]");
+    expect(renderFigure({ key: "n", label: "pods/s", target: atLeast(300) }, { n: 299.6 })).to.equal(
+      "pods/s 299.6 [≥ 300: **MISSED**]",
+    );
+    expect(renderFigure({ key: "p", label: "p50", unit: " ms", target: atMost(0.3) }, { p: 0.3004 })).to.equal(
+      "p50 0.3004 ms [≤ 0.3 ms: **MISSED**]",
+    );
   });
 
   it("renders a result nobody declared from its summary keys, and a declared benchmark without a result", () => {
