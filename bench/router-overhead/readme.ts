@@ -1,4 +1,12 @@
-import { atLeast, atMost, formatNumber, routerSetupNotes, type Figure, type ReadmeEntry } from "../lib/figures.js";
+import {
+  atLeast,
+  atMost,
+  formatNumber,
+  numberAt,
+  routerSetupNotes,
+  type Figure,
+  type ReadmeEntry,
+} from "../lib/figures.js";
 
 export const TARGETS = {
   addedP50Ms: atMost(0.3),
@@ -52,6 +60,22 @@ function perRouter(params: Record<string, unknown>): string[] {
       `${n(a.cpu_us_per_req, 0)} µs CPU/request, ${n(a.req_per_cpu_s, 0)} req/CPU-s`,
   );
   return [`added p50/p99 by router: ${text.join("; ")}`];
+}
+
+/**
+ * Every arm's long-prompt p99 round by round, the direct arm (the engines alone) included: the rounds say how much
+ * of a long-prompt tail is the run's rather than the router's.
+ */
+function longP99ByRound(series: Record<string, unknown>): string[] {
+  const rounds = series.rounds;
+  if (rounds === null || typeof rounds !== "object") return [];
+  const text = Object.entries(rounds as Record<string, unknown[]>).map(([arm, rs]) => {
+    const p99s = rs.map((_, i) => numberAt(rs, i, "long_p99_ms"));
+    return `${arm} ${p99s.map((v) => (v === undefined ? "?" : formatNumber(v, 2))).join("/")}`;
+  });
+  return [
+    `long-prompt p99 by round, as measured (ms; added figures subtract the direct arm's median): ${text.join("; ")}`,
+  ];
 }
 
 function scalingNotes(params: Record<string, unknown>): string[] {
@@ -109,6 +133,7 @@ const entry: ReadmeEntry = {
   ],
   notes: (r) => [
     ...perRouter(r.params),
+    ...longP99ByRound(r.series),
     ...(Number(r.params.rounds) < 3 ? [`${String(r.params.rounds)} rounds: fewer than the three a median needs`] : []),
     "closed-loop req/s is for the whole machine (engines and load generator share it), not per core",
     ...(typeof r.params.schedule === "string" ? [`schedule: ${r.params.schedule}`] : []),
