@@ -8,8 +8,8 @@
 // parent. Evicting a parent only orphans its children (nothing reaches them any more, and the LRU drops them in
 // time); it can never make a lookup answer for the wrong parent.
 //
-// A chain's first block also remembers the last path walked in full from it (a copy of the token ids and the blocks
-// met). A prompt that starts the same way (a tenant's document, a system prompt) takes the blocks of the ids it
+// A chain's first block, once a second prompt has started with it, also remembers the last path walked in full from
+// it (a copy of the token ids and the blocks met). A prompt that starts the same way (a tenant's document, a system prompt) takes the blocks of the ids it
 // shares with that path at once, after one pass comparing the ids, and walks only the rest. Such a prompt does not
 // move the shared blocks in the LRU; a path is reused for at most `pathReuseMs` (a second) after its walk, then the
 // next prompt walks in full, which moves them and becomes the path. Reused blocks evicted in the meantime still name
@@ -145,7 +145,9 @@ export class BlockKeyCache {
     const laterExtra = blockExtraKeys(1, opts);
     const root = this.root(opts, blockSize, extraKeysTag(firstExtra), extraKeysTag(laterExtra));
     const now = this.now();
-    const reused = this.reusePath(root, tokenIds, blockSize, full, now, out);
+    // A chain start met before: the prompts that start this way may share more, so its walks are worth a path.
+    const seen = this.child(root, tokenIds, 0, blockSize);
+    const reused = seen ? this.reusePath(seen, tokenIds, blockSize, full, now, out) : 0;
     let parent: Parent = reused > 0 ? out[reused - 1]! : root;
     // Blocks found are moved to the young end of the LRU list a run at a time: a chain walked before lies in the list
     // in walk order, so most blocks need no relinking of their own (fewer objects touched than a move per block).
@@ -175,26 +177,25 @@ export class BlockKeyCache {
       parent = block;
     }
     if (run) this.moveToYoungEnd(run, out[full - 1]!);
-    if (this.pathReuseMs > 0 && reused === 0 && full > 1 && !out[0]!.dropped) {
+    if (this.pathReuseMs > 0 && seen && reused === 0 && full > 1 && !out[0]!.dropped) {
       this.rememberPath(out[0]!, tokenIds, out, now);
     }
     return out;
   }
 
   /**
-   * Fills `out` with the blocks `tokenIds` shares with the path last walked from its first block, if that path is
-   * recent enough (see the file comment); how many.
+   * Fills `out` with the blocks `tokenIds` shares with the path last walked from `first`, its first block, if that
+   * path is recent enough (see the file comment); how many.
    */
   private reusePath(
-    root: Parent,
+    first: CachedBlock,
     tokenIds: ArrayLike<number>,
     blockSize: number,
     full: number,
     now: number,
     out: CachedBlock[],
   ): number {
-    const first = this.child(root, tokenIds, 0, blockSize);
-    const path = first?.path;
+    const path = first.path;
     if (!path || now - path.at >= this.pathReuseMs) return 0;
     const end = Math.min(tokenIds.length, path.ids.length);
     let same = blockSize;

@@ -160,12 +160,14 @@ describe("block key cache", () => {
     const doc = Array.from({ length: 64 }, (_, i) => 7 * i);
     const ask = (question: number) => [...doc, question, question + 1, question + 2, question + 3];
     const opts = { algo: "sha256" as const };
-    cache.keys(ask(1000), 4, opts); // 17 blocks, walked in full: the path
+    cache.keys(ask(1000), 4, opts); // 17 new blocks: a chain start seen once keeps no path
+    cache.keys(ask(1000), 4, opts); // seen again: walked in full, the walk is the path
+    expect(cache.pathHits).to.equal(0);
     const walked = cache.hits + cache.misses;
     expect(cache.keys(ask(2000), 4, opts)).to.deep.equal(blockKeys(ask(2000), 4, opts));
     // The 16 shared blocks came from the path; the question's block missed.
     expect([cache.pathHits, cache.hits, cache.misses, cache.hits + cache.misses - walked]).to.deep.equal([
-      16, 16, 18, 17,
+      16, 33, 18, 17,
     ]);
     // A prompt that leaves the path inside a block (at id 30, in block 7) takes the blocks before it only.
     const early = [...doc.slice(0, 30), 5, ...doc.slice(31)];
@@ -178,36 +180,37 @@ describe("block key cache", () => {
     expect(cache.pathHits).to.equal(16 + 7 + 17);
   });
 
-  it("keeps a document used more often than once a second, however many other prompts pass", () => {
+  it("keeps a document used more often than once a second, walking it in full about once a second", () => {
     let now = 0;
     const opts = { algo: "sha256" as const };
     const doc = Array.from({ length: 64 }, (_, i) => 7 * i);
-    // Room for about three 17-block prompts besides the paths: the document survives only if its blocks keep moving.
-    const cache = new BlockKeyCache(60 * (8 * 4 + 320), { now: () => now });
+    // Room for 120 blocks; 18 others arrive every 300 ms, so the LRU turns over in about 2 s: the document's blocks
+    // survive only if a walk in full moves them at least that often.
+    const cache = new BlockKeyCache(120 * (8 * 4 + 320), { now: () => now });
+    let fullWalks = 0;
     for (let i = 0; i < 40; i++) {
       now = i * 300;
+      const [misses, pathHits] = [cache.misses, cache.pathHits];
       cache.keys([...doc, i, i, i, i], 4, opts);
-      const misses = cache.misses;
+      if (i > 0) expect(cache.misses - misses, `the document's blocks at ${now} ms`).to.equal(1);
+      if (i > 1 && cache.pathHits === pathHits) fullWalks++;
       cache.keys(
         Array.from({ length: 68 }, (_, j) => 100_000 * (i + 1) + j),
         4,
         opts,
       );
-      expect(cache.misses - misses, "an unrelated prompt's blocks").to.equal(17);
     }
-    const misses = cache.misses;
-    cache.keys([...doc, 1, 2, 3, 4], 4, opts);
-    expect(cache.misses - misses, "the document's blocks are still held").to.equal(1);
+    // 12 s: a walk in full every 1.2 s (the first prompt after the path turns a second old).
+    expect(fullWalks).to.be.within(9, 11);
   });
 
-  it("counts a walked path's bytes against the budget", () => {
+  it("counts a walked path's bytes against the budget, and keeps none for a chain start seen once", () => {
     const perBlock = 8 * 4 + 320;
     const cache = new BlockKeyCache(17 * perBlock + 100);
-    cache.keys(
-      Array.from({ length: 68 }, (_, i) => i),
-      4,
-      { algo: "sha256" },
-    );
+    const prompt = Array.from({ length: 68 }, (_, i) => i);
+    cache.keys(prompt, 4, { algo: "sha256" });
+    expect(cache.bytes).to.equal(17 * perBlock);
+    cache.keys(prompt, 4, { algo: "sha256" });
     // 17 blocks fit alone; their path's copy of 68 ids does not fit beside them, so the oldest block, the chain's
     // first, went, and its path with it.
     expect(cache.bytes).to.equal(16 * perBlock);
