@@ -154,7 +154,8 @@ export class BlockKeyCache {
     let run: CachedBlock | undefined;
     for (let b = reused; b < full; b++) {
       const from = b * blockSize;
-      let block = this.child(parent, tokenIds, from, blockSize);
+      // Block 0 is walked only when no path was reused, from the root: `seen` is that lookup's answer already.
+      let block = b === 0 ? seen : this.child(parent, tokenIds, from, blockSize);
       if (block) {
         this.hits++;
         if (!run || block.older !== out[b - 1]) {
