@@ -213,13 +213,14 @@ export class ModelTokenizer {
     if (!this.segmentsUsable || text.length < PIECE_CACHE_MIN_CHARS) {
       return this.tokenizer.encode(text, { add_special_tokens: addSpecialTokens }).ids;
     }
-    const ids = this.sharedPrefixes ? this.sharedPrefixes.ids(text, (t) => this.cutIds(t)) : this.cutIds(text);
-    return addSpecialTokens ? this.bosPrefix.concat(ids) : ids;
+    const lead = addSpecialTokens ? this.bosPrefix : [];
+    if (this.sharedPrefixes) return this.sharedPrefixes.ids(text, (t) => this.cutIds(t), lead);
+    return this.cutIds(text, lead);
   }
 
-  /** Ids of `text` from the ids of the pieces it is cut into. */
-  private cutIds(text: string): number[] {
-    const ids: number[] = [];
+  /** `lead` then the ids of `text`, from the ids of the pieces it is cut into. */
+  private cutIds(text: string, lead: readonly number[] = []): number[] {
+    const ids = lead.slice();
     this.encodeCut(text, this.plainCuts.safe, (piece) => {
       for (const id of this.piece(piece)) ids.push(id);
     });

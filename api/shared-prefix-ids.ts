@@ -36,6 +36,13 @@ interface Entry {
   shared: boolean;
 }
 
+const NONE: readonly number[] = [];
+
+/** `lead` then `ids`, taking `ids` itself when there is no lead (it is the caller's own array). */
+function joined(lead: readonly number[], ids: number[]): number[] {
+  return lead.length === 0 ? ids : lead.concat(ids);
+}
+
 export class SharedPrefixIds {
   private readonly entries = new Map<string, Entry>();
   private readonly evictor = new MapEvictor(this.entries);
@@ -50,9 +57,13 @@ export class SharedPrefixIds {
     return this.heldChars;
   }
 
-  /** The ids of `text`: a held prefix's ids and `encode` of the rest, or `encode` of pieces it is cut into. */
-  ids(text: string, encode: (text: string) => number[]): number[] {
-    if (text.length < this.o.minChars) return encode(text);
+  /**
+   * `lead` followed by the ids of `text`: a held prefix's ids and `encode` of the rest, or `encode` of pieces it is
+   * cut into. The answer is built in one piece (a long prompt's ids are tens of kilobytes; a copy per part would
+   * double what a request allocates), so a caller that puts ids in front of the text's (a BOS token) passes them here.
+   */
+  ids(text: string, encode: (text: string) => number[], lead: readonly number[] = NONE): number[] {
+    if (text.length < this.o.minChars) return joined(lead, encode(text));
     const key = text.slice(0, this.o.keyChars);
     const held = this.entries.get(key);
     if (held && text.length >= held.text.length && text.slice(0, held.text.length) === held.text) {
@@ -61,21 +72,21 @@ export class SharedPrefixIds {
       const cut = !held.shared || text.length >= 2 * at ? lastCut(text, text.length) : undefined;
       if (cut === undefined || cut <= at) {
         this.touch(held);
-        return held.ids.concat(encode(text.slice(at)));
+        return lead.concat(held.ids, encode(text.slice(at)));
       }
       const longer = held.ids.concat(encode(text.slice(at, cut)));
       this.store(text.slice(0, cut), longer, false);
-      return longer.concat(encode(text.slice(cut)));
+      return lead.concat(longer, encode(text.slice(cut)));
     }
     this.misses++;
     // Diverging from the held prefix: keep what the two share, if that is long enough to be worth an entry.
     const sharedCut = held ? lastCut(text, commonPrefixLength(held.text, text)) : undefined;
     const shared = sharedCut !== undefined && sharedCut >= this.o.minChars;
     const cut = shared ? sharedCut : lastCut(text, text.length);
-    if (cut === undefined || cut < this.o.keyChars) return encode(text);
+    if (cut === undefined || cut < this.o.keyChars) return joined(lead, encode(text));
     const head = encode(text.slice(0, cut));
     this.store(text.slice(0, cut), head, shared);
-    return head.concat(encode(text.slice(cut)));
+    return lead.concat(head, encode(text.slice(cut)));
   }
 
   private touch(e: Entry): void {
