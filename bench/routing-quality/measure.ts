@@ -31,6 +31,8 @@ export interface PointStats {
   ttft_p50_s: number;
   ttft_p90_s: number;
   ttft_p99_s: number;
+  /** TTFT p90 of each kind of request in the window (shared prefix, unique, conversation turn): which make the tail. */
+  ttft_p90_s_by_kind?: Partial<Record<Outcome["kind"], number>>;
   /** Mean time between output tokens over the window's requests, ms. */
   itl_ms: number;
   /** Output tokens of the window's requests per measured second. */
@@ -66,7 +68,7 @@ async function startRouter(r: RouterPlan, fleet: EngineFleet): Promise<Proc> {
 
 const pct = (xs: number[], p: number) => round(percentile(xs, p), 4);
 
-function windowStats(outcomes: readonly Outcome[], from: number, seconds: number) {
+export function windowStats(outcomes: readonly Outcome[], from: number, seconds: number) {
   const inWindow = outcomes.filter((o) => o.sentAt >= from && o.sentAt < from + seconds);
   const ok = inWindow.filter((o) => o.ok);
   const ttfts = ok.map((o) => o.ttft);
@@ -77,9 +79,18 @@ function windowStats(outcomes: readonly Outcome[], from: number, seconds: number
     ttft_p50_s: pct(ttfts, 50),
     ttft_p90_s: pct(ttfts, 90),
     ttft_p99_s: pct(ttfts, 99),
+    ttft_p90_s_by_kind: p90ByKind(ok),
     itl_ms: round(itls.reduce((a, b) => a + b, 0) / Math.max(1, itls.length), 3),
     output_tok_s: round(ok.reduce((n, o) => n + o.tokens, 0) / seconds, 1),
   };
+}
+
+function p90ByKind(ok: readonly Outcome[]): Partial<Record<Outcome["kind"], number>> {
+  const byKind: Partial<Record<Outcome["kind"], number[]>> = {};
+  for (const o of ok) (byKind[o.kind] ??= []).push(o.ttft);
+  const out: Partial<Record<Outcome["kind"], number>> = {};
+  for (const [kind, ttfts] of Object.entries(byKind) as [Outcome["kind"], number[]][]) out[kind] = pct(ttfts, 90);
+  return out;
 }
 
 export interface SweepSpec {

@@ -2,7 +2,8 @@ import { expect } from "chai";
 import { ModelTokenizer } from "../../../api/model-tokenizer.js";
 import { SIMULATOR_TOKENIZER_DIR } from "../../../simulator/index.js";
 import { TokenText } from "../../../bench/lib/token-text.js";
-import type { PointStats } from "../../../bench/routing-quality/measure.js";
+import type { Outcome } from "../../../bench/routing-quality/drive.js";
+import { windowStats, type PointStats } from "../../../bench/routing-quality/measure.js";
 import { PREFIX_CACHE, SGLANG, WORKLOADS } from "../../../bench/routing-quality/plan.js";
 import { summarise } from "../../../bench/routing-quality/summary.js";
 import { nextTurn, planRequests } from "../../../bench/routing-quality/workloads.js";
@@ -43,6 +44,31 @@ describe("routing-quality workloads", () => {
     const messages = second.body.messages as { role: string; content: string }[];
     expect(messages.map((m) => m.role)).to.deep.equal(["system", "user", "assistant", "user"]);
     expect(text.count(messages[3]!.content) - w.conversation!.userTokens).to.be.within(-1, 2);
+  });
+});
+
+describe("routing-quality points", () => {
+  it("gives each kind of request's TTFT p90 over the measured window, failed requests left out", () => {
+    const outcome = (sentAt: number, kind: Outcome["kind"], ttft: number, ok = true): Outcome => ({
+      sentAt,
+      kind,
+      ok,
+      ttft,
+      e2e: ttft + 1,
+      tokens: 2,
+      text: "",
+    });
+    const outcomes = [
+      ...Array.from({ length: 10 }, (_, i) => outcome(10 + i, "shared", 0.1 * (i + 1))),
+      ...Array.from({ length: 10 }, (_, i) => outcome(10 + i, "unique", 1 + i)),
+      outcome(5, "unique", 100), // sent during the warm-up
+      outcome(12, "conversation", 3),
+      outcome(13, "conversation", 0, false),
+    ];
+    const stats = windowStats(outcomes, 10, 60);
+    expect(stats.requests).to.equal(22);
+    expect(stats.errors).to.equal(1);
+    expect(stats.ttft_p90_s_by_kind).to.deep.equal({ shared: 0.9, unique: 9, conversation: 3 });
   });
 });
 
