@@ -1,5 +1,6 @@
 import { atLeast, atMost, formatNumber, routerSetupNotes, type Figure, type ReadmeEntry } from "../lib/figures.js";
 import type { BenchResult } from "../lib/result.js";
+import { PREFIX_CACHE, SGLANG } from "./plan.js";
 
 export const TARGETS = {
   /** Points of the sweeps where our prefix-cache's TTFT p90 is above sglang-router cache_aware's: none. */
@@ -39,6 +40,34 @@ function curveNote(r: BenchResult, w: WorkloadParams): string {
     `(sglang-router ${s(mine.map((c) => c.other_ttft_p90_s))} s)` +
     (misses.length ? ` — **missed** at ${misses.join(", ")}` : "")
   );
+}
+
+interface CurveRow {
+  workload: string;
+  router: string;
+  rate: number;
+  ttft_p90_s_by_round?: number[];
+}
+
+/**
+ * Each missed point's TTFT p90 round by round, ours then sglang-router's: the curve's figure is a median over rounds,
+ * and whether a miss stands out from the rounds' spread is for the reader to see.
+ */
+function missedByRoundNote(r: BenchResult): string[] {
+  const rows = (r.series.comparisons as Record<string, ComparisonRow[]> | undefined)?.prefix_cache_vs_sglang_router;
+  const curveRows = (r.series.curves as CurveRow[] | undefined) ?? [];
+  const rounds = (router: string, c: ComparisonRow) =>
+    curveRows
+      .find((x) => x.router === router && x.workload === c.workload && x.rate === c.rate)
+      ?.ttft_p90_s_by_round?.map((v) => formatNumber(v, 2))
+      .join("/");
+  const parts = (rows ?? []).flatMap((c) => {
+    const ours = rounds(PREFIX_CACHE, c);
+    const theirs = rounds(SGLANG, c);
+    return c.met || !ours || !theirs ? [] : [`${c.workload} ${c.rate}/s ${ours} against ${theirs}`];
+  });
+  if (parts.length === 0) return [];
+  return [`missed points' TTFT p90 by round (s; prefix-cache against sglang-router): ${parts.join("; ")}`];
 }
 
 function perWorkloadFigures(r: BenchResult): Figure[] {
@@ -139,6 +168,7 @@ function sweepNotes(r: BenchResult): string[] {
       })
       .join(", ")}`,
     ...workloads(r).map((w) => curveNote(r, w)),
+    ...missedByRoundNote(r),
     `vllm-router cache_aware's TTFT p90 over prefix-cache's, worst point ${formatNumber(Number(r.summary.prefix_cache_ttft_p90_x_vllm_router_worst), 2)}×`,
     ...aibrixGuardNote(r),
     `kv-prefix-load (needs engine KV events, which the peers' cache_aware does without): sglang-router's TTFT p90 over it, worst point ${formatNumber(Number(r.summary.kv_prefix_load_ttft_p90_x_sglang_router_worst), 2)}×, above it at ${String(r.summary.kv_prefix_load_points_missed)} points`,

@@ -5,6 +5,8 @@ import { TokenText } from "../../../bench/lib/token-text.js";
 import type { Outcome } from "../../../bench/routing-quality/drive.js";
 import { windowStats, type PointStats } from "../../../bench/routing-quality/measure.js";
 import { PREFIX_CACHE, SGLANG, WORKLOADS } from "../../../bench/routing-quality/plan.js";
+import type { BenchResult } from "../../../bench/lib/result.js";
+import routingQualityReadme from "../../../bench/routing-quality/readme.js";
 import { summarise } from "../../../bench/routing-quality/summary.js";
 import { nextTurn, planRequests } from "../../../bench/routing-quality/workloads.js";
 
@@ -69,6 +71,52 @@ describe("routing-quality points", () => {
     expect(stats.requests).to.equal(22);
     expect(stats.errors).to.equal(1);
     expect(stats.ttft_p90_s_by_kind).to.deep.equal({ shared: 0.9, unique: 9, conversation: 3 });
+  });
+});
+
+describe("routing-quality README entry", () => {
+  it("lists each missed point's TTFT p90 round by round, ours then sglang-router's, and no point that was met", () => {
+    const curve = (router: string, rate: number, byRound: number[]) => ({
+      workload: "mixed",
+      router,
+      rate,
+      ttft_p90_s_by_round: byRound,
+    });
+    const comparison = (rate: number, met: boolean) => ({
+      workload: "mixed",
+      rate,
+      ours_ttft_p90_s: 1,
+      other_ttft_p90_s: 1,
+      met,
+    });
+    const r: BenchResult = {
+      name: "routing-quality",
+      date: "2026-12-05T00:00:00.000Z",
+      machine: {
+        cpus: 2,
+        cpuModel: "x",
+        node: "v20",
+        platform: "linux",
+        cpuReferenceMs: [9, 9],
+        loadAverage1m: [0, 0],
+      },
+      params: { workloads: [{ name: "mixed", rates: [3, 5] }], rounds: 3, speedup: 12 },
+      summary: {},
+      series: {
+        comparisons: { prefix_cache_vs_sglang_router: [comparison(3, false), comparison(5, true)] },
+        curves: [
+          curve(PREFIX_CACHE, 3, [0.834, 0.8, 1.54]),
+          curve(SGLANG, 3, [0.72, 0.58, 1.5]),
+          curve(PREFIX_CACHE, 5, [14, 12, 18]),
+          curve(SGLANG, 5, [15, 13, 19]),
+        ],
+      },
+    };
+    const notes = routingQualityReadme.notes!(r);
+    const byRound = notes.filter((n) => n.startsWith("missed points' TTFT p90 by round"));
+    expect(byRound).to.deep.equal([
+      "missed points' TTFT p90 by round (s; prefix-cache against sglang-router): mixed 3/s 0.83/0.80/1.54 against 0.72/0.58/1.50",
+    ]);
   });
 });
 
