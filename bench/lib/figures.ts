@@ -38,7 +38,10 @@ export function meets(value: number, target: Target): boolean {
 
 /** `1234.5` → "1,235"; `2.9617` with 2 digits → "2.96". */
 export function formatNumber(value: number, digits = 2): string {
-  const places = Math.abs(value) >= 100 ? 0 : digits;
+  return withPlaces(value, Math.abs(value) >= 100 ? 0 : digits);
+}
+
+function withPlaces(value: number, places: number): string {
   return value.toLocaleString("en-US", { minimumFractionDigits: places, maximumFractionDigits: places });
 }
 
@@ -50,7 +53,7 @@ export function formatBeside(value: number, target: Target, digits = 2): string 
   const sameSide = (text: string) => meets(Number(text.replace(/,/g, "")), target) === meets(value, target);
   let text = formatNumber(value, digits);
   for (let places = Math.abs(value) >= 100 ? 1 : digits + 1; !sameSide(text) && places <= 6; places++) {
-    text = value.toLocaleString("en-US", { minimumFractionDigits: places, maximumFractionDigits: places });
+    text = withPlaces(value, places);
   }
   return text;
 }

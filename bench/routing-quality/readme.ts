@@ -28,10 +28,16 @@ function workloads(r: BenchResult): WorkloadParams[] {
   return Array.isArray(r.params.workloads) ? (r.params.workloads as WorkloadParams[]) : [];
 }
 
+/** Our prefix-cache against sglang-router at every point, as the result file compares them. */
+function sglangComparisons(r: BenchResult): ComparisonRow[] {
+  return (r.series.comparisons as Record<string, ComparisonRow[]> | undefined)?.prefix_cache_vs_sglang_router ?? [];
+}
+
 /** "shared-prefix 2/4/6.5/9: 0.12/0.15/0.4/3.1 s vs 0.13/…": ours and sglang-router's TTFT p90 along a sweep. */
 function curveNote(r: BenchResult, w: WorkloadParams): string {
-  const rows = (r.series.comparisons as Record<string, ComparisonRow[]> | undefined)?.prefix_cache_vs_sglang_router;
-  const mine = (rows ?? []).filter((c) => c.workload === w.name).sort((a, b) => a.rate - b.rate);
+  const mine = sglangComparisons(r)
+    .filter((c) => c.workload === w.name)
+    .sort((a, b) => a.rate - b.rate);
   if (mine.length === 0) return `${w.name}: no comparison in the result file`;
   const s = (xs: number[]) => xs.map((x) => formatNumber(x, 2)).join("/");
   const misses = mine.filter((c) => !c.met).map((c) => `${c.rate}/s`);
@@ -54,14 +60,13 @@ interface CurveRow {
  * and whether a miss stands out from the rounds' spread is for the reader to see.
  */
 function missedByRoundNote(r: BenchResult): string[] {
-  const rows = (r.series.comparisons as Record<string, ComparisonRow[]> | undefined)?.prefix_cache_vs_sglang_router;
   const curveRows = (r.series.curves as CurveRow[] | undefined) ?? [];
   const rounds = (router: string, c: ComparisonRow) =>
     curveRows
       .find((x) => x.router === router && x.workload === c.workload && x.rate === c.rate)
       ?.ttft_p90_s_by_round?.map((v) => formatNumber(v, 2))
       .join("/");
-  const parts = (rows ?? []).flatMap((c) => {
+  const parts = sglangComparisons(r).flatMap((c) => {
     const ours = rounds(PREFIX_CACHE, c);
     const theirs = rounds(SGLANG, c);
     return c.met || !ours || !theirs ? [] : [`${c.workload} ${c.rate}/s ${ours} against ${theirs}`];
