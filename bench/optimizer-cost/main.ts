@@ -16,6 +16,7 @@ import type { ReplayRequest } from "../../simulator/fleet-replay.js";
 import { seededRandom } from "../../test/support/seeded-random.js";
 import { productPlan, profiles as solveProfiles, workload as solveWorkload } from "../optimizer-solve/main.js";
 import type { Benchmark, BenchResult } from "../lib/result.js";
+import { median } from "../lib/stats.js";
 
 const PROFILES = fileURLToPath(new URL("../../optimizer/profiles/simulator-llama-3.1-8b.yaml", import.meta.url));
 const MODEL = "llama-3.1-8b";
@@ -119,7 +120,6 @@ async function cheapestSingle(
   return best;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 const bench: Benchmark = {
