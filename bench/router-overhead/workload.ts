@@ -28,7 +28,7 @@ const WORDS = (
 ).split(" ");
 
 /** Words of a document, from a fixed-seed generator: the same text on every run. */
-function document(seed: number, words: number): string {
+export function documentText(seed: number, words: number): string {
   let x = seed * 2654435761 + 1;
   const out: string[] = [];
   for (let i = 0; i < words; i++) {
@@ -40,7 +40,7 @@ function document(seed: number, words: number): string {
 }
 
 /** Documents sharing no prefix with each other; at 1,700 words each is about 2,530 tokens (the simulator tokenizer). */
-export const LONG_DOCUMENTS = Array.from({ length: 8 }, (_, i) => `Document ${i}: ${document(i + 1, 1700)}`);
+export const LONG_DOCUMENTS = Array.from({ length: 8 }, (_, i) => `Document ${i}: ${documentText(i + 1, 1700)}`);
 
 /** The i-th long request: document i mod 8 and a question only this request asks. */
 export function longRequest(i: number): RequestSpec {

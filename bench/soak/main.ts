@@ -5,6 +5,9 @@
 // Traffic (open loop, fixed before measuring):
 // - router, 40 req/s over two simulated engines: chat (half of it streamed), completions, a malformed body, an
 //   unknown model, and streams the client abandons after the first chunk;
+// - a second router with kv-prefix-load, the strategy whose caches (prompt ids, block keys, the KV index fed by the
+//   engines' events) hold the most, 20 req/s over two engines publishing KV events: questions on documents that keep
+//   changing (a new set every 30 s, so every cache has to let old ones go), conversations, and prompts nobody repeats;
 // - webhooks, 50 AdmissionReviews/s (HTTPS): engine pods to mutate and custom resources to validate, a quarter invalid;
 // - extender, 20 scheduling cycles/s (filter then prioritize) over a 1,000-node fleet, kube-scheduler-shaped lists.
 // Growth = the median of the last 10 % of samples over the median of the samples from 20 % to 30 % of the run
@@ -23,13 +26,14 @@ import { median } from "../lib/stats.js";
 import { freePort, startEngines, startOurRouter, type Proc } from "../router-common/processes.js";
 import { BENCH_POD_GPUS, benchPod, buildFleet } from "../extender-latency/fleet.js";
 import { schedulerLists } from "../extender-latency/scheduler-lists.js";
+import { documentText } from "../router-overhead/workload.js";
 import { crRequests, enginePod, review, type Req } from "../webhook-latency/reviews.js";
 import { TARGETS } from "./readme.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, "..", "..");
 const MODEL = "soak-model";
-const RATES = { router: 40, webhooks: 50, extender: 20 };
+const RATES = { router: 40, routerKv: 20, webhooks: 50, extender: 20 };
 const FLEET_NODES = 1000;
 
 interface Sample {
@@ -162,6 +166,47 @@ async function routerRequest(url: string, i: number): Promise<string> {
   return String(res.statusCode);
 }
 
+/** Documents asked about at once; the set moves on every DOCUMENT_SET_REQUESTS requests (30 s at 20 req/s). */
+const DOCUMENTS_AT_ONCE = 4;
+const DOCUMENT_SET_REQUESTS = 600;
+
+/** The kv-prefix-load router's mix, by index: what its prompt caches and KV index see over an hour. */
+async function kvRouterRequest(url: string, i: number): Promise<string> {
+  const kind = i % 10;
+  let path = "/v1/completions";
+  let body: string;
+  if (kind < 6) {
+    // A question on one of the documents of the moment: a shared prefix and a tail only this request has.
+    const doc = Math.floor(i / DOCUMENT_SET_REQUESTS) * DOCUMENTS_AT_ONCE + (i % DOCUMENTS_AT_ONCE);
+    const prompt = `Document ${doc}: ${documentText(doc + 1, 400)}\n\nQuestion ${i}: what is it about?`;
+    body = JSON.stringify({ model: MODEL, prompt, max_tokens: 8 });
+  } else if (kind < 9) {
+    // A turn of one of 16 conversations of the moment; each grows to 8 turns, then a new one takes its place.
+    const conversation = (i % 16) + 16 * Math.floor(i / 128);
+    const turn = Math.floor(i / 16) % 8;
+    const messages = Array.from({ length: turn + 1 }, (_, t) => [
+      { role: "user", content: `conversation ${conversation}, turn ${t}: ${documentText(conversation * 8 + t, 40)}?` },
+      ...(t < turn ? [{ role: "assistant", content: documentText(conversation * 8 + t + 5000, 30) }] : []),
+    ]).flat();
+    path = "/v1/chat/completions";
+    body = JSON.stringify({ model: MODEL, messages, max_tokens: 8, stream: kind === 8 });
+  } else {
+    // Nothing anyone sent before or will again.
+    body = JSON.stringify({
+      model: MODEL,
+      prompt: `note ${i}: ${documentText(100_000 + i, 60)} ${i * 7919}`,
+      max_tokens: 8,
+    });
+  }
+  const res = await request(`${url}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", user: `tenant-${i % 7}` },
+    body,
+  });
+  await res.body.text();
+  return String(res.statusCode);
+}
+
 function growthPct(samples: Sample[], pick: (s: Sample) => number): number {
   const n = samples.length;
   const base = samples.slice(Math.floor(n * 0.2), Math.max(Math.floor(n * 0.3), Math.floor(n * 0.2) + 1));
@@ -181,6 +226,10 @@ async function run(ctx: BenchContext): Promise<Omit<BenchResult, "name" | "date"
     stoppers.push(() => engines.proc.stop());
     const router: Proc = await startOurRouter(engines, MODEL, "least-request");
     stoppers.push(() => router.stop());
+    const kvEngines = await startEngines({ model: MODEL, replicas: 2, speedup: 20, kvEvents: true });
+    stoppers.push(() => kvEngines.proc.stop());
+    const kvRouter: Proc = await startOurRouter(kvEngines, MODEL, "kv-prefix-load");
+    stoppers.push(() => kvRouter.stop());
     const webhookPort = await freePort();
     const webhookUrl = `https://127.0.0.1:${webhookPort}`;
     // The certificate lives in the webhooks' memory (no cluster to publish a CA bundle to): trust it unverified.
@@ -212,12 +261,14 @@ async function run(ctx: BenchContext): Promise<Omit<BenchResult, "name" | "date"
     const pod = benchPod();
     const tally = {
       router: new Map<string, number>(),
+      routerKv: new Map<string, number>(),
       webhooks: new Map<string, number>(),
       extender: new Map<string, number>(),
     };
     const stop = new AbortController();
     const loops = [
       openLoop(RATES.router, stop.signal, (i) => routerRequest(router.url, i), tally.router),
+      openLoop(RATES.routerKv, stop.signal, (i) => kvRouterRequest(kvRouter.url, i), tally.routerKv),
       openLoop(
         RATES.webhooks,
         stop.signal,
@@ -255,6 +306,7 @@ async function run(ctx: BenchContext): Promise<Omit<BenchResult, "name" | "date"
     ];
     const targets: Target[] = [
       { name: "router", metricsUrl: `${router.url}/metrics` },
+      { name: "router_kv", metricsUrl: `${kvRouter.url}/metrics` },
       { name: "webhooks", metricsUrl: `${webhookUrl}/metrics`, dispatcher: tls },
       { name: "extender", metricsUrl: `${extender.url}/metrics` },
     ];
@@ -297,6 +349,8 @@ async function run(ctx: BenchContext): Promise<Omit<BenchResult, "name" | "date"
       [...m].filter(([k]) => ok(k)).reduce((a, [, v]) => a + v, 0);
     summary.router_requests = count(tally.router, () => true);
     summary.router_unexpected_answers = count(tally.router, (k) => !/^(200|400|404)( abandoned)?$/.test(k));
+    summary.router_kv_requests = count(tally.routerKv, () => true);
+    summary.router_kv_errors = count(tally.routerKv, (k) => k !== "200");
     summary.webhook_reviews = count(tally.webhooks, () => true);
     summary.webhook_errors = count(tally.webhooks, (k) => k !== "200");
     summary.extender_cycles = count(tally.extender, () => true);
@@ -309,6 +363,10 @@ async function run(ctx: BenchContext): Promise<Omit<BenchResult, "name" | "date"
         fleetNodes: FLEET_NODES,
         routerMix:
           "per 20 requests: 8 chat, 8 streamed chat, 1 completion, 1 malformed body, 1 unknown model, 1 stream abandoned after its first chunk",
+        routerKvMix:
+          `kv-prefix-load over engines publishing KV events; per 10 requests: 6 questions on one of ${DOCUMENTS_AT_ONCE} ` +
+          `~600-token documents (a new set every ${DOCUMENT_SET_REQUESTS} requests), 3 turns of 16 growing ` +
+          "conversations (one streamed; each ends after 8 turns), 1 prompt never repeated",
         webhookMix: "16 engine pods to mutate, then the valid custom-resource fixtures (×3) and as many made invalid",
         growth: "median of the last 10 % of samples over the median of samples 20–30 % into the run",
         targets: TARGETS,
