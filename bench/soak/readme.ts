@@ -10,7 +10,7 @@ const entry: ReadmeEntry = {
   figures: [
     {
       key: "worst_heap_growth_pct",
-      label: "worst heap growth after warm-up",
+      label: "worst heap growth after warm-up (heap left by full collections)",
       unit: " %",
       digits: 1,
       target: TARGETS.growthPct,
