@@ -1,7 +1,9 @@
 import { expect } from "chai";
 import fc from "fast-check";
 import { blockDigests, blockKeys, type BlockHashOptions } from "../../../api/block-hash.js";
-import { BlockKeyCache } from "../../../api/block-key-cache.js";
+import { blockBytes, BlockKeyCache } from "../../../api/block-key-cache.js";
+import { heapUsedAfterGc } from "../../support/heap.js";
+import { seededRandom } from "../../support/seeded-random.js";
 import { vllmVectors } from "../../support/vllm-vectors.js";
 
 const optionsArb: fc.Arbitrary<BlockHashOptions> = fc.record(
@@ -122,7 +124,7 @@ describe("block key cache", () => {
     // Reference: a list of blocks (named by their token path) moved to the end when used, oldest dropped past the
     // budget at once, as each block is met in walk order.
     const blockSize = 4;
-    const perBlock = 8 * blockSize + 320;
+    const perBlock = blockBytes(blockSize);
     const room = 12;
     const chain = fc.tuple(fc.nat(3), fc.nat(5), fc.nat(3));
     fc.assert(
@@ -186,7 +188,7 @@ describe("block key cache", () => {
     const doc = Array.from({ length: 64 }, (_, i) => 7 * i);
     // Room for 120 blocks; 18 others arrive every 300 ms, so the LRU turns over in about 2 s: the document's blocks
     // survive only if a walk in full moves them at least that often.
-    const cache = new BlockKeyCache(120 * (8 * 4 + 320), { now: () => now });
+    const cache = new BlockKeyCache(120 * blockBytes(4), { now: () => now });
     let fullWalks = 0;
     for (let i = 0; i < 40; i++) {
       now = i * 300;
@@ -205,7 +207,7 @@ describe("block key cache", () => {
   });
 
   it("counts a walked path's bytes against the budget, and keeps none for a chain start seen once", () => {
-    const perBlock = 8 * 4 + 320;
+    const perBlock = blockBytes(4);
     const cache = new BlockKeyCache(17 * perBlock + 100);
     const prompt = Array.from({ length: 68 }, (_, i) => i);
     cache.keys(prompt, 4, { algo: "sha256" });
@@ -215,4 +217,28 @@ describe("block key cache", () => {
     // first, went, and its path with it.
     expect(cache.bytes).to.equal(16 * perBlock);
   });
+
+  it("holds about its budget in heap once full, at vLLM's GPU and CPU block sizes", function () {
+    this.timeout(20_000);
+    const budget = 8 * 2 ** 20;
+    for (const blockSize of [16, 128]) {
+      const { held, estimate } = fillWithNewBlocks(budget, blockSize);
+      expect(estimate, `estimate at block size ${blockSize}`).to.be.within(budget - blockBytes(blockSize), budget);
+      // The estimate is the heap the blocks hold: over it, the budget would not bound memory; far under, it wastes it.
+      expect(held / budget, `heap over budget at block size ${blockSize}`).to.be.within(0.85, 1.05);
+    }
+  });
 });
+
+/** Heap a cache of `budget` bytes holds after prompts nobody repeats, past twice its budget; and its own estimate. */
+function fillWithNewBlocks(budget: number, blockSize: number): { held: number; estimate: number } {
+  const random = seededRandom(blockSize);
+  const before = heapUsedAfterGc();
+  const cache = new BlockKeyCache(budget);
+  const prompts = Math.ceil((2 * budget) / blockBytes(blockSize) / 20);
+  for (let p = 0; p < prompts; p++) {
+    const ids = Array.from({ length: 20 * blockSize }, () => Math.floor(random() * 50_000));
+    cache.keys(ids, blockSize, { algo: "sha256" });
+  }
+  return { held: heapUsedAfterGc() - before, estimate: cache.bytes };
+}

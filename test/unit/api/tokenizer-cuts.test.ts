@@ -9,6 +9,7 @@ import path from "node:path";
 import { ModelTokenizer } from "../../../api/model-tokenizer.js";
 import { PieceCache } from "../../../api/piece-cache.js";
 import { heapUsedAfterGc } from "../../support/heap.js";
+import { seededRandom } from "../../support/seeded-random.js";
 import { nextCut, plainTextCuts } from "../../../api/tokenizer-cuts.js";
 import { TINY_TOKENIZER_DIR } from "../../support/vllm-vectors.js";
 
@@ -359,4 +360,36 @@ describe("the piece cache's memory bound", () => {
     expect(lookUp(), "found, and old enough to move to the young end").to.deep.equal([1]);
     expect(heapUsedAfterGc() - before).to.be.below(filler / 4);
   });
+
+  it("holds at most its budget in heap once full, words or document chunks, and not far under it", () => {
+    const budget = 8 * 2 ** 20;
+    // Short words with a few ids (the word cache) and ASCII chunks of a few hundred characters (the piece cache). A
+    // key's characters are estimated at two bytes, so ASCII chunks hold less than the budget; and the map's table
+    // grows by doubling, so small entries hold anywhere from about 0.7 to 1 of it: at most the budget, never more.
+    for (const [chars, ids, lowest] of [
+      [8, 2, 0.6],
+      [24, 6, 0.6],
+      [400, 100, 0.6],
+    ] as const) {
+      const { held, estimate } = fillWithNewPieces(budget, chars, ids);
+      expect(estimate).to.be.at.most(budget);
+      expect(held / budget, `heap over budget, ${chars}-character pieces of ${ids} ids`).to.be.within(lowest, 1.05);
+    }
+  });
 });
+
+/** Heap a piece cache of `budget` bytes holds after pieces never repeated, past twice its budget; and its estimate. */
+function fillWithNewPieces(budget: number, chars: number, ids: number): { held: number; estimate: number } {
+  const random = seededRandom(chars);
+  const before = heapUsedAfterGc();
+  const cache = new PieceCache(budget);
+  for (let held = 0; held < 2 * budget; held += 2 * chars + 8 * ids) {
+    const text = Array.from({ length: chars }, () => String.fromCharCode(97 + Math.floor(random() * 26))).join("");
+    cache.keep(
+      text,
+      Array.from({ length: ids }, () => Math.floor(random() * 50_000)),
+    );
+  }
+  // The estimate is read after the heap, so that the cache is still alive when the heap is.
+  return { held: heapUsedAfterGc() - before, estimate: cache.bytes };
+}
