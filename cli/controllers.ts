@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { startControllers } from "../controllers/index.js";
 import { portFlag, wholeNumberFlag } from "./flags.js";
+import { reportHeapAfterFullGc } from "./process-metrics.js";
 import { closeOnSignal } from "./shutdown.js";
 
 interface ControllersFlags {
@@ -77,6 +78,8 @@ export function registerControllers(program: Command): void {
         },
         kvCache: { watcherImage: flags.kvcacheWatcherImage },
       });
+      // The manager registers prom-client's defaults on its own registry; the live-heap gauge is the command's.
+      reportHeapAfterFullGc(manager.registry);
       console.error(`aibrix-ts controllers: probes and metrics on ${manager.url} (identity ${manager.identity})`);
       closeOnSignal(() => manager.close());
     });

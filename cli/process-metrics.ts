@@ -19,7 +19,7 @@ type GcEntry = PerformanceEntry & { detail?: { kind?: number } };
  * so it saws up and down with allocation; after a mark-compact only what is reachable is left, which is what a leak
  * makes grow and what a memory alarm should watch. 0 until the first full collection.
  */
-function reportHeapAfterFullGc(registry: Registry): void {
+export function reportHeapAfterFullGc(registry: Registry): void {
   const gauge = new Gauge({
     name: "aibrix_heap_after_full_gc_bytes",
     help: "V8 heap in use right after the last full (mark-compact) garbage collection: the live heap",
