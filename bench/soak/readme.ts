@@ -28,7 +28,11 @@ const entry: ReadmeEntry = {
     );
     const each = processes.map((p) => {
       const at = (key: string) => formatNumber(r.summary[`${p}_${key}`] as number, 1);
-      return `${p.replace("_", " ")} ${at("heap_growth_pct")} / ${at("rss_growth_pct")} %, lag ${at("lag_p99_max_ms")} ms`;
+      const live =
+        typeof r.summary[`${p}_live_heap_end_mib`] === "number"
+          ? `, ${formatNumber(r.summary[`${p}_live_heap_end_mib`] as number, 0)} MiB live at the end`
+          : "";
+      return `${p.replace("_", " ")} ${at("heap_growth_pct")} / ${at("rss_growth_pct")} %, lag ${at("lag_p99_max_ms")} ms${live}`;
     });
     return [`by process, heap / resident growth and worst lag p99: ${each.join("; ")}`];
   },
