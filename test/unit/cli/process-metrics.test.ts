@@ -1,14 +1,10 @@
 import assert from "node:assert/strict";
-import v8 from "node:v8";
-import vm from "node:vm";
 import { Registry } from "prom-client";
 import { reportProcessMetrics } from "../../../cli/process-metrics.js";
+import { heapUsedAfterGc } from "../../support/heap.js";
 
-/** A full (mark-compact) collection, as V8 runs one when the old generation fills. */
-function fullGc(): void {
-  v8.setFlagsFromString("--expose-gc");
-  (vm.runInNewContext("gc") as () => void)();
-}
+/** Full (mark-compact) collections, as V8 runs when the old generation fills. */
+const fullGc = (): void => void heapUsedAfterGc();
 
 async function gaugeValue(registry: Registry, name: string): Promise<number> {
   const metric = (await registry.getMetricsAsJSON()).find((m) => m.name === name);
