@@ -11,9 +11,10 @@
 // A chain's first block, once a second prompt has started with it, also remembers the last path walked in full from
 // it (a copy of the token ids and the blocks met). A prompt that starts the same way (a tenant's document, a system
 // prompt) takes the blocks of the ids it shares with that path at once, after one pass comparing the ids, and walks
-// only the rest. Such a prompt does not move the shared blocks in the LRU; a path is reused for at most `pathReuseMs` (a second) after its walk, then the
-// next prompt walks in full, which moves them and becomes the path. Reused blocks evicted in the meantime still name
-// the right keys: a block's key depends on its content only. A path's bytes count against the budget.
+// only the rest. Such a prompt does not move the shared blocks in the LRU; a path is reused for at most `pathReuseMs`
+// (a second) after its walk, then the next prompt walks in full, which moves them and becomes the path. Reused blocks
+// evicted in the meantime still name the right keys: a block's key depends on its content only. A path's bytes count
+// against the budget.
 import {
   blockExtraKeys,
   digestKey,

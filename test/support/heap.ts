@@ -12,3 +12,14 @@ export function heapUsedAfterGc(): number {
   gc();
   return process.memoryUsage().heapUsed;
 }
+
+/**
+ * What `build` leaves reachable, in heap bytes after full collections, and what it built. The result is still
+ * referenced when the heap is read after it (a value no longer used may be collected before that read).
+ */
+export function heapHeldBy<T>(build: () => T): { held: number; built: T } {
+  const before = heapUsedAfterGc();
+  const built = build();
+  const held = heapUsedAfterGc() - before;
+  return { held, built };
+}

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import fc from "fast-check";
 import { blockDigests, blockKeys, type BlockHashOptions } from "../../../api/block-hash.js";
 import { blockBytes, BlockKeyCache } from "../../../api/block-key-cache.js";
-import { heapUsedAfterGc } from "../../support/heap.js";
+import { heapHeldBy } from "../../support/heap.js";
 import { seededRandom } from "../../support/seeded-random.js";
 import { vllmVectors } from "../../support/vllm-vectors.js";
 
@@ -230,15 +230,17 @@ describe("block key cache", () => {
   });
 });
 
-/** Heap a cache of `budget` bytes holds after prompts nobody repeats, past twice its budget; and its own estimate. */
+/** A cache of `budget` bytes after prompts nobody repeats, past twice its budget: the heap it holds, its estimate. */
 function fillWithNewBlocks(budget: number, blockSize: number): { held: number; estimate: number } {
   const random = seededRandom(blockSize);
-  const before = heapUsedAfterGc();
-  const cache = new BlockKeyCache(budget);
-  const prompts = Math.ceil((2 * budget) / blockBytes(blockSize) / 20);
-  for (let p = 0; p < prompts; p++) {
-    const ids = Array.from({ length: 20 * blockSize }, () => Math.floor(random() * 50_000));
-    cache.keys(ids, blockSize, { algo: "sha256" });
-  }
-  return { held: heapUsedAfterGc() - before, estimate: cache.bytes };
+  const { held, built: cache } = heapHeldBy(() => {
+    const filled = new BlockKeyCache(budget);
+    const prompts = Math.ceil((2 * budget) / blockBytes(blockSize) / 20);
+    for (let p = 0; p < prompts; p++) {
+      const ids = Array.from({ length: 20 * blockSize }, () => Math.floor(random() * 50_000));
+      filled.keys(ids, blockSize, { algo: "sha256" });
+    }
+    return filled;
+  });
+  return { held, estimate: cache.bytes };
 }
